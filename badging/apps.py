@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BadgingConfig(AppConfig):
+    name = "badging"
+    verbose_name = "Badging"

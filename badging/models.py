@@ -1,0 +1,434 @@
+"""The badging domain, in the users' words.
+
+Issuer → BadgeClass → CourseBadge (a badge class offered in a Canvas course, with its rule).
+Synced from Canvas per course: Assignment (with its rubric), Enrollment (with grades),
+AssessmentResult (a learner's submission on an assignment). Derived: LearnerProgress.
+Issued: Award (one live award per badge class and learner, enforced by the database),
+Delivery (each notification email and external push), with SyncRun and AuditEvent for the record.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from lti.models import Course, Person
+from skillsforward.fields import EncryptedTextField
+
+
+def new_public_id() -> str:
+    """Opaque, URL-safe id for public URLs: never a database key."""
+    return secrets.token_urlsafe(16)
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+class Issuer(models.Model):
+    """An Open Badges issuer profile (the organisation that vouches for the badges)."""
+
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    key = models.SlugField(max_length=100, unique=True, help_text="Stable key for badging_import/export")
+    name = models.CharField(max_length=200)
+    url = models.URLField(max_length=500)
+    email = models.EmailField(max_length=320)
+    description = models.TextField(blank=True)
+    image = models.BinaryField(blank=True, null=True, editable=True)
+    image_content_type = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IssuerKey(models.Model):
+    """An issuer's signing key (Ed25519 for Data Integrity, RSA for VC-JWT); old keys stay published."""
+
+    ALGORITHMS = [("Ed25519", "Ed25519"), ("RS256", "RSA (RS256)")]
+
+    issuer = models.ForeignKey(Issuer, on_delete=models.CASCADE, related_name="keys")
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    algorithm = models.CharField(max_length=10, choices=ALGORITHMS)
+    private_key_pem = EncryptedTextField()
+    public_jwk = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.algorithm} {self.public_id}"
+
+
+class BadgeClass(models.Model):
+    """The achievement a badge certifies (OB 2.0 BadgeClass / OB 3.0 Achievement)."""
+
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    key = models.SlugField(max_length=100, unique=True)
+    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="badge_classes")
+    name = models.CharField(max_length=200)
+    description = models.TextField()
+    image = models.BinaryField(editable=True)
+    image_content_type = models.CharField(max_length=50, help_text="image/png or image/svg+xml")
+    criteria_narrative = models.TextField(help_text="Markdown: what a learner must do to earn it")
+    criteria_url = models.URLField(max_length=500, blank=True)
+    # [{"targetName", "targetUrl", "targetDescription"?, "targetFramework"?, "targetCode"?}]
+    alignments = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    valid_for_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: never expires")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "badge classes"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CourseBadge(models.Model):
+    """A badge class offered in a Canvas course, with the rule that earns it."""
+
+    MASTERY_PERCENT = "percent"
+    MASTERY_POINTS = "points"
+    FINAL_GRADE_OVERRIDE = "override"
+    FINAL_GRADE_ASSIGNMENT = "assignment"
+
+    key = models.SlugField(max_length=100, unique=True)
+    badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="course_badges")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="course_badges")
+    # Which assignments are the credentialing assessments: explicit ids win over the group name.
+    assessment_group_name = models.CharField(max_length=255, default="Credentialing Assessments")
+    assessment_ids = models.JSONField(default=list, blank=True, help_text="Canvas assignment ids")
+    mastery_mode = models.CharField(
+        max_length=10, choices=[(MASTERY_PERCENT, "% of points"), (MASTERY_POINTS, "points")], default=MASTERY_PERCENT
+    )
+    mastery_min_percent = models.DecimalField(max_digits=5, decimal_places=2, default=80)
+    mastery_min_points = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # {"<canvas assignment id>": {"min_percent": N} | {"min_points": N}}
+    mastery_overrides = models.JSONField(default=dict, blank=True)
+    # Optional minimum rubric rating per criterion, as a share of the criterion's points (0-100).
+    min_rubric_criterion_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    final_grade_source = models.CharField(
+        max_length=12,
+        choices=[
+            (FINAL_GRADE_OVERRIDE, "Canvas Final Grade Override"),
+            (FINAL_GRADE_ASSIGNMENT, "A final-grade assignment"),
+        ],
+        default=FINAL_GRADE_OVERRIDE,
+    )
+    final_grade_assignment_id = models.CharField(max_length=64, blank=True)
+    final_grade_assignment_name = models.CharField(max_length=255, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "badge_class"], name="badging_coursebadge_unique"),
+            models.CheckConstraint(
+                condition=Q(mastery_min_percent__gte=0) & Q(mastery_min_percent__lte=100),
+                name="badging_coursebadge_percent_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.badge_class} in {self.course}"
+
+
+class CourseSync(models.Model):
+    """Per-course sync bookkeeping: one row per course, also the lock holder's record."""
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="sync_state")
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    # graded_since watermark for incremental submission syncs (Canvas time of the last full/incremental pass).
+    submissions_graded_since = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=20, blank=True)
+    last_error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sync of {self.course}"
+
+
+class SyncRun(models.Model):
+    STATUS_RUNNING = "running"
+    STATUS_OK = "ok"
+    STATUS_FAILED = "failed"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=20, choices=[("full", "Full"), ("incremental", "Incremental")])
+    trigger = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=20, default=STATUS_RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    canvas_requests = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["course", "-started_at"], name="badging_syncrun_course_idx")]
+
+
+class Assignment(models.Model):
+    """A Canvas assignment as last synced, with its rubric snapshot."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments")
+    canvas_assignment_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=500)
+    assignment_group_id = models.CharField(max_length=64, blank=True)
+    assignment_group_name = models.CharField(max_length=500, blank=True)
+    points_possible = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    grading_type = models.CharField(max_length=30, blank=True)
+    published = models.BooleanField(default=True)
+    position = models.IntegerField(default=0)
+    html_url = models.URLField(max_length=1000, blank=True)
+    # Canvas "rubric": [{"id","description","long_description","points","ratings":[{"id","description","points"}]}]
+    rubric = models.JSONField(default=list, blank=True)
+    rubric_title = models.CharField(max_length=500, blank=True)
+    deleted_in_canvas = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "canvas_assignment_id"], name="badging_assignment_unique")
+        ]
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(models.Model):
+    """A learner's student enrollment in a course (one row per Canvas enrollment, i.e. per section)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="enrollments")
+    canvas_enrollment_id = models.CharField(max_length=64)
+    section_id = models.CharField(max_length=64, blank=True)
+    enrollment_type = models.CharField(max_length=40, default="StudentEnrollment")
+    state = models.CharField(max_length=20, help_text="active, completed, inactive, deleted, rejected, invited")
+    is_test_user = models.BooleanField(default=False)
+    current_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    final_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    override_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    override_grade = models.CharField(max_length=40, blank=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "canvas_enrollment_id"], name="badging_enrollment_unique")
+        ]
+        indexes = [models.Index(fields=["course", "learner"], name="badging_enrollment_learner_idx")]
+
+
+class AssessmentResult(models.Model):
+    """A learner's submission on an assignment as Canvas has it (only posted grades count)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assessment_results")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="results")
+    learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="assessment_results")
+    canvas_submission_id = models.CharField(max_length=64, blank=True)
+    workflow_state = models.CharField(
+        max_length=30, blank=True, help_text="unsubmitted, submitted, pending_review, graded"
+    )
+    score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    grade = models.CharField(max_length=40, blank=True)
+    excused = models.BooleanField(default=False)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    # Canvas rubric_assessment: {"<criterion id>": {"points", "rating_id", "comments"}}
+    rubric_assessment = models.JSONField(default=dict, blank=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["assignment", "learner"], name="badging_result_unique")]
+        indexes = [models.Index(fields=["course", "learner"], name="badging_result_learner_idx")]
+
+    @property
+    def is_posted(self) -> bool:
+        return self.posted_at is not None
+
+
+class LearnerProgress(models.Model):
+    """A learner's standing on one course badge: the evaluation's output, plus issuance bookkeeping."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    AWAITING_FINAL_GRADE = "awaiting_final_grade"
+    ELIGIBLE = "eligible"
+    ISSUED = "issued"
+    NOT_EARNED = "not_earned"
+    REVOKED = "revoked"
+    INELIGIBLE = "ineligible"  # dropped, inactive, Student View
+    STATES = [
+        (NOT_STARTED, "Not started"),
+        (IN_PROGRESS, "In progress"),
+        (AWAITING_FINAL_GRADE, "Mastered, awaiting final grade"),
+        (ELIGIBLE, "Eligible"),
+        (ISSUED, "Issued"),
+        (NOT_EARNED, "Not earned"),
+        (REVOKED, "Revoked"),
+        (INELIGIBLE, "Not enrolled"),
+    ]
+
+    ISSUE_NONE = ""
+    ISSUE_QUEUED = "queued"
+    ISSUE_FAILED = "failed"
+    ISSUE_CHOICES = [(ISSUE_NONE, "—"), (ISSUE_QUEUED, "Queued"), (ISSUE_FAILED, "Failed, will retry")]
+
+    course_badge = models.ForeignKey(CourseBadge, on_delete=models.CASCADE, related_name="progress")
+    learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="badge_progress")
+    state = models.CharField(max_length=30, choices=STATES, default=NOT_STARTED)
+    mastered_count = models.PositiveIntegerField(default=0)
+    assessment_count = models.PositiveIntegerField(default=0)
+    final_grade_entered = models.BooleanField(default=False)
+    # Evaluation detail: per assessment and for the final grade, in plain words (the "why not issued?").
+    detail = models.JSONField(default=dict, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    issue_status = models.CharField(max_length=10, choices=ISSUE_CHOICES, default=ISSUE_NONE, blank=True)
+    issue_attempts = models.PositiveIntegerField(default=0)
+    issue_error = models.TextField(blank=True)
+    issue_next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course_badge", "learner"], name="badging_progress_unique")]
+        indexes = [
+            models.Index(fields=["course_badge", "state"], name="badging_progress_state_idx"),
+        ]
+        verbose_name_plural = "learner progress"
+
+
+class Award(models.Model):
+    """An issued badge: the Open Badges assertion and its OB 3.0 credential.
+
+    At most one live (unrevoked) award per badge class and learner: the database enforces it,
+    so racing workers, retried tasks and duplicate events cannot issue twice.
+    """
+
+    public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
+    badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="awards")
+    course_badge = models.ForeignKey(CourseBadge, on_delete=models.PROTECT, related_name="awards")
+    learner = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="awards")
+    recipient_email = models.EmailField(max_length=320, help_text="Normalised: trimmed, lowercased")
+    salt = models.CharField(max_length=64, default=new_salt)
+    issued_on = models.DateTimeField()
+    expires = models.DateTimeField(null=True, blank=True)
+    evidence_narrative = models.TextField(blank=True)
+    learner_name_public = models.BooleanField(default=False, help_text="The learner opted in to show their name")
+    revoked = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.TextField(blank=True)
+    revoked_by = models.CharField(max_length=300, blank=True)
+    needs_review = models.BooleanField(default=False, help_text="A grade changed after issue")
+    review_reason = models.TextField(blank=True)
+    status_list_index = models.PositiveIntegerField(unique=True, null=True, blank=True)
+    ob3_credential = models.JSONField(null=True, blank=True)
+    ob3_jwt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["badge_class", "learner"], condition=Q(revoked=False), name="badging_award_one_live"
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked=False) | ~Q(revocation_reason=""), name="badging_award_revocation_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["course_badge", "-issued_on"], name="badging_award_course_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.badge_class} → {self.recipient_email}"
+
+
+class AwardImage(models.Model):
+    """Baked images, kept apart from Award so that listing awards never loads image bytes."""
+
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="images")
+    content_type = models.CharField(max_length=50)
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["award", "content_type"], name="badging_awardimage_unique")]
+
+
+class Delivery(models.Model):
+    """One notification email or external push for an award, with its attempts."""
+
+    KIND_EMAIL = "email"
+    KIND_CANVAS_CREDENTIALS = "canvas_credentials"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(
+        max_length=30, choices=[(KIND_EMAIL, "Email"), (KIND_CANVAS_CREDENTIALS, "Canvas Credentials")]
+    )
+    status = models.CharField(
+        max_length=10, choices=[(PENDING, "Pending"), (SENT, "Sent"), (FAILED, "Failed")], default=PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["award", "kind"], name="badging_delivery_unique")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="badging_delivery_due_idx")]
+        verbose_name_plural = "deliveries"
+
+
+class CanvasCredentialsConnection(models.Model):
+    """Canvas Credentials (Badgr) API v2 for an issuer: awards are also issued there when enabled."""
+
+    issuer = models.OneToOneField(Issuer, on_delete=models.CASCADE, related_name="canvas_credentials")
+    enabled = models.BooleanField(default=False)
+    api_base_url = models.URLField(max_length=300, default="https://api.badgr.io")
+    username = models.CharField(max_length=300, blank=True)
+    password = EncryptedTextField(blank=True)
+    client_id = models.CharField(max_length=300, blank=True)
+    client_secret = EncryptedTextField(blank=True)
+    access_token = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    # {"<badge class key>": "<Badgr badge class entityId>"}
+    badge_class_entity_ids = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Canvas Credentials for {self.issuer}"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when: instructor and admin actions."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=300, help_text="e.g. 'Ada Teacher (Canvas user 12)' or 'admin:alice'")
+    actor_person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=60)
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    award = models.ForeignKey(Award, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["course", "-at"], name="badging_audit_course_idx")]

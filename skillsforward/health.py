@@ -1,0 +1,44 @@
+"""/health/: database, cache and broker, for load balancers and container probes."""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    key = "health:probe"
+    cache.set(key, "ok", 10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("cache did not return what was written")
+
+
+def _check_broker() -> None:
+    from skillsforward.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@never_cache
+def health(request):
+    results: dict[str, dict[str, object]] = {}
+    for name, check in (("database", _check_database), ("cache", _check_cache), ("broker", _check_broker)):
+        started = time.perf_counter()
+        try:
+            check()
+            results[name] = {"ok": True}
+        except Exception as exc:  # a probe reports every failure, whatever it is
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    ok = all(r["ok"] for r in results.values())
+    body = {"status": "ok" if ok else "fail", "checks": results, "broker": settings.CELERY_BROKER_URL.split("://")[0]}
+    return JsonResponse(body, status=200 if ok else 503)

@@ -1,0 +1,199 @@
+"""Shared fixtures: real services (PostgreSQL, Redis, a Celery worker) and a real browser.
+
+Integration tests (marker `integration`) need PostgreSQL as the database and Redis as the broker.
+When those are unreachable they are skipped with the reason printed, except under CI=true,
+where a missing service is a failure.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts"))
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _services_missing() -> str | None:
+    """Why integration tests cannot run here, or None when PostgreSQL and Redis are both in use."""
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        return "DATABASE_URL is not PostgreSQL"
+    if not settings.REDIS_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return "REDIS_URL is not set"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"Redis unreachable at {settings.REDIS_URL}: {exc}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = _services_missing()
+    chromium_missing = None if Path(CHROMIUM).exists() else f"{CHROMIUM} is not installed"
+    wanted = {m for item in items for m in ("integration", "browser") if m in item.keywords}
+    if IN_CI and missing and "integration" in wanted:
+        raise pytest.UsageError(f"CI=true and integration tests were selected, but {missing}")
+    if IN_CI and chromium_missing and "browser" in wanted:
+        raise pytest.UsageError(f"CI=true and browser tests were selected, but {chromium_missing}")
+    for item in items:
+        if missing and "integration" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=f"integration: {missing}"))
+        if chromium_missing and "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=f"browser: {chromium_missing}"))
+
+
+# --- Celery -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_queue_name():
+    """A queue of our own, so that concurrent test runs on one Redis never take each other's tasks."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, celery_queue_name, settings):
+    """A real `celery worker` process on the test database and the Redis broker.
+
+    Tests that use it write with transactional_db so the worker sees committed rows.
+    """
+    from django.db import connection
+
+    settings.CELERY_TASK_DEFAULT_QUEUE = celery_queue_name
+    # Locks and coalescing live in the cache: the worker and this process must share it.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": celery_queue_name,
+        }
+    }
+    from skillsforward.celery import app
+
+    app.conf.task_default_queue = celery_queue_name
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=(
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}"
+        ),
+        CELERY_TASK_DEFAULT_QUEUE=celery_queue_name,
+        CACHE_KEY_PREFIX=celery_queue_name,
+        DJANGO_SETTINGS_MODULE="skillsforward.settings",
+    )
+    log = ARTIFACTS / f"celery-worker-{celery_queue_name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "skillsforward",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "--pool=prefork",
+                "-Q",
+                celery_queue_name,
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=test-{celery_queue_name}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if b"ready." in log.read_bytes():
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited early:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"celery worker did not become ready:\n{log.read_text()[-3000:]}")
+    proc.log_path = log  # type: ignore[attr-defined]
+    yield proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2, message="condition"):
+    """Poll until predicate() is truthy (for work done by another process); fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- Browser ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def screenshot(request):
+    """screenshot(page, "name"): keeps a full-page PNG under test-artifacts/screenshots/."""
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings, tmp_path):
+    """Each test gets an empty cache of its own (LTI nonces, locks), unless it asks for Redis."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
+    yield
+
+
+def pytest_sessionstart(session):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
