@@ -1,2 +1,13 @@
+"""Each area of the product keeps its own URL list; this file only joins them."""
+
+from django.urls import include, path
+
+from badging.views import events, instructor, learner, public
+
 app_name = "badging"
-urlpatterns: list = []
+urlpatterns = [
+    path("", include(learner.urlpatterns)),
+    path("", include(instructor.urlpatterns)),
+    path("", include(public.urlpatterns)),
+    path("", include(events.urlpatterns)),
+]

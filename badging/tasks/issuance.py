@@ -1,0 +1,1 @@
+"""Celery tasks for issuance, delivery and the reconciler (see badging.services.issuance)."""

@@ -1,0 +1,1 @@
+"""Celery tasks for Canvas sync (see badging.services.sync)."""

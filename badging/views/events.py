@@ -1,0 +1,3 @@
+"""events pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""instructor pages."""
+
+urlpatterns: list = []
