@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench <name>` (sync, issue, dashboard). Not timed tests: they print figures."""
