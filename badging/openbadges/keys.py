@@ -1,0 +1,71 @@
+"""Issuer signing keys: Ed25519 for Data Integrity (eddsa-rdfc-2022) and RSA for VC-JWT (RS256).
+
+Private keys are stored encrypted (IssuerKey.private_key_pem is an EncryptedTextField); the
+decrypted key objects are cached per process because decryption and PEM parsing cost more than
+signing itself.
+"""
+
+import base64
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from badging.openbadges.multibase import ed25519_multikey
+
+ED25519 = "Ed25519"
+RS256 = "RS256"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def key_generate(algorithm: str) -> tuple[str, dict]:
+    """A new private key as PKCS#8 PEM and its public JWK (RFC 7517 / RFC 8037 for OKP)."""
+    if algorithm == ED25519:
+        private = ed25519.Ed25519PrivateKey.generate()
+        raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
+    elif algorithm == RS256:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = private.public_key().public_numbers()
+        jwk = {
+            "kty": "RSA",
+            "alg": "RS256",
+            "n": _b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+            "e": _b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+        }
+    else:
+        raise ValueError(f"unsupported key algorithm {algorithm!r}")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    return pem, jwk
+
+
+@lru_cache(maxsize=256)
+def private_key_load(key_id: int, pem: str):
+    """The key object for an IssuerKey (cached by row id and PEM so a rotated key is never stale)."""
+    return serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+
+
+def public_multikey(public_jwk: dict) -> str:
+    """Multikey (publicKeyMultibase) of an Ed25519 public JWK."""
+    x = public_jwk["x"]
+    return ed25519_multikey(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+
+
+def key_document(*, key_url: str, controller: str, algorithm: str, public_jwk: dict) -> dict:
+    """The public key as served at its URL: a Multikey (Controlled Identifiers §2.2.2) for Ed25519,
+    which Data Integrity verifiers dereference from verificationMethod; a JWK with kid for RSA."""
+    if algorithm == ED25519:
+        return {
+            "@context": "https://w3id.org/security/multikey/v1",
+            "id": key_url,
+            "type": "Multikey",
+            "controller": controller,
+            "publicKeyMultibase": public_multikey(public_jwk),
+            "publicKeyJwk": public_jwk,
+        }
+    return {**public_jwk, "kid": key_url, "use": "sig"}

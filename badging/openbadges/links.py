@@ -1,0 +1,67 @@
+"""Absolute public URLs of the hosted documents (stable: opaque public ids under one base).
+
+OB 2.0 §Hosted verification: the assertion, badge class and issuer must share one origin, so all
+of them are built from the same base (PUBLIC_BASE_URL, else the requesting host).
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import reverse
+
+
+def public_base_url(request=None) -> str:
+    """PUBLIC_BASE_URL when configured, else the origin of the current request."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return ""
+
+
+@dataclass(frozen=True)
+class PublicLinks:
+    base: str
+
+    def _url(self, name: str, **kwargs) -> str:
+        return self.base + reverse(f"badging:{name}", kwargs=kwargs)
+
+    def assertion(self, award_id: str) -> str:
+        return self._url("public-assertion", public_id=award_id)
+
+    def assertion_image(self, award_id: str, svg: bool = False) -> str:
+        return self._url("public-assertion-image-svg" if svg else "public-assertion-image", public_id=award_id)
+
+    def assertion_ob3_image(self, award_id: str) -> str:
+        return self._url("public-assertion-ob3-image", public_id=award_id)
+
+    def assertion_evidence(self, award_id: str) -> str:
+        return self._url("public-assertion-evidence", public_id=award_id)
+
+    def credential_json(self, award_id: str) -> str:
+        return self._url("public-assertion-ob3", public_id=award_id)
+
+    def credential_jwt(self, award_id: str) -> str:
+        return self._url("public-assertion-jwt", public_id=award_id)
+
+    def badge_class(self, badge_id: str) -> str:
+        return self._url("public-badge", public_id=badge_id)
+
+    def badge_class_image(self, badge_id: str) -> str:
+        return self._url("public-badge-image", public_id=badge_id)
+
+    def issuer(self, issuer_id: str) -> str:
+        return self._url("public-issuer", public_id=issuer_id)
+
+    def issuer_image(self, issuer_id: str) -> str:
+        return self._url("public-issuer-image", public_id=issuer_id)
+
+    def issuer_key(self, issuer_id: str, kid: str) -> str:
+        return self._url("public-issuer-key", public_id=issuer_id, kid=kid)
+
+    def status_list(self, issuer_id: str, list_number: int) -> str:
+        return self._url("public-status-list", public_id=issuer_id, list_number=list_number)
+
+
+def public_links(request=None) -> PublicLinks:
+    return PublicLinks(public_base_url(request))

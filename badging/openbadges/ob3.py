@@ -1,0 +1,236 @@
+"""Open Badges 3.0 OpenBadgeCredential (1EdTech OB 3.0, https://www.imsglobal.org/spec/ob/v3p0/).
+
+- §4.1 / §8.1 OpenBadgeCredential on the VC Data Model 2.0 (contexts in this order: VCDM 2.0,
+  OB 3.0.3), with an AchievementSubject identified by a hashed email (§8.2.4 IdentityObject).
+- §8.3 credentialStatus: a W3C Bitstring Status List v1.0 entry with statusPurpose "revocation".
+- §8.5 proofs: an embedded DataIntegrityProof, cryptosuite eddsa-rdfc-2022 (VC Data Integrity
+  EdDSA Cryptosuites v1.0 §3.2), and the same credential as a VC-JWT (RS256, header kid).
+"""
+
+import base64
+import gzip
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from badging.openbadges import jsonld
+from badging.openbadges.multibase import multibase_encode
+from badging.openbadges.ob2 import alignments, identity_hash, is_svg, normalise_email
+
+CONTEXTS = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+SCHEMA_URL = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+# Bitstring Status List §6.1: at least 131,072 entries (16 KiB) per list, for herd privacy.
+STATUS_LIST_SIZE = 131_072
+
+
+def vc_datetime(value: datetime) -> str:
+    """XML Schema dateTimeStamp in UTC with a Z, as in the spec's examples."""
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_position(status_list_index: int) -> tuple[int, int]:
+    """(list number, index within that list) for an award's global status list index."""
+    return divmod(status_list_index, STATUS_LIST_SIZE)
+
+
+def issuer_profile(issuer, links) -> dict:
+    """§8.2.11 Profile: id and type required, name expected."""
+    profile = {
+        "id": links.issuer(issuer.public_id),
+        "type": ["Profile"],
+        "name": issuer.name,
+        "url": issuer.url,
+        "email": issuer.email,
+    }
+    if issuer.description:
+        profile["description"] = issuer.description
+    return profile
+
+
+def achievement(badge_class, links) -> dict:
+    """§8.2.1 Achievement: id, type, name, description, criteria (+ image, alignment, tag)."""
+    criteria = {"narrative": badge_class.criteria_narrative}
+    if badge_class.criteria_url:
+        criteria["id"] = badge_class.criteria_url
+    doc = {
+        "id": links.badge_class(badge_class.public_id),
+        "type": ["Achievement"],
+        "achievementType": "Badge",
+        "name": badge_class.name,
+        "description": badge_class.description,
+        "criteria": criteria,
+        "image": {"id": links.badge_class_image(badge_class.public_id), "type": "Image"},
+        "creator": issuer_profile(badge_class.issuer, links),
+    }
+    if aligned := alignments(badge_class):
+        doc["alignment"] = [{"type": ["Alignment"], **a} for a in aligned]
+    if badge_class.tags:
+        doc["tag"] = list(badge_class.tags)
+    return doc
+
+
+def credential_document(award, links) -> dict:
+    """The unsigned OpenBadgeCredential for an award (needs award.status_list_index)."""
+    badge_class = award.badge_class
+    issuer = badge_class.issuer
+    list_number, position = status_position(award.status_list_index)
+    status_list_url = links.status_list(issuer.public_id, list_number)
+    doc = {
+        "@context": list(CONTEXTS),
+        "id": links.credential_json(award.public_id),
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "name": badge_class.name,
+        "description": badge_class.description,
+        "image": {
+            "id": links.assertion_ob3_image(award.public_id)
+            if not is_svg(badge_class.image_content_type)
+            else links.badge_class_image(badge_class.public_id),
+            "type": "Image",
+        },
+        "issuer": issuer_profile(issuer, links),
+        "validFrom": vc_datetime(award.issued_on),
+        "credentialSubject": {
+            "type": ["AchievementSubject"],
+            "identifier": [
+                {
+                    "type": "IdentityObject",
+                    "identityType": "emailAddress",
+                    "hashed": True,
+                    "salt": award.salt,
+                    "identityHash": identity_hash(normalise_email(award.recipient_email), award.salt),
+                }
+            ],
+            "achievement": achievement(badge_class, links),
+        },
+        "evidence": [
+            {
+                "id": links.assertion_evidence(award.public_id),
+                "type": ["Evidence"],
+                "narrative": award.evidence_narrative or badge_class.criteria_narrative,
+            }
+        ],
+        "credentialSchema": [{"id": SCHEMA_URL, "type": "1EdTechJsonSchemaValidator2019"}],
+        "credentialStatus": {
+            "id": f"{status_list_url}#{position}",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": str(position),
+            "statusListCredential": status_list_url,
+        },
+    }
+    if award.expires:
+        doc["validUntil"] = vc_datetime(award.expires)
+    return doc
+
+
+# --- Data Integrity: eddsa-rdfc-2022 --------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _proof_config_hash(verification_method: str, created: str, context_json: str) -> bytes:
+    # The proof configuration is identical for every credential signed with one key in one second:
+    # caching its canonicalisation halves the signing cost of a batch.
+    config = {
+        "@context": json.loads(context_json),
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": created,
+        "verificationMethod": verification_method,
+        "proofPurpose": "assertionMethod",
+    }
+    return hashlib.sha256(jsonld.canonize(config).encode("utf-8")).digest()
+
+
+def data_integrity_sign(document: dict, *, private_key, verification_method: str, created: datetime) -> dict:
+    """A copy of document with a DataIntegrityProof (eddsa-rdfc-2022, EdDSA Cryptosuites §3.2.1-3.2.6).
+
+    hashData = SHA-256(canonical proof config) || SHA-256(canonical document); the proofValue is
+    the base58-btc multibase of the Ed25519 signature over hashData.
+    """
+    unsigned = {k: v for k, v in document.items() if k != "proof"}
+    created_text = vc_datetime(created)
+    config_hash = _proof_config_hash(verification_method, created_text, json.dumps(unsigned["@context"]))
+    document_hash = hashlib.sha256(jsonld.canonize(unsigned).encode("utf-8")).digest()
+    signature = private_key.sign(config_hash + document_hash)
+    proof = {
+        "type": "DataIntegrityProof",
+        "cryptosuite": "eddsa-rdfc-2022",
+        "created": created_text,
+        "verificationMethod": verification_method,
+        "proofPurpose": "assertionMethod",
+        "proofValue": multibase_encode(signature),
+    }
+    return {**unsigned, "proof": [proof]}
+
+
+# --- VC-JWT ------------------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _timestamp(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def credential_jwt(document: dict, *, private_key, kid: str) -> str:
+    """§8.5.2 VC-JWT: compact JWS (RS256, header kid + typ only) over the credential, with the
+    registered claims iss = issuer.id, jti = id, nbf = validFrom, exp = validUntil (sub when the
+    subject has an id)."""
+    payload = {k: v for k, v in document.items() if k != "proof"}
+    payload["iss"] = document["issuer"]["id"]
+    payload["jti"] = document["id"]
+    payload["nbf"] = _timestamp(document["validFrom"])
+    if "validUntil" in document:
+        payload["exp"] = _timestamp(document["validUntil"])
+    if subject_id := document["credentialSubject"].get("id"):
+        payload["sub"] = subject_id
+    header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
+    signing_input = (
+        _b64url(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + _b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    )
+    signature = private_key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + _b64url(signature)
+
+
+# --- Bitstring Status List --------------------------------------------------------------------
+
+
+def encoded_list(revoked_positions) -> str:
+    """Bitstring Status List §3.2: GZIP-compressed bitstring (bit 0 = the leftmost bit of the
+    first byte), base64url without padding, multibase prefix "u"."""
+    bits = bytearray(STATUS_LIST_SIZE // 8)
+    for position in revoked_positions:
+        bits[position // 8] |= 0x80 >> (position % 8)
+    return "u" + _b64url(gzip.compress(bytes(bits), mtime=0))
+
+
+def decode_list(encoded: str) -> bytes:
+    if not encoded.startswith("u"):
+        raise ValueError("encodedList must be multibase base64url ('u')")
+    body = encoded[1:]
+    return gzip.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
+def status_list_credential(*, issuer, list_url: str, revoked_positions, valid_from: datetime, links) -> dict:
+    """Bitstring Status List §2.2 BitstringStatusListCredential (unsigned)."""
+    return {
+        "@context": [CONTEXTS[0]],
+        "id": list_url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": links.issuer(issuer.public_id),
+        "validFrom": vc_datetime(valid_from),
+        "credentialSubject": {
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": encoded_list(revoked_positions),
+        },
+    }
