@@ -1,0 +1,322 @@
+"""The Canvas REST client: the only code in the product that calls Canvas's /api/v1.
+
+Canvas rules it follows (reference lti-canvas.md §B2-B3):
+- pages of at most 100, next page from the Link header, its URL used as given (bookmarks are
+  opaque and case-sensitive);
+- one request at a time; 403 "Rate Limit Exceeded" means wait and retry, and a low
+  X-Rate-Limit-Remaining means slow down before the bucket runs dry;
+- timeouts on every call; 5xx, timeouts and connection failures retried with exponential
+  backoff and jitter, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+
+from canvas.errors import (
+    CanvasAuthError,
+    CanvasConfigurationError,
+    CanvasError,
+    CanvasNotFoundError,
+    CanvasPermissionError,
+    CanvasThrottledError,
+    CanvasUnavailableError,
+)
+from canvas.records import (
+    CanvasAssignment,
+    CanvasAssignmentGroup,
+    CanvasCourse,
+    CanvasEnrollment,
+    CanvasSubmission,
+    CanvasUser,
+)
+
+logger = logging.getLogger(__name__)
+
+PER_PAGE = 100
+# Canvas's bucket holds 600-700 units and leaks 10 units/s; below this we pause before the next call.
+LOW_RATE_LIMIT_REMAINING = 150.0
+LEAK_PER_SECOND = 10.0
+MAX_BACKOFF_SECONDS = 30.0
+STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
+
+
+class CanvasClient:
+    """Calls Canvas REST as the platform's API user. Not thread-safe: one client per sync."""
+
+    def __init__(
+        self,
+        platform: Any,
+        *,
+        session: requests.Session | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        base = (platform.api_base_url or "").strip().rstrip("/")
+        if not base:
+            raise CanvasConfigurationError(
+                f"no Canvas API address is set for {platform}: an admin must enter the API base URL of this Canvas"
+            )
+        if not platform.api_token:
+            raise CanvasConfigurationError(
+                f"no Canvas API token is set for {platform}: ask your Canvas admin for a token "
+                "of an admin or service account and enter it in the platform settings"
+            )
+        self.api_root = base if base.endswith("/api/v1") else base + "/api/v1"
+        self._origin = _origin(self.api_root)
+        self._token = platform.api_token
+        self._session = session or requests.Session()
+        self._timeout = timeout if timeout is not None else settings.CANVAS_HTTP_TIMEOUT
+        self._max_retries = max_retries if max_retries is not None else settings.CANVAS_MAX_RETRIES
+        self._sleep = sleep
+        self._verify = getattr(settings, "CANVAS_VERIFY_TLS", True)
+        # Every HTTP request sent, retries included (SyncRun.canvas_requests, benchmarks).
+        self.request_count = 0
+        self.throttle_waits = 0
+
+    # --- Public API: typed records out ----------------------------------------------------------
+
+    def get_course(self, course_id: str) -> CanvasCourse:
+        return CanvasCourse.from_api(self._get_json(f"/courses/{course_id}"))
+
+    def list_assignment_groups(self, course_id: str) -> list[CanvasAssignmentGroup]:
+        return [CanvasAssignmentGroup.from_api(g) for g in self._paginate(f"/courses/{course_id}/assignment_groups")]
+
+    def list_assignments(self, course_id: str) -> list[CanvasAssignment]:
+        """Every assignment of the course with its rubric and its group's name (published or not)."""
+        groups = {g.id: g.name for g in self.list_assignment_groups(course_id)}
+        return [
+            CanvasAssignment.from_api(a, group_names=groups)
+            for a in self._paginate(f"/courses/{course_id}/assignments")
+        ]
+
+    def list_submissions(
+        self,
+        course_id: str,
+        *,
+        assignment_ids: Iterable[str],
+        graded_since: datetime | None = None,
+        student_ids: Iterable[str] | None = None,
+        workflow_state: str | None = None,
+    ) -> Iterator[CanvasSubmission]:
+        """Submissions (with rubric assessments) of all students, or of `student_ids`, on these assignments."""
+        assignment_ids = list(assignment_ids)
+        if not assignment_ids:
+            return
+        params: list[tuple[str, str]] = [("include[]", "rubric_assessment")]
+        students = list(student_ids) if student_ids is not None else None
+        if students is None:
+            params.append(("student_ids[]", "all"))
+        else:
+            if not students:
+                return
+            params.extend(("student_ids[]", s) for s in students)
+        params.extend(("assignment_ids[]", a) for a in assignment_ids)
+        if graded_since is not None:
+            params.append(("graded_since", _iso(graded_since)))
+        if workflow_state:
+            params.append(("workflow_state", workflow_state))
+        for item in self._paginate(f"/courses/{course_id}/students/submissions", params):
+            yield CanvasSubmission.from_api(item)
+
+    def list_enrollments(
+        self,
+        course_id: str,
+        *,
+        types: Iterable[str] = ("StudentEnrollment",),
+        states: Iterable[str] = STUDENT_ENROLLMENT_STATES,
+        user_id: str | None = None,
+        include_email: bool = True,
+    ) -> Iterator[CanvasEnrollment]:
+        """Enrollments with grades (as a grader sees them, incl. the final grade override) and the user."""
+        params: list[tuple[str, str]] = [("type[]", t) for t in types]
+        params.extend(("state[]", s) for s in states)
+        if include_email:
+            params.append(("include[]", "email"))
+        if user_id:
+            params.append(("user_id", str(user_id)))
+        for item in self._paginate(f"/courses/{course_id}/enrollments", params):
+            yield CanvasEnrollment.from_api(item)
+
+    def list_users_with_email(self, course_id: str) -> Iterator[CanvasUser]:
+        """The course's students with their primary email (Canvas hides the Student View user here)."""
+        params = [("enrollment_type[]", "student"), ("include[]", "email")]
+        for item in self._paginate(f"/courses/{course_id}/users", params):
+            yield CanvasUser.from_api(item)
+
+    def get_user_primary_email(self, user_id: str) -> str:
+        """The user's primary email now (profile, else communication channel at position 1); "" if none."""
+        try:
+            profile = self._get_json(f"/users/{user_id}/profile")
+            email = (profile.get("primary_email") or "").strip()
+            if email:
+                return email
+        except CanvasPermissionError:
+            pass  # the channels endpoint may still be readable with :read on the user
+        channels = [
+            c
+            for c in self._paginate(f"/users/{user_id}/communication_channels")
+            if c.get("type") == "email" and c.get("workflow_state", "active") in ("active", "unconfirmed")
+        ]
+        channels.sort(key=lambda c: c.get("position") or 0)
+        return (channels[0].get("address") or "").strip() if channels else ""
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def _get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
+        return self._request(self.api_root + path, params).json()
+
+    def _paginate(self, path: str, params: list[tuple[str, str]] | None = None) -> Iterator[dict]:
+        url: str | None = self.api_root + path
+        page_params: list[tuple[str, str]] | None = [*(params or []), ("per_page", str(PER_PAGE))]
+        while url:
+            response = self._request(url, page_params)
+            body = response.json()
+            if isinstance(body, dict):
+                # A few Canvas list endpoints wrap the list; none we call today, but do not crash on one.
+                body = next((v for v in body.values() if isinstance(v, list)), [])
+            yield from body
+            next_url = response.links.get("next", {}).get("url")
+            if next_url and _origin(next_url) != self._origin:
+                raise CanvasError(
+                    "Canvas sent a next-page link to another server; the sync stopped to keep the API token safe",
+                    url=next_url,
+                )
+            url = next_url
+            page_params = None  # the next link already carries every parameter, bookmark included
+
+    def _request(self, url: str, params: list[tuple[str, str]] | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        last_problem = ""
+        attempts = self._max_retries + 1
+        for attempt in range(attempts):
+            self.request_count += 1
+            try:
+                response = self._session.get(
+                    url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                last_problem = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
+                logger.warning("canvas %s %s (attempt %d/%d)", _path(url), last_problem, attempt + 1, attempts)
+                self._backoff(attempt, attempts)
+                continue
+            self._pace(response)
+            status = response.status_code
+            if status < 300:
+                return response
+            if _is_throttled(response):
+                self.throttle_waits += 1
+                last_problem = "kept refusing requests because of its rate limit"
+                logger.warning("canvas throttled %s (attempt %d/%d)", _path(url), attempt + 1, attempts)
+                self._backoff(attempt, attempts, minimum=_retry_after(response) or 1.0)
+                continue
+            if status >= 500:
+                last_problem = f"answered with a server error ({status})"
+                logger.warning("canvas %s on %s (attempt %d/%d)", status, _path(url), attempt + 1, attempts)
+                self._backoff(attempt, attempts, minimum=_retry_after(response) or 0.0)
+                continue
+            raise _client_error(response, url)
+        if "rate limit" in last_problem:
+            raise CanvasThrottledError(
+                f"Canvas {last_problem}; the sync will try again later", status=403, url=_path(url)
+            )
+        raise CanvasUnavailableError(
+            f"Canvas {last_problem} after {attempts} attempts; the sync will try again later", url=_path(url)
+        )
+
+    def _backoff(self, attempt: int, attempts: int, *, minimum: float = 0.0) -> None:
+        if attempt + 1 >= attempts:
+            return
+        # Exponential backoff with full jitter (AWS architecture blog), never below what Canvas asked for.
+        delay = max(minimum, random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)))
+        self._sleep(delay)
+
+    def _pace(self, response: requests.Response) -> None:
+        remaining = response.headers.get("X-Rate-Limit-Remaining")
+        try:
+            left = float(remaining) if remaining is not None else None
+        except ValueError:
+            left = None
+        if left is not None and left < LOW_RATE_LIMIT_REMAINING:
+            # Let the bucket leak back above the low-water mark instead of running into 403s.
+            self._sleep(min(5.0, (LOW_RATE_LIMIT_REMAINING - left) / LEAK_PER_SECOND))
+
+
+def _is_throttled(response: requests.Response) -> bool:
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and "rate limit exceeded" in response.text[:500].lower()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return min(MAX_BACKOFF_SECONDS, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _client_error(response: requests.Response, url: str) -> CanvasError:
+    status = response.status_code
+    path = _path(url)
+    detail = _canvas_message(response)
+    if status == 401:
+        return CanvasAuthError(
+            "the Canvas API token was revoked or is invalid: ask your Canvas admin to issue a new token "
+            "for the badges tool and enter it in the platform settings",
+            status=status,
+            url=path,
+        )
+    if status == 403:
+        return CanvasPermissionError(
+            "the Canvas API token is not allowed to read this course's data "
+            f"({path}): the token's user must be a teacher or admin of the course{detail}",
+            status=status,
+            url=path,
+        )
+    if status == 404:
+        return CanvasNotFoundError(
+            f"Canvas says this does not exist ({path}): the course or item may have been deleted{detail}",
+            status=status,
+            url=path,
+        )
+    return CanvasError(f"Canvas refused the request ({status} on {path}){detail}", status=status, url=path)
+
+
+def _canvas_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    messages: list[str] = []
+    if isinstance(body, dict):
+        if isinstance(body.get("errors"), list):
+            messages = [str(e.get("message", "")) for e in body["errors"] if isinstance(e, dict)]
+        elif body.get("message"):
+            messages = [str(body["message"])]
+    text = "; ".join(m for m in messages if m)
+    return f" (Canvas: {text[:200]})" if text else ""
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

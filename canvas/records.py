@@ -1,0 +1,290 @@
+"""Typed records of what Canvas returns (only the fields the product reads).
+
+Parsing lives here so that callers never handle Canvas JSON: ids become strings (Canvas ids
+can exceed 2**53 in JavaScript terms and our columns are strings), scores become Decimals,
+timestamps become aware datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+
+def _str_id(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RubricRating:
+    id: str
+    description: str
+    points: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class RubricCriterion:
+    id: str
+    description: str
+    long_description: str
+    points: Decimal | None
+    ratings: tuple[RubricRating, ...] = ()
+
+    def to_json(self) -> dict:
+        """The shape stored in Assignment.rubric (Canvas's own, numbers as floats)."""
+        return {
+            "id": self.id,
+            "description": self.description,
+            "long_description": self.long_description,
+            "points": float(self.points) if self.points is not None else None,
+            "ratings": [
+                {"id": r.id, "description": r.description, "points": float(r.points) if r.points is not None else None}
+                for r in self.ratings
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasAssignmentGroup:
+    id: str
+    name: str
+    position: int
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasAssignmentGroup:
+        return cls(id=_str_id(data.get("id")), name=data.get("name") or "", position=int(data.get("position") or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasAssignment:
+    id: str
+    course_id: str
+    name: str
+    points_possible: Decimal | None
+    grading_type: str
+    assignment_group_id: str
+    published: bool
+    position: int
+    html_url: str
+    rubric: tuple[RubricCriterion, ...] = ()
+    rubric_title: str = ""
+    assignment_group_name: str = ""
+
+    @classmethod
+    def from_api(cls, data: dict, *, group_names: dict[str, str] | None = None) -> CanvasAssignment:
+        criteria = tuple(
+            RubricCriterion(
+                id=_str_id(c.get("id")),
+                description=c.get("description") or "",
+                long_description=c.get("long_description") or "",
+                points=_decimal(c.get("points")),
+                ratings=tuple(
+                    RubricRating(
+                        id=_str_id(r.get("id")),
+                        description=r.get("description") or "",
+                        points=_decimal(r.get("points")),
+                    )
+                    for r in c.get("ratings") or []
+                ),
+            )
+            for c in data.get("rubric") or []
+        )
+        group_id = _str_id(data.get("assignment_group_id"))
+        return cls(
+            id=_str_id(data.get("id")),
+            course_id=_str_id(data.get("course_id")),
+            name=data.get("name") or "",
+            points_possible=_decimal(data.get("points_possible")),
+            grading_type=data.get("grading_type") or "",
+            assignment_group_id=group_id,
+            published=bool(data.get("published", True)),
+            position=int(data.get("position") or 0),
+            html_url=data.get("html_url") or "",
+            rubric=criteria,
+            rubric_title=(data.get("rubric_settings") or {}).get("title") or "",
+            assignment_group_name=(group_names or {}).get(group_id, ""),
+        )
+
+    def rubric_json(self) -> list[dict]:
+        return [c.to_json() for c in self.rubric]
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionAssessment:
+    points: Decimal | None
+    rating_id: str
+    comments: str
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasSubmission:
+    id: str
+    assignment_id: str
+    user_id: str
+    workflow_state: str
+    score: Decimal | None
+    grade: str
+    excused: bool
+    submitted_at: datetime | None
+    graded_at: datetime | None
+    posted_at: datetime | None
+    rubric_assessment: dict[str, CriterionAssessment] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasSubmission:
+        rubric = {}
+        for criterion_id, entry in (data.get("rubric_assessment") or {}).items():
+            entry = entry or {}
+            rubric[str(criterion_id)] = CriterionAssessment(
+                points=_decimal(entry.get("points")),
+                rating_id=_str_id(entry.get("rating_id")),
+                comments=entry.get("comments") or "",
+            )
+        return cls(
+            id=_str_id(data.get("id")),
+            assignment_id=_str_id(data.get("assignment_id")),
+            user_id=_str_id(data.get("user_id")),
+            workflow_state=data.get("workflow_state") or "",
+            score=_decimal(data.get("score")),
+            grade=_str_id(data.get("grade")),
+            excused=bool(data.get("excused")),
+            submitted_at=_datetime(data.get("submitted_at")),
+            graded_at=_datetime(data.get("graded_at")),
+            posted_at=_datetime(data.get("posted_at")),
+            rubric_assessment=rubric,
+        )
+
+    def rubric_assessment_json(self) -> dict:
+        return {
+            key: {
+                "points": float(value.points) if value.points is not None else None,
+                "rating_id": value.rating_id,
+                "comments": value.comments,
+            }
+            for key, value in self.rubric_assessment.items()
+        }
+
+    @property
+    def is_posted(self) -> bool:
+        return self.posted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasUser:
+    id: str
+    name: str
+    sortable_name: str
+    short_name: str = ""
+    login_id: str = ""
+    email: str = ""
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasUser:
+        return cls(
+            id=_str_id(data.get("id")),
+            name=data.get("name") or "",
+            sortable_name=data.get("sortable_name") or "",
+            short_name=data.get("short_name") or "",
+            login_id=_str_id(data.get("login_id")),
+            email=(data.get("email") or data.get("primary_email") or "").strip(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasGrades:
+    current_score: Decimal | None = None
+    final_score: Decimal | None = None
+    current_grade: str = ""
+    final_grade: str = ""
+    override_score: Decimal | None = None
+    override_grade: str = ""
+
+    @classmethod
+    def from_api(cls, data: dict | None) -> CanvasGrades:
+        data = data or {}
+        return cls(
+            current_score=_decimal(data.get("current_score")),
+            final_score=_decimal(data.get("final_score")),
+            current_grade=data.get("current_grade") or "",
+            final_grade=data.get("final_grade") or "",
+            override_score=_decimal(data.get("override_score")),
+            override_grade=data.get("override_grade") or "",
+        )
+
+    @property
+    def has_override(self) -> bool:
+        return self.override_score is not None or bool(self.override_grade)
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasEnrollment:
+    id: str
+    course_id: str
+    user_id: str
+    course_section_id: str
+    type: str
+    enrollment_state: str
+    grades: CanvasGrades
+    user: CanvasUser
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasEnrollment:
+        user = CanvasUser.from_api(data.get("user") or {"id": data.get("user_id")})
+        return cls(
+            id=_str_id(data.get("id")),
+            course_id=_str_id(data.get("course_id")),
+            user_id=_str_id(data.get("user_id")) or user.id,
+            course_section_id=_str_id(data.get("course_section_id")),
+            type=data.get("type") or data.get("role") or "",
+            enrollment_state=data.get("enrollment_state") or "",
+            grades=CanvasGrades.from_api(data.get("grades")),
+            user=user,
+        )
+
+    @property
+    def is_test_user(self) -> bool:
+        return self.type == "StudentViewEnrollment"
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasCourse:
+    id: str
+    name: str
+    course_code: str
+    workflow_state: str
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasCourse:
+        return cls(
+            id=_str_id(data.get("id")),
+            name=data.get("name") or "",
+            course_code=data.get("course_code") or "",
+            workflow_state=data.get("workflow_state") or "",
+        )
+
+
+def record_as_dict(record: Any) -> dict:
+    """For logs and debugging only."""
+    return asdict(record)
