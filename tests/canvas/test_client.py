@@ -133,7 +133,7 @@ def test_5xx_and_timeouts_are_retried_with_backoff_then_succeed():
 def test_outage_after_bounded_retries_is_unavailable_error():
     responses.get(f"{API}/courses/7", status=503)
     client, sleeps = make_client(max_retries=2)
-    with pytest.raises(CanvasUnavailableError, match="server error .*3 attempts"):
+    with pytest.raises(CanvasUnavailableError, match=r"server error .*3 attempts"):
         client.get_course("7")
     assert client.request_count == 3
     assert len(sleeps) == 2  # no pointless wait after the last attempt
