@@ -1,0 +1,898 @@
+"""Reads for the instructor dashboard: counts, the learner table, the rule check and the last sync.
+
+Every function here runs a bounded number of queries whatever the course size: the learner table
+is paginated in the database, and what a page shows about its learners (results, awards,
+deliveries) is fetched with one query per kind for that page only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Length
+
+from badging.models import (
+    AssessmentResult,
+    Assignment,
+    AuditEvent,
+    Award,
+    CourseBadge,
+    CourseSync,
+    Delivery,
+    Enrollment,
+    LearnerProgress,
+    SyncRun,
+)
+from lti.models import Course
+
+PAGE_SIZE = 50
+
+# Display states: the evaluation's state, with issuance failures pulled out of "eligible".
+NOT_STARTED = LearnerProgress.NOT_STARTED
+IN_PROGRESS = LearnerProgress.IN_PROGRESS
+AWAITING_FINAL_GRADE = LearnerProgress.AWAITING_FINAL_GRADE
+ELIGIBLE = LearnerProgress.ELIGIBLE
+ISSUED = LearnerProgress.ISSUED
+FAILED = "failed"
+REVOKED = LearnerProgress.REVOKED
+NOT_EARNED = LearnerProgress.NOT_EARNED
+INELIGIBLE = LearnerProgress.INELIGIBLE
+
+DISPLAY_STATES: list[tuple[str, str]] = [
+    (NOT_STARTED, "Not started"),
+    (IN_PROGRESS, "In progress"),
+    (AWAITING_FINAL_GRADE, "Awaiting final grade"),
+    (ELIGIBLE, "Eligible, queued"),
+    (ISSUED, "Issued"),
+    (FAILED, "Failed, will retry"),
+    (REVOKED, "Revoked"),
+    (NOT_EARNED, "Not earned"),
+    (INELIGIBLE, "Not enrolled"),
+]
+DISPLAY_STATE_LABELS = dict(DISPLAY_STATES)
+# CSS modifier for each state's pill (colour is never the only signal: the label is always shown).
+DISPLAY_STATE_TONES = {
+    NOT_STARTED: "neutral",
+    IN_PROGRESS: "info",
+    AWAITING_FINAL_GRADE: "warning",
+    ELIGIBLE: "info",
+    ISSUED: "success",
+    FAILED: "danger",
+    REVOKED: "danger",
+    NOT_EARNED: "neutral",
+    INELIGIBLE: "neutral",
+}
+
+SORTS = {
+    "name": "Name",
+    "user": "Canvas user id",
+    "state": "State",
+    "mastered": "Assessments mastered",
+    "final": "Final grade",
+    "awarded": "Award date",
+}
+
+_STATE_ORDER = [s for s, _ in DISPLAY_STATES]
+
+
+def _display_state_q(state: str) -> Q:
+    if state == FAILED:
+        return Q(issue_status=LearnerProgress.ISSUE_FAILED) & ~Q(state=ISSUED)
+    if state == ELIGIBLE:
+        return Q(state=ELIGIBLE) & ~Q(issue_status=LearnerProgress.ISSUE_FAILED)
+    return Q(state=state)
+
+
+def display_state_of(progress: LearnerProgress) -> str:
+    if progress.issue_status == LearnerProgress.ISSUE_FAILED and progress.state != ISSUED:
+        return FAILED
+    return progress.state
+
+
+# --- Counts -------------------------------------------------------------------------------------
+
+
+def course_badges_for_dashboard(*, course: Course) -> list[CourseBadge]:
+    return list(
+        CourseBadge.objects.filter(course=course)
+        .select_related("badge_class", "badge_class__issuer")
+        .defer("badge_class__image", "badge_class__issuer__image")
+        .order_by("-active", "badge_class__name", "id")
+    )
+
+
+def state_counts(*, course_badge_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Learners per display state for each course badge: one grouped query."""
+    counts: dict[int, dict[str, int]] = {cb_id: dict.fromkeys(_STATE_ORDER, 0) for cb_id in course_badge_ids}
+    rows = (
+        LearnerProgress.objects.filter(course_badge_id__in=course_badge_ids)
+        .values("course_badge_id", "state", "issue_status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        state = row["state"]
+        if row["issue_status"] == LearnerProgress.ISSUE_FAILED and state != ISSUED:
+            state = FAILED
+        bucket = counts[row["course_badge_id"]]
+        bucket[state] = bucket.get(state, 0) + row["n"]
+    return counts
+
+
+# --- The rule and the credentialing assessments ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssessmentRule:
+    assignment: Assignment | None
+    canvas_assignment_id: str
+    name: str
+    points_possible: Decimal | None
+    needed_percent: Decimal | None
+    needed_points: Decimal | None
+
+    @property
+    def needed_text(self) -> str:
+        if self.needed_points is not None:
+            return f"{_num(self.needed_points)} points"
+        if self.needed_percent is not None:
+            if self.points_possible:
+                points = self.points_possible * self.needed_percent / 100
+                return f"{_num(self.needed_percent)}% ({_num(points)} of {_num(self.points_possible)} points)"
+            return f"{_num(self.needed_percent)}% of the points"
+        return "—"
+
+    @property
+    def needed_score(self) -> Decimal | None:
+        if self.needed_points is not None:
+            return self.needed_points
+        if self.needed_percent is not None and self.points_possible is not None:
+            return self.points_possible * self.needed_percent / 100
+        return None
+
+
+@dataclass
+class RuleFlag:
+    """Something about the rule that does not match Canvas now, in plain words."""
+
+    message: str
+    advice: str = ""
+
+
+@dataclass
+class RuleCheck:
+    course_badge: CourseBadge
+    assessments: list[AssessmentRule]
+    selection_text: str
+    mastery_text: str
+    criterion_text: str
+    final_grade_text: str
+    flags: list[RuleFlag] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.flags
+
+
+def _num(value: Decimal | float | int | None) -> str:
+    if value is None:
+        return "—"
+    value = Decimal(str(value)).quantize(Decimal("0.01"))
+    text = f"{value:f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _threshold(course_badge: CourseBadge, canvas_assignment_id: str) -> tuple[Decimal | None, Decimal | None]:
+    override = (course_badge.mastery_overrides or {}).get(str(canvas_assignment_id)) or {}
+    if "min_points" in override:
+        return None, Decimal(str(override["min_points"]))
+    if "min_percent" in override:
+        return Decimal(str(override["min_percent"])), None
+    if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
+        return None, course_badge.mastery_min_points
+    return course_badge.mastery_min_percent, None
+
+
+def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[AssessmentRule]:
+    """The assessments the rule names, in Canvas order: picked ids win over the group name."""
+    rules: list[AssessmentRule] = []
+    if course_badge.assessment_ids:
+        by_id = {a.canvas_assignment_id: a for a in assignments}
+        for raw_id in course_badge.assessment_ids:
+            assignment = by_id.get(str(raw_id))
+            pct, pts = _threshold(course_badge, str(raw_id))
+            rules.append(
+                AssessmentRule(
+                    assignment=assignment,
+                    canvas_assignment_id=str(raw_id),
+                    name=assignment.name if assignment else f"Assignment {raw_id}",
+                    points_possible=assignment.points_possible if assignment else None,
+                    needed_percent=pct,
+                    needed_points=pts,
+                )
+            )
+        return rules
+    group = course_badge.assessment_group_name.strip().casefold()
+    for assignment in assignments:
+        if assignment.deleted_in_canvas or not assignment.published:
+            continue
+        if assignment.assignment_group_name.strip().casefold() != group:
+            continue
+        pct, pts = _threshold(course_badge, assignment.canvas_assignment_id)
+        rules.append(
+            AssessmentRule(
+                assignment=assignment,
+                canvas_assignment_id=assignment.canvas_assignment_id,
+                name=assignment.name,
+                points_possible=assignment.points_possible,
+                needed_percent=pct,
+                needed_points=pts,
+            )
+        )
+    return rules
+
+
+def course_assignments(*, course_id: int) -> list[Assignment]:
+    return list(Assignment.objects.filter(course_id=course_id).order_by("position", "name", "id"))
+
+
+def _rubric_changed(assignment: Assignment) -> bool:
+    """True when recent rubric assessments use criteria that the current rubric no longer has."""
+    current = {str(c.get("id")) for c in assignment.rubric or [] if isinstance(c, dict)}
+    if not current:
+        return False
+    recent = (
+        AssessmentResult.objects.filter(assignment=assignment)
+        .exclude(rubric_assessment={})
+        .order_by("-graded_at")
+        .values_list("rubric_assessment", flat=True)[:50]
+    )
+    return any(isinstance(assessed, dict) and set(map(str, assessed)) - current for assessed in recent)
+
+
+def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | None = None) -> RuleCheck:
+    """The rule as configured, and every way it no longer matches what Canvas has now."""
+    if assignments is None:
+        assignments = course_assignments(course_id=course_badge.course_id)
+    assessments = credentialing_assessments(course_badge=course_badge, assignments=assignments)
+    flags: list[RuleFlag] = []
+
+    if course_badge.assessment_ids:
+        selection = f"Picked assignments ({len(course_badge.assessment_ids)})"
+        for rule in assessments:
+            a = rule.assignment
+            if a is None:
+                flags.append(
+                    RuleFlag(
+                        f"“{rule.name}” is not in this Canvas course.",
+                        "Check the assignment ids in the badge configuration, then sync again.",
+                    )
+                )
+                continue
+            if a.deleted_in_canvas:
+                flags.append(
+                    RuleFlag(f"“{a.name}” was deleted in Canvas.", "Restore it in Canvas or remove it from the rule.")
+                )
+            elif not a.published:
+                flags.append(
+                    RuleFlag(
+                        f"“{a.name}” is unpublished in Canvas.",
+                        "Learners cannot submit it and Canvas does not report its grades: publish it.",
+                    )
+                )
+    else:
+        selection = f"Assignment group “{course_badge.assessment_group_name}”"
+        group = course_badge.assessment_group_name.strip().casefold()
+        in_group = [a for a in assignments if a.assignment_group_name.strip().casefold() == group]
+        live_in_group = [a for a in in_group if not a.deleted_in_canvas]
+        if not live_in_group:
+            flags.append(
+                RuleFlag(
+                    f"Canvas has no assignment group named “{course_badge.assessment_group_name}” "
+                    "with assignments in it.",
+                    "Create the group in Canvas (Assignments → + Group) or rename it, then sync again.",
+                )
+            )
+        for a in live_in_group:
+            if not a.published:
+                flags.append(
+                    RuleFlag(
+                        f"“{a.name}” is unpublished in Canvas, so it does not count yet.",
+                        "Publish it in Canvas if it is a credentialing assessment.",
+                    )
+                )
+        if live_in_group and not assessments:
+            flags.append(RuleFlag("No published assignment is in the group.", "Publish the assessments in Canvas."))
+
+    for rule in assessments:
+        a = rule.assignment
+        if a is None or a.deleted_in_canvas:
+            continue
+        if not a.rubric:
+            flags.append(
+                RuleFlag(f"“{a.name}” has no rubric in Canvas.", "Attach the credentialing rubric to the assignment.")
+            )
+        elif _rubric_changed(a):
+            flags.append(
+                RuleFlag(
+                    f"The rubric of “{a.name}” changed after some learners were assessed.",
+                    "Their ratings refer to criteria that are no longer in the rubric: re-assess them in SpeedGrader.",
+                )
+            )
+        if not a.points_possible and rule.needed_points is None:
+            flags.append(RuleFlag(f"“{a.name}” is worth 0 points in Canvas, so a percentage cannot be mastered."))
+        needed = rule.needed_score
+        if needed is not None and a.points_possible is not None and needed > a.points_possible:
+            flags.append(
+                RuleFlag(
+                    f"“{a.name}” needs {_num(needed)} points but is worth only {_num(a.points_possible)}: "
+                    "nobody can master it."
+                )
+            )
+
+    if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
+        mastery = f"A score of at least {_num(course_badge.mastery_min_points)} points on each assessment"
+    else:
+        mastery = f"A score of at least {_num(course_badge.mastery_min_percent)}% of the points on each assessment"
+    if course_badge.mastery_overrides:
+        mastery += " (some assessments have their own threshold, shown below)"
+    criterion = (
+        f"Every rubric criterion rated at least {_num(course_badge.min_rubric_criterion_percent)}% of its points"
+        if course_badge.min_rubric_criterion_percent is not None
+        else "No minimum per rubric criterion"
+    )
+
+    if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
+        label = course_badge.final_grade_assignment_name or course_badge.final_grade_assignment_id
+        final_grade = f"The assignment “{label}” is graded and posted"
+        target = None
+        for a in assignments:
+            if (
+                course_badge.final_grade_assignment_id
+                and a.canvas_assignment_id == course_badge.final_grade_assignment_id
+            ) or (
+                not course_badge.final_grade_assignment_id
+                and course_badge.final_grade_assignment_name
+                and a.name.strip().casefold() == course_badge.final_grade_assignment_name.strip().casefold()
+            ):
+                target = a
+                break
+        if target is None or target.deleted_in_canvas:
+            flags.append(
+                RuleFlag(
+                    f"The final-grade assignment “{label}” is not in this Canvas course.",
+                    "No learner can be issued the badge until it exists: create it or fix the configuration.",
+                )
+            )
+        elif not target.published:
+            flags.append(RuleFlag(f"The final-grade assignment “{target.name}” is unpublished in Canvas."))
+    else:
+        final_grade = "The instructor enters a Final Grade Override in the Canvas gradebook"
+
+    return RuleCheck(
+        course_badge=course_badge,
+        assessments=assessments,
+        selection_text=selection,
+        mastery_text=mastery,
+        criterion_text=criterion,
+        final_grade_text=final_grade,
+        flags=flags,
+    )
+
+
+# --- Last sync ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SyncStatus:
+    last_synced_at: Any
+    last_run: SyncRun | None
+    running: bool
+    failed: bool
+    error_plain: str
+    requested_at: Any
+    api_token_missing: bool
+
+
+_SYNC_ERROR_HINTS = [
+    (
+        ("401", "unauthorized", "invalid access token", "revoked", "invalid_token", "expired token"),
+        "the Canvas API token was revoked or has expired: ask your Canvas admin for a new one.",
+    ),
+    (
+        ("rate limit",),
+        "Canvas asked us to slow down (rate limit). The next sync will continue where this one stopped.",
+    ),
+    (
+        ("invalid_scope", "insufficient scopes"),
+        "the Canvas API key does not allow a request the tool needs: ask your Canvas admin to add the scopes.",
+    ),
+    (
+        ("403", "forbidden", "not authorized", "permission"),
+        "Canvas refused access: the API token's account cannot read this course's grades. Ask your Canvas admin.",
+    ),
+    (
+        ("404", "not found"),
+        "Canvas could not find this course: it may have been deleted, or the token belongs to another Canvas.",
+    ),
+    (
+        ("timeout", "timed out", "connection", "502", "503", "504", "unavailable"),
+        "Canvas did not answer in time. The tool will try again at the next sync.",
+    ),
+]
+
+
+def sync_error_explained(error: str) -> str:
+    """The Canvas error of a failed sync in plain words (the sync's own plain message wins)."""
+    text = (error or "").strip()
+    if not text:
+        return ""
+    lowered = text.casefold()
+    # The Canvas client already writes plain-words messages ("the Canvas API token was revoked ...").
+    if ":" in text and any(w in lowered for w in ("ask your", "try again", "will retry")):
+        return text
+    for needles, plain in _SYNC_ERROR_HINTS:
+        if any(n in lowered for n in needles):
+            return plain[0].upper() + plain[1:]
+    return text
+
+
+def sync_status(*, course: Course) -> SyncStatus:
+    state = CourseSync.objects.filter(course=course).first()
+    run = SyncRun.objects.filter(course=course).order_by("-started_at", "-id").first()
+    finished = (
+        run
+        if run is None or run.status != SyncRun.STATUS_RUNNING
+        else SyncRun.objects.filter(course=course)
+        .exclude(status=SyncRun.STATUS_RUNNING)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    failed = bool(finished and finished.status == SyncRun.STATUS_FAILED) or bool(
+        finished is None and state and state.last_status == SyncRun.STATUS_FAILED
+    )
+    error = (finished.error if finished else "") or (state.last_error if state and failed else "")
+    return SyncStatus(
+        last_synced_at=state.last_synced_at if state else (finished.finished_at if finished else None),
+        last_run=finished,
+        running=bool(run and run.status == SyncRun.STATUS_RUNNING),
+        failed=failed,
+        error_plain=sync_error_explained(error) if failed else "",
+        requested_at=state.requested_at if state else None,
+        api_token_missing=course.platform.needs_api_token,
+    )
+
+
+# --- The learner table --------------------------------------------------------------------------
+
+
+@dataclass
+class AssessmentCell:
+    canvas_assignment_id: str
+    name: str
+    score: Decimal | None
+    points_possible: Decimal | None
+    mastered: bool
+    status: str  # mastered, not_mastered, not_submitted, awaiting_grading, not_posted, excused
+    explanation: str
+
+    @property
+    def score_text(self) -> str:
+        if self.score is None:
+            return "—"
+        if self.points_possible is not None:
+            return f"{_num(self.score)}/{_num(self.points_possible)}"
+        return _num(self.score)
+
+
+@dataclass
+class LearnerRow:
+    progress: LearnerProgress
+    display_state: str
+    assessments: list[AssessmentCell]
+    final_grade_entered: bool
+    final_grade_text: str
+    reason: str
+    award: Award | None
+    deliveries: list[Delivery]
+    email: str
+
+    @property
+    def learner(self):
+        return self.progress.learner
+
+    @property
+    def state_label(self) -> str:
+        return DISPLAY_STATE_LABELS.get(self.display_state, self.display_state)
+
+    @property
+    def state_tone(self) -> str:
+        return DISPLAY_STATE_TONES.get(self.display_state, "neutral")
+
+    @property
+    def email_delivery(self) -> Delivery | None:
+        return next((d for d in self.deliveries if d.kind == Delivery.KIND_EMAIL), None)
+
+
+@dataclass(frozen=True)
+class LearnerFilters:
+    state: str = ""
+    q: str = ""
+    sort: str = "name"
+    descending: bool = False
+
+    @classmethod
+    def from_query(cls, params) -> LearnerFilters:
+        state = params.get("state", "")
+        sort = params.get("sort", "name")
+        return cls(
+            state=state if state in DISPLAY_STATE_LABELS else "",
+            q=(params.get("q") or "").strip()[:200],
+            sort=sort if sort in SORTS else "name",
+            descending=params.get("dir") == "desc",
+        )
+
+    def as_query(self, **changes) -> dict[str, str]:
+        values = {"state": self.state, "q": self.q, "sort": self.sort, "dir": "desc" if self.descending else ""}
+        values.update({k: v for k, v in changes.items()})
+        return {k: v for k, v in values.items() if v and not (k == "sort" and v == "name")}
+
+
+def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilters) -> QuerySet[LearnerProgress]:
+    """The learners of a course badge, filtered and sorted in the database (never in Python)."""
+    qs = LearnerProgress.objects.filter(course_badge=course_badge).select_related("learner")
+    if filters.state:
+        qs = qs.filter(_display_state_q(filters.state))
+    if filters.q:
+        q = filters.q
+        match = (
+            Q(learner__name__icontains=q)
+            | Q(learner__sortable_name__icontains=q)
+            | Q(learner__email__icontains=q)
+            | Q(learner__canvas_user_id=q)
+            | Exists(
+                Award.objects.filter(
+                    course_badge_id=course_badge.pk, learner_id=OuterRef("learner_id"), recipient_email__icontains=q
+                )
+            )
+        )
+        qs = qs.filter(match)
+    sign = "-" if filters.descending else ""
+    name_order = [f"{sign}learner__sortable_name", f"{sign}learner__name", f"{sign}learner_id"]
+    if filters.sort == "user":
+        # Canvas ids are numeric strings: order by length first so that "9" sorts before "10".
+        qs = qs.annotate(_uid_len=Length("learner__canvas_user_id"))
+        order = [f"{sign}_uid_len", f"{sign}learner__canvas_user_id"]
+    elif filters.sort == "state":
+        failed = Q(issue_status=LearnerProgress.ISSUE_FAILED) & ~Q(state=ISSUED)
+        whens = [When(failed, then=Value(_STATE_ORDER.index(FAILED)))] + [
+            When(state=s, then=Value(i)) for i, s in enumerate(_STATE_ORDER) if s != FAILED
+        ]
+        qs = qs.annotate(_state_rank=Case(*whens, default=Value(99), output_field=IntegerField()))
+        order = [f"{sign}_state_rank", *name_order]
+    elif filters.sort == "mastered":
+        order = [f"{sign}mastered_count", *name_order]
+    elif filters.sort == "final":
+        order = [f"{sign}final_grade_entered", *name_order]
+    elif filters.sort == "awarded":
+        latest = (
+            Award.objects.filter(course_badge_id=course_badge.pk, learner_id=OuterRef("learner_id"))
+            .order_by("revoked", "-issued_on")
+            .values("issued_on")[:1]
+        )
+        qs = qs.annotate(_awarded=Subquery(latest))
+        # Learners without an award sort last either way.
+        awarded = F("_awarded").desc(nulls_last=True) if filters.descending else F("_awarded").asc(nulls_last=True)
+        order = [awarded, *name_order]
+    else:
+        order = name_order
+    return qs.order_by(*order)
+
+
+def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[AssessmentCell] | None:
+    """The evaluation's per-assessment outcome, when the detail carries it."""
+    items = detail.get("assessments") if isinstance(detail, dict) else None
+    if not isinstance(items, list):
+        return None
+    by_id: dict[str, dict] = {}
+    for item in items:
+        if isinstance(item, dict):
+            key = item.get("canvas_assignment_id", item.get("assignment_id", item.get("id")))
+            if key is not None:
+                by_id[str(key)] = item
+    cells = []
+    for rule in rules:
+        item = by_id.get(rule.canvas_assignment_id)
+        if item is None:
+            cells.append(
+                AssessmentCell(
+                    rule.canvas_assignment_id, rule.name, None, rule.points_possible, False, "not_submitted", ""
+                )
+            )
+            continue
+        score = item.get("score")
+        mastered = bool(item.get("mastered"))
+        status = str(item.get("status") or ("mastered" if mastered else "not_mastered"))
+        explanation = str(item.get("reason") or item.get("explanation") or item.get("summary") or "")
+        cells.append(
+            AssessmentCell(
+                canvas_assignment_id=rule.canvas_assignment_id,
+                name=rule.name,
+                score=Decimal(str(score)) if score is not None else None,
+                points_possible=rule.points_possible,
+                mastered=mastered,
+                status=status,
+                explanation=explanation,
+            )
+        )
+    return cells
+
+
+def _rating_ok(course_badge: CourseBadge, rule: AssessmentRule, result: AssessmentResult) -> bool:
+    minimum = course_badge.min_rubric_criterion_percent
+    if minimum is None or rule.assignment is None:
+        return True
+    ratings = result.rubric_assessment or {}
+    for criterion in rule.assignment.rubric or []:
+        points = Decimal(str(criterion.get("points") or 0))
+        given = (ratings.get(str(criterion.get("id"))) or {}).get("points")
+        if points and (given is None or Decimal(str(given)) * 100 < points * minimum):
+            return False
+    return True
+
+
+def _cell_from_result(
+    course_badge: CourseBadge, rule: AssessmentRule, result: AssessmentResult | None
+) -> AssessmentCell:
+    """Fallback when the progress row has no evaluation detail yet: read the synced result."""
+    base = {
+        "canvas_assignment_id": rule.canvas_assignment_id,
+        "name": rule.name,
+        "points_possible": rule.points_possible,
+    }
+    if result is None or result.workflow_state in ("", "unsubmitted"):
+        return AssessmentCell(**base, score=None, mastered=False, status="not_submitted", explanation="Not submitted")
+    if result.excused:
+        return AssessmentCell(**base, score=None, mastered=False, status="excused", explanation="Excused in Canvas")
+    if result.score is None or result.workflow_state in ("submitted", "pending_review"):
+        return AssessmentCell(
+            **base, score=None, mastered=False, status="awaiting_grading", explanation="Submitted, awaiting grading"
+        )
+    if result.posted_at is None:
+        return AssessmentCell(
+            **base, score=result.score, mastered=False, status="not_posted", explanation="Graded, grade not posted yet"
+        )
+    needed = rule.needed_score
+    mastered = needed is not None and result.score >= needed and _rating_ok(course_badge, rule, result)
+    explanation = (
+        f"Score {_num(result.score)}, needs {rule.needed_text}"
+        if not mastered
+        else f"Score {_num(result.score)} (needs {rule.needed_text})"
+    )
+    return AssessmentCell(
+        **base,
+        score=result.score,
+        mastered=mastered,
+        status="mastered" if mastered else "not_mastered",
+        explanation=explanation,
+    )
+
+
+def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
+    final = detail.get("final_grade") if isinstance(detail, dict) else None
+    if isinstance(final, dict):
+        text = final.get("reason") or final.get("summary") or final.get("grade") or ""
+        if text:
+            return str(text)
+    return "Entered" if progress.final_grade_entered else "Not entered"
+
+
+def _reason(progress: LearnerProgress, display_state: str, award: Award | None) -> str:
+    detail = progress.detail if isinstance(progress.detail, dict) else {}
+    if display_state == FAILED:
+        return progress.issue_error or "Issuing failed; it will be retried."
+    if display_state == REVOKED or (award is not None and award.revoked and display_state != ISSUED):
+        return f"Revoked: {award.revocation_reason}" if award else "Revoked"
+    summary = detail.get("summary") or detail.get("reason")
+    if summary:
+        return str(summary)
+    n, k = progress.assessment_count, progress.mastered_count
+    return {
+        NOT_STARTED: "Nothing submitted yet",
+        IN_PROGRESS: f"{k} of {n} assessments mastered",
+        AWAITING_FINAL_GRADE: "Every assessment mastered; the final grade is not entered yet",
+        ELIGIBLE: "Earned; the badge is being issued",
+        ISSUED: "Issued",
+        NOT_EARNED: f"Final grade entered with {k} of {n} assessments mastered",
+        INELIGIBLE: "No active or completed student enrollment",
+    }.get(display_state, "")
+
+
+def learner_rows(
+    *, course_badge: CourseBadge, progresses: list[LearnerProgress], rules: list[AssessmentRule]
+) -> list[LearnerRow]:
+    """Everything the table shows for these learners: one query each for results, awards, deliveries."""
+    learner_ids = [p.learner_id for p in progresses]
+    if not learner_ids:
+        return []
+    need_results = any(not _cells_from_detail(p.detail, rules) for p in progresses) if rules else False
+    results: dict[tuple[int, int], AssessmentResult] = {}
+    if need_results:
+        assignment_pks = [r.assignment.pk for r in rules if r.assignment is not None]
+        for result in AssessmentResult.objects.filter(
+            assignment_id__in=assignment_pks, learner_id__in=learner_ids
+        ).only("assignment_id", "learner_id", "workflow_state", "score", "excused", "posted_at", "rubric_assessment"):
+            results[(result.learner_id, result.assignment_id)] = result
+    awards: dict[int, Award] = {}
+    for award in (
+        Award.objects.filter(course_badge=course_badge, learner_id__in=learner_ids)
+        .defer("ob3_credential", "ob3_jwt", "evidence_narrative")
+        .order_by("learner_id", "revoked", "-issued_on")
+    ):
+        awards.setdefault(award.learner_id, award)
+    deliveries: dict[int, list[Delivery]] = defaultdict(list)
+    if awards:
+        for delivery in Delivery.objects.filter(award_id__in=[a.pk for a in awards.values()]).order_by("kind"):
+            deliveries[delivery.award_id].append(delivery)
+
+    rows = []
+    for progress in progresses:
+        detail = progress.detail if isinstance(progress.detail, dict) else {}
+        cells = _cells_from_detail(detail, rules)
+        if cells is None:
+            cells = [
+                _cell_from_result(
+                    course_badge,
+                    rule,
+                    results.get((progress.learner_id, rule.assignment.pk)) if rule.assignment else None,
+                )
+                for rule in rules
+            ]
+        award = awards.get(progress.learner_id)
+        display_state = display_state_of(progress)
+        rows.append(
+            LearnerRow(
+                progress=progress,
+                display_state=display_state,
+                assessments=cells,
+                final_grade_entered=progress.final_grade_entered,
+                final_grade_text=_final_grade_text(progress, detail),
+                reason=_reason(progress, display_state, award),
+                award=award,
+                deliveries=deliveries.get(award.pk, []) if award else [],
+                email=award.recipient_email if award else progress.learner.email,
+            )
+        )
+    return rows
+
+
+@dataclass
+class LearnerTable:
+    page: Page
+    rows: list[LearnerRow]
+    rules: list[AssessmentRule]
+    filters: LearnerFilters
+
+
+def learner_table(
+    *,
+    course_badge: CourseBadge,
+    filters: LearnerFilters,
+    page_number: int | str | None = 1,
+    rules: list[AssessmentRule] | None = None,
+    per_page: int = PAGE_SIZE,
+) -> LearnerTable:
+    """One page of the learner table: a count, a page query, then one query per kind for that page."""
+    if rules is None:
+        rules = credentialing_assessments(
+            course_badge=course_badge, assignments=course_assignments(course_id=course_badge.course_id)
+        )
+    paginator = Paginator(learner_progress_queryset(course_badge=course_badge, filters=filters), per_page)
+    page = paginator.get_page(page_number)
+    progresses = list(page.object_list)
+    return LearnerTable(
+        page=page,
+        rows=learner_rows(course_badge=course_badge, progresses=progresses, rules=rules),
+        rules=rules,
+        filters=filters,
+    )
+
+
+def learner_rows_iter(
+    *, course_badge: CourseBadge, filters: LearnerFilters, chunk_size: int = 500
+) -> Iterator[tuple[list[AssessmentRule], LearnerRow]]:
+    """Every learner of the table (all pages), in chunks: memory stays flat for any course size."""
+    rules = credentialing_assessments(
+        course_badge=course_badge, assignments=course_assignments(course_id=course_badge.course_id)
+    )
+    chunk: list[LearnerProgress] = []
+    for progress in learner_progress_queryset(course_badge=course_badge, filters=filters).iterator(
+        chunk_size=chunk_size
+    ):
+        chunk.append(progress)
+        if len(chunk) >= chunk_size:
+            for row in learner_rows(course_badge=course_badge, progresses=chunk, rules=rules):
+                yield rules, row
+            chunk = []
+    if chunk:
+        for row in learner_rows(course_badge=course_badge, progresses=chunk, rules=rules):
+            yield rules, row
+
+
+# --- One learner: "why not issued?" -------------------------------------------------------------
+
+
+@dataclass
+class LearnerExplanation:
+    row: LearnerRow
+    rule: RuleCheck
+    enrollments: list[Enrollment]
+    final_grade_detail: str
+    evaluated_at: Any
+
+
+def learner_explanation(*, course_badge: CourseBadge, learner_id: int) -> LearnerExplanation | None:
+    """The exact rule outcome for one learner, per assessment and for the final grade."""
+    progress = (
+        LearnerProgress.objects.filter(course_badge=course_badge, learner_id=learner_id)
+        .select_related("learner")
+        .first()
+    )
+    if progress is None:
+        return None
+    rule = rule_check(course_badge=course_badge)
+    row = learner_rows(course_badge=course_badge, progresses=[progress], rules=rule.assessments)[0]
+    enrollments = list(
+        Enrollment.objects.filter(course_id=course_badge.course_id, learner_id=learner_id).order_by("section_id")
+    )
+    detail = progress.detail if isinstance(progress.detail, dict) else {}
+    final_detail = _final_grade_text(progress, detail)
+    if final_detail in ("Entered", "Not entered"):
+        final_detail = _final_grade_fallback(course_badge, progress, enrollments)
+    return LearnerExplanation(
+        row=row,
+        rule=rule,
+        enrollments=enrollments,
+        final_grade_detail=final_detail,
+        evaluated_at=progress.evaluated_at,
+    )
+
+
+def _final_grade_fallback(course_badge: CourseBadge, progress: LearnerProgress, enrollments: list[Enrollment]) -> str:
+    if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
+        return (
+            "The final-grade assignment is graded and posted"
+            if progress.final_grade_entered
+            else "The final-grade assignment is not graded and posted yet"
+        )
+    for enrollment in enrollments:
+        if enrollment.override_grade or enrollment.override_score is not None:
+            shown = enrollment.override_grade or f"{_num(enrollment.override_score)}%"
+            return f"Final Grade Override entered in Canvas: {shown}"
+    return "No Final Grade Override entered in Canvas yet"
+
+
+# --- The audit trail ----------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    "instructor.sync_requested": "asked for a sync",
+    "instructor.issuance_retried": "retried failed issuing",
+    "instructor.award_revoked": "revoked a badge",
+    "instructor.notification_resent": "re-sent a badge email",
+    "instructor.learners_exported": "exported the learner table",
+}
+
+
+def recent_actions(*, course: Course, limit: int = 5) -> list[AuditEvent]:
+    events = list(
+        AuditEvent.objects.filter(course=course, action__in=list(ACTION_LABELS)).order_by("-at", "-id")[:limit]
+    )
+    for event in events:
+        event.label = ACTION_LABELS.get(event.action, event.action)  # type: ignore[attr-defined]
+    return events

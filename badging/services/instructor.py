@@ -1,0 +1,154 @@
+"""Instructor actions from the dashboard. Each is allowed only to an instructor of the launch's
+course, acts only on that course's rows, and leaves an AuditEvent: who, when, what.
+
+The work itself belongs to other services (sync, issuance, notifications): these functions check
+who may act, record the action and hand over, enqueuing Celery work only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from badging.models import AuditEvent, Award, CourseBadge, LearnerProgress
+from lti.models import LaunchContext
+
+logger = logging.getLogger(__name__)
+
+ACTION_SYNC = "instructor.sync_requested"
+ACTION_RETRY = "instructor.issuance_retried"
+ACTION_REVOKE = "instructor.award_revoked"
+ACTION_RESEND = "instructor.notification_resent"
+ACTION_EXPORT = "instructor.learners_exported"
+
+
+class ActionUnavailable(Exception):
+    """The service this action hands over to cannot do it now; the message says why, plainly."""
+
+
+def instructor_actor(*, launch: LaunchContext) -> str:
+    """How the audit trail names the person: readable, and unique within a Canvas instance."""
+    role = "teaching assistant" if launch.is_teaching_assistant else launch.get_role_display().lower()
+    name = launch.person.name or "Unnamed user"
+    return f"{name} (Canvas user {launch.person.canvas_user_id}, {role})"
+
+
+def _require_instructor(launch: LaunchContext) -> None:
+    if not launch.is_instructor:
+        raise PermissionDenied("Only instructors of this course can do this.")
+
+
+def _require_course_badge(launch: LaunchContext, course_badge: CourseBadge) -> None:
+    _require_instructor(launch)
+    if course_badge.course_id != launch.course_id:
+        raise PermissionDenied("This badge belongs to another course.")
+
+
+def _require_award(launch: LaunchContext, award: Award) -> None:
+    _require_instructor(launch)
+    if award.course_badge.course_id != launch.course_id:
+        raise PermissionDenied("This award belongs to another course.")
+
+
+def audit_event_record(
+    *, launch: LaunchContext, action: str, award: Award | None = None, detail: dict[str, Any] | None = None
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=instructor_actor(launch=launch),
+        actor_person=launch.person,
+        action=action,
+        course=launch.course,
+        award=award,
+        detail={"launch_role": launch.role, "teaching_assistant": launch.is_teaching_assistant, **(detail or {})},
+    )
+
+
+def _enqueue_course_sync(course_id: int) -> None:
+    # By task name: the web process needs no import of the sync code to hand work to a worker.
+    from skillsforward.celery import app
+
+    app.send_task("badging.course_sync", kwargs={"course_id": course_id, "trigger": "instructor"})
+
+
+def course_sync_now(*, launch: LaunchContext) -> AuditEvent:
+    """Records the request and enqueues a sync of the launch's course once the record is committed."""
+    _require_instructor(launch)
+    with transaction.atomic():
+        event = audit_event_record(launch=launch, action=ACTION_SYNC)
+        course_id = launch.course_id
+        transaction.on_commit(lambda: _enqueue_course_sync(course_id))
+    return event
+
+
+def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge) -> int:
+    """Hands every learner whose issuing failed back to issuance now; returns how many were failed."""
+    _require_course_badge(launch, course_badge)
+    try:
+        from badging.services.issuance import awards_enqueue_eligible
+    except ImportError as exc:
+        raise ActionUnavailable("Issuing is not set up on this server yet.") from exc
+    with transaction.atomic():
+        failed = LearnerProgress.objects.filter(
+            course_badge=course_badge, issue_status=LearnerProgress.ISSUE_FAILED
+        ).exclude(state=LearnerProgress.ISSUED)
+        failed_count = failed.count()
+        # Waiting out the backoff is for automatic retries: the instructor asked for one now.
+        failed.update(issue_next_attempt_at=None)
+        enqueued = awards_enqueue_eligible(course_badge_id=course_badge.pk)
+        audit_event_record(
+            launch=launch,
+            action=ACTION_RETRY,
+            detail={"course_badge": course_badge.key, "failed": failed_count, "enqueued": enqueued},
+        )
+    return failed_count
+
+
+def award_revoke_as_instructor(*, launch: LaunchContext, award: Award, reason: str) -> Award:
+    """Revokes one award of this course with the instructor's reason (required)."""
+    _require_award(launch, award)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A reason is required to revoke a badge.")
+    try:
+        from badging.services.issuance import award_revoke
+    except ImportError as exc:
+        raise ActionUnavailable("Revoking is not set up on this server yet.") from exc
+    with transaction.atomic():
+        revoked = award_revoke(award_id=award.pk, reason=reason, actor=instructor_actor(launch=launch))
+        audit_event_record(
+            launch=launch,
+            action=ACTION_REVOKE,
+            award=revoked,
+            detail={"reason": reason, "learner": revoked.learner.canvas_user_id},
+        )
+    return revoked
+
+
+def award_notification_resend(*, launch: LaunchContext, award: Award) -> None:
+    """Sends the award email again to the address the badge was issued to."""
+    _require_award(launch, award)
+    if award.revoked:
+        raise ActionUnavailable("This badge was revoked: its email is not sent again.")
+    try:
+        from badging.services.notifications import award_notification_resend as resend
+    except ImportError as exc:
+        raise ActionUnavailable("Email notifications are not set up on this server yet.") from exc
+    with transaction.atomic():
+        audit_event_record(
+            launch=launch,
+            action=ACTION_RESEND,
+            award=award,
+            detail={"recipient_email": award.recipient_email},
+        )
+        resend(award_id=award.pk)
+
+
+def learner_export_record(*, launch: LaunchContext, course_badge: CourseBadge, filters: dict[str, str]) -> AuditEvent:
+    """An export hands learners' personal data out of the tool: who took it, and which part."""
+    _require_course_badge(launch, course_badge)
+    return audit_event_record(
+        launch=launch, action=ACTION_EXPORT, detail={"course_badge": course_badge.key, "filters": filters}
+    )
