@@ -32,6 +32,11 @@ class Platform(models.Model):
     registered_via = models.CharField(
         max_length=20, choices=[("manual", "Manual"), ("dynamic", "Dynamic registration")], default="manual"
     )
+    # Canvas creates deployments after dynamic registration without telling the tool: a signed launch
+    # from this registration may then add its deployment. Off for manual registrations.
+    accept_new_deployments = models.BooleanField(
+        default=False, help_text="Accept launches from deployments not listed below (and record them)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
