@@ -1,0 +1,421 @@
+"""Where a learner stands on a course badge: a pure function of the synced facts.
+
+No database, no Canvas: `evaluate_learner(rule=..., learner=...)` takes plain dataclasses and
+returns a `LearnerEvaluation` whose `detail()` is stored in LearnerProgress.detail and read by
+the learner page, the instructor dashboard and "why not issued?".
+
+The rule (DESIGN.md "Eligible"): every credentialing assessment mastered on *posted* grades, the
+final grade entered, and a student enrollment that is active or completed. Inactive, deleted,
+rejected, invited and Student View enrollments are never eligible; several sections count once.
+
+LearnerProgress.detail shape (version 1):
+    {"version": 1, "state": "...", "reason": "plain words",
+     "assessments": [{"assignment_id", "name", "points_possible", "needed_points", "needed_percent",
+                      "score", "status", "mastered", "reason",
+                      "criteria": [{"id", "description", "points", "needed", "earned", "met"}]}],
+     "final_grade": {"source", "entered", "value", "reason"},
+     "enrollment": {"state", "counts", "reason"},
+     "mastered_count", "assessment_count", "eligible_by_rule"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+# LearnerProgress states (kept as strings so this module imports no models).
+NOT_STARTED = "not_started"
+IN_PROGRESS = "in_progress"
+AWAITING_FINAL_GRADE = "awaiting_final_grade"
+ELIGIBLE = "eligible"
+ISSUED = "issued"
+NOT_EARNED = "not_earned"
+REVOKED = "revoked"
+INELIGIBLE = "ineligible"
+
+FINAL_GRADE_OVERRIDE = "override"
+FINAL_GRADE_ASSIGNMENT = "assignment"
+
+COUNTING_ENROLLMENT_STATES = frozenset({"active", "completed"})
+
+# Per-assessment statuses.
+NOT_SUBMITTED = "not_submitted"
+AWAITING_GRADING = "awaiting_grading"
+GRADED_NOT_POSTED = "graded_not_posted"
+EXCUSED = "excused"
+MASTERED = "mastered"
+NOT_MASTERED = "not_mastered"
+
+AWARD_LIVE = "live"
+AWARD_REVOKED = "revoked"
+
+
+# --- Inputs ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionSpec:
+    id: str
+    description: str
+    points: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentSpec:
+    """A credentialing assessment as synced, with the mastery threshold that applies to it."""
+
+    assignment_id: str
+    name: str
+    points_possible: Decimal | None
+    min_percent: Decimal | None = None  # exactly one of min_percent / min_points is set
+    min_points: Decimal | None = None
+    criteria: tuple[CriterionSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeRule:
+    assessments: tuple[AssessmentSpec, ...]
+    final_grade_source: str = FINAL_GRADE_OVERRIDE
+    final_grade_assignment_id: str = ""
+    final_grade_assignment_name: str = ""
+    min_rubric_criterion_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentFact:
+    state: str
+    enrollment_type: str = "StudentEnrollment"
+    is_test_user: bool = False
+    override_score: Decimal | None = None
+    override_grade: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFact:
+    """A learner's submission on one assignment (Canvas values as synced)."""
+
+    assignment_id: str
+    workflow_state: str = "unsubmitted"
+    score: Decimal | None = None
+    grade: str = ""
+    excused: bool = False
+    graded: bool = False  # graded_at is set
+    posted: bool = False  # posted_at is set: only posted grades count
+    rubric_points: Mapping[str, Decimal | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerFacts:
+    enrollments: tuple[EnrollmentFact, ...]
+    results: Mapping[str, ResultFact]  # by Canvas assignment id
+    award: str | None = None  # AWARD_LIVE, AWARD_REVOKED (no live award) or None
+
+
+# --- Outputs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionOutcome:
+    id: str
+    description: str
+    points: Decimal | None
+    needed: Decimal | None
+    earned: Decimal | None
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentOutcome:
+    assignment_id: str
+    name: str
+    points_possible: Decimal | None
+    needed_points: Decimal | None
+    needed_percent: Decimal | None
+    score: Decimal | None
+    status: str
+    mastered: bool
+    reason: str
+    criteria: tuple[CriterionOutcome, ...] = ()
+    activity: bool = False  # the learner has submitted or been graded
+
+
+@dataclass(frozen=True, slots=True)
+class FinalGradeOutcome:
+    source: str
+    entered: bool
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentOutcome:
+    state: str
+    counts: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerEvaluation:
+    state: str
+    reason: str
+    assessments: tuple[AssessmentOutcome, ...]
+    final_grade: FinalGradeOutcome
+    enrollment: EnrollmentOutcome
+    # The rule's verdict ignoring awards: an issued learner whose grades no longer meet it is flagged.
+    eligible_by_rule: bool
+
+    @property
+    def mastered_count(self) -> int:
+        return sum(1 for a in self.assessments if a.mastered)
+
+    @property
+    def assessment_count(self) -> int:
+        return len(self.assessments)
+
+    def detail(self) -> dict:
+        return {
+            "version": 1,
+            "state": self.state,
+            "reason": self.reason,
+            "assessments": [
+                {
+                    "assignment_id": a.assignment_id,
+                    "name": a.name,
+                    "points_possible": _num(a.points_possible),
+                    "needed_points": _num(a.needed_points),
+                    "needed_percent": _num(a.needed_percent),
+                    "score": _num(a.score),
+                    "status": a.status,
+                    "mastered": a.mastered,
+                    "reason": a.reason,
+                    "criteria": [
+                        {
+                            "id": c.id,
+                            "description": c.description,
+                            "points": _num(c.points),
+                            "needed": _num(c.needed),
+                            "earned": _num(c.earned),
+                            "met": c.met,
+                        }
+                        for c in a.criteria
+                    ],
+                }
+                for a in self.assessments
+            ],
+            "final_grade": {
+                "source": self.final_grade.source,
+                "entered": self.final_grade.entered,
+                "value": self.final_grade.value,
+                "reason": self.final_grade.reason,
+            },
+            "enrollment": {
+                "state": self.enrollment.state,
+                "counts": self.enrollment.counts,
+                "reason": self.enrollment.reason,
+            },
+            "mastered_count": self.mastered_count,
+            "assessment_count": self.assessment_count,
+            "eligible_by_rule": self.eligible_by_rule,
+        }
+
+
+# --- The rule -------------------------------------------------------------------------------------
+
+
+def needed_points(spec: AssessmentSpec) -> Decimal | None:
+    """Points needed for mastery, or None when it cannot be known (percent rule, no points possible)."""
+    if spec.min_points is not None:
+        return spec.min_points
+    if spec.min_percent is not None and spec.points_possible:
+        return spec.points_possible * spec.min_percent / Decimal(100)
+    return None
+
+
+def assessment_evaluate(
+    *, spec: AssessmentSpec, result: ResultFact | None, min_criterion_percent: Decimal | None = None
+) -> AssessmentOutcome:
+    needed = needed_points(spec)
+    needed_pct = spec.min_percent if spec.min_points is None else None
+
+    def outcome(status: str, mastered: bool, reason: str, *, score=None, criteria=(), activity=True):
+        return AssessmentOutcome(
+            assignment_id=spec.assignment_id,
+            name=spec.name,
+            points_possible=spec.points_possible,
+            needed_points=needed,
+            needed_percent=needed_pct,
+            score=score,
+            status=status,
+            mastered=mastered,
+            reason=reason,
+            criteria=criteria,
+            activity=activity,
+        )
+
+    if result is None or (result.workflow_state in ("", "unsubmitted") and not result.graded):
+        return outcome(NOT_SUBMITTED, False, "not submitted yet", activity=False)
+    if result.excused:
+        return outcome(EXCUSED, False, "excused: an excused assessment does not count as mastered")
+    if result.graded and not result.posted:
+        # The learner cannot see this grade yet, so it must not decide anything.
+        return outcome(GRADED_NOT_POSTED, False, "graded, but the grade is not posted yet")
+    if result.score is None or not result.graded:
+        return outcome(AWAITING_GRADING, False, "submitted, awaiting grading")
+    score = result.score
+    if needed is None:
+        return outcome(
+            NOT_MASTERED, False, "this assessment has no points possible, so mastery cannot be decided", score=score
+        )
+    criteria: tuple[CriterionOutcome, ...] = ()
+    criteria_met = True
+    if min_criterion_percent is not None and spec.criteria:
+        rows = []
+        for criterion in spec.criteria:
+            need = criterion.points * min_criterion_percent / Decimal(100) if criterion.points is not None else None
+            earned = result.rubric_points.get(criterion.id)
+            met = need is None or (earned is not None and earned >= need)
+            rows.append(
+                CriterionOutcome(
+                    id=criterion.id,
+                    description=criterion.description,
+                    points=criterion.points,
+                    needed=need,
+                    earned=earned,
+                    met=met,
+                )
+            )
+        criteria = tuple(rows)
+        criteria_met = all(c.met for c in criteria)
+    of = f" of {_fmt(spec.points_possible)}" if spec.points_possible is not None else ""
+    if score < needed:
+        return outcome(
+            NOT_MASTERED,
+            False,
+            f"{_fmt(score)}{of} points; {_fmt(needed)} needed for mastery",
+            score=score,
+            criteria=criteria,
+        )
+    if not criteria_met:
+        missed = ", ".join(c.description or c.id for c in criteria if not c.met)
+        return outcome(
+            NOT_MASTERED,
+            False,
+            f"{_fmt(score)}{of} points, but the rubric rating is below the minimum on: {missed}",
+            score=score,
+            criteria=criteria,
+        )
+    return outcome(
+        MASTERED, True, f"mastered: {_fmt(score)}{of} points ({_fmt(needed)} needed)", score=score, criteria=criteria
+    )
+
+
+def enrollment_evaluate(enrollments: Sequence[EnrollmentFact]) -> EnrollmentOutcome:
+    students = [e for e in enrollments if e.enrollment_type in ("StudentEnrollment", "StudentViewEnrollment", "")]
+    if not students:
+        return EnrollmentOutcome(state="", counts=False, reason="not enrolled as a student in this course")
+    if any(e.is_test_user or e.enrollment_type == "StudentViewEnrollment" for e in students):
+        return EnrollmentOutcome(
+            state="student_view", counts=False, reason="Student View (test student): never earns a badge"
+        )
+    counting = [e for e in students if e.state in COUNTING_ENROLLMENT_STATES]
+    if counting:
+        state = "active" if any(e.state == "active" for e in counting) else "completed"
+        return EnrollmentOutcome(state=state, counts=True, reason="")
+    state = students[0].state
+    words = {
+        "inactive": "the enrollment is inactive",
+        "deleted": "the learner was removed from the course",
+        "rejected": "the course invitation was rejected",
+        "invited": "the course invitation has not been accepted yet",
+    }
+    return EnrollmentOutcome(state=state, counts=False, reason=words.get(state, f"the enrollment is {state}"))
+
+
+def final_grade_evaluate(
+    *, rule: BadgeRule, enrollments: Sequence[EnrollmentFact], results: Mapping[str, ResultFact]
+) -> FinalGradeOutcome:
+    if rule.final_grade_source == FINAL_GRADE_ASSIGNMENT:
+        label = rule.final_grade_assignment_name or "the final-grade assignment"
+        if not rule.final_grade_assignment_id:
+            return FinalGradeOutcome(
+                source=FINAL_GRADE_ASSIGNMENT,
+                entered=False,
+                value="",
+                reason=f"{label} was not found in Canvas",
+            )
+        result = results.get(rule.final_grade_assignment_id)
+        if result is None or not result.graded or (result.score is None and not result.grade):
+            return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"no final grade yet ({label} is not graded)")
+        if not result.posted:
+            return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"{label} is graded but not posted yet")
+        value = result.grade or _fmt(result.score)
+        return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, True, value, f"final grade entered ({label}: {value})")
+    counting = [e for e in enrollments if e.state in COUNTING_ENROLLMENT_STATES and not e.is_test_user]
+    for e in counting or enrollments:
+        if e.override_score is not None or e.override_grade:
+            value = e.override_grade or f"{_fmt(e.override_score)}%"
+            return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, True, value, f"final grade entered ({value})")
+    return FinalGradeOutcome(
+        FINAL_GRADE_OVERRIDE, False, "", "the instructor has not entered the final grade (Final Grade Override) yet"
+    )
+
+
+def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvaluation:
+    """The learner's state on one course badge, with the reason per assessment and for the final grade."""
+    outcomes = tuple(
+        assessment_evaluate(
+            spec=spec,
+            result=learner.results.get(spec.assignment_id),
+            min_criterion_percent=rule.min_rubric_criterion_percent,
+        )
+        for spec in rule.assessments
+    )
+    final = final_grade_evaluate(rule=rule, enrollments=learner.enrollments, results=learner.results)
+    enrollment = enrollment_evaluate(learner.enrollments)
+    n = len(outcomes)
+    k = sum(1 for o in outcomes if o.mastered)
+    all_mastered = n > 0 and k == n
+    eligible_by_rule = all_mastered and final.entered and enrollment.counts
+
+    def done(state: str, reason: str) -> LearnerEvaluation:
+        return LearnerEvaluation(
+            state=state,
+            reason=reason,
+            assessments=outcomes,
+            final_grade=final,
+            enrollment=enrollment,
+            eligible_by_rule=eligible_by_rule,
+        )
+
+    if learner.award == AWARD_LIVE:
+        return done(ISSUED, "the badge has been issued")
+    if learner.award == AWARD_REVOKED:
+        return done(REVOKED, "the badge was issued and then revoked")
+    if not enrollment.counts:
+        return done(INELIGIBLE, enrollment.reason)
+    if n == 0:
+        return done(NOT_STARTED, "no credentialing assessments are set up in this course yet")
+    if eligible_by_rule:
+        return done(ELIGIBLE, "every credentialing assessment is mastered and the final grade is entered")
+    if final.entered:
+        return done(NOT_EARNED, f"the final grade was entered with {k} of {n} credentialing assessments mastered")
+    if all_mastered:
+        return done(AWAITING_FINAL_GRADE, f"all {n} credentialing assessments mastered; waiting for the final grade")
+    if any(o.activity for o in outcomes):
+        return done(IN_PROGRESS, f"{k} of {n} credentialing assessments mastered")
+    return done(NOT_STARTED, f"none of the {n} credentialing assessments submitted yet")
+
+
+# --- Helpers --------------------------------------------------------------------------------------
+
+
+def _fmt(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _num(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
