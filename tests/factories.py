@@ -1,5 +1,7 @@
 """factory_boy factories for the models every test area uses."""
 
+import datetime
+
 import factory
 from django.utils import timezone
 
@@ -149,3 +151,38 @@ class AssessmentResultFactory(factory.django.DjangoModelFactory):
     score = 12
     graded_at = factory.LazyFunction(timezone.now)
     posted_at = factory.LazyFunction(timezone.now)
+
+
+class LaunchContextFactory(factory.django.DjangoModelFactory):
+    """A launch of the tool: `course` and `person` should share the platform (pass both)."""
+
+    class Meta:
+        model = lm.LaunchContext
+
+    course = factory.SubFactory(CourseFactory)
+    platform = factory.SelfAttribute("course.platform")
+    deployment = factory.SubFactory(DeploymentFactory, platform=factory.SelfAttribute("..platform"))
+    person = factory.SubFactory(PersonFactory, platform=factory.SelfAttribute("..platform"))
+    role = lm.LaunchContext.ROLE_LEARNER
+    email = factory.SelfAttribute("person.email")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(hours=8))
+
+
+class LearnerProgressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = bm.LearnerProgress
+
+    course_badge = factory.SubFactory(CourseBadgeFactory)
+    learner = factory.SubFactory(PersonFactory)
+    evaluated_at = factory.LazyFunction(timezone.now)
+
+
+class AwardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = bm.Award
+
+    course_badge = factory.SubFactory(CourseBadgeFactory)
+    badge_class = factory.SelfAttribute("course_badge.badge_class")
+    learner = factory.SubFactory(PersonFactory)
+    recipient_email = factory.LazyAttribute(lambda o: o.learner.email.strip().lower())
+    issued_on = factory.LazyFunction(timezone.now)
