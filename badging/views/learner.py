@@ -1,14 +1,171 @@
-"""Where a launch lands: /l/<launch_id>/ routes by role. For now it says who launched."""
+"""Where a launch lands (/l/<launch_id>/): the learner page, or routing by role.
 
-from django.shortcuts import render
-from django.urls import path
+Views only translate: they read through badging.selectors.learner and write through
+badging.services.sharing. A page view never calls Canvas; it may ask for a background sync.
+"""
 
+import logging
+
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from badging.models import BadgeClass
+from badging.selectors import learner as selectors
+from badging.services.sharing import AwardNotYours, award_share_set
 from lti.launch import launch_context_required
+from lti.models import LaunchContext
+
+logger = logging.getLogger(__name__)
 
 
+def _sync_if_stale(*, course_id: int) -> None:
+    """Ask for a background sync when the course's data is stale; never fails the page."""
+    try:
+        from badging.services.sync import course_sync_request_if_stale
+    except ImportError:
+        return
+    try:
+        course_sync_request_if_stale(course_id=course_id)
+    except Exception:
+        # The page still shows the last synced data; the periodic sync catches up.
+        logger.exception("could not request a sync of course %s", course_id)
+
+
+def _instructor_dashboard_url(launch: LaunchContext) -> str | None:
+    try:
+        return reverse("badging:instructor_dashboard", args=[launch.public_id])
+    except NoReverseMatch:
+        return None
+
+
+def share_form_token(launch: LaunchContext) -> str:
+    """The share form's anti-forgery token, bound to this launch.
+
+    Canvas shows us in a third-party iframe where browsers may drop our cookies, so the
+    cookie-based CSRF token would fail exactly where learners use the page. The launch id is an
+    unguessable, expiring secret known only to the launching browser; this HMAC of it, plus the
+    same-origin check below, keeps other sites from posting on the learner's behalf.
+    """
+    return salted_hmac("badging.learner.share", launch.public_id).hexdigest()
+
+
+def _same_origin(request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # older browsers omit it on same-origin posts; the token still applies
+    return origin == f"{request.scheme}://{request.get_host()}"
+
+
+@require_GET
 @launch_context_required
-def launch_home(request, launch):
-    return render(request, "badging/launch_home.html", {"launch": launch})
+def launch_home(request, launch: LaunchContext):
+    _sync_if_stale(course_id=launch.course_id)
+    if launch.role == LaunchContext.ROLE_ADMIN:
+        return _course_setup(request, launch)
+    if launch.role == LaunchContext.ROLE_INSTRUCTOR:
+        if not selectors.course_has_badge(course=launch.course):
+            return _no_badge(request, launch)
+        dashboard = _instructor_dashboard_url(launch)
+        if dashboard:
+            return redirect(dashboard)
+        return _course_setup(request, launch)
+    page = selectors.learner_page(launch=launch)
+    if not page.badges:
+        return _no_badge(request, launch, last_synced_at=page.last_synced_at)
+    return render(
+        request,
+        "badging/learner/page.html",
+        {
+            "launch": launch,
+            "page": page,
+            "share_token": share_form_token(launch),
+            "shared": request.GET.get("shared"),
+        },
+    )
 
 
-urlpatterns = [path("l/<str:launch_id>/", launch_home, name="launch_home")]
+def _no_badge(request, launch: LaunchContext, last_synced_at=None):
+    if last_synced_at is None and launch.role == LaunchContext.ROLE_LEARNER:
+        last_synced_at = selectors.course_last_synced_at(course=launch.course)
+    return render(
+        request,
+        "badging/learner/no_badge.html",
+        {"launch": launch, "last_synced_at": last_synced_at},
+    )
+
+
+def _course_setup(request, launch: LaunchContext):
+    setup = selectors.course_setup(course=launch.course)
+    return render(
+        request,
+        "badging/launch_home.html",
+        {
+            "launch": launch,
+            "setup": setup,
+            "is_admin": launch.role == LaunchContext.ROLE_ADMIN,
+            "dashboard_url": _instructor_dashboard_url(launch) if setup.course_badges else None,
+            "admin_course_badges_url": reverse("admin:badging_coursebadge_changelist")
+            + f"?course__id__exact={launch.course_id}",
+            "admin_add_course_badge_url": reverse("admin:badging_coursebadge_add") + f"?course={launch.course_id}",
+            "admin_platform_url": reverse("admin:lti_platform_change", args=[launch.platform_id])
+            if _admin_registered("lti_platform_change")
+            else None,
+            "admin_sync_runs_url": reverse("admin:badging_syncrun_changelist")
+            + f"?course__id__exact={launch.course_id}",
+        },
+    )
+
+
+def _admin_registered(name: str) -> bool:
+    try:
+        reverse(f"admin:{name}", args=[0])
+    except NoReverseMatch:
+        return False
+    return True
+
+
+@csrf_exempt  # protected by share_form_token (see its docstring) and the Origin check
+@require_POST
+@launch_context_required
+def award_share(request, launch: LaunchContext, award_public_id: str):
+    if not _same_origin(request):
+        return HttpResponseForbidden("Cross-site request refused.")
+    if not constant_time_compare(request.POST.get("token", ""), share_form_token(launch)):
+        return HttpResponseForbidden("This form has expired. Open Badges from your Canvas course menu again.")
+    choice = request.POST.get("show_name")
+    if choice not in ("yes", "no"):
+        return HttpResponseBadRequest("Choose whether to show your name.")
+    try:
+        award_share_set(award_public_id=award_public_id, learner=launch.person, show_name=choice == "yes")
+    except AwardNotYours:
+        raise Http404("No such award")
+    return redirect(
+        reverse("badging:launch_home", args=[launch.public_id]) + f"?shared={choice}#award-{award_public_id}"
+    )
+
+
+@require_GET
+def badge_image(request, public_id: str):
+    """A badge class's image (public, like the badge class itself), until the public pages serve it."""
+    row = BadgeClass.objects.filter(public_id=public_id).values("image", "image_content_type").first()
+    if row is None or not row["image"]:
+        raise Http404("No such badge image")
+    content_type = row["image_content_type"] if row["image_content_type"] in ("image/png", "image/svg+xml") else ""
+    if not content_type:
+        raise Http404("No such badge image")
+    response = HttpResponse(bytes(row["image"]), content_type=content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    # An SVG opened directly must not run anything, even if sanitising ever missed something.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
+urlpatterns = [
+    path("l/<str:launch_id>/", launch_home, name="launch_home"),
+    path("l/<str:launch_id>/awards/<str:award_public_id>/share/", award_share, name="learner_award_share"),
+    path("learner/badge-images/<str:public_id>", badge_image, name="badge_image"),
+]

@@ -1,0 +1,514 @@
+"""What a learner (or the person launching) sees: read-only, local data only, a fixed number of queries.
+
+A learner page view never calls Canvas and never loads another learner's rows: every query below is
+filtered by the launching person, so its cost does not grow with the size of the course.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.urls import Resolver404, resolve, reverse
+
+from badging import evaluation as ev
+from badging.models import (
+    AssessmentResult,
+    Assignment,
+    Award,
+    CourseBadge,
+    CourseSync,
+    Enrollment,
+    LearnerProgress,
+)
+from lti.models import Course, LaunchContext, Person
+
+logger = logging.getLogger(__name__)
+
+ELIGIBLE_ENROLLMENT_STATES = frozenset({"active", "completed"})
+
+# Per-assessment result, in the learner's words.
+RESULT_NOT_SUBMITTED = "not_submitted"
+RESULT_AWAITING_GRADING = "awaiting_grading"
+RESULT_EXCUSED = "excused"
+RESULT_MASTERED = "mastered"
+RESULT_NOT_YET = "not_yet"
+
+
+@dataclass(frozen=True)
+class RubricRating:
+    description: str
+    points: Decimal | None
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class RubricCriterion:
+    description: str
+    long_description: str
+    points: Decimal | None
+    ratings: list[RubricRating]
+    your_points: Decimal | None  # None: not assessed, or not posted yet
+    your_comments: str
+    meets_minimum: bool | None  # None: no per-criterion minimum in the rule, or not assessed
+
+
+@dataclass(frozen=True)
+class AssessmentRow:
+    name: str
+    html_url: str
+    points_possible: Decimal | None
+    mastery_points: Decimal | None
+    mastery_text: str
+    criteria: list[RubricCriterion]
+    result: str
+    score: Decimal | None
+    grade: str
+
+
+@dataclass(frozen=True)
+class BadgeCard:
+    course_badge_id: int
+    name: str
+    description: str
+    criteria_narrative: str
+    criteria_url: str
+    image_url: str
+    issuer_name: str
+    issuer_url: str
+    issuer_email: str
+    skills: list[dict]
+    tags: list[str]
+    valid_for_days: int | None
+    state: str
+    state_label: str
+    assessments: list[AssessmentRow]
+    mastered_count: int
+    final_grade_rule: str
+    final_grade_entered: bool
+    enrolled: bool
+    award: Award | None
+    award_links: list[dict]
+    issue_failed: bool
+    issue_error: str
+    evaluated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LearnerPage:
+    course: Course
+    person: Person
+    is_test_user: bool
+    email: str
+    last_synced_at: datetime | None
+    badges: list[BadgeCard] = field(default_factory=list)
+
+
+# --- the rule, in words ------------------------------------------------------------------------
+
+
+def _num(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def _fmt(value: Decimal | None) -> str:
+    """12 → "12", 9.60 → "9.6": points as Canvas shows them."""
+    if value is None:
+        return ""
+    text = format(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def course_badge_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[Assignment]:
+    """The credentialing assessments of a course badge: the picked ids, else the named assignment group."""
+    live = [a for a in assignments if not a.deleted_in_canvas]
+    if course_badge.assessment_ids:
+        by_id = {a.canvas_assignment_id: a for a in live}
+        return [by_id[str(i)] for i in course_badge.assessment_ids if str(i) in by_id]
+    group = course_badge.assessment_group_name.strip().casefold()
+    return [a for a in live if a.published and a.assignment_group_name.strip().casefold() == group]
+
+
+def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignment) -> tuple[Decimal | None, str]:
+    """The score that means mastery on one assessment (points) and the rule in plain words."""
+    possible = _num(assignment.points_possible)
+    override = (course_badge.mastery_overrides or {}).get(str(assignment.canvas_assignment_id)) or {}
+    min_points = _num(override.get("min_points"))
+    min_percent = _num(override.get("min_percent"))
+    if min_points is None and min_percent is None:
+        if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
+            min_points = _num(course_badge.mastery_min_points)
+        else:
+            min_percent = _num(course_badge.mastery_min_percent)
+    if min_points is not None:
+        text = f"at least {_fmt(min_points)}"
+        text += f" of {_fmt(possible)} points" if possible is not None else " points"
+        points = min_points
+    else:
+        points = (possible * min_percent / 100) if possible is not None and min_percent is not None else None
+        text = f"at least {_fmt(min_percent)}%"
+        if points is not None:
+            text += f" ({_fmt(points)} of {_fmt(possible)} points)"
+    if course_badge.min_rubric_criterion_percent is not None and assignment.rubric:
+        text += f", and at least {_fmt(_num(course_badge.min_rubric_criterion_percent))}% on every rubric criterion"
+    return points, text
+
+
+def course_badge_final_grade_rule(*, course_badge: CourseBadge) -> str:
+    if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
+        name = course_badge.final_grade_assignment_name or "the final-grade assignment"
+        return f"your instructor has graded and posted “{name}”"
+    return "your instructor has entered your final grade in Canvas"
+
+
+# --- the learner's standing --------------------------------------------------------------------
+
+
+def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: AssessmentResult | None):
+    assessed = (posted.rubric_assessment or {}) if posted is not None else {}
+    min_share = _num(course_badge.min_rubric_criterion_percent)
+    rows = []
+    for criterion in assignment.rubric or []:
+        mine = assessed.get(str(criterion.get("id"))) or {}
+        your_points = _num(mine.get("points"))
+        chosen_id = mine.get("rating_id")
+        possible = _num(criterion.get("points"))
+        ratings = [
+            RubricRating(
+                description=str(r.get("description") or ""),
+                points=_num(r.get("points")),
+                chosen=bool(mine)
+                and (
+                    (chosen_id is not None and r.get("id") == chosen_id)
+                    or (chosen_id is None and your_points is not None and _num(r.get("points")) == your_points)
+                ),
+            )
+            for r in criterion.get("ratings") or []
+        ]
+        meets = None
+        if min_share is not None and your_points is not None and possible:
+            meets = your_points >= possible * min_share / 100
+        rows.append(
+            RubricCriterion(
+                description=str(criterion.get("description") or ""),
+                long_description=str(criterion.get("long_description") or ""),
+                points=possible,
+                ratings=ratings,
+                your_points=your_points,
+                your_comments=str(mine.get("comments") or ""),
+                meets_minimum=meets,
+            )
+        )
+    return rows
+
+
+def _assessment_spec(*, course_badge: CourseBadge, assignment: Assignment) -> ev.AssessmentSpec:
+    override = (course_badge.mastery_overrides or {}).get(str(assignment.canvas_assignment_id)) or {}
+    min_points, min_percent = _num(override.get("min_points")), _num(override.get("min_percent"))
+    if min_points is None and min_percent is None:
+        if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
+            min_points = _num(course_badge.mastery_min_points)
+        else:
+            min_percent = _num(course_badge.mastery_min_percent)
+    return ev.AssessmentSpec(
+        assignment_id=str(assignment.canvas_assignment_id),
+        name=assignment.name,
+        points_possible=_num(assignment.points_possible),
+        min_percent=min_percent if min_points is None else None,
+        min_points=min_points,
+        criteria=tuple(
+            ev.CriterionSpec(
+                id=str(c.get("id")), description=str(c.get("description") or ""), points=_num(c.get("points"))
+            )
+            for c in assignment.rubric or []
+        ),
+    )
+
+
+def _result_fact(*, result: AssessmentResult, canvas_assignment_id: str) -> ev.ResultFact:
+    return ev.ResultFact(
+        assignment_id=canvas_assignment_id,
+        workflow_state=result.workflow_state,
+        score=result.score,
+        grade=result.grade,
+        excused=result.excused,
+        graded=result.graded_at is not None or result.workflow_state == "graded",
+        posted=result.is_posted,
+        rubric_points={
+            str(k): _num((v or {}).get("points")) if isinstance(v, dict) else None
+            for k, v in (result.rubric_assessment or {}).items()
+        },
+    )
+
+
+def _enrollment_fact(enrollment: Enrollment) -> ev.EnrollmentFact:
+    return ev.EnrollmentFact(
+        state=enrollment.state,
+        enrollment_type=enrollment.enrollment_type,
+        is_test_user=enrollment.is_test_user,
+        override_score=enrollment.override_score,
+        override_grade=enrollment.override_grade,
+    )
+
+
+# The evaluation's per-assessment status → what the learner page says.
+_STATUS_TO_RESULT = {
+    ev.NOT_SUBMITTED: RESULT_NOT_SUBMITTED,
+    ev.AWAITING_GRADING: RESULT_AWAITING_GRADING,
+    ev.GRADED_NOT_POSTED: RESULT_AWAITING_GRADING,  # students never see unposted grades
+    ev.EXCUSED: RESULT_EXCUSED,
+    ev.MASTERED: RESULT_MASTERED,
+    ev.NOT_MASTERED: RESULT_NOT_YET,
+}
+
+
+def _assessment_row(
+    *, assignment: Assignment, course_badge: CourseBadge, result: AssessmentResult | None, status: str, score
+) -> AssessmentRow:
+    points, text = assessment_mastery_points(course_badge=course_badge, assignment=assignment)
+    state = _STATUS_TO_RESULT.get(status, RESULT_NOT_SUBMITTED)
+    # Canvas hides unposted grades and rubric assessments from students: so do we.
+    visible = state in (RESULT_MASTERED, RESULT_NOT_YET) and result is not None and result.is_posted
+    return AssessmentRow(
+        name=assignment.name,
+        html_url=assignment.html_url,
+        points_possible=_num(assignment.points_possible),
+        mastery_points=points,
+        mastery_text=text,
+        criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=result if visible else None),
+        result=state,
+        score=_num(score) if visible else None,
+        grade=result.grade if visible else "",
+    )
+
+
+def _stored_outcomes(progress: LearnerProgress | None) -> dict[str, dict] | None:
+    """Per-assessment outcomes from the stored evaluation detail (version 1), by Canvas assignment id."""
+    detail = progress.detail if progress is not None else None
+    if not isinstance(detail, dict) or detail.get("version") != 1:
+        return None
+    return {str(a.get("assignment_id")): a for a in detail.get("assessments") or [] if isinstance(a, dict)}
+
+
+def badge_image_url(*, badge_class) -> str:
+    """The public badge-class image URL when the public pages serve it, else the learner area's copy."""
+    public = f"/public/badges/{badge_class.public_id}/image"
+    try:
+        resolve(public)
+    except Resolver404:
+        return reverse("badging:badge_image", args=[badge_class.public_id])
+    return public
+
+
+def _award_links(award: Award) -> list[dict]:
+    """[{label, url, help}] from the issuance area's award_links(), whatever shape it returns."""
+    try:
+        from badging.selectors.awards import award_links
+    except ImportError:
+        return []
+    links = award_links(award)
+    if isinstance(links, dict):
+        links = [
+            {"key": k, **v} if isinstance(v, dict) else {"key": k, "label": k.replace("_", " ").capitalize(), "url": v}
+            for k, v in links.items()
+        ]
+    normalised = []
+    for link in links or []:
+        if not isinstance(link, dict):
+            link = {k: getattr(link, k, "") for k in ("key", "label", "url", "help")}
+        if link.get("url"):
+            normalised.append(link)
+    return normalised
+
+
+STATE_LABELS = {
+    LearnerProgress.NOT_STARTED: "Not started",
+    LearnerProgress.IN_PROGRESS: "In progress",
+    LearnerProgress.AWAITING_FINAL_GRADE: "Mastered, awaiting final grade",
+    LearnerProgress.ELIGIBLE: "Earned, being issued",
+    LearnerProgress.ISSUED: "Badge earned",
+    LearnerProgress.NOT_EARNED: "Not earned",
+    LearnerProgress.REVOKED: "Revoked",
+    LearnerProgress.INELIGIBLE: "Not eligible",
+}
+
+
+def learner_page(*, launch: LaunchContext) -> LearnerPage:
+    """Everything the learner page shows for the launching person, in seven queries at most.
+
+    The learner's state is the stored evaluation (LearnerProgress) when it has run, else the same
+    pure evaluation (badging.evaluation) applied to the synced rows now.
+
+    Only the launching person's rows are read (results, enrollments, progress, awards).
+    """
+    course, person = launch.course, launch.person
+    course_badges = list(
+        CourseBadge.objects.filter(course=course, active=True)
+        .select_related("badge_class__issuer")
+        .defer("badge_class__image", "badge_class__issuer__image")
+        .order_by("badge_class__name", "pk")
+    )
+    sync = CourseSync.objects.filter(course=course).only("last_synced_at").first()
+    page = LearnerPage(
+        course=course,
+        person=person,
+        is_test_user=launch.is_test_user,
+        email=person.email or launch.email,
+        last_synced_at=sync.last_synced_at if sync else None,
+    )
+    if not course_badges:
+        return page
+
+    assignments = list(Assignment.objects.filter(course=course))
+    canvas_ids = {a.pk: str(a.canvas_assignment_id) for a in assignments}
+    results = {r.assignment_id: r for r in AssessmentResult.objects.filter(course=course, learner=person)}
+    result_facts = {
+        canvas_ids[pk]: _result_fact(result=r, canvas_assignment_id=canvas_ids[pk])
+        for pk, r in results.items()
+        if pk in canvas_ids
+    }
+    enrollment_facts = tuple(_enrollment_fact(e) for e in Enrollment.objects.filter(course=course, learner=person))
+    progress = {
+        p.course_badge_id: p for p in LearnerProgress.objects.filter(learner=person, course_badge__in=course_badges)
+    }
+    # Live awards first, then newest: a live award wins over an older revoked one.
+    awards: dict[int, Award] = {}
+    award_rows = (
+        Award.objects.filter(learner=person, badge_class__in={cb.badge_class_id for cb in course_badges})
+        .defer("ob3_credential", "ob3_jwt")
+        .order_by("revoked", "-issued_on")
+    )
+    for award in award_rows:
+        awards.setdefault(award.badge_class_id, award)
+
+    for cb in course_badges:
+        badge = cb.badge_class
+        picked = course_badge_assessments(course_badge=cb, assignments=assignments)
+        award = awards.get(badge.pk)
+        rule = ev.BadgeRule(
+            assessments=tuple(_assessment_spec(course_badge=cb, assignment=a) for a in picked),
+            final_grade_source=cb.final_grade_source,
+            final_grade_assignment_id=cb.final_grade_assignment_id,
+            final_grade_assignment_name=cb.final_grade_assignment_name,
+            min_rubric_criterion_percent=_num(cb.min_rubric_criterion_percent),
+        )
+        live = ev.evaluate_learner(
+            rule=rule,
+            learner=ev.LearnerFacts(
+                enrollments=enrollment_facts,
+                results=result_facts,
+                award=None if award is None else (ev.AWARD_REVOKED if award.revoked else ev.AWARD_LIVE),
+            ),
+        )
+        prog = progress.get(cb.pk)
+        # The stored evaluation decides what the learner is told; the live one fills in until it has run.
+        stored = _stored_outcomes(prog)
+        outcomes = {o.assignment_id: (o.status, o.score) for o in live.assessments}
+        if stored is not None:
+            outcomes.update({k: (v.get("status", ""), v.get("score")) for k, v in stored.items() if k in outcomes})
+        rows = [
+            _assessment_row(
+                assignment=a,
+                course_badge=cb,
+                result=results.get(a.pk),
+                status=outcomes[str(a.canvas_assignment_id)][0],
+                score=outcomes[str(a.canvas_assignment_id)][1],
+            )
+            for a in picked
+        ]
+        final_entered = live.final_grade.entered
+        if award is not None or launch.is_test_user:
+            state = live.state if award is not None else LearnerProgress.INELIGIBLE
+        elif (
+            prog is not None
+            and prog.evaluated_at is not None
+            and prog.state
+            not in (
+                LearnerProgress.ISSUED,
+                LearnerProgress.REVOKED,
+            )
+        ):
+            state = prog.state
+            final_entered = prog.final_grade_entered
+        else:
+            state = live.state
+        page.badges.append(
+            BadgeCard(
+                course_badge_id=cb.pk,
+                name=badge.name,
+                description=badge.description,
+                criteria_narrative=badge.criteria_narrative,
+                criteria_url=badge.criteria_url,
+                image_url=badge_image_url(badge_class=badge),
+                issuer_name=badge.issuer.name,
+                issuer_url=badge.issuer.url,
+                issuer_email=badge.issuer.email,
+                skills=[a for a in (badge.alignments or []) if isinstance(a, dict) and a.get("targetName")],
+                tags=[str(t) for t in (badge.tags or [])],
+                valid_for_days=badge.valid_for_days,
+                state=state,
+                state_label=STATE_LABELS.get(state, state),
+                assessments=rows,
+                mastered_count=sum(r.result == RESULT_MASTERED for r in rows),
+                final_grade_rule=course_badge_final_grade_rule(course_badge=cb),
+                final_grade_entered=final_entered,
+                enrolled=live.enrollment.counts,
+                award=award,
+                award_links=_award_links(award) if award is not None and not award.revoked else [],
+                issue_failed=bool(prog and prog.issue_status == LearnerProgress.ISSUE_FAILED),
+                issue_error=prog.issue_error if prog else "",
+                evaluated_at=prog.evaluated_at if prog else None,
+            )
+        )
+    return page
+
+
+@dataclass(frozen=True)
+class CourseSetup:
+    """A course's configuration state, for an admin launching the tool."""
+
+    course: Course
+    course_badges: list[CourseBadge]
+    api_token_set: bool
+    api_base_url: str
+    last_synced_at: datetime | None
+    last_status: str
+    last_error: str
+    assignment_count: int
+    enrollment_count: int
+
+
+def course_setup(*, course: Course) -> CourseSetup:
+    course_badges = list(
+        CourseBadge.objects.filter(course=course)
+        .select_related("badge_class__issuer")
+        .defer("badge_class__image", "badge_class__issuer__image")
+        .order_by("-active", "badge_class__name")
+    )
+    sync = CourseSync.objects.filter(course=course).first()
+    return CourseSetup(
+        course=course,
+        course_badges=course_badges,
+        api_token_set=not course.platform.needs_api_token,
+        api_base_url=course.platform.api_base_url,
+        last_synced_at=sync.last_synced_at if sync else None,
+        last_status=sync.last_status if sync else "",
+        last_error=sync.last_error if sync else "",
+        assignment_count=Assignment.objects.filter(course=course, deleted_in_canvas=False).count(),
+        enrollment_count=Enrollment.objects.filter(course=course).values("learner").distinct().count(),
+    )
+
+
+def course_has_badge(*, course: Course) -> bool:
+    return CourseBadge.objects.filter(course=course, active=True).exists()
+
+
+def course_last_synced_at(*, course: Course) -> datetime | None:
+    return CourseSync.objects.filter(course=course).values_list("last_synced_at", flat=True).first()
