@@ -1,1 +1,63 @@
-"""Celery tasks for issuance, delivery and the reconciler (see badging.services.issuance)."""
+"""Celery tasks for issuance, delivery and the reconciler (see badging.services.issuance).
+
+Thin: ids in, one service call. All are idempotent (acks_late + reject_on_worker_lost: a task
+lost with its worker runs again and finds the work done).
+"""
+
+import random
+
+from celery import shared_task
+
+from badging.services import canvas_credentials, issuance, notifications
+
+MAX_TASK_RETRIES = 5
+
+
+def _countdown(retries: int) -> float:
+    """Exponential backoff with jitter, capped at 10 minutes."""
+    ceiling = min(30 * 2**retries, 600)
+    return ceiling / 2 + random.random() * ceiling / 2
+
+
+@shared_task(name="badging.award_issue_batch", acks_late=True, reject_on_worker_lost=True)
+def award_issue_batch(progress_ids: list[int]) -> int:
+    """Issue a batch of eligible learners; per-learner failures are recorded on their rows."""
+    return len(issuance.awards_issue_batch(progress_ids=progress_ids))
+
+
+@shared_task(name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)
+def award_issue(progress_id: int) -> str | None:
+    award = issuance.award_issue(progress_id=progress_id)
+    return award.public_id if award else None
+
+
+@shared_task(
+    bind=True, name="badging.deliveries_send", acks_late=True, reject_on_worker_lost=True, max_retries=MAX_TASK_RETRIES
+)
+def deliveries_send(self, delivery_ids: list[int]) -> int:
+    """Send emails / Canvas Credentials pushes; the failed ones are retried with backoff."""
+    results = notifications.deliveries_send(delivery_ids=delivery_ids)
+    retry = [d.pk for d in results if d.status == d.FAILED and d.next_attempt_at is not None]
+    if retry and self.request.retries < self.max_retries:
+        raise self.retry(args=[retry], countdown=_countdown(self.request.retries))
+    return len(results) - len(retry)
+
+
+@shared_task(
+    bind=True,
+    name="badging.canvas_credentials_revoke",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_TASK_RETRIES,
+)
+def canvas_credentials_revoke(self, delivery_id: int) -> None:
+    try:
+        canvas_credentials.canvas_credentials_revoke(delivery_id=delivery_id)
+    except canvas_credentials.CanvasCredentialsError as exc:
+        raise self.retry(exc=exc, countdown=_countdown(self.request.retries))
+
+
+@shared_task(name="badging.reconcile", acks_late=True, reject_on_worker_lost=True)
+def reconcile() -> dict:
+    """Periodic: re-enqueue eligible learners without an award and due or stuck deliveries."""
+    return issuance.awards_reconcile()

@@ -1,3 +1,352 @@
-"""public pages."""
+"""Public, stable pages and documents of issued badges: no login, no Canvas, opaque ids.
 
-urlpatterns: list = []
+One URL per document (OB 2.0 hosted verification): JSON-LD for machines, an HTML page for
+people, a small OpenGraph page for link-preview crawlers (content negotiation on Accept and
+User-Agent). Revoked assertions answer 410 Gone with {id, revoked, revocationReason}.
+"""
+
+import json
+import re
+
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from badging.openbadges import keys, ob2
+from badging.openbadges.links import public_links
+from badging.selectors import awards as selectors
+from badging.services import issuance
+
+CRAWLERS = re.compile(
+    r"LinkedInBot|Slackbot|Twitterbot|facebookexternalhit|Discordbot|WhatsApp|TelegramBot|redditbot|Applebot|"
+    r"Mastodon|SkypeUriPreview|Embedly",
+    re.IGNORECASE,
+)
+JSON_MAX_AGE = 60
+
+
+def _accept_q(accept: str) -> dict[str, float]:
+    ranges = {}
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranges[media.lower()] = max(q, ranges.get(media.lower(), 0.0))
+    return ranges
+
+
+def negotiate(request) -> str:
+    """'json', 'html' or 'og' (link preview). Machines asking for nothing in particular get JSON."""
+    fmt = request.GET.get("format")
+    if fmt in ("json", "html"):
+        return fmt
+    if CRAWLERS.search(request.headers.get("User-Agent", "")):
+        return "og"
+    ranges = _accept_q(request.headers.get("Accept", ""))
+    html = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
+    data = max(ranges.get("application/ld+json", 0.0), ranges.get("application/json", 0.0))
+    wildcard = ranges.get("*/*", 0.0)
+    html = html or ranges.get("text/*", 0.0) or wildcard
+    data = data or ranges.get("application/*", 0.0) or wildcard
+    return "html" if html > data else "json"
+
+
+def _json_type(request) -> str:
+    ranges = _accept_q(request.headers.get("Accept", ""))
+    if "application/json" in ranges and "application/ld+json" not in ranges:
+        return "application/json"
+    return "application/ld+json"
+
+
+def _json(request, document: dict, *, status: int = 200, content_type: str | None = None) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(document, ensure_ascii=False, indent=2),
+        status=status,
+        content_type=f"{content_type or _json_type(request)}; charset=utf-8",
+    )
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = f"public, max-age={JSON_MAX_AGE}"
+    return response
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ("Accept", "User-Agent"))
+    return response
+
+
+def _award_or_404(public_id: str):
+    award = selectors.award_public_get(public_id=public_id)
+    if award is None:
+        raise Http404("No such badge")
+    return award
+
+
+def _award_with_documents(request, public_id: str):
+    award = _award_or_404(public_id)
+    if award.ob3_credential is None:
+        # Issued while no PUBLIC_BASE_URL was configured: sign and bake now, for this host.
+        award = issuance.award_documents_ensure(award_id=award.pk, base_url=public_links(request).base)
+    return award
+
+
+def _award_page(request, award, *, status: int = 200, check_result: str | None = None, checked_email: str = ""):
+    links = public_links(request)
+    context = {
+        "award": award,
+        "badge": award.badge_class,
+        "issuer": award.badge_class.issuer,
+        "links": selectors.award_links(award, links=links),
+        "expired": bool(award.expires and award.expires <= timezone.now()),
+        "check_result": check_result,
+        "checked_email": checked_email,
+        "learner_name": award.learner.name if award.learner_name_public and not award.revoked else "",
+    }
+    return render(request, "badging/public/assertion.html", context, status=status)
+
+
+def _og_page(request, *, title: str, description: str, image: str, url: str, status: int = 200):
+    context = {"title": title, "description": description, "image": image, "url": url}
+    return render(request, "badging/public/opengraph.html", context, status=status)
+
+
+@require_GET
+def assertion(request, public_id: str):
+    award = _award_or_404(public_id)
+    links = public_links(request)
+    mode = negotiate(request)
+    status = 410 if award.revoked else 200
+    if mode == "json":
+        if award.revoked:
+            document = ob2.revoked_assertion_document(award, links)
+        else:
+            document = ob2.assertion_document(award, links)
+        return _vary(_json(request, document, status=status))
+    if mode == "og":
+        badge = award.badge_class
+        title = f"{badge.name} (revoked)" if award.revoked else f"{badge.name} · {badge.issuer.name}"
+        return _vary(
+            _og_page(
+                request,
+                title=title,
+                description=badge.description,
+                image=links.badge_class_image(badge.public_id),
+                url=links.assertion(award.public_id),
+                status=status,
+            )
+        )
+    return _vary(_award_page(request, award, status=status))
+
+
+@csrf_exempt  # a read-only question ("was it issued to this address?"), nothing changes
+@require_http_methods(["POST"])
+def assertion_check(request, public_id: str):
+    award = _award_or_404(public_id)
+    email = request.POST.get("email", "")[:320]
+    if not ob2.normalise_email(email):
+        result = "empty"
+    else:
+        result = "yes" if selectors.award_recipient_matches(award=award, email=email) else "no"
+    # The address typed is echoed back to the person who typed it; the recipient's is never shown.
+    return _award_page(
+        request, award, status=410 if award.revoked else 200, check_result=result, checked_email=email.strip()
+    )
+
+
+def _image_response(image, *, filename: str, download: bool) -> HttpResponse:
+    content_type = image.content_type.split(";")[0]
+    response = HttpResponse(bytes(image.data), content_type=content_type)
+    disposition = "attachment" if download else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _assertion_image(request, public_id: str, *, content_type: str, extension: str):
+    award = _award_with_documents(request, public_id)
+    if award.revoked:
+        return HttpResponse("This badge has been revoked.", status=410, content_type="text/plain; charset=utf-8")
+    image = selectors.award_image_get(award=award, content_type=content_type)
+    if image is None:
+        raise Http404("No such image for this badge")
+    return _image_response(image, filename=f"badge-{award.public_id}.{extension}", download="download" in request.GET)
+
+
+@require_GET
+def assertion_image(request, public_id: str):
+    award = _award_or_404(public_id)
+    svg = ob2.is_svg(award.badge_class.image_content_type)
+    return _assertion_image(
+        request,
+        public_id,
+        content_type="image/svg+xml" if svg else "image/png",
+        extension="svg" if svg else "png",
+    )
+
+
+@require_GET
+def assertion_image_svg(request, public_id: str):
+    return _assertion_image(request, public_id, content_type="image/svg+xml", extension="svg")
+
+
+@require_GET
+def assertion_ob3_image(request, public_id: str):
+    award = _award_or_404(public_id)
+    svg = ob2.is_svg(award.badge_class.image_content_type)
+    return _assertion_image(
+        request,
+        public_id,
+        content_type=issuance.OB3_SVG if svg else issuance.OB3_PNG,
+        extension="ob3.svg" if svg else "ob3.png",
+    )
+
+
+@require_GET
+def assertion_ob3(request, public_id: str):
+    award = _award_with_documents(request, public_id)
+    response = _json(request, award.ob3_credential, content_type="application/ld+json")
+    if "download" in request.GET:
+        response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.ob3.json"'
+    return response
+
+
+@require_GET
+def assertion_jwt(request, public_id: str):
+    award = _award_with_documents(request, public_id)
+    response = HttpResponse(award.ob3_jwt, content_type="application/vc+ld+json+jwt")
+    response["Access-Control-Allow-Origin"] = "*"
+    if "download" in request.GET:
+        response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.jwt"'
+    return response
+
+
+@require_GET
+def assertion_evidence(request, public_id: str):
+    award = _award_or_404(public_id)
+    links = public_links(request)
+    return render(
+        request,
+        "badging/public/evidence.html",
+        {"award": award, "badge": award.badge_class, "links": selectors.award_links(award, links=links)},
+        status=410 if award.revoked else 200,
+    )
+
+
+@require_GET
+def badge_class(request, public_id: str):
+    badge = selectors.badge_class_public_get(public_id=public_id)
+    if badge is None:
+        raise Http404("No such badge class")
+    links = public_links(request)
+    mode = negotiate(request)
+    if mode == "json":
+        return _vary(_json(request, ob2.badge_class_document(badge, links)))
+    if mode == "og":
+        return _vary(
+            _og_page(
+                request,
+                title=f"{badge.name} · {badge.issuer.name}",
+                description=badge.description,
+                image=links.badge_class_image(badge.public_id),
+                url=links.badge_class(badge.public_id),
+            )
+        )
+    context = {"badge": badge, "issuer": badge.issuer, "alignments": ob2.alignments(badge), "links": links}
+    return _vary(render(request, "badging/public/badge_class.html", context))
+
+
+@require_GET
+def badge_class_image(request, public_id: str):
+    badge = selectors.badge_class_public_get(public_id=public_id)
+    if badge is None or not badge.image:
+        raise Http404("No such badge image")
+    response = HttpResponse(bytes(badge.image), content_type=badge.image_content_type)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def issuer(request, public_id: str):
+    found = selectors.issuer_public_get(public_id=public_id)
+    if found is None:
+        raise Http404("No such issuer")
+    links = public_links(request)
+    if negotiate(request) in ("json",):
+        return _vary(_json(request, ob2.issuer_document(found, links)))
+    return _vary(render(request, "badging/public/issuer.html", {"issuer": found, "links": links}))
+
+
+@require_GET
+def issuer_image(request, public_id: str):
+    found = selectors.issuer_public_get(public_id=public_id)
+    if found is None or not found.image:
+        raise Http404("No issuer image")
+    response = HttpResponse(bytes(found.image), content_type=found.image_content_type or "image/png")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@require_GET
+def issuer_key(request, public_id: str, kid: str):
+    found = selectors.issuer_public_get(public_id=public_id)
+    key = selectors.issuer_key_public_get(issuer=found, kid=kid) if found else None
+    if key is None:
+        raise Http404("No such key")
+    links = public_links(request)
+    document = keys.key_document(
+        key_url=links.issuer_key(found.public_id, key.public_id),
+        controller=links.issuer(found.public_id),
+        algorithm=key.algorithm,
+        public_jwk=key.public_jwk,
+    )
+    return _json(request, document, content_type="application/json" if key.algorithm == keys.RS256 else None)
+
+
+@require_GET
+def status_list(request, public_id: str, list_number: int):
+    found = selectors.issuer_public_get(public_id=public_id)
+    if found is None:
+        raise Http404("No such issuer")
+    links = public_links(request)
+    positions, newest = selectors.status_list_revoked_positions(issuer=found, list_number=list_number)
+    # Signing costs milliseconds; the list only changes when a badge is revoked.
+    version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
+    cache_key = f"badging:status-list:{links.base}:{found.public_id}:{list_number}:{version}"
+    document = cache.get(cache_key)
+    if document is None:
+        document = issuance.status_list_render(issuer=found, list_number=list_number, links=links)
+        cache.set(cache_key, document, 3600)
+    response = _json(request, document, content_type="application/ld+json")
+    response["Cache-Control"] = "public, max-age=30"
+    return response
+
+
+urlpatterns = [
+    path("public/assertions/<slug:public_id>", assertion, name="public-assertion"),
+    path("public/assertions/<slug:public_id>.ob3.json", assertion_ob3, name="public-assertion-ob3"),
+    path("public/assertions/<slug:public_id>.jwt", assertion_jwt, name="public-assertion-jwt"),
+    path("public/assertions/<slug:public_id>/check", assertion_check, name="public-assertion-check"),
+    path("public/assertions/<slug:public_id>/image", assertion_image, name="public-assertion-image"),
+    path("public/assertions/<slug:public_id>/image.svg", assertion_image_svg, name="public-assertion-image-svg"),
+    path("public/assertions/<slug:public_id>/image.ob3", assertion_ob3_image, name="public-assertion-ob3-image"),
+    path("public/assertions/<slug:public_id>/evidence", assertion_evidence, name="public-assertion-evidence"),
+    path("public/badges/<slug:public_id>", badge_class, name="public-badge"),
+    path("public/badges/<slug:public_id>/image", badge_class_image, name="public-badge-image"),
+    path("public/issuers/<slug:public_id>", issuer, name="public-issuer"),
+    path("public/issuers/<slug:public_id>/image", issuer_image, name="public-issuer-image"),
+    path("public/issuers/<slug:public_id>/keys/<slug:kid>", issuer_key, name="public-issuer-key"),
+    path("public/status/<slug:public_id>/<int:list_number>", status_list, name="public-status-list"),
+]

@@ -1,0 +1,128 @@
+"""Reading awards for public pages, emails and the learner page (no writes, no Canvas calls)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.db.models import Max
+
+from badging.models import Award, AwardImage, BadgeClass, Issuer, IssuerKey
+from badging.openbadges import ob2, ob3
+from badging.openbadges.links import PublicLinks, public_links
+
+LINKEDIN_ADD_URL = "https://www.linkedin.com/profile/add"
+
+
+def award_public_get(*, public_id: str) -> Award | None:
+    return (
+        Award.objects.select_related("badge_class__issuer", "learner", "course_badge__course")
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def badge_class_public_get(*, public_id: str) -> BadgeClass | None:
+    return BadgeClass.objects.select_related("issuer").filter(public_id=public_id).first()
+
+
+def issuer_public_get(*, public_id: str) -> Issuer | None:
+    return Issuer.objects.filter(public_id=public_id).first()
+
+
+def issuer_key_public_get(*, issuer: Issuer, kid: str) -> IssuerKey | None:
+    """Any key the issuer ever had: superseded keys stay published so old credentials verify."""
+    return IssuerKey.objects.filter(issuer=issuer, public_id=kid).first()
+
+
+def award_image_get(*, award: Award, content_type: str) -> AwardImage | None:
+    return AwardImage.objects.filter(award=award, content_type=content_type).first()
+
+
+def award_recipient_matches(*, award: Award, email: str) -> bool:
+    """Was the award issued to this address? Compares hashes, as a verifier would."""
+    candidate = ob2.identity_hash(ob2.normalise_email(email), award.salt)
+    return candidate == ob2.identity_hash(award.recipient_email, award.salt)
+
+
+def status_list_revoked_positions(*, issuer: Issuer, list_number: int) -> tuple[list[int], datetime | None]:
+    """Positions set in one of the issuer's status lists, and when the newest revocation happened."""
+    low = list_number * ob3.STATUS_LIST_SIZE
+    revoked = Award.objects.filter(
+        badge_class__issuer=issuer,
+        revoked=True,
+        status_list_index__gte=low,
+        status_list_index__lt=low + ob3.STATUS_LIST_SIZE,
+    )
+    positions = [index - low for index in revoked.values_list("status_list_index", flat=True)]
+    newest = revoked.aggregate(newest=Max("revoked_at"))["newest"]
+    return positions, newest
+
+
+def linkedin_add_url(*, award: Award, links: PublicLinks) -> str:
+    """LinkedIn "Add to profile" (certification) link, pre-filled with the badge."""
+    params = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": award.badge_class.name,
+        "organizationName": award.badge_class.issuer.name,
+        "issueYear": award.issued_on.year,
+        "issueMonth": award.issued_on.month,
+        "certUrl": links.assertion(award.public_id),
+        "certId": award.public_id,
+    }
+    if award.expires:
+        params["expirationYear"] = award.expires.year
+        params["expirationMonth"] = award.expires.month
+    return f"{LINKEDIN_ADD_URL}?{urlencode(params)}"
+
+
+def award_links(award: Award, *, request=None, links: PublicLinks | None = None) -> dict[str, dict]:
+    """Every public link of an award, for the learner page and the email, in display order.
+
+    {key: {"label", "url", "help", "download"}} with keys: page (public verification page, the
+    hosted assertion URL), linkedin (Add to profile), image (baked PNG, or SVG for SVG badges),
+    ob3_json and ob3_jwt (the signed OB 3.0 credential), json (OB 2.0 JSON-LD). URLs are absolute
+    when PUBLIC_BASE_URL is set or a request is given, else site-relative.
+    """
+    links = links or public_links(request)
+    svg = ob2.is_svg(award.badge_class.image_content_type)
+    page = links.assertion(award.public_id)
+    kind = "SVG" if svg else "PNG"
+    return {
+        "page": {
+            "label": "Public badge page",
+            "url": page,
+            "help": "Share this link: anyone can check the badge is genuine.",
+            "download": False,
+        },
+        "linkedin": {
+            "label": "Add to LinkedIn profile",
+            "url": linkedin_add_url(award=award, links=links),
+            "help": "Adds it under Licenses & certifications.",
+            "download": False,
+        },
+        "image": {
+            "label": f"Download badge image ({kind})",
+            "url": links.assertion_image(award.public_id, svg=svg) + "?download=1",
+            "help": "The badge data is baked into the image: upload it to Badgr / Canvas Credentials.",
+            "download": True,
+        },
+        "ob3_json": {
+            "label": "Download Open Badges 3.0 credential",
+            "url": links.credential_json(award.public_id) + "?download=1",
+            "help": "A signed verifiable credential for digital wallets.",
+            "download": True,
+        },
+        "ob3_jwt": {
+            "label": "Open Badges 3.0 credential (JWT)",
+            "url": links.credential_jwt(award.public_id) + "?download=1",
+            "help": "The same credential as a signed JSON Web Token.",
+            "download": True,
+        },
+        "json": {
+            "label": "Open Badges 2.0 data (JSON)",
+            "url": page + "?format=json",
+            "help": "The hosted assertion, for backpacks that import by URL.",
+            "download": False,
+        },
+    }

@@ -1,0 +1,515 @@
+"""Issuing awards exactly once, rendering and signing their documents, revoking them.
+
+Guarantees:
+- At most one live award per badge class and learner: the partial unique constraint
+  `badging_award_one_live` decides, so racing workers, retried tasks and duplicate events end
+  with the same single award (the loser of the race returns the winner's award).
+- Nothing is lost: every eligible learner without an award is found again by the reconciler
+  (`awards_reconcile`), also when a broker message or a worker was lost.
+- Failures are recorded per learner (issue_status/issue_error/issue_next_attempt_at), retried
+  with capped exponential backoff, and never undo an award already issued.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from badging.models import (
+    Assignment,
+    AuditEvent,
+    Award,
+    AwardImage,
+    CanvasCredentialsConnection,
+    Delivery,
+    Issuer,
+    IssuerKey,
+    LearnerProgress,
+)
+from badging.openbadges import baking, keys, ob2, ob3
+from badging.openbadges.links import PublicLinks, public_base_url
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+# A queued learner whose task has not run by then is queued again (lost message, dead worker).
+QUEUED_STALE_AFTER = timedelta(minutes=15)
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=6)
+# A badge image that cannot be baked will not fix itself: retry rarely, until an admin replaces it.
+PERMANENT_FAILURE_RETRY = timedelta(hours=24)
+
+OB3_PNG = "image/png; profile=ob3"
+OB3_SVG = "image/svg+xml; profile=ob3"
+
+
+class IssueFailure(Exception):
+    """Issuing to one learner failed for a reason worth showing to instructors and admins."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Capped exponential backoff with full jitter on the upper half (no thundering herd)."""
+    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+    return ceiling / 2 + ceiling / 2 * random.random()
+
+
+# --- Enqueueing --------------------------------------------------------------------------------
+
+
+def _due_eligible(now: datetime):
+    # ELIGIBLE means evaluated eligible and not yet issued; queued rows carry their stale time in
+    # issue_next_attempt_at, failed rows their retry time: either way "due" is the same test.
+    return LearnerProgress.objects.filter(state=LearnerProgress.ELIGIBLE).filter(
+        Q(issue_next_attempt_at__isnull=True) | Q(issue_next_attempt_at__lte=now)
+    )
+
+
+def _enqueue_batches(progress_ids: list[int]) -> None:
+    for start in range(0, len(progress_ids), BATCH_SIZE):
+        current_app.send_task("badging.award_issue_batch", args=[progress_ids[start : start + BATCH_SIZE]])
+
+
+def _mark_queued_and_enqueue(queryset) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(queryset.select_for_update(skip_locked=True).order_by("pk").values_list("pk", flat=True))
+        if not ids:
+            return 0
+        LearnerProgress.objects.filter(pk__in=ids).update(
+            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=now + QUEUED_STALE_AFTER
+        )
+        transaction.on_commit(lambda: _enqueue_batches(ids))
+    return len(ids)
+
+
+def awards_enqueue_eligible(*, course_badge_id: int) -> int:
+    """Queue every eligible learner of a course badge who has no award yet; returns how many.
+
+    Learners failing with a retry time in the future, or queued less than QUEUED_STALE_AFTER ago,
+    are left alone. Tasks are enqueued after commit, in batches of BATCH_SIZE.
+    """
+    return _mark_queued_and_enqueue(_due_eligible(timezone.now()).filter(course_badge_id=course_badge_id))
+
+
+def awards_reconcile() -> dict:
+    """Find work that should have happened and enqueue it again: eligible learners without an
+    award (never queued, queued too long ago, or failed and due for a retry) and deliveries that
+    are due or stuck. Safe to run any time, from any number of beat schedulers."""
+    now = timezone.now()
+    queued = _mark_queued_and_enqueue(_due_eligible(now))
+    with transaction.atomic():
+        delivery_ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .exclude(status=Delivery.SENT)
+            .filter(next_attempt_at__isnull=False, next_attempt_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if delivery_ids:
+            Delivery.objects.filter(pk__in=delivery_ids).update(next_attempt_at=now + QUEUED_STALE_AFTER)
+            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
+    # Revocations that never reached Canvas Credentials (its task exhausted its retries or was lost).
+    unpropagated = list(
+        Delivery.objects.filter(
+            kind=Delivery.KIND_CANVAS_CREDENTIALS, award__revoked=True, award__revoked_at__lte=now - QUEUED_STALE_AFTER
+        )
+        .exclude(external_id="")
+        .exclude(award__in=AuditEvent.objects.filter(action="canvas_credentials_revoked").values("award"))
+        .values_list("pk", flat=True)
+    )
+    for delivery_id in unpropagated:
+        current_app.send_task("badging.canvas_credentials_revoke", args=[delivery_id])
+    return {"learners_queued": queued, "deliveries_queued": len(delivery_ids), "revocations_queued": len(unpropagated)}
+
+
+def _enqueue_deliveries(delivery_ids: list[int]) -> None:
+    for start in range(0, len(delivery_ids), BATCH_SIZE):
+        current_app.send_task("badging.deliveries_send", args=[delivery_ids[start : start + BATCH_SIZE]])
+
+
+# --- Primary email ----------------------------------------------------------------------------
+
+
+def learner_primary_email_read(*, progress: LearnerProgress, client=None) -> str:
+    """The learner's primary Canvas email, read from Canvas now and normalised (trim, lowercase).
+
+    Raises IssueFailure when Canvas cannot be asked or the learner has no valid address.
+    """
+    from canvas.client import CanvasClient
+    from canvas.errors import CanvasError
+
+    learner = progress.learner
+    try:
+        client = client or CanvasClient(progress.course_badge.course.platform, max_retries=2)
+        email = client.get_user_primary_email(learner.canvas_user_id)
+    except CanvasError as exc:
+        raise IssueFailure(f"Could not read the learner's email from Canvas: {exc}") from exc
+    email = ob2.normalise_email(email)
+    if not email:
+        raise IssueFailure("The learner has no primary email address in Canvas.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise IssueFailure(f"The learner's primary email in Canvas is not a valid address: {email!r}.")
+    if learner.email != email:
+        type(learner).objects.filter(pk=learner.pk).update(email=email, email_read_at=timezone.now())
+    else:
+        type(learner).objects.filter(pk=learner.pk).update(email_read_at=timezone.now())
+    return email
+
+
+# --- Keys --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    ed25519: IssuerKey
+    rsa: IssuerKey
+
+
+def issuer_keys_current(*, issuer: Issuer) -> SigningKeys:
+    """The issuer's current Ed25519 and RSA keys, created on first use (under the issuer's row lock
+    so that two workers never create two)."""
+    current = {k.algorithm: k for k in IssuerKey.objects.filter(issuer=issuer, superseded_at__isnull=True)}
+    if keys.ED25519 not in current or keys.RS256 not in current:
+        with transaction.atomic():
+            Issuer.objects.select_for_update().filter(pk=issuer.pk).first()
+            current = {k.algorithm: k for k in IssuerKey.objects.filter(issuer=issuer, superseded_at__isnull=True)}
+            for algorithm in (keys.ED25519, keys.RS256):
+                if algorithm not in current:
+                    pem, jwk = keys.key_generate(algorithm)
+                    current[algorithm] = IssuerKey.objects.create(
+                        issuer=issuer, algorithm=algorithm, private_key_pem=pem, public_jwk=jwk
+                    )
+    return SigningKeys(ed25519=current[keys.ED25519], rsa=current[keys.RS256])
+
+
+def issuer_key_rotate(*, issuer_id: int, actor: str = "system") -> SigningKeys:
+    """New signing keys for the issuer. Old keys stay published (credentials signed with them
+    still verify); only new credentials use the new keys."""
+    with transaction.atomic():
+        issuer = Issuer.objects.select_for_update().get(pk=issuer_id)
+        IssuerKey.objects.filter(issuer=issuer, superseded_at__isnull=True).update(superseded_at=timezone.now())
+        AuditEvent.objects.create(actor=actor, action="issuer_keys_rotated", detail={"issuer": issuer.key})
+    return issuer_keys_current(issuer=issuer)
+
+
+# --- Documents ---------------------------------------------------------------------------------
+
+
+def _evidence_narrative(progress: LearnerProgress) -> str:
+    course_badge = progress.course_badge
+    assignments = Assignment.objects.filter(course=course_badge.course, deleted_in_canvas=False)
+    if course_badge.assessment_ids:
+        assignments = assignments.filter(canvas_assignment_id__in=[str(i) for i in course_badge.assessment_ids])
+    else:
+        assignments = assignments.filter(assignment_group_name=course_badge.assessment_group_name)
+    names = list(assignments.order_by("position", "name").values_list("name", flat=True))
+    course_name = str(course_badge.course)
+    if not names:
+        return f"Mastered every credentialing assessment in {course_name} and received a final grade."
+    listed = "\n".join(f"- {name}" for name in names)
+    return f"Mastered every credentialing assessment in {course_name}:\n\n{listed}\n\nand received a final grade."
+
+
+def award_documents_render(*, award: Award, links: PublicLinks) -> None:
+    """Sign the OB 3.0 credential (Data Integrity + VC-JWT) and bake the images, once.
+
+    Stores ob3_credential, ob3_jwt and the AwardImage rows. Raises baking.BakingError for a badge
+    class image that cannot carry a badge.
+    """
+    badge_class = award.badge_class
+    signing = issuer_keys_current(issuer=badge_class.issuer)
+    if award.status_list_index is None:
+        award.status_list_index = award.pk
+    issuer_id = badge_class.issuer.public_id
+    unsigned = ob3.credential_document(award, links)
+    credential = ob3.data_integrity_sign(
+        unsigned,
+        private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
+        verification_method=links.issuer_key(issuer_id, signing.ed25519.public_id),
+        created=award.issued_on,
+    )
+    jwt = ob3.credential_jwt(
+        unsigned,
+        private_key=keys.private_key_load(signing.rsa.pk, signing.rsa.private_key_pem),
+        kid=links.issuer_key(issuer_id, signing.rsa.public_id),
+    )
+    assertion_json = _json(ob2.assertion_document(award, links))
+    credential_json = _json(credential)
+    image = bytes(badge_class.image)
+    if ob2.is_svg(badge_class.image_content_type):
+        assertion_url = links.assertion(award.public_id)
+        images = {
+            "image/svg+xml": baking.bake_svg(image, assertion_json, verify_url=assertion_url),
+            OB3_SVG: baking.bake_svg(image, credential_json, verify_url=credential["id"], ob3=True),
+        }
+    else:
+        images = {
+            "image/png": baking.bake_png(image, assertion_json),
+            OB3_PNG: baking.bake_png(image, credential_json, keyword=baking.OB3_KEYWORD),
+        }
+    AwardImage.objects.filter(award=award).delete()
+    AwardImage.objects.bulk_create([AwardImage(award=award, content_type=ct, data=d) for ct, d in images.items()])
+    award.ob3_credential = credential
+    award.ob3_jwt = jwt
+    award.save(update_fields=["status_list_index", "ob3_credential", "ob3_jwt"])
+
+
+def _json(document: dict) -> str:
+    import json
+
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def award_documents_ensure(*, award_id: int, base_url: str) -> Award:
+    """Render the signed documents of an award issued while no PUBLIC_BASE_URL was configured
+    (the first request supplies the host). Idempotent: a second call changes nothing."""
+    with transaction.atomic():
+        award = Award.objects.select_for_update(of=("self",)).select_related("badge_class__issuer").get(pk=award_id)
+        if award.ob3_credential is None:
+            award_documents_render(award=award, links=PublicLinks(base_url))
+    return award
+
+
+# --- Issuing -----------------------------------------------------------------------------------
+
+
+def _live_award(progress: LearnerProgress) -> Award | None:
+    return Award.objects.filter(
+        badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False
+    ).first()
+
+
+def _mark_issued(progress_id: int) -> None:
+    LearnerProgress.objects.filter(pk=progress_id).update(
+        state=LearnerProgress.ISSUED,
+        issue_status=LearnerProgress.ISSUE_NONE,
+        issue_error="",
+        issue_next_attempt_at=None,
+    )
+
+
+def _record_failure(progress: LearnerProgress, failure: IssueFailure) -> None:
+    attempts = progress.issue_attempts + 1
+    delay = PERMANENT_FAILURE_RETRY if failure.permanent else retry_delay(attempts)
+    LearnerProgress.objects.filter(pk=progress.pk, state=LearnerProgress.ELIGIBLE).update(
+        issue_status=LearnerProgress.ISSUE_FAILED,
+        issue_attempts=attempts,
+        issue_error=str(failure)[:2000],
+        issue_next_attempt_at=timezone.now() + delay,
+    )
+    logger.warning("award issue failed for progress %s (attempt %s): %s", progress.pk, attempts, failure)
+
+
+def _canvas_credentials_enabled(issuer_id: int, badge_class_key: str) -> bool:
+    connection = CanvasCredentialsConnection.objects.filter(issuer_id=issuer_id, enabled=True).first()
+    return bool(connection and connection.badge_class_entity_ids.get(badge_class_key))
+
+
+def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None) -> Award | None:
+    """Issue the learner's award if they are eligible; exactly once.
+
+    Returns the award (new, or the live one that already existed), or None when the learner is
+    not eligible (any more) or issuing failed (recorded on the LearnerProgress, retried later).
+    """
+    progress = (
+        LearnerProgress.objects.select_related(
+            "course_badge__badge_class__issuer", "course_badge__course__platform", "learner"
+        )
+        .filter(pk=progress_id)
+        .first()
+    )
+    if progress is None:
+        return None
+    if progress.state != LearnerProgress.ELIGIBLE:
+        if progress.state == LearnerProgress.ISSUED:
+            return _live_award(progress)
+        # Re-evaluated as not eligible while queued: nothing to issue, nothing to retry.
+        LearnerProgress.objects.filter(pk=progress.pk).exclude(state=LearnerProgress.ELIGIBLE).update(
+            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+        return None
+    existing = _live_award(progress)
+    if existing is not None:
+        _mark_issued(progress.pk)
+        return existing
+    try:
+        email = learner_primary_email_read(progress=progress, client=client)
+        return _award_create(progress=progress, email=email, links=links)
+    except IssueFailure as failure:
+        _record_failure(progress, failure)
+        return None
+
+
+def _award_create(*, progress: LearnerProgress, email: str, links: PublicLinks | None) -> Award:
+    course_badge = progress.course_badge
+    badge_class = course_badge.badge_class
+    base = links.base if links else public_base_url()
+    now = timezone.now().replace(microsecond=0)
+    try:
+        with transaction.atomic():
+            award = Award.objects.create(
+                badge_class=badge_class,
+                course_badge=course_badge,
+                learner=progress.learner,
+                recipient_email=email,
+                issued_on=now,
+                expires=now + timedelta(days=badge_class.valid_for_days) if badge_class.valid_for_days else None,
+                evidence_narrative=_evidence_narrative(progress),
+            )
+            award.badge_class = badge_class  # keep the loaded issuer for rendering
+            if base:
+                award_documents_render(award=award, links=PublicLinks(base))
+            _mark_issued(progress.pk)
+            kinds = [Delivery.KIND_EMAIL]
+            if _canvas_credentials_enabled(badge_class.issuer_id, badge_class.key):
+                kinds.append(Delivery.KIND_CANVAS_CREDENTIALS)
+            deliveries = Delivery.objects.bulk_create(
+                [Delivery(award=award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER) for kind in kinds]
+            )
+            delivery_ids = [d.pk for d in deliveries]
+            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
+    except IntegrityError:
+        # Another worker issued it first: the constraint decided, we return its award.
+        existing = _live_award(progress)
+        if existing is None:
+            raise
+        _mark_issued(progress.pk)
+        return existing
+    except baking.BakingError as exc:
+        raise IssueFailure(
+            f"The badge image of “{badge_class.name}” cannot carry a badge: {exc}. An admin must upload a valid "
+            "PNG or SVG image.",
+            permanent=True,
+        ) from exc
+    return award
+
+
+def awards_issue_batch(*, progress_ids: Iterable[int]) -> list[Award]:
+    """Issue a batch (one task's worth) of learners, sharing one Canvas client per platform."""
+    from canvas.client import CanvasClient
+    from canvas.errors import CanvasError
+
+    clients: dict[int, object] = {}
+    issued = []
+    rows = LearnerProgress.objects.filter(pk__in=list(progress_ids)).select_related("course_badge__course__platform")
+    for progress in rows.order_by("pk"):
+        platform = progress.course_badge.course.platform
+        if platform.pk not in clients:
+            try:
+                clients[platform.pk] = CanvasClient(platform, max_retries=2)
+            except CanvasError:
+                clients[platform.pk] = None  # award_issue records the configuration error per learner
+        award = award_issue(progress_id=progress.pk, client=clients[platform.pk])
+        if award is not None:
+            issued.append(award)
+    return issued
+
+
+# --- Revocation and review ---------------------------------------------------------------------
+
+
+def award_revoke(*, award_id: int, reason: str, actor: str) -> Award:
+    """Revoke an award: the hosted assertion answers 410, the OB 3.0 status list bit is set, the
+    pages say so, and Canvas Credentials is told. The reason is required and recorded."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("A revocation reason is required.")
+    with transaction.atomic():
+        award = Award.objects.select_for_update(of=("self",)).select_related("course_badge").get(pk=award_id)
+        if award.revoked:
+            return award
+        award.revoked = True
+        award.revoked_at = timezone.now()
+        award.revocation_reason = reason
+        award.revoked_by = actor[:300]
+        award.needs_review = False
+        award.save(update_fields=["revoked", "revoked_at", "revocation_reason", "revoked_by", "needs_review"])
+        LearnerProgress.objects.filter(course_badge=award.course_badge, learner_id=award.learner_id).update(
+            state=LearnerProgress.REVOKED, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+        AuditEvent.objects.create(
+            actor=actor[:300],
+            action="award_revoked",
+            course=award.course_badge.course,
+            award=award,
+            detail={"reason": reason},
+        )
+        pushed = list(
+            Delivery.objects.filter(award=award, kind=Delivery.KIND_CANVAS_CREDENTIALS)
+            .exclude(external_id="")
+            .values_list("pk", flat=True)
+        )
+        for delivery_id in pushed:
+            transaction.on_commit(
+                lambda delivery_id=delivery_id: current_app.send_task(
+                    "badging.canvas_credentials_revoke", args=[delivery_id]
+                )
+            )
+    return award
+
+
+def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
+    """A learner with a live award no longer evaluates as eligible (e.g. a grade was lowered):
+    flag the award for an instructor's review instead of revoking it silently. Idempotent;
+    returns the flagged award, or None when the learner has no live award."""
+    progress = LearnerProgress.objects.select_related("course_badge__course").filter(pk=progress_id).first()
+    if progress is None:
+        return None
+    with transaction.atomic():
+        award = (
+            Award.objects.select_for_update()
+            .filter(badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False)
+            .first()
+        )
+        if award is None:
+            return None
+        if not award.needs_review or award.review_reason != reason:
+            award.needs_review = True
+            award.review_reason = reason
+            award.save(update_fields=["needs_review", "review_reason"])
+            AuditEvent.objects.create(
+                actor="system",
+                action="award_flagged_for_review",
+                course=progress.course_badge.course,
+                award=award,
+                detail={"reason": reason},
+            )
+    return award
+
+
+# --- Status list -------------------------------------------------------------------------------
+
+
+def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) -> dict:
+    """The issuer's signed BitstringStatusListCredential for one list (revocation bits set)."""
+    from badging.selectors.awards import status_list_revoked_positions
+
+    positions, newest = status_list_revoked_positions(issuer=issuer, list_number=list_number)
+    signing = issuer_keys_current(issuer=issuer)
+    list_url = links.status_list(issuer.public_id, list_number)
+    valid_from = newest or issuer.created_at
+    unsigned = ob3.status_list_credential(
+        issuer=issuer, list_url=list_url, revoked_positions=positions, valid_from=valid_from, links=links
+    )
+    return ob3.data_integrity_sign(
+        unsigned,
+        private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
+        verification_method=links.issuer_key(issuer.public_id, signing.ed25519.public_id),
+        created=valid_from,
+    )
