@@ -1,0 +1,817 @@
+"""Course sync: bring a course's Canvas data into the database, evaluate every learner, hand the
+eligible ones to issuance.
+
+Guarantees:
+- One sync per course at a time (a lock in the shared cache). A trigger that arrives while a
+  sync runs is not lost: it is recorded and the running sync makes one more pass.
+- Few Canvas calls: one sequential pass per kind, pages of 100. Submissions are read in full the
+  first time, then incrementally with `graded_since` (with an overlap margin against clock skew).
+  The roster (enrollments with grades, primary emails) is re-read on full syncs, on an
+  instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
+  a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
+- Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
+- Every run leaves a SyncRun with its status, Canvas request count, stats and, on failure, the
+  reason in plain words (also copied to CourseSync.last_error for the instructor dashboard).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from badging import evaluation as ev
+from badging.models import (
+    AssessmentResult,
+    Assignment,
+    Award,
+    CourseBadge,
+    CourseSync,
+    Enrollment,
+    LearnerProgress,
+    SyncRun,
+)
+from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasSubmission
+from lti.models import Course, Person
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+# graded_since is compared with Canvas's clock: start the next window a little before this one began.
+WATERMARK_OVERLAP = timedelta(minutes=5)
+LOCK_TIMEOUT = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 600)) + 60
+QUEUED_TTL = 15 * 60
+# A trigger arriving during a run makes the running sync loop again, at most this many times.
+MAX_EXTRA_PASSES = 3
+ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
+ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+STUDENT_IDS_PER_REQUEST = 100
+
+
+def _lock_key(course_id: int) -> str:
+    return f"badging:sync:lock:{course_id}"
+
+
+def _again_key(course_id: int) -> str:
+    return f"badging:sync:again:{course_id}"
+
+
+def _queued_key(course_id: int) -> str:
+    return f"badging:sync:queued:{course_id}"
+
+
+# --- Entry points ---------------------------------------------------------------------------------
+
+
+def course_sync(
+    *, course_id: int, trigger: str, full: bool = False, roster: bool | None = None, client: CanvasClient | None = None
+) -> SyncRun | None:
+    """Sync one course now, in this process. Returns the last SyncRun, or None when another sync of
+    the course is running (this trigger is then folded into it: it will run once more)."""
+    token = uuid.uuid4().hex
+    if not cache.add(_lock_key(course_id), token, timeout=LOCK_TIMEOUT):
+        previous = cache.get(_again_key(course_id)) or {}
+        cache.set(
+            _again_key(course_id),
+            {"full": bool(previous.get("full") or full), "roster": bool(previous.get("roster") or roster)},
+            timeout=LOCK_TIMEOUT,
+        )
+        logger.info("sync of course %s already running: folded trigger %r into it", course_id, trigger)
+        return None
+    try:
+        run = _sync_once(course_id=course_id, trigger=trigger, full=full, roster=roster, client=client)
+        for _ in range(MAX_EXTRA_PASSES):
+            again = cache.get(_again_key(course_id))
+            if not again:
+                break
+            cache.delete(_again_key(course_id))
+            run = _sync_once(
+                course_id=course_id,
+                trigger="requested_again",
+                full=again.get("full", False),
+                roster=again.get("roster") or None,
+                client=client,
+            )
+        return run
+    finally:
+        if cache.get(_lock_key(course_id)) == token:
+            cache.delete(_lock_key(course_id))
+
+
+def course_sync_request(*, course_id: int, trigger: str, full: bool = False, roster: bool | None = None) -> bool:
+    """Enqueue a sync of the course after the current transaction commits, unless one is already
+    queued (then this request is covered by it). Returns True when a task was enqueued."""
+    if not cache.add(_queued_key(course_id), trigger, timeout=QUEUED_TTL):
+        if roster or full:
+            # The queued task may be a light one: make sure whichever pass runs next reads the roster.
+            previous = cache.get(_again_key(course_id)) or {}
+            cache.set(
+                _again_key(course_id),
+                {"full": bool(previous.get("full") or full), "roster": True},
+                timeout=LOCK_TIMEOUT,
+            )
+        return False
+    CourseSync.objects.update_or_create(course_id=course_id, defaults={"requested_at": timezone.now()})
+    kwargs = {"course_id": course_id, "trigger": trigger, "full": full, "roster": roster}
+
+    def send() -> None:
+        from celery import current_app
+
+        current_app.send_task("badging.course_sync", kwargs=kwargs)
+
+    transaction.on_commit(send)
+    return True
+
+
+def course_sync_dequeued(*, course_id: int) -> None:
+    """Called by the task as it starts: later requests must enqueue a new task again."""
+    cache.delete(_queued_key(course_id))
+
+
+def course_sync_request_if_stale(*, course_id: int) -> bool:
+    """For page views: enqueue a background sync when the course's data is older than
+    BADGING_STALE_AFTER_MINUTES (or was never synced). Never calls Canvas itself."""
+    if not CourseBadge.objects.filter(course_id=course_id, active=True).exists():
+        return False
+    last = CourseSync.objects.filter(course_id=course_id).values_list("last_synced_at", flat=True).first()
+    if last and timezone.now() - last < timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
+        return False
+    return course_sync_request(course_id=course_id, trigger="stale")
+
+
+def courses_sync_due() -> int:
+    """Enqueue a sync of every course with an active course badge whose last sync is older than
+    BADGING_SYNC_INTERVAL_MINUTES. Returns how many were enqueued."""
+    cutoff = timezone.now() - timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES)
+    course_ids = (
+        Course.objects.filter(course_badges__active=True, platform__active=True)
+        .filter(
+            Q(sync_state__isnull=True)
+            | Q(sync_state__last_synced_at__isnull=True)
+            | Q(sync_state__last_synced_at__lt=cutoff)
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return sum(1 for cid in course_ids if course_sync_request(course_id=cid, trigger="periodic"))
+
+
+# --- One pass -------------------------------------------------------------------------------------
+
+
+def _last_roster_at(course_id: int) -> datetime | None:
+    run = (
+        SyncRun.objects.filter(course_id=course_id, status=SyncRun.STATUS_OK, stats__roster=True)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return run
+
+
+def _sync_once(
+    *, course_id: int, trigger: str, full: bool, roster: bool | None, client: CanvasClient | None
+) -> SyncRun:
+    course = Course.objects.select_related("platform").get(pk=course_id)
+    state, _ = CourseSync.objects.get_or_create(course=course)
+    full = full or state.submissions_graded_since is None
+    if roster is None:
+        last_roster = _last_roster_at(course.pk)
+        roster = (
+            full
+            or trigger in ROSTER_TRIGGERS
+            or last_roster is None
+            or timezone.now() - last_roster > timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES)
+        )
+    roster = roster or full
+    started = timezone.now()
+    run = SyncRun.objects.create(
+        course=course, kind="full" if full else "incremental", trigger=trigger[:30], status=SyncRun.STATUS_RUNNING
+    )
+    stats: dict = {"roster": bool(roster)}
+    try:
+        client = client or CanvasClient(course.platform)
+    except CanvasError as exc:
+        return _fail(run, state, exc, requests=0, stats=stats)
+    before = client.request_count
+    try:
+        cid = course.canvas_course_id
+        stats["assignments"] = _assignments_sync(client=client, course=course)
+        if roster:
+            stats.update(_roster_sync(client=client, course=course))
+        wanted = _submission_assignment_ids(course)
+        previous_ids = set(
+            SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
+            .order_by("-started_at")
+            .values_list("stats__assignment_ids", flat=True)
+            .first()
+            or []
+        )
+        stats["assignment_ids"] = sorted(wanted)
+        learners = _course_learner_ids(course)
+        if full:
+            fetched = _submissions_sync(
+                client=client,
+                course=course,
+                learners=learners,
+                records=client.list_submissions(cid, assignment_ids=wanted),
+            )
+        else:
+            new_ids = wanted - previous_ids
+            old_ids = wanted & previous_ids
+            fetched = 0
+            if new_ids:  # assessments added since the last sync: read their history once
+                fetched += _submissions_sync(
+                    client=client,
+                    course=course,
+                    learners=learners,
+                    records=client.list_submissions(cid, assignment_ids=sorted(new_ids)),
+                )
+            if old_ids:
+                fetched += _submissions_sync(
+                    client=client,
+                    course=course,
+                    learners=learners,
+                    records=client.list_submissions(
+                        cid, assignment_ids=sorted(old_ids), graded_since=state.submissions_graded_since
+                    ),
+                )
+            if roster:
+                fetched += _students_refetch(
+                    client=client,
+                    course=course,
+                    learners=learners,
+                    student_ids=stats.get("new_learner_ids", []),
+                    assignment_ids=sorted(wanted),
+                )
+                stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, learners=learners)
+        stats.pop("new_learner_ids", None)
+        stats["submissions"] = fetched
+        stats["progress"] = progress_evaluate_course(course_id=course.pk)
+    except CanvasError as exc:
+        return _fail(run, state, exc, requests=client.request_count - before, stats=stats)
+    except Exception as exc:
+        logger.exception("sync of course %s failed", course.pk)
+        _fail(run, state, exc, requests=client.request_count - before, stats=stats, plain=False)
+        raise
+
+    finished = timezone.now()
+    state.last_synced_at = finished
+    if full:
+        state.last_full_sync_at = finished
+    state.submissions_graded_since = started - WATERMARK_OVERLAP
+    state.last_status = SyncRun.STATUS_OK
+    state.last_error = ""
+    state.save()
+    run.status = SyncRun.STATUS_OK
+    run.finished_at = finished
+    run.canvas_requests = client.request_count - before
+    run.stats = stats
+    run.save()
+    logger.info("synced course %s (%s, %s): %d Canvas requests", course.pk, run.kind, trigger, run.canvas_requests)
+    return run
+
+
+def _fail(
+    run: SyncRun, state: CourseSync, exc: Exception, *, requests: int, stats: dict, plain: bool = True
+) -> SyncRun:
+    message = str(exc) if plain else f"an unexpected error stopped the sync ({type(exc).__name__}); it was logged"
+    run.status = SyncRun.STATUS_FAILED
+    run.finished_at = timezone.now()
+    run.error = message
+    run.canvas_requests = requests
+    run.stats = stats
+    run.save()
+    state.last_status = SyncRun.STATUS_FAILED
+    state.last_error = message
+    state.save(update_fields=["last_status", "last_error"])
+    logger.warning("sync of course %s failed: %s", run.course_id, message)
+    return run
+
+
+# --- Passes ---------------------------------------------------------------------------------------
+
+
+def _assignments_sync(*, client: CanvasClient, course: Course) -> int:
+    records = client.list_assignments(course.canvas_course_id)
+    rows = [
+        Assignment(
+            course=course,
+            canvas_assignment_id=a.id,
+            name=a.name[:500],
+            assignment_group_id=a.assignment_group_id,
+            assignment_group_name=a.assignment_group_name[:500],
+            points_possible=a.points_possible,
+            grading_type=a.grading_type,
+            published=a.published,
+            position=a.position,
+            html_url=a.html_url[:1000],
+            rubric=a.rubric_json(),
+            rubric_title=a.rubric_title[:500],
+            deleted_in_canvas=False,
+        )
+        for a in records
+    ]
+    with transaction.atomic():
+        Assignment.objects.bulk_create(
+            rows,
+            batch_size=BATCH,
+            update_conflicts=True,
+            unique_fields=["course", "canvas_assignment_id"],
+            update_fields=[
+                "name",
+                "assignment_group_id",
+                "assignment_group_name",
+                "points_possible",
+                "grading_type",
+                "published",
+                "position",
+                "html_url",
+                "rubric",
+                "rubric_title",
+                "deleted_in_canvas",
+                "synced_at",
+            ],
+        )
+        Assignment.objects.filter(course=course).exclude(canvas_assignment_id__in=[a.id for a in records]).update(
+            deleted_in_canvas=True
+        )
+    return len(rows)
+
+
+def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, str, str, str]]) -> dict[str, int]:
+    """Bulk create/update Person rows from Canvas (user id, name, sortable name, primary email).
+
+    An empty email leaves a known one alone. Returns {canvas_user_id: person pk}. Bulk on purpose:
+    a course of thousands of learners is one statement per batch, not one per learner.
+    """
+    with_email: dict[str, Person] = {}
+    without_email: dict[str, Person] = {}
+    now = timezone.now()
+    for user_id, name, sortable_name, email in users:
+        if not user_id:
+            continue
+        person = Person(
+            platform_id=platform_id,
+            canvas_user_id=user_id,
+            name=name[:500],
+            sortable_name=sortable_name[:500],
+            email=email[:320],
+            email_read_at=now if email else None,
+        )
+        (with_email if email else without_email)[user_id] = person
+    with transaction.atomic():
+        if with_email:
+            Person.objects.bulk_create(
+                list(with_email.values()),
+                batch_size=BATCH,
+                update_conflicts=True,
+                unique_fields=["platform", "canvas_user_id"],
+                update_fields=["name", "sortable_name", "email", "email_read_at", "updated_at"],
+            )
+        if without_email:
+            Person.objects.bulk_create(
+                list(without_email.values()),
+                batch_size=BATCH,
+                update_conflicts=True,
+                unique_fields=["platform", "canvas_user_id"],
+                update_fields=["name", "sortable_name", "updated_at"],
+            )
+    ids = list(with_email) + list(without_email)
+    mapping: dict[str, int] = {}
+    for start in range(0, len(ids), BATCH):
+        mapping.update(
+            Person.objects.filter(platform_id=platform_id, canvas_user_id__in=ids[start : start + BATCH]).values_list(
+                "canvas_user_id", "pk"
+            )
+        )
+    return mapping
+
+
+def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
+    cid = course.canvas_course_id
+    known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
+    enrollments: list[CanvasEnrollment] = list(client.list_enrollments(cid, types=ENROLLMENT_TYPES))
+    emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
+    users_pass = False
+    if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
+        # Enrollments did not carry every primary email (include[]=email is undocumented there).
+        users_pass = True
+        for user in client.list_users_with_email(cid):
+            if user.email:
+                emails[user.id] = user.email
+    people = people_upsert_from_canvas(
+        platform_id=course.platform_id,
+        users=((e.user_id, e.user.name, e.user.sortable_name, emails.get(e.user_id, "")) for e in enrollments),
+    )
+    rows = [
+        Enrollment(
+            course=course,
+            learner_id=people[e.user_id],
+            canvas_enrollment_id=e.id,
+            section_id=e.course_section_id,
+            enrollment_type=e.type[:40],
+            state=e.enrollment_state[:20],
+            is_test_user=e.is_test_user,
+            current_score=e.grades.current_score,
+            final_score=e.grades.final_score,
+            override_score=e.grades.override_score,
+            override_grade=e.grades.override_grade[:40],
+        )
+        for e in enrollments
+        if e.user_id in people
+    ]
+    with transaction.atomic():
+        Enrollment.objects.bulk_create(
+            rows,
+            batch_size=BATCH,
+            update_conflicts=True,
+            unique_fields=["course", "canvas_enrollment_id"],
+            update_fields=[
+                "learner",
+                "section_id",
+                "enrollment_type",
+                "state",
+                "is_test_user",
+                "current_score",
+                "final_score",
+                "override_score",
+                "override_grade",
+                "synced_at",
+            ],
+        )
+        # Canvas no longer lists it at all: the learner was removed (hard-deleted or hidden from us).
+        vanished = (
+            Enrollment.objects.filter(course=course)
+            .exclude(canvas_enrollment_id__in=[e.id for e in enrollments])
+            .exclude(state="deleted")
+            .update(state="deleted")
+        )
+    return {
+        "enrollments": len(rows),
+        "enrollments_vanished": vanished,
+        "users_pass": users_pass,
+        # Learners new since the last roster pass: an incremental window may have skipped their grades.
+        "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
+    }
+
+
+def _submission_assignment_ids(course: Course) -> set[str]:
+    """Canvas ids of every credentialing assessment (and final-grade assignment) of the course's badges."""
+    ids: set[str] = set()
+    assignments = list(
+        Assignment.objects.filter(course=course, deleted_in_canvas=False).values(
+            "canvas_assignment_id", "name", "assignment_group_name", "published"
+        )
+    )
+    for badge in CourseBadge.objects.filter(course=course, active=True):
+        for spec in _assessment_rows(badge, assignments):
+            ids.add(spec["canvas_assignment_id"])
+        final_id = _final_grade_assignment_id(badge, assignments)
+        if final_id:
+            ids.add(final_id)
+    return ids
+
+
+def _course_learner_ids(course: Course) -> dict[str, int]:
+    return dict(
+        Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", "learner_id").distinct()
+    )
+
+
+def _submissions_sync(
+    *, client: CanvasClient, course: Course, learners: dict[str, int], records: Iterable[CanvasSubmission]
+) -> int:
+    assignment_pks = dict(Assignment.objects.filter(course=course).values_list("canvas_assignment_id", "pk"))
+    count = 0
+    batch: dict[tuple[int, int], AssessmentResult] = {}
+    for sub in records:
+        learner_id = learners.get(sub.user_id)
+        assignment_id = assignment_pks.get(sub.assignment_id)
+        if learner_id is None or assignment_id is None:
+            continue  # not a learner we track (e.g. enrolled after the roster pass): the next roster pass adds them
+        batch[(assignment_id, learner_id)] = AssessmentResult(
+            course=course,
+            assignment_id=assignment_id,
+            learner_id=learner_id,
+            canvas_submission_id=sub.id,
+            workflow_state=sub.workflow_state[:30],
+            score=sub.score,
+            grade=sub.grade[:40],
+            excused=sub.excused,
+            submitted_at=sub.submitted_at,
+            graded_at=sub.graded_at,
+            posted_at=sub.posted_at,
+            rubric_assessment=sub.rubric_assessment_json(),
+        )
+        if len(batch) >= BATCH * 2:
+            count += _results_write(list(batch.values()))
+            batch = {}
+    if batch:
+        count += _results_write(list(batch.values()))
+    return count
+
+
+def _results_write(rows: list[AssessmentResult]) -> int:
+    with transaction.atomic():
+        AssessmentResult.objects.bulk_create(
+            rows,
+            batch_size=BATCH,
+            update_conflicts=True,
+            unique_fields=["assignment", "learner"],
+            update_fields=[
+                "canvas_submission_id",
+                "workflow_state",
+                "score",
+                "grade",
+                "excused",
+                "submitted_at",
+                "graded_at",
+                "posted_at",
+                "rubric_assessment",
+                "synced_at",
+            ],
+        )
+    return len(rows)
+
+
+def _students_refetch(
+    *,
+    client: CanvasClient,
+    course: Course,
+    learners: dict[str, int],
+    student_ids: list[str],
+    assignment_ids: list[str],
+    workflow_state: str | None = None,
+) -> int:
+    count = 0
+    if not assignment_ids:
+        return 0
+    for start in range(0, len(student_ids), STUDENT_IDS_PER_REQUEST):
+        count += _submissions_sync(
+            client=client,
+            course=course,
+            learners=learners,
+            records=client.list_submissions(
+                course.canvas_course_id,
+                assignment_ids=assignment_ids,
+                student_ids=student_ids[start : start + STUDENT_IDS_PER_REQUEST],
+                workflow_state=workflow_state,
+            ),
+        )
+    return count
+
+
+def _unposted_recheck(*, client: CanvasClient, course: Course, learners: dict[str, int]) -> int:
+    """Graded-but-unposted results: posting does not change graded_at, so graded_since misses it."""
+    pending = list(
+        AssessmentResult.objects.filter(course=course, graded_at__isnull=False, posted_at__isnull=True)
+        .values_list("learner__canvas_user_id", "assignment__canvas_assignment_id")
+        .distinct()
+    )
+    if not pending:
+        return 0
+    return _students_refetch(
+        client=client,
+        course=course,
+        learners=learners,
+        student_ids=sorted({p[0] for p in pending}),
+        assignment_ids=sorted({p[1] for p in pending}),
+        workflow_state="graded",
+    )
+
+
+# --- Evaluation -----------------------------------------------------------------------------------
+
+
+def _assessment_rows(badge: CourseBadge, assignments: list[dict]) -> list[dict]:
+    """The credentialing assessments: the picked ids (in that order) or the published assignments of
+    the named group (Canvas order)."""
+    if badge.assessment_ids:
+        by_id = {a["canvas_assignment_id"]: a for a in assignments}
+        return [by_id[str(i)] for i in badge.assessment_ids if str(i) in by_id]
+    name = badge.assessment_group_name.strip().casefold()
+    return [a for a in assignments if a["published"] and a["assignment_group_name"].strip().casefold() == name]
+
+
+def _final_grade_assignment_id(badge: CourseBadge, assignments: list[dict]) -> str:
+    if badge.final_grade_source != CourseBadge.FINAL_GRADE_ASSIGNMENT:
+        return ""
+    if badge.final_grade_assignment_id:
+        wanted = str(badge.final_grade_assignment_id)
+        return wanted if any(a["canvas_assignment_id"] == wanted for a in assignments) else ""
+    name = badge.final_grade_assignment_name.strip().casefold()
+    for a in assignments:
+        if name and a["name"].strip().casefold() == name:
+            return a["canvas_assignment_id"]
+    return ""
+
+
+def _threshold(badge: CourseBadge, assignment_id: str) -> tuple[Decimal | None, Decimal | None]:
+    override = (badge.mastery_overrides or {}).get(str(assignment_id)) or {}
+    if override.get("min_points") is not None:
+        return None, Decimal(str(override["min_points"]))
+    if override.get("min_percent") is not None:
+        return Decimal(str(override["min_percent"])), None
+    if badge.mastery_mode == CourseBadge.MASTERY_POINTS and badge.mastery_min_points is not None:
+        return None, Decimal(badge.mastery_min_points)
+    return Decimal(badge.mastery_min_percent), None
+
+
+def badge_rule_build(*, course_badge: CourseBadge, assignments: list[dict] | None = None) -> ev.BadgeRule:
+    """The evaluation rule of a course badge, from its settings and the synced assignments."""
+    if assignments is None:
+        assignments = list(
+            Assignment.objects.filter(course_id=course_badge.course_id, deleted_in_canvas=False).values(
+                "canvas_assignment_id", "name", "assignment_group_name", "published", "points_possible", "rubric"
+            )
+        )
+    specs = []
+    for row in _assessment_rows(course_badge, assignments):
+        min_percent, min_points = _threshold(course_badge, row["canvas_assignment_id"])
+        specs.append(
+            ev.AssessmentSpec(
+                assignment_id=row["canvas_assignment_id"],
+                name=row["name"],
+                points_possible=row["points_possible"],
+                min_percent=min_percent,
+                min_points=min_points,
+                criteria=tuple(
+                    ev.CriterionSpec(
+                        id=str(c.get("id", "")),
+                        description=c.get("description") or "",
+                        points=Decimal(str(c["points"])) if c.get("points") is not None else None,
+                    )
+                    for c in row.get("rubric") or []
+                ),
+            )
+        )
+    return ev.BadgeRule(
+        assessments=tuple(specs),
+        final_grade_source=course_badge.final_grade_source,
+        final_grade_assignment_id=_final_grade_assignment_id(course_badge, assignments),
+        final_grade_assignment_name=course_badge.final_grade_assignment_name,
+        min_rubric_criterion_percent=(
+            Decimal(course_badge.min_rubric_criterion_percent)
+            if course_badge.min_rubric_criterion_percent is not None
+            else None
+        ),
+    )
+
+
+@dataclass
+class _Facts:
+    enrollments: list
+    results: dict
+
+
+def progress_evaluate_course(*, course_id: int) -> dict:
+    """Evaluate every learner on every active course badge of the course from the synced rows,
+    write LearnerProgress (bulk), flag issued awards whose learner no longer meets the rule, and
+    hand the eligible learners to issuance. Returns counts by state per course badge key."""
+    assignments = list(
+        Assignment.objects.filter(course_id=course_id, deleted_in_canvas=False).values(
+            "canvas_assignment_id", "name", "assignment_group_name", "published", "points_possible", "rubric"
+        )
+    )
+    facts: dict[int, _Facts] = defaultdict(lambda: _Facts([], {}))
+    for row in Enrollment.objects.filter(course_id=course_id).values(
+        "learner_id", "state", "enrollment_type", "is_test_user", "override_score", "override_grade"
+    ):
+        facts[row["learner_id"]].enrollments.append(
+            ev.EnrollmentFact(
+                state=row["state"],
+                enrollment_type=row["enrollment_type"],
+                is_test_user=row["is_test_user"],
+                override_score=row["override_score"],
+                override_grade=row["override_grade"],
+            )
+        )
+    for row in AssessmentResult.objects.filter(course_id=course_id).values(
+        "learner_id",
+        "assignment__canvas_assignment_id",
+        "workflow_state",
+        "score",
+        "grade",
+        "excused",
+        "graded_at",
+        "posted_at",
+        "rubric_assessment",
+    ):
+        aid = row["assignment__canvas_assignment_id"]
+        rubric = row["rubric_assessment"] or {}
+        facts[row["learner_id"]].results[aid] = ev.ResultFact(
+            assignment_id=aid,
+            workflow_state=row["workflow_state"],
+            score=row["score"],
+            grade=row["grade"],
+            excused=row["excused"],
+            graded=row["graded_at"] is not None,
+            posted=row["posted_at"] is not None,
+            rubric_points={
+                str(k): (Decimal(str(v["points"])) if isinstance(v, dict) and v.get("points") is not None else None)
+                for k, v in rubric.items()
+            },
+        )
+
+    summary: dict = {}
+    now = timezone.now()
+    for badge in CourseBadge.objects.filter(course_id=course_id, active=True):
+        rule = badge_rule_build(course_badge=badge, assignments=assignments)
+        awards: dict[int, tuple[bool, bool]] = {}
+        for learner_id, revoked, needs_review in Award.objects.filter(badge_class_id=badge.badge_class_id).values_list(
+            "learner_id", "revoked", "needs_review"
+        ):
+            live, flagged = awards.get(learner_id, (False, False))
+            if not revoked:
+                live, flagged = True, needs_review
+            awards[learner_id] = (live, flagged)
+        learner_ids = set(facts) | {lid for lid, (live, _) in awards.items() if live}
+        rows: list[LearnerProgress] = []
+        to_flag: dict[int, str] = {}
+        counts: dict[str, int] = defaultdict(int)
+        for learner_id in learner_ids:
+            f = facts.get(learner_id) or _Facts([], {})
+            award = awards.get(learner_id)
+            award_state = None if award is None else (ev.AWARD_LIVE if award[0] else ev.AWARD_REVOKED)
+            result = ev.evaluate_learner(
+                rule=rule,
+                learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
+            )
+            counts[result.state] += 1
+            if result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+                to_flag[learner_id] = _review_reason(result)
+            rows.append(
+                LearnerProgress(
+                    course_badge=badge,
+                    learner_id=learner_id,
+                    state=result.state,
+                    mastered_count=result.mastered_count,
+                    assessment_count=result.assessment_count,
+                    final_grade_entered=result.final_grade.entered,
+                    detail=result.detail(),
+                    evaluated_at=now,
+                )
+            )
+        with transaction.atomic():
+            LearnerProgress.objects.bulk_create(
+                rows,
+                batch_size=BATCH,
+                update_conflicts=True,
+                unique_fields=["course_badge", "learner"],
+                update_fields=[
+                    "state",
+                    "mastered_count",
+                    "assessment_count",
+                    "final_grade_entered",
+                    "detail",
+                    "evaluated_at",
+                ],
+            )
+        if to_flag:
+            _flag_for_review(badge, to_flag)
+        queued = _enqueue_eligible(badge) if counts.get(ev.ELIGIBLE) else 0
+        summary[badge.key] = {**counts, "queued": queued}
+    return summary
+
+
+def _review_reason(result: ev.LearnerEvaluation) -> str:
+    if not result.enrollment.counts:
+        return f"the learner no longer meets the badge rule: {result.enrollment.reason}"
+    if not result.final_grade.entered:
+        return "the learner no longer meets the badge rule: the final grade was removed"
+    missed = [a for a in result.assessments if not a.mastered]
+    names = "; ".join(f"{a.name}: {a.reason}" for a in missed)
+    return f"the learner no longer meets the badge rule ({names})"[:2000]
+
+
+def _flag_for_review(badge: CourseBadge, reasons: dict[int, str]) -> None:
+    try:
+        from badging.services.issuance import award_flag_for_review
+    except ImportError:
+        logger.info("issuance has no award_flag_for_review yet: %d awards not flagged", len(reasons))
+        return
+    progress_ids = dict(
+        LearnerProgress.objects.filter(course_badge=badge, learner_id__in=list(reasons)).values_list("learner_id", "pk")
+    )
+    for learner_id, reason in reasons.items():
+        award_flag_for_review(progress_id=progress_ids[learner_id], reason=reason)
+
+
+def _enqueue_eligible(badge: CourseBadge) -> int:
+    try:
+        from badging.services.issuance import awards_enqueue_eligible
+    except ImportError:
+        logger.info("issuance is not available yet: eligible learners of %s left for the reconciler", badge.key)
+        return 0
+    return awards_enqueue_eligible(course_badge_id=badge.pk)

@@ -1,0 +1,266 @@
+"""Course sync against an in-memory Canvas: full and incremental passes, posted-only grades,
+roster changes, failures in plain words, and the one-sync-per-course lock."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import responses
+from django.core.cache import cache
+from django.utils import timezone
+
+from badging.models import AssessmentResult, Assignment, Award, CourseSync, Enrollment, LearnerProgress, SyncRun
+from badging.services import sync
+from lti.models import Person
+from tests import factories as f
+from tests.canvas.fake import FakeCanvas
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def canvas():
+    fake = FakeCanvas()
+    fake.add_assignment(55, "Clean a data set")
+    fake.add_assignment(56, "Present findings")
+    fake.add_assignment(57, "Quiz 1", group=4)
+    fake.groups.append({"id": 4, "name": "Quizzes", "position": 2})
+    fake.add_student(42, "Ada Lovelace", email="Ada@Uni.edu")
+    fake.add_student(43, "Zoë O'Brien <b>")
+    fake.add_student(44, "Dropped Learner", state="deleted")
+    fake.add_student(45, "Test Student", type="StudentViewEnrollment")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        yield fake
+
+
+@pytest.fixture
+def course_badge(canvas):
+    platform = f.PlatformFactory(api_base_url=canvas.base)
+    course = f.CourseFactory(platform=platform, canvas_course_id=canvas.course_id)
+    return f.CourseBadgeFactory(course=course)
+
+
+def states(badge):
+    return dict(LearnerProgress.objects.filter(course_badge=badge).values_list("learner__canvas_user_id", "state"))
+
+
+def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course_badge):
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 10, at=now)
+    canvas.grade(57, 42, 1, at=now)  # not a credentialing assessment: not even fetched
+    canvas.grade(55, 43, 12, at=now, posted=False)
+    canvas.set_override(42, 95.0, "A")
+
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+
+    assert run.status == SyncRun.STATUS_OK and run.kind == "full"
+    assert run.canvas_requests == len(canvas.requests) == 4  # groups, assignments, enrollments, submissions (1 page)
+    assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
+        ("Clean a data set", "Credentialing Assessments"),
+        ("Present findings", "Credentialing Assessments"),
+        ("Quiz 1", "Quizzes"),
+    }
+    ada = Person.objects.get(canvas_user_id="42")
+    assert ada.email == "Ada@Uni.edu" and ada.name == "Ada Lovelace"
+    assert Person.objects.get(canvas_user_id="43").name == "Zoë O'Brien <b>"
+    assert Enrollment.objects.get(learner=ada).override_grade == "A"
+    assert Enrollment.objects.get(learner__canvas_user_id="45").is_test_user
+    assert AssessmentResult.objects.count() == 3
+    assert not AssessmentResult.objects.filter(assignment__name="Quiz 1").exists()
+
+    assert states(course_badge) == {
+        "42": "eligible",
+        "43": "in_progress",  # graded but not posted: does not count
+        "44": "ineligible",
+        "45": "ineligible",
+    }
+    detail = LearnerProgress.objects.get(course_badge=course_badge, learner=ada).detail
+    assert [a["status"] for a in detail["assessments"]] == ["mastered", "mastered"]
+    assert detail["final_grade"]["entered"] is True
+    zoe = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="43").detail
+    assert zoe["assessments"][0]["status"] == "graded_not_posted"
+    state = CourseSync.objects.get(course=course_badge.course)
+    assert state.last_status == "ok" and state.submissions_graded_since is not None
+
+
+def test_eligible_learners_are_handed_to_issuance(canvas, course_badge, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 12, at=now)
+    canvas.set_override(42, 90.0)
+    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+        sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
+    assert progress.state == "eligible"
+    assert progress.issue_status == LearnerProgress.ISSUE_QUEUED
+    assert send.call_args.args[0] == "badging.award_issue_batch"
+    assert send.call_args.kwargs["args"] == [[progress.pk]]
+
+
+def test_incremental_sync_reads_only_new_grades_and_keeps_the_roster(canvas, course_badge):
+    long_ago = timezone.now() - timedelta(days=3)
+    canvas.grade(55, 42, 12, at=long_ago)
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    first = len(canvas.requests)
+
+    canvas.grade(56, 42, 10, at=timezone.now())
+    canvas.requests.clear()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="stale")
+
+    assert run.kind == "incremental" and run.stats["roster"] is False
+    assert run.canvas_requests == 3 < first  # groups, assignments, one page of new grades
+    assert any("graded_since=" in url for url in canvas.requests)
+    assert states(course_badge)["42"] == "awaiting_final_grade"
+    assert run.stats["progress"][course_badge.key]["awaiting_final_grade"] == 1
+
+
+def test_instructor_sync_reads_final_grade_override_and_posting_of_old_grades(canvas, course_badge):
+    long_ago = timezone.now() - timedelta(days=3)
+    canvas.grade(55, 43, 12, at=long_ago, posted=False)
+    canvas.grade(56, 43, 12, at=long_ago, posted=False)
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert states(course_badge)["43"] == "in_progress"
+
+    # The instructor posts the grades (graded_at unchanged, so graded_since cannot see it) and
+    # enters the final grade override, then presses "sync now".
+    canvas.post(55, 43, at=timezone.now())
+    canvas.post(56, 43, at=timezone.now())
+    canvas.set_override(43, None, "B+")
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+
+    assert run.stats["roster"] is True and run.stats["unposted_rechecked"] == 2
+    assert states(course_badge)["43"] == "eligible"
+    assert AssessmentResult.objects.filter(learner__canvas_user_id="43", posted_at__isnull=False).count() == 2
+
+
+def test_new_learner_between_roster_passes_gets_their_older_grades(canvas, course_badge):
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    canvas.add_student(46, "Late Joiner")
+    canvas.grade(55, 46, 12, at=timezone.now() - timedelta(days=1))
+    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    assert AssessmentResult.objects.filter(learner__canvas_user_id="46").count() == 1
+    assert states(course_badge)["46"] == "in_progress"
+
+
+def test_vanished_assignments_and_enrollments(canvas, course_badge):
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    canvas.assignments = [a for a in canvas.assignments if a["id"] != 56]
+    canvas.enrollments = [e for e in canvas.enrollments if e["user_id"] != 43]
+    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    assert Assignment.objects.get(canvas_assignment_id="56").deleted_in_canvas
+    assert Enrollment.objects.get(learner__canvas_user_id="43").state == "deleted"
+    assert states(course_badge)["43"] == "ineligible"
+    progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
+    assert progress.assessment_count == 1
+
+
+def test_emails_from_users_endpoint_when_enrollments_lack_them(canvas, course_badge):
+    canvas.enrollment_emails = False
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert run.stats["users_pass"] is True
+    assert Person.objects.get(canvas_user_id="43").email == "user43@uni.edu"
+
+
+def test_revoked_token_fails_in_plain_words_and_keeps_the_watermark(canvas, course_badge):
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    watermark = CourseSync.objects.get(course=course_badge.course).submissions_graded_since
+    platform = course_badge.course.platform
+    platform.api_token = "revoked"
+    platform.save()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="periodic")
+    assert run.status == SyncRun.STATUS_FAILED
+    assert run.error.startswith("the Canvas API token was revoked or is invalid: ask your Canvas admin")
+    state = CourseSync.objects.get(course=course_badge.course)
+    assert state.last_status == "failed" and state.last_error == run.error
+    assert state.submissions_graded_since == watermark
+
+
+def test_missing_token_is_reported_without_calling_canvas(canvas, course_badge):
+    platform = course_badge.course.platform
+    platform.api_token = ""
+    platform.save()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert run.status == "failed" and "no Canvas API token" in run.error
+    assert canvas.requests == []
+
+
+def test_a_trigger_during_a_running_sync_is_folded_into_it(canvas, course_badge):
+    course_id = course_badge.course_id
+    runs_seen = []
+
+    original = sync._sync_once
+
+    def sync_once_with_a_second_trigger(**kwargs):
+        run = original(**kwargs)
+        runs_seen.append(run.trigger)
+        if len(runs_seen) == 1:
+            # Another worker (or an instructor) asks for a sync while this one holds the lock.
+            assert sync.course_sync(course_id=course_id, trigger="instructor", roster=True) is None
+        return run
+
+    with mock.patch.object(sync, "_sync_once", side_effect=sync_once_with_a_second_trigger):
+        run = sync.course_sync(course_id=course_id, trigger="periodic")
+    assert runs_seen == ["periodic", "requested_again"]
+    assert run.trigger == "requested_again" and run.stats["roster"] is True
+    assert SyncRun.objects.filter(course_id=course_id).count() == 2
+    assert cache.get(sync._lock_key(course_id)) is None
+
+
+def test_sync_requests_are_enqueued_once_after_commit(course_badge, django_capture_on_commit_callbacks):
+    course_id = course_badge.course_id
+    with mock.patch("celery.current_app.send_task") as send:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
+            assert sync.course_sync_request(course_id=course_id, trigger="stale") is False
+        assert send.call_count == 1
+        assert send.call_args.kwargs["kwargs"]["course_id"] == course_id
+        sync.course_sync_dequeued(course_id=course_id)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
+        assert send.call_count == 2
+
+
+def test_request_if_stale(course_badge, django_capture_on_commit_callbacks):
+    course_id = course_badge.course_id
+    CourseSync.objects.create(course_id=course_id, last_synced_at=timezone.now())
+    with mock.patch("celery.current_app.send_task") as send:
+        assert sync.course_sync_request_if_stale(course_id=course_id) is False
+        CourseSync.objects.filter(course_id=course_id).update(last_synced_at=timezone.now() - timedelta(hours=1))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sync.course_sync_request_if_stale(course_id=course_id) is True
+    assert send.call_count == 1
+
+
+def test_courses_sync_due_picks_courses_with_active_badges_not_synced_recently(course_badge):
+    fresh = f.CourseBadgeFactory()
+    CourseSync.objects.create(course=fresh.course, last_synced_at=timezone.now())
+    f.CourseBadgeFactory(active=False)
+    with mock.patch.object(sync, "course_sync_request", return_value=True) as request:
+        assert sync.courses_sync_due() == 1
+    assert request.call_args.kwargs == {"course_id": course_badge.course_id, "trigger": "periodic"}
+
+
+def test_issued_learner_whose_grade_is_lowered_is_flagged_not_revoked(canvas, course_badge):
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 12, at=now)
+    canvas.set_override(42, 90.0)
+    with mock.patch("celery.current_app.send_task"):
+        sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    ada = Person.objects.get(canvas_user_id="42")
+    award = Award.objects.create(
+        badge_class=course_badge.badge_class,
+        course_badge=course_badge,
+        learner=ada,
+        recipient_email="ada@uni.edu",
+        issued_on=now,
+    )
+    canvas.grade(56, 42, 3, at=timezone.now() + timedelta(seconds=1))
+    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    award.refresh_from_db()
+    assert not award.revoked
+    assert award.needs_review and "Present findings" in award.review_reason
+    progress = LearnerProgress.objects.get(course_badge=course_badge, learner=ada)
+    assert progress.state == "issued" and progress.detail["eligible_by_rule"] is False
