@@ -1,6 +1,9 @@
 from urllib.parse import urlsplit
 
-from lti.models import Platform
+from django.db.models import Q
+from django.utils import timezone
+
+from lti.models import Platform, ToolKey
 
 
 def platform_origins() -> set[str]:
@@ -12,3 +15,20 @@ def platform_origins() -> set[str]:
             if parts.scheme in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme}://{parts.netloc}")
     return origins
+
+
+def platform_for_launch(*, issuer: str, client_id: str | None) -> Platform | None:
+    """The active registration for iss + client_id. Without a client_id (optional in an OIDC login
+    request) only an issuer with exactly one active registration is unambiguous."""
+    platforms = Platform.objects.filter(issuer=issuer.rstrip("/"), active=True)
+    if client_id:
+        return platforms.filter(client_id=client_id).first()
+    found = list(platforms[:2])
+    return found[0] if len(found) == 1 else None
+
+
+def tool_jwks() -> dict:
+    """Our public keys as a JWK Set ({"keys": [...]}): the signing key and keys still in their grace period."""
+    now = timezone.now()
+    keys = ToolKey.objects.filter(Q(retire_after__isnull=True) | Q(retire_after__gt=now)).order_by("-created_at", "-id")
+    return {"keys": [key.public_jwk for key in keys]}

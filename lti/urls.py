@@ -8,4 +8,5 @@ urlpatterns = [
     path("launch/", views.launch, name="launch"),
     path("jwks.json", views.jwks, name="jwks"),
     path("config.json", views.config_json, name="config"),
+    path("register/", views.register, name="register"),
 ]

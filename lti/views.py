@@ -1,19 +1,95 @@
-"""Placeholder endpoints; the LTI issue replaces them with the real OIDC login and launch."""
+"""LTI endpoints: OIDC login, launch, our JWKS, the Canvas developer-key JSON, dynamic registration.
 
-from django.http import HttpResponse, JsonResponse
+Views only translate HTTP: the checks live in lti.adapter, the writes in lti.services.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from lti import adapter, config, selectors, services
+from lti.errors import Refused
+from lti.registration import platform_register_dynamic
+
+logger = logging.getLogger(__name__)
 
 
+def refused_page(request, refusal: Refused, *, stage: str):
+    logger.warning("lti %s refused (%s): %s", stage, refusal.code, refusal.detail)
+    context = refusal.page_context()
+    if refusal.code == "cookies_blocked":
+        params = adapter.login_params_for_state(context.get("state", ""))
+        if params:
+            context["new_window_url"] = reverse("lti:login") + "?" + urlencode({**params, "lti1p3_new_window": "1"})
+    response = render(request, "lti/error.html", context, status=refusal.status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt  # a cross-site form post from Canvas: OIDC state and the signed id_token protect it
+@never_cache
+@require_http_methods(["GET", "POST"])
 def login(request):
-    return HttpResponse("LTI login is not built yet", status=501)
+    launch_url = config.tool_urls(config.tool_base_url(request))["launch"]
+    try:
+        return adapter.oidc_login(request, launch_url=launch_url)
+    except Refused as refusal:
+        return refused_page(request, refusal, stage="login")
 
 
+@csrf_exempt  # the id_token is the proof; Canvas posts it from another site
+@never_cache
+@require_http_methods(["GET", "POST"])
 def launch(request):
-    return HttpResponse("LTI launch is not built yet", status=501)
+    try:
+        validated = adapter.launch_validate(request)
+        context = services.launch_record(
+            platform=validated.platform, deployment_id=validated.deployment_id, claims=validated.claims
+        )
+    except Refused as refusal:
+        return refused_page(request, refusal, stage="launch")
+    response = redirect(reverse("badging:launch_home", args=[context.public_id]))
+    # The state cookie has served its purpose.
+    response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
+    return response
 
 
+@require_GET
 def jwks(request):
-    return JsonResponse({"keys": []})
+    services.tool_key_current()  # a fresh install publishes its first key
+    response = JsonResponse(selectors.tool_jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
+@require_GET
 def config_json(request):
-    return JsonResponse({})
+    return JsonResponse(
+        config.developer_key_json(base_url=config.tool_base_url(request)), json_dumps_params={"indent": 2}
+    )
+
+
+@never_cache
+@require_GET
+def register(request):
+    openid_configuration = request.GET.get("openid_configuration", "")
+    if not openid_configuration:
+        return refused_page(
+            request, Refused("missing_parameters", "no openid_configuration"), stage="dynamic registration"
+        )
+    try:
+        result = platform_register_dynamic(
+            openid_configuration_url=openid_configuration,
+            registration_token=request.GET.get("registration_token", ""),
+            base_url=config.tool_base_url(request),
+        )
+    except Refused as refusal:
+        return refused_page(request, refusal, stage="dynamic registration")
+    return render(request, "lti/registered.html", {"platform": result.platform, "deployment_id": result.deployment_id})

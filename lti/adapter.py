@@ -1,0 +1,408 @@
+"""The only module that touches pylti1p3: tool configuration from our models, OIDC login, launch.
+
+pylti1p3 2.0.0 leaves gaps that this module closes (reference/lti-canvas.md §A):
+- every HTTP call has a timeout (a requests session with a default timeout);
+- the platform JWKS is cached in the Django cache and refetched once when a token names an
+  unknown `kid` (Canvas rotates its keys);
+- only RS256/384/512 are accepted (never `none` or HMAC), `aud` must contain our client_id and
+  `azp`, when present or when `aud` lists several audiences, must equal it; exp/iat are checked
+  with a small leeway;
+- the nonce is single-use (an atomic `cache.add`), so a replayed id_token is refused;
+- several registrations may share one issuer (Canvas cloud): lookups are always by iss + client_id.
+"""
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.contrib.django.request import DjangoRequest
+from pylti1p3.deployment import Deployment as PyltiDeployment
+from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.registration import Registration
+from pylti1p3.tool_config.abstract import ToolConfAbstract
+
+from lti import selectors, services
+from lti.errors import Refused
+from lti.models import Platform
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512")
+CLOCK_LEEWAY_SECONDS = 60
+MAX_LAUNCH_BYTES = 64 * 1024
+LOGIN_STATE_SECONDS = 600
+PLATFORM_JWKS_CACHE_SECONDS = 3600
+# At most one forced JWKS refetch per key set URL in this window: a flood of tokens naming
+# random kids must not turn into a flood of requests to Canvas.
+JWKS_REFETCH_MIN_INTERVAL_SECONDS = 10
+LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
+COOKIE_PREFIX = "lti1p3-"
+
+
+class TimeoutSession(requests.Session):
+    """A requests session whose calls time out (pylti1p3 passes no timeout of its own)."""
+
+    def __init__(self, timeout: float | None = None):
+        super().__init__()
+        self.timeout = timeout if timeout is not None else settings.LTI_HTTP_TIMEOUT
+        self.headers["User-Agent"] = "SkillsForwardBadges/1.0 (+LTI 1.3 tool)"
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, **kwargs)
+
+
+def http_session() -> TimeoutSession:
+    return TimeoutSession()
+
+
+# --- Tool configuration from our models ------------------------------------------------------------
+
+
+class DbToolConf(ToolConfAbstract):
+    """pylti1p3 registrations built from Platform/Deployment/ToolKey rows.
+
+    Always "many client ids per issuer": Canvas cloud uses one issuer for every institution.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.platforms: dict[tuple[str, str], Platform] = {}
+
+    def check_iss_has_one_client(self, iss: str) -> bool:
+        return False
+
+    def check_iss_has_many_clients(self, iss: str) -> bool:
+        return True
+
+    def platform(self, iss: str, client_id: str | None) -> Platform | None:
+        key = (iss, client_id or "")
+        if key not in self.platforms:
+            found = selectors.platform_for_launch(issuer=iss, client_id=client_id)
+            if found is None:
+                return None
+            self.platforms[key] = found
+        return self.platforms[key]
+
+    def _registration(self, platform: Platform) -> Registration:
+        key = services.tool_key_current()
+        public_pem = _public_pem(key.public_jwk)
+        reg = Registration()
+        reg.set_issuer(platform.issuer).set_client_id(platform.client_id)
+        reg.set_auth_login_url(platform.auth_login_url).set_auth_token_url(platform.auth_token_url)
+        reg.set_key_set_url(platform.keyset_url).set_key_set(None)
+        reg.set_tool_private_key(key.private_key_pem).set_tool_public_key(public_pem)
+        if platform.auth_audience:
+            reg.set_auth_audience(platform.auth_audience)
+        return reg
+
+    def find_registration_by_issuer(self, iss: str, *args, **kwargs):
+        platform = self.platform(iss, None)
+        return self._registration(platform) if platform else None
+
+    def find_registration_by_params(self, iss: str, client_id: str, *args, **kwargs):
+        platform = self.platform(iss, client_id)
+        return self._registration(platform) if platform else None
+
+    def find_deployment(self, iss: str, deployment_id: str):
+        return self.find_deployment_by_params(iss, deployment_id, None)
+
+    def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str | None, *args, **kwargs):
+        platform = self.platform(iss, client_id)
+        if platform is None:
+            return None
+        known = platform.deployments.filter(deployment_id=deployment_id, active=True).exists()
+        if not known and not platform.accept_new_deployments:
+            return None
+        return PyltiDeployment().set_deployment_id(deployment_id)
+
+    def get_jwks(self, iss: str | None = None, client_id: str | None = None, **kwargs):
+        return selectors.tool_jwks()
+
+
+def _public_pem(public_jwk: dict) -> str:
+    from jwcrypto.jwk import JWK
+
+    return JWK(**public_jwk).export_to_pem().decode()
+
+
+def service_registration(*, platform: Platform) -> Registration:
+    """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch."""
+    return DbToolConf()._registration(platform)
+
+
+# --- Platform key sets ------------------------------------------------------------------------------
+
+
+def _url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
+    """The platform's JWKS and whether it was fetched just now (else it came from the cache)."""
+    cache_key = f"lti:platform-jwks:{_url_hash(url)}"
+    if not refresh:
+        cached = cache.get(cache_key)
+        if cached:
+            return cached, False
+    try:
+        response = http_session().get(url, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        keyset = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise Refused("keyset_unavailable", f"GET {url}: {exc}") from exc
+    if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
+        raise Refused("keyset_unavailable", f"GET {url}: not a JWKS")
+    cache.set(cache_key, keyset, PLATFORM_JWKS_CACHE_SECONDS)
+    return keyset, True
+
+
+def _find_key(keyset: dict, kid: str, alg: str):
+    for jwk in keyset["keys"]:
+        if not isinstance(jwk, dict) or jwk.get("kid") != kid or jwk.get("kty") != "RSA":
+            continue
+        if jwk.get("alg", alg) != alg or jwk.get("use", "sig") != "sig":
+            continue
+        try:
+            return jwt.PyJWK(jwk, algorithm=alg).key
+        except jwt.PyJWKError as exc:
+            raise Refused("unknown_key", f"kid {kid} is not a usable RSA key: {exc}") from exc
+    return None
+
+
+def platform_signing_key(url: str, *, kid: str, alg: str):
+    """The platform's public key for this kid; one forced refetch when the cached set lacks it."""
+    keyset, fresh = platform_keyset(url)
+    key = _find_key(keyset, kid, alg)
+    if (
+        key is None
+        and not fresh
+        and cache.add(f"lti:jwks-refetch:{_url_hash(url)}", 1, JWKS_REFETCH_MIN_INTERVAL_SECONDS)
+    ):
+        logger.info("lti: kid %s not in the cached key set of %s: refetching once", kid, url)
+        keyset, _ = platform_keyset(url, refresh=True)
+        key = _find_key(keyset, kid, alg)
+    if key is None:
+        raise Refused("unknown_key", f"kid {kid} ({alg}) not in {url}")
+    return key
+
+
+# --- Launch -------------------------------------------------------------------------------------------
+
+
+class BadgesMessageLaunch(DjangoMessageLaunch):
+    """DjangoMessageLaunch with the checks pylti1p3 lacks; every failure raises Refused."""
+
+    def get_client_id(self) -> str:
+        body = self._jwt.get("body", {})
+        azp = body.get("azp")
+        if isinstance(azp, str) and azp:
+            return azp
+        aud = body.get("aud")
+        if isinstance(aud, list):
+            return aud[0] if aud and isinstance(aud[0], str) else ""
+        return aud if isinstance(aud, str) else ""
+
+    def validate(self):
+        if self._restored:
+            raise LtiException("Can't validate restored launch")
+        self._validated = True
+        try:
+            self.validate_jwt_format()
+            self.validate_nonce()
+            self.validate_registration()
+            self.validate_jwt_signature()
+            self.consume_nonce()
+            self.validate_deployment()
+            self.validate_message()
+        except Exception:
+            self._validated = False
+            raise
+        return self
+
+    def validate_jwt_format(self):
+        try:
+            super().validate_jwt_format()
+        except LtiException as exc:
+            raise Refused("malformed_token", str(exc)) from exc
+        header, body = self._jwt.get("header"), self._jwt.get("body")
+        if not isinstance(header, dict) or not isinstance(body, dict):
+            raise Refused("malformed_token", "header or body is not a JSON object")
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise Refused("algorithm_refused", f"alg {header.get('alg')!r}")
+        if not isinstance(header.get("kid"), str) or not header["kid"]:
+            raise Refused("malformed_token", "no kid in the JWT header")
+        return self
+
+    def validate_nonce(self):
+        try:
+            return super().validate_nonce()
+        except LtiException as exc:
+            raise Refused("nonce_mismatch", str(exc)) from exc
+
+    def validate_registration(self):
+        body = self._jwt["body"]
+        iss, client_id = body.get("iss"), self.get_client_id()
+        if not isinstance(iss, str) or not iss or not client_id:
+            raise Refused("malformed_token", "iss or aud missing")
+        platform = self._tool_config.platform(iss, client_id)
+        if platform is None:
+            raise Refused("unknown_platform", f"iss={iss} client_id={client_id}")
+        self._registration = self._tool_config._registration(platform)
+        self.platform = platform
+        return self
+
+    def validate_jwt_signature(self):
+        header = self._jwt["header"]
+        key = platform_signing_key(self.platform.keyset_url, kid=header["kid"], alg=header["alg"])
+        try:
+            verified = jwt.decode(
+                self._get_id_token(),
+                key,
+                algorithms=[header["alg"]],
+                audience=self.platform.client_id,
+                issuer=self.platform.issuer,
+                leeway=CLOCK_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "nonce"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Refused("expired", str(exc)) from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Refused("issued_in_future", str(exc)) from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Refused("wrong_audience", f"{exc}; aud={self._jwt['body'].get('aud')!r}") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise Refused("wrong_issuer", str(exc)) from exc
+        except jwt.InvalidSignatureError as exc:
+            raise Refused("bad_signature", str(exc)) from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise Refused("malformed_token", str(exc)) from exc
+        except jwt.InvalidTokenError as exc:
+            raise Refused("malformed_token", str(exc)) from exc
+        aud = verified["aud"]
+        azp = verified.get("azp")
+        if azp is not None and azp != self.platform.client_id:
+            raise Refused("wrong_audience", f"azp={azp!r}")
+        if isinstance(aud, list) and len(aud) > 1 and azp is None:
+            raise Refused("wrong_audience", "several audiences and no azp")
+        self._jwt["body"] = verified  # from here on, only the verified claims
+        return self
+
+    def consume_nonce(self):
+        """A nonce admits one launch: the atomic cache.add is the lock across web processes."""
+        body = self._jwt["body"]
+        digest = hashlib.sha256(f"{body['iss']}|{self.platform.client_id}|{body['nonce']}".encode()).hexdigest()
+        lifetime = max(int(body["exp"] - time.time()) + CLOCK_LEEWAY_SECONDS, CLOCK_LEEWAY_SECONDS)
+        if not cache.add(f"lti:nonce-used:{digest}", 1, min(lifetime, 86400)):
+            raise Refused("replayed", f"nonce of sub={body.get('sub')} seen before")
+        return self
+
+    def validate_deployment(self):
+        try:
+            return super().validate_deployment()
+        except LtiException as exc:
+            deployment_id = self._jwt["body"].get("https://purl.imsglobal.org/spec/lti/claim/deployment_id")
+            raise Refused("unknown_deployment", f"{exc}: {deployment_id!r} for {self.platform}") from exc
+
+    def validate_message(self):
+        body = self._jwt["body"]
+        if body.get("https://purl.imsglobal.org/spec/lti/claim/roles") is None:
+            raise Refused("missing_roles", "no roles claim")
+        message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
+        if message_type != "LtiResourceLinkRequest":
+            raise Refused("invalid_message", f"message_type {message_type!r}")
+        try:
+            return super().validate_message()
+        except LtiException as exc:
+            raise Refused("invalid_message", str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class ValidatedLaunch:
+    platform: Platform
+    deployment_id: str
+    claims: dict[str, Any]
+    state: str
+
+
+def _lti_cookie_names(request) -> list[str]:
+    return [name for name in request.COOKIES if name.startswith(COOKIE_PREFIX)]
+
+
+def launch_validate(request) -> ValidatedLaunch:
+    """Checks the OIDC launch POST (state, id_token) completely; raises Refused on any failure."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_LAUNCH_BYTES:
+        raise Refused("too_large", f"Content-Length {length}")
+    if request.method != "POST":
+        raise Refused("missing_parameters", f"method {request.method}")
+    state, id_token = request.POST.get("state", ""), request.POST.get("id_token", "")
+    if not state or not id_token:
+        raise Refused("missing_parameters", "state or id_token missing")
+    if request.COOKIES.get(COOKIE_PREFIX + state) != state:
+        if not _lti_cookie_names(request):
+            raise Refused("cookies_blocked", "no lti1p3 cookie came back", extra={"state": state})
+        raise Refused("state_mismatch", "the state cookie does not match the posted state")
+
+    tool_conf = DbToolConf()
+    launch = BadgesMessageLaunch(DjangoRequest(request, post_only=True), tool_conf, requests_session=http_session())
+    storage = DjangoCacheDataStorage()
+    try:
+        launch.set_launch_data_storage(storage)
+    except LtiException as exc:
+        raise Refused("cookies_blocked", str(exc), extra={"state": state}) from exc
+    launch.validate()
+    claims = dict(launch.get_launch_data())
+    # The nonce has done its job; drop it so its storage entry cannot be used again either.
+    storage.set_value(f"lti1p3-nonce-{claims['nonce']}", None, 1)
+    return ValidatedLaunch(
+        platform=launch.platform,
+        deployment_id=claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],
+        claims=claims,
+        state=state,
+    )
+
+
+# --- OIDC login ------------------------------------------------------------------------------------
+
+
+def login_params_for_state(state: str) -> dict[str, str] | None:
+    """The login request that produced this state, kept so a blocked-cookie launch can start over."""
+    return cache.get(f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}")
+
+
+def oidc_login(request, *, launch_url: str):
+    """Answers Canvas's third-party-initiated login with the redirect to its authorization endpoint."""
+    params = {key: request.GET.get(key) or request.POST.get(key) or "" for key in LOGIN_PARAMS}
+    if not params["iss"] or not params["login_hint"]:
+        raise Refused("missing_parameters", "iss or login_hint missing in the login request")
+    tool_conf = DbToolConf()
+    if tool_conf.platform(params["iss"], params["client_id"] or None) is None:
+        raise Refused("unknown_platform", f"login iss={params['iss']} client_id={params['client_id']}")
+    login = DjangoOIDCLogin(request, tool_conf)
+    login.set_launch_data_storage(DjangoCacheDataStorage())
+    login.set_launch_data_lifetime(LOGIN_STATE_SECONDS)
+    try:
+        redirect = login.get_redirect_object(launch_url)
+    except (OIDCException, LtiException) as exc:
+        raise Refused("unknown_platform", str(exc)) from exc
+    location = redirect.get_redirect_url()
+    state = _query_value(location, "state")
+    cache.set(
+        f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}",
+        {k: v for k, v in params.items() if v},
+        LOGIN_STATE_SECONDS,
+    )
+    return redirect.do_redirect()
+
+
+def _query_value(url: str, key: str) -> str:
+    return parse_qs(urlsplit(url).query).get(key, [""])[0]

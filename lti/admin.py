@@ -1,0 +1,101 @@
+"""Operators' configuration UI for Canvas platforms; keys and launches are read-only records."""
+
+from django import forms
+from django.contrib import admin
+
+from lti.models import Deployment, LaunchContext, Platform, ToolKey
+
+
+class PlatformForm(forms.ModelForm):
+    # Write-only: the stored token is never sent back to the browser.
+    api_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Canvas REST token of an admin or service account. Leave empty to keep the current one.",
+    )
+    clear_api_token = forms.BooleanField(required=False, label="Remove the stored API token")
+
+    class Meta:
+        model = Platform
+        fields = [
+            "name",
+            "issuer",
+            "client_id",
+            "auth_login_url",
+            "auth_token_url",
+            "auth_audience",
+            "keyset_url",
+            "api_base_url",
+            "api_token",
+            "clear_api_token",
+            "active",
+            "accept_new_deployments",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stored_api_token = self.instance.api_token if self.instance.pk else ""
+        if self.stored_api_token:
+            self.fields["api_token"].help_text = "A token is stored. " + self.fields["api_token"].help_text
+
+    def clean(self):
+        cleaned = super().clean()
+        token = (cleaned.get("api_token") or "").strip()
+        if cleaned.get("clear_api_token"):
+            cleaned["api_token"] = ""
+        elif not token:
+            cleaned["api_token"] = self.stored_api_token
+        else:
+            cleaned["api_token"] = token
+        return cleaned
+
+
+class DeploymentInline(admin.TabularInline):
+    model = Deployment
+    extra = 1
+    fields = ["deployment_id", "active", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Platform)
+class PlatformAdmin(admin.ModelAdmin):
+    form = PlatformForm
+    inlines = [DeploymentInline]
+    list_display = ["name", "issuer", "client_id", "api_base_url", "registered_via", "active", "api_token_status"]
+    list_filter = ["active", "registered_via"]
+    search_fields = ["name", "issuer", "client_id", "api_base_url"]
+    readonly_fields = ["registered_via", "created_at", "updated_at"]
+
+    @admin.display(description="API token")
+    def api_token_status(self, obj: Platform) -> str:
+        return "needs API token" if obj.needs_api_token else "set"
+
+
+@admin.register(ToolKey)
+class ToolKeyAdmin(admin.ModelAdmin):
+    list_display = ["kid", "created_at", "superseded_at", "retire_after"]
+    fields = ["kid", "public_jwk", "created_at", "superseded_at", "retire_after"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # keys are made by `manage.py lti_rotate_keys`
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LaunchContext)
+class LaunchContextAdmin(admin.ModelAdmin):
+    list_display = ["person", "role", "is_teaching_assistant", "is_test_user", "course", "created_at", "expires_at"]
+    list_filter = ["role", "is_test_user", "platform"]
+    search_fields = ["person__name", "person__canvas_user_id", "course__name", "course__canvas_course_id"]
+    list_select_related = ["person", "course"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

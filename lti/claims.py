@@ -1,0 +1,73 @@
+"""What a verified launch says, in our terms: who, which course, which Canvas ids, which roles.
+
+Canvas sends custom fields as strings, and a substitution it cannot fill arrives unexpanded
+(the literal "$Canvas.user.id"): such values count as absent.
+"""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def custom_value(custom: dict, key: str) -> str:
+    value = custom.get(key)
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    value = str(value).strip()
+    return "" if value.startswith("$") else value
+
+
+def _email(value: str) -> str:
+    value = (value or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError:
+        return ""
+    return value
+
+
+@dataclass(frozen=True)
+class LaunchClaims:
+    sub: str
+    roles: list[str]
+    canvas_user_id: str = ""
+    canvas_course_id: str = ""
+    context_id: str = ""
+    context_title: str = ""
+    context_label: str = ""
+    name: str = ""
+    sortable_name: str = ""
+    email: str = ""
+    api_base_url: str = ""
+    custom: dict = field(default_factory=dict)
+
+
+def claims_parse(body: dict) -> LaunchClaims:
+    custom = body.get(LTI + "custom") or {}
+    if not isinstance(custom, dict):
+        custom = {}
+    context = body.get(LTI + "context") or {}
+    if not isinstance(context, dict):
+        context = {}
+    roles = body.get(LTI + "roles") or []
+    given, family = str(body.get("given_name") or "").strip(), str(body.get("family_name") or "").strip()
+    name = str(body.get("name") or "").strip() or " ".join(p for p in (given, family) if p)
+    sortable = ", ".join(p for p in (family, given) if p) if family else name
+    return LaunchClaims(
+        sub=str(body.get("sub") or ""),
+        roles=[r for r in roles if isinstance(r, str)] if isinstance(roles, list) else [],
+        canvas_user_id=custom_value(custom, "canvas_user_id"),
+        canvas_course_id=custom_value(custom, "canvas_course_id"),
+        context_id=str(context.get("id") or ""),
+        context_title=str(context.get("title") or ""),
+        context_label=str(context.get("label") or ""),
+        name=name,
+        sortable_name=sortable,
+        # $Person.email.primary is the primary address; the standard claim is the fallback.
+        email=_email(custom_value(custom, "email")) or _email(str(body.get("email") or "")),
+        api_base_url=custom_value(custom, "canvas_api_base_url"),
+        custom={k: v for k, v in custom.items() if isinstance(v, str)},
+    )

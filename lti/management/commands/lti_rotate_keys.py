@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from lti import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Add a new LTI signing key. The previous key stays in the JWKS for LTI_KEY_ROTATION_GRACE_DAYS, "
+        "then is removed (keys past their grace period are deleted by this command)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--grace-days", type=int, default=None)
+
+    def handle(self, *args, **options):
+        grace = options["grace_days"] if options["grace_days"] is not None else settings.LTI_KEY_ROTATION_GRACE_DAYS
+        rotation = services.tool_key_rotate(grace_days=grace)
+        self.stdout.write(self.style.SUCCESS(f"New signing key {rotation.new_key.kid}"))
+        for kid in rotation.superseded:
+            self.stdout.write(f"Superseded {kid}: published for {grace} more days")
+        for kid in rotation.retired:
+            self.stdout.write(f"Removed {kid}: past its grace period")

@@ -1,0 +1,313 @@
+"""Writes of the LTI side: platform registrations, our signing keys, courses, people and launches."""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from jwcrypto.jwk import JWK
+
+from lti.claims import claims_parse
+from lti.errors import Refused
+from lti.models import (
+    CANVAS_AUTH_LOGIN_URL,
+    CANVAS_KEYSET_URL,
+    Course,
+    Deployment,
+    LaunchContext,
+    Person,
+    Platform,
+    ToolKey,
+)
+from lti.roles import NoUsableRole, RoleDecision, role_decide
+
+logger = logging.getLogger(__name__)
+
+LAUNCH_CONTEXT_LIFETIME = timedelta(hours=8)
+TOOL_KEY_BITS = 2048
+
+
+# --- Platforms --------------------------------------------------------------------------------------
+
+
+def canvas_token_url(api_base_url: str) -> str:
+    """Canvas's OAuth2 token endpoint lives on the institution's own host (the assertion aud)."""
+    return f"{api_base_url.rstrip('/')}/login/oauth2/token" if api_base_url else ""
+
+
+def platform_upsert(
+    *,
+    issuer: str,
+    client_id: str,
+    deployment_ids: Iterable[str],
+    api_base_url: str = "",
+    api_token: str = "",
+    name: str = "",
+    auth_login_url: str | None = None,
+    auth_token_url: str | None = None,
+    keyset_url: str | None = None,
+    registered_via: str = "manual",
+) -> Platform:
+    """Create or update the registration (issuer + client_id) and make sure its deployments exist.
+
+    Idempotent. Omitted endpoints get the hosted-Canvas defaults on creation and are left alone on
+    update; an empty api_token never erases a stored one. Deployments are only ever added.
+    """
+    issuer = issuer.strip().rstrip("/")
+    client_id = client_id.strip()
+    if not issuer or not client_id:
+        raise ValueError("issuer and client_id are required")
+    api_base_url = api_base_url.strip().rstrip("/")
+    with transaction.atomic():
+        platform = Platform.objects.select_for_update().filter(issuer=issuer, client_id=client_id).first()
+        created = platform is None
+        if created:
+            platform = Platform(issuer=issuer, client_id=client_id, registered_via=registered_via)
+            platform.auth_login_url = auth_login_url or CANVAS_AUTH_LOGIN_URL
+            platform.keyset_url = keyset_url or CANVAS_KEYSET_URL
+            platform.auth_token_url = auth_token_url or canvas_token_url(api_base_url)
+        else:
+            if auth_login_url:
+                platform.auth_login_url = auth_login_url
+            if keyset_url:
+                platform.keyset_url = keyset_url
+            if auth_token_url:
+                platform.auth_token_url = auth_token_url
+            elif api_base_url and not platform.auth_token_url:
+                platform.auth_token_url = canvas_token_url(api_base_url)
+        if api_base_url:
+            platform.api_base_url = api_base_url
+        if api_token:
+            platform.api_token = api_token
+        if name:
+            platform.name = name
+        elif not platform.name:
+            platform.name = platform.api_base_url.split("//")[-1] or issuer.split("//")[-1]
+        platform.full_clean(exclude=["api_token"])
+        platform.save()
+        for deployment_id in deployment_ids:
+            deployment_id = deployment_id.strip()
+            if deployment_id:
+                Deployment.objects.get_or_create(platform=platform, deployment_id=deployment_id)
+    logger.info(
+        "lti platform %s: %s client_id=%s", "created" if created else "updated", platform.issuer, platform.client_id
+    )
+    return platform
+
+
+def deployment_record(*, platform: Platform, deployment_id: str) -> Deployment:
+    """The deployment row; created only when the platform accepts new deployments (else DoesNotExist)."""
+    deployment = Deployment.objects.filter(platform=platform, deployment_id=deployment_id, active=True).first()
+    if deployment is not None:
+        return deployment
+    if not platform.accept_new_deployments:
+        raise Deployment.DoesNotExist(deployment_id)
+    deployment, created = Deployment.objects.get_or_create(platform=platform, deployment_id=deployment_id)
+    if created:
+        logger.info("lti deployment %s recorded for %s at its first launch", deployment_id, platform)
+    return deployment
+
+
+# --- Our signing keys -------------------------------------------------------------------------------
+
+
+def _tool_key_create() -> ToolKey:
+    jwk = JWK.generate(kty="RSA", size=TOOL_KEY_BITS)
+    kid = jwk.thumbprint()  # RFC 7638: the same kid pylti1p3 derives from the PEM for its assertions
+    public = jwk.export_public(as_dict=True)
+    public.update(kid=kid, alg="RS256", use="sig")
+    pem = jwk.export_to_pem(private_key=True, password=None).decode()
+    return ToolKey.objects.create(kid=kid, private_key_pem=pem, public_jwk=public)
+
+
+def tool_key_current() -> ToolKey:
+    """The key that signs now (the newest not superseded); the first one is created on demand."""
+    key = ToolKey.objects.filter(superseded_at__isnull=True).order_by("-created_at", "-id").first()
+    if key is None:
+        key = _tool_key_create()
+        logger.info("lti tool key %s created (no key existed)", key.kid)
+    return key
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    new_key: ToolKey
+    superseded: list[str]
+    retired: list[str]
+
+
+def tool_key_rotate(*, grace_days: int | None = None) -> KeyRotation:
+    """Adds a new signing key; old keys stay published for the grace period, then are deleted.
+
+    Canvas caches our JWKS, so the superseded key must still verify assertions signed just before
+    the rotation; `retire_after` bounds that window.
+    """
+    grace = timedelta(days=settings.LTI_KEY_ROTATION_GRACE_DAYS if grace_days is None else grace_days)
+    now = timezone.now()
+    with transaction.atomic():
+        retired = list(ToolKey.objects.filter(retire_after__lte=now).values_list("kid", flat=True))
+        ToolKey.objects.filter(retire_after__lte=now).delete()
+        old = list(ToolKey.objects.select_for_update().filter(superseded_at__isnull=True))
+        new_key = _tool_key_create()
+        ToolKey.objects.filter(pk__in=[k.pk for k in old]).update(superseded_at=now, retire_after=now + grace)
+    logger.info("lti tool key rotated: new %s, superseded %s, retired %s", new_key.kid, [k.kid for k in old], retired)
+    return KeyRotation(new_key=new_key, superseded=[k.kid for k in old], retired=retired)
+
+
+# --- Courses and people -----------------------------------------------------------------------------
+
+
+def course_upsert(
+    *, platform: Platform, canvas_course_id: str, lti_context_id: str = "", name: str = "", course_code: str = ""
+) -> Course:
+    """The course row for this Canvas course; known values are refreshed, blanks never erase."""
+    values = {"lti_context_id": lti_context_id, "name": name, "course_code": course_code}
+    defaults = {k: v for k, v in values.items() if v}
+    try:
+        course, created = Course.objects.get_or_create(
+            platform=platform, canvas_course_id=canvas_course_id, defaults=defaults
+        )
+    except IntegrityError:  # a concurrent launch created it first
+        course, created = Course.objects.get(platform=platform, canvas_course_id=canvas_course_id), False
+    changed = [k for k, v in defaults.items() if getattr(course, k) != v]
+    if not created and changed:
+        for key in changed:
+            setattr(course, key, defaults[key])
+        course.save(update_fields=[*changed, "updated_at"])
+    return course
+
+
+def person_upsert(
+    *,
+    platform: Platform,
+    canvas_user_id: str,
+    lti_sub: str = "",
+    name: str = "",
+    sortable_name: str = "",
+    email: str = "",
+) -> Person:
+    """The person row for this Canvas user (from a launch or a sync); blanks never erase known values.
+
+    A new email also stamps email_read_at, so issuance can tell how fresh the address is.
+    """
+    values = {"lti_sub": lti_sub, "name": name, "sortable_name": sortable_name, "email": email.strip().lower()}
+    defaults = {k: v for k, v in values.items() if v}
+    if defaults.get("email"):
+        defaults["email_read_at"] = timezone.now()
+    try:
+        person, created = Person.objects.get_or_create(
+            platform=platform, canvas_user_id=canvas_user_id, defaults=defaults
+        )
+    except IntegrityError:
+        person, created = Person.objects.get(platform=platform, canvas_user_id=canvas_user_id), False
+    if not created:
+        changed = [k for k, v in defaults.items() if k != "email_read_at" and getattr(person, k) != v]
+        if defaults.get("email"):
+            changed.append("email_read_at")
+        if changed:
+            for key in changed:
+                setattr(person, key, defaults[key])
+            person.save(update_fields=[*changed, "updated_at"])
+    return person
+
+
+def launch_context_create(
+    *,
+    platform: Platform,
+    deployment: Deployment,
+    course: Course,
+    person: Person,
+    decision: RoleDecision,
+    roles: list[str],
+    email: str = "",
+) -> LaunchContext:
+    """A server-side record of this launch, addressed by an opaque id, valid for 8 hours."""
+    return LaunchContext.objects.create(
+        platform=platform,
+        deployment=deployment,
+        course=course,
+        person=person,
+        role=decision.role,
+        is_teaching_assistant=decision.is_teaching_assistant,
+        is_test_user=decision.is_test_user,
+        roles=list(roles),
+        email=email,
+        expires_at=timezone.now() + LAUNCH_CONTEXT_LIFETIME,
+    )
+
+
+def launch_contexts_purge_expired() -> int:
+    """Deletes launch contexts past their expiry; returns how many."""
+    deleted, _ = LaunchContext.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
+    """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
+
+    Raises Refused when the launch lacks what the product needs (a usable role, the Canvas course
+    and user ids); nothing is written then.
+    """
+    parsed = claims_parse(claims)
+    try:
+        decision = role_decide(parsed.roles)
+    except NoUsableRole as exc:
+        raise Refused("no_usable_role", f"roles: {exc}") from exc
+    with transaction.atomic():
+        try:
+            deployment = deployment_record(platform=platform, deployment_id=deployment_id)
+        except Deployment.DoesNotExist as exc:
+            raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
+        canvas_course_id = parsed.canvas_course_id
+        if not canvas_course_id and parsed.context_id:
+            known = Course.objects.filter(platform=platform, lti_context_id=parsed.context_id).first()
+            canvas_course_id = known.canvas_course_id if known else ""
+        if not canvas_course_id:
+            raise Refused("missing_course", f"no canvas_course_id; context {parsed.context_id!r}")
+        canvas_user_id = parsed.canvas_user_id
+        if not canvas_user_id and parsed.sub:
+            known_person = Person.objects.filter(platform=platform, lti_sub=parsed.sub).first()
+            canvas_user_id = known_person.canvas_user_id if known_person else ""
+        if not canvas_user_id:
+            raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
+        course = course_upsert(
+            platform=platform,
+            canvas_course_id=canvas_course_id,
+            lti_context_id=parsed.context_id,
+            name=parsed.context_title,
+            course_code=parsed.context_label,
+        )
+        person = person_upsert(
+            platform=platform,
+            canvas_user_id=canvas_user_id,
+            lti_sub=parsed.sub,
+            name=parsed.name,
+            sortable_name=parsed.sortable_name,
+            email=parsed.email,
+        )
+        if parsed.api_base_url and not platform.api_base_url:
+            # A signed claim from this very platform: fills what dynamic registration could not know.
+            platform.api_base_url = parsed.api_base_url.rstrip("/")
+            platform.auth_token_url = platform.auth_token_url or canvas_token_url(platform.api_base_url)
+            platform.save(update_fields=["api_base_url", "auth_token_url", "updated_at"])
+        context = launch_context_create(
+            platform=platform,
+            deployment=deployment,
+            course=course,
+            person=person,
+            decision=decision,
+            roles=parsed.roles,
+            email=parsed.email,
+        )
+    logger.info(
+        "lti launch: %s as %s%s in course %s (%s)",
+        person.canvas_user_id,
+        decision.role,
+        " (test user)" if decision.is_test_user else "",
+        course.canvas_course_id,
+        platform,
+    )
+    return context
