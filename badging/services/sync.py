@@ -815,3 +815,32 @@ def _enqueue_eligible(badge: CourseBadge) -> int:
         logger.info("issuance is not available yet: eligible learners of %s left for the reconciler", badge.key)
         return 0
     return awards_enqueue_eligible(course_badge_id=badge.pk)
+
+
+# --- Schedule -------------------------------------------------------------------------------------
+
+
+def beat_schedule_write() -> list[tuple[str, int, bool]]:
+    """Create or update the django-celery-beat rows for the periodic sync and the reconciler.
+    Idempotent: rows are keyed by task name. Returns (task, minutes, changed) per row."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    wanted = [
+        ("badging.sync_all_due", settings.BADGING_SYNC_INTERVAL_MINUTES, "Sync courses from Canvas"),
+        ("badging.reconcile", settings.BADGING_RECONCILE_INTERVAL_MINUTES, "Reconcile awards and deliveries"),
+    ]
+    # The sync interval is when a course is due; checking more often spreads the courses out.
+    out = []
+    with transaction.atomic():
+        for task, minutes, label in wanted:
+            every = max(1, minutes if task != "badging.sync_all_due" else min(minutes, 5))
+            interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.MINUTES)
+            row = PeriodicTask.objects.filter(name=label).first()
+            changed = row is None or row.task != task or row.interval_id != interval.pk or not row.enabled
+            if changed:
+                PeriodicTask.objects.update_or_create(
+                    name=label,
+                    defaults={"task": task, "interval": interval, "enabled": True, "crontab": None, "kwargs": "{}"},
+                )
+            out.append((task, every, changed))
+    return out

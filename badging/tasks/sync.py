@@ -1,1 +1,19 @@
-"""Celery tasks for Canvas sync (see badging.services.sync)."""
+"""Celery tasks for Canvas sync (see badging.services.sync). Thin: ids in, one service call."""
+
+from celery import shared_task
+
+from badging.services import sync
+
+
+@shared_task(name="badging.course_sync", acks_late=True, reject_on_worker_lost=True)
+def course_sync(course_id: int, trigger: str = "task", full: bool = False, roster: bool | None = None) -> dict | None:
+    """Sync one course. Safe to repeat: a second copy running at once folds into the first."""
+    sync.course_sync_dequeued(course_id=course_id)
+    run = sync.course_sync(course_id=course_id, trigger=trigger, full=full, roster=roster)
+    return {"sync_run_id": run.pk, "status": run.status} if run else None
+
+
+@shared_task(name="badging.sync_all_due", acks_late=True, reject_on_worker_lost=True)
+def sync_all_due() -> int:
+    """Periodic: enqueue a sync of every course with an active badge not synced within the interval."""
+    return sync.courses_sync_due()

@@ -1,0 +1,13 @@
+"""Write the periodic schedule (django-celery-beat rows) that keeps courses synced and awards reconciled."""
+
+from django.core.management.base import BaseCommand
+
+from badging.services.sync import beat_schedule_write
+
+
+class Command(BaseCommand):
+    help = "Create or update the periodic tasks badging.sync_all_due and badging.reconcile (idempotent)."
+
+    def handle(self, *args, **options):
+        for task, minutes, changed in beat_schedule_write():
+            self.stdout.write(f"{task}: every {minutes} min ({'written' if changed else 'already up to date'})")
