@@ -481,6 +481,7 @@ class AssessmentCell:
     mastered: bool
     status: str  # mastered, not_mastered, not_submitted, awaiting_grading, not_posted, excused
     explanation: str
+    needed: str = ""
 
     @property
     def score_text(self) -> str:
@@ -619,6 +620,7 @@ def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[Assess
         score = item.get("score")
         mastered = bool(item.get("mastered"))
         status = str(item.get("status") or ("mastered" if mastered else "not_mastered"))
+        status = {"graded_not_posted": "not_posted"}.get(status, status)
         explanation = str(item.get("reason") or item.get("explanation") or item.get("summary") or "")
         cells.append(
             AssessmentCell(
@@ -754,6 +756,8 @@ def learner_rows(
                 )
                 for rule in rules
             ]
+        for cell, rule in zip(cells, rules, strict=True):
+            cell.needed = rule.needed_text
         award = awards.get(progress.learner_id)
         display_state = display_state_of(progress)
         rows.append(
@@ -883,7 +887,7 @@ def _final_grade_fallback(course_badge: CourseBadge, progress: LearnerProgress, 
 ACTION_LABELS = {
     "instructor.sync_requested": "asked for a sync",
     "instructor.issuance_retried": "retried failed issuing",
-    "instructor.award_revoked": "revoked a badge",
+    "award_revoked": "revoked a badge",
     "instructor.notification_resent": "re-sent a badge email",
     "instructor.learners_exported": "exported the learner table",
 }

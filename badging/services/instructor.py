@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
-from badging.models import AuditEvent, Award, CourseBadge, LearnerProgress
+from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
 from lti.models import LaunchContext
 
 logger = logging.getLogger(__name__)
 
 ACTION_SYNC = "instructor.sync_requested"
 ACTION_RETRY = "instructor.issuance_retried"
-ACTION_REVOKE = "instructor.award_revoked"
+ACTION_REVOKE = "award_revoked"  # written by badging.services.issuance.award_revoke
 ACTION_RESEND = "instructor.notification_resent"
 ACTION_EXPORT = "instructor.learners_exported"
 
@@ -66,30 +68,23 @@ def audit_event_record(
     )
 
 
-def _enqueue_course_sync(course_id: int) -> None:
-    # By task name: the web process needs no import of the sync code to hand work to a worker.
-    from skillsforward.celery import app
+def course_sync_now(*, launch: LaunchContext) -> bool:
+    """Records the request and enqueues a sync of the launch's course (roster included) after the
+    commit. Returns False when a sync is already queued: this request is then covered by it."""
+    from badging.services.sync import course_sync_request
 
-    app.send_task("badging.course_sync", kwargs={"course_id": course_id, "trigger": "instructor"})
-
-
-def course_sync_now(*, launch: LaunchContext) -> AuditEvent:
-    """Records the request and enqueues a sync of the launch's course once the record is committed."""
     _require_instructor(launch)
     with transaction.atomic():
-        event = audit_event_record(launch=launch, action=ACTION_SYNC)
-        course_id = launch.course_id
-        transaction.on_commit(lambda: _enqueue_course_sync(course_id))
-    return event
+        enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor", roster=True)
+        audit_event_record(launch=launch, action=ACTION_SYNC, detail={"enqueued": enqueued})
+    return enqueued
 
 
 def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge) -> int:
     """Hands every learner whose issuing failed back to issuance now; returns how many were failed."""
     _require_course_badge(launch, course_badge)
-    try:
-        from badging.services.issuance import awards_enqueue_eligible
-    except ImportError as exc:
-        raise ActionUnavailable("Issuing is not set up on this server yet.") from exc
+    from badging.services.issuance import awards_enqueue_eligible
+
     with transaction.atomic():
         failed = LearnerProgress.objects.filter(
             course_badge=course_badge, issue_status=LearnerProgress.ISSUE_FAILED
@@ -107,43 +102,43 @@ def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge)
 
 
 def award_revoke_as_instructor(*, launch: LaunchContext, award: Award, reason: str) -> Award:
-    """Revokes one award of this course with the instructor's reason (required)."""
+    """Revokes one award of this course with the instructor's reason (required). The issuance
+    service records the AuditEvent (actor, award, reason), so it is not written twice here."""
+    from badging.services.issuance import award_revoke
+
     _require_award(launch, award)
     reason = (reason or "").strip()
     if not reason:
         raise ValueError("A reason is required to revoke a badge.")
-    try:
-        from badging.services.issuance import award_revoke
-    except ImportError as exc:
-        raise ActionUnavailable("Revoking is not set up on this server yet.") from exc
-    with transaction.atomic():
-        revoked = award_revoke(award_id=award.pk, reason=reason, actor=instructor_actor(launch=launch))
-        audit_event_record(
-            launch=launch,
-            action=ACTION_REVOKE,
-            award=revoked,
-            detail={"reason": reason, "learner": revoked.learner.canvas_user_id},
-        )
-    return revoked
+    return award_revoke(award_id=award.pk, reason=reason, actor=instructor_actor(launch=launch))
 
 
-def award_notification_resend(*, launch: LaunchContext, award: Award) -> None:
-    """Sends the award email again to the address the badge was issued to."""
+def award_notification_resend(*, launch: LaunchContext, award: Award) -> Delivery:
+    """Re-opens the award's email delivery and hands it to the notification task after commit.
+
+    The notification service sends a delivery only while it is not marked sent, so a resend is:
+    mark it pending again, then enqueue it. If that message is lost, the reconciler picks the
+    delivery up once its next-attempt time has passed.
+    """
+    from badging.services.issuance import QUEUED_STALE_AFTER
+
     _require_award(launch, award)
     if award.revoked:
         raise ActionUnavailable("This badge was revoked: its email is not sent again.")
-    try:
-        from badging.services.notifications import award_notification_resend as resend
-    except ImportError as exc:
-        raise ActionUnavailable("Email notifications are not set up on this server yet.") from exc
     with transaction.atomic():
+        delivery, _ = Delivery.objects.select_for_update().get_or_create(award=award, kind=Delivery.KIND_EMAIL)
+        delivery.status = Delivery.PENDING
+        delivery.next_attempt_at = timezone.now() + QUEUED_STALE_AFTER
+        delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
         audit_event_record(
             launch=launch,
             action=ACTION_RESEND,
             award=award,
-            detail={"recipient_email": award.recipient_email},
+            detail={"recipient_email": award.recipient_email, "previous_attempts": delivery.attempts},
         )
-        resend(award_id=award.pk)
+        delivery_id = delivery.pk
+        transaction.on_commit(lambda: current_app.send_task("badging.deliveries_send", args=[[delivery_id]]))
+    return delivery
 
 
 def learner_export_record(*, launch: LaunchContext, course_badge: CourseBadge, filters: dict[str, str]) -> AuditEvent:

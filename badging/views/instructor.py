@@ -1,3 +1,381 @@
-"""instructor pages."""
+"""Instructor pages: the dashboard, one learner's "why not issued?", and the confirmed actions.
 
-urlpatterns: list = []
+Every view is reached through the launch id in the URL and allowed only to instructors, TAs and
+admins of that launch's course; every object is looked up within that course, so a launch from
+another course or another Canvas instance gets a 404, never someone else's data.
+"""
+
+import csv
+from urllib.parse import urlencode
+
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from badging.models import Award, CourseBadge
+from badging.selectors import dashboard as sel
+from badging.services import instructor as svc
+from lti.launch import launch_context_required
+
+INSTRUCTOR_ROLES = ("instructor", "admin")
+
+# Fixed texts for the notice shown after an action (a key in the redirect, so no cookie is needed
+# inside the Canvas iframe, and nothing from the URL is ever echoed).
+NOTICES = {
+    "sync": ("success", "Sync requested. Canvas data usually arrives within a minute: reload this page to see it."),
+    "sync_queued": ("success", "A sync of this course is already queued: it will include your request."),
+    "retry": ("success", "Failed issuing handed back to the issuer: the learners are queued again."),
+    "revoked": ("success", "The badge was revoked. Its public page and credential now say so."),
+    "resent": ("success", "The badge email is being sent again."),
+}
+
+
+def _dashboard_url(launch, course_badge=None, **params) -> str:
+    url = reverse("badging:instructor_dashboard", args=[launch.public_id])
+    if course_badge is not None:
+        params["badge"] = course_badge.pk
+    query = urlencode({k: v for k, v in params.items() if v not in ("", None)})
+    return f"{url}?{query}" if query else url
+
+
+def _course_badge(launch, course_badge_id: int) -> CourseBadge:
+    return get_object_or_404(
+        CourseBadge.objects.select_related("badge_class").defer("badge_class__image"),
+        pk=course_badge_id,
+        course_id=launch.course_id,
+    )
+
+
+def _award(launch, award_public_id: str) -> Award:
+    return get_object_or_404(
+        Award.objects.select_related("course_badge", "badge_class", "learner").defer(
+            "ob3_credential", "ob3_jwt", "badge_class__image"
+        ),
+        public_id=award_public_id,
+        course_badge__course_id=launch.course_id,
+    )
+
+
+def _base_context(launch) -> dict:
+    return {
+        "launch": launch,
+        "dashboard_url": reverse("badging:instructor_dashboard", args=[launch.public_id]),
+    }
+
+
+def _sort_links(launch, course_badge, filters) -> dict[str, dict[str, str]]:
+    """Each column header's link: sorts by it, or flips the direction when it is already the sort."""
+    links = {}
+    for key in sel.SORTS:
+        current = filters.sort == key
+        next_dir = "desc" if current and not filters.descending else ""
+        links[key] = {
+            "url": _dashboard_url(launch, course_badge, **filters.as_query(sort=key, dir=next_dir, page="")),
+            "aria_sort": ("descending" if filters.descending else "ascending") if current else "",
+        }
+    return links
+
+
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def dashboard(request, launch):
+    course_badges = sel.course_badges_for_dashboard(course=launch.course)
+    counts = sel.state_counts(course_badge_ids=[cb.pk for cb in course_badges])
+    selected = None
+    wanted = request.GET.get("badge", "")
+    if wanted.isdigit():
+        selected = next((cb for cb in course_badges if cb.pk == int(wanted)), None)
+    if selected is None and course_badges:
+        selected = course_badges[0]
+    context = _base_context(launch) | {
+        "course_badges": course_badges,
+        "counts": counts,
+        "selected": selected,
+        "sync": sel.sync_status(course=launch.course),
+        "recent_actions": sel.recent_actions(course=launch.course),
+        "notice": NOTICES.get(request.GET.get("done", "")),
+    }
+    if selected is not None:
+        filters = sel.LearnerFilters.from_query(request.GET)
+        rule = sel.rule_check(course_badge=selected)
+        table = sel.learner_table(
+            course_badge=selected, filters=filters, page_number=request.GET.get("page"), rules=rule.assessments
+        )
+        selected_counts = counts.get(selected.pk, {})
+        context |= {
+            "rule": rule,
+            "table": table,
+            "filters": filters,
+            "state_tiles": [
+                {
+                    "key": key,
+                    "label": label,
+                    "count": selected_counts.get(key, 0),
+                    "tone": sel.DISPLAY_STATE_TONES[key],
+                    "url": _dashboard_url(launch, selected, **filters.as_query(state=key)),
+                    "current": filters.state == key,
+                }
+                for key, label in sel.DISPLAY_STATES
+            ],
+            "total_learners": sum(selected_counts.values()),
+            "failed_count": selected_counts.get(sel.FAILED, 0),
+            "state_choices": sel.DISPLAY_STATES,
+            "sort_links": _sort_links(launch, selected, filters),
+            "page_url_prefix": _dashboard_url(launch, selected, **filters.as_query()),
+            "export_url": reverse("badging:instructor_export", args=[launch.public_id, selected.pk])
+            + ("?" + urlencode(filters.as_query()) if filters.as_query() else ""),
+            "clear_url": _dashboard_url(launch, selected),
+        }
+    return render(request, "badging/instructor/dashboard.html", context)
+
+
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def learner_detail(request, launch, course_badge_id: int, learner_id: int):
+    course_badge = _course_badge(launch, course_badge_id)
+    explanation = sel.learner_explanation(course_badge=course_badge, learner_id=learner_id)
+    if explanation is None:
+        raise Http404("This learner has no progress on this badge.")
+    return render(
+        request,
+        "badging/instructor/learner.html",
+        _base_context(launch)
+        | {
+            "course_badge": course_badge,
+            "x": explanation,
+            "row": explanation.row,
+            "back_url": _dashboard_url(launch, course_badge),
+            "notice": NOTICES.get(request.GET.get("done", "")),
+        },
+    )
+
+
+def _confirm(request, launch, *, title: str, question: str, button: str, cancel_url: str, status=200, **extra):
+    """The confirm step of every action: a page that says what will happen, with a POST form."""
+    return render(
+        request,
+        "badging/instructor/confirm.html",
+        _base_context(launch)
+        | {"title": title, "question": question, "button": button, "cancel_url": cancel_url}
+        | extra,
+        status=status,
+    )
+
+
+def _unavailable(request, launch, exc: Exception, back_url: str):
+    return render(
+        request,
+        "badging/instructor/unavailable.html",
+        _base_context(launch) | {"message": str(exc), "back_url": back_url},
+        status=409,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def sync_now(request, launch):
+    back = _dashboard_url(launch)
+    if request.method == "GET":
+        return _confirm(
+            request,
+            launch,
+            title="Sync with Canvas now?",
+            question=(
+                "The tool will read this course's assignments, rubrics, grades and learners from Canvas again, "
+                "then update every learner's badge status. It runs in the background."
+            ),
+            button="Sync now",
+            cancel_url=back,
+        )
+    enqueued = svc.course_sync_now(launch=launch)
+    return redirect(_dashboard_url(launch, done="sync" if enqueued else "sync_queued"))
+
+
+@require_http_methods(["GET", "POST"])
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def retry_failed(request, launch, course_badge_id: int):
+    course_badge = _course_badge(launch, course_badge_id)
+    back = _dashboard_url(launch, course_badge)
+    if request.method == "GET":
+        failed = sel.state_counts(course_badge_ids=[course_badge.pk])[course_badge.pk][sel.FAILED]
+        return _confirm(
+            request,
+            launch,
+            title="Retry failed issuing?",
+            question=(
+                f"{failed} learner{'s' if failed != 1 else ''} earned “{course_badge.badge_class.name}” but issuing "
+                "failed. The tool will try to issue their badges again now instead of waiting for the next "
+                "automatic retry."
+            ),
+            button="Retry now",
+            cancel_url=back,
+            disabled=failed == 0,
+            disabled_reason="No learner has failed issuing: there is nothing to retry.",
+        )
+    svc.issuance_failures_retry(launch=launch, course_badge=course_badge)
+    return redirect(_dashboard_url(launch, course_badge, done="retry"))
+
+
+@require_http_methods(["GET", "POST"])
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def revoke(request, launch, award_public_id: str):
+    award = _award(launch, award_public_id)
+    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    if award.revoked:
+        return _unavailable(request, launch, Exception("This badge is already revoked."), back)
+    error = ""
+    reason = ""
+    if request.method == "POST":
+        reason = (request.POST.get("reason") or "").strip()
+        if not reason:
+            error = "Give a reason: it is shown on the badge's public page and to the learner."
+        elif len(reason) > 1000:
+            error = "Keep the reason under 1,000 characters."
+        else:
+            svc.award_revoke_as_instructor(launch=launch, award=award, reason=reason)
+            return redirect(f"{back}?done=revoked")
+    return _confirm(
+        request,
+        launch,
+        title="Revoke this badge?",
+        question=(
+            f"“{award.badge_class.name}” issued to {award.learner} ({award.recipient_email}) on "
+            f"{timezone.localtime(award.issued_on):%d %b %Y}. Revoking cannot be undone: its public page, "
+            "its Open Badges assertion and its credential will say it was revoked, with your reason."
+        ),
+        button="Revoke badge",
+        danger=True,
+        cancel_url=back,
+        reason_field=True,
+        reason=reason,
+        error=error,
+        status=400 if error else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def resend(request, launch, award_public_id: str):
+    award = _award(launch, award_public_id)
+    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    if request.method == "GET":
+        return _confirm(
+            request,
+            launch,
+            title="Send the badge email again?",
+            question=(
+                f"The email about “{award.badge_class.name}” goes again to {award.recipient_email}, "
+                "the address the badge was issued to."
+            ),
+            button="Send again",
+            cancel_url=back,
+            disabled=award.revoked,
+            disabled_reason="This badge was revoked: its email is not sent again.",
+        )
+    try:
+        svc.award_notification_resend(launch=launch, award=award)
+    except svc.ActionUnavailable as exc:
+        return _unavailable(request, launch, exc, back)
+    return redirect(f"{back}?done=resent")
+
+
+class _Echo:
+    """csv.writer target that hands each line back instead of buffering it."""
+
+    def write(self, value):
+        return value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    # Names come from Canvas: a leading "=" must not become a formula in a spreadsheet.
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_lines(course_badge, filters):
+    writer = csv.writer(_Echo())
+    header_done = False
+    for rules, row in sel.learner_rows_iter(course_badge=course_badge, filters=filters):
+        if not header_done:
+            header = ["Name", "Sortable name", "Canvas user id"]
+            for rule in rules:
+                header += [f"{rule.name}: score", f"{rule.name}: mastered"]
+            header += [
+                "Final grade",
+                "State",
+                "Reason",
+                "Award date",
+                "Public assertion",
+                "Email",
+                "Email delivery",
+                "Delivery error",
+            ]
+            yield writer.writerow([_cell(h) for h in header])
+            header_done = True
+        learner = row.learner
+        line = [learner.name, learner.sortable_name, learner.canvas_user_id]
+        for cell in row.assessments:
+            line += [cell.score_text if cell.score is not None else "", "yes" if cell.mastered else "no"]
+        delivery = row.email_delivery
+        line += [
+            row.final_grade_text,
+            row.state_label,
+            row.reason,
+            row.award.issued_on.date().isoformat() if row.award else "",
+            f"/public/assertions/{row.award.public_id}" if row.award else "",
+            row.email,
+            delivery.get_status_display() if delivery else "",
+            delivery.last_error if delivery else "",
+        ]
+        yield writer.writerow([_cell(v) for v in line])
+    if not header_done:
+        yield writer.writerow(["Name", "Sortable name", "Canvas user id", "State"])
+
+
+@require_http_methods(["GET", "POST"])
+@launch_context_required(roles=INSTRUCTOR_ROLES)
+def export(request, launch, course_badge_id: int):
+    course_badge = _course_badge(launch, course_badge_id)
+    source = request.GET if request.method == "GET" else request.POST
+    filters = sel.LearnerFilters.from_query(source)
+    if request.method == "GET":
+        described = []
+        if filters.state:
+            described.append(f"state “{sel.DISPLAY_STATE_LABELS[filters.state]}”")
+        if filters.q:
+            described.append(f"search “{filters.q}”")
+        scope = "the learners matching " + " and ".join(described) if described else "every learner"
+        return _confirm(
+            request,
+            launch,
+            title="Export the learner table?",
+            question=(
+                f"A CSV file with {scope} of “{course_badge.badge_class.name}”: names, Canvas user ids, "
+                "results, states and the email addresses badges went to. It contains personal data: store "
+                "it as your institution requires."
+            ),
+            button="Download CSV",
+            cancel_url=_dashboard_url(launch, course_badge, **filters.as_query()),
+            hidden=filters.as_query(),
+        )
+    svc.learner_export_record(launch=launch, course_badge=course_badge, filters=filters.as_query())
+    response = StreamingHttpResponse(_csv_lines(course_badge, filters), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="badge-{course_badge.pk}-learners-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+prefix = "l/<str:launch_id>/instructor/"
+urlpatterns = [
+    path(prefix, dashboard, name="instructor_dashboard"),
+    path(f"{prefix}sync/", sync_now, name="instructor_sync"),
+    path(f"{prefix}badges/<int:course_badge_id>/learners/<int:learner_id>/", learner_detail, name="instructor_learner"),
+    path(f"{prefix}badges/<int:course_badge_id>/retry/", retry_failed, name="instructor_retry"),
+    path(f"{prefix}badges/<int:course_badge_id>/export/", export, name="instructor_export"),
+    path(f"{prefix}awards/<str:award_public_id>/revoke/", revoke, name="instructor_revoke"),
+    path(f"{prefix}awards/<str:award_public_id>/resend/", resend, name="instructor_resend"),
+]

@@ -1,0 +1,463 @@
+"""The instructor dashboard: counts, the learner table (filter, search, sort, paginate), the rule
+check against Canvas, the last sync in plain words, and who may see it."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from badging.models import AssessmentResult, Award, Delivery, LearnerProgress, SyncRun
+from badging.selectors import dashboard as sel
+from lti.models import LaunchContext, Person
+from tests.factories import (
+    AssessmentResultFactory,
+    AssignmentFactory,
+    AwardFactory,
+    CourseBadgeFactory,
+    CourseFactory,
+    EnrollmentFactory,
+    LaunchContextFactory,
+    LearnerProgressFactory,
+    PersonFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def detail_v1(state, reason, assessments, final_entered=False, final_reason=""):
+    """LearnerProgress.detail as badging.evaluation writes it (version 1)."""
+    return {
+        "version": 1,
+        "state": state,
+        "reason": reason,
+        "assessments": [
+            {
+                "assignment_id": aid,
+                "name": name,
+                "points_possible": 12.0,
+                "needed_points": 9.6,
+                "needed_percent": 80.0,
+                "score": score,
+                "status": status,
+                "mastered": status == "mastered",
+                "reason": why,
+                "criteria": [],
+            }
+            for aid, name, score, status, why in assessments
+        ],
+        "final_grade": {
+            "source": "override",
+            "entered": final_entered,
+            "value": "A" if final_entered else "",
+            "reason": final_reason or ("final grade entered (A)" if final_entered else "no final grade yet"),
+        },
+        "enrollment": {"state": "active", "counts": True, "reason": ""},
+    }
+
+
+def build_course(*, name="Data Skills 101"):
+    """A course with one badge, two credentialing assessments and learners in every state."""
+    course = CourseFactory(name=name)
+    platform = course.platform
+    a1 = AssignmentFactory(course=course, name="Clean a data set", canvas_assignment_id="501", position=1)
+    a2 = AssignmentFactory(course=course, name="Present findings", canvas_assignment_id="502", position=2)
+    AssignmentFactory(course=course, name="Weekly quiz", canvas_assignment_id="503", assignment_group_name="Quizzes")
+    badge = CourseBadgeFactory(course=course, badge_class__name="Data Analysis Fundamentals")
+
+    def learner(name, email, uid):
+        return PersonFactory(platform=platform, name=name, sortable_name=name, email=email, canvas_user_id=uid)
+
+    people = {
+        "ada": learner("Ada Lovelace", "ada@uni.example.edu", "11"),
+        "bob": learner("Bob Byte", "bob@uni.example.edu", "12"),
+        "cy": learner("Cy Cipher", "cy@uni.example.edu", "13"),
+        "dee": learner("Dee Data", "dee@uni.example.edu", "14"),
+        "eve": learner("Eve <b>Evil</b>", "eve@uni.example.edu", "9"),
+        "fay": learner("Fay Fail", "fay@uni.example.edu", "15"),
+    }
+    for person in people.values():
+        EnrollmentFactory(course=course, learner=person)
+    m = ("501", "Clean a data set", 12.0, "mastered", "mastered: 12 of 12 points (9.6 needed)")
+    m2 = ("502", "Present findings", 10.0, "mastered", "mastered: 10 of 12 points (9.6 needed)")
+    low = ("502", "Present findings", 6.0, "not_mastered", "6 of 12 points; 9.6 needed for mastery")
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["ada"],
+        state=LearnerProgress.ISSUED,
+        mastered_count=2,
+        assessment_count=2,
+        final_grade_entered=True,
+        detail=detail_v1("issued", "the badge has been issued", [m, m2], True),
+    )
+    ada_award = AwardFactory(course_badge=badge, learner=people["ada"], recipient_email="ada.primary@uni.example.edu")
+    Delivery.objects.create(award=ada_award, kind=Delivery.KIND_EMAIL, status=Delivery.SENT, sent_at=timezone.now())
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["bob"],
+        state=LearnerProgress.IN_PROGRESS,
+        mastered_count=1,
+        assessment_count=2,
+        detail=detail_v1("in_progress", "1 of 2 credentialing assessments mastered", [m, low]),
+    )
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["cy"],
+        state=LearnerProgress.AWAITING_FINAL_GRADE,
+        mastered_count=2,
+        assessment_count=2,
+        detail=detail_v1("awaiting_final_grade", "all 2 credentialing assessments mastered; waiting", [m, m2]),
+    )
+    # No evaluation detail yet: the table falls back to the synced results.
+    LearnerProgressFactory(course_badge=badge, learner=people["dee"], state=LearnerProgress.NOT_STARTED)
+    AssessmentResultFactory(assignment=a1, learner=people["dee"], score=5, posted_at=None)
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["eve"],
+        state=LearnerProgress.NOT_EARNED,
+        mastered_count=0,
+        assessment_count=2,
+        final_grade_entered=True,
+        detail=detail_v1("not_earned", "the final grade was entered with 0 of 2 mastered", [low], True),
+    )
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["fay"],
+        state=LearnerProgress.ELIGIBLE,
+        issue_status=LearnerProgress.ISSUE_FAILED,
+        issue_error="Canvas has no primary email for this learner.",
+        mastered_count=2,
+        assessment_count=2,
+        final_grade_entered=True,
+        detail=detail_v1("eligible", "every credentialing assessment is mastered", [m, m2], True),
+    )
+    teacher = PersonFactory(platform=platform, name="Tess Teacher", canvas_user_id="2")
+    launch = LaunchContextFactory(course=course, person=teacher, role=LaunchContext.ROLE_INSTRUCTOR)
+    return {"course": course, "badge": badge, "people": people, "launch": launch, "a1": a1, "a2": a2}
+
+
+def dashboard_url(launch, **params):
+    url = reverse("badging:instructor_dashboard", args=[launch.public_id])
+    if params:
+        from urllib.parse import urlencode
+
+        url += "?" + urlencode(params)
+    return url
+
+
+# --- Selectors ------------------------------------------------------------------------------------
+
+
+def test_counts_by_state_pull_failed_issuing_out_of_eligible():
+    s = build_course()
+    counts = sel.state_counts(course_badge_ids=[s["badge"].pk])[s["badge"].pk]
+    assert counts[sel.ISSUED] == 1
+    assert counts[sel.IN_PROGRESS] == 1
+    assert counts[sel.AWAITING_FINAL_GRADE] == 1
+    assert counts[sel.NOT_STARTED] == 1
+    assert counts[sel.NOT_EARNED] == 1
+    assert counts[sel.FAILED] == 1
+    assert counts[sel.ELIGIBLE] == 0
+    assert sum(counts.values()) == 6
+
+
+def names(table):
+    return [row.learner.name for row in table.rows]
+
+
+def test_filter_search_sort_and_paginate():
+    s = build_course()
+    badge = s["badge"]
+    table = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters())
+    assert names(table) == ["Ada Lovelace", "Bob Byte", "Cy Cipher", "Dee Data", "Eve <b>Evil</b>", "Fay Fail"]
+
+    failed = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(state=sel.FAILED))
+    assert names(failed) == ["Fay Fail"]
+    assert failed.rows[0].reason == "Canvas has no primary email for this learner."
+
+    # Search by name, by Canvas email, by the email the award went to, by Canvas user id.
+    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="cipher"))) == ["Cy Cipher"]
+    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="bob@uni"))) == ["Bob Byte"]
+    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="ada.primary"))) == ["Ada Lovelace"]
+    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="14"))) == ["Dee Data"]
+
+    # Canvas user ids sort as numbers ("9" before "11").
+    by_user = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="user"))
+    assert [r.learner.canvas_user_id for r in by_user.rows] == ["9", "11", "12", "13", "14", "15"]
+    by_state = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="state"))
+    assert [r.display_state for r in by_state.rows] == [
+        "not_started",
+        "in_progress",
+        "awaiting_final_grade",
+        "issued",
+        "failed",
+        "not_earned",
+    ]
+    awarded_first = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="awarded", descending=True))
+    assert awarded_first.rows[0].learner.name == "Ada Lovelace"
+    by_name_desc = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(descending=True))
+    assert names(by_name_desc)[0] == "Fay Fail"
+
+    page2 = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(), page_number=2, per_page=4)
+    assert names(page2) == ["Eve <b>Evil</b>", "Fay Fail"]
+    assert page2.page.paginator.count == 6
+
+
+def test_rows_carry_results_award_and_delivery():
+    s = build_course()
+    rows = {r.learner.name: r for r in sel.learner_table(course_badge=s["badge"], filters=sel.LearnerFilters()).rows}
+    ada = rows["Ada Lovelace"]
+    assert [c.status for c in ada.assessments] == ["mastered", "mastered"]
+    assert ada.assessments[0].score_text == "12/12"
+    assert ada.award is not None and ada.email == "ada.primary@uni.example.edu"
+    assert ada.email_delivery.status == Delivery.SENT
+    bob = rows["Bob Byte"]
+    assert [c.mastered for c in bob.assessments] == [True, False]
+    assert bob.reason == "1 of 2 credentialing assessments mastered"
+    # Dee has no evaluation detail yet: graded but unposted is not mastered, and says so.
+    dee = rows["Dee Data"]
+    assert [c.status for c in dee.assessments] == ["not_posted", "not_submitted"]
+    assert dee.email == "dee@uni.example.edu"
+
+
+def test_learner_table_query_count_is_bounded_for_2000_learners(django_assert_max_num_queries):
+    s = build_course()
+    badge = s["badge"]
+    platform = s["course"].platform
+    people = Person.objects.bulk_create(
+        [
+            Person(platform=platform, canvas_user_id=str(10_000 + i), name=f"Learner {i:04d}", sortable_name=f"{i:04d}")
+            for i in range(2000)
+        ]
+    )
+    LearnerProgress.objects.bulk_create(
+        [
+            LearnerProgress(
+                course_badge=badge, learner=p, state=LearnerProgress.ISSUED if i % 3 == 0 else "in_progress"
+            )
+            for i, p in enumerate(people)
+        ]
+    )
+    awards = Award.objects.bulk_create(
+        [
+            Award(
+                badge_class=badge.badge_class,
+                course_badge=badge,
+                learner=p,
+                recipient_email=f"l{i}@x.edu",
+                issued_on=timezone.now(),
+            )
+            for i, p in enumerate(people)
+            if i % 3 == 0
+        ]
+    )
+    Delivery.objects.bulk_create([Delivery(award=a, kind=Delivery.KIND_EMAIL) for a in awards])
+    AssessmentResult.objects.bulk_create(
+        [AssessmentResult(course=s["course"], assignment=s["a1"], learner=p, score=10) for p in people]
+    )
+    with django_assert_max_num_queries(8):
+        table = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(), page_number=3)
+    assert len(table.rows) == 50
+    assert table.page.paginator.count == 2006
+    # The whole page, with counts, rule check and sync status, stays bounded too.
+    client = __import__("django.test", fromlist=["Client"]).Client()
+    with django_assert_max_num_queries(20):
+        response = client.get(dashboard_url(s["launch"], page=7, sort="state"))
+    assert response.status_code == 200
+
+
+# --- The rule and the last sync -------------------------------------------------------------------
+
+
+def test_rule_matches_canvas_when_nothing_is_wrong():
+    s = build_course()
+    rule = sel.rule_check(course_badge=s["badge"])
+    assert rule.ok, rule.flags
+    assert [a.name for a in rule.assessments] == ["Clean a data set", "Present findings"]
+    assert rule.assessments[0].needed_text == "80% (9.6 of 12 points)"
+    assert "Final Grade Override" in rule.final_grade_text
+
+
+def flag_texts(rule):
+    return " | ".join(f.message for f in rule.flags)
+
+
+def test_rule_flags_what_no_longer_matches_canvas():
+    s = build_course()
+    badge = s["badge"]
+    a1, a2 = s["a1"], s["a2"]
+    a1.rubric = []
+    a1.save()
+    a2.published = False
+    a2.save()
+    assert "“Clean a data set” has no rubric in Canvas." in flag_texts(sel.rule_check(course_badge=badge))
+    assert "“Present findings” is unpublished" in flag_texts(sel.rule_check(course_badge=badge))
+
+    badge.assessment_ids = ["501", "999"]
+    badge.save()
+    a1.deleted_in_canvas = True
+    a1.save()
+    texts = flag_texts(sel.rule_check(course_badge=badge))
+    assert "“Clean a data set” was deleted in Canvas." in texts
+    assert "“Assignment 999” is not in this Canvas course." in texts
+
+    badge.assessment_ids = []
+    badge.assessment_group_name = "Badge Assessments"
+    badge.save()
+    assert "Canvas has no assignment group named “Badge Assessments”" in flag_texts(sel.rule_check(course_badge=badge))
+
+    badge.final_grade_source = badge.FINAL_GRADE_ASSIGNMENT
+    badge.final_grade_assignment_name = "Final grade"
+    badge.save()
+    assert "The final-grade assignment “Final grade” is not in this Canvas course." in flag_texts(
+        sel.rule_check(course_badge=badge)
+    )
+
+
+def test_rule_flags_a_rubric_changed_after_assessment():
+    s = build_course()
+    AssessmentResultFactory(
+        assignment=s["a1"], learner=s["people"]["bob"], rubric_assessment={"_old": {"points": 6, "rating_id": "x"}}
+    )
+    assert "The rubric of “Clean a data set” changed after some learners were assessed." in flag_texts(
+        sel.rule_check(course_badge=s["badge"])
+    )
+
+
+def test_sync_failure_in_plain_words():
+    s = build_course()
+    course = s["course"]
+    SyncRun.objects.create(
+        course=course, kind="full", status=SyncRun.STATUS_FAILED, error="401 Unauthorized: Invalid access token."
+    )
+    status = sel.sync_status(course=course)
+    assert status.failed
+    assert status.error_plain == "The Canvas API token was revoked or has expired: ask your Canvas admin for a new one."
+    # The Canvas client's own plain message is kept as it is.
+    plain = "the Canvas API token was revoked or is invalid: ask your Canvas admin to issue a new one"
+    SyncRun.objects.create(course=course, kind="full", status=SyncRun.STATUS_FAILED, error=plain)
+    assert sel.sync_status(course=course).error_plain == plain
+
+
+# --- The page -------------------------------------------------------------------------------------
+
+
+def test_dashboard_page_for_a_teacher(client):
+    s = build_course()
+    SyncRun.objects.create(
+        course=s["course"],
+        kind="full",
+        status=SyncRun.STATUS_FAILED,
+        error="401 Unauthorized",
+        finished_at=timezone.now() - datetime.timedelta(minutes=3),
+    )
+    response = client.get(dashboard_url(s["launch"]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Badges in Data Skills 101" in html
+    assert "Data Analysis Fundamentals" in html
+    assert "Last sync failed" in html
+    assert "The Canvas API token was revoked or has expired" in html
+    assert "Matches Canvas" in html
+    # Canvas text is escaped, never markup.
+    assert "Eve &lt;b&gt;Evil&lt;/b&gt;" in html and "<b>Evil</b>" not in html
+    assert f"/public/assertions/{Award.objects.get().public_id}" in html
+    assert "ada.primary@uni.example.edu" in html
+    assert "Retry failed (1)" in html
+    # CSP: no inline scripts or style attributes.
+    assert "<script" not in html and "style=" not in html
+
+
+def test_dashboard_filter_links_and_state_filter(client):
+    s = build_course()
+    html = client.get(dashboard_url(s["launch"], state="failed")).content.decode()
+    assert "Fay Fail" in html and "Bob Byte" not in html
+    assert "Showing 1–1 of 1 learner matching the filter." in html
+    html = client.get(dashboard_url(s["launch"], q="zzz")).content.decode()
+    assert "No learner matches this filter." in html
+
+
+def test_dashboard_for_a_teaching_assistant(client):
+    s = build_course()
+    ta = LaunchContextFactory(
+        course=s["course"],
+        person=PersonFactory(platform=s["course"].platform, name="Tia Assistant"),
+        role=LaunchContext.ROLE_INSTRUCTOR,
+        is_teaching_assistant=True,
+    )
+    response = client.get(dashboard_url(ta))
+    assert response.status_code == 200
+    assert "Teaching assistant" in response.content.decode()
+
+
+def test_a_learner_is_refused(client):
+    s = build_course()
+    learner_launch = LaunchContextFactory(course=s["course"], person=s["people"]["bob"])
+    response = client.get(dashboard_url(learner_launch))
+    assert response.status_code == 403
+    assert "Fay Fail" not in response.content.decode()
+    detail = reverse(
+        "badging:instructor_learner", args=[learner_launch.public_id, s["badge"].pk, s["people"]["ada"].pk]
+    )
+    assert client.get(detail).status_code == 403
+
+
+def test_an_instructor_of_another_course_cannot_see_this_badge(client):
+    s = build_course()
+    other = LaunchContextFactory(course=CourseFactory(), role=LaunchContext.ROLE_INSTRUCTOR)
+    response = client.get(dashboard_url(other, badge=s["badge"].pk))
+    assert response.status_code == 200
+    assert "Fay Fail" not in response.content.decode()
+    url = reverse("badging:instructor_learner", args=[other.public_id, s["badge"].pk, s["people"]["ada"].pk])
+    assert client.get(url).status_code == 404
+
+
+def test_an_expired_launch_is_refused(client):
+    s = build_course()
+    launch = s["launch"]
+    launch.expires_at = timezone.now() - datetime.timedelta(minutes=1)
+    launch.save()
+    assert client.get(dashboard_url(launch)).status_code == 404
+
+
+def test_why_not_issued_shows_each_rule_outcome(client):
+    s = build_course()
+    bob = s["people"]["bob"]
+    url = reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, bob.pk])
+    html = client.get(url).content.decode()
+    assert "Why it is not issued" in html
+    assert "Mastered: 12 of 12 points (9.6 needed)" in html
+    assert "6 of 12 points; 9.6 needed for mastery" in html
+    assert "No final grade yet" in html
+    assert "Active" in html
+
+
+def test_why_not_issued_fallback_reads_the_final_grade_override(client):
+    s = build_course()
+    dee = s["people"]["dee"]
+    dee.enrollments.update(override_grade="B+")
+    url = reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, dee.pk])
+    html = client.get(url).content.decode()
+    assert "Final Grade Override entered in Canvas: B+" in html
+    assert "Graded, grade not posted yet" in html
+
+
+def test_no_badge_configured(client):
+    launch = LaunchContextFactory(role=LaunchContext.ROLE_INSTRUCTOR)
+    html = client.get(dashboard_url(launch)).content.decode()
+    assert "No badge is offered in this course yet" in html
+
+
+def test_mastery_threshold_overrides_shown_per_assessment():
+    s = build_course()
+    badge = s["badge"]
+    badge.mastery_overrides = {"502": {"min_points": 11}}
+    badge.save()
+    rule = sel.rule_check(course_badge=badge)
+    assert [a.needed_text for a in rule.assessments] == ["80% (9.6 of 12 points)", "11 points"]
+    assert rule.ok
+    badge.mastery_overrides = {"502": {"min_points": 13}}
+    badge.save()
+    assert "needs 13 points but is worth only 12" in flag_texts(sel.rule_check(course_badge=badge))
+    assert Decimal("12") == s["a2"].points_possible
