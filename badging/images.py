@@ -1,0 +1,96 @@
+"""Badge images: accept only real PNGs and safe SVGs, with a clear reason otherwise.
+
+Badge images are shown on public pages, baked into award files and fetched by backpacks, so an
+SVG must not carry scripts, event handlers, foreign HTML or references to other servers.
+Unsafe SVGs are refused (not silently altered), so the admin knows what to fix.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+from django.core.exceptions import ValidationError
+from PIL import Image, UnidentifiedImageError
+
+MAX_BYTES = 256 * 1024
+MIN_SIDE = 90
+MAX_SIDE = 2048
+# Badges are displayed in a circle or square: allow a little slack, not a banner.
+MAX_ASPECT = 1.25
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SVG_NS = "http://www.w3.org/2000/svg"
+FORBIDDEN_SVG_ELEMENTS = {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"}
+EXTERNAL_URL = re.compile(r"url\(\s*['\"]?\s*(?!#|data:image/)", re.I)
+
+
+def badge_image_validate(data: bytes, filename: str = "", *, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
+    """Return (bytes, content type) for a valid badge image, or raise ValidationError saying why."""
+    if not data:
+        raise ValidationError("the image file is empty")
+    if len(data) > max_bytes:
+        raise ValidationError(f"the image is {len(data) // 1024} KB; at most {max_bytes // 1024} KB is allowed")
+    if data.startswith(PNG_SIGNATURE):
+        return _png(data), "image/png"
+    head = data[:1024].lstrip().lower()
+    if filename.lower().endswith(".svg") or head.startswith((b"<?xml", b"<svg", b"<!--")) or b"<svg" in head:
+        return _svg(data), "image/svg+xml"
+    raise ValidationError("the image must be a PNG or an SVG file")
+
+
+def _png(data: bytes) -> bytes:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # verify() does not decode the pixels; a truncated file fails here
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(f"the PNG file is damaged or not really a PNG ({exc})")
+    _check_size(width, height)
+    return data
+
+
+def _check_size(width: float, height: float) -> None:
+    if min(width, height) < MIN_SIDE or max(width, height) > MAX_SIDE:
+        raise ValidationError(
+            f"the image is {width:g}×{height:g} pixels; each side must be between {MIN_SIDE} and {MAX_SIDE}"
+        )
+    if max(width, height) / min(width, height) > MAX_ASPECT:
+        raise ValidationError(f"the image is {width:g}×{height:g} pixels; a badge image must be (nearly) square")
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1].lower()
+
+
+def _svg(data: bytes) -> bytes:
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise ValidationError("the SVG file declares a DTD or entities, which are not allowed")
+    except SafeET.ParseError as exc:
+        raise ValidationError(f"the SVG file is not well-formed XML ({exc})")
+    if _local(root.tag) != "svg" or not root.tag.startswith("{" + SVG_NS):
+        raise ValidationError("the file is XML but not an SVG image (the root element must be <svg>)")
+    for element in root.iter():
+        name = _local(element.tag)
+        if name in FORBIDDEN_SVG_ELEMENTS:
+            raise ValidationError(f"the SVG contains a <{name}> element, which is not allowed in a badge image")
+        css = (element.text or "") if name == "style" else ""
+        if EXTERNAL_URL.search(css) or "@import" in css:
+            raise ValidationError("the SVG's <style> loads something from outside the file, which is not allowed")
+        for attribute, value in element.attrib.items():
+            attr = _local(attribute)
+            if attr.startswith("on"):
+                raise ValidationError(f"the SVG has an event handler attribute ({attr}), which is not allowed")
+            text = value.strip().lower()
+            if attr == "href" and not (text.startswith("#") or text.startswith("data:image/")):
+                raise ValidationError(
+                    f"the SVG links to {value[:80]!r}; a badge image may only refer to parts of itself"
+                )
+            if "javascript:" in text or EXTERNAL_URL.search(text):
+                raise ValidationError(f"the SVG attribute {attr} refers to something outside the file")
+    return data
