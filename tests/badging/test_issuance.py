@@ -1,0 +1,306 @@
+"""Issuance services: exactly once, failures recorded and retried, reconciler, revocation, review."""
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+from freezegun import freeze_time
+from openbadges_bakery import unbake
+
+from badging.models import AuditEvent, Award, AwardImage, Delivery, IssuerKey, LearnerProgress
+from badging.openbadges import ob2
+from badging.services import issuance
+from tests import factories as f
+from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
+
+pytestmark = pytest.mark.django_db
+CANVAS = "https://canvas.example.edu"
+
+
+class FakeCelery:
+    def __init__(self):
+        self.sent = []
+
+    def send_task(self, name, args=None, kwargs=None, **options):
+        self.sent.append((name, args))
+
+
+@pytest.fixture
+def celery_app(monkeypatch):
+    fake = FakeCelery()
+    monkeypatch.setattr(issuance, "current_app", fake)
+    return fake
+
+
+@pytest.fixture(autouse=True)
+def public_base(settings):
+    settings.PUBLIC_BASE_URL = "https://badges.example.edu"
+
+
+@pytest.fixture
+def canvas():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def canvas_email(rsps, learner, email, status=200):
+    rsps.add(
+        responses.GET,
+        f"{CANVAS}/api/v1/users/{learner.canvas_user_id}/profile",
+        json={"id": 1, "primary_email": email} if status == 200 else {"errors": [{"message": "down"}]},
+        status=status,
+    )
+    rsps.add(
+        responses.GET,
+        f"{CANVAS}/api/v1/users/{learner.canvas_user_id}/communication_channels",
+        json=[],
+        status=status,
+    )
+
+
+def test_award_issue_issues_once_with_documents_images_and_email_delivery(
+    canvas, celery_app, django_capture_on_commit_callbacks
+):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge, email="old@uni.example.edu")
+    canvas_email(canvas, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        award = issuance.award_issue(progress_id=progress.pk)
+
+    assert award is not None
+    assert award.recipient_email == "ada.lovelace@uni.example.edu"
+    assert award.issued_on.microsecond == 0
+    assert "Cleaning a data set" in award.evidence_narrative and "Weekly quiz" not in award.evidence_narrative
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.ISSUED and progress.issue_status == "" and progress.issue_error == ""
+    progress.learner.refresh_from_db()
+    assert progress.learner.email == "ada.lovelace@uni.example.edu"  # re-read from Canvas just before issuing
+
+    baked = AwardImage.objects.get(award=award, content_type="image/png")
+    embedded = json.loads(unbake(io.BytesIO(bytes(baked.data))))
+    assert embedded["id"] == f"https://badges.example.edu/public/assertions/{award.public_id}"
+    assert embedded["recipient"]["identity"] == ob2.identity_hash("ada.lovelace@uni.example.edu", award.salt)
+    assert AwardImage.objects.filter(award=award, content_type=issuance.OB3_PNG).exists()
+    assert award.ob3_credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert award.ob3_jwt.count(".") == 2
+    assert award.status_list_index == award.pk
+
+    delivery = Delivery.objects.get(award=award)
+    assert delivery.kind == Delivery.KIND_EMAIL and delivery.status == Delivery.PENDING
+    assert celery_app.sent == [("badging.deliveries_send", [[delivery.pk]])]
+
+
+def test_a_retried_task_returns_the_same_award(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    first = issuance.award_issue(progress_id=progress.pk)
+    again = issuance.award_issue(progress_id=progress.pk)
+    assert again.pk == first.pk
+    assert Award.objects.count() == 1 and Delivery.objects.count() == 1
+
+
+def test_losing_the_race_returns_the_winners_award(canvas, celery_app, monkeypatch):
+    """Two workers both see no award; the constraint lets one insert, the other gets its award."""
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    winner = f.AwardFactory(course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email)
+    real_live_award = issuance._live_award
+    calls = []
+
+    def stale_read(p):  # the first look happens before the other worker committed
+        calls.append(1)
+        return None if len(calls) == 1 else real_live_award(p)
+
+    monkeypatch.setattr(issuance, "_live_award", stale_read)
+    award = issuance.award_issue(progress_id=progress.pk)
+    assert award.pk == winner.pk
+    assert Award.objects.filter(learner=progress.learner).count() == 1
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.ISSUED
+
+
+def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    first = issuance.award_issue(progress_id=progress.pk)
+    other_course = f.CourseFactory(platform=course_badge.course.platform)
+    other = f.LearnerProgressFactory(
+        course_badge=f.CourseBadgeFactory(course=other_course, badge_class=course_badge.badge_class),
+        learner=progress.learner,
+        state=LearnerProgress.ELIGIBLE,
+    )
+    assert issuance.award_issue(progress_id=other.pk).pk == first.pk
+    assert Award.objects.count() == 1
+
+
+def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_capture_on_commit_callbacks):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, "", status=503)
+
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.ELIGIBLE
+    assert progress.issue_status == LearnerProgress.ISSUE_FAILED
+    assert progress.issue_attempts == 1
+    assert "Could not read the learner's email from Canvas" in progress.issue_error
+    assert progress.issue_next_attempt_at > timezone.now()
+    assert Award.objects.count() == 0
+
+    # Not due yet: the reconciler leaves it; once due, it is queued again.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert issuance.awards_reconcile()["learners_queued"] == 0
+    with (
+        freeze_time(progress.issue_next_attempt_at + timedelta(seconds=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert issuance.awards_reconcile()["learners_queued"] == 1
+    assert celery_app.sent == [("badging.award_issue_batch", [[progress.pk]])]
+
+    canvas.replace(
+        responses.GET,
+        f"{CANVAS}/api/v1/users/{progress.learner.canvas_user_id}/profile",
+        json={"primary_email": progress.learner.email},
+    )
+    award = issuance.award_issue(progress_id=progress.pk)
+    assert award is not None
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.ISSUED and progress.issue_error == ""
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [("", "has no primary email address"), ("not-an-address", "is not a valid address")],
+)
+def test_missing_or_invalid_email_is_a_visible_failure(canvas, celery_app, email, message):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, email)
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    progress.refresh_from_db()
+    assert message in progress.issue_error
+    assert progress.issue_status == LearnerProgress.ISSUE_FAILED
+
+
+def test_malformed_badge_image_fails_clearly_and_waits(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS, image=b"GIF89a not a png")
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    progress.refresh_from_db()
+    assert "cannot carry a badge" in progress.issue_error and "not a PNG" in progress.issue_error
+    assert progress.issue_next_attempt_at > timezone.now() + timedelta(hours=23)  # no crash loop
+    assert Award.objects.count() == 0 and AwardImage.objects.count() == 0
+
+
+def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    LearnerProgress.objects.filter(pk=progress.pk).update(
+        state=LearnerProgress.IN_PROGRESS, issue_status=LearnerProgress.ISSUE_QUEUED
+    )
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    progress.refresh_from_db()
+    assert progress.issue_status == ""
+    assert len(canvas.calls) == 0
+
+
+def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, django_capture_on_commit_callbacks):
+    course_badge = course_badge_with_assessments()
+    progresses = [eligible_progress(course_badge) for _ in range(issuance.BATCH_SIZE + 3)]
+    f.LearnerProgressFactory(course_badge=course_badge, state=LearnerProgress.IN_PROGRESS)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == len(progresses)
+        assert celery_app.sent == []  # nothing leaves before commit
+    for callback in callbacks:
+        callback()
+    batches = [args[0] for name, args in celery_app.sent]
+    assert [len(b) for b in batches] == [issuance.BATCH_SIZE, 3]
+    assert sorted(pk for batch in batches for pk in batch) == sorted(p.pk for p in progresses)
+    assert LearnerProgress.objects.filter(issue_status=LearnerProgress.ISSUE_QUEUED).count() == len(progresses)
+
+    # Already queued: not queued again (until the message is presumed lost).
+    assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
+    with (
+        freeze_time(timezone.now() + issuance.QUEUED_STALE_AFTER + timedelta(seconds=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert issuance.awards_reconcile()["learners_queued"] == len(progresses)
+
+
+def test_reconciler_requeues_due_deliveries(celery_app, django_capture_on_commit_callbacks):
+    award = f.AwardFactory()
+    due = Delivery.objects.create(award=award, kind=Delivery.KIND_EMAIL, next_attempt_at=timezone.now())
+    award2 = f.AwardFactory()
+    Delivery.objects.create(award=award2, kind=Delivery.KIND_EMAIL, status=Delivery.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = issuance.awards_reconcile()
+    assert result["deliveries_queued"] == 1
+    assert ("badging.deliveries_send", [[due.pk]]) in celery_app.sent
+
+
+def test_revoke_requires_a_reason_and_is_recorded(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    award = issuance.award_issue(progress_id=progress.pk)
+    with pytest.raises(ValueError):
+        issuance.award_revoke(award_id=award.pk, reason="  ", actor="admin:alice")
+    revoked = issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    assert revoked.revoked and revoked.revocation_reason == "Issued in error" and revoked.revoked_by == "admin:alice"
+    event = AuditEvent.objects.get(action="award_revoked")
+    assert event.award_id == award.pk and event.detail == {"reason": "Issued in error"}
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.REVOKED
+    # Idempotent: a second revoke changes nothing.
+    issuance.award_revoke(award_id=award.pk, reason="Other", actor="x")
+    assert Award.objects.get(pk=award.pk).revocation_reason == "Issued in error"
+
+
+def test_badging_revoke_command(celery_app):
+    award = f.AwardFactory()
+    with pytest.raises(CommandError):
+        call_command("badging_revoke", "nope", "--reason", "x")
+    out = io.StringIO()
+    call_command("badging_revoke", award.public_id, "--reason", "Academic misconduct", stdout=out)
+    assert "Revoked award" in out.getvalue()
+    award.refresh_from_db()
+    assert award.revoked and award.revocation_reason == "Academic misconduct"
+
+
+def test_a_lowered_grade_flags_for_review_without_revoking():
+    award = f.AwardFactory()
+    progress = f.LearnerProgressFactory(
+        course_badge=award.course_badge, learner=award.learner, state=LearnerProgress.ISSUED
+    )
+    flagged = issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    assert flagged.pk == award.pk
+    award.refresh_from_db()
+    assert award.needs_review and not award.revoked
+    assert award.review_reason == "Assessment 2 regraded to 50%"
+    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    assert AuditEvent.objects.filter(action="award_flagged_for_review").count() == 1
+
+
+def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    issuer = course_badge.badge_class.issuer
+    old = issuance.issuer_keys_current(issuer=issuer)
+    new = issuance.issuer_key_rotate(issuer_id=issuer.pk, actor="admin:alice")
+    assert new.ed25519.pk != old.ed25519.pk and new.rsa.pk != old.rsa.pk
+    assert IssuerKey.objects.filter(issuer=issuer).count() == 4
+    assert IssuerKey.objects.get(pk=old.ed25519.pk).superseded_at is not None
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    award = issuance.award_issue(progress_id=progress.pk)
+    assert award.ob3_credential["proof"][0]["verificationMethod"].endswith(f"/keys/{new.ed25519.public_id}")
