@@ -161,8 +161,13 @@ def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
         raise Refused("keyset_unavailable", f"GET {url}: {exc}") from exc
     if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
         raise Refused("keyset_unavailable", f"GET {url}: not a JWKS")
-    cache.set(cache_key, keyset, PLATFORM_JWKS_CACHE_SECONDS)
+    platform_keyset_store(url, keyset)
     return keyset, True
+
+
+def platform_keyset_store(url: str, keyset: dict) -> None:
+    """Caches a platform JWKS (also how tests and the sandbox can pre-seed a key set)."""
+    cache.set(f"lti:platform-jwks:{_url_hash(url)}", keyset, PLATFORM_JWKS_CACHE_SECONDS)
 
 
 def _find_key(keyset: dict, kid: str, alg: str):
