@@ -1,2 +1,59 @@
+"""Mounted at /sandbox/ (only when SANDBOX_ENABLED). Canvas's own paths below /sandbox/<instance>/."""
+
+from django.urls import include, path
+
+from sandbox import admin_api, api, views, views_lti
+
 app_name = "sandbox"
-urlpatterns: list = []
+
+rest = [
+    path("courses/<int:course_id>", api.course_detail, name="api_course"),
+    path("courses/<int:course_id>/assignments", api.assignment_list, name="api_assignments"),
+    path("courses/<int:course_id>/assignments/<int:assignment_id>", api.assignment_detail, name="api_assignment"),
+    path("courses/<int:course_id>/assignment_groups", api.assignment_group_list, name="api_assignment_groups"),
+    path("courses/<int:course_id>/rubrics/<int:rubric_id>", api.rubric_detail, name="api_rubric"),
+    path("courses/<int:course_id>/students/submissions", api.submission_list, name="api_submissions"),
+    path("courses/<int:course_id>/enrollments", api.enrollment_list, name="api_enrollments"),
+    path("courses/<int:course_id>/users", api.course_user_list, name="api_users"),
+    path("users/<int:user_id>/communication_channels", api.communication_channel_list, name="api_channels"),
+    path("users/<int:user_id>/profile", api.user_profile, name="api_profile"),
+]
+
+admin = [
+    path("courses/<int:course_id>/grade", admin_api.grade, name="admin_grade"),
+    path(
+        "courses/<int:course_id>/assignments/<int:assignment_id>/post_grades",
+        admin_api.post_grades,
+        name="admin_post_grades",
+    ),
+    path("courses/<int:course_id>/override", admin_api.override, name="admin_override"),
+    path("courses/<int:course_id>/enroll", admin_api.enroll, name="admin_enroll"),
+    path(
+        "courses/<int:course_id>/enrollments/<int:enrollment_id>/state",
+        admin_api.enrollment_state,
+        name="admin_enrollment_state",
+    ),
+    path("courses/<int:course_id>/assessments", admin_api.add_assessment, name="admin_add_assessment"),
+    path("users/<int:user_id>/primary_email", admin_api.primary_email, name="admin_primary_email"),
+    path("faults", admin_api.faults, name="admin_faults"),
+    path("keys/rotate", admin_api.rotate_keys, name="admin_rotate_keys"),
+]
+
+instance = [
+    path("api/v1/", include(rest)),
+    path("admin_api/v1/", include(admin)),
+    path("api/lti/security/jwks", views_lti.jwks, name="jwks"),
+    path("api/lti/authorize_redirect", views_lti.authorize, name="authorize"),
+    path("login/oauth2/token", views_lti.token, name="token"),
+    path("api/lti/courses/<int:course_id>/names_and_roles", views_lti.names_and_roles, name="nrps"),
+    path("courses/<int:course_id>/", views.course_people, name="course"),
+    path("courses/<int:course_id>/settings/", views.course_settings, name="course_settings"),
+    path("courses/<int:course_id>/users/<int:user_id>/", views.learner_page, name="learner"),
+    path("courses/<int:course_id>/external_tools/badges/", views.tool_page, name="tool"),
+    path("courses/<int:course_id>/external_tools/badges/launch", views.launch_initiate, name="launch_initiate"),
+]
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<slug:instance>/", include(instance)),
+]

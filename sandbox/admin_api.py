@@ -1,0 +1,194 @@
+"""JSON admin API for tests, benchmarks and scripts: teacher/admin actions on the fake Canvas.
+
+POST /sandbox/<instance>/admin_api/v1/<action> with a JSON body and an account admin's REST token
+(`Authorization: Bearer …`). Answers {"ok": true, ...} or 400 {"error": "..."}.
+"""
+
+import json
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from sandbox import services
+from sandbox.models import (
+    ApiToken,
+    SandboxAssignment,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+    token_digest,
+)
+from sandbox.services import GradeInput, SandboxError
+
+
+def admin_json(view):
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def wrapper(request: HttpRequest, instance: str, *args, **kwargs):
+        sandbox = SandboxInstance.objects.filter(slug=instance).first()
+        if sandbox is None:
+            return JsonResponse({"error": "no such sandbox instance"}, status=404)
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        row = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=token_digest(token), user__instance=sandbox, user__is_account_admin=True)
+            .first()
+            if token
+            else None
+        )
+        if row is None:
+            return JsonResponse({"error": "an account admin's token is required"}, status=401)
+        try:
+            body = json.loads(request.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            return JsonResponse({"error": "the body must be a JSON object"}, status=400)
+        try:
+            with transaction.atomic():
+                result = view(request, sandbox, row.user, body, *args, **kwargs)
+        except SandboxError as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        except (SandboxCourse.DoesNotExist, SandboxUser.DoesNotExist, SandboxAssignment.DoesNotExist):
+            return JsonResponse({"error": "not found"}, status=404)
+        except SandboxEnrollment.DoesNotExist:
+            return JsonResponse({"error": "not found"}, status=404)
+        return JsonResponse({"ok": True, **result})
+
+    return wrapper
+
+
+def _decimal(value, label: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise SandboxError(f"{label} must be a number")
+
+
+def _course(sandbox, course_id) -> SandboxCourse:
+    return SandboxCourse.objects.get(instance=sandbox, id=course_id)
+
+
+def _user(sandbox, user_id) -> SandboxUser:
+    return SandboxUser.objects.get(instance=sandbox, id=user_id)
+
+
+@admin_json
+def grade(request, sandbox, admin, body, course_id: int):
+    """{"user_id", "assignment_id", "ratings": {criterion_id: rating_id} | "score": n, "post": true}"""
+    course = _course(sandbox, course_id)
+    assignment = SandboxAssignment.objects.get(course=course, id=body.get("assignment_id"))
+    grade_input = GradeInput(ratings=body.get("ratings"), score=_decimal(body.get("score"), "score"))
+    teacher = SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").select_related("user").first()
+    submission = services.submission_grade(
+        assignment=assignment,
+        user=_user(sandbox, body.get("user_id")),
+        grader=teacher.user if teacher else admin,
+        grade=grade_input,
+        post=bool(body.get("post", True)),
+    )
+    return {
+        "submission_id": submission.id,
+        "score": float(submission.score),
+        "posted": submission.posted_at is not None,
+    }
+
+
+@admin_json
+def post_grades(request, sandbox, admin, body, course_id: int, assignment_id: int):
+    assignment = SandboxAssignment.objects.get(course=_course(sandbox, course_id), id=assignment_id)
+    return {"posted": services.assignment_grades_post(assignment=assignment)}
+
+
+@admin_json
+def override(request, sandbox, admin, body, course_id: int):
+    """{"user_id", "score": n | null}"""
+    enrollments = services.grade_override_set(
+        course=_course(sandbox, course_id),
+        user=_user(sandbox, body.get("user_id")),
+        score=_decimal(body.get("score"), "score"),
+    )
+    return {"enrollment_ids": [e.id for e in enrollments]}
+
+
+@admin_json
+def primary_email(request, sandbox, admin, body, user_id: int):
+    """{"address"}"""
+    channel = services.primary_email_set(user=_user(sandbox, user_id), address=str(body.get("address", "")))
+    return {"channel_id": channel.id, "address": channel.address}
+
+
+@admin_json
+def enroll(request, sandbox, admin, body, course_id: int):
+    """{"user_id"} or {"name", "email"}; optional "type", "state"."""
+    course = _course(sandbox, course_id)
+    if body.get("user_id"):
+        user = _user(sandbox, body["user_id"])
+    else:
+        user = services.user_create(instance=sandbox, name=str(body.get("name", "")), email=str(body.get("email", "")))
+    enrollment = services.enrollment_create(
+        course=course,
+        user=user,
+        type=body.get("type", "StudentEnrollment"),
+        workflow_state=body.get("state", "active"),
+    )
+    return {"user_id": user.id, "enrollment_id": enrollment.id}
+
+
+@admin_json
+def enrollment_state(request, sandbox, admin, body, course_id: int, enrollment_id: int):
+    """{"state": "active" | "completed" | "inactive" | "deleted"} (re-activate, conclude, deactivate, drop)."""
+    enrollment = SandboxEnrollment.objects.select_related("course__instance").get(
+        course=_course(sandbox, course_id), id=enrollment_id
+    )
+    services.enrollment_state_set(enrollment=enrollment, state=str(body.get("state", "")))
+    return {"enrollment_id": enrollment.id, "state": enrollment.workflow_state}
+
+
+@admin_json
+def add_assessment(request, sandbox, admin, body, course_id: int):
+    """{"name", "criteria": ["..."], "points_per_criterion": 4, "group_name"?}"""
+    criteria = body.get("criteria") or []
+    if not isinstance(criteria, list):
+        raise SandboxError("criteria must be a list of titles")
+    assignment = services.assessment_add(
+        course=_course(sandbox, course_id),
+        name=str(body.get("name", "")),
+        criteria_titles=[str(c) for c in criteria],
+        group_name=str(body.get("group_name") or "Credentialing Assessments"),
+        points_per_criterion=int(body.get("points_per_criterion", 4)),
+    )
+    return {"assignment_id": assignment.id, "rubric_id": assignment.rubric_id, "criteria": assignment.rubric.data}
+
+
+@admin_json
+def faults(request, sandbox, admin, body):
+    """{"latency_ms", "error_rate", "bucket_size", "request_cost" (null: measured)}; omitted keys stay."""
+    services.faults_set(
+        instance=sandbox,
+        latency_ms=body.get("latency_ms"),
+        error_rate=body.get("error_rate"),
+        bucket_size=body.get("bucket_size"),
+        request_cost=body.get("request_cost"),
+        clear_request_cost="request_cost" in body and body["request_cost"] is None,
+    )
+    return {
+        "latency_ms": sandbox.latency_ms,
+        "error_rate": sandbox.error_rate,
+        "bucket_size": sandbox.throttle_bucket_size,
+        "request_cost": sandbox.request_cost,
+    }
+
+
+@admin_json
+def rotate_keys(request, sandbox, admin, body):
+    return {"kid": services.platform_key_rotate(instance=sandbox).kid}

@@ -1,0 +1,244 @@
+"""The sandbox as an LTI 1.3 platform, the way Canvas does it (reference lti-canvas.md §B1).
+
+- `launch_hint_make` / `launch_hint_read`: the lti_message_hint Canvas sends at login, here a
+  signed (user, course) pair valid for five minutes.
+- `id_token_claims` / `id_token_sign`: the id_token Canvas posts to the tool's launch URL.
+- `client_assertion_verify`: the tool's client_credentials JWT, checked against its JWKS URL.
+- `access_token_make` / `access_token_read`: LTI service tokens (NRPS), stateless and signed.
+"""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+import requests
+from django.core import signing
+from django.core.cache import cache
+
+from sandbox.models import DEFAULT_CUSTOM_FIELDS, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
+from sandbox.services import platform_key_current
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+# The LTI Advantage scopes Canvas grants to client_credentials tokens (no /api/v1 access).
+LTI_SCOPES = {
+    NRPS_SCOPE,
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+}
+ID_TOKEN_LIFETIME = 3600
+HINT_MAX_AGE = 300
+ACCESS_TOKEN_LIFETIME = 3600
+HINT_SALT = "sandbox.lti_message_hint"
+ACCESS_SALT = "sandbox.lti_access_token"
+
+ENROLLMENT_ROLES = {
+    "StudentEnrollment": [f"{LIS}/membership#Learner"],
+    "TeacherEnrollment": [f"{LIS}/membership#Instructor"],
+    "TaEnrollment": [f"{LIS}/membership/Instructor#TeachingAssistant", f"{LIS}/membership#Instructor"],
+    "DesignerEnrollment": [f"{LIS}/membership#ContentDeveloper"],
+    "StudentViewEnrollment": [f"{LIS}/membership#Learner"],
+}
+
+
+class PlatformError(ValueError):
+    """An LTI request the platform refuses; the message says why (shown as a 400 page or JSON)."""
+
+
+def launch_hint_make(*, user: SandboxUser, course: SandboxCourse) -> str:
+    return signing.dumps({"u": user.id, "c": course.id}, salt=HINT_SALT, compress=True)
+
+
+def launch_hint_read(hint: str) -> tuple[int, int]:
+    try:
+        data = signing.loads(hint, salt=HINT_SALT, max_age=HINT_MAX_AGE)
+    except signing.SignatureExpired:
+        raise PlatformError("the launch has expired: click the course navigation link again")
+    except signing.BadSignature:
+        raise PlatformError("lti_message_hint is not valid")
+    return int(data["u"]), int(data["c"])
+
+
+def launch_roles(*, user: SandboxUser, enrollments: list[SandboxEnrollment]) -> list[str]:
+    """The role URIs Canvas sends (lib/lti/substitutions_helper.rb), course roles first."""
+    roles: list[str] = []
+    for enrollment in enrollments:
+        for role in ENROLLMENT_ROLES.get(enrollment.type, []):
+            if role not in roles:
+                roles.append(role)
+    types = {e.type for e in enrollments}
+    if user.is_account_admin:
+        roles.append(f"{LIS}/institution/person#Administrator")
+    if types & {"TeacherEnrollment", "TaEnrollment"}:
+        roles.append(f"{LIS}/institution/person#Instructor")
+    if types & {"StudentEnrollment", "StudentViewEnrollment"}:
+        roles.append(f"{LIS}/institution/person#Student")
+    roles.append("http://purl.imsglobal.org/vocab/lti/system/person#User")
+    if user.is_test_user:
+        roles.append("http://purl.imsglobal.org/vocab/lti/system/person#TestUser")
+    if user.is_account_admin:
+        roles.append(f"{LIS}/system/person#SysAdmin")
+    return roles
+
+
+def custom_substitute(*, instance: SandboxInstance, user: SandboxUser, course: SandboxCourse) -> dict[str, str]:
+    """Custom fields with Canvas variable substitutions; an unknown variable stays literal, as in Canvas."""
+    values = {
+        "$Canvas.user.id": str(user.id),
+        "$Canvas.course.id": str(course.id),
+        "$Canvas.api.baseUrl": instance.root_url,
+        "$Canvas.api.domain": instance.root_url.split("://", 1)[-1].split("/", 1)[0],
+        "$Person.email.primary": user.primary_email,
+        "$Person.name.full": user.name,
+        "$Canvas.user.loginId": user.login_id,
+        "$Context.id": course.lti_context_id,
+        "$Canvas.course.workflowState": course.workflow_state,
+    }
+    fields = instance.tool_custom_fields or DEFAULT_CUSTOM_FIELDS
+    return {name: values.get(str(value), str(value)) for name, value in fields.items()}
+
+
+def id_token_claims(
+    *,
+    instance: SandboxInstance,
+    user: SandboxUser,
+    course: SandboxCourse,
+    nonce: str,
+    target_link_uri: str,
+    now: int | None = None,
+) -> dict:
+    now = int(now if now is not None else time.time())
+    enrollments = list(
+        SandboxEnrollment.objects.filter(course=course, user=user).exclude(workflow_state__in=["deleted", "inactive"])
+    )
+    given, _, family = user.name.partition(" ")
+    return {
+        "iss": instance.issuer,
+        "aud": instance.client_id,
+        "azp": instance.client_id,
+        "sub": user.lti_sub,
+        "nonce": nonce,
+        "iat": now,
+        "exp": now + ID_TOKEN_LIFETIME,
+        "name": user.name,
+        "given_name": given,
+        "family_name": family,
+        "email": user.primary_email,
+        "picture": f"{instance.base_url.rstrip('/')}/images/messages/avatar-50.png",
+        "locale": "en",
+        f"{CLAIM}/message_type": "LtiResourceLinkRequest",
+        f"{CLAIM}/version": "1.3.0",
+        f"{CLAIM}/deployment_id": instance.deployment_id,
+        f"{CLAIM}/target_link_uri": target_link_uri,
+        # Course navigation launches use the course's context id as the resource link id.
+        f"{CLAIM}/resource_link": {"id": course.lti_context_id, "description": None, "title": course.name},
+        f"{CLAIM}/context": {
+            "id": course.lti_context_id,
+            "label": course.course_code,
+            "title": course.name,
+            "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
+        },
+        f"{CLAIM}/tool_platform": {
+            "guid": f"sandbox-{instance.slug}",
+            "name": instance.name,
+            "version": "cloud",
+            "product_family_code": "canvas",
+        },
+        f"{CLAIM}/launch_presentation": {
+            "document_target": "iframe",
+            "return_url": f"{instance.root_url}/courses/{course.id}/",
+            "locale": "en",
+            "height": 600,
+            "width": 800,
+        },
+        f"{CLAIM}/roles": launch_roles(user=user, enrollments=enrollments),
+        f"{CLAIM}/custom": custom_substitute(instance=instance, user=user, course=course),
+        f"{CLAIM}/lti11_legacy_user_id": hashlib.sha1(
+            f"{instance.id}:{user.id}".encode(), usedforsecurity=False
+        ).hexdigest(),
+        f"{CLAIM}/lis": {"person_sourcedid": user.sis_user_id or None, "course_offering_sourcedid": None},
+        NRPS_CLAIM: {
+            "context_memberships_url": f"{instance.root_url}/api/lti/courses/{course.id}/names_and_roles",
+            "service_versions": ["2.0"],
+        },
+        "https://www.instructure.com/placement": "course_navigation",
+    }
+
+
+def id_token_sign(*, instance: SandboxInstance, claims: dict) -> str:
+    key = platform_key_current(instance=instance)
+    return jwt.encode(claims, key.private_key_pem, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+
+
+def _tool_jwks(instance: SandboxInstance, *, refresh: bool = False) -> dict:
+    cache_key = f"sandbox:tool-jwks:{instance.id}"
+    keys = None if refresh else cache.get(cache_key)
+    if keys is None:
+        try:
+            response = requests.get(instance.tool_jwks_url, timeout=10)
+            response.raise_for_status()
+            keys = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise PlatformError(f"the tool's JWKS could not be read from {instance.tool_jwks_url}: {exc}")
+        cache.set(cache_key, keys, 300)
+    return keys
+
+
+def client_assertion_verify(*, instance: SandboxInstance, assertion: str) -> dict:
+    """Checks the tool's client assertion (RFC 7523): signed by a key in its JWKS, iss=sub=client_id,
+    aud = our token URL, not expired, jti not seen before. Returns the claims."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+    except jwt.InvalidTokenError:
+        raise PlatformError("client_assertion is not a JWT")
+    kid = header.get("kid")
+    if header.get("alg") not in ("RS256", "RS384", "RS512"):
+        raise PlatformError("client_assertion must be signed with RSA")
+    jwks = _tool_jwks(instance)
+    match = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
+    if not match:  # the tool may have rotated its key since we cached its JWKS
+        jwks = _tool_jwks(instance, refresh=True)
+        match = [k for k in jwks.get("keys", []) if k.get("kid") == kid]
+    if not match:
+        raise PlatformError(f"no key with kid {kid!r} in the tool's JWKS")
+    public_key = jwt.PyJWK(match[0], algorithm=header["alg"]).key
+    try:
+        claims = jwt.decode(
+            assertion,
+            public_key,
+            algorithms=[header["alg"]],
+            audience=[instance.auth_token_url, instance.issuer],
+            options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]},
+            leeway=5,
+        )
+    except jwt.InvalidTokenError as exc:
+        raise PlatformError(f"client_assertion rejected: {exc}")
+    if claims["iss"] != instance.client_id or claims["sub"] != instance.client_id:
+        raise PlatformError("client_assertion iss and sub must be the client_id")
+    if not cache.add(f"sandbox:jti:{instance.id}:{claims['jti']}", 1, timeout=3600):
+        raise PlatformError("client_assertion jti was already used")
+    return claims
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    instance_id: int
+    scopes: frozenset[str]
+
+
+def access_token_make(*, instance: SandboxInstance, scopes: list[str]) -> str:
+    return signing.dumps({"i": instance.id, "s": sorted(scopes), "n": secrets.token_hex(8)}, salt=ACCESS_SALT)
+
+
+def access_token_read(token: str) -> AccessToken | None:
+    try:
+        data = signing.loads(token, salt=ACCESS_SALT, max_age=ACCESS_TOKEN_LIFETIME)
+    except signing.BadSignature:
+        return None
+    return AccessToken(instance_id=int(data["i"]), scopes=frozenset(data["s"]))

@@ -1,0 +1,515 @@
+"""Writes to the fake Canvas: what teachers and admins do in Canvas, and its platform keys.
+
+Every change that Canvas would announce with a Live Event returns after queueing that event
+(sandbox.live_events), so the tool's /events/canvas/ receiver can be exercised locally.
+"""
+
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jwk
+
+from sandbox import live_events
+from sandbox.models import (
+    ApiToken,
+    AssignmentGroup,
+    CommunicationChannel,
+    CourseSection,
+    PlatformKey,
+    Rubric,
+    SandboxAssignment,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+    Submission,
+    token_digest,
+)
+
+# Canvas's default grading scheme: (minimum %, letter).
+GRADING_SCHEME = [
+    (94, "A"),
+    (90, "A-"),
+    (87, "B+"),
+    (84, "B"),
+    (80, "B-"),
+    (77, "C+"),
+    (74, "C"),
+    (70, "C-"),
+    (67, "D+"),
+    (64, "D"),
+    (61, "D-"),
+    (0, "F"),
+]
+STUDENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+
+
+class SandboxError(ValueError):
+    """A teacher/admin action that Canvas would refuse; the message is shown to the user."""
+
+
+def letter_grade(score: Decimal | float | None) -> str | None:
+    if score is None:
+        return None
+    for minimum, letter in GRADING_SCHEME:
+        if float(score) >= minimum:
+            return letter
+    return "F"
+
+
+def _pct(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(100) * numerator / denominator).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# --- platform keys ------------------------------------------------------------------------------
+
+
+def platform_key_rotate(*, instance: SandboxInstance) -> PlatformKey:
+    """Make a new signing key current; the old current key stays published as previous.
+
+    Tools that cache the JWKS must therefore accept tokens signed by either during a rotation.
+    """
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    kid = f"{timezone.now():%Y-%m-%dT%H:%M:%SZ}_{secrets.token_hex(4)}"
+    public = jwk.JWK.from_pem(pem.encode()).export_public(as_dict=True)
+    public.update(kid=kid, alg="RS256", use="sig")
+    with transaction.atomic():
+        PlatformKey.objects.filter(instance=instance, status=PlatformKey.PREVIOUS).update(status=PlatformKey.RETIRED)
+        PlatformKey.objects.filter(instance=instance, status=PlatformKey.CURRENT).update(status=PlatformKey.PREVIOUS)
+        return PlatformKey.objects.create(instance=instance, kid=kid, private_key_pem=pem, public_jwk=public)
+
+
+def platform_key_current(*, instance: SandboxInstance) -> PlatformKey:
+    key = PlatformKey.objects.filter(instance=instance, status=PlatformKey.CURRENT).first()
+    return key or platform_key_rotate(instance=instance)
+
+
+def api_token_create(*, user: SandboxUser, purpose: str = "", token: str | None = None) -> str:
+    """Issues a REST token for the user; returns the plaintext (only its hash is stored)."""
+    token = token or f"{user.instance_id}~{secrets.token_urlsafe(32)}"
+    ApiToken.objects.get_or_create(token_hash=token_digest(token), defaults={"user": user, "purpose": purpose})
+    return token
+
+
+# --- grades -------------------------------------------------------------------------------------
+
+
+def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | None = None) -> int:
+    """Recomputes current/final scores (posted, and unposted as graders see them) like Canvas.
+
+    current_* ignore ungraded work, final_* count it as zero; points-based (no group weights).
+    Returns the number of enrollments updated.
+    """
+    assignments = {
+        a.id: a.points_possible
+        for a in SandboxAssignment.objects.filter(course=course, published=True, points_possible__gt=0)
+    }
+    total = sum(assignments.values(), Decimal(0))
+    subs = Submission.objects.filter(assignment_id__in=assignments, workflow_state="graded", score__isnull=False)
+    enrollments = SandboxEnrollment.objects.filter(course=course, type__in=STUDENT_TYPES)
+    if user_ids is not None:
+        subs = subs.filter(user_id__in=user_ids)
+        enrollments = enrollments.filter(user_id__in=user_ids)
+    # user -> [posted score, posted points, all score, all points]
+    sums: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
+    for user_id, assignment_id, score, posted_at, excused in subs.values_list(
+        "user_id", "assignment_id", "score", "posted_at", "excused"
+    ):
+        if excused:
+            continue
+        row = sums[user_id]
+        if posted_at is not None:
+            row[0] += score
+            row[1] += assignments[assignment_id]
+        row[2] += score
+        row[3] += assignments[assignment_id]
+    changed = []
+    for enrollment in enrollments:
+        posted_score, posted_points, all_score, all_points = sums[enrollment.user_id]
+        enrollment.current_score = _pct(posted_score, posted_points)
+        enrollment.final_score = _pct(posted_score, total)
+        enrollment.unposted_current_score = _pct(all_score, all_points)
+        enrollment.unposted_final_score = _pct(all_score, total)
+        changed.append(enrollment)
+    SandboxEnrollment.objects.bulk_update(
+        changed,
+        ["current_score", "final_score", "unposted_current_score", "unposted_final_score"],
+        batch_size=1000,
+    )
+    return len(changed)
+
+
+@dataclass(frozen=True)
+class GradeInput:
+    """Rubric ratings {criterion_id: rating_id} (the score is their sum) or a plain score."""
+
+    ratings: dict[str, str] | None = None
+    score: Decimal | None = None
+    comments: dict[str, str] | None = None
+
+
+def submission_grade(
+    *,
+    assignment: SandboxAssignment,
+    user: SandboxUser,
+    grader: SandboxUser,
+    grade: GradeInput,
+    post: bool = True,
+) -> Submission:
+    """Grades a learner's submission (with rubric ratings when the assignment has a rubric).
+
+    Posting makes the grade visible to the learner; unposted grades are visible to graders only.
+    """
+    enrollment = SandboxEnrollment.objects.filter(course=assignment.course_id, user=user, type__in=STUDENT_TYPES)
+    if not enrollment.exists():
+        raise SandboxError(f"{user.name} is not a student in this course")
+    assessment: dict = {}
+    if grade.ratings is not None:
+        if assignment.rubric is None:
+            raise SandboxError("this assignment has no rubric")
+        criteria = {c["id"]: c for c in assignment.rubric.data}
+        unknown = set(grade.ratings) - set(criteria)
+        if unknown:
+            raise SandboxError(f"unknown rubric criteria: {', '.join(sorted(unknown))}")
+        for criterion_id, rating_id in grade.ratings.items():
+            rating = next((r for r in criteria[criterion_id]["ratings"] if r["id"] == rating_id), None)
+            if rating is None:
+                raise SandboxError(f"unknown rating {rating_id} for criterion {criterion_id}")
+            assessment[criterion_id] = {
+                "points": float(rating["points"]),
+                "rating_id": rating_id,
+                "comments": (grade.comments or {}).get(criterion_id, ""),
+            }
+        score = Decimal(str(sum(item["points"] for item in assessment.values())))
+    elif grade.score is not None:
+        score = Decimal(grade.score)
+    else:
+        raise SandboxError("a grade needs rubric ratings or a score")
+    if score < 0:
+        raise SandboxError("a score cannot be negative")
+    now = timezone.now()
+    with transaction.atomic():
+        submission, _ = Submission.objects.select_for_update().get_or_create(assignment=assignment, user=user)
+        old_score = submission.score
+        submission.workflow_state = "graded"
+        submission.score = score
+        submission.grade = _format_points(score)
+        submission.rubric_assessment = assessment
+        if assessment and submission.rubric_assessment_id is None:
+            submission.rubric_assessment_id = submission.id
+        submission.grader = grader
+        submission.attempt = submission.attempt or 1
+        submission.submitted_at = submission.submitted_at or now
+        submission.graded_at = now
+        if post:
+            submission.posted_at = now
+        submission.save()
+        enrollment_grades_recompute(course=assignment.course, user_ids=[user.id])
+        live_events.emit_on_commit(
+            instance=assignment.course.instance,
+            event_name="grade_change",
+            user_id=grader.id,
+            context_type="Course",
+            context_id=assignment.course_id,
+            body={
+                "submission_id": str(submission.id),
+                "assignment_id": str(assignment.id),
+                "user_id": str(user.id),
+                "grader_id": str(grader.id),
+                "grade": submission.grade,
+                "score": float(score),
+                "old_score": float(old_score) if old_score is not None else None,
+                "grading_complete": True,
+                "muted": submission.posted_at is None,
+            },
+        )
+    return submission
+
+
+def _format_points(score: Decimal) -> str:
+    return format(score.normalize(), "f") if score == score.to_integral() else str(score)
+
+
+def assignment_grades_post(*, assignment: SandboxAssignment) -> int:
+    """Posts every graded, unposted submission of the assignment; returns how many were posted."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Submission.objects.filter(
+                assignment=assignment, workflow_state="graded", posted_at__isnull=True
+            ).values_list("user_id", flat=True)
+        )
+        Submission.objects.filter(assignment=assignment, user_id__in=ids).update(posted_at=now, updated_at=now)
+        enrollment_grades_recompute(course=assignment.course, user_ids=ids)
+    return len(ids)
+
+
+def grade_override_set(*, course: SandboxCourse, user: SandboxUser, score: Decimal | None) -> list[SandboxEnrollment]:
+    """Sets (or clears, with None) the learner's Final Grade Override in every section."""
+    if not course.allow_final_grade_override:
+        raise SandboxError("Final Grade Override is not enabled in this course")
+    if score is not None and score < 0:
+        raise SandboxError("an override score cannot be negative")
+    with transaction.atomic():
+        enrollments = list(
+            SandboxEnrollment.objects.select_for_update().filter(course=course, user=user, type="StudentEnrollment")
+        )
+        if not enrollments:
+            raise SandboxError(f"{user.name} is not a student in this course")
+        old = enrollments[0].override_score
+        for enrollment in enrollments:
+            enrollment.override_score = score
+            enrollment.save(update_fields=["override_score", "updated_at"])
+        live_events.emit_on_commit(
+            instance=course.instance,
+            event_name="grade_override",
+            user_id=None,
+            context_type="Course",
+            context_id=course.id,
+            body={
+                "enrollment_id": str(enrollments[0].id),
+                "user_id": str(user.id),
+                "course_id": str(course.id),
+                "grading_period_id": None,
+                "override_score": float(score) if score is not None else None,
+                "old_override_score": float(old) if old is not None else None,
+                "updated_at": timezone.now().isoformat(),
+            },
+        )
+    return enrollments
+
+
+def primary_email_set(*, user: SandboxUser, address: str) -> CommunicationChannel:
+    """Makes `address` the user's primary email (position 1), adding the channel if needed."""
+    address = address.strip()
+    if "@" not in address or len(address) > 320:
+        raise SandboxError("enter an email address")
+    with transaction.atomic():
+        channels = list(CommunicationChannel.objects.select_for_update().filter(user=user, channel_type="email"))
+        chosen = next((c for c in channels if c.address.lower() == address.lower()), None)
+        if chosen is None:
+            chosen = CommunicationChannel.objects.create(user=user, address=address, position=1)
+        chosen.workflow_state = "active"
+        others = sorted((c for c in channels if c.id != chosen.id), key=lambda c: (c.position, c.id))
+        chosen.position = 1
+        chosen.save()
+        for position, channel in enumerate(others, start=2):
+            if channel.position != position:
+                channel.position = position
+                channel.save(update_fields=["position"])
+    return chosen
+
+
+def user_create(
+    *,
+    instance: SandboxInstance,
+    name: str,
+    email: str,
+    login_id: str = "",
+    is_account_admin: bool = False,
+    is_test_user: bool = False,
+) -> SandboxUser:
+    name = name.strip()
+    if not name:
+        raise SandboxError("a user needs a name")
+    first, _, last = name.rpartition(" ")
+    user = SandboxUser.objects.create(
+        instance=instance,
+        name=name,
+        sortable_name=f"{last}, {first}" if first else name,
+        short_name=name,
+        login_id=login_id or email,
+        is_account_admin=is_account_admin,
+        is_test_user=is_test_user,
+    )
+    if email:
+        CommunicationChannel.objects.create(user=user, address=email, position=1)
+    return user
+
+
+def enrollment_create(
+    *,
+    course: SandboxCourse,
+    user: SandboxUser,
+    type: str = "StudentEnrollment",
+    section: CourseSection | None = None,
+    workflow_state: str = "active",
+) -> SandboxEnrollment:
+    """Enrolls the user (or re-activates a dropped enrollment in the same section and role)."""
+    if type not in SandboxEnrollment.TYPES:
+        raise SandboxError(f"unknown enrollment type {type}")
+    section = (
+        section
+        or course.sections.order_by("id").first()
+        or CourseSection.objects.create(course=course, name=course.name)
+    )
+    with transaction.atomic():
+        enrollment, created = SandboxEnrollment.objects.get_or_create(
+            course=course, user=user, section=section, type=type, defaults={"workflow_state": workflow_state}
+        )
+        if not created and enrollment.workflow_state != workflow_state:
+            enrollment.workflow_state = workflow_state
+            enrollment.save(update_fields=["workflow_state", "updated_at"])
+        if type in STUDENT_TYPES:
+            # Canvas keeps a submission row for every student and assignment, graded or not.
+            Submission.objects.bulk_create(
+                [Submission(assignment=a, user=user) for a in SandboxAssignment.objects.filter(course=course)],
+                ignore_conflicts=True,
+            )
+            enrollment_grades_recompute(course=course, user_ids=[user.id])
+            enrollment.refresh_from_db()
+    return enrollment
+
+
+def enrollment_state_set(*, enrollment: SandboxEnrollment, state: str) -> SandboxEnrollment:
+    """Drop (deleted), conclude (completed), deactivate (inactive) or re-activate an enrollment."""
+    if state not in SandboxEnrollment.STATES:
+        raise SandboxError(f"unknown enrollment state {state}")
+    enrollment.workflow_state = state
+    enrollment.save(update_fields=["workflow_state", "updated_at"])
+    live_events.emit_on_commit(
+        instance=enrollment.course.instance,
+        event_name="enrollment_updated",
+        user_id=None,
+        context_type="Course",
+        context_id=enrollment.course_id,
+        body={
+            "enrollment_id": str(enrollment.id),
+            "course_id": str(enrollment.course_id),
+            "user_id": str(enrollment.user_id),
+            "type": enrollment.type,
+            "workflow_state": state,
+            "course_section_id": str(enrollment.section_id),
+        },
+    )
+    return enrollment
+
+
+def rubric_criteria(titles: list[str], *, points_each: int = 4) -> list[dict]:
+    """Criteria in Canvas's shape with the usual four ratings (Exceeds, Meets, Approaching, Not yet)."""
+    levels = [
+        ("Exceeds", "Goes beyond the standard", 1.0),
+        ("Meets", "Meets the standard", 0.75),
+        ("Approaching", "Partly meets the standard", 0.5),
+        ("Not yet", "Does not meet the standard yet", 0.0),
+    ]
+    criteria = []
+    for title in titles:
+        criterion_id = f"_{secrets.randbelow(9000) + 1000}"
+        while any(c["id"] == criterion_id for c in criteria):
+            criterion_id = f"_{secrets.randbelow(9000) + 1000}"
+        criteria.append(
+            {
+                "id": criterion_id,
+                "description": title,
+                "long_description": "",
+                "points": float(points_each),
+                "criterion_use_range": False,
+                "ratings": [
+                    {
+                        "id": f"{criterion_id}_{i}",
+                        "description": label,
+                        "long_description": text,
+                        "points": float(points_each * share),
+                    }
+                    for i, (label, text, share) in enumerate(levels)
+                ],
+            }
+        )
+    return criteria
+
+
+def assessment_add(
+    *,
+    course: SandboxCourse,
+    name: str,
+    criteria_titles: list[str],
+    group_name: str = "Credentialing Assessments",
+    points_per_criterion: int = 4,
+    published: bool = True,
+) -> SandboxAssignment:
+    """Adds a rubric-graded assignment (by default a credentialing assessment) to the course."""
+    name = name.strip()
+    if not name:
+        raise SandboxError("an assignment needs a name")
+    if not criteria_titles:
+        raise SandboxError("a rubric needs at least one criterion")
+    with transaction.atomic():
+        group = AssignmentGroup.objects.filter(course=course, name=group_name).first()
+        if group is None:
+            position = AssignmentGroup.objects.filter(course=course).count() + 1
+            group = AssignmentGroup.objects.create(course=course, name=group_name, position=position)
+        rubric = Rubric.objects.create(
+            course=course,
+            title=f"{name} rubric",
+            data=rubric_criteria(criteria_titles, points_each=points_per_criterion),
+        )
+        assignment = SandboxAssignment.objects.create(
+            course=course,
+            group=group,
+            name=name,
+            points_possible=Decimal(rubric.points_possible),
+            published=published,
+            position=SandboxAssignment.objects.filter(course=course).count() + 1,
+            rubric=rubric,
+            use_rubric_for_grading=True,
+        )
+        students = SandboxEnrollment.objects.filter(course=course, type__in=STUDENT_TYPES).values_list(
+            "user_id", flat=True
+        )
+        Submission.objects.bulk_create(
+            [Submission(assignment=assignment, user_id=user_id) for user_id in set(students)],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        enrollment_grades_recompute(course=course)
+    return assignment
+
+
+def faults_set(
+    *,
+    instance: SandboxInstance,
+    latency_ms: int | None = None,
+    error_rate: float | None = None,
+    bucket_size: float | None = None,
+    request_cost: float | None = None,
+    clear_request_cost: bool = False,
+) -> SandboxInstance:
+    """Injected REST latency, 5xx share and throttle bucket size (for benchmarks and fault tests)."""
+    fields = []
+    if latency_ms is not None:
+        if not 0 <= latency_ms <= 60_000:
+            raise SandboxError("latency must be 0-60000 ms")
+        instance.latency_ms = latency_ms
+        fields.append("latency_ms")
+    if error_rate is not None:
+        if not 0 <= error_rate <= 1:
+            raise SandboxError("the error rate is a share between 0 and 1")
+        instance.error_rate = error_rate
+        fields.append("error_rate")
+    if bucket_size is not None:
+        if bucket_size <= 0:
+            raise SandboxError("the bucket size must be positive")
+        instance.throttle_bucket_size = bucket_size
+        fields.append("throttle_bucket_size")
+    if request_cost is not None or clear_request_cost:
+        if request_cost is not None and request_cost < 0:
+            raise SandboxError("a request cost cannot be negative")
+        instance.request_cost = request_cost
+        fields.append("request_cost")
+    if fields:
+        instance.save(update_fields=fields)
+        # A new bucket size starts every token with a full bucket.
+        ApiToken.objects.filter(user__instance=instance).update(bucket_level=0.0, bucket_updated_at=0.0)
+    return instance

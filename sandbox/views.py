@@ -1,0 +1,203 @@
+"""The sandbox's own pages: a Canvas-like course with People, a teacher's actions, and "Launch as"."""
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from sandbox import selectors, services
+from sandbox.models import SandboxAssignment, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
+from sandbox.services import GradeInput, SandboxError
+from sandbox.views_lti import launch_form_fields
+
+
+def _course(instance: str, course_id: int) -> SandboxCourse:
+    return get_object_or_404(SandboxCourse.objects.select_related("instance"), instance__slug=instance, id=course_id)
+
+
+def _teacher(course: SandboxCourse) -> SandboxUser:
+    """Who the sandbox's teacher actions are recorded as: the course's first teacher, else an admin."""
+    enrollment = (
+        SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").select_related("user").first()
+    )
+    if enrollment:
+        return enrollment.user
+    admin = SandboxUser.objects.filter(instance=course.instance, is_account_admin=True).first()
+    if admin is None:
+        raise SandboxError("this course has no teacher and the account no admin")
+    return admin
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    instances = SandboxInstance.objects.prefetch_related("courses").order_by("id")
+    return render(request, "sandbox/index.html", {"instances": instances})
+
+
+@require_GET
+def course_people(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
+    course = _course(instance, course_id)
+    query = request.GET.get("q", "").strip()
+    page, rows = selectors.course_people(course=course, query=query, page=request.GET.get("page") or 1)
+    return render(
+        request,
+        "sandbox/people.html",
+        {"course": course, "instance": course.instance, "page": page, "rows": rows, "query": query, "nav": "people"},
+    )
+
+
+def _launch_user(request: HttpRequest, course: SandboxCourse) -> SandboxUser:
+    return get_object_or_404(SandboxUser, instance=course.instance, id=request.GET.get("as") or 0)
+
+
+@require_GET
+def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
+    """The course's "Badges" navigation item: the tool in an iframe inside Canvas's chrome."""
+    course = _course(instance, course_id)
+    user = _launch_user(request, course)
+    launch_url = reverse("sandbox:launch_initiate", args=[course.instance.slug, course.id]) + f"?as={user.id}"
+    roles = [selectors.ROLE_LABELS[t] for t in course.enrollments.filter(user=user).values_list("type", flat=True)]
+    return render(
+        request,
+        "sandbox/tool.html",
+        {
+            "course": course,
+            "instance": course.instance,
+            "acting_as": user,
+            "acting_roles": sorted(set(roles)) or (["Account admin"] if user.is_account_admin else ["No role"]),
+            "launch_url": launch_url,
+            "nav": "tool",
+        },
+    )
+
+
+@require_GET
+def launch_initiate(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
+    """Third-party initiated login: auto-POSTs iss, login_hint, lti_message_hint… to the tool's login URL."""
+    course = _course(instance, course_id)
+    user = _launch_user(request, course)
+    fields = launch_form_fields(instance=course.instance, user=user, course=course)
+    return render(
+        request, "sandbox/form_post.html", {"action": course.instance.tool_login_url, "fields": fields.items()}
+    )
+
+
+def _decimal(value: str, label: str) -> Decimal | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise SandboxError(f"{label} must be a number")
+
+
+@require_http_methods(["GET", "POST"])
+def learner_page(request: HttpRequest, instance: str, course_id: int, user_id: int) -> HttpResponse:
+    course = _course(instance, course_id)
+    user = get_object_or_404(SandboxUser, instance=course.instance, id=user_id)
+    if request.method == "POST":
+        try:
+            message = _learner_action(request, course, user)
+            messages.success(request, message)
+        except SandboxError as exc:
+            messages.error(request, str(exc))
+        return redirect(request.path)
+    context = selectors.learner_detail(course=course, user=user)
+    context.update(course=course, instance=course.instance, person=user, nav="people", states=SandboxEnrollment.STATES)
+    return render(request, "sandbox/learner.html", context)
+
+
+def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUser) -> str:
+    action = request.POST.get("action")
+    if action == "grade":
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=request.POST.get("assignment_id") or 0)
+        post = request.POST.get("post") == "on"
+        if assignment.rubric_id:
+            ratings = {
+                c["id"]: request.POST[f"rating_{c['id']}"]
+                for c in assignment.rubric.data
+                if request.POST.get(f"rating_{c['id']}")
+            }
+            if len(ratings) != len(assignment.rubric.data):
+                raise SandboxError("choose a rating for every criterion")
+            grade = GradeInput(ratings=ratings)
+        else:
+            grade = GradeInput(score=_decimal(request.POST.get("score", ""), "the score"))
+        services.submission_grade(assignment=assignment, user=user, grader=_teacher(course), grade=grade, post=post)
+        return f"Graded {assignment.name} for {user.name}" + (" and posted the grade." if post else " (not posted).")
+    if action == "override":
+        score = None if "clear" in request.POST else _decimal(request.POST.get("override_score", ""), "the override")
+        services.grade_override_set(course=course, user=user, score=score)
+        return f"Final grade override {'cleared' if score is None else f'set to {score}%'} for {user.name}."
+    if action == "email":
+        services.primary_email_set(user=user, address=request.POST.get("address", ""))
+        return f"{user.name}'s primary email is now {request.POST.get('address', '').strip()}."
+    if action == "enrollment_state":
+        enrollment = get_object_or_404(
+            SandboxEnrollment, course=course, user=user, id=request.POST.get("enrollment_id") or 0
+        )
+        services.enrollment_state_set(enrollment=enrollment, state=request.POST.get("state", ""))
+        return f"Enrollment is now {enrollment.workflow_state}."
+    if action == "enroll":
+        services.enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
+        return f"{user.name} is enrolled."
+    raise SandboxError("unknown action")
+
+
+@require_http_methods(["GET", "POST"])
+def course_settings(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
+    course = _course(instance, course_id)
+    if request.method == "POST":
+        try:
+            messages.success(request, _settings_action(request, course))
+        except SandboxError as exc:
+            messages.error(request, str(exc))
+        return redirect(request.path)
+    assignments = (
+        SandboxAssignment.objects.filter(course=course).select_related("group").order_by("group__position", "position")
+    )
+    return render(
+        request,
+        "sandbox/settings.html",
+        {"course": course, "instance": course.instance, "assignments": assignments, "nav": "settings"},
+    )
+
+
+def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
+    action = request.POST.get("action")
+    instance = course.instance
+    if action == "add_assessment":
+        titles = [t.strip() for t in request.POST.get("criteria", "").splitlines() if t.strip()]
+        assignment = services.assessment_add(course=course, name=request.POST.get("name", ""), criteria_titles=titles)
+        return f"Added the credentialing assessment {assignment.name}."
+    if action == "post_grades":
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=request.POST.get("assignment_id") or 0)
+        count = services.assignment_grades_post(assignment=assignment)
+        return f"Posted {count} grade{'s' if count != 1 else ''} for {assignment.name}."
+    if action == "add_person":
+        user = services.user_create(
+            instance=instance, name=request.POST.get("name", ""), email=request.POST.get("email", "").strip()
+        )
+        services.enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
+        return f"Enrolled {user.name}."
+    if action == "faults":
+        services.faults_set(
+            instance=instance,
+            latency_ms=int(request.POST.get("latency_ms") or 0),
+            error_rate=float(_decimal(request.POST.get("error_rate", ""), "the error rate") or 0),
+            bucket_size=float(_decimal(request.POST.get("bucket_size", ""), "the bucket size") or 700),
+        )
+        return "REST faults updated."
+    if action == "rotate_keys":
+        key = services.platform_key_rotate(instance=instance)
+        return f"Platform key rotated: new kid {key.kid}."
+    if action == "live_events":
+        instance.live_events_url = request.POST.get("live_events_url", "").strip()
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+        instance.save(update_fields=["live_events_url"])
+        return "Live Events URL saved." if instance.live_events_url else "Live Events turned off."
+    raise SandboxError("unknown action")
