@@ -307,25 +307,11 @@ def badge_image_url(*, badge_class) -> str:
     return public
 
 
-def _award_links(award: Award) -> list[dict]:
-    """[{label, url, help}] from the issuance area's award_links(), whatever shape it returns."""
-    try:
-        from badging.selectors.awards import award_links
-    except ImportError:
-        return []
-    links = award_links(award)
-    if isinstance(links, dict):
-        links = [
-            {"key": k, **v} if isinstance(v, dict) else {"key": k, "label": k.replace("_", " ").capitalize(), "url": v}
-            for k, v in links.items()
-        ]
-    normalised = []
-    for link in links or []:
-        if not isinstance(link, dict):
-            link = {k: getattr(link, k, "") for k in ("key", "label", "url", "help")}
-        if link.get("url"):
-            normalised.append(link)
-    return normalised
+def award_link_list(*, award: Award, request=None) -> list[dict]:
+    """[{key, label, url, help, download}] for an issued award, in the issuance area's display order."""
+    from badging.selectors.awards import award_links
+
+    return [{"key": key, **link} for key, link in award_links(award, request=request).items() if link.get("url")]
 
 
 STATE_LABELS = {
@@ -340,7 +326,7 @@ STATE_LABELS = {
 }
 
 
-def learner_page(*, launch: LaunchContext) -> LearnerPage:
+def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
     """Everything the learner page shows for the launching person, in seven queries at most.
 
     The learner's state is the stored evaluation (LearnerProgress) when it has run, else the same
@@ -382,7 +368,8 @@ def learner_page(*, launch: LaunchContext) -> LearnerPage:
     awards: dict[int, Award] = {}
     award_rows = (
         Award.objects.filter(learner=person, badge_class__in={cb.badge_class_id for cb in course_badges})
-        .defer("ob3_credential", "ob3_jwt")
+        .select_related("badge_class__issuer")
+        .defer("ob3_credential", "ob3_jwt", "badge_class__image", "badge_class__issuer__image")
         .order_by("revoked", "-issued_on")
     )
     for award in award_rows:
@@ -461,7 +448,9 @@ def learner_page(*, launch: LaunchContext) -> LearnerPage:
                 final_grade_entered=final_entered,
                 enrolled=live.enrollment.counts,
                 award=award,
-                award_links=_award_links(award) if award is not None and not award.revoked else [],
+                award_links=award_link_list(award=award, request=request)
+                if award is not None and not award.revoked
+                else [],
                 issue_failed=bool(prog and prog.issue_status == LearnerProgress.ISSUE_FAILED),
                 issue_error=prog.issue_error if prog else "",
                 evaluated_at=prog.evaluated_at if prog else None,

@@ -73,7 +73,7 @@ def launch_home(request, launch: LaunchContext):
         if dashboard:
             return redirect(dashboard)
         return _course_setup(request, launch)
-    page = selectors.learner_page(launch=launch)
+    page = selectors.learner_page(launch=launch, request=request)
     if not page.badges:
         return _no_badge(request, launch, last_synced_at=page.last_synced_at)
     return render(

@@ -1,0 +1,690 @@
+"""The operators' configuration home: issuers, badge classes, course badges and the records behind them.
+
+Configuration (issuers, badge classes, course badges) is editable; what Canvas says (assignments,
+enrollments, results) and what happened (progress, awards, deliveries, syncs, audit) is read-only,
+changed only through the services: revoking an award and retrying a delivery are admin actions.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+from badging.models import (
+    AssessmentResult,
+    Assignment,
+    AuditEvent,
+    Award,
+    BadgeClass,
+    CanvasCredentialsConnection,
+    CourseBadge,
+    CourseSync,
+    Delivery,
+    Enrollment,
+    Issuer,
+    IssuerKey,
+    LearnerProgress,
+    SyncRun,
+)
+from badging.selectors.learner import badge_image_url, course_badge_final_grade_rule
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# URLs typed without a scheme are https (Django 6's default; silences the 5.x transition warning).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
+def _actor(request) -> str:
+    user = request.user
+    return f"admin:{user.get_username()}"
+
+
+def image_validate(upload) -> tuple[bytes, str]:
+    """Checks an uploaded badge image with badging.images (real PNG/SVG, limits, SVG sanitised)."""
+    from badging.images import badge_image_validate
+
+    data = upload.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationError("The image is larger than 2 MB. Use a smaller PNG or SVG.")
+    result = badge_image_validate(data=data, content_type=getattr(upload, "content_type", "") or "")
+    return result.data, result.content_type
+
+
+class ImageUploadForm(forms.ModelForm):
+    """A ModelForm whose image is replaced by a validated upload (the model stores bytes)."""
+
+    image_upload = forms.FileField(
+        required=False,
+        label="Image",
+        help_text="PNG or SVG, square, at least 200×200 pixels. SVG is cleaned of scripts and external links.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/svg+xml"}),
+    )
+    image_required = False
+
+    def clean_image_upload(self):
+        upload = self.cleaned_data.get("image_upload")
+        if not upload:
+            if self.image_required and not (self.instance.pk and self.instance.image):
+                raise ValidationError("Upload the badge image (PNG or SVG).")
+            return None
+        try:
+            self._image = image_validate(upload)
+        except ValidationError:
+            raise
+        except ValueError as exc:
+            raise ValidationError(str(exc))
+        return upload
+
+    def save(self, commit=True):
+        image = getattr(self, "_image", None)
+        if image is not None:
+            self.instance.image, self.instance.image_content_type = image
+        return super().save(commit=commit)
+
+
+# --- Issuers ------------------------------------------------------------------------------------
+
+
+class IssuerForm(ImageUploadForm):
+    class Meta:
+        model = Issuer
+        fields = ["name", "key", "url", "email", "description"]
+
+
+class IssuerKeyInline(admin.TabularInline):
+    model = IssuerKey
+    extra = 0
+    fields = ["algorithm", "public_id", "created_at", "superseded_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "signing key"
+    verbose_name_plural = "signing keys (made and rotated by the issuance service; old keys stay published)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CanvasCredentialsForm(forms.ModelForm):
+    # Write-only secrets: never sent back to the browser; empty keeps the stored value.
+    password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the stored password.",
+    )
+    client_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = CanvasCredentialsConnection
+        fields = ["enabled", "api_base_url", "username", "password", "client_id", "client_secret"]
+        fields += ["badge_class_entity_ids"]
+        help_texts = {
+            "badge_class_entity_ids": 'JSON: {"<badge class key>": "<Canvas Credentials badge class entityId>"}',
+            "api_base_url": "US https://api.badgr.io, EU https://api.eu.badgr.io, AU https://api.au.badgr.io, …",
+        }
+
+    def clean_password(self):
+        return self.cleaned_data.get("password") or (self.instance.password if self.instance.pk else "")
+
+    def clean_client_secret(self):
+        return self.cleaned_data.get("client_secret") or (self.instance.client_secret if self.instance.pk else "")
+
+    def clean_badge_class_entity_ids(self):
+        value = self.cleaned_data.get("badge_class_entity_ids") or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+            raise ValidationError('Use {"badge-class-key": "entityId", …}.')
+        return value
+
+
+class CanvasCredentialsInline(admin.StackedInline):
+    formfield_overrides = HTTPS_URLS
+    model = CanvasCredentialsConnection
+    form = CanvasCredentialsForm
+    extra = 0
+    max_num = 1
+    readonly_fields = ["token_expires_at", "last_error"]
+    verbose_name = "Canvas Credentials (Badgr) connection"
+    verbose_name_plural = "Canvas Credentials (Badgr) connection: also issue awards there"
+
+
+@admin.register(Issuer)
+class IssuerAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
+    form = IssuerForm
+    inlines = [IssuerKeyInline, CanvasCredentialsInline]
+    list_display = ["thumbnail", "name", "key", "email", "url", "badge_class_count"]
+    list_display_links = ["thumbnail", "name"]
+    search_fields = ["name", "key", "email"]
+    readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "key", "url", "email", "description"]}),
+        ("Image", {"fields": ["image_preview", "image_upload"]}),
+        ("Record", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("image")
+
+    def _image_url(self, obj: Issuer) -> str:
+        try:
+            return reverse("badging:public-issuer-image", kwargs={"public_id": obj.public_id})
+        except NoReverseMatch:
+            return ""
+
+    @admin.display(description="")
+    def thumbnail(self, obj: Issuer):
+        url = self._image_url(obj)
+        if not obj.image_content_type or not url:
+            return ""
+        return format_html('<img src="{}" alt="" width="32" height="32">', url)
+
+    @admin.display(description="Current image")
+    def image_preview(self, obj: Issuer):
+        url = self._image_url(obj) if obj.pk and obj.image_content_type else ""
+        if not url:
+            return "No image yet (optional for issuers)."
+        return format_html('<img src="{}" alt="Issuer image of {}" width="120" height="120">', url, obj.name)
+
+    @admin.display(description="Badge classes")
+    def badge_class_count(self, obj: Issuer) -> int:
+        return obj.badge_classes.count()
+
+
+# --- Badge classes --------------------------------------------------------------------------------
+
+
+class BadgeClassForm(ImageUploadForm):
+    image_required = True
+
+    class Meta:
+        model = BadgeClass
+        fields = [
+            "issuer",
+            "name",
+            "key",
+            "description",
+            "criteria_narrative",
+            "criteria_url",
+            "alignments",
+            "tags",
+            "valid_for_days",
+        ]
+        help_texts = {
+            "alignments": (
+                "Skills this badge certifies (Open Badges alignments), as JSON: "
+                '[{"targetName": "Data analysis", "targetUrl": "https://…", "targetDescription": "…", '
+                '"targetFramework": "…", "targetCode": "…"}]. targetName and targetUrl are required.'
+            ),
+            "tags": 'Keywords, as JSON: ["data", "analysis"].',
+            "criteria_narrative": "What a learner must do to earn it, in plain words (Markdown).",
+            "key": "Stable key used by badging_import/export and Canvas Credentials mapping.",
+        }
+        widgets = {
+            "alignments": forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
+            "tags": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def clean_alignments(self):
+        value = self.cleaned_data.get("alignments") or []
+        if not isinstance(value, list):
+            raise ValidationError("Alignments must be a JSON list of objects.")
+        for i, item in enumerate(value, start=1):
+            if not isinstance(item, dict) or not item.get("targetName") or not item.get("targetUrl"):
+                raise ValidationError(f"Alignment {i} needs a targetName and a targetUrl.")
+            url = str(item["targetUrl"])
+            if not url.startswith(("https://", "http://")):
+                raise ValidationError(f"Alignment {i}: targetUrl must be an http(s) URL.")
+        return value
+
+    def clean_tags(self):
+        value = self.cleaned_data.get("tags") or []
+        if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+            raise ValidationError('Tags must be a JSON list of words, e.g. ["data", "analysis"].')
+        return [t.strip() for t in value]
+
+
+@admin.register(BadgeClass)
+class BadgeClassAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URLS
+    form = BadgeClassForm
+    list_display = ["thumbnail", "name", "issuer", "key", "skills", "valid_for_days"]
+    list_display_links = ["thumbnail", "name"]
+    list_filter = ["issuer"]
+    list_select_related = ["issuer"]
+    search_fields = ["name", "key", "description"]
+    readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["issuer", "name", "key", "description"]}),
+        ("Image", {"fields": ["image_preview", "image_upload"]}),
+        ("Criteria and skills", {"fields": ["criteria_narrative", "criteria_url", "alignments", "tags"]}),
+        ("Validity", {"fields": ["valid_for_days"]}),
+        ("Record", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("image")
+
+    @admin.display(description="")
+    def thumbnail(self, obj: BadgeClass):
+        return format_html('<img src="{}" alt="" width="32" height="32">', badge_image_url(badge_class=obj))
+
+    @admin.display(description="Current image")
+    def image_preview(self, obj: BadgeClass):
+        if not obj.pk:
+            return "Upload an image below."
+        return format_html(
+            '<img src="{}" alt="Badge image of {}" width="160" height="160"><br>{}',
+            badge_image_url(badge_class=obj),
+            obj.name,
+            obj.image_content_type,
+        )
+
+    @admin.display(description="Skills")
+    def skills(self, obj: BadgeClass) -> str:
+        return ", ".join(a.get("targetName", "") for a in obj.alignments or [] if isinstance(a, dict))
+
+
+# --- Course badges --------------------------------------------------------------------------------
+
+
+class CourseBadgeForm(forms.ModelForm):
+    class Meta:
+        model = CourseBadge
+        fields = [
+            "key",
+            "badge_class",
+            "course",
+            "active",
+            "assessment_group_name",
+            "assessment_ids",
+            "mastery_mode",
+            "mastery_min_percent",
+            "mastery_min_points",
+            "mastery_overrides",
+            "min_rubric_criterion_percent",
+            "final_grade_source",
+            "final_grade_assignment_id",
+            "final_grade_assignment_name",
+        ]
+        help_texts = {
+            "course": "The course's id in this tool (shown by the Badges set-up page when an admin launches it).",
+            "assessment_group_name": "Canvas assignment group holding the credentialing assessments.",
+            "assessment_ids": "Optional JSON list of Canvas assignment ids; when set it wins over the group name.",
+            "mastery_overrides": (
+                'Optional JSON per assessment: {"<canvas assignment id>": {"min_percent": 90}} '
+                'or {"<id>": {"min_points": 10}}.'
+            ),
+            "min_rubric_criterion_percent": (
+                "Optional: every rubric criterion must also reach this share of its points (0–100)."
+            ),
+        }
+
+    def clean_assessment_ids(self):
+        value = self.cleaned_data.get("assessment_ids") or []
+        if not isinstance(value, list) or not all(str(v).strip().isdigit() for v in value):
+            raise ValidationError("Use a JSON list of Canvas assignment ids, e.g. [501, 502].")
+        return [str(v).strip() for v in value]
+
+    def clean_mastery_overrides(self):
+        value = self.cleaned_data.get("mastery_overrides") or {}
+        if not isinstance(value, dict):
+            raise ValidationError('Use {"<canvas assignment id>": {"min_percent": 90}}.')
+        for key, rule in value.items():
+            if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in ("min_percent", "min_points"):
+                raise ValidationError(f'Assessment {key}: use {{"min_percent": N}} or {{"min_points": N}}.')
+            number = next(iter(rule.values()))
+            if not isinstance(number, int | float) or number < 0 or ("min_percent" in rule and number > 100):
+                raise ValidationError(f"Assessment {key}: the minimum must be a number (a percent is 0–100).")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("mastery_mode") == CourseBadge.MASTERY_POINTS and cleaned.get("mastery_min_points") is None:
+            self.add_error("mastery_min_points", "Mastery by points needs the minimum points.")
+        if cleaned.get("final_grade_source") == CourseBadge.FINAL_GRADE_ASSIGNMENT and not (
+            cleaned.get("final_grade_assignment_id") or cleaned.get("final_grade_assignment_name")
+        ):
+            self.add_error("final_grade_assignment_id", "Name the final-grade assignment (its Canvas id or name).")
+        return cleaned
+
+
+def course_badge_rule_text(obj: CourseBadge) -> str:
+    """The rule in one readable sentence for operators."""
+    if obj.assessment_ids:
+        which = "assignments " + ", ".join(str(i) for i in obj.assessment_ids)
+    else:
+        which = f"the assignment group “{obj.assessment_group_name}”"
+    if obj.mastery_mode == CourseBadge.MASTERY_POINTS and obj.mastery_min_points is not None:
+        mastery = f"at least {obj.mastery_min_points.normalize():f} points"
+    else:
+        mastery = f"at least {obj.mastery_min_percent.normalize():f}% of points"
+    if obj.mastery_overrides:
+        mastery += f" ({len(obj.mastery_overrides)} assessment-specific)"
+    if obj.min_rubric_criterion_percent is not None:
+        mastery += f", every rubric criterion ≥ {obj.min_rubric_criterion_percent.normalize():f}%"
+    final = course_badge_final_grade_rule(course_badge=obj).replace("your instructor has", "the instructor has")
+    return f"Master {which} ({mastery}); issued once {final}."
+
+
+@admin.register(CourseBadge)
+class CourseBadgeAdmin(admin.ModelAdmin):
+    form = CourseBadgeForm
+    list_display = ["badge_class", "course_name", "rule", "active"]
+    list_filter = ["active", "mastery_mode", "final_grade_source", "badge_class"]
+    list_select_related = ["badge_class", "course"]
+    search_fields = ["key", "badge_class__name", "course__name", "course__canvas_course_id", "course__course_code"]
+    raw_id_fields = ["course"]
+    readonly_fields = ["rule", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["key", "badge_class", "course", "active"]}),
+        ("Credentialing assessments", {"fields": ["assessment_group_name", "assessment_ids"]}),
+        (
+            "Mastery",
+            {"fields": ["mastery_mode", "mastery_min_percent", "mastery_min_points", "mastery_overrides"]},
+        ),
+        ("Rubric", {"fields": ["min_rubric_criterion_percent"]}),
+        ("Final grade", {"fields": ["final_grade_source", "final_grade_assignment_id", "final_grade_assignment_name"]}),
+        ("The rule, as saved", {"fields": ["rule", "created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("badge_class__image")
+
+    @admin.display(description="Course", ordering="course__name")
+    def course_name(self, obj: CourseBadge) -> str:
+        return f"{obj.course} (Canvas {obj.course.canvas_course_id})"
+
+    @admin.display(description="Rule")
+    def rule(self, obj: CourseBadge) -> str:
+        return course_badge_rule_text(obj) if obj.pk else "Shown after saving."
+
+
+# --- What Canvas says: read-only --------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows owned by the sync or by services: viewable, never edited by hand."""
+
+    show_full_result_count = False  # no COUNT(*) over very large tables
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "course", "assignment_group_name", "points_possible", "published", "rubric_size"]
+    list_filter = ["published", "deleted_in_canvas"]
+    list_select_related = ["course"]
+    search_fields = ["name", "canvas_assignment_id", "course__name", "course__canvas_course_id"]
+    readonly_fields = ["rubric_table"]
+    exclude = ["rubric"]
+
+    @admin.display(description="Rubric criteria")
+    def rubric_size(self, obj: Assignment) -> int:
+        return len(obj.rubric or [])
+
+    @admin.display(description="Rubric")
+    def rubric_table(self, obj: Assignment):
+        rows = [
+            (
+                c.get("description", ""),
+                c.get("points", ""),
+                "; ".join(f"{r.get('description', '')} ({r.get('points', '')})" for r in c.get("ratings") or []),
+            )
+            for c in obj.rubric or []
+            if isinstance(c, dict)
+        ]
+        if not rows:
+            return "No rubric."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html("<table><tr><th>Criterion</th><th>Points</th><th>Ratings</th></tr>{}</table>", body)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ReadOnlyAdmin):
+    list_display = ["learner", "course", "state", "section_id", "is_test_user", "override_score", "override_grade"]
+    list_filter = ["state", "is_test_user", "enrollment_type"]
+    list_select_related = ["learner", "course"]
+    search_fields = ["learner__name", "learner__email", "learner__canvas_user_id", "course__canvas_course_id"]
+
+
+@admin.register(AssessmentResult)
+class AssessmentResultAdmin(ReadOnlyAdmin):
+    list_display = ["learner", "assignment", "workflow_state", "score", "excused", "posted", "graded_at"]
+    list_filter = ["workflow_state", "excused"]
+    list_select_related = ["learner", "assignment"]
+    search_fields = ["learner__name", "learner__email", "assignment__name", "course__canvas_course_id"]
+
+    @admin.display(boolean=True, description="Posted")
+    def posted(self, obj: AssessmentResult) -> bool:
+        return obj.is_posted
+
+
+@admin.register(LearnerProgress)
+class LearnerProgressAdmin(ReadOnlyAdmin):
+    list_display = [
+        "learner",
+        "course_badge",
+        "state",
+        "mastered",
+        "final_grade_entered",
+        "issue_status",
+        "evaluated_at",
+    ]
+    list_filter = ["state", "issue_status", "final_grade_entered"]
+    list_select_related = ["learner", "course_badge__badge_class", "course_badge__course"]
+    search_fields = ["learner__name", "learner__email", "learner__canvas_user_id"]
+    readonly_fields = ["detail_pretty"]
+    exclude = ["detail"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("course_badge__badge_class__image")
+
+    @admin.display(description="Mastered")
+    def mastered(self, obj: LearnerProgress) -> str:
+        return f"{obj.mastered_count} of {obj.assessment_count}"
+
+    @admin.display(description="Evaluation detail")
+    def detail_pretty(self, obj: LearnerProgress):
+        return format_html("<pre>{}</pre>", json.dumps(obj.detail, indent=2, ensure_ascii=False))
+
+
+@admin.register(CourseSync)
+class CourseSyncAdmin(ReadOnlyAdmin):
+    list_display = ["course", "last_synced_at", "last_full_sync_at", "last_status", "requested_at"]
+    list_filter = ["last_status"]
+    list_select_related = ["course"]
+    search_fields = ["course__name", "course__canvas_course_id"]
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ["course", "kind", "trigger", "status", "started_at", "finished_at", "canvas_requests"]
+    list_display += ["error_short"]
+    list_filter = ["status", "kind", "trigger"]
+    list_select_related = ["course"]
+    search_fields = ["course__name", "course__canvas_course_id", "error"]
+    readonly_fields = ["stats_pretty"]
+    exclude = ["stats"]
+
+    @admin.display(description="Error")
+    def error_short(self, obj: SyncRun) -> str:
+        return (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
+
+    @admin.display(description="Results")
+    def stats_pretty(self, obj: SyncRun):
+        return format_html("<pre>{}</pre>", json.dumps(obj.stats, indent=2, ensure_ascii=False))
+
+
+# --- Awards -----------------------------------------------------------------------------------------
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="Shown on the public badge page and to the learner, e.g. “Issued in error: grade corrected”.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise ValidationError("Give the reason for revoking.")
+        return reason
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    fields = ["kind", "status", "attempts", "last_error", "next_attempt_at", "sent_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Award)
+class AwardAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "badge_class", "learner_name", "recipient_email", "issued_on", "revoked"]
+    list_display += ["needs_review"]
+    list_filter = ["revoked", "needs_review", "badge_class"]
+    list_select_related = ["badge_class", "learner"]
+    search_fields = ["=public_id", "recipient_email", "learner__name", "learner__email"]
+    date_hierarchy = "issued_on"
+    actions = ["revoke_awards"]
+    inlines = [DeliveryInline]
+    exclude = ["ob3_credential", "ob3_jwt", "salt"]
+    readonly_fields = ["public_links"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("ob3_credential", "ob3_jwt", "badge_class__image")
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions; every field is still read-only (see get_readonly_fields).
+        return request.user.has_perm("badging.change_award")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Award._meta.fields if f.name not in self.exclude] + ["public_links"]
+
+    @admin.display(description="Learner", ordering="learner__name")
+    def learner_name(self, obj: Award) -> str:
+        return obj.learner.name
+
+    @admin.display(description="Public links")
+    def public_links(self, obj: Award):
+        from badging.selectors.learner import award_link_list
+
+        links = award_link_list(award=obj)
+        return format_html_join(
+            "", '<a href="{}" target="_blank" rel="noopener">{}</a><br>', ((x["url"], x["label"]) for x in links)
+        )
+
+    @admin.action(description="Revoke the selected awards…", permissions=["change"])
+    def revoke_awards(self, request, queryset):
+        from badging.services.issuance import award_revoke
+
+        live = queryset.filter(revoked=False)
+        if "apply" in request.POST:
+            form = RevokeForm(request.POST)
+            if form.is_valid():
+                count = 0
+                for award_id in live.values_list("pk", flat=True):
+                    award_revoke(award_id=award_id, reason=form.cleaned_data["reason"], actor=_actor(request))
+                    count += 1
+                self.message_user(request, f"Revoked {count} award{'s' if count != 1 else ''}.", messages.SUCCESS)
+                return None
+        else:
+            form = RevokeForm()
+        if not live.exists():
+            self.message_user(request, "The selected awards are already revoked.", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Revoke awards",
+            "opts": self.model._meta,
+            "awards": live.select_related("badge_class", "learner"),
+            "already_revoked": queryset.filter(revoked=True).count(),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/badging/award/revoke.html", context)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["award", "kind", "status", "attempts", "last_error_short", "next_attempt_at", "sent_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["award__badge_class"]
+    search_fields = ["award__public_id", "award__recipient_email", "external_id"]
+    actions = ["retry_deliveries"]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).defer("award__ob3_credential", "award__ob3_jwt", "award__badge_class__image")
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("badging.change_delivery")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Delivery._meta.fields]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if _delivery_retry_service() is None:
+            actions.pop("retry_deliveries", None)
+        return actions
+
+    @admin.display(description="Last error")
+    def last_error_short(self, obj: Delivery) -> str:
+        return (obj.last_error[:100] + "…") if len(obj.last_error) > 100 else obj.last_error
+
+    @admin.action(description="Retry the selected deliveries now", permissions=["change"])
+    def retry_deliveries(self, request, queryset):
+        retry = _delivery_retry_service()
+        ids = list(queryset.exclude(status=Delivery.SENT).values_list("pk", flat=True))
+        if retry is None or not ids:
+            self.message_user(request, "Nothing to retry: the selected deliveries were already sent.", messages.INFO)
+            return
+        retry(delivery_ids=ids, actor=_actor(request))
+        self.message_user(request, f"{len(ids)} deliver{'ies' if len(ids) != 1 else 'y'} queued for another attempt.")
+
+
+def _delivery_retry_service():
+    """The issuance area's `deliveries_retry(*, delivery_ids, actor)`, when it provides one."""
+    from badging.services import issuance
+
+    return getattr(issuance, "deliveries_retry", None)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "action", "course", "award"]
+    list_filter = ["action"]
+    list_select_related = ["course", "award"]
+    search_fields = ["actor", "action", "award__public_id", "course__canvas_course_id"]
+    date_hierarchy = "at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("award__ob3_credential", "award__ob3_jwt")
