@@ -366,8 +366,6 @@ def launch_validate(request) -> ValidatedLaunch:
         raise Refused("cookies_blocked", str(exc), extra={"state": state}) from exc
     launch.validate()
     claims = dict(launch.get_launch_data())
-    # The nonce has done its job; drop it so its storage entry cannot be used again either.
-    storage.set_value(f"lti1p3-nonce-{claims['nonce']}", None, 1)
     return ValidatedLaunch(
         platform=launch.platform,
         deployment_id=claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],
