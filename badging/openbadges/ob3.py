@@ -22,7 +22,9 @@ from badging.openbadges.multibase import multibase_encode
 from badging.openbadges.ob2 import alignments, identity_hash, is_svg, normalise_email
 
 CONTEXTS = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
-SCHEMA_URL = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+# No credentialSchema entry: its type "1EdTechJsonSchemaValidator2019" is defined in no bundled
+# context, so canonicalisers resolve it against different base IRIs (pyld: a placeholder base,
+# pyoxigraph: dropped) and a verifier could compute a different hash than the signer did.
 # Bitstring Status List §6.1: at least 131,072 entries (16 KiB) per list, for herd privacy.
 STATUS_LIST_SIZE = 131_072
 
@@ -113,7 +115,6 @@ def credential_document(award, links) -> dict:
                 "narrative": award.evidence_narrative or badge_class.criteria_narrative,
             }
         ],
-        "credentialSchema": [{"id": SCHEMA_URL, "type": "1EdTechJsonSchemaValidator2019"}],
         "credentialStatus": {
             "id": f"{status_list_url}#{position}",
             "type": "BitstringStatusListEntry",
