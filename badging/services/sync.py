@@ -89,6 +89,12 @@ def course_sync(
         logger.info("sync of course %s already running: folded trigger %r into it", course_id, trigger)
         return None
     try:
+        # Requests that arrived while this task was queued ride along with this pass.
+        pending = cache.get(_again_key(course_id))
+        if pending:
+            cache.delete(_again_key(course_id))
+            full = full or bool(pending.get("full"))
+            roster = True if pending.get("roster") else roster
         run = _sync_once(course_id=course_id, trigger=trigger, full=full, roster=roster, client=client)
         for _ in range(MAX_EXTRA_PASSES):
             again = cache.get(_again_key(course_id))

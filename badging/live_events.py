@@ -1,0 +1,152 @@
+"""Canvas Live Events (HTTPS transport): verify a delivery and turn it into a targeted course refresh.
+
+Canvas signs events ("Sign Payload") as an RS256 JWT whose claims are the event
+(`{"metadata": {...}, "body": {...}}`), with keys published at a JWKS URL that rotates monthly
+(reference lti-canvas.md §B4). Delivery is best effort, unordered and may repeat: an event only
+ever asks for a sync of its course, which is coalesced, so duplicates cost nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+
+import jwt
+import requests
+from django.conf import settings
+from django.core.cache import cache
+
+from badging.models import CourseBadge
+
+logger = logging.getLogger(__name__)
+
+JWKS_CACHE_KEY = "badging:live_events:jwks"
+JWKS_REFETCH_GUARD_KEY = "badging:live_events:jwks_refetched"
+JWKS_CACHE_SECONDS = 6 * 3600
+# An unknown kid refetches the key set, but at most this often: forged kids must not hammer Canvas.
+JWKS_REFETCH_MIN_SECONDS = 60
+JWKS_TIMEOUT = 10
+# Canvas global ids are shard_id * 10**13 + local id.
+SHARD_FACTOR = 10**13
+
+GRADE_EVENTS = frozenset({"grade_change", "submission_updated", "submission_created", "rubric_assessed"})
+ROSTER_EVENTS = frozenset({"grade_override", "enrollment_updated", "enrollment_created", "course_grade_change"})
+HANDLED_EVENTS = GRADE_EVENTS | ROSTER_EVENTS
+
+
+class LiveEventRejected(Exception):
+    """The delivery is refused; `status` is the HTTP answer (400 malformed, 401 not authentic)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class LiveEventOutcome:
+    event_name: str
+    course_ids: tuple[int, ...]  # our Course pks whose sync was requested
+    handled: bool
+
+
+def local_id(value: object) -> str:
+    """Canvas local id from a local or global id ('10000000000123' → '123')."""
+    text = str(value or "").strip()
+    if not text.isdigit():
+        return ""
+    number = int(text)
+    return str(number % SHARD_FACTOR if number >= SHARD_FACTOR else number)
+
+
+def _jwks(*, refresh: bool = False) -> dict:
+    keys = None if refresh else cache.get(JWKS_CACHE_KEY)
+    if keys is None:
+        url = settings.LIVE_EVENTS_JWKS_URL
+        if not url:
+            raise LiveEventRejected("signed events cannot be checked: LIVE_EVENTS_JWKS_URL is not set", 401)
+        try:
+            response = requests.get(url, timeout=JWKS_TIMEOUT)
+            response.raise_for_status()
+            keys = {k["kid"]: k for k in response.json().get("keys", []) if k.get("kid")}
+        except (requests.RequestException, ValueError, KeyError, AttributeError) as exc:
+            logger.warning("live events: could not read the key set at %s: %s", url, exc)
+            raise LiveEventRejected("the Live Events key set could not be read", 401)
+        cache.set(JWKS_CACHE_KEY, keys, JWKS_CACHE_SECONDS)
+    return keys
+
+
+def _verify_jwt(token: str) -> dict:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise LiveEventRejected("the body is neither a signed event (JWT) nor JSON", 400)
+    if header.get("alg") != "RS256":
+        raise LiveEventRejected(f"events must be signed with RS256, not {header.get('alg')!r}", 401)
+    kid = header.get("kid", "")
+    keys = _jwks()
+    if kid not in keys and cache.add(JWKS_REFETCH_GUARD_KEY, 1, JWKS_REFETCH_MIN_SECONDS):
+        keys = _jwks(refresh=True)  # Canvas rotated its keys
+    if kid not in keys:
+        raise LiveEventRejected(f"the event is signed with an unknown key ({kid!r})", 401)
+    try:
+        key = jwt.PyJWK(keys[kid], algorithm="RS256").key
+        claims = jwt.decode(token, key=key, algorithms=["RS256"], options={"verify_aud": False, "require": []})
+    except jwt.PyJWTError as exc:
+        raise LiveEventRejected(f"the event signature is not valid ({exc})", 401)
+    return claims
+
+
+def live_event_parse(*, body: bytes, content_type: str = "", secret: str = "") -> dict:
+    """The event of a delivery, after checking it is authentic. Raises LiveEventRejected."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise LiveEventRejected("the body is empty", 400)
+    if text.startswith("{"):
+        shared = settings.LIVE_EVENTS_SHARED_SECRET
+        allowed = settings.LIVE_EVENTS_ALLOW_UNSIGNED or (shared and hmac.compare_digest(secret, shared))
+        if not allowed:
+            raise LiveEventRejected(
+                "unsigned events are refused: turn on 'Sign Payload' for this Live Events subscription", 401
+            )
+        try:
+            event = json.loads(text)
+        except json.JSONDecodeError:
+            raise LiveEventRejected("the body is not valid JSON", 400)
+    else:
+        event = _verify_jwt(text)
+    if not isinstance(event, dict) or not isinstance(event.get("metadata"), dict):
+        raise LiveEventRejected("the event has no metadata", 400)
+    return event
+
+
+def live_event_handle(*, event: dict) -> LiveEventOutcome:
+    """Request a (coalesced) sync of the event's course when the event can change a learner's state."""
+    from badging.services.sync import course_sync_request
+
+    metadata = event.get("metadata") or {}
+    body = event.get("body") if isinstance(event.get("body"), dict) else {}
+    name = str(metadata.get("event_name") or "")
+    if name not in HANDLED_EVENTS:
+        return LiveEventOutcome(name, (), False)
+    course = local_id(body.get("course_id"))
+    if not course and str(metadata.get("context_type", "")).lower() == "course":
+        course = local_id(metadata.get("context_id"))
+    if not course:
+        return LiveEventOutcome(name, (), False)
+    # The same local id can exist on several Canvas instances: refreshing each is cheap and safe.
+    course_ids = tuple(
+        sorted(
+            set(
+                CourseBadge.objects.filter(course__canvas_course_id=course, active=True).values_list(
+                    "course_id", flat=True
+                )
+            )
+        )
+    )
+    for course_id in course_ids:
+        course_sync_request(
+            course_id=course_id, trigger=f"live_event:{name}"[:30], roster=name in ROSTER_EVENTS or None
+        )
+    return LiveEventOutcome(name, course_ids, True)
