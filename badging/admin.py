@@ -35,9 +35,14 @@ from badging.models import (
 )
 from badging.selectors.learner import badge_image_url, course_badge_final_grade_rule
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # URLs typed without a scheme are https (Django 6's default; silences the 5.x transition warning).
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+
+
+def _formfield(db_field, **kwargs):
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
 
 
 def _actor(request) -> str:
@@ -46,14 +51,19 @@ def _actor(request) -> str:
 
 
 def image_validate(upload) -> tuple[bytes, str]:
-    """Checks an uploaded badge image with badging.images (real PNG/SVG, limits, SVG sanitised)."""
-    from badging.images import badge_image_validate
+    """(bytes, content type) of an uploaded badge image checked by badging.images, or ValidationError."""
+    from badging.images import MAX_BYTES, badge_image_validate
 
-    data = upload.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError("The image is larger than 2 MB. Use a smaller PNG or SVG.")
-    result = badge_image_validate(data=data, content_type=getattr(upload, "content_type", "") or "")
-    return result.data, result.content_type
+    data = upload.read(MAX_BYTES + 1)  # never read more than the limit into memory
+    try:
+        return badge_image_validate(data, upload.name or "")
+    except ValidationError as exc:
+        raise ValidationError([_sentence(m) for m in exc.messages])
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return (message[:1].upper() + message[1:]).rstrip(".") + "."
 
 
 class ImageUploadForm(forms.ModelForm):
@@ -62,7 +72,10 @@ class ImageUploadForm(forms.ModelForm):
     image_upload = forms.FileField(
         required=False,
         label="Image",
-        help_text="PNG or SVG, square, at least 200×200 pixels. SVG is cleaned of scripts and external links.",
+        help_text=(
+            "PNG or SVG, at most 256 KB, about square, 90 to 2048 pixels a side. "
+            "SVGs with scripts, event handlers or links to other servers are refused."
+        ),
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/svg+xml"}),
     )
     image_required = False
@@ -73,12 +86,7 @@ class ImageUploadForm(forms.ModelForm):
             if self.image_required and not (self.instance.pk and self.instance.image):
                 raise ValidationError("Upload the badge image (PNG or SVG).")
             return None
-        try:
-            self._image = image_validate(upload)
-        except ValidationError:
-            raise
-        except ValueError as exc:
-            raise ValidationError(str(exc))
+        self._image = image_validate(upload)
         return upload
 
     def save(self, commit=True):
@@ -94,6 +102,7 @@ class ImageUploadForm(forms.ModelForm):
 class IssuerForm(ImageUploadForm):
     class Meta:
         model = Issuer
+        formfield_callback = _formfield
         fields = ["name", "key", "url", "email", "description"]
 
 
@@ -128,6 +137,7 @@ class CanvasCredentialsForm(forms.ModelForm):
 
     class Meta:
         model = CanvasCredentialsConnection
+        formfield_callback = _formfield
         fields = ["enabled", "api_base_url", "username", "password", "client_id", "client_secret"]
         fields += ["badge_class_entity_ids"]
         help_texts = {
@@ -210,6 +220,7 @@ class BadgeClassForm(ImageUploadForm):
 
     class Meta:
         model = BadgeClass
+        formfield_callback = _formfield
         fields = [
             "issuer",
             "name",
@@ -302,6 +313,7 @@ class BadgeClassAdmin(admin.ModelAdmin):
 class CourseBadgeForm(forms.ModelForm):
     class Meta:
         model = CourseBadge
+        formfield_callback = _formfield
         fields = [
             "key",
             "badge_class",
@@ -418,6 +430,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows owned by the sync or by services: viewable, never edited by hand."""
 
     show_full_result_count = False  # no COUNT(*) over very large tables
+    formfield_overrides = HTTPS_URLS
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -1,6 +1,7 @@
 """The learner page at /l/<launch_id>/: what each learner sees, and nothing of anyone else."""
 
 import datetime
+import html as htmllib
 import re
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ def text_of(response) -> str:
     """The page as a person reads it: tags dropped, whitespace collapsed."""
     html = response.content.decode()
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return re.sub(r"\s+", " ", htmllib.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
 
 
 @pytest.fixture
