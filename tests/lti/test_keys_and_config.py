@@ -1,0 +1,184 @@
+"""Our JWKS, key rotation, the Canvas developer-key JSON and the platform commands."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from freezegun import freeze_time
+
+from lti import adapter, services
+from lti.models import Deployment, Platform, ToolKey
+
+pytestmark = pytest.mark.django_db
+
+
+def test_jwks_publishes_a_first_key_on_demand(client):
+    response = client.get("/lti/jwks.json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body) == ["keys"]  # {"keys": [...]}: not double-wrapped
+    assert len(body["keys"]) == 1
+    key = body["keys"][0]
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
+    assert key["kid"] == ToolKey.objects.get().kid
+    assert "d" not in key and "p" not in key  # public parts only
+    assert client.get("/lti/jwks.json").json() == body  # stable
+
+
+def test_current_key_signs_what_the_jwks_verifies():
+    key = services.tool_key_current()
+    token = jwt.encode({"iss": "tool"}, key.private_key_pem, algorithm="RS256", headers={"kid": key.kid})
+    public = jwt.PyJWK(services.tool_key_current().public_jwk).key
+    assert jwt.decode(token, public, algorithms=["RS256"]) == {"iss": "tool"}
+    assert services.tool_key_current() == key
+
+
+def test_private_key_is_encrypted_at_rest():
+    from django.db import connection
+
+    key = services.tool_key_current()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT private_key_pem FROM lti_toolkey WHERE id = %s", [key.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("fernet:") and "PRIVATE KEY" not in stored
+
+
+def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, settings, capsys):
+    settings.LTI_KEY_ROTATION_GRACE_DAYS = 14
+    old = services.tool_key_current()
+
+    call_command("lti_rotate_keys")
+
+    new = services.tool_key_current()
+    assert new != old
+    old.refresh_from_db()
+    assert old.superseded_at is not None
+    assert timedelta(days=13, hours=23) < old.retire_after - timezone.now() <= timedelta(days=14)
+    kids = [k["kid"] for k in client.get("/lti/jwks.json").json()["keys"]]
+    assert kids == [new.kid, old.kid]
+    assert "New signing key" in capsys.readouterr().out
+    # Service calls (client assertions) are signed by the new key.
+    assert adapter.DbToolConf()._registration(_platform()).get_kid() == new.kid
+
+    with freeze_time(timezone.now() + timedelta(days=15)):
+        kids = [k["kid"] for k in client.get("/lti/jwks.json").json()["keys"]]
+        assert kids == [new.kid]
+        call_command("lti_rotate_keys")
+        assert not ToolKey.objects.filter(pk=old.pk).exists()  # past its grace period: deleted
+
+
+def _platform():
+    return services.platform_upsert(
+        issuer="https://canvas.instructure.com",
+        client_id="10000000000042",
+        deployment_ids=["1:abc"],
+        api_base_url="https://uni.instructure.com",
+    )
+
+
+def test_config_json_is_a_canvas_developer_key(client, settings):
+    settings.PUBLIC_BASE_URL = ""
+    settings.ALLOWED_HOSTS = ["badges.uni.example.edu"]
+    response = client.get("/lti/config.json", secure=True, HTTP_HOST="badges.uni.example.edu")
+
+    assert response.status_code == 200
+    config = response.json()
+    base = "https://badges.uni.example.edu"
+    assert config["title"] == "Badges" and config["description"]
+    assert config["oidc_initiation_url"] == base + "/lti/login/"
+    assert config["target_link_uri"] == base + "/lti/launch/"
+    assert config["public_jwk_url"] == base + "/lti/jwks.json"
+    assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in config["scopes"]
+    assert config["custom_fields"] == {
+        "canvas_user_id": "$Canvas.user.id",
+        "canvas_course_id": "$Canvas.course.id",
+        "canvas_api_base_url": "$Canvas.api.baseUrl",
+        "email": "$Person.email.primary",
+    }
+    (extension,) = config["extensions"]
+    assert extension["platform"] == "canvas.instructure.com"
+    assert extension["privacy_level"] == "public"
+    assert extension["domain"] == "badges.uni.example.edu"
+    (placement,) = extension["settings"]["placements"]
+    assert placement == {
+        "placement": "course_navigation",
+        "text": "Badges",
+        "message_type": "LtiResourceLinkRequest",
+        "target_link_uri": base + "/lti/launch/",
+        "enabled": True,
+        "default": "enabled",
+        "visibility": "members",
+    }
+
+
+def test_config_json_uses_public_base_url_behind_a_proxy(client, settings):
+    settings.PUBLIC_BASE_URL = "https://badges.example.org"
+    config = client.get("/lti/config.json").json()
+    assert config["oidc_initiation_url"] == "https://badges.example.org/lti/login/"
+
+
+def test_platform_upsert_fills_canvas_defaults_and_is_idempotent():
+    platform = services.platform_upsert(
+        issuer="https://canvas.instructure.com/",
+        client_id="10000000000001",
+        deployment_ids=["1:abc"],
+        api_base_url="https://uni.instructure.com/",
+        api_token="secret-token",
+    )
+    assert platform.issuer == "https://canvas.instructure.com"
+    assert platform.auth_login_url == "https://sso.canvaslms.com/api/lti/authorize_redirect"
+    assert platform.keyset_url == "https://sso.canvaslms.com/api/lti/security/jwks"
+    assert platform.auth_token_url == "https://uni.instructure.com/login/oauth2/token"
+    assert platform.name == "uni.instructure.com"
+    assert platform.registered_via == "manual" and not platform.accept_new_deployments
+
+    again = services.platform_upsert(
+        issuer="https://canvas.instructure.com",
+        client_id="10000000000001",
+        deployment_ids=["1:abc", "2:def"],
+        name="Uni Canvas",
+    )
+    assert again.pk == platform.pk
+    again.refresh_from_db()
+    assert again.api_token == "secret-token"  # not erased by an omitted token
+    assert again.name == "Uni Canvas"
+    assert sorted(again.deployments.values_list("deployment_id", flat=True)) == ["1:abc", "2:def"]
+
+
+def test_canvas_platform_add_command_is_idempotent(capsys):
+    args = [
+        "--issuer=https://canvas.instructure.com",
+        "--client-id=10000000000077",
+        "--deployment-id=6:8865aa",
+        "--deployment-id=7:99aa",
+        "--api-base-url=https://uni.instructure.com",
+        "--api-token=tok-1",
+        "--name=Uni",
+    ]
+    call_command("canvas_platform_add", *args)
+    call_command("canvas_platform_add", *args[:-2], "--api-token=tok-2", "--auth-token-url=https://uni.example/t")
+
+    platform = Platform.objects.get()
+    assert platform.client_id == "10000000000077" and platform.name == "Uni"
+    assert platform.api_token == "tok-2"
+    assert platform.auth_token_url == "https://uni.example/t"
+    assert Deployment.objects.count() == 2
+    assert "deployments 6:8865aa, 7:99aa" in capsys.readouterr().out
+
+
+def test_canvas_platform_add_rejects_a_bad_url():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="could not register"):
+        call_command(
+            "canvas_platform_add",
+            "--issuer=https://canvas.instructure.com",
+            "--client-id=1",
+            "--deployment-id=1:a",
+            "--api-base-url=not a url",
+            "--api-token=t",
+        )
+    assert not Platform.objects.exists()
