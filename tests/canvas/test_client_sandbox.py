@@ -1,0 +1,54 @@
+"""The Canvas client against the sandbox Canvas served by live_server: real HTTP, real Link pagination,
+the sandbox's throttle headers and injected faults."""
+
+import pytest
+
+from canvas import CanvasAuthError, CanvasClient, CanvasUnavailableError
+from lti.models import Platform
+from sandbox.models import SandboxInstance
+from sandbox.seed import sandbox_seed
+from sandbox.services import faults_set
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def seeded(live_server):
+    result = sandbox_seed(learners=110, assessments=2, slug="clienttest", base_url=live_server.url)
+    return result, Platform.objects.get(pk=result.platform_id)
+
+
+def test_lists_follow_every_page_and_return_typed_records(seeded):
+    result, platform = seeded
+    client = CanvasClient(platform)
+    course_id = str(result.course.id)
+    enrollments = list(client.list_enrollments(course_id, types=("StudentEnrollment",)))
+    assert len(enrollments) > 100  # more than one page of 100
+    assert client.request_count == 2
+    assert len({e.id for e in enrollments}) == len(enrollments)
+    assert all(e.user.email for e in enrollments if e.enrollment_state == "active")
+
+    assignments = client.list_assignments(course_id)
+    credentialing = [a for a in assignments if a.assignment_group_name == "Credentialing Assessments"]
+    assert len(credentialing) == 2 and all(a.rubric for a in credentialing)
+
+    submissions = list(client.list_submissions(course_id, assignment_ids=[a.id for a in credentialing]))
+    assert any(s.posted_at and s.rubric_assessment for s in submissions)
+    assert any(s.graded_at and not s.posted_at for s in submissions)  # the sandbox seeds unposted grades
+
+    learner = next(e for e in enrollments if e.enrollment_state == "active")
+    assert client.get_user_primary_email(learner.user_id) == learner.user.email
+
+
+def test_revoked_token_and_outage(seeded):
+    result, platform = seeded
+    platform.api_token = "not-a-token"
+    with pytest.raises(CanvasAuthError):
+        CanvasClient(platform).get_course(str(result.course.id))
+
+    platform.refresh_from_db()
+    faults_set(instance=SandboxInstance.objects.get(slug="clienttest"), error_rate=1.0)
+    client = CanvasClient(platform, max_retries=2, sleep=lambda s: None)
+    with pytest.raises(CanvasUnavailableError, match="server error"):
+        client.get_course(str(result.course.id))
+    assert client.request_count == 3
