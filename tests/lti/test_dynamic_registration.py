@@ -1,0 +1,195 @@
+"""LTI Dynamic Registration against a fake Canvas (its OpenID configuration and registration endpoint)."""
+
+import json
+
+import pytest
+
+from lti.models import LaunchContext, Platform
+from tests.lti.platform import FakeCanvas
+
+pytestmark = pytest.mark.django_db
+
+OPENID_URL = "https://uni.canvas.test/api/lti/security/openid-configuration"
+REGISTRATION_URL = "https://uni.canvas.test/api/lti/registrations"
+TOKEN = "registration-token-123"
+
+
+def openid_configuration(**overrides):
+    config = {
+        "issuer": "https://canvas.instructure.com",
+        "authorization_endpoint": "https://sso.uni.canvas.test/api/lti/authorize_redirect",
+        "registration_endpoint": REGISTRATION_URL,
+        "jwks_uri": "https://sso.uni.canvas.test/api/lti/security/jwks",
+        "token_endpoint": "https://uni.canvas.test/login/oauth2/token",
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": [
+            "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+            "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+            "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+        ],
+        "authorization_server": "canvas.instructure.com",
+        "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+            "product_family_code": "canvas",
+            "version": "vCloud",
+            "https://canvas.instructure.com/lti/account_name": "Test University",
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def fake_canvas(rsps):
+    seen = {}
+
+    def openid(request):
+        seen["openid_auth"] = request.headers.get("Authorization")
+        return 200, {"Content-Type": "application/json"}, json.dumps(openid_configuration())
+
+    def register(request):
+        seen["registration_auth"] = request.headers.get("Authorization")
+        seen["registration"] = json.loads(request.body)
+        answer = {**seen["registration"], "client_id": "10000000000555"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+    rsps.add_callback("GET", OPENID_URL, callback=openid)
+    rsps.add_callback("POST", REGISTRATION_URL, callback=register)
+    return seen
+
+
+def start(client):
+    return client.get("/lti/register/", {"openid_configuration": OPENID_URL, "registration_token": TOKEN}, secure=True)
+
+
+def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, fake_canvas):
+    response = start(client)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Badges is registered with Test University" in html
+    assert "API token" in html
+    # The close message is sent by an external script (CSP forbids inline scripts).
+    assert '<script src="/static/lti/js/registration-close.js"></script>' in html
+    assert "<script>" not in html
+    platform = Platform.objects.get()
+    assert platform.issuer == "https://canvas.instructure.com" and platform.client_id == "10000000000555"
+    assert platform.registered_via == "dynamic"
+    assert platform.needs_api_token
+    assert platform.auth_login_url == "https://sso.uni.canvas.test/api/lti/authorize_redirect"
+    assert platform.auth_token_url == "https://uni.canvas.test/login/oauth2/token"
+    assert platform.keyset_url == "https://sso.uni.canvas.test/api/lti/security/jwks"
+    assert platform.api_base_url == "https://uni.canvas.test"
+    assert platform.name == "Test University"
+    assert platform.accept_new_deployments and not platform.deployments.exists()
+
+    assert fake_canvas["openid_auth"] == f"Bearer {TOKEN}"
+    assert fake_canvas["registration_auth"] == f"Bearer {TOKEN}"
+    sent = fake_canvas["registration"]
+    assert sent["application_type"] == "web"
+    assert sent["grant_types"] == ["implicit", "client_credentials"]
+    assert sent["response_types"] == ["id_token"]
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    assert sent["initiate_login_uri"] == "https://testserver/lti/login/"
+    assert sent["redirect_uris"] == ["https://testserver/lti/launch/"]
+    assert sent["jwks_uri"] == "https://testserver/lti/jwks.json"
+    assert "contextmembership.readonly" in sent["scope"]
+    tool = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert tool["domain"] == "testserver"
+    assert tool["https://canvas.instructure.com/lti/privacy_level"] == "public"
+    assert tool["custom_parameters"]["canvas_user_id"] == "$Canvas.user.id"
+    (message,) = tool["messages"]
+    assert message["type"] == "LtiResourceLinkRequest"
+    assert message["placements"] == ["course_navigation"]
+    assert message["https://canvas.instructure.com/lti/course_navigation/default_enabled"] is True
+    assert message["https://canvas.instructure.com/lti/visibility"] == "members"
+
+
+def test_close_script_posts_the_lti_close_message():
+    from django.contrib.staticfiles import finders
+
+    with open(finders.find("lti/js/registration-close.js")) as f:
+        script = f.read()
+    assert 'postMessage({ subject: "org.imsglobal.lti.close" }, "*")' in script
+    assert "window.opener" in script and "window.parent" in script
+
+
+def test_dynamically_registered_canvas_can_launch(client, fake_canvas, rsps):
+    """Canvas creates the deployment after registration: the first signed launch records it."""
+    start(client)
+    platform = Platform.objects.get()
+    canvas = FakeCanvas(client_id=platform.client_id, deployment_id="12:fresh-deployment")
+    canvas.keyset_url, canvas.auth_login_url = platform.keyset_url, platform.auth_login_url
+    canvas.serve_jwks(rsps)
+
+    ctx = canvas.launch_context(client, seed_jwks=False)
+
+    assert ctx.platform == platform and ctx.deployment.deployment_id == "12:fresh-deployment"
+
+
+def test_deployment_id_in_the_answer_is_recorded(client, rsps):
+    rsps.add("GET", OPENID_URL, json=openid_configuration())
+    rsps.add(
+        "POST",
+        REGISTRATION_URL,
+        json={
+            "client_id": "10000000000556",
+            "https://purl.imsglobal.org/spec/lti-tool-configuration": {"deployment_id": "3:dep"},
+        },
+    )
+
+    assert start(client).status_code == 200
+
+    platform = Platform.objects.get()
+    assert list(platform.deployments.values_list("deployment_id", flat=True)) == ["3:dep"]
+    assert not platform.accept_new_deployments
+
+
+def test_an_existing_registration_is_never_overwritten(client, fake_canvas):
+    original = FakeCanvas(client_id="10000000000555")
+    original.register()
+
+    response = start(client)
+
+    assert response.status_code == 409
+    assert b"already registered" in response.content
+    platform = Platform.objects.get()
+    assert platform.keyset_url == original.keyset_url and platform.registered_via == "manual"
+
+
+@pytest.mark.parametrize(
+    ("openid", "registration_status"),
+    [
+        (openid_configuration(registration_endpoint=None), 200),
+        (openid_configuration(id_token_signing_alg_values_supported=["HS256"]), 200),
+        (openid_configuration(), 500),
+        ("not json", 200),
+    ],
+    ids=["no-registration-endpoint", "no-rs256", "registration-fails", "openid-not-json"],
+)
+def test_failed_registration_records_nothing(client, rsps, openid, registration_status):
+    if isinstance(openid, dict):
+        rsps.add("GET", OPENID_URL, json=openid)
+    else:
+        rsps.add("GET", OPENID_URL, body=openid)
+    rsps.add("POST", REGISTRATION_URL, json={"client_id": "1"}, status=registration_status)
+
+    response = start(client)
+
+    assert response.status_code == 400
+    assert b"Badges could not be registered" in response.content
+    assert not Platform.objects.exists() and not LaunchContext.objects.exists()
+
+
+def test_registration_needs_https(client, settings):
+    settings.DEBUG = False
+    settings.SANDBOX_ENABLED = False
+    response = client.get("/lti/register/", {"openid_configuration": "http://uni.canvas.test/openid"})
+    assert response.status_code == 400
+    assert not Platform.objects.exists()
+
+
+def test_registration_without_parameters(client):
+    response = client.get("/lti/register/")
+    assert response.status_code == 400
+    assert b"incomplete" in response.content
