@@ -1,0 +1,197 @@
+"""Public verification URLs: content negotiation, revocation, the email check, link previews, and the
+page in a real browser."""
+
+import json
+import os
+import re
+
+import pytest
+from django.test import Client
+
+from badging.models import IssuerKey
+from badging.openbadges.links import PublicLinks
+from badging.services import issuance
+from tests import factories as f
+from tests.badging.test_issuance_support import make_png
+
+# Playwright's sync API keeps an event loop in the test thread for the session; ORM calls stay synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+VALIDATOR_ACCEPT = "application/ld+json, application/json, image/png, image/svg+xml"
+
+
+def issued_award(base="http://testserver", **award_kwargs):
+    badge_class = f.BadgeClassFactory(
+        image=make_png(),
+        name="Data Analysis Fundamentals",
+        issuer=f.IssuerFactory(name="Skills Forward University"),
+    )
+    award_kwargs.setdefault("recipient_email", "ada@uni.example.edu")
+    award = f.AwardFactory(
+        course_badge=f.CourseBadgeFactory(badge_class=badge_class),
+        learner=f.PersonFactory(name="Ada Lovelace"),
+        evidence_narrative="Mastered every credentialing assessment in Data Skills 101:\n\n- Cleaning a data set",
+        **award_kwargs,
+    )
+    issuance.award_documents_render(award=award, links=PublicLinks(base))
+    return award
+
+
+@pytest.fixture
+def award(db):
+    return issued_award()
+
+
+def get(path, accept=None, ua=None):
+    headers = {}
+    if accept is not None:
+        headers["HTTP_ACCEPT"] = accept
+    if ua:
+        headers["HTTP_USER_AGENT"] = ua
+    return Client().get(path, **headers)
+
+
+def test_assertion_negotiates_json_ld_html_and_opengraph(award):
+    path = f"/public/assertions/{award.public_id}"
+    machine = get(path, VALIDATOR_ACCEPT)
+    assert machine.status_code == 200 and machine["Content-Type"].startswith("application/ld+json")
+    body = machine.json()
+    assert body["id"] == f"http://testserver{path}" and body["type"] == "Assertion"
+    assert "Accept" in machine["Vary"]
+    assert get(path, "application/json")["Content-Type"].startswith("application/json")
+    assert get(path, "*/*")["Content-Type"].startswith("application/ld+json")
+    assert get(path, None).json()["type"] == "Assertion"
+    assert get(path + "?format=json", BROWSER_ACCEPT).json()["type"] == "Assertion"
+
+    page = get(path, BROWSER_ACCEPT)
+    assert page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    assert "Data Analysis Fundamentals" in html and "Valid badge" in html and "Skills Forward University" in html
+    assert "ada@uni.example.edu" not in html  # the recipient's address is never shown
+
+    preview = get(path, BROWSER_ACCEPT, ua="LinkedInBot/1.0 (compatible; Mozilla/5.0; +http://www.linkedin.com)")
+    text = preview.content.decode()
+    assert '<meta property="og:title" content="Data Analysis Fundamentals · Skills Forward University">' in text
+    assert f'content="http://testserver/public/badges/{award.badge_class.public_id}/image"' in text
+    assert 'property="og:description"' in text
+    assert get(path, None, ua="Slackbot-LinkExpanding 1.0").content.decode().count("og:image") == 1
+
+
+def test_public_base_url_wins_over_the_request_host(award, settings):
+    settings.PUBLIC_BASE_URL = "https://badges.uni.example.edu"
+    body = get(f"/public/assertions/{award.public_id}", VALIDATOR_ACCEPT).json()
+    assert body["id"].startswith("https://badges.uni.example.edu/public/assertions/")
+    assert body["badge"].startswith("https://badges.uni.example.edu/public/badges/")
+
+
+def test_badge_class_and_issuer_documents(award):
+    badge = get(f"/public/badges/{award.badge_class.public_id}", VALIDATOR_ACCEPT).json()
+    assert badge["type"] == "BadgeClass" and badge["criteria"]["narrative"]
+    issuer = get(badge["issuer"].removeprefix("http://testserver"), VALIDATOR_ACCEPT).json()
+    assert issuer["type"] == "Issuer" and issuer["email"] == award.badge_class.issuer.email
+    assert (
+        "Skills Forward University"
+        in get(badge["issuer"].removeprefix("http://testserver"), BROWSER_ACCEPT).content.decode()
+    )
+    image = get(badge["image"].removeprefix("http://testserver"))
+    assert image["Content-Type"] == "image/png" and image.content == bytes(award.badge_class.image)
+
+
+def test_revoked_assertion_is_gone_everywhere(award):
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    path = f"/public/assertions/{award.public_id}"
+    response = get(path, VALIDATOR_ACCEPT)
+    assert response.status_code == 410
+    assert response.json() == {
+        "@context": "https://w3id.org/openbadges/v2",
+        "type": "Assertion",
+        "id": f"http://testserver{path}",
+        "revoked": True,
+        "revocationReason": "Issued in error",
+    }
+    page = get(path, BROWSER_ACCEPT)
+    assert page.status_code == 410
+    assert "This badge has been revoked" in page.content.decode() and "Issued in error" in page.content.decode()
+    assert "(revoked)" in get(path, None, ua="Twitterbot/1.0").content.decode()
+    assert get(path + "/image").status_code == 410
+
+
+def test_email_check_answers_yes_or_no_without_revealing_the_address(award):
+    path = f"/public/assertions/{award.public_id}/check"
+    yes = Client().post(path, {"email": "  Ada@Uni.Example.EDU "})
+    assert yes.status_code == 200
+    assert "this badge was issued to Ada@Uni.Example.EDU" in yes.content.decode()
+    no = Client().post(path, {"email": "eve@uni.example.edu"})
+    html = no.content.decode()
+    assert "this badge was not issued to eve@uni.example.edu" in html
+    assert "ada@uni.example.edu" not in html.lower()
+
+
+def test_learner_name_only_when_opted_in(award):
+    path = f"/public/assertions/{award.public_id}"
+    assert "Ada Lovelace" not in get(path, BROWSER_ACCEPT).content.decode()
+    award.learner_name_public = True
+    award.save()
+    assert "Earned by</dt><dd>Ada Lovelace" in get(path, BROWSER_ACCEPT).content.decode()
+
+
+def test_downloads_images_credential_and_jwt(award):
+    png = get(f"/public/assertions/{award.public_id}/image?download=1")
+    assert png["Content-Type"] == "image/png" and png["Content-Disposition"].startswith("attachment")
+    assert b"iTXtopenbadges" in png.content
+    ob3 = get(f"/public/assertions/{award.public_id}.ob3.json")
+    assert ob3.json()["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    jwt = get(f"/public/assertions/{award.public_id}.jwt")
+    assert jwt.content.decode() == award.ob3_jwt
+    assert b"openbadgecredential" in get(f"/public/assertions/{award.public_id}/image.ob3").content
+    evidence = get(f"/public/assertions/{award.public_id}/evidence").content.decode()
+    assert "Cleaning a data set" in evidence
+
+
+def test_documents_are_signed_on_first_request_when_no_base_url_was_configured(db):
+    award = f.AwardFactory(course_badge=f.CourseBadgeFactory(badge_class=f.BadgeClassFactory(image=make_png())))
+    assert award.ob3_credential is None
+    credential = get(f"/public/assertions/{award.public_id}.ob3.json").json()
+    assert credential["id"] == f"http://testserver/public/assertions/{award.public_id}.ob3.json"
+    award.refresh_from_db()
+    assert award.ob3_credential == credential  # stored: signed once
+
+
+def test_old_keys_stay_published_after_rotation(award):
+    old = IssuerKey.objects.filter(issuer=award.badge_class.issuer)
+    old_ids = list(old.values_list("public_id", flat=True))
+    issuance.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
+    for kid in old_ids:
+        assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/{kid}").status_code == 200
+    assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/nope").status_code == 404
+
+
+def test_unknown_ids_are_404(db):
+    assert get("/public/assertions/nope", VALIDATOR_ACCEPT).status_code == 404
+    assert get("/public/badges/nope", VALIDATOR_ACCEPT).status_code == 404
+    assert get("/public/issuers/nope", VALIDATOR_ACCEPT).status_code == 404
+
+
+@pytest.mark.browser
+def test_public_page_in_a_browser(transactional_db, live_server, page, screenshot):
+    award = issued_award(base=live_server.url, learner_name_public=True)
+    page.goto(f"{live_server.url}/public/assertions/{award.public_id}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Data Analysis Fundamentals"
+    assert page.get_by_text("Valid badge").is_visible()
+    assert page.locator("img.badge__image").evaluate("img => img.naturalWidth") > 0
+    page.get_by_label("Email address").fill("ADA@uni.example.edu")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("this badge was issued to ADA@uni.example.edu").is_visible()
+    screenshot(page, "public-assertion")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "public-assertion-mobile")
+
+    issuance.award_revoke(award_id=award.pk, reason="Issued to the wrong learner", actor="admin:alice")
+    page.goto(f"{live_server.url}/public/assertions/{award.public_id}")
+    assert page.get_by_text("This badge has been revoked").is_visible()
+    assert not re.search("Ada Lovelace", page.content())
+    screenshot(page, "public-assertion-revoked")
+    data = json.loads(page.request.get(f"{live_server.url}/public/assertions/{award.public_id}?format=json").text())
+    assert data["revoked"] is True
