@@ -2,8 +2,16 @@
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from lti.models import Deployment, LaunchContext, Platform, ToolKey
+
+
+def _https_url_fields(db_field, **kwargs):
+    # Canvas endpoints are https; an address typed without a scheme means https.
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
 
 
 class PlatformForm(forms.ModelForm):
@@ -17,6 +25,7 @@ class PlatformForm(forms.ModelForm):
 
     class Meta:
         model = Platform
+        formfield_callback = _https_url_fields
         fields = [
             "name",
             "issuer",
@@ -60,6 +69,7 @@ class DeploymentInline(admin.TabularInline):
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
     form = PlatformForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [DeploymentInline]
     list_display = ["name", "issuer", "client_id", "api_base_url", "registered_via", "active", "api_token_status"]
     list_filter = ["active", "registered_via"]
@@ -93,6 +103,7 @@ class LaunchContextAdmin(admin.ModelAdmin):
     list_filter = ["role", "is_test_user", "platform"]
     search_fields = ["person__name", "person__canvas_user_id", "course__name", "course__canvas_course_id"]
     list_select_related = ["person", "course"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         return False
