@@ -86,6 +86,7 @@ class BadgeCard:
     state_label: str
     assessments: list[AssessmentRow]
     mastered_count: int
+    remaining: int
     final_grade_rule: str
     final_grade_entered: bool
     enrolled: bool
@@ -307,11 +308,19 @@ def badge_image_url(*, badge_class) -> str:
     return public
 
 
+# Shown as buttons; the other formats (OB 2.0 JSON, the JWT, …) sit under "Other formats".
+PRIMARY_AWARD_LINKS = frozenset({"page", "linkedin", "image", "ob3_json"})
+
+
 def award_link_list(*, award: Award, request=None) -> list[dict]:
     """[{key, label, url, help, download}] for an issued award, in the issuance area's display order."""
     from badging.selectors.awards import award_links
 
-    return [{"key": key, **link} for key, link in award_links(award, request=request).items() if link.get("url")]
+    return [
+        {"key": key, "primary": key in PRIMARY_AWARD_LINKS, **link}
+        for key, link in award_links(award, request=request).items()
+        if link.get("url")
+    ]
 
 
 STATE_LABELS = {
@@ -444,6 +453,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 state_label=STATE_LABELS.get(state, state),
                 assessments=rows,
                 mastered_count=sum(r.result == RESULT_MASTERED for r in rows),
+                remaining=sum(r.result != RESULT_MASTERED for r in rows),
                 final_grade_rule=course_badge_final_grade_rule(course_badge=cb),
                 final_grade_entered=final_entered,
                 enrolled=live.enrollment.counts,

@@ -47,7 +47,7 @@ def test_not_started_shows_the_rule_from_canvas(client, course_setup):
     text = text_of(page(client, course_setup["launch"]))
     assert "Data Analysis Fundamentals" in text
     assert "Not started" in text
-    assert "Master all 2 credentialing assessments" in text
+    assert "Master each of the 2 credentialing assessments" in text
     assert "at least 80% (9.6 of 12 points)" in text
     assert "Clean a data set" in text and "Present findings" in text
     assert "Weekly quiz" not in text  # not in the credentialing group
