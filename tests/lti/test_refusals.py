@@ -281,3 +281,18 @@ def test_login_without_login_hint(client, canvas, caplog):
 def test_nothing_is_written_by_refusals(client, canvas):
     canvas.launch(client, seed_jwks=False, claims={LTI + "deployment_id": "99:unknown"})
     assert not Course.objects.exists() and not Person.objects.exists()
+
+
+def test_platform_calls_have_a_timeout(client, canvas, rsps, settings):
+    settings.LTI_HTTP_TIMEOUT = 4.5
+    assert canvas.launch(client, seed_jwks=False).status_code == 302
+    (call,) = [c for c in rsps.calls if c.request.url == canvas.keyset_url]
+    assert call.request.req_kwargs["timeout"] == 4.5
+
+
+def test_platform_keyset_timeout_is_a_clear_error(client, canvas, rsps, caplog):
+    import requests
+
+    rsps.replace("GET", canvas.keyset_url, body=requests.exceptions.ReadTimeout("slow"))
+    response = canvas.launch(client, seed_jwks=False)
+    assert_refused(response, "keyset_unavailable", 502, caplog)
