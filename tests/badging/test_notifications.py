@@ -1,0 +1,121 @@
+"""The award email: content, exactly one per award, SMTP failures retried without a double send."""
+
+import smtplib
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.utils import timezone
+
+from badging.models import Delivery
+from badging.services import notifications
+from tests.badging.test_public import issued_award
+
+pytestmark = pytest.mark.django_db
+BASE = "https://badges.uni.example.edu"
+
+
+class FlakySMTP(LocmemBackend):
+    """Refuses the first `failures` messages like a mail server in trouble, then accepts."""
+
+    failures = 0
+
+    def send_messages(self, messages):
+        if FlakySMTP.failures > 0:
+            FlakySMTP.failures -= 1
+            raise smtplib.SMTPRecipientsRefused({"ada@uni.example.edu": (451, b"4.3.0 Try again later")})
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def award(settings):
+    settings.PUBLIC_BASE_URL = BASE
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return issued_award(base=BASE)
+
+
+def email_delivery(award):
+    return Delivery.objects.create(award=award, kind=Delivery.KIND_EMAIL, next_attempt_at=timezone.now())
+
+
+def test_email_content_and_links(award):
+    delivery = email_delivery(award)
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ada@uni.example.edu"]
+    assert message.subject == "You earned the “Data Analysis Fundamentals” badge"
+    text = message.body
+    page = f"{BASE}/public/assertions/{award.public_id}"
+    assert "Skills Forward University has awarded you the badge “Data Analysis Fundamentals”" in text
+    assert "Cleans, analyses and presents a data set." in text  # what it certifies
+    assert "It was issued to: ada@uni.example.edu" in text
+    assert f"Public badge page (share it; anyone can verify it): {page}" in text
+    assert f"{page}/image?download=1" in text
+    assert f"{page}.ob3.json?download=1" in text and f"{page}.jwt?download=1" in text
+    assert "Import into Badgr / Canvas Credentials" in text and "upload the downloaded badge image" in text
+
+    html, mime = message.alternatives[0]
+    assert mime == "text/html"
+    assert f'href="{page}"' in html and "Add to LinkedIn profile" in html
+    linkedin = next(line for line in text.splitlines() if "linkedin.com" in line).split(": ", 1)[1]
+    parts = urlsplit(linkedin)
+    assert parts.netloc == "www.linkedin.com" and parts.path == "/profile/add"
+    query = parse_qs(parts.query)
+    assert query["startTask"] == ["CERTIFICATION_NAME"]
+    assert query["name"] == ["Data Analysis Fundamentals"]
+    assert query["organizationName"] == ["Skills Forward University"]
+    assert query["issueYear"] == [str(award.issued_on.year)] and query["issueMonth"] == [str(award.issued_on.month)]
+    assert query["certUrl"] == [page] and query["certId"] == [award.public_id]
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.SENT and delivery.sent_at and delivery.attempts == 1
+
+
+def test_a_retried_task_never_sends_twice(award):
+    delivery = email_delivery(award)
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    notifications.deliveries_send(delivery_ids=[delivery.pk, delivery.pk])
+    assert len(mail.outbox) == 1
+
+
+def test_smtp_failure_is_recorded_retried_and_sent_once(award, settings):
+    settings.EMAIL_BACKEND = "tests.badging.test_notifications.FlakySMTP"
+    FlakySMTP.failures = 1
+    delivery = email_delivery(award)
+
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert len(mail.outbox) == 0
+    assert delivery.status == Delivery.FAILED and delivery.attempts == 1
+    assert "did not accept the email" in delivery.last_error and "Try again later" in delivery.last_error
+    assert delivery.next_attempt_at > timezone.now()
+
+    notifications.deliveries_send(delivery_ids=[delivery.pk])  # the retry
+    notifications.deliveries_send(delivery_ids=[delivery.pk])  # a duplicate of the retry
+    delivery.refresh_from_db()
+    assert len(mail.outbox) == 1
+    assert delivery.status == Delivery.SENT and delivery.attempts == 2 and delivery.last_error == ""
+
+
+def test_gives_up_after_the_last_attempt(award, settings):
+    settings.EMAIL_BACKEND = "tests.badging.test_notifications.FlakySMTP"
+    FlakySMTP.failures = 1
+    delivery = email_delivery(award)
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=notifications.MAX_DELIVERY_ATTEMPTS - 1)
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.FAILED and delivery.next_attempt_at is None
+
+
+def test_revoked_before_sending_is_not_sent(award):
+    from badging.services.issuance import award_revoke
+
+    delivery = email_delivery(award)
+    award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    delivery.refresh_from_db()
+    assert len(mail.outbox) == 0
+    assert delivery.status == Delivery.FAILED and "revoked" in delivery.last_error and delivery.next_attempt_at is None
