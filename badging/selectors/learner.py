@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 
 from badging import evaluation as ev
 from badging.models import (
@@ -299,13 +299,8 @@ def _stored_outcomes(progress: LearnerProgress | None) -> dict[str, dict] | None
 
 
 def badge_image_url(*, badge_class) -> str:
-    """The public badge-class image URL when the public pages serve it, else the learner area's copy."""
-    public = f"/public/badges/{badge_class.public_id}/image"
-    try:
-        resolve(public)
-    except Resolver404:
-        return reverse("badging:badge_image", args=[badge_class.public_id])
-    return public
+    """The public badge-class image (served by the public pages, cached by browsers and backpacks)."""
+    return reverse("badging:public-badge-image", kwargs={"public_id": badge_class.public_id})
 
 
 # Shown as buttons; the other formats (OB 2.0 JSON, the JWT, …) sit under "Other formats".

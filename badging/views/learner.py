@@ -6,14 +6,13 @@ badging.services.sharing. A page view never calls Canvas; it may ask for a backg
 
 import logging
 
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import Http404, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from badging.models import BadgeClass
 from badging.selectors import learner as selectors
 from badging.services.sharing import AwardNotYours, award_share_set
 from lti.launch import launch_context_required
@@ -148,24 +147,7 @@ def award_share(request, launch: LaunchContext, award_public_id: str):
     )
 
 
-@require_GET
-def badge_image(request, public_id: str):
-    """A badge class's image (public, like the badge class itself), until the public pages serve it."""
-    row = BadgeClass.objects.filter(public_id=public_id).values("image", "image_content_type").first()
-    if row is None or not row["image"]:
-        raise Http404("No such badge image")
-    content_type = row["image_content_type"] if row["image_content_type"] in ("image/png", "image/svg+xml") else ""
-    if not content_type:
-        raise Http404("No such badge image")
-    response = HttpResponse(bytes(row["image"]), content_type=content_type)
-    response["Cache-Control"] = "public, max-age=3600"
-    # An SVG opened directly must not run anything, even if sanitising ever missed something.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-    return response
-
-
 urlpatterns = [
     path("l/<str:launch_id>/", launch_home, name="launch_home"),
     path("l/<str:launch_id>/awards/<str:award_public_id>/share/", award_share, name="learner_award_share"),
-    path("learner/badge-images/<str:public_id>", badge_image, name="badge_image"),
 ]

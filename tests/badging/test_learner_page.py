@@ -480,10 +480,10 @@ def test_share_refuses_forgery_and_other_peoples_awards(client, course_setup):
     assert Award.objects.filter(learner_name_public=True).count() == 0
 
 
-def test_fallback_badge_image_is_served(client, course_setup):
+def test_badge_image_is_the_public_badge_class_image(client, course_setup):
     badge_class = course_setup["course_badge"].badge_class
-    response = client.get(reverse("badging:badge_image", args=[badge_class.public_id]))
-    assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"
-    assert response.content == f.PNG_1X1
-    assert client.get(reverse("badging:badge_image", args=["nope"])).status_code == 404
+    html = page(client, course_setup["launch"]).content.decode()
+    url = f"/public/badges/{badge_class.public_id}/image"
+    assert f'src="{url}"' in html
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
