@@ -182,3 +182,13 @@ def test_canvas_platform_add_rejects_a_bad_url():
             "--api-token=t",
         )
     assert not Platform.objects.exists()
+
+
+def test_platform_upsert_accepts_the_local_canvas_stand_in():
+    platform = services.platform_upsert(
+        issuer="http://testserver/sandbox/main",
+        client_id="sandbox-client",
+        deployment_ids=["1:sandbox"],
+        api_base_url="http://testserver/sandbox/main",
+    )
+    assert platform.auth_token_url == "http://testserver/sandbox/main/login/oauth2/token"
