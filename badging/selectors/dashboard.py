@@ -138,6 +138,10 @@ class AssessmentRule:
     needed_points: Decimal | None
 
     @property
+    def points_text(self) -> str:
+        return _num(self.points_possible)
+
+    @property
     def needed_text(self) -> str:
         if self.needed_points is not None:
             return f"{_num(self.needed_points)} points"
@@ -515,6 +519,12 @@ class LearnerRow:
     @property
     def state_tone(self) -> str:
         return DISPLAY_STATE_TONES.get(self.display_state, "neutral")
+
+    @property
+    def email_parts(self) -> tuple[str, str]:
+        """(local part, "@domain"): the page offers a line break before the "@", not mid-word."""
+        local, at, domain = self.email.partition("@")
+        return local, at + domain
 
     @property
     def email_delivery(self) -> Delivery | None:
