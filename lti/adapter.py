@@ -350,6 +350,10 @@ def launch_validate(request) -> ValidatedLaunch:
     if request.method != "POST":
         raise Refused("missing_parameters", f"method {request.method}")
     state, id_token = request.POST.get("state", ""), request.POST.get("id_token", "")
+    if request.POST.get("error") and not id_token:
+        # An OIDC error response (OpenID Connect Core §3.2.2.6), e.g. login_required.
+        error, description = request.POST["error"][:100], request.POST.get("error_description", "")[:300]
+        raise Refused("platform_error", f"{error}: {description}", extra={"platform_message": description or error})
     if not state or not id_token:
         raise Refused("missing_parameters", "state or id_token missing")
     if request.COOKIES.get(COOKIE_PREFIX + state) != state:

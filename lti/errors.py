@@ -16,6 +16,12 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
         "Badges was opened without the information Canvas normally sends.",
         "Open Badges from the course menu in Canvas rather than from a bookmark or a copied link.",
     ),
+    "platform_error": (
+        400,
+        "Canvas could not sign you in to Badges",
+        "Canvas answered the sign-in request with an error.",
+        "Make sure you are signed in to Canvas, then open Badges again from your course menu.",
+    ),
     "malformed_token": (
         400,
         "This launch could not be read",

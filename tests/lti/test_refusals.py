@@ -296,3 +296,13 @@ def test_platform_keyset_timeout_is_a_clear_error(client, canvas, rsps, caplog):
     rsps.replace("GET", canvas.keyset_url, body=requests.exceptions.ReadTimeout("slow"))
     response = canvas.launch(client, seed_jwks=False)
     assert_refused(response, "keyset_unavailable", 502, caplog)
+
+
+def test_oidc_error_response_from_the_platform(client, canvas, caplog):
+    _, state, _ = canvas.login(client)
+    response = client.post(
+        "/lti/launch/",
+        {"state": state, "error": "login_required", "error_description": "<b>Not signed in</b>"},
+        secure=True,
+    )
+    assert_refused(response, "platform_error", 400, caplog, phrase="Canvas said: “&lt;b&gt;Not signed in&lt;/b&gt;”")
