@@ -2,8 +2,10 @@
 the share choice made with the keyboard, and the page usable on a phone-sized screen."""
 
 import datetime
+import http.server
 import io
 import os
+import threading
 from decimal import Decimal
 
 import pytest
@@ -182,3 +184,53 @@ def test_no_badge_and_admin_setup_pages(page, live_server, screenshot):
     expect(page.get_by_role("heading", level=1)).to_have_text("Badge set-up for this course")
     screenshot(page, "admin-course-setup")
     check_a11y(page, "admin setup")
+
+
+@pytest.fixture
+def canvas_page():
+    """A stand-in Canvas page on another site (127.0.0.1 vs the tool on localhost) framing the tool."""
+    body = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body["html"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(tool_url: str) -> str:
+        body["html"] = (
+            "<!doctype html><html lang=en><head><title>Data Skills 101: Badges</title></head><body>"
+            f'<h1>Canvas course</h1><iframe title="Badges" src="{tool_url}" width="1040" height="1500"></iframe>'
+            "</body></html>"
+        ).encode()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def test_inside_the_canvas_iframe_without_cookies(page, live_server, screenshot, canvas_page):
+    """Canvas shows the tool in an iframe on another site, where browsers drop or block our cookies:
+    the page renders there and the share choice works without any cookie."""
+    launch = build("issued")
+    canvas = canvas_page(f"{live_server.url.replace('127.0.0.1', 'localhost')}/l/{launch.public_id}/")
+    launch.platform.api_base_url = canvas  # a registered Canvas host may frame the tool (CSP frame-ancestors)
+    launch.platform.save()
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    page.goto(f"{canvas}/courses/101/external_tools/7")
+    frame = page.frame_locator("iframe[title=Badges]")
+    expect(frame.get_by_role("heading", level=1)).to_have_text("Badges in this course")
+    screenshot(page, "learner-in-canvas-iframe")
+    frame.get_by_label("Show my name", exact=False).check()
+    frame.get_by_role("button", name="Save my choice").click()
+    expect(frame.get_by_text("Your name is now shown on the public badge page.")).to_be_visible()
+    assert Award.objects.get().learner_name_public is True
+    assert page.context.cookies() == []  # nothing relied on a cookie
