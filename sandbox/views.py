@@ -1,6 +1,7 @@
 """The sandbox's own pages: a Canvas-like course with People, a teacher's actions, and "Launch as"."""
 
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -60,7 +61,7 @@ def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpRespon
     user = _launch_user(request, course)
     launch_url = reverse("sandbox:launch_initiate", args=[course.instance.slug, course.id]) + f"?as={user.id}"
     roles = [selectors.ROLE_LABELS[t] for t in course.enrollments.filter(user=user).values_list("type", flat=True)]
-    return render(
+    response = render(
         request,
         "sandbox/tool.html",
         {
@@ -72,6 +73,14 @@ def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpRespon
             "nav": "tool",
         },
     )
+    # Canvas's page frames the tool's origin; the project's default CSP would forbid any frame.
+    tool = urlsplit(course.instance.tool_launch_url)
+    tool_origin = f"{tool.scheme}://{tool.netloc}"
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        f"base-uri 'self'; frame-src 'self' {tool_origin}; form-action 'self' {tool_origin}; frame-ancestors 'self'"
+    )
+    return response
 
 
 @require_GET

@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from sandbox.seed import sandbox_seed
+
+
+class Command(BaseCommand):
+    help = "Seed the Canvas sandbox with a realistic course and register it in the tool (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--learners", type=int, default=40)
+        parser.add_argument("--assessments", type=int, default=4)
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--instance", default="demo", help="slug of the sandbox Canvas instance")
+        parser.add_argument("--base-url", default="http://localhost:8001", help="origin the sandbox is served from")
+        parser.add_argument("--tool-url", default="http://127.0.0.1:8000", help="origin the tool is served from")
+        parser.add_argument("--reset", action="store_true", help="delete this sandbox instance first")
+        parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
+
+    def handle(self, *args, **options):
+        try:
+            result = sandbox_seed(
+                learners=options["learners"],
+                assessments=options["assessments"],
+                seed=options["seed"],
+                slug=options["instance"],
+                base_url=options["base_url"],
+                tool_url=options["tool_url"],
+                reset=options["reset"],
+                register_in_tool=not options["no_register"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        if result.created:
+            self.stdout.write(f"Seeded {result.course.name!r} with {result.learners} learners.")
+        else:
+            self.stdout.write(f"{result.course.name!r} already exists: kept it (use --reset to start over).")
+        if result.platform_id:
+            self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
+        self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
+        self.stdout.write(f"Open: {result.launch_url()}")

@@ -1,0 +1,437 @@
+"""A realistic course in the sandbox, registered in the tool: what `sandbox_seed` and the demo run.
+
+Learners are spread over every state the tool must tell apart (mastered all, partly, not
+submitted, graded but unposted, final grade override entered or not, dropped, concluded,
+inactive, two sections, Student View), with names and rubric texts that carry accents and
+HTML-special characters. Idempotent: a second run finds the course and only refreshes the
+tool's registration and demo configuration. Bulk inserts keep 5,000 learners well under a minute.
+"""
+
+import base64
+import io
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from PIL import Image, ImageDraw, ImageFont
+
+from sandbox import services
+from sandbox.models import (
+    DEFAULT_CUSTOM_FIELDS,
+    ApiToken,
+    AssignmentGroup,
+    CommunicationChannel,
+    CourseSection,
+    Rubric,
+    SandboxAssignment,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+    Submission,
+)
+
+COURSE_SIS_ID = "SFB-DEMO-101"
+CREDENTIALING_GROUP = "Credentialing Assessments"
+ASSESSMENT_TITLES = [
+    "Assessment 1: Data cleaning & validation",
+    "Assessment 2: Visualising <data> for decisions",
+    "Assessment 3: Statistical reasoning — “why it matters”",
+    "Assessment 4: Communicating results à la carte",
+]
+CRITERIA = [
+    ["Accuracy & completeness", "Handles missing <NA> values", "Documents every step"],
+    ["Chooses a fitting chart", "Labels axes & units", "Tells the story — clearly"],
+    ["States hypotheses", "Interprets p-values (“not proof”)", "Checks assumptions"],
+    ["Audience-aware summary", "Uses <em>plain</em> language", "Cites sources & data"],
+]
+FIRST = ["Amara", "Björn", "Chloé", "Dmitri", "Émile", "Fatima", "Grégoire", "Hana", "Ibrahim", "Jürgen", "Kaito",
+         "Léa", "Malik", "Nuño", "Oksana", "Pál", "Quentin", "Renée", "Søren", "Tomás", "Uxía", "Valentina", "Wen",
+         "Ximena", "Yusuf", "Zoé"]  # fmt: skip
+LAST = ["Adeyemi", "Bjørnsen", "Castañeda", "Dubois", "Eriksson", "Fernández", "García", "Hernández", "Işık", "Jansen",
+        "Kowalski", "López", "Müller", "Nakamura", "O'Connor", "Petrović", "Quispe", "Rossi", "Schäfer", "Tanaka",
+        "Ünal", "Vázquez", "Wójcik", "Xu", "Yılmaz", "Żukowski"]  # fmt: skip
+# Learner kinds and their share of the generated learners.
+KINDS = [
+    ("eligible", 0.30),
+    ("awaiting_final_grade", 0.20),
+    ("partial", 0.20),
+    ("not_submitted", 0.10),
+    ("unposted", 0.10),
+    ("override_without_mastery", 0.05),
+    ("submitted_ungraded", 0.05),
+]
+
+
+@dataclass
+class SeedResult:
+    instance: SandboxInstance
+    course: SandboxCourse
+    api_token: str
+    created: bool
+    platform_id: int | None
+    learners: int
+
+    def launch_url(self) -> str:
+        return f"{self.instance.root_url}/courses/{self.course.id}/"
+
+
+def badge_png(text: str = "DATA", size: int = 256) -> bytes:
+    """A round badge image, drawn so the demo needs no image file."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((4, 4, size - 4, size - 4), fill=(7, 112, 163, 255), outline=(3, 87, 127, 255), width=8)
+    draw.ellipse((32, 32, size - 32, size - 32), outline=(255, 255, 255, 200), width=4)
+    try:
+        font = ImageFont.load_default(size=size // 6)
+    except TypeError:  # Pillow without FreeType
+        font = ImageFont.load_default()
+    box = draw.textbbox((0, 0), text, font=font)
+    draw.text(((size - (box[2] - box[0])) / 2, (size - (box[3] - box[1])) / 2 - box[1]), text, font=font, fill="white")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _criteria(rng: random.Random, titles: list[str], used: set[str]) -> list[dict]:
+    levels = [
+        ("Exceeds", "Goes beyond the standard, e.g. “above & beyond”", 4.0),
+        ("Meets", "Meets the standard", 3.0),
+        ("Approaching", "Partly meets the standard", 2.0),
+        ("Not yet", "Does not meet the standard <yet>", 0.0),
+    ]
+    out = []
+    for title in titles:
+        criterion_id = f"_{rng.randint(1000, 9999)}"
+        while criterion_id in used:
+            criterion_id = f"_{rng.randint(1000, 9999)}"
+        used.add(criterion_id)
+        out.append(
+            {
+                "id": criterion_id,
+                "description": title,
+                "long_description": f"Évaluation: {title}",
+                "points": 4.0,
+                "criterion_use_range": False,
+                "ratings": [
+                    {"id": f"{criterion_id}_{i}", "description": d, "long_description": ld, "points": p}
+                    for i, (d, ld, p) in enumerate(levels)
+                ],
+            }
+        )
+    return out
+
+
+def _instance(*, slug: str, base_url: str, tool_url: str) -> SandboxInstance:
+    tool_url = tool_url.rstrip("/")
+    instance, _ = SandboxInstance.objects.update_or_create(
+        slug=slug,
+        defaults={
+            "name": f"Canvas sandbox ({slug})",
+            "base_url": base_url.rstrip("/"),
+            "client_id": "10000000000001",
+            "deployment_id": "1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb",
+            "tool_login_url": f"{tool_url}/lti/login/",
+            "tool_launch_url": f"{tool_url}/lti/launch/",
+            "tool_jwks_url": f"{tool_url}/lti/jwks.json",
+            "tool_custom_fields": DEFAULT_CUSTOM_FIELDS,
+        },
+    )
+    services.platform_key_current(instance=instance)
+    return instance
+
+
+def _pick_kind(rng: random.Random) -> str:
+    roll, total = rng.random(), 0.0
+    for kind, share in KINDS:
+        total += share
+        if roll < total:
+            return kind
+    return KINDS[0][0]
+
+
+def _ratings(rng: random.Random, criteria: list[dict], mastered: bool) -> dict:
+    # 80% mastery of 12 points needs 10: two "Exceeds" and a "Meets" at least.
+    if mastered:
+        picks = rng.choice([[0, 0, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]])
+    else:
+        picks = rng.choice([[1, 1, 1], [1, 2, 1], [2, 2, 3], [1, 1, 2], [3, 1, 2]])
+    out = {}
+    for criterion, pick in zip(criteria, picks, strict=False):
+        rating = criterion["ratings"][pick]
+        out[criterion["id"]] = {"points": rating["points"], "rating_id": rating["id"], "comments": ""}
+    return out
+
+
+@transaction.atomic
+def _course(
+    *, instance: SandboxInstance, learners: int, assessments: int, rng: random.Random
+) -> tuple[SandboxCourse, int]:
+    now = timezone.now()
+    course = SandboxCourse.objects.create(
+        instance=instance,
+        name="Data Skills for Everyone — Autumn <2026>",
+        course_code="DATA-101",
+        sis_course_id=COURSE_SIS_ID,
+    )
+    section_a = CourseSection.objects.create(course=course, name="Section 001 (Mon & Wed)")
+    section_b = CourseSection.objects.create(course=course, name="Section 002 (Tue & Thu)")
+    credentialing = AssignmentGroup.objects.create(course=course, name=CREDENTIALING_GROUP, position=1)
+    other = AssignmentGroup.objects.create(course=course, name="Homework & Quizzes", position=2)
+
+    used: set[str] = set()
+    graded_assessments = []
+    for k in range(assessments):
+        title = ASSESSMENT_TITLES[k] if k < len(ASSESSMENT_TITLES) else f"Assessment {k + 1}: Applied skill {k + 1}"
+        titles = CRITERIA[k % len(CRITERIA)]
+        rubric = Rubric.objects.create(
+            course=course, title=f"{title.split(':')[0]} rubric", data=_criteria(rng, titles, used)
+        )
+        graded_assessments.append(
+            SandboxAssignment.objects.create(
+                course=course,
+                group=credentialing,
+                name=title,
+                description=f"<p>{title}: show the skill & explain it.</p>",
+                points_possible=Decimal(str(rubric.points_possible)),
+                position=k + 1,
+                rubric=rubric,
+                use_rubric_for_grading=True,
+                due_at=now - timedelta(days=14 - k),
+            )
+        )
+    homework = [
+        SandboxAssignment.objects.create(
+            course=course, group=other, name=name, points_possible=Decimal(10), position=i + 1, published=published
+        )
+        for i, (name, published) in enumerate(
+            [("Weekly quiz 1", True), ("Reading reflection “Data & society”", True), ("Draft: final project", False)]
+        )
+    ]
+
+    def person(name: str, email: str, **flags) -> SandboxUser:
+        return services.user_create(instance=instance, name=name, email=email, **flags)
+
+    teacher = person("Grace Hopper-Núñez", "grace.hopper@skillsforward.example.edu")
+    ta = person("Alan Turing", "alan.turing@skillsforward.example.edu")
+    person("Ada Admin", "ada.admin@skillsforward.example.edu", is_account_admin=True)
+    SandboxEnrollment.objects.create(course=course, user=teacher, section=section_a, type="TeacherEnrollment")
+    SandboxEnrollment.objects.create(course=course, user=ta, section=section_b, type="TaEnrollment")
+
+    # Named learners first, each pinning one case; then generated ones in the usual mix.
+    special = [
+        ("Zoë O'Brien <b>", "eligible", "active", [section_a]),
+        ("José Núñez-García", "awaiting_final_grade", "active", [section_a]),
+        ("Priya Raman", "eligible", "active", [section_a, section_b]),
+        ("Ana Müller", "eligible", "completed", [section_b]),
+        ("Liam Ó Súilleabháin", "eligible", "deleted", [section_a]),
+        ("Chen Wei", "partial", "inactive", [section_b]),
+        ("Amélie Dupont & Fils", "unposted", "active", [section_b]),
+        ("Kwame Mensah", "override_without_mastery", "active", [section_a]),
+        ("Sofía Herrera", "not_submitted", "active", [section_b]),
+    ][:learners]
+    users_spec = list(special)
+    for i in range(learners - len(special)):
+        first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
+        users_spec.append((f"{first} {last} {i + 1}", _pick_kind(rng), "active", [section_a if i % 2 else section_b]))
+
+    new_users = []
+    for i, (name, _, _, _) in enumerate(users_spec):
+        first, _, last = name.rpartition(" ")
+        new_users.append(
+            SandboxUser(
+                instance=instance,
+                name=name,
+                sortable_name=f"{last}, {first}" if first else name,
+                short_name=name.split(" ")[0],
+                login_id=f"learner{i + 1}",
+                sis_user_id=f"S{100000 + i}",
+            )
+        )
+    created_users = SandboxUser.objects.bulk_create(new_users, batch_size=1000)
+    channels, enrollments, submissions = [], [], []
+    assignments = graded_assessments + homework
+    for index, (user, (_name, kind, state, sections)) in enumerate(zip(created_users, users_spec, strict=True)):
+        channels.append(CommunicationChannel(user=user, address=f"learner{index + 1}@students.example.edu", position=1))
+        if index == 0:  # a second, non-primary address: the tool must use position 1
+            channels.append(CommunicationChannel(user=user, address="zoe.personal@example.com", position=2))
+        for section in sections:
+            enrollments.append(SandboxEnrollment(course=course, user=user, section=section, workflow_state=state))
+        if kind in ("eligible",) or (kind == "override_without_mastery"):
+            override = Decimal(rng.choice([88, 91, 95, 97])) if kind == "eligible" else Decimal(62)
+            for e in enrollments[-len(sections) :]:
+                e.override_score = override
+        mastered_count = {
+            "eligible": assessments,
+            "awaiting_final_grade": assessments,
+            "unposted": assessments,
+            "partial": rng.randint(0, max(0, assessments - 1)),
+            "override_without_mastery": max(0, assessments - 2),
+        }.get(kind, 0)
+        for k, assignment in enumerate(assignments):
+            sub = Submission(assignment=assignment, user=user)
+            is_assessment = k < assessments
+            graded = (
+                kind in ("eligible", "awaiting_final_grade", "unposted", "override_without_mastery")
+                or (kind == "partial" and (k < mastered_count + 1 or not is_assessment))
+            ) and assignment.published
+            if kind == "submitted_ungraded" and assignment.published:
+                sub.workflow_state, sub.submitted_at, sub.attempt = "submitted", now - timedelta(days=3), 1
+            elif graded:
+                graded_at = now - timedelta(days=rng.randint(1, 10), minutes=rng.randint(0, 600))
+                sub.workflow_state, sub.attempt, sub.grader = "graded", 1, teacher
+                sub.submitted_at, sub.graded_at = graded_at - timedelta(hours=20), graded_at
+                posted = not (kind == "unposted" and k == assessments - 1)
+                sub.posted_at = graded_at + timedelta(minutes=30) if posted else None
+                if is_assessment:
+                    sub.rubric_assessment = _ratings(rng, assignment.rubric.data, mastered=k < mastered_count)
+                    sub.score = Decimal(str(sum(v["points"] for v in sub.rubric_assessment.values())))
+                else:
+                    sub.score = Decimal(rng.randint(6, 10))
+                sub.grade = str(sub.score.normalize())
+            submissions.append(sub)
+    CommunicationChannel.objects.bulk_create(channels, batch_size=2000)
+    SandboxEnrollment.objects.bulk_create(enrollments, batch_size=2000)
+    Submission.objects.bulk_create(submissions, batch_size=2000)
+    # Canvas gives each rubric assessment its own id; the submission id serves here.
+    Submission.objects.filter(assignment__course=course).exclude(rubric_assessment={}).update(
+        rubric_assessment_id=F("id")
+    )
+
+    # Student View: Canvas's "Test Student", fully mastered and overridden: it must never get a badge.
+    test_student = person("Test Student", "", is_test_user=True)
+    services.enrollment_create(course=course, user=test_student, type="StudentViewEnrollment", section=section_a)
+    for assignment in graded_assessments:
+        services.submission_grade(
+            assignment=assignment,
+            user=test_student,
+            grader=teacher,
+            grade=services.GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
+        )
+    SandboxEnrollment.objects.filter(course=course, user=test_student).update(override_score=Decimal(99))
+    services.enrollment_grades_recompute(course=course)
+    return course, len(created_users)
+
+
+def tool_register(*, instance: SandboxInstance, api_token: str) -> int | None:
+    """Registers this sandbox as a Canvas platform in the tool (lti.services.platform_upsert)."""
+    from lti.services import platform_upsert
+
+    platform = platform_upsert(
+        issuer=instance.issuer,
+        client_id=instance.client_id,
+        deployment_ids=[instance.deployment_id],
+        api_base_url=instance.root_url,
+        api_token=api_token,
+        name=instance.name,
+        auth_login_url=instance.auth_login_url,
+        auth_token_url=instance.auth_token_url,
+        keyset_url=instance.keyset_url,
+    )
+    return platform.id
+
+
+def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> list[str]:
+    """The tool's demo configuration (issuer, badge class, course badge) via the badging import service."""
+    from badging.services.config import config_import
+
+    image = "data:image/png;base64," + base64.b64encode(badge_png("DATA")).decode()
+    data = {
+        "issuers": [
+            {
+                "key": "skills-forward-academy",
+                "name": "Skills Forward Academy",
+                "url": "https://skillsforward.example.edu",
+                "email": "badges@skillsforward.example.edu",
+                "description": "Micro-credentials for skills shown in credentialing assessments.",
+                "image": image,
+            }
+        ],
+        "badge_classes": [
+            {
+                "key": "data-skills-practitioner",
+                "issuer": "skills-forward-academy",
+                "name": "Data Skills Practitioner",
+                "description": "Cleans, visualises, reasons about and communicates data — “from raw to report”.",
+                "image": image,
+                "criteria": {
+                    "narrative": "Master every credentialing assessment (80% or more on each rubric) "
+                    "and complete the course with a final grade."
+                },
+                "alignments": [
+                    {
+                        "targetName": "Data literacy",
+                        "targetUrl": "https://skillsforward.example.edu/frameworks/data-literacy",
+                    }
+                ],
+                "tags": ["data", "statistics", "communication"],
+            }
+        ],
+        "course_badges": [
+            {
+                "key": f"sandbox-{instance.slug}-{course.id}",
+                "badge_class": "data-skills-practitioner",
+                "platform_issuer": instance.issuer,
+                "client_id": instance.client_id,
+                "canvas_course_id": str(course.id),
+                "assessments": {"assignment_group": CREDENTIALING_GROUP},
+                "mastery": {"min_percent": 80},
+                "final_grade": {"source": "override"},
+            }
+        ],
+    }
+    report = config_import(data=data, base_dir=Path.cwd())
+    _tool_course_details(instance=instance, course=course)
+    return report.lines()
+
+
+def _tool_course_details(*, instance: SandboxInstance, course: SandboxCourse) -> None:
+    """Gives the tool's course row its name and context id, as a first launch would."""
+    from lti.models import Course, Platform
+
+    platform = Platform.objects.filter(issuer=instance.issuer, client_id=instance.client_id).first()
+    if platform is not None:
+        Course.objects.filter(platform=platform, canvas_course_id=str(course.id)).update(
+            name=course.name, course_code=course.course_code, lti_context_id=course.lti_context_id
+        )
+
+
+def sandbox_seed(
+    *,
+    learners: int = 40,
+    assessments: int = 4,
+    seed: int = 2026,
+    slug: str = "demo",
+    base_url: str = "http://localhost:8001",
+    tool_url: str = "http://127.0.0.1:8000",
+    register_in_tool: bool = True,
+    reset: bool = False,
+) -> SeedResult:
+    """Creates (once) the demo course and (every time) the tool's registration and configuration."""
+    if learners < 0 or assessments < 1:
+        raise ValueError("learners must be >= 0 and assessments >= 1")
+    rng = random.Random(seed)
+    if reset:
+        SandboxInstance.objects.filter(slug=slug).delete()
+    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url)
+    course = SandboxCourse.objects.filter(instance=instance, sis_course_id=COURSE_SIS_ID).first()
+    created = course is None
+    count = 0
+    if created:
+        course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
+    admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
+    # One live token for the tool: a re-seed replaces it (and hands the new one to the tool).
+    ApiToken.objects.filter(user=admin, purpose="Skills Forward Badges").delete()
+    token = services.api_token_create(user=admin, purpose="Skills Forward Badges")
+    platform_id = None
+    if register_in_tool:
+        platform_id = tool_register(instance=instance, api_token=token)
+        tool_demo_config(instance=instance, course=course)
+    return SeedResult(
+        instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
+    )
