@@ -93,3 +93,69 @@ def eligible_progress(course_badge, *, email: str = "learner@uni.example.edu", *
         assessment_count=2,
         final_grade_entered=True,
     )
+
+
+class SMTPSink:
+    """A minimal SMTP server on 127.0.0.1 that accepts every message and keeps it (threaded, real
+    sockets: Celery worker processes send to it). `refuse` > 0 answers 451 to that many DATA commands."""
+
+    def __init__(self):
+        import socketserver
+
+        self.messages: list[dict] = []
+        self.refuse = 0
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink ESMTP\r\n")
+                sender, recipients = "", []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    command = line.decode("latin-1").strip()
+                    verb = command[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.wfile.write(b"250-sink\r\n250 8BITMIME\r\n")
+                    elif verb == "MAIL":
+                        sender, recipients = command[10:].strip("<> "), []
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "RCPT":
+                        recipients.append(command[8:].strip("<> "))
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        body = []
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            body.append(chunk)
+                        with owner.lock:
+                            if owner.refuse > 0:
+                                owner.refuse -= 1
+                                self.wfile.write(b"451 4.3.0 try again later\r\n")
+                                continue
+                            owner.messages.append({"from": sender, "to": recipients, "data": b"".join(body)})
+                        self.wfile.write(b"250 OK queued\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:  # RSET, NOOP, ...
+                        self.wfile.write(b"250 OK\r\n")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"smtp://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
