@@ -242,12 +242,11 @@ def _course(
 
     new_users = []
     for i, (name, _, _, _) in enumerate(users_spec):
-        first, _, last = name.rpartition(" ")
         new_users.append(
             SandboxUser(
                 instance=instance,
                 name=name,
-                sortable_name=f"{last}, {first}" if first else name,
+                sortable_name=services.sortable_name(name),
                 short_name=name.split(" ")[0],
                 login_id=f"learner{i + 1}",
                 sis_user_id=f"S{100000 + i}",

@@ -311,6 +311,12 @@ def primary_email_set(*, user: SandboxUser, address: str) -> CommunicationChanne
     return chosen
 
 
+def sortable_name(name: str) -> str:
+    """Canvas's default: "Last, First" from "First Last" (everything after the first word is the last name)."""
+    first, _, rest = name.strip().partition(" ")
+    return f"{rest}, {first}" if rest else first
+
+
 def user_create(
     *,
     instance: SandboxInstance,
@@ -323,11 +329,10 @@ def user_create(
     name = name.strip()
     if not name:
         raise SandboxError("a user needs a name")
-    first, _, last = name.rpartition(" ")
     user = SandboxUser.objects.create(
         instance=instance,
         name=name,
-        sortable_name=f"{last}, {first}" if first else name,
+        sortable_name=sortable_name(name),
         short_name=name,
         login_id=login_id or email,
         is_account_admin=is_account_admin,
