@@ -45,6 +45,11 @@ def _formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
+admin.site.site_header = "Skills Forward Badges administration"
+admin.site.site_title = "Skills Forward Badges"
+admin.site.index_title = "Configuration and records"
+
+
 def _actor(request) -> str:
     user = request.user
     return f"admin:{user.get_username()}"

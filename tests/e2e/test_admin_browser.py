@@ -1,0 +1,92 @@
+"""The Django admin in a real browser, under the product's CSP: an operator configures a badge class
+(image preview, a bad image refused with a clear error) and revokes an award (asked for a reason)."""
+
+import io
+import os
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from PIL import Image, ImageDraw
+from playwright.sync_api import expect
+
+from badging.models import Award
+from tests import factories as f
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def badge_png() -> bytes:
+    image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((5, 5, 195, 195), fill=(11, 122, 59, 255), outline=(255, 196, 0, 255), width=8)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def check_a11y(page, name):
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    found = [f"{v['id']}: {v['help']} {[n['html'][:150] for n in v['nodes']]}" for v in bad]
+    assert not bad, f"{name}: " + "; ".join(found)
+
+
+@pytest.fixture
+def logged_in(page, live_server, admin_user):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Username").fill(admin_user.username)
+    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Configuration and records")).to_be_visible()
+    return page
+
+
+def test_badge_class_image_preview_and_refused_upload(logged_in, live_server, screenshot, tmp_path):
+    page = logged_in
+    badge = f.BadgeClassFactory(name="Data Analysis Fundamentals", image=badge_png())
+    page.goto(f"{live_server.url}/admin/badging/badgeclass/{badge.pk}/change/")
+    preview = page.get_by_role("img", name="Badge image of Data Analysis Fundamentals")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.naturalWidth") == 200
+    expect(page.get_by_text("Skills this badge certifies")).to_be_visible()
+    screenshot(page, "admin-badge-class")
+    check_a11y(page, "badge class change")
+
+    bad = tmp_path / "badge.svg"
+    bad.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200" onload="alert(1)"/>')
+    page.get_by_label("Image:").set_input_files(str(bad))
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("The SVG has an event handler attribute (onload), which is not allowed.")).to_be_visible()
+    screenshot(page, "admin-badge-class-refused-image")
+
+
+def test_revoke_from_the_award_list_asks_for_a_reason(logged_in, live_server, screenshot):
+    page = logged_in
+    award = f.AwardFactory(learner__name="Zoë O'Brien <b>", recipient_email="zoe@uni.example.edu")
+    page.goto(f"{live_server.url}/admin/badging/award/?q=zoe@uni")
+    expect(page.get_by_text("zoe@uni.example.edu")).to_be_visible()
+    page.locator("input[name=_selected_action]").check()
+    page.get_by_label("Action:").select_option("revoke_awards")
+    page.get_by_role("button", name="Go").click()
+    expect(page.get_by_role("heading", name="1 award to revoke")).to_be_visible()
+    expect(page.get_by_text("Zoë O'Brien <b>", exact=False)).to_be_visible()
+    screenshot(page, "admin-revoke-reason")
+    check_a11y(page, "revoke")
+    page.get_by_label("Reason:").fill("Issued in error: the final grade was corrected.")
+    page.get_by_role("button", name="Revoke 1 award").click()
+    expect(page.get_by_text("Revoked 1 award.")).to_be_visible()
+    award.refresh_from_db()
+    assert award.revoked and award.revocation_reason == "Issued in error: the final grade was corrected."
+
+
+def test_course_badge_list_reads_the_rule(logged_in, live_server, screenshot):
+    page = logged_in
+    cb = f.CourseBadgeFactory(mastery_min_percent=80)
+    page.goto(f"{live_server.url}/admin/badging/coursebadge/?course__id__exact={cb.course_id}")
+    expect(
+        page.get_by_text("Master the assignment group “Credentialing Assessments” (at least 80% of points)")
+    ).to_be_visible()
+    screenshot(page, "admin-course-badges")
+    assert Award.objects.count() == 0
