@@ -69,15 +69,19 @@ def build(state: str):
             },
         )
 
-    if state in ("in_progress", "awaiting_final_grade", "issued", "revoked", "not_earned"):
+    if state in ("in_progress", "awaiting_final_grade", "eligible", "issued", "revoked", "not_earned", "inactive"):
         graded(a1, "12")
     if state == "in_progress":
         f.AssessmentResultFactory(
             assignment=a2, learner=learner, workflow_state="submitted", score=None, graded_at=None, posted_at=None,
             submitted_at=now,
         )  # fmt: skip
-    if state in ("awaiting_final_grade", "issued", "revoked"):
+    if state in ("awaiting_final_grade", "eligible", "issued", "revoked", "inactive"):
         graded(a2, "10", ratings=("r1", "r3"))
+    if state in ("eligible", "inactive"):
+        enrollment.override_score = Decimal("88")
+        enrollment.state = "inactive" if state == "inactive" else "active"
+        enrollment.save()
     if state == "not_earned":
         graded(a2, "6", ratings=("r1", "r4"))
         enrollment.override_score = Decimal("68")
@@ -119,7 +123,9 @@ EXPECTED = {
     "not_started": "Not started yet.",
     "in_progress": "In progress: 1 of 2 credentialing assessments mastered.",
     "awaiting_final_grade": "All 2 credentialing assessments mastered: waiting for your final grade.",
+    "eligible": "You have earned this badge. It is being issued.",
     "not_earned": "Not earned in this course.",
+    "inactive": "Canvas does not list you as an active student in this course.",
     "revoked": "This badge was revoked",
     "student_view": "You are using Canvas Student View.",
 }
