@@ -87,6 +87,7 @@ class BadgeCard:
     assessments: list[AssessmentRow]
     mastered_count: int
     remaining: int
+    still_open: bool  # the badge can still be issued to this learner (so where it will be sent matters)
     final_grade_rule: str
     final_grade_entered: bool
     enrolled: bool
@@ -318,6 +319,15 @@ def award_link_list(*, award: Award, request=None) -> list[dict]:
     ]
 
 
+OPEN_STATES = frozenset(
+    {
+        LearnerProgress.NOT_STARTED,
+        LearnerProgress.IN_PROGRESS,
+        LearnerProgress.AWAITING_FINAL_GRADE,
+        LearnerProgress.ELIGIBLE,
+    }
+)
+
 STATE_LABELS = {
     LearnerProgress.NOT_STARTED: "Not started",
     LearnerProgress.IN_PROGRESS: "In progress",
@@ -449,6 +459,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 assessments=rows,
                 mastered_count=sum(r.result == RESULT_MASTERED for r in rows),
                 remaining=sum(r.result != RESULT_MASTERED for r in rows),
+                still_open=award is None and state in OPEN_STATES,
                 final_grade_rule=course_badge_final_grade_rule(course_badge=cb),
                 final_grade_entered=final_entered,
                 enrolled=live.enrollment.counts,

@@ -162,6 +162,7 @@ def test_final_grade_without_mastery_is_not_earned(client, course_setup):
     text = text_of(page(client, s["launch"]))
     assert "Not earned in this course." in text
     assert "not every credentialing assessment was mastered (1 of 2)" in text
+    assert "Where the badge will be sent" not in text
 
 
 def test_issued_shows_award_details_and_share_choice(client, course_setup):
