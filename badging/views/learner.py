@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from badging.selectors import learner as selectors
 from badging.services.sharing import AwardNotYours, award_share_set
+from badging.services.sync import course_sync_request_if_stale
 from lti.launch import launch_context_required
 from lti.models import LaunchContext
 
@@ -23,10 +24,6 @@ logger = logging.getLogger(__name__)
 
 def _sync_if_stale(*, course_id: int) -> None:
     """Ask for a background sync when the course's data is stale; never fails the page."""
-    try:
-        from badging.services.sync import course_sync_request_if_stale
-    except ImportError:
-        return
     try:
         course_sync_request_if_stale(course_id=course_id)
     except Exception:

@@ -396,21 +396,28 @@ def test_instructor_goes_to_the_dashboard_when_it_exists(client, course_setup, m
     assert "Only your institution's badges administrator can change this set-up." in text
 
 
-def test_page_view_requests_a_sync_when_stale_and_survives_its_failure(client, course_setup, monkeypatch):
-    import sys
-    import types
+def test_page_view_requests_a_sync_when_stale(client, course_setup, django_capture_on_commit_callbacks):
+    from badging.models import CourseSync
 
-    calls = []
-    fake = types.ModuleType("badging.services.sync")
-    fake.course_sync_request_if_stale = lambda *, course_id: calls.append(course_id)
-    monkeypatch.setitem(sys.modules, "badging.services.sync", fake)
-    page(client, course_setup["launch"])
-    assert calls == [course_setup["course"].pk]
+    CourseSync.objects.create(
+        course=course_setup["course"], last_synced_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks() as enqueued:
+        page(client, course_setup["launch"])
+    assert len(enqueued) == 1  # the sync task, handed to Celery after commit
+    assert CourseSync.objects.get(course=course_setup["course"]).requested_at is not None
 
+    CourseSync.objects.filter(course=course_setup["course"]).update(last_synced_at=timezone.now())
+    with django_capture_on_commit_callbacks() as enqueued:
+        page(client, course_setup["launch"])
+    assert enqueued == []  # fresh data: no sync
+
+
+def test_page_survives_a_failing_sync_request(client, course_setup, monkeypatch):
     def broken(*, course_id):
         raise ConnectionError("broker down")
 
-    fake.course_sync_request_if_stale = broken
+    monkeypatch.setattr("badging.views.learner.course_sync_request_if_stale", broken)
     assert "Data Analysis Fundamentals" in text_of(page(client, course_setup["launch"]))
 
 

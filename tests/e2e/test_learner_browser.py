@@ -37,7 +37,7 @@ def badge_png() -> bytes:
 def build(state: str):
     """A course with one badge (two credentialing assessments) and a learner in `state`."""
     course = f.CourseFactory(name="Data Skills 101 — Zoë's <b>section</b>")
-    CourseSync.objects.create(course=course, last_synced_at=timezone.now() - datetime.timedelta(minutes=12))
+    CourseSync.objects.create(course=course, last_synced_at=timezone.now() - datetime.timedelta(minutes=2))
     course_badge = f.CourseBadgeFactory(
         course=course,
         badge_class__name="Data Analysis Fundamentals",
