@@ -1,0 +1,219 @@
+"""Teacher and admin actions (services, the JSON admin API, the sandbox pages), seeding, W001."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils.html import escape
+
+from badging.models import CourseBadge
+from lti.models import Platform
+from sandbox.checks import sandbox_in_production
+from sandbox.models import (
+    SandboxAssignment,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+    Submission,
+)
+from sandbox.seed import sandbox_seed
+from sandbox.services import GradeInput, SandboxError, letter_grade, submission_grade
+
+
+def _user(seeded, name):
+    return SandboxUser.objects.get(instance=seeded.instance, name=name)
+
+
+def _admin_post(client, seeded, path, body, token=None):
+    return client.post(
+        f"/sandbox/{seeded.instance.slug}/admin_api/v1/{path}",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token or seeded.api_token}"},
+    )
+
+
+def test_grading_with_rubric_ratings_computes_scores_like_canvas(seeded, teacher):
+    sofia = _user(seeded, "Sofía Herrera")
+    assessments = list(SandboxAssignment.objects.filter(course=seeded.course, rubric__isnull=False))
+    first = assessments[0]
+    ratings = {c["id"]: c["ratings"][1]["id"] for c in first.rubric.data}  # "Meets": 3 of 4 each
+    submission = submission_grade(
+        assignment=first, user=sofia, grader=teacher, grade=GradeInput(ratings=ratings), post=False
+    )
+    assert submission.score == Decimal(9) and submission.workflow_state == "graded"
+    assert submission.rubric_assessment[first.rubric.data[0]["id"]] == {
+        "points": 3.0,
+        "rating_id": ratings[first.rubric.data[0]["id"]],
+        "comments": "",
+    }
+    enrollment = SandboxEnrollment.objects.get(course=seeded.course, user=sofia)
+    # Unposted: graders' unposted_* see it, the posted scores do not.
+    assert enrollment.current_score is None and enrollment.unposted_current_score == Decimal("75.00")
+    submission_grade(assignment=first, user=sofia, grader=teacher, grade=GradeInput(ratings=ratings), post=True)
+    enrollment.refresh_from_db()
+    assert enrollment.current_score == Decimal("75.00")
+    # final_score counts the ungraded published work (the other assessment and 2 homework) as zero.
+    total = sum(a.points_possible for a in SandboxAssignment.objects.filter(course=seeded.course, published=True))
+    assert enrollment.final_score == (Decimal(900) / total).quantize(Decimal("0.01"))
+    assert letter_grade(enrollment.current_score) == "C"
+
+
+def test_grading_refuses_bad_input(seeded, teacher):
+    assessment = SandboxAssignment.objects.filter(course=seeded.course, rubric__isnull=False).first()
+    sofia = _user(seeded, "Sofía Herrera")
+    with pytest.raises(SandboxError, match="unknown rubric criteria"):
+        submission_grade(assignment=assessment, user=sofia, grader=teacher, grade=GradeInput(ratings={"_x": "r"}))
+    with pytest.raises(SandboxError, match="not a student"):
+        submission_grade(assignment=assessment, user=teacher, grader=teacher, grade=GradeInput(score=Decimal(1)))
+
+
+def test_admin_api_requires_an_admin_token(client, seeded, student_api):
+    assert _admin_post(client, seeded, "faults", {}, token="nope").status_code == 401
+    assert _admin_post(client, seeded, "faults", {}, token=student_api.token).status_code == 401
+
+
+def test_admin_api_grade_override_email_enroll_drop(client, seeded):
+    course = seeded.course
+    sofia = _user(seeded, "Sofía Herrera")
+    assessment = SandboxAssignment.objects.filter(course=course, rubric__isnull=False).first()
+    ratings = {c["id"]: c["ratings"][0]["id"] for c in assessment.rubric.data}
+    graded = _admin_post(
+        client,
+        seeded,
+        f"courses/{course.id}/grade",
+        {"user_id": sofia.id, "assignment_id": assessment.id, "ratings": ratings, "post": False},  # fmt: skip
+    )
+    assert graded.status_code == 200 and graded.json()["score"] == 12.0 and graded.json()["posted"] is False
+    posted = _admin_post(client, seeded, f"courses/{course.id}/assignments/{assessment.id}/post_grades", {})
+    assert posted.json()["posted"] >= 1
+    assert Submission.objects.get(assignment=assessment, user=sofia).posted_at is not None
+
+    assert _admin_post(client, seeded, f"courses/{course.id}/override", {"user_id": sofia.id, "score": 93}).json()["ok"]
+    assert SandboxEnrollment.objects.get(course=course, user=sofia).override_score == Decimal(93)
+    _admin_post(client, seeded, f"courses/{course.id}/override", {"user_id": sofia.id, "score": None})
+    assert SandboxEnrollment.objects.get(course=course, user=sofia).override_score is None
+
+    changed = _admin_post(client, seeded, f"users/{sofia.id}/primary_email", {"address": "sofia@new.example"})
+    assert changed.json()["address"] == "sofia@new.example"
+    assert sofia.primary_email == "sofia@new.example"
+    bad = _admin_post(client, seeded, f"users/{sofia.id}/primary_email", {"address": "not an email"})
+    assert bad.status_code == 400 and bad.json()["error"] == "enter an email address"
+
+    enrolled = _admin_post(client, seeded, f"courses/{course.id}/enroll", {"name": "Nia Okafor", "email": "nia@x.edu"})
+    enrollment_id = enrolled.json()["enrollment_id"]
+    # Canvas keeps a submission row per student and assignment.
+    assert Submission.objects.filter(user_id=enrolled.json()["user_id"]).count() == 5
+    dropped = _admin_post(
+        client, seeded, f"courses/{course.id}/enrollments/{enrollment_id}/state", {"state": "deleted"}
+    )
+    assert dropped.json()["state"] == "deleted"
+    concluded = _admin_post(
+        client, seeded, f"courses/{course.id}/enrollments/{enrollment_id}/state", {"state": "completed"}
+    )
+    assert concluded.json()["state"] == "completed"
+    assert _admin_post(client, seeded, f"courses/{course.id}/override", {"user_id": 999999}).status_code == 404
+
+
+def test_admin_api_adds_an_assessment_and_sets_faults(client, seeded, api):
+    added = _admin_post(
+        client,
+        seeded,
+        f"courses/{seeded.course.id}/assessments",
+        {"name": "Assessment 3: Ethics & <privacy>", "criteria": ["Consent", "Anonymisation"]},  # fmt: skip
+    )
+    assert added.status_code == 200
+    groups = api.get(f"/courses/{seeded.course.id}/assignment_groups", {"include[]": "assignments"}).json()
+    names = [a["name"] for a in groups[0]["assignments"]]
+    assert names[-1] == "Assessment 3: Ethics & <privacy>"
+    assert groups[0]["assignments"][-1]["points_possible"] == 8.0
+    faults = _admin_post(client, seeded, "faults", {"latency_ms": 5, "error_rate": 0.25, "bucket_size": 300})
+    assert faults.json() == {
+        "ok": True,
+        "latency_ms": 5,
+        "error_rate": 0.25,
+        "bucket_size": 300.0,
+        "request_cost": None,
+    }
+    assert _admin_post(client, seeded, "faults", {"error_rate": 2}).status_code == 400
+    assert _admin_post(client, seeded, "keys/rotate", {}).json()["kid"]
+
+
+def test_sandbox_pages_render_and_teacher_actions_work(client, seeded):
+    course, slug = seeded.course, seeded.instance.slug
+    people = client.get(f"/sandbox/{slug}/courses/{course.id}/")
+    text = people.content.decode()
+    assert people.status_code == 200
+    assert "Zoë O&#x27;Brien &lt;b&gt;" in text  # escaped, never interpreted
+    assert "Launch Badges as Zoë" in text
+    sofia = _user(seeded, "Sofía Herrera")
+    page = f"/sandbox/{slug}/courses/{course.id}/users/{sofia.id}/"
+    assert client.get(page).status_code == 200
+    response = client.post(page, {"action": "override", "override_score": "88"}, follow=True)
+    assert "Final grade override set to 88% for Sofía Herrera." in response.content.decode()
+    assessment = SandboxAssignment.objects.filter(course=course, rubric__isnull=False).first()
+    form = {"action": "grade", "assignment_id": assessment.id, "post": "on"}
+    form.update({f"rating_{c['id']}": c["ratings"][0]["id"] for c in assessment.rubric.data})
+    response = client.post(page, form, follow=True)
+    assert escape(f"Graded {assessment.name} for Sofía Herrera and posted the grade.") in response.content.decode()
+    incomplete = client.post(page, {"action": "grade", "assignment_id": assessment.id}, follow=True)
+    assert "choose a rating for every criterion" in incomplete.content.decode()
+    settings_page = client.get(f"/sandbox/{slug}/courses/{course.id}/settings/")
+    assert settings_page.status_code == 200 and "Rotate platform key" in settings_page.content.decode()
+    tool = client.get(f"/sandbox/{slug}/courses/{course.id}/external_tools/badges/?as={sofia.id}")
+    assert "frame-src 'self' http://127.0.0.1:8000" in tool["Content-Security-Policy"]
+    assert 'name="tool_content"' in tool.content.decode()
+
+
+def test_seed_covers_every_learner_state(seeded):
+    course = seeded.course
+    students = SandboxEnrollment.objects.filter(course=course, type="StudentEnrollment")
+    assert set(students.values_list("workflow_state", flat=True)) == {"active", "completed", "inactive", "deleted"}
+    assert SandboxEnrollment.objects.filter(
+        course=course, type="StudentViewEnrollment", user__is_test_user=True
+    ).exists()
+    assert students.filter(override_score__isnull=False).exists() and students.filter(override_score__isnull=True)
+    assert Submission.objects.filter(
+        assignment__course=course, workflow_state="graded", posted_at__isnull=True
+    ).exists()
+    assert SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").count() == 1
+    assert SandboxEnrollment.objects.filter(course=course, type="TaEnrollment").count() == 1
+    assert SandboxUser.objects.filter(instance=seeded.instance, is_account_admin=True).count() == 1
+    assert SandboxAssignment.objects.filter(course=course, group__name="Credentialing Assessments").count() == 2
+
+
+def test_seed_is_idempotent_and_registers_the_tool(db):
+    first = sandbox_seed(learners=6, assessments=1, slug="reg", base_url="http://localhost:8001")
+    second = sandbox_seed(learners=6, assessments=1, slug="reg", base_url="http://localhost:8001")
+    assert first.created and not second.created
+    assert SandboxCourse.objects.filter(instance__slug="reg").count() == 1
+    assert SandboxUser.objects.filter(instance__slug="reg").count() == first.learners + 4  # staff + Test Student
+    platform = Platform.objects.get(issuer="http://localhost:8001/sandbox/reg")
+    assert platform.id == first.platform_id == second.platform_id
+    assert platform.api_base_url == "http://localhost:8001/sandbox/reg"
+    assert platform.auth_login_url.endswith("/sandbox/reg/api/lti/authorize_redirect")
+    assert platform.keyset_url.endswith("/sandbox/reg/api/lti/security/jwks")
+    assert platform.auth_token_url.endswith("/sandbox/reg/login/oauth2/token")
+    assert platform.api_token == second.api_token  # the re-seed handed its new token to the tool
+    assert list(platform.deployments.values_list("deployment_id", flat=True)) == [first.instance.deployment_id]
+    course_badge = CourseBadge.objects.get(course__platform=platform)
+    assert course_badge.course.canvas_course_id == str(first.course.id)
+    assert course_badge.assessment_group_name == "Credentialing Assessments"
+    assert bytes(course_badge.badge_class.image).startswith(b"\x89PNG")
+
+
+def test_seed_command(db, capsys):
+    call_command("sandbox_seed", "--learners", "3", "--assessments", "1", "--instance", "cmd", "--no-register")
+    out = capsys.readouterr().out
+    assert "Seeded 'Data Skills for Everyone — Autumn <2026>' with 3 learners." in out
+    assert "Open: http://localhost:8001/sandbox/cmd/courses/" in out
+    assert SandboxInstance.objects.filter(slug="cmd").exists()
+
+
+def test_w001_warns_when_enabled_without_debug(settings):
+    settings.SANDBOX_ENABLED, settings.DEBUG = True, False
+    assert [w.id for w in sandbox_in_production(None)] == ["sandbox.W001"]
+    settings.DEBUG = True
+    assert sandbox_in_production(None) == []
