@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
 from badging.models import (
@@ -567,10 +567,11 @@ def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilt
             | Q(learner__sortable_name__icontains=q)
             | Q(learner__email__icontains=q)
             | Q(learner__canvas_user_id=q)
-            | Exists(
-                Award.objects.filter(
-                    course_badge_id=course_badge.pk, learner_id=OuterRef("learner_id"), recipient_email__icontains=q
-                )
+            # Uncorrelated: the awards matching the search are found once, not once per learner.
+            | Q(
+                learner_id__in=Award.objects.filter(
+                    course_badge_id=course_badge.pk, recipient_email__icontains=q
+                ).values("learner_id")
             )
         )
         qs = qs.filter(match)
@@ -592,12 +593,14 @@ def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilt
     elif filters.sort == "final":
         order = [f"{sign}final_grade_entered", *name_order]
     elif filters.sort == "awarded":
-        latest = (
-            Award.objects.filter(course_badge_id=course_badge.pk, learner_id=OuterRef("learner_id"))
-            .order_by("revoked", "-issued_on")
-            .values("issued_on")[:1]
-        )
-        qs = qs.annotate(_awarded=Subquery(latest))
+        # A join, not a subquery per learner: the database allows one live award per badge class and
+        # learner, so the LEFT JOIN keeps one row per learner. Revoked awards sort with "no award".
+        qs = qs.annotate(
+            _live_award=FilteredRelation(
+                "learner__awards",
+                condition=Q(learner__awards__course_badge_id=course_badge.pk, learner__awards__revoked=False),
+            )
+        ).annotate(_awarded=F("_live_award__issued_on"))
         # Learners without an award sort last either way.
         awarded = F("_awarded").desc(nulls_last=True) if filters.descending else F("_awarded").asc(nulls_last=True)
         order = [awarded, *name_order]
