@@ -80,12 +80,8 @@ def test_admin_api_grade_override_email_enroll_drop(client, seeded):
     sofia = _user(seeded, "Sofía Herrera")
     assessment = SandboxAssignment.objects.filter(course=course, rubric__isnull=False).first()
     ratings = {c["id"]: c["ratings"][0]["id"] for c in assessment.rubric.data}
-    graded = _admin_post(
-        client,
-        seeded,
-        f"courses/{course.id}/grade",
-        {"user_id": sofia.id, "assignment_id": assessment.id, "ratings": ratings, "post": False},  # fmt: skip
-    )
+    body = {"user_id": sofia.id, "assignment_id": assessment.id, "ratings": ratings, "post": False}
+    graded = _admin_post(client, seeded, f"courses/{course.id}/grade", body)
     assert graded.status_code == 200 and graded.json()["score"] == 12.0 and graded.json()["posted"] is False
     posted = _admin_post(client, seeded, f"courses/{course.id}/assignments/{assessment.id}/post_grades", {})
     assert posted.json()["posted"] >= 1
@@ -118,12 +114,8 @@ def test_admin_api_grade_override_email_enroll_drop(client, seeded):
 
 
 def test_admin_api_adds_an_assessment_and_sets_faults(client, seeded, api):
-    added = _admin_post(
-        client,
-        seeded,
-        f"courses/{seeded.course.id}/assessments",
-        {"name": "Assessment 3: Ethics & <privacy>", "criteria": ["Consent", "Anonymisation"]},  # fmt: skip
-    )
+    body = {"name": "Assessment 3: Ethics & <privacy>", "criteria": ["Consent", "Anonymisation"]}
+    added = _admin_post(client, seeded, f"courses/{seeded.course.id}/assessments", body)
     assert added.status_code == 200
     groups = api.get(f"/courses/{seeded.course.id}/assignment_groups", {"include[]": "assignments"}).json()
     names = [a["name"] for a in groups[0]["assignments"]]
