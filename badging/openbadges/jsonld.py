@@ -7,6 +7,8 @@ pyld). `pyld_document_loader` serves the same files to pyld, for independent ver
 
 import copy
 import json
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -68,10 +70,127 @@ def _inline_contexts(node):
     return node
 
 
+def _canonize_expanded(expanded_json: str) -> str:
+    dataset = pyoxigraph.Dataset(pyoxigraph.parse(expanded_json, format=pyoxigraph.RdfFormat.JSON_LD))
+    dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
+    return "".join(sorted(f"{quad} .\n" for quad in dataset))
+
+
+def canonize_full(document: dict) -> str:
+    """RDFC-1.0 canonical N-Quads, processing the (bundled) contexts in full: ~2-4 ms."""
+    return _canonize_expanded(json.dumps(_inline_contexts(copy.deepcopy(document))))
+
+
+# --- Fast path: expansion templates -------------------------------------------------------------
+#
+# Processing the OB 3.0 context dominates the cost of canonicalising a credential, and every
+# credential of one badge class has the same shape: only string values differ (ids, hashes,
+# dates). So each shape is expanded once (pyld) with placeholders in place of the string values,
+# and later documents of that shape fill the placeholders into the expanded JSON, which parses
+# ~15x faster. A value whose meaning depends on the context (type names, @vocab-typed values such
+# as achievementType) stays part of the shape. A new shape is checked once against the full
+# processing and falls back to it for good if they ever disagree.
+
+_STRUCTURAL_KEYS = {"@context", "type", "@type"}
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$")
+
+
+PYLD_DEFAULT_BASE = "http://example.org/base/"
+
+
+def _slot(i: int) -> str:
+    return f"xslot{i}x"
+
+
+def _template(node, values: list, keep: frozenset, path=()):
+    """(shape, slotted document): string leaves become placeholders unless structural or kept."""
+    if isinstance(node, dict):
+        pairs = [
+            (k, _template(v, values, keep, (*path, k)) if k not in _STRUCTURAL_KEYS else (v, v))
+            for k, v in node.items()
+        ]
+        return {k: shape for k, (shape, _) in pairs}, {k: slotted for k, (_, slotted) in pairs}
+    if isinstance(node, list):
+        pairs = [_template(v, values, keep, (*path, i)) for i, v in enumerate(node)]
+        return [shape for shape, _ in pairs], [slotted for _, slotted in pairs]
+    if isinstance(node, str) and path not in keep:
+        values.append((path, node))
+        return "\x00", _slot(len(values) - 1)
+    return node, node
+
+
+@dataclass
+class _Shape:
+    expanded_json: str  # with "xslotNx" placeholders
+    id_slots: frozenset  # slots used as IRIs: their values must be absolute IRIs
+    verified: bool = False
+    broken: bool = False
+
+
+_shapes: dict[str, _Shape] = {}
+_keep_by_outline: dict[str, frozenset] = {}
+
+
+def _outline(document) -> str:
+    _shape, _ = _template(document, [], frozenset())
+    return json.dumps(_shape, sort_keys=True)
+
+
+def _build_shape(document: dict, keep: frozenset) -> tuple[_Shape | None, frozenset]:
+    from pyld import jsonld as pyld
+
+    _inline_contexts(document)  # raises UnknownContextError before pyld would try to fetch
+    values: list = []
+    _shape, slotted = _template(document, values, keep)
+    expanded = json.dumps(pyld.expand(slotted, {"documentLoader": pyld_document_loader}))
+    id_slots, transformed = set(), set()
+    for i, (path, _value) in enumerate(values):
+        token = _slot(i)
+        # pyld resolves the relative placeholder against its default base; an absolute IRI value
+        # resolves to itself, so the whole resolved string is the slot.
+        resolved = f"{PYLD_DEFAULT_BASE}{token}"
+        if f'"@id": "{resolved}"' in expanded:
+            expanded = expanded.replace(f'"{resolved}"', f'"{token}"')
+            id_slots.add(i)
+        elif f'"@value": "{token}"' not in expanded:
+            transformed.add(path)  # its meaning depends on the context: keep it in the shape
+    if transformed:
+        return None, keep | transformed
+    return _Shape(expanded_json=expanded, id_slots=frozenset(id_slots)), keep
+
+
 def canonize(document: dict) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document (W3C RDF Dataset Canonicalization)."""
-    inlined = _inline_contexts(copy.deepcopy(document))
-    dataset = pyoxigraph.Dataset(pyoxigraph.parse(json.dumps(inlined), format=pyoxigraph.RdfFormat.JSON_LD))
-    dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.RDFC_1_0)
-    lines = sorted(f"{quad} .\n" for quad in dataset)
-    return "".join(lines)
+    outline = _outline(document)
+    keep = _keep_by_outline.get(outline, frozenset())
+    values: list = []
+    shape_key, _ = _template(document, values, keep)
+    key = outline + json.dumps(shape_key, sort_keys=True) + json.dumps(sorted(map(str, keep)))
+    shape = _shapes.get(key)
+    if shape is None:
+        for _attempt in range(5):
+            built, new_keep = _build_shape(document, keep)
+            if built is not None:
+                break
+            keep = new_keep
+        else:
+            built = _Shape(expanded_json="", id_slots=frozenset(), broken=True)
+        _keep_by_outline[outline] = keep
+        values = []
+        shape_key, _ = _template(document, values, keep)
+        key = outline + json.dumps(shape_key, sort_keys=True) + json.dumps(sorted(map(str, keep)))
+        if len(_shapes) > 512:
+            _shapes.clear()
+        shape = _shapes.setdefault(key, built)
+    if shape.broken or any(not _ABSOLUTE_IRI.match(values[i][1]) for i in shape.id_slots):
+        return canonize_full(document)
+    filled = shape.expanded_json
+    for i, (_path, value) in enumerate(values):
+        filled = filled.replace(f'"{_slot(i)}"', json.dumps(value))
+    result = _canonize_expanded(filled)
+    if not shape.verified:
+        if result != canonize_full(document):
+            shape.broken = True
+            return canonize_full(document)
+        shape.verified = True
+    return result

@@ -1,5 +1,6 @@
-"""Helpers for the issuance tests (and bench/issue.py): eligible learners, real badge images, and a
-tiny stand-in for the one Canvas endpoint issuance calls (the learner's profile, for the email)."""
+"""Helpers for the issuance tests and bench/issue.py (so no model imports at module level):
+eligible learners, real badge images, a stand-in for the one Canvas endpoint issuance calls (the
+learner's profile, for the email) and an SMTP sink."""
 
 import io
 import json
@@ -8,9 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
-
-from badging import models as bm
-from tests import factories as f
 
 
 def make_png(size: int = 96, colour=(7, 112, 163, 255)) -> bytes:
@@ -73,6 +71,8 @@ class CanvasProfiles:
 
 
 def course_badge_with_assessments(*, api_base_url: str = "https://canvas.example.edu", image=None, **badge_kwargs):
+    from tests import factories as f
+
     platform = f.PlatformFactory(api_base_url=api_base_url, api_token="canvas-api-token")
     course = f.CourseFactory(platform=platform, name="Data Skills 101")
     badge_class = f.BadgeClassFactory(image=image if image is not None else make_png(), **badge_kwargs)
@@ -84,6 +84,9 @@ def course_badge_with_assessments(*, api_base_url: str = "https://canvas.example
 
 
 def eligible_progress(course_badge, *, email: str = "learner@uni.example.edu", **person_kwargs):
+    from badging import models as bm
+    from tests import factories as f
+
     learner = f.PersonFactory(platform=course_badge.course.platform, email=email, **person_kwargs)
     return f.LearnerProgressFactory(
         course_badge=course_badge,

@@ -347,3 +347,29 @@ def test_canonicalisation_never_fetches_unknown_contexts():
 def test_status_positions_split_into_lists():
     assert ob3.status_position(5) == (0, 5)
     assert ob3.status_position(131072 + 7) == (1, 7)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"name": 'Unicode “quotes” \\ back\\slash and "escapes" – ünïcödé'},
+        {"validUntil": None},
+        {"narrative": "Line one\nLine two\t<b>tag</b> ]]> end"},
+        {"id": "urn:uuid:5b6c1f0e-2f0b-4a43-9d4f-0f8a3c8f1a11"},
+    ],
+)
+def test_fast_canonicalisation_matches_full_json_ld_processing(award, change):
+    """The template fast path must give exactly what a full JSON-LD processor (pyld) gives."""
+    document = copy.deepcopy({k: v for k, v in award.ob3_credential.items() if k != "proof"})
+    for key, value in change.items():
+        if key == "narrative":
+            document["evidence"][0]["narrative"] = value
+        elif value is None:
+            document.pop(key)
+        else:
+            document[key] = value
+    for _ in range(2):  # first use builds and checks the template, the second uses it
+        assert jsonld.canonize(document).encode() == _nquads(document)
+    document["credentialSubject"]["identifier"][0]["identityHash"] = "sha256$" + "0" * 64
+    assert jsonld.canonize(document).encode() == _nquads(document)

@@ -1,0 +1,242 @@
+"""Issuance benchmark: N awards end to end through real Celery workers on PostgreSQL + Redis.
+
+    python -m bench issue [--awards 5000] [--workers 2] [--batch 50] [--profile 300]
+        [--database-url postgres://postgres@127.0.0.1:5432/sfb_issue_bench] [--redis-url redis://127.0.0.1:6379/4]
+
+Each award: the learner's primary email re-read from "Canvas" (a local HTTP stand-in), the Award
+row, OB 2.0 assertion, OB 3.0 credential signed twice (eddsa-rdfc-2022 + RS256 VC-JWT), baked
+OB 2.0 and OB 3.0 PNGs, and the notification email sent to a local SMTP sink. The database is
+dropped and re-created each run. Prints awards/s and checks: zero duplicate awards, exactly one
+email per award. --profile N also profiles N issues in this process (where the time goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_PER_SECOND = 150.0
+
+
+def _badge_png() -> bytes:
+    """A realistic badge image (256×256, anti-aliased shapes and text), about 10 KB."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((8, 8, 248, 248), fill=(7, 112, 163, 255), outline=(3, 87, 127, 255), width=8)
+    draw.regular_polygon((128, 118, 70), 5, fill=(255, 255, 255, 255))
+    draw.text((78, 196), "DATA SKILLS", fill=(255, 255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _recreate_database(url: str) -> None:
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def _start_worker(index: int, queue: str, env: dict, logdir: Path) -> subprocess.Popen:
+    log = open(logdir / f"worker{index}.log", "wb")  # noqa: SIM115 (kept open for the process)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=WARNING",
+         "--concurrency=1", "--pool=prefork", "-Q", queue, "--without-heartbeat", "--without-gossip",
+         "--without-mingle", f"--hostname=bench{index}-{queue}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    proc.log_path = logdir / f"worker{index}.log"  # type: ignore[attr-defined]
+    return proc
+
+
+def _wait_ready(procs, queue: str, timeout: float = 60) -> None:
+    from skillsforward.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"a worker exited early:\n{proc.log_path.read_text()[-3000:]}")
+        replies = app.control.ping(timeout=1.0) or []
+        if sum(1 for r in replies for name in r if queue in name) >= len(procs):
+            return
+    raise SystemExit("workers did not become ready")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench issue")
+    parser.add_argument("--awards", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--profile", type=int, default=0, help="also profile N issues in this process")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sfb_issue_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from tests.badging.test_issuance_support import CanvasProfiles, SMTPSink
+
+    queue = f"bench-issue-{uuid.uuid4().hex[:8]}"
+    logdir = ROOT / "var" / "bench-issue"
+    logdir.mkdir(parents=True, exist_ok=True)
+    _recreate_database(args.database_url)
+
+    with CanvasProfiles() as profiles, SMTPSink() as smtp:
+        env = {
+            "DATABASE_URL": args.database_url,
+            "REDIS_URL": args.redis_url,
+            "CELERY_BROKER_URL": args.redis_url,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "CACHE_KEY_PREFIX": queue,
+            "PUBLIC_BASE_URL": "https://badges.bench.example.edu",
+            "EMAIL_URL": smtp.url,
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
+        }
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db.models import Count
+
+        from badging import models as bm
+        from badging.services import issuance
+        from lti import models as lm
+
+        print("migrating a fresh database…", flush=True)
+        call_command("migrate", verbosity=0)
+        issuance.BATCH_SIZE = args.batch
+        platform = lm.Platform.objects.create(
+            name="Bench Canvas", issuer="https://canvas.instructure.com", client_id="1000", api_base_url=profiles.url,
+            api_token="bench-token",
+        )  # fmt: skip
+        course = lm.Course.objects.create(platform=platform, canvas_course_id="1", name="Data Skills 101")
+        issuer = bm.Issuer.objects.create(
+            key="bench", name="Skills Forward University", url="https://uni.example.edu", email="badges@uni.example.edu"
+        )
+        badge_class = bm.BadgeClass.objects.create(
+            key="bench-badge", issuer=issuer, name="Data Analysis Fundamentals",
+            description="Cleans, analyses and presents a data set.", image=_badge_png(), image_content_type="image/png",
+            criteria_narrative="Master every credentialing assessment and receive a final grade.",
+            alignments=[{"targetName": "Data analysis", "targetUrl": "https://skills.example.org/data-analysis"}],
+            tags=["data"], valid_for_days=730,
+        )  # fmt: skip
+        course_badge = bm.CourseBadge.objects.create(key="bench", badge_class=badge_class, course=course)
+        for position, name in enumerate(["Cleaning a data set", "Analysing a data set", "Presenting findings"]):
+            bm.Assignment.objects.create(
+                course=course, canvas_assignment_id=str(position + 1), name=name, position=position
+            )
+        issuance.issuer_keys_current(issuer=issuer)
+
+        total = args.awards + args.profile
+        people = lm.Person.objects.bulk_create(
+            [
+                lm.Person(platform=platform, canvas_user_id=str(10_000 + i), name=f"Learner {i}",
+                          email=f"learner{i}@uni.example.edu")
+                for i in range(total)
+            ],
+            batch_size=1000,
+        )  # fmt: skip
+        profiles.emails = {p.canvas_user_id: f" Learner{i}@Uni.Example.edu" for i, p in enumerate(people)}
+        progress = bm.LearnerProgress.objects.bulk_create(
+            [
+                bm.LearnerProgress(course_badge=course_badge, learner=p, state=bm.LearnerProgress.ELIGIBLE,
+                                   mastered_count=3, assessment_count=3, final_grade_entered=True)
+                for p in people
+            ],
+            batch_size=1000,
+        )  # fmt: skip
+
+        if args.profile:
+            # Where the time goes: the same service, in this process, email to the sink.
+            ids = [p.pk for p in progress[args.awards :]]
+            profiler = cProfile.Profile()
+            started = time.perf_counter()
+            profiler.enable()
+            issued = issuance.awards_issue_batch(progress_ids=ids)
+            from badging.services import notifications
+
+            notifications.deliveries_send(
+                delivery_ids=list(bm.Delivery.objects.filter(award__in=issued).values_list("pk", flat=True))
+            )
+            profiler.disable()
+            took = time.perf_counter() - started
+            print(f"profile: {len(issued)} awards in one process: {took * 1000 / max(len(issued), 1):.1f} ms/award")
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative").print_stats(28)
+            smtp.messages.clear()
+
+        print(f"starting {args.workers} worker processes…", flush=True)
+        procs = [_start_worker(i, queue, env, logdir) for i in range(args.workers)]
+        try:
+            _wait_ready(procs, queue)
+            started = time.perf_counter()
+            queued = issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk)
+            assert queued == args.awards, queued
+            last_report = started
+            while True:
+                sent = bm.Delivery.objects.filter(status=bm.Delivery.SENT).count()
+                now = time.perf_counter()
+                if sent >= args.awards and len(smtp.messages) >= args.awards:
+                    break
+                if now - last_report > 5:
+                    awards = bm.Award.objects.count()
+                    print(f"  {now - started:5.1f}s: {awards} awards, {sent} emails sent", flush=True)
+                    last_report = now
+                for proc in procs:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"a worker died:\n{proc.log_path.read_text()[-3000:]}")
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            time.sleep(1.0)  # a duplicate email would arrive now
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+        duplicates = bm.Award.objects.values("badge_class", "learner").annotate(n=Count("pk")).filter(n__gt=1).count()
+        awards = bm.Award.objects.count()
+        signed = bm.Award.objects.filter(ob3_credential__isnull=False).exclude(ob3_jwt="").count()
+        baked = bm.AwardImage.objects.count()
+        emails = len(smtp.messages)
+        unique_recipients = len({m["to"][0] for m in smtp.messages})
+        failed = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_FAILED).count()
+        rate = args.awards / elapsed
+        print(
+            f"issued {awards} awards ({signed} signed OB 3.0, {baked} baked images), {emails} emails to "
+            f"{unique_recipients} recipients, {failed} failures, in {elapsed:.1f}s with {args.workers} workers"
+        )
+        print(f"throughput: {rate:.1f} awards/s (target {TARGET_PER_SECOND:.0f}/s); duplicate awards: {duplicates}")
+        ok = duplicates == 0 and emails == args.awards == unique_recipients and awards == args.awards + args.profile
+        if not ok:
+            print("FAILED: duplicates or missing/extra emails")
+            return 1
+        return 0 if rate >= TARGET_PER_SECOND else 1
