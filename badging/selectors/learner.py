@@ -23,6 +23,7 @@ from badging.models import (
     Enrollment,
     LearnerProgress,
 )
+from badging.services.sync import badge_rule_build
 from lti.models import Course, LaunchContext, Person
 
 logger = logging.getLogger(__name__)
@@ -128,16 +129,6 @@ def _fmt(value: Decimal | None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def course_badge_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[Assignment]:
-    """The credentialing assessments of a course badge: the picked ids, else the named assignment group."""
-    live = [a for a in assignments if not a.deleted_in_canvas]
-    if course_badge.assessment_ids:
-        by_id = {a.canvas_assignment_id: a for a in live}
-        return [by_id[str(i)] for i in course_badge.assessment_ids if str(i) in by_id]
-    group = course_badge.assessment_group_name.strip().casefold()
-    return [a for a in live if a.published and a.assignment_group_name.strip().casefold() == group]
-
-
 def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignment) -> tuple[Decimal | None, str]:
     """The score that means mastery on one assessment (points) and the rule in plain words."""
     possible = _num(assignment.points_possible)
@@ -211,29 +202,6 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
     return rows
 
 
-def _assessment_spec(*, course_badge: CourseBadge, assignment: Assignment) -> ev.AssessmentSpec:
-    override = (course_badge.mastery_overrides or {}).get(str(assignment.canvas_assignment_id)) or {}
-    min_points, min_percent = _num(override.get("min_points")), _num(override.get("min_percent"))
-    if min_points is None and min_percent is None:
-        if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-            min_points = _num(course_badge.mastery_min_points)
-        else:
-            min_percent = _num(course_badge.mastery_min_percent)
-    return ev.AssessmentSpec(
-        assignment_id=str(assignment.canvas_assignment_id),
-        name=assignment.name,
-        points_possible=_num(assignment.points_possible),
-        min_percent=min_percent if min_points is None else None,
-        min_points=min_points,
-        criteria=tuple(
-            ev.CriterionSpec(
-                id=str(c.get("id")), description=str(c.get("description") or ""), points=_num(c.get("points"))
-            )
-            for c in assignment.rubric or []
-        ),
-    )
-
-
 def _result_fact(*, result: AssessmentResult, canvas_assignment_id: str) -> ev.ResultFact:
     return ev.ResultFact(
         assignment_id=canvas_assignment_id,
@@ -241,7 +209,7 @@ def _result_fact(*, result: AssessmentResult, canvas_assignment_id: str) -> ev.R
         score=result.score,
         grade=result.grade,
         excused=result.excused,
-        graded=result.graded_at is not None or result.workflow_state == "graded",
+        graded=result.graded_at is not None,
         posted=result.is_posted,
         rubric_points={
             str(k): _num((v or {}).get("points")) if isinstance(v, dict) else None
@@ -366,8 +334,20 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
     if not course_badges:
         return page
 
-    assignments = list(Assignment.objects.filter(course=course))
+    assignments = list(Assignment.objects.filter(course=course, deleted_in_canvas=False))
+    by_canvas_id = {str(a.canvas_assignment_id): a for a in assignments}
     canvas_ids = {a.pk: str(a.canvas_assignment_id) for a in assignments}
+    assignment_rows = [
+        {
+            "canvas_assignment_id": str(a.canvas_assignment_id),
+            "name": a.name,
+            "assignment_group_name": a.assignment_group_name,
+            "published": a.published,
+            "points_possible": a.points_possible,
+            "rubric": a.rubric,
+        }
+        for a in assignments
+    ]
     results = {r.assignment_id: r for r in AssessmentResult.objects.filter(course=course, learner=person)}
     result_facts = {
         canvas_ids[pk]: _result_fact(result=r, canvas_assignment_id=canvas_ids[pk])
@@ -391,15 +371,10 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
 
     for cb in course_badges:
         badge = cb.badge_class
-        picked = course_badge_assessments(course_badge=cb, assignments=assignments)
         award = awards.get(badge.pk)
-        rule = ev.BadgeRule(
-            assessments=tuple(_assessment_spec(course_badge=cb, assignment=a) for a in picked),
-            final_grade_source=cb.final_grade_source,
-            final_grade_assignment_id=cb.final_grade_assignment_id,
-            final_grade_assignment_name=cb.final_grade_assignment_name,
-            min_rubric_criterion_percent=_num(cb.min_rubric_criterion_percent),
-        )
+        # The same rule the sync's evaluation applies: which assessments, what mastery means.
+        rule = badge_rule_build(course_badge=cb, assignments=assignment_rows)
+        picked = [by_canvas_id[spec.assignment_id] for spec in rule.assessments]
         live = ev.evaluate_learner(
             rule=rule,
             learner=ev.LearnerFacts(

@@ -495,3 +495,27 @@ def test_badge_image_is_the_public_badge_class_image(client, course_setup):
     assert f'src="{url}"' in html
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+def test_rule_variants_read_from_the_course_badge(client, course_setup):
+    """Picked assessments, a per-assessment override, a rubric minimum and a final-grade assignment."""
+    s = course_setup
+    cb = s["course_badge"]
+    final = f.AssignmentFactory(course=s["course"], name="Final grade", assignment_group_name="Grades", rubric=[])
+    cb.assessment_ids = [s["a2"].canvas_assignment_id, s["a1"].canvas_assignment_id]
+    cb.mastery_overrides = {s["a2"].canvas_assignment_id: {"min_points": 11}}
+    cb.min_rubric_criterion_percent = Decimal("50")
+    cb.final_grade_source = "assignment"
+    cb.final_grade_assignment_name = "Final grade"
+    cb.save()
+    grade(s["a1"], s["learner"], "10", rubric={"_1": {"points": 6, "rating_id": "r1"}, "_2": {"points": 0}})
+    text = text_of(page(client, s["launch"]))
+    assert text.index("Present findings") < text.index("Clean a data set")  # the picked order
+    assert "at least 11 of 12 points, and at least 50% on every rubric criterion" in text
+    assert "Below the minimum" in text and "Not yet mastered" in text  # 10/12 but Skill B at 0
+    assert "the badge is issued only once your instructor has graded and posted “Final grade”" in text
+
+    grade(final, s["learner"], "90")
+    text = text_of(page(client, s["launch"]))
+    assert "Final grade entered" in text
+    assert "Not earned in this course." in text
