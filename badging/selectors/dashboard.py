@@ -125,6 +125,11 @@ def state_counts(*, course_badge_ids: list[int]) -> dict[int, dict[str, int]]:
     return counts
 
 
+def awards_needing_review_count(*, course_badge: CourseBadge) -> int:
+    """Live awards whose learner no longer meets the rule (a grade changed after issue)."""
+    return Award.objects.filter(course_badge=course_badge, revoked=False, needs_review=True).count()
+
+
 # --- The rule and the credentialing assessments ---------------------------------------------------
 
 

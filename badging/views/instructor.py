@@ -120,6 +120,7 @@ def dashboard(request, launch):
             ],
             "total_learners": sum(selected_counts.values()),
             "failed_count": selected_counts.get(sel.FAILED, 0),
+            "review_count": sel.awards_needing_review_count(course_badge=selected),
             "state_choices": sel.DISPLAY_STATES,
             "sort_links": _sort_links(launch, selected, filters),
             "page_url_prefix": _dashboard_url(launch, selected, **filters.as_query()),

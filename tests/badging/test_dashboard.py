@@ -461,3 +461,13 @@ def test_mastery_threshold_overrides_shown_per_assessment():
     badge.save()
     assert "needs 13 points but is worth only 12" in flag_texts(sel.rule_check(course_badge=badge))
     assert Decimal("12") == s["a2"].points_possible
+
+
+def test_an_award_whose_grades_changed_is_flagged_for_review(client):
+    s = build_course()
+    Award.objects.update(needs_review=True, review_reason="Present findings: 10 → 6 points after issue")
+    html = client.get(dashboard_url(s["launch"])).content.decode()
+    assert "1 issued badge needs your review" in html
+    assert "Needs review" in html
+    url = reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, s["people"]["ada"].pk])
+    assert "Present findings: 10 → 6 points after issue" in client.get(url).content.decode()
