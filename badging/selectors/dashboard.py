@@ -197,54 +197,42 @@ def _num(value: Decimal | float | int | None) -> str:
     return text or "0"
 
 
-def _threshold(course_badge: CourseBadge, canvas_assignment_id: str) -> tuple[Decimal | None, Decimal | None]:
-    override = (course_badge.mastery_overrides or {}).get(str(canvas_assignment_id)) or {}
-    if "min_points" in override:
-        return None, Decimal(str(override["min_points"]))
-    if "min_percent" in override:
-        return Decimal(str(override["min_percent"])), None
-    if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-        return None, course_badge.mastery_min_points
-    return course_badge.mastery_min_percent, None
-
-
 def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[AssessmentRule]:
-    """The assessments the rule names, in Canvas order: picked ids win over the group name."""
-    rules: list[AssessmentRule] = []
-    if course_badge.assessment_ids:
-        by_id = {a.canvas_assignment_id: a for a in assignments}
-        for raw_id in course_badge.assessment_ids:
-            assignment = by_id.get(str(raw_id))
-            pct, pts = _threshold(course_badge, str(raw_id))
-            rules.append(
-                AssessmentRule(
-                    assignment=assignment,
-                    canvas_assignment_id=str(raw_id),
-                    name=assignment.name if assignment else f"Assignment {raw_id}",
-                    points_possible=assignment.points_possible if assignment else None,
-                    needed_percent=pct,
-                    needed_points=pts,
-                )
-            )
-        return rules
-    group = course_badge.assessment_group_name.strip().casefold()
-    for assignment in assignments:
-        if assignment.deleted_in_canvas or not assignment.published:
-            continue
-        if assignment.assignment_group_name.strip().casefold() != group:
-            continue
-        pct, pts = _threshold(course_badge, assignment.canvas_assignment_id)
-        rules.append(
-            AssessmentRule(
-                assignment=assignment,
-                canvas_assignment_id=assignment.canvas_assignment_id,
-                name=assignment.name,
-                points_possible=assignment.points_possible,
-                needed_percent=pct,
-                needed_points=pts,
-            )
+    """The assessments the evaluation counts, with their thresholds, in the evaluation's order.
+
+    One definition: the sync's `badge_rule_build` decides which assignments count (picked ids win
+    over the group name; deleted ones never count), so the dashboard's columns are exactly what
+    each learner was evaluated on.
+    """
+    from badging.services.sync import badge_rule_build
+
+    live = [a for a in assignments if not a.deleted_in_canvas]
+    rule = badge_rule_build(
+        course_badge=course_badge,
+        assignments=[
+            {
+                "canvas_assignment_id": a.canvas_assignment_id,
+                "name": a.name,
+                "assignment_group_name": a.assignment_group_name,
+                "published": a.published,
+                "points_possible": a.points_possible,
+                "rubric": a.rubric,
+            }
+            for a in live
+        ],
+    )
+    by_id = {a.canvas_assignment_id: a for a in live}
+    return [
+        AssessmentRule(
+            assignment=by_id.get(spec.assignment_id),
+            canvas_assignment_id=spec.assignment_id,
+            name=spec.name,
+            points_possible=spec.points_possible,
+            needed_percent=spec.min_percent if spec.min_points is None else None,
+            needed_points=spec.min_points,
         )
-    return rules
+        for spec in rule.assessments
+    ]
 
 
 def course_assignments(*, course_id: int) -> list[Assignment]:
@@ -274,17 +262,17 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
 
     if course_badge.assessment_ids:
         selection = f"Picked assignments ({len(course_badge.assessment_ids)})"
-        for rule in assessments:
-            a = rule.assignment
+        by_id = {a.canvas_assignment_id: a for a in assignments}
+        for raw_id in course_badge.assessment_ids:
+            a = by_id.get(str(raw_id))
             if a is None:
                 flags.append(
                     RuleFlag(
-                        f"“{rule.name}” is not in this Canvas course.",
+                        f"Assignment {raw_id} is not in this Canvas course.",
                         "Check the assignment ids in the badge configuration, then sync again.",
                     )
                 )
-                continue
-            if a.deleted_in_canvas:
+            elif a.deleted_in_canvas:
                 flags.append(
                     RuleFlag(f"“{a.name}” was deleted in Canvas.", "Restore it in Canvas or remove it from the rule.")
                 )

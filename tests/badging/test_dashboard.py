@@ -300,7 +300,8 @@ def test_rule_flags_what_no_longer_matches_canvas():
     a1.save()
     texts = flag_texts(sel.rule_check(course_badge=badge))
     assert "“Clean a data set” was deleted in Canvas." in texts
-    assert "“Assignment 999” is not in this Canvas course." in texts
+    assert "Assignment 999 is not in this Canvas course." in texts
+    assert [a.name for a in sel.rule_check(course_badge=badge).assessments] == []  # deleted ones never count
 
     badge.assessment_ids = []
     badge.assessment_group_name = "Badge Assessments"
