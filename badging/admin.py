@@ -668,32 +668,21 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Delivery._meta.fields]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if _delivery_retry_service() is None:
-            actions.pop("retry_deliveries", None)
-        return actions
-
     @admin.display(description="Last error")
     def last_error_short(self, obj: Delivery) -> str:
         return (obj.last_error[:100] + "…") if len(obj.last_error) > 100 else obj.last_error
 
     @admin.action(description="Retry the selected deliveries now", permissions=["change"])
     def retry_deliveries(self, request, queryset):
-        retry = _delivery_retry_service()
-        ids = list(queryset.exclude(status=Delivery.SENT).values_list("pk", flat=True))
-        if retry is None or not ids:
-            self.message_user(request, "Nothing to retry: the selected deliveries were already sent.", messages.INFO)
-            return
-        retry(delivery_ids=ids, actor=_actor(request))
-        self.message_user(request, f"{len(ids)} deliver{'ies' if len(ids) != 1 else 'y'} queued for another attempt.")
+        from badging.services.deliveries import deliveries_retry
 
-
-def _delivery_retry_service():
-    """The issuance area's `deliveries_retry(*, delivery_ids, actor)`, when it provides one."""
-    from badging.services import issuance
-
-    return getattr(issuance, "deliveries_retry", None)
+        count = deliveries_retry(delivery_ids=list(queryset.values_list("pk", flat=True)), actor=_actor(request))
+        if count:
+            self.message_user(request, f"{count} deliver{'ies' if count != 1 else 'y'} queued for another attempt.")
+        else:
+            self.message_user(
+                request, "Nothing to retry: those deliveries were sent, or their awards revoked.", messages.WARNING
+            )
 
 
 @admin.register(AuditEvent)

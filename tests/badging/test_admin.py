@@ -233,3 +233,33 @@ def test_every_badging_admin_page_renders(admin_client):
         response = admin_client.get(reverse(f"admin:badging_{model}_change", args=[obj.pk]))
         assert response.status_code == 200, model
     assert Award.objects.count() == 1
+
+
+def test_retry_reopens_failed_deliveries_and_hands_them_to_the_task(
+    admin_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from badging.models import Delivery
+
+    sent_tasks = []
+    monkeypatch.setattr(
+        "celery.app.base.Celery.send_task", lambda self, name, *a, **kw: sent_tasks.append((name, kw.get("args")))
+    )
+    live = f.AwardFactory()
+    revoked = f.AwardFactory(revoked=True, revocation_reason="Issued in error")
+    failed = Delivery.objects.create(award=live, kind="email", status="failed", attempts=5, last_error="SMTP 451")
+    done = Delivery.objects.create(award=f.AwardFactory(), kind="email", status="sent")
+    stale = Delivery.objects.create(award=revoked, kind="email", status="failed", attempts=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:badging_delivery_changelist"),
+            {"action": "retry_deliveries", "_selected_action": [failed.pk, done.pk, stale.pk]},
+            follow=True,
+        )
+    assert "1 delivery queued for another attempt." in text_of(response)
+    failed.refresh_from_db()
+    done.refresh_from_db()
+    stale.refresh_from_db()
+    assert failed.status == "pending" and failed.next_attempt_at is not None
+    assert done.status == "sent" and stale.status == "failed"
+    assert sent_tasks == [("badging.deliveries_send", [[failed.pk]])]
+    assert AuditEvent.objects.filter(action="delivery_retried", award=live).count() == 1
