@@ -29,6 +29,7 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
+from badging.services.sync import badge_rule_build
 from lti.models import Course
 
 PAGE_SIZE = 50
@@ -204,8 +205,6 @@ def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[As
     over the group name; deleted ones never count), so the dashboard's columns are exactly what
     each learner was evaluated on.
     """
-    from badging.services.sync import badge_rule_build
-
     live = [a for a in assignments if not a.deleted_in_canvas]
     rule = badge_rule_build(
         course_badge=course_badge,

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
+from badging.services.issuance import QUEUED_STALE_AFTER, award_revoke, awards_enqueue_eligible
+from badging.services.sync import course_sync_request
 from lti.models import LaunchContext
 
 logger = logging.getLogger(__name__)
@@ -71,8 +73,6 @@ def audit_event_record(
 def course_sync_now(*, launch: LaunchContext) -> bool:
     """Records the request and enqueues a sync of the launch's course (roster included) after the
     commit. Returns False when a sync is already queued: this request is then covered by it."""
-    from badging.services.sync import course_sync_request
-
     _require_instructor(launch)
     with transaction.atomic():
         enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor", roster=True)
@@ -83,8 +83,6 @@ def course_sync_now(*, launch: LaunchContext) -> bool:
 def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge) -> int:
     """Hands every learner whose issuing failed back to issuance now; returns how many were failed."""
     _require_course_badge(launch, course_badge)
-    from badging.services.issuance import awards_enqueue_eligible
-
     with transaction.atomic():
         failed = LearnerProgress.objects.filter(
             course_badge=course_badge, issue_status=LearnerProgress.ISSUE_FAILED
@@ -104,8 +102,6 @@ def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge)
 def award_revoke_as_instructor(*, launch: LaunchContext, award: Award, reason: str) -> Award:
     """Revokes one award of this course with the instructor's reason (required). The issuance
     service records the AuditEvent (actor, award, reason), so it is not written twice here."""
-    from badging.services.issuance import award_revoke
-
     _require_award(launch, award)
     reason = (reason or "").strip()
     if not reason:
@@ -120,8 +116,6 @@ def award_notification_resend(*, launch: LaunchContext, award: Award) -> Deliver
     mark it pending again, then enqueue it. If that message is lost, the reconciler picks the
     delivery up once its next-attempt time has passed.
     """
-    from badging.services.issuance import QUEUED_STALE_AFTER
-
     _require_award(launch, award)
     if award.revoked:
         raise ActionUnavailable("This badge was revoked: its email is not sent again.")
