@@ -31,6 +31,10 @@ class PersonRow:
     states: list[str]
     email: str
 
+    @property
+    def first_name(self) -> str:
+        return self.user.short_name if self.user.is_test_user else self.user.short_name.split(" ")[0]
+
 
 def course_people(*, course: SandboxCourse, query: str = "", page: int = 1, per_page: int = 50) -> tuple[Page, list]:
     """One row per person (several sections fold into one), admins of the account listed first."""

@@ -1,0 +1,88 @@
+"""End to end in a real browser: the sandbox Canvas's course, "Launch Badges as …", the real OIDC
+login → form_post launch into the tool inside Canvas's iframe, for a learner, the teacher and the
+Student View user, plus "Open in a new tab". Screenshots are kept under test-artifacts/."""
+
+import os
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from lti.models import Course
+from sandbox.models import SandboxUser
+from sandbox.seed import sandbox_seed
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls below are plain sync code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def course(live_server, monkeypatch):
+    """The seeded sandbox course, registered in the tool and synced once through the real REST API."""
+    from celery import current_app
+
+    from badging.services.sync import course_sync
+
+    # No worker here: record what the tool would enqueue instead of needing a broker.
+    sent: list[str] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: sent.append(name))
+    result = sandbox_seed(
+        learners=12, assessments=2, seed=11, slug="e2e", base_url=live_server.url, tool_url=live_server.url
+    )
+    tool_course = Course.objects.get(platform_id=result.platform_id, canvas_course_id=str(result.course.id))
+    run = course_sync(course_id=tool_course.id, trigger="e2e", full=True, roster=True)
+    assert run is not None and run.status == "ok", run and run.error
+    return result
+
+
+def _launch(page, result, name: str):
+    user = SandboxUser.objects.get(instance=result.instance, name=name)
+    page.goto(f"{result.instance.root_url}/courses/{result.course.id}/")
+    page.locator(f'[data-launch-as="{user.id}"]').click()
+    expect(page.get_by_text(f"Acting as {name}")).to_be_visible()
+    return page.frame_locator("iframe[name=tool_content]")
+
+
+def test_people_page_lists_everyone_with_launch_buttons(page, course, screenshot):
+    page.goto(f"{course.instance.root_url}/courses/{course.course.id}/")
+    expect(page.get_by_role("heading", name="Data Skills for Everyone — Autumn <2026>")).to_be_visible()
+    expect(page.get_by_role("link", name="Zoë O'Brien <b>", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Launch Badges as Grace")).to_be_visible()
+    screenshot(page, "sandbox-people")
+
+
+def test_launch_as_learner_lands_on_the_learner_page_in_the_iframe(page, course, screenshot):
+    frame = _launch(page, course, "Zoë O'Brien <b>")
+    expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
+    expect(frame.get_by_text("Data Skills Practitioner").first).to_be_visible()
+    tool_frame = page.frame(name="tool_content")
+    assert re.search(r"/l/[\w-]+/$", tool_frame.url), tool_frame.url
+    screenshot(page, "sandbox-launch-learner")
+
+
+def test_launch_as_teacher_lands_on_the_instructor_dashboard(page, course, screenshot):
+    frame = _launch(page, course, "Grace Hopper-Núñez")
+    expect(frame.get_by_role("heading", name=re.compile("Badges in Data Skills for Everyone"))).to_be_visible(
+        timeout=15000
+    )
+    assert page.frame(name="tool_content").url.endswith("/instructor/")
+    screenshot(page, "sandbox-launch-teacher")
+
+
+def test_student_view_launch_is_never_offered_a_badge(page, course, screenshot):
+    frame = _launch(page, course, "Test Student")
+    expect(frame.locator("body")).to_contain_text("Student View", timeout=15000)
+    expect(frame.get_by_text("You have earned this badge")).to_have_count(0)
+    screenshot(page, "sandbox-launch-student-view")
+
+
+def test_open_in_a_new_tab(page, course, screenshot):
+    _launch(page, course, "José Núñez-García")
+    with page.context.expect_page() as popup_info:
+        page.get_by_role("link", name="Open in a new tab").click()
+    popup = popup_info.value
+    expect(popup.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
+    assert re.search(r"/l/[\w-]+/$", popup.url), popup.url
+    screenshot(popup, "sandbox-launch-new-tab")
