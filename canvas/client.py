@@ -11,8 +11,11 @@ Canvas rules it follows (reference lti-canvas.md §B2-B3):
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -177,15 +180,46 @@ class CanvasClient:
         return self._request(self.api_root + path, params).json()
 
     def _paginate(self, path: str, params: list[tuple[str, str]] | None = None) -> Iterator[dict]:
+        """Every item of a paginated list. The next page is fetched while the caller works on this
+        one (one request in flight at a time, as Canvas asks, but no idle network while we write)."""
+        pages: queue.Queue = queue.Queue(maxsize=1)
+        stop = threading.Event()
+
+        def fetch_pages() -> None:
+            try:
+                for page in self._pages(path, params, stop):
+                    pages.put(("page", page))
+                pages.put(("done", None))
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                pages.put(("error", exc))
+
+        fetcher = threading.Thread(target=fetch_pages, name="canvas-pages", daemon=True)
+        fetcher.start()
+        try:
+            while True:
+                kind, value = pages.get()
+                if kind == "page":
+                    yield from value
+                elif kind == "done":
+                    return
+                else:
+                    raise value
+        finally:
+            stop.set()
+            while fetcher.is_alive():  # unblock a fetcher waiting to hand over a page nobody wants
+                with contextlib.suppress(queue.Empty):
+                    pages.get(timeout=0.05)
+
+    def _pages(self, path: str, params: list[tuple[str, str]] | None, stop: threading.Event) -> Iterator[list]:
         url: str | None = self.api_root + path
         page_params: list[tuple[str, str]] | None = [*(params or []), ("per_page", str(PER_PAGE))]
-        while url:
+        while url and not stop.is_set():
             response = self._request(url, page_params)
             body = response.json()
             if isinstance(body, dict):
                 # A few Canvas list endpoints wrap the list; none we call today, but do not crash on one.
                 body = next((v for v in body.values() if isinstance(v, list)), [])
-            yield from body
+            yield body
             next_url = response.links.get("next", {}).get("url")
             if next_url and _origin(next_url) != self._origin:
                 raise CanvasError(

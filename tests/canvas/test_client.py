@@ -260,3 +260,25 @@ def test_primary_email_from_profile_else_first_channel():
     client, _ = make_client()
     assert client.get_user_primary_email("42") == "Ada@Uni.edu"
     assert client.get_user_primary_email("43") == "first@uni.edu"
+
+
+@responses.activate
+def test_error_on_a_later_page_reaches_the_caller_and_abandoning_a_list_stops_fetching():
+    page2 = f"{API}/courses/7/users?page=2"
+    responses.get(f"{API}/courses/7/users", json=[{"id": 1}], headers={"Link": f'<{page2}>; rel="next"'})
+    responses.get(page2, status=401)
+    client, _ = make_client()
+    users = client.list_users_with_email("7")
+    assert next(users).id == "1"
+    with pytest.raises(CanvasAuthError):
+        next(users)
+
+    responses.get(f"{API}/courses/8/users", json=[{"id": 1}, {"id": 2}], headers={"Link": f'<{API}/p2>; rel="next"'})
+    responses.get(f"{API}/p2", json=[{"id": 3}], headers={"Link": f'<{API}/p3>; rel="next"'})
+    responses.get(f"{API}/p3", json=[{"id": 4}])
+    client, _ = make_client()
+    users = client.list_users_with_email("8")
+    assert next(users).id == "1"
+    users.close()
+    # At most the one page fetched ahead while the first was read; never the whole list.
+    assert client.request_count <= 2
