@@ -519,3 +519,13 @@ def test_rule_variants_read_from_the_course_badge(client, course_setup):
     text = text_of(page(client, s["launch"]))
     assert "Final grade entered" in text
     assert "Not earned in this course." in text
+
+
+def test_badge_without_published_assessments_says_so(client, course_setup):
+    s = course_setup
+    from badging.models import Assignment
+
+    Assignment.objects.filter(pk__in=[s["a1"].pk, s["a2"].pk]).update(published=False)
+    text = text_of(page(client, s["launch"]))
+    assert "The credentialing assessments for this badge are not published in Canvas yet." in text
+    assert "each of the 0" not in text
