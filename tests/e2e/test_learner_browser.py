@@ -113,10 +113,13 @@ def check_a11y(page, name):
 
 
 def open_page(page, live_server, launch):
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.goto(f"{live_server.url}/l/{launch.public_id}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Badges in this course")
     # The badge image loads (the public badge-class image URL).
     assert page.locator("img.badge__image").evaluate("img => img.complete && img.naturalWidth") == 240
+    assert errors == []  # nothing refused by the CSP, no failed requests
 
 
 EXPECTED = {
