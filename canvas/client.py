@@ -50,6 +50,8 @@ PER_PAGE = 100
 LOW_RATE_LIMIT_REMAINING = 150.0
 LEAK_PER_SECOND = 10.0
 MAX_BACKOFF_SECONDS = 30.0
+# Pages fetched ahead of the caller: enough to keep fetching through a batch write to the database.
+PREFETCH_PAGES = 12
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
 
 
@@ -180,9 +182,9 @@ class CanvasClient:
         return self._request(self.api_root + path, params).json()
 
     def _paginate(self, path: str, params: list[tuple[str, str]] | None = None) -> Iterator[dict]:
-        """Every item of a paginated list. The next page is fetched while the caller works on this
-        one (one request in flight at a time, as Canvas asks, but no idle network while we write)."""
-        pages: queue.Queue = queue.Queue(maxsize=1)
+        """Every item of a paginated list. Later pages are fetched while the caller works on earlier
+        ones (one request in flight at a time, as Canvas asks, but no idle network while we write)."""
+        pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
         stop = threading.Event()
 
         def fetch_pages() -> None:

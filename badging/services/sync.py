@@ -703,19 +703,14 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 override_grade=row["override_grade"],
             )
         )
-    for row in AssessmentResult.objects.filter(course_id=course_id).values(
-        "learner_id",
-        "assignment__canvas_assignment_id",
-        "workflow_state",
-        "score",
-        "grade",
-        "excused",
-        "graded_at",
-        "posted_at",
-        "rubric_assessment",
-    ):
+    badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
+    # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
+    with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
+    fields = ["learner_id", "assignment__canvas_assignment_id", "workflow_state", "score", "grade", "excused"]
+    fields += ["graded_at", "posted_at"] + (["rubric_assessment"] if with_rubric else [])
+    for row in AssessmentResult.objects.filter(course_id=course_id).values(*fields):
         aid = row["assignment__canvas_assignment_id"]
-        rubric = row["rubric_assessment"] or {}
+        rubric = row.get("rubric_assessment") or {}
         facts[row["learner_id"]].results[aid] = ev.ResultFact(
             assignment_id=aid,
             workflow_state=row["workflow_state"],
@@ -732,7 +727,7 @@ def progress_evaluate_course(*, course_id: int) -> dict:
 
     summary: dict = {}
     now = timezone.now()
-    for badge in CourseBadge.objects.filter(course_id=course_id, active=True):
+    for badge in badges:
         rule = badge_rule_build(course_badge=badge, assignments=assignments)
         awards: dict[int, tuple[bool, bool]] = {}
         for learner_id, revoked, needs_review in Award.objects.filter(badge_class_id=badge.badge_class_id).values_list(

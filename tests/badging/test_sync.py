@@ -264,3 +264,22 @@ def test_issued_learner_whose_grade_is_lowered_is_flagged_not_revoked(canvas, co
     assert award.needs_review and "Present findings" in award.review_reason
     progress = LearnerProgress.objects.get(course_badge=course_badge, learner=ada)
     assert progress.state == "issued" and progress.detail["eligible_by_rule"] is False
+
+
+def test_minimum_rubric_rating_uses_the_synced_rubric_assessment(canvas, course_badge):
+    course_badge.min_rubric_criterion_percent = 60
+    course_badge.save()
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 10, at=now)
+    # 10 of 12 points, but 6 + 4 on a 6 + 6 rubric is fine; 8 + 2 is not.
+    canvas.submissions[("56", "42")]["rubric_assessment"] = {
+        "_56a": {"points": 8.0, "rating_id": "r2", "comments": ""},
+        "_56b": {"points": 2.0, "rating_id": "r2", "comments": ""},
+    }
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
+    first, second = detail["assessments"]
+    assert first["mastered"] and not second["mastered"]
+    assert "below the minimum on: Skill B" in second["reason"]
+    assert [c["met"] for c in second["criteria"]] == [True, False]

@@ -18,6 +18,7 @@ from canvas import (
     CanvasThrottledError,
     CanvasUnavailableError,
 )
+from canvas.client import PREFETCH_PAGES
 
 BASE = "https://uni.instructure.com"
 API = BASE + "/api/v1"
@@ -273,12 +274,14 @@ def test_error_on_a_later_page_reaches_the_caller_and_abandoning_a_list_stops_fe
     with pytest.raises(CanvasAuthError):
         next(users)
 
-    responses.get(f"{API}/courses/8/users", json=[{"id": 1}, {"id": 2}], headers={"Link": f'<{API}/p2>; rel="next"'})
-    responses.get(f"{API}/p2", json=[{"id": 3}], headers={"Link": f'<{API}/p3>; rel="next"'})
-    responses.get(f"{API}/p3", json=[{"id": 4}])
+    pages = 30
+    for n in range(1, pages + 1):
+        link = {"Link": f'<{API}/p{n + 1}>; rel="next"'} if n < pages else {}
+        url = f"{API}/courses/8/users" if n == 1 else f"{API}/p{n}"
+        responses.get(url, json=[{"id": n}], headers=link)
     client, _ = make_client()
     users = client.list_users_with_email("8")
     assert next(users).id == "1"
     users.close()
-    # At most the one page fetched ahead while the first was read; never the whole list.
-    assert client.request_count <= 2
+    # Only the pages fetched ahead of the reader (PREFETCH_PAGES) were read, never the whole list.
+    assert client.request_count <= 2 + PREFETCH_PAGES < pages
