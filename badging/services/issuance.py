@@ -12,9 +12,14 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import secrets
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -143,18 +148,16 @@ def _enqueue_deliveries(delivery_ids: list[int]) -> None:
 
 # --- Primary email ----------------------------------------------------------------------------
 
+EMAIL_READ_THREADS = 4  # concurrent Canvas profile reads per batch: I/O bound, gentle on the rate limit
 
-def learner_primary_email_read(*, progress: LearnerProgress, client=None) -> str:
-    """The learner's primary Canvas email, read from Canvas now and normalised (trim, lowercase).
 
-    Raises IssueFailure when Canvas cannot be asked or the learner has no valid address.
-    """
-    from canvas.client import CanvasClient
+def _email_fetch(client, learner) -> str:
+    """The learner's primary Canvas email, read now and normalised (trim, lowercase); raises IssueFailure."""
     from canvas.errors import CanvasError
 
-    learner = progress.learner
+    if client is None:
+        raise IssueFailure("Canvas is not configured for this platform (API address or token missing).")
     try:
-        client = client or CanvasClient(progress.course_badge.course.platform, max_retries=2)
         email = client.get_user_primary_email(learner.canvas_user_id)
     except CanvasError as exc:
         raise IssueFailure(f"Could not read the learner's email from Canvas: {exc}") from exc
@@ -165,10 +168,64 @@ def learner_primary_email_read(*, progress: LearnerProgress, client=None) -> str
         validate_email(email)
     except ValidationError:
         raise IssueFailure(f"The learner's primary email in Canvas is not a valid address: {email!r}.")
-    if learner.email != email:
-        type(learner).objects.filter(pk=learner.pk).update(email=email, email_read_at=timezone.now())
+    return email
+
+
+def _client_for(platform, clients: dict):
+    from canvas.client import CanvasClient
+    from canvas.errors import CanvasError
+
+    if platform.pk not in clients:
+        try:
+            clients[platform.pk] = CanvasClient(platform, max_retries=2)
+        except CanvasError:
+            clients[platform.pk] = None
+    return clients[platform.pk]
+
+
+def _emails_read(rows: list[LearnerProgress], client=None) -> dict[int, str | IssueFailure]:
+    """Primary emails of the batch's learners, read concurrently (one Canvas client per thread:
+    the client is not thread-safe). Person.email/email_read_at are updated with what was read."""
+    local = threading.local()
+
+    def read(progress):
+        if client is not None:
+            use = client
+        else:
+            clients = getattr(local, "clients", None)
+            if clients is None:
+                clients = local.clients = {}
+            use = _client_for(progress.course_badge.course.platform, clients)
+        try:
+            return progress.pk, _email_fetch(use, progress.learner)
+        except IssueFailure as failure:
+            return progress.pk, failure
+
+    if len(rows) <= 1 or client is not None:
+        results = dict(map(read, rows))
     else:
-        type(learner).objects.filter(pk=learner.pk).update(email_read_at=timezone.now())
+        with ThreadPoolExecutor(max_workers=min(EMAIL_READ_THREADS, len(rows))) as pool:
+            results = dict(pool.map(read, rows))
+    now = timezone.now()
+    by_pk = {p.pk: p for p in rows}
+    changed = [(by_pk[pk].learner, email) for pk, email in results.items() if isinstance(email, str)]
+    for learner, email in changed:
+        if learner.email != email:
+            type(learner).objects.filter(pk=learner.pk).update(email=email, email_read_at=now)
+    if changed:
+        type(changed[0][0]).objects.filter(pk__in=[learner.pk for learner, _ in changed]).update(email_read_at=now)
+    return results
+
+
+def learner_primary_email_read(*, progress: LearnerProgress, client=None) -> str:
+    """The learner's primary Canvas email, read from Canvas now and normalised (trim, lowercase).
+
+    Raises IssueFailure when Canvas cannot be asked or the learner has no valid address.
+    """
+    result = _emails_read([progress], client=client or _client_for(progress.course_badge.course.platform, {}))
+    email = result[progress.pk]
+    if isinstance(email, IssueFailure):
+        raise email
     return email
 
 
@@ -211,8 +268,7 @@ def issuer_key_rotate(*, issuer_id: int, actor: str = "system") -> SigningKeys:
 # --- Documents ---------------------------------------------------------------------------------
 
 
-def _evidence_narrative(progress: LearnerProgress) -> str:
-    course_badge = progress.course_badge
+def _evidence_narrative(course_badge) -> str:
     assignments = Assignment.objects.filter(course=course_badge.course, deleted_in_canvas=False)
     if course_badge.assessment_ids:
         assignments = assignments.filter(canvas_assignment_id__in=[str(i) for i in course_badge.assessment_ids])
@@ -226,16 +282,29 @@ def _evidence_narrative(progress: LearnerProgress) -> str:
     return f"Mastered every credentialing assessment in {course_name}:\n\n{listed}\n\nand received a final grade."
 
 
-def award_documents_render(*, award: Award, links: PublicLinks) -> None:
-    """Sign the OB 3.0 credential (Data Integrity + VC-JWT) and bake the images, once.
+_index_space = {"size": ob3.STATUS_LIST_SIZE, "checked": 0.0}
 
-    Stores ob3_credential, ob3_jwt and the AwardImage rows. Raises baking.BakingError for a badge
-    class image that cannot carry a badge.
-    """
+
+def _status_list_index() -> int:
+    """A random free-looking slot in the revocation status lists (Bitstring Status List §6.1:
+    random positions give herd privacy; sequential ones would leak issue order). The space
+    doubles as awards grow so that it stays at most a quarter full; a collision is caught by the
+    unique constraint and retried."""
+    now = time.monotonic()
+    if now - _index_space["checked"] > 600:
+        count = Award.objects.count()
+        size = ob3.STATUS_LIST_SIZE
+        while count * 4 > size:
+            size *= 2
+        _index_space.update(size=size, checked=now)
+    return secrets.randbelow(_index_space["size"])
+
+
+def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> tuple[dict, str, dict[str, bytes]]:
+    """(signed OB 3.0 credential, VC-JWT, baked images) for an award; no database access.
+
+    Raises baking.BakingError for a badge class image that cannot carry a badge."""
     badge_class = award.badge_class
-    signing = issuer_keys_current(issuer=badge_class.issuer)
-    if award.status_list_index is None:
-        award.status_list_index = award.pk
     issuer_id = badge_class.issuer.public_id
     unsigned = ob3.credential_document(award, links)
     credential = ob3.data_integrity_sign(
@@ -253,9 +322,8 @@ def award_documents_render(*, award: Award, links: PublicLinks) -> None:
     credential_json = _json(credential)
     image = bytes(badge_class.image)
     if ob2.is_svg(badge_class.image_content_type):
-        assertion_url = links.assertion(award.public_id)
         images = {
-            "image/svg+xml": baking.bake_svg(image, assertion_json, verify_url=assertion_url),
+            "image/svg+xml": baking.bake_svg(image, assertion_json, verify_url=links.assertion(award.public_id)),
             OB3_SVG: baking.bake_svg(image, credential_json, verify_url=credential["id"], ob3=True),
         }
     else:
@@ -263,16 +331,31 @@ def award_documents_render(*, award: Award, links: PublicLinks) -> None:
             "image/png": baking.bake_png(image, assertion_json),
             OB3_PNG: baking.bake_png(image, credential_json, keyword=baking.OB3_KEYWORD),
         }
+    return credential, jwt, images
+
+
+def award_documents_render(*, award: Award, links: PublicLinks) -> None:
+    """Sign the OB 3.0 credential (Data Integrity + VC-JWT) and bake the images of a saved award,
+    storing ob3_credential, ob3_jwt, status_list_index and the AwardImage rows."""
+    signing = issuer_keys_current(issuer=award.badge_class.issuer)
+    for _attempt in range(5):
+        if award.status_list_index is None or _attempt:
+            award.status_list_index = _status_list_index()
+        credential, jwt, images = _documents_build(award, links, signing)
+        award.ob3_credential, award.ob3_jwt = credential, jwt
+        try:
+            with transaction.atomic():
+                award.save(update_fields=["status_list_index", "ob3_credential", "ob3_jwt"])
+        except IntegrityError:
+            continue  # the random status slot was taken: pick another and sign again
+        break
+    else:
+        raise IssueFailure("Could not find a free revocation status slot.")
     AwardImage.objects.filter(award=award).delete()
     AwardImage.objects.bulk_create([AwardImage(award=award, content_type=ct, data=d) for ct, d in images.items()])
-    award.ob3_credential = credential
-    award.ob3_jwt = jwt
-    award.save(update_fields=["status_list_index", "ob3_credential", "ob3_jwt"])
 
 
 def _json(document: dict) -> str:
-    import json
-
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -289,21 +372,6 @@ def award_documents_ensure(*, award_id: int, base_url: str) -> Award:
 # --- Issuing -----------------------------------------------------------------------------------
 
 
-def _live_award(progress: LearnerProgress) -> Award | None:
-    return Award.objects.filter(
-        badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False
-    ).first()
-
-
-def _mark_issued(progress_id: int) -> None:
-    LearnerProgress.objects.filter(pk=progress_id).update(
-        state=LearnerProgress.ISSUED,
-        issue_status=LearnerProgress.ISSUE_NONE,
-        issue_error="",
-        issue_next_attempt_at=None,
-    )
-
-
 def _record_failure(progress: LearnerProgress, failure: IssueFailure) -> None:
     attempts = progress.issue_attempts + 1
     delay = PERMANENT_FAILURE_RETRY if failure.permanent else retry_delay(attempts)
@@ -316,109 +384,187 @@ def _record_failure(progress: LearnerProgress, failure: IssueFailure) -> None:
     logger.warning("award issue failed for progress %s (attempt %s): %s", progress.pk, attempts, failure)
 
 
-def _canvas_credentials_enabled(issuer_id: int, badge_class_key: str) -> bool:
-    connection = CanvasCredentialsConnection.objects.filter(issuer_id=issuer_id, enabled=True).first()
-    return bool(connection and connection.badge_class_entity_ids.get(badge_class_key))
+def _mark_issued(progress_ids: list[int]) -> None:
+    if progress_ids:
+        LearnerProgress.objects.filter(pk__in=progress_ids).update(
+            state=LearnerProgress.ISSUED,
+            issue_status=LearnerProgress.ISSUE_NONE,
+            issue_error="",
+            issue_next_attempt_at=None,
+        )
+
+
+def _live_awards(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Award]:
+    """Live awards by (badge class id, learner id), without their documents."""
+    if not pairs:
+        return {}
+    found = Award.objects.filter(
+        revoked=False,
+        badge_class_id__in={b for b, _ in pairs},
+        learner_id__in={learner for _, learner in pairs},
+    ).defer("ob3_credential", "ob3_jwt")
+    return {(a.badge_class_id, a.learner_id): a for a in found if (a.badge_class_id, a.learner_id) in pairs}
+
+
+@dataclass
+class _Candidate:
+    progress: LearnerProgress
+    award: Award
+    images: dict[str, bytes]
+    kinds: list[str]
+
+
+def _key(progress: LearnerProgress) -> tuple[int, int]:
+    return (progress.course_badge.badge_class_id, progress.learner_id)
+
+
+def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: PublicLinks | None = None) -> list[Award]:
+    """Issue the awards of a batch of learners (one task's worth); exactly once per learner.
+
+    Returns the live awards of the batch's learners (new or already existing). Learners no longer
+    eligible are skipped; failures (Canvas, email, badge image) are recorded per learner and
+    retried later. Emails are read from Canvas concurrently, documents are signed and baked
+    outside the transaction, and the rows are written in a few bulk statements; the partial
+    unique constraint decides every race (INSERT … ON CONFLICT DO NOTHING, then re-read).
+    """
+    rows = list(
+        LearnerProgress.objects.filter(pk__in=list(progress_ids))
+        .select_related("course_badge__badge_class__issuer", "course_badge__course__platform", "learner")
+        .order_by("pk")
+    )
+    if not rows:
+        return []
+    live = _live_awards({_key(p) for p in rows})
+    result: dict[tuple[int, int], Award] = {}
+    to_issue, already, not_eligible, seen = [], [], [], set()
+    for progress in rows:
+        key = _key(progress)
+        if progress.state == LearnerProgress.ISSUED and key in live:
+            result[key] = live[key]
+        elif progress.state != LearnerProgress.ELIGIBLE:
+            not_eligible.append(progress.pk)  # re-evaluated while queued: nothing to issue or retry
+        elif key in live:
+            already.append(progress.pk)
+            result[key] = live[key]
+        elif key in seen:
+            already.append(progress.pk)  # the same badge class from two courses: issued once below
+        else:
+            seen.add(key)
+            to_issue.append(progress)
+    if not_eligible:
+        LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
+            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+    if to_issue:
+        for award in _issue(to_issue, client=client, links=links):
+            result[(award.badge_class_id, award.learner_id)] = award
+    # Learners whose badge class was issued to them (now, or before) through another row.
+    key_of = {p.pk: _key(p) for p in rows}
+    _mark_issued([pk for pk in already if key_of[pk] in result])
+    return [result[_key(p)] for p in rows if _key(p) in result and p.pk not in not_eligible]
+
+
+def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) -> list[Award]:
+    emails = _emails_read(rows, client=client)
+    base = links.base if links else public_base_url()
+    now = timezone.now().replace(microsecond=0)
+    signing_by_issuer: dict[int, SigningKeys] = {}
+    narrative_by_course_badge: dict[int, str] = {}
+    kinds_by_issuer: dict[int, dict] = {}
+    candidates: list[_Candidate] = []
+    for progress in rows:
+        email = emails[progress.pk]
+        if isinstance(email, IssueFailure):
+            _record_failure(progress, email)
+            continue
+        course_badge = progress.course_badge
+        badge_class = course_badge.badge_class
+        if course_badge.pk not in narrative_by_course_badge:
+            narrative_by_course_badge[course_badge.pk] = _evidence_narrative(course_badge)
+        award = Award(
+            badge_class=badge_class,
+            course_badge=course_badge,
+            learner=progress.learner,
+            recipient_email=email,
+            issued_on=now,
+            expires=now + timedelta(days=badge_class.valid_for_days) if badge_class.valid_for_days else None,
+            evidence_narrative=narrative_by_course_badge[course_badge.pk],
+        )
+        images: dict[str, bytes] = {}
+        if base:
+            issuer = badge_class.issuer
+            if issuer.pk not in signing_by_issuer:
+                signing_by_issuer[issuer.pk] = issuer_keys_current(issuer=issuer)
+            award.status_list_index = _status_list_index()
+            try:
+                award.ob3_credential, award.ob3_jwt, images = _documents_build(
+                    award, PublicLinks(base), signing_by_issuer[issuer.pk]
+                )
+            except baking.BakingError as exc:
+                _record_failure(
+                    progress,
+                    IssueFailure(
+                        f"The badge image of “{badge_class.name}” cannot carry a badge: {exc}. An admin must upload "
+                        "a valid PNG or SVG image.",
+                        permanent=True,
+                    ),
+                )
+                continue
+        if badge_class.issuer_id not in kinds_by_issuer:
+            connection = CanvasCredentialsConnection.objects.filter(
+                issuer_id=badge_class.issuer_id, enabled=True
+            ).first()
+            kinds_by_issuer[badge_class.issuer_id] = connection.badge_class_entity_ids if connection else {}
+        kinds = [Delivery.KIND_EMAIL]
+        if kinds_by_issuer[badge_class.issuer_id].get(badge_class.key):
+            kinds.append(Delivery.KIND_CANVAS_CREDENTIALS)
+        candidates.append(_Candidate(progress=progress, award=award, images=images, kinds=kinds))
+    return _store(candidates, now=now)
+
+
+def _store(candidates: list[_Candidate], *, now) -> list[Award]:
+    if not candidates:
+        return []
+    with transaction.atomic():
+        Award.objects.bulk_create([c.award for c in candidates], ignore_conflicts=True)
+        stored = dict(
+            Award.objects.filter(public_id__in=[c.award.public_id for c in candidates]).values_list("public_id", "pk")
+        )
+        winners = [c for c in candidates if c.award.public_id in stored]
+        for c in winners:
+            c.award.pk = stored[c.award.public_id]
+            c.award._state.adding = False
+        losers = [c for c in candidates if c.award.public_id not in stored]
+        others = _live_awards({_key(c.progress) for c in losers})
+        AwardImage.objects.bulk_create(
+            [AwardImage(award=c.award, content_type=ct, data=data) for c in winners for ct, data in c.images.items()]
+        )
+        _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others])
+        deliveries = Delivery.objects.bulk_create(
+            [
+                Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
+                for c in winners
+                for kind in c.kinds
+            ]
+        )
+        delivery_ids = [d.pk for d in deliveries]
+        if delivery_ids:
+            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
+    for c in losers:
+        if _key(c.progress) not in others:
+            # Neither ours nor another worker's: the random status slot collided. Try again soon.
+            _record_failure(c.progress, IssueFailure("Revocation status slot collision; retrying."))
+    return [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
 
 
 def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None) -> Award | None:
-    """Issue the learner's award if they are eligible; exactly once.
+    """Issue one learner's award if they are eligible; exactly once (see awards_issue_batch).
 
     Returns the award (new, or the live one that already existed), or None when the learner is
     not eligible (any more) or issuing failed (recorded on the LearnerProgress, retried later).
     """
-    progress = (
-        LearnerProgress.objects.select_related(
-            "course_badge__badge_class__issuer", "course_badge__course__platform", "learner"
-        )
-        .filter(pk=progress_id)
-        .first()
-    )
-    if progress is None:
-        return None
-    if progress.state != LearnerProgress.ELIGIBLE:
-        if progress.state == LearnerProgress.ISSUED:
-            return _live_award(progress)
-        # Re-evaluated as not eligible while queued: nothing to issue, nothing to retry.
-        LearnerProgress.objects.filter(pk=progress.pk).exclude(state=LearnerProgress.ELIGIBLE).update(
-            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
-        )
-        return None
-    existing = _live_award(progress)
-    if existing is not None:
-        _mark_issued(progress.pk)
-        return existing
-    try:
-        email = learner_primary_email_read(progress=progress, client=client)
-        return _award_create(progress=progress, email=email, links=links)
-    except IssueFailure as failure:
-        _record_failure(progress, failure)
-        return None
-
-
-def _award_create(*, progress: LearnerProgress, email: str, links: PublicLinks | None) -> Award:
-    course_badge = progress.course_badge
-    badge_class = course_badge.badge_class
-    base = links.base if links else public_base_url()
-    now = timezone.now().replace(microsecond=0)
-    try:
-        with transaction.atomic():
-            award = Award.objects.create(
-                badge_class=badge_class,
-                course_badge=course_badge,
-                learner=progress.learner,
-                recipient_email=email,
-                issued_on=now,
-                expires=now + timedelta(days=badge_class.valid_for_days) if badge_class.valid_for_days else None,
-                evidence_narrative=_evidence_narrative(progress),
-            )
-            award.badge_class = badge_class  # keep the loaded issuer for rendering
-            if base:
-                award_documents_render(award=award, links=PublicLinks(base))
-            _mark_issued(progress.pk)
-            kinds = [Delivery.KIND_EMAIL]
-            if _canvas_credentials_enabled(badge_class.issuer_id, badge_class.key):
-                kinds.append(Delivery.KIND_CANVAS_CREDENTIALS)
-            deliveries = Delivery.objects.bulk_create(
-                [Delivery(award=award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER) for kind in kinds]
-            )
-            delivery_ids = [d.pk for d in deliveries]
-            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
-    except IntegrityError:
-        # Another worker issued it first: the constraint decided, we return its award.
-        existing = _live_award(progress)
-        if existing is None:
-            raise
-        _mark_issued(progress.pk)
-        return existing
-    except baking.BakingError as exc:
-        raise IssueFailure(
-            f"The badge image of “{badge_class.name}” cannot carry a badge: {exc}. An admin must upload a valid "
-            "PNG or SVG image.",
-            permanent=True,
-        ) from exc
-    return award
-
-
-def awards_issue_batch(*, progress_ids: Iterable[int]) -> list[Award]:
-    """Issue a batch (one task's worth) of learners, sharing one Canvas client per platform."""
-    from canvas.client import CanvasClient
-    from canvas.errors import CanvasError
-
-    clients: dict[int, object] = {}
-    issued = []
-    rows = LearnerProgress.objects.filter(pk__in=list(progress_ids)).select_related("course_badge__course__platform")
-    for progress in rows.order_by("pk"):
-        platform = progress.course_badge.course.platform
-        if platform.pk not in clients:
-            try:
-                clients[platform.pk] = CanvasClient(platform, max_retries=2)
-            except CanvasError:
-                clients[platform.pk] = None  # award_issue records the configuration error per learner
-        award = award_issue(progress_id=progress.pk, client=clients[platform.pk])
-        if award is not None:
-            issued.append(award)
-    return issued
+    awards = awards_issue_batch(progress_ids=[progress_id], client=client, links=links)
+    return awards[0] if awards else None
 
 
 # --- Revocation and review ---------------------------------------------------------------------

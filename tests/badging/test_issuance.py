@@ -89,7 +89,7 @@ def test_award_issue_issues_once_with_documents_images_and_email_delivery(
     assert AwardImage.objects.filter(award=award, content_type=issuance.OB3_PNG).exists()
     assert award.ob3_credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert award.ob3_jwt.count(".") == 2
-    assert award.status_list_index == award.pk
+    assert award.status_list_index is not None
 
     delivery = Delivery.objects.get(award=award)
     assert delivery.kind == Delivery.KIND_EMAIL and delivery.status == Delivery.PENDING
@@ -112,19 +112,56 @@ def test_losing_the_race_returns_the_winners_award(canvas, celery_app, monkeypat
     progress = eligible_progress(course_badge)
     canvas_email(canvas, progress.learner, progress.learner.email)
     winner = f.AwardFactory(course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email)
-    real_live_award = issuance._live_award
+    real_live_awards = issuance._live_awards
     calls = []
 
-    def stale_read(p):  # the first look happens before the other worker committed
+    def stale_read(pairs):  # the first look happens before the other worker committed
         calls.append(1)
-        return None if len(calls) == 1 else real_live_award(p)
+        return {} if len(calls) == 1 else real_live_awards(pairs)
 
-    monkeypatch.setattr(issuance, "_live_award", stale_read)
+    monkeypatch.setattr(issuance, "_live_awards", stale_read)
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.pk == winner.pk
     assert Award.objects.filter(learner=progress.learner).count() == 1
+    assert Delivery.objects.count() == 0  # the loser sends nothing
     progress.refresh_from_db()
     assert progress.state == LearnerProgress.ISSUED
+
+
+def test_a_status_slot_collision_is_retried_not_lost(canvas, celery_app, monkeypatch):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    taken = f.AwardFactory(status_list_index=77)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    monkeypatch.setattr(issuance, "_status_list_index", lambda: taken.status_list_index)
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    progress.refresh_from_db()
+    assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "slot collision" in progress.issue_error
+    monkeypatch.undo()
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    assert issuance.award_issue(progress_id=progress.pk).status_list_index != 77
+
+
+def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, celery_app, django_capture_on_commit_callbacks):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    eligible = [eligible_progress(course_badge) for _ in range(6)]
+    for progress in eligible:
+        canvas_email(canvas, progress.learner, progress.learner.email.upper())
+    stale = f.LearnerProgressFactory(
+        course_badge=course_badge, state=LearnerProgress.IN_PROGRESS, issue_status="queued"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        awards = issuance.awards_issue_batch(progress_ids=[p.pk for p in [*eligible, stale]])
+    assert len(awards) == 6 and Award.objects.count() == 6
+    assert {a.recipient_email for a in awards} == {p.learner.email for p in eligible}
+    assert len({a.status_list_index for a in awards}) == 6
+    assert AwardImage.objects.count() == 12 and Delivery.objects.count() == 6
+    assert [name for name, _ in celery_app.sent] == ["badging.deliveries_send"]
+    stale.refresh_from_db()
+    assert stale.issue_status == "" and stale.state == LearnerProgress.IN_PROGRESS
+    # Run again (a duplicated task): same awards, nothing new.
+    again = issuance.awards_issue_batch(progress_ids=[p.pk for p in eligible])
+    assert sorted(a.pk for a in again) == sorted(a.pk for a in awards) and Award.objects.count() == 6
 
 
 def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_app):
