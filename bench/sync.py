@@ -167,6 +167,7 @@ def main(argv: list[str]) -> int:
             f"peak RSS {full_peak:5.0f} MiB  "
             f"({AssessmentResult.objects.filter(course=course).count()} results, {progress} learner progress rows)"
         )
+        print(f"                  seconds per pass: {full.stats.get('seconds')}")
         if full.status != "ok":
             failures.append(f"full sync failed: {full.error}")
         if full.canvas_requests > FULL_MAX_REQUESTS:

@@ -88,6 +88,7 @@ class CanvasClient:
         # Every HTTP request sent, retries included (SyncRun.canvas_requests, benchmarks).
         self.request_count = 0
         self.throttle_waits = 0
+        self.http_seconds = 0.0  # time spent waiting for Canvas's answers
 
     # --- Public API: typed records out ----------------------------------------------------------
 
@@ -237,15 +238,18 @@ class CanvasClient:
         attempts = self._max_retries + 1
         for attempt in range(attempts):
             self.request_count += 1
+            started = time.perf_counter()
             try:
                 response = self._session.get(
                     url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
+                self.http_seconds += time.perf_counter() - started
                 last_problem = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
                 logger.warning("canvas %s %s (attempt %d/%d)", _path(url), last_problem, attempt + 1, attempts)
                 self._backoff(attempt, attempts)
                 continue
+            self.http_seconds += time.perf_counter() - started
             self._pace(response)
             status = response.status_code
             if status < 300:

@@ -17,6 +17,7 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -175,6 +176,19 @@ def courses_sync_due() -> int:
 # --- One pass -------------------------------------------------------------------------------------
 
 
+class _Timer:
+    """Seconds per pass into stats["seconds"] (where a slow sync spends its time)."""
+
+    def __init__(self, stats: dict):
+        self.seconds = stats.setdefault("seconds", {})
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self.last, 2)
+        self.last = now
+
+
 def _last_roster_at(course_id: int) -> datetime | None:
     run = (
         SyncRun.objects.filter(course_id=course_id, status=SyncRun.STATUS_OK, stats__roster=True)
@@ -210,11 +224,15 @@ def _sync_once(
     except CanvasError as exc:
         return _fail(run, state, exc, requests=0, stats=stats)
     before = client.request_count
+    http_before = client.http_seconds
     try:
         cid = course.canvas_course_id
+        timer = _Timer(stats)
         stats["assignments"] = _assignments_sync(client=client, course=course)
+        timer.lap("assignments")
         if roster:
             stats.update(_roster_sync(client=client, course=course))
+            timer.lap("roster")
         wanted = _submission_assignment_ids(course)
         previous_ids = set(
             SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
@@ -263,7 +281,10 @@ def _sync_once(
                 stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, learners=learners)
         stats.pop("new_learner_ids", None)
         stats["submissions"] = fetched
+        timer.lap("submissions")
         stats["progress"] = progress_evaluate_course(course_id=course.pk)
+        timer.lap("evaluation")
+        stats["seconds"]["waiting_for_canvas"] = round(client.http_seconds - http_before, 2)
     except CanvasError as exc:
         return _fail(run, state, exc, requests=client.request_count - before, stats=stats)
     except Exception as exc:
