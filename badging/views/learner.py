@@ -6,7 +6,7 @@ badging.services.sharing. A page view never calls Canvas; it may ask for a backg
 
 import logging
 
-from django.http import Http404, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -107,21 +107,20 @@ def _course_setup(request, launch: LaunchContext):
             "admin_course_badges_url": reverse("admin:badging_coursebadge_changelist")
             + f"?course__id__exact={launch.course_id}",
             "admin_add_course_badge_url": reverse("admin:badging_coursebadge_add") + f"?course={launch.course_id}",
-            "admin_platform_url": reverse("admin:lti_platform_change", args=[launch.platform_id])
-            if _admin_registered("lti_platform_change")
-            else None,
+            "admin_platform_url": reverse("admin:lti_platform_change", args=[launch.platform_id]),
             "admin_sync_runs_url": reverse("admin:badging_syncrun_changelist")
             + f"?course__id__exact={launch.course_id}",
         },
     )
 
 
-def _admin_registered(name: str) -> bool:
-    try:
-        reverse(f"admin:{name}", args=[0])
-    except NoReverseMatch:
-        return False
-    return True
+def _refused(request, status: int, message: str):
+    return render(
+        request,
+        "lti/error.html",
+        {"title": "Not saved", "message": message, "advice": "Click Badges in your Canvas course menu again."},
+        status=status,
+    )
 
 
 @csrf_exempt  # protected by share_form_token (see its docstring) and the Origin check
@@ -129,12 +128,12 @@ def _admin_registered(name: str) -> bool:
 @launch_context_required
 def award_share(request, launch: LaunchContext, award_public_id: str):
     if not _same_origin(request):
-        return HttpResponseForbidden("Cross-site request refused.")
+        return _refused(request, 403, "This request came from another site, so it was refused.")
     if not constant_time_compare(request.POST.get("token", ""), share_form_token(launch)):
-        return HttpResponseForbidden("This form has expired. Open Badges from your Canvas course menu again.")
+        return _refused(request, 403, "This form is no longer valid.")
     choice = request.POST.get("show_name")
     if choice not in ("yes", "no"):
-        return HttpResponseBadRequest("Choose whether to show your name.")
+        return _refused(request, 400, "Choose whether to show your name, then save.")
     try:
         award_share_set(award_public_id=award_public_id, learner=launch.person, show_name=choice == "yes")
     except AwardNotYours:
