@@ -467,7 +467,9 @@ def test_share_choice_shows_and_hides_the_name(client, course_setup):
 def test_share_refuses_forgery_and_other_peoples_awards(client, course_setup):
     s = course_setup
     award = f.AwardFactory(course_badge=s["course_badge"], learner=s["learner"])
-    assert share(client, s["launch"], award, token="forged", show_name="yes").status_code == 403
+    forged = share(client, s["launch"], award, token="forged", show_name="yes")
+    assert forged.status_code == 403 and "This form is no longer valid." in text_of(forged)
+    assert share(client, s["launch"], award, token=share_form_token(s["launch"])).status_code == 400
     response = client.post(
         reverse("badging:learner_award_share", args=[s["launch"].public_id, award.public_id]),
         {"token": share_form_token(s["launch"]), "show_name": "yes"},
