@@ -598,8 +598,8 @@ class AwardAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("ob3_credential", "ob3_jwt", "badge_class__image")
 
     def has_change_permission(self, request, obj=None):
-        # Needed for actions; every field is still read-only (see get_readonly_fields).
-        return request.user.has_perm("badging.change_award")
+        # The list's actions need it; a single award is never edited by hand (view-only page).
+        return obj is None and request.user.has_perm("badging.change_award")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Award._meta.fields if f.name not in self.exclude] + ["public_links"]
@@ -663,7 +663,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         )
 
     def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("badging.change_delivery")
+        return obj is None and request.user.has_perm("badging.change_delivery")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Delivery._meta.fields]

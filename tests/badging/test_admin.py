@@ -233,6 +233,13 @@ def test_every_badging_admin_page_renders(admin_client):
         response = admin_client.get(reverse(f"admin:badging_{model}_change", args=[obj.pk]))
         assert response.status_code == 200, model
     assert Award.objects.count() == 1
+    # An award is never edited by hand: its page is view-only.
+    response = admin_client.get(reverse("admin:badging_award_change", args=[award.pk]))
+    assert 'name="_save"' not in response.content.decode()
+    before = Award.objects.values().get(pk=award.pk)
+    response = admin_client.post(reverse("admin:badging_award_change", args=[award.pk]), {"revoked": "on"})
+    assert response.status_code == 403
+    assert Award.objects.values().get(pk=award.pk) == before
 
 
 def test_retry_reopens_failed_deliveries_and_hands_them_to_the_task(
