@@ -33,7 +33,7 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
-from badging.selectors.learner import badge_image_url, course_badge_final_grade_rule
+from badging.selectors.learner import badge_image_url
 
 # URLs typed without a scheme are https (Django 6's default; silences the 5.x transition warning).
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
@@ -391,7 +391,11 @@ def course_badge_rule_text(obj: CourseBadge) -> str:
         mastery += f" ({len(obj.mastery_overrides)} assessment-specific)"
     if obj.min_rubric_criterion_percent is not None:
         mastery += f", every rubric criterion ≥ {obj.min_rubric_criterion_percent.normalize():f}%"
-    final = course_badge_final_grade_rule(course_badge=obj).replace("your instructor has", "the instructor has")
+    if obj.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
+        name = obj.final_grade_assignment_name or f"assignment {obj.final_grade_assignment_id}"
+        final = f"“{name}” is graded and posted"
+    else:
+        final = "the instructor has entered the final grade (Canvas Final Grade Override)"
     return f"Master {which} ({mastery}); issued once {final}."
 
 

@@ -103,7 +103,7 @@ def test_course_badge_rule_is_readable_and_filterable_by_course(admin_client):
     text = text_of(response)
     assert (
         "Master the assignment group “Credentialing Assessments” (at least 75% of points, every rubric criterion"
-        " ≥ 50%); issued once the instructor has entered your final grade in Canvas." in text
+        " ≥ 50%); issued once the instructor has entered the final grade (Canvas Final Grade Override)." in text
     )
     assert str(other.course) not in text
 
