@@ -56,7 +56,9 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
-    assert run.canvas_requests == len(canvas.requests) == 4  # groups, assignments, enrollments, submissions (1 page)
+    # Groups, assignments, enrollments, then submissions by state (graded, submitted, pending review):
+    # unsubmitted placeholders are never read.
+    assert run.canvas_requests == len(canvas.requests) == 6
     assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
         ("Clean a data set", "Credentialing Assessments"),
         ("Present findings", "Credentialing Assessments"),
@@ -283,3 +285,16 @@ def test_minimum_rubric_rating_uses_the_synced_rubric_assessment(canvas, course_
     assert first["mastered"] and not second["mastered"]
     assert "below the minimum on: Skill B" in second["reason"]
     assert [c["met"] for c in second["criteria"]] == [True, False]
+
+
+def test_full_sync_removes_results_canvas_no_longer_has(canvas, course_badge):
+    canvas.grade(55, 42, 12, at=timezone.now())
+    canvas.grade(56, 42, 6, at=timezone.now(), workflow="submitted")
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert AssessmentResult.objects.filter(learner__canvas_user_id="42").count() == 2
+    detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
+    assert [a["status"] for a in detail["assessments"]] == ["mastered", "awaiting_grading"]
+    del canvas.submissions[("55", "42")]  # the grade was deleted: Canvas shows it unsubmitted again
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test", full=True)
+    assert run.stats["results_removed"] == 1
+    assert list(AssessmentResult.objects.values_list("assignment__canvas_assignment_id", flat=True)) == ["56"]
