@@ -150,11 +150,26 @@ def main() -> int:
     manage(setup_env, "migrate", "--noinput")
     manage(setup_env, "collectstatic", "--noinput")
     manage(setup_env, "badging_schedule")
-    out = manage(setup_env, "sandbox_seed", "--base-url", sandbox_url, "--tool-url", tool_url)
-    open_url = next(line.split("Open: ", 1)[1] for line in out.splitlines() if line.startswith("Open: "))
+    out = manage(
+        setup_env,
+        "sandbox_seed",
+        "--base-url",
+        sandbox_url,
+        "--tool-url",
+        tool_url,
+        "--live-events-url",
+        f"{tool_url}/events/canvas/",
+    )
+    seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    open_url, course_badge = seeded["Open"], seeded["Course badge"]
 
     # The tool runs as in production (no sandbox app); only the sandbox process serves the fake Canvas.
-    tool_env = {**env, "SANDBOX_ENABLED": "false"}
+    # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's JWKS.
+    tool_env = {
+        **env,
+        "SANDBOX_ENABLED": "false",
+        "LIVE_EVENTS_JWKS_URL": seeded["JWKS"],
+    }
     sandbox_env = {**env, "SANDBOX_ENABLED": "true", "DJANGO_SETTINGS_MODULE": "sandbox.demo_settings"}
     gunicorn = [PY, "-m", "gunicorn", "skillsforward.wsgi", "--workers", "2", "--threads", "4", "--timeout", "120"]
     gunicorn += ["--access-logfile", "-", "--no-control-socket"]
@@ -163,7 +178,9 @@ def main() -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    # Explicit, because a shell that starts the demo in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         procs.start("tool", [*gunicorn, "--bind", f"127.0.0.1:{tool.port or 80}"], tool_env)
         procs.start("sandbox", [*gunicorn, "--bind", f"127.0.0.1:{sandbox.port or 80}"], sandbox_env)
@@ -173,6 +190,16 @@ def main() -> int:
         wait_healthy(f"http://127.0.0.1:{tool.port or 80}/health/", procs)
         wait_healthy(f"http://127.0.0.1:{sandbox.port or 80}/health/", procs)
         wait_logged("worker", "ready.", procs)
+        # A first sync now, so the first launch already shows where every learner stands.
+        synced = subprocess.run(
+            [PY, "manage.py", "badging_sync", "--course-badge", course_badge, "--full"],
+            cwd=ROOT,
+            env=tool_env,
+            capture_output=True,
+            text=True,
+        )
+        if synced.returncode != 0:
+            print(f"demo: the first sync failed (the tool will retry):\n{synced.stdout}{synced.stderr}", flush=True)
         print(
             f"\n  Skills Forward Badges demo is running. Open:\n\n    {open_url}\n\n"
             f"  Launch the tool as any learner or the teacher from that page.\n"

@@ -189,6 +189,15 @@ class CourseSection(models.Model):
         return self.name
 
 
+ROLE_LABELS = {
+    "StudentEnrollment": "Student",
+    "TeacherEnrollment": "Teacher",
+    "TaEnrollment": "TA",
+    "DesignerEnrollment": "Designer",
+    "StudentViewEnrollment": "Test Student",
+}
+
+
 class SandboxEnrollment(models.Model):
     TYPES = ["StudentEnrollment", "TeacherEnrollment", "TaEnrollment", "DesignerEnrollment", "StudentViewEnrollment"]
     STATES = ["active", "invited", "completed", "inactive", "deleted"]
@@ -231,6 +240,10 @@ class SandboxEnrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.type} ({self.workflow_state})"
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS.get(self.type, self.type)
 
 
 class AssignmentGroup(models.Model):

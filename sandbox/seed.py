@@ -80,6 +80,14 @@ class SeedResult:
     def launch_url(self) -> str:
         return f"{self.instance.root_url}/courses/{self.course.id}/"
 
+    @property
+    def course_badge_key(self) -> str:
+        return course_badge_key(instance=self.instance, course=self.course)
+
+
+def course_badge_key(*, instance: SandboxInstance, course: SandboxCourse) -> str:
+    return f"sandbox-{instance.slug}-{course.id}"
+
 
 def badge_png(text: str = "DATA", size: int = 256) -> bytes:
     """A round badge image, drawn so the demo needs no image file."""
@@ -127,11 +135,13 @@ def _criteria(rng: random.Random, titles: list[str], used: set[str]) -> list[dic
     return out
 
 
-def _instance(*, slug: str, base_url: str, tool_url: str) -> SandboxInstance:
+def _instance(*, slug: str, base_url: str, tool_url: str, live_events_url: str | None) -> SandboxInstance:
     tool_url = tool_url.rstrip("/")
+    extra = {} if live_events_url is None else {"live_events_url": live_events_url}
     instance, _ = SandboxInstance.objects.update_or_create(
         slug=slug,
         defaults={
+            **extra,
             "name": f"Canvas sandbox ({slug})",
             "base_url": base_url.rstrip("/"),
             "client_id": "10000000000001",
@@ -373,7 +383,7 @@ def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> lis
         ],
         "course_badges": [
             {
-                "key": f"sandbox-{instance.slug}-{course.id}",
+                "key": course_badge_key(instance=instance, course=course),
                 "badge_class": "data-skills-practitioner",
                 "platform_issuer": instance.issuer,
                 "client_id": instance.client_id,
@@ -410,6 +420,7 @@ def sandbox_seed(
     tool_url: str = "http://127.0.0.1:8000",
     register_in_tool: bool = True,
     reset: bool = False,
+    live_events_url: str | None = None,
 ) -> SeedResult:
     """Creates (once) the demo course and (every time) the tool's registration and configuration."""
     if learners < 0 or assessments < 1:
@@ -417,7 +428,7 @@ def sandbox_seed(
     rng = random.Random(seed)
     if reset:
         SandboxInstance.objects.filter(slug=slug).delete()
-    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url)
+    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url, live_events_url=live_events_url)
     course = SandboxCourse.objects.filter(instance=instance, sis_course_id=COURSE_SIS_ID).first()
     created = course is None
     count = 0

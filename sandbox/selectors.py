@@ -6,6 +6,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, Q
 
 from sandbox.models import (
+    ROLE_LABELS,
     CommunicationChannel,
     SandboxAssignment,
     SandboxCourse,
@@ -13,14 +14,6 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
-
-ROLE_LABELS = {
-    "StudentEnrollment": "Student",
-    "TeacherEnrollment": "Teacher",
-    "TaEnrollment": "TA",
-    "DesignerEnrollment": "Designer",
-    "StudentViewEnrollment": "Test Student",
-}
 
 
 @dataclass

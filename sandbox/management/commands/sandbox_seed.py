@@ -14,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://localhost:8001", help="origin the sandbox is served from")
         parser.add_argument("--tool-url", default="http://127.0.0.1:8000", help="origin the tool is served from")
         parser.add_argument("--reset", action="store_true", help="delete this sandbox instance first")
+        parser.add_argument("--live-events-url", default=None, help="POST signed Live Events here ('' turns them off)")
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
 
     def handle(self, *args, **options):
@@ -27,6 +28,7 @@ class Command(BaseCommand):
                 tool_url=options["tool_url"],
                 reset=options["reset"],
                 register_in_tool=not options["no_register"],
+                live_events_url=options["live_events_url"],
             )
         except ValueError as exc:
             raise CommandError(str(exc))
@@ -36,5 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.course.name!r} already exists: kept it (use --reset to start over).")
         if result.platform_id:
             self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
+            self.stdout.write(f"Course badge: {result.course_badge_key}")
+        self.stdout.write(f"JWKS: {result.instance.keyset_url}")
         self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
         self.stdout.write(f"Open: {result.launch_url()}")
