@@ -488,7 +488,3 @@ def course_setup(*, course: Course) -> CourseSetup:
 
 def course_has_badge(*, course: Course) -> bool:
     return CourseBadge.objects.filter(course=course, active=True).exists()
-
-
-def course_last_synced_at(*, course: Course) -> datetime | None:
-    return CourseSync.objects.filter(course=course).values_list("last_synced_at", flat=True).first()

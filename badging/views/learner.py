@@ -71,7 +71,7 @@ def launch_home(request, launch: LaunchContext):
         return _course_setup(request, launch)
     page = selectors.learner_page(launch=launch, request=request)
     if not page.badges:
-        return _no_badge(request, launch, last_synced_at=page.last_synced_at)
+        return _no_badge(request, launch)
     return render(
         request,
         "badging/learner/page.html",
@@ -84,14 +84,9 @@ def launch_home(request, launch: LaunchContext):
     )
 
 
-def _no_badge(request, launch: LaunchContext, last_synced_at=None):
-    if last_synced_at is None and launch.role == LaunchContext.ROLE_LEARNER:
-        last_synced_at = selectors.course_last_synced_at(course=launch.course)
-    return render(
-        request,
-        "badging/learner/no_badge.html",
-        {"launch": launch, "last_synced_at": last_synced_at},
-    )
+def _no_badge(request, launch: LaunchContext):
+    # No course badge, no sync: there is no "last updated" to show here.
+    return render(request, "badging/learner/no_badge.html", {"launch": launch})
 
 
 def _course_setup(request, launch: LaunchContext):
