@@ -6,13 +6,16 @@ another course or another Canvas instance gets a 404, never someone else's data.
 """
 
 import csv
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
 from badging.models import Award, CourseBadge
 from badging.selectors import dashboard as sel
@@ -30,6 +33,57 @@ NOTICES = {
     "revoked": ("success", "The badge was revoked. Its public page and credential now say so."),
     "resent": ("success", "The badge email is being sent again."),
 }
+
+
+def action_token(*, launch, action: str) -> str:
+    """The anti-forgery token of one action's form, bound to this launch.
+
+    Canvas shows the tool in a third-party iframe, where browsers may drop our cookies: a
+    cookie-based CSRF token would fail exactly where instructors work. The launch id is an
+    unguessable, expiring secret known only to the launching browser; an HMAC of it per action,
+    plus the same-origin check, keeps other sites from posting on the instructor's behalf.
+    """
+    return salted_hmac(f"badging.instructor.{action}", launch.public_id).hexdigest()
+
+
+def _same_origin(request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # some browsers omit it on same-origin posts; the token still applies
+    return origin == f"{request.scheme}://{request.get_host()}"
+
+
+def confirmed_action(action: str):
+    """An action view: GET shows its confirm page, POST acts, only with that page's token.
+
+    Order: the launch (who, which course, instructor role) is resolved first, then the token.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def checked(request, *args, launch, **kwargs):
+            if request.method == "POST" and not (
+                _same_origin(request)
+                and constant_time_compare(request.POST.get("token", ""), action_token(launch=launch, action=action))
+            ):
+                return render(
+                    request,
+                    "lti/error.html",
+                    {
+                        "title": "This form cannot be used",
+                        "message": "The form was not sent from this Badges page, or it has expired.",
+                        "advice": "Go back to the dashboard and try again.",
+                    },
+                    status=403,
+                )
+            return view(request, *args, launch=launch, **kwargs)
+
+        # The token above replaces Django's cookie-based CSRF check (see action_token).
+        return csrf_exempt(
+            require_http_methods(["GET", "POST"])(launch_context_required(roles=INSTRUCTOR_ROLES)(checked))
+        )
+
+    return decorator
 
 
 def _dashboard_url(launch, course_badge=None, **params) -> str:
@@ -78,6 +132,7 @@ def _sort_links(launch, course_badge, filters) -> dict[str, dict[str, str]]:
     return links
 
 
+@require_GET
 @launch_context_required(roles=INSTRUCTOR_ROLES)
 def dashboard(request, launch):
     course_badges = sel.course_badges_for_dashboard(course=launch.course)
@@ -131,6 +186,7 @@ def dashboard(request, launch):
     return render(request, "badging/instructor/dashboard.html", context)
 
 
+@require_GET
 @launch_context_required(roles=INSTRUCTOR_ROLES)
 def learner_detail(request, launch, course_badge_id: int, learner_id: int):
     course_badge = _course_badge(launch, course_badge_id)
@@ -151,13 +207,21 @@ def learner_detail(request, launch, course_badge_id: int, learner_id: int):
     )
 
 
-def _confirm(request, launch, *, title: str, question: str, button: str, cancel_url: str, status=200, **extra):
+def _confirm(
+    request, launch, *, action: str, title: str, question: str, button: str, cancel_url: str, status=200, **extra
+):
     """The confirm step of every action: a page that says what will happen, with a POST form."""
     return render(
         request,
         "badging/instructor/confirm.html",
         _base_context(launch)
-        | {"title": title, "question": question, "button": button, "cancel_url": cancel_url}
+        | {
+            "title": title,
+            "question": question,
+            "button": button,
+            "cancel_url": cancel_url,
+            "form_token": action_token(launch=launch, action=action),
+        }
         | extra,
         status=status,
     )
@@ -172,14 +236,14 @@ def _unavailable(request, launch, exc: Exception, back_url: str):
     )
 
 
-@require_http_methods(["GET", "POST"])
-@launch_context_required(roles=INSTRUCTOR_ROLES)
+@confirmed_action("sync")
 def sync_now(request, launch):
     back = _dashboard_url(launch)
     if request.method == "GET":
         return _confirm(
             request,
             launch,
+            action="sync",
             title="Sync with Canvas now?",
             question=(
                 "The tool will read this course's assignments, rubrics, grades and learners from Canvas again, "
@@ -192,8 +256,7 @@ def sync_now(request, launch):
     return redirect(_dashboard_url(launch, done="sync" if enqueued else "sync_queued"))
 
 
-@require_http_methods(["GET", "POST"])
-@launch_context_required(roles=INSTRUCTOR_ROLES)
+@confirmed_action("retry")
 def retry_failed(request, launch, course_badge_id: int):
     course_badge = _course_badge(launch, course_badge_id)
     back = _dashboard_url(launch, course_badge)
@@ -202,6 +265,7 @@ def retry_failed(request, launch, course_badge_id: int):
         return _confirm(
             request,
             launch,
+            action="retry",
             title="Retry failed issuing?",
             question=(
                 f"{failed} learner{'s' if failed != 1 else ''} earned “{course_badge.badge_class.name}” but issuing "
@@ -217,8 +281,7 @@ def retry_failed(request, launch, course_badge_id: int):
     return redirect(_dashboard_url(launch, course_badge, done="retry"))
 
 
-@require_http_methods(["GET", "POST"])
-@launch_context_required(roles=INSTRUCTOR_ROLES)
+@confirmed_action("revoke")
 def revoke(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
@@ -238,6 +301,7 @@ def revoke(request, launch, award_public_id: str):
     return _confirm(
         request,
         launch,
+        action="revoke",
         title="Revoke this badge?",
         question=(
             f"“{award.badge_class.name}” issued to {award.learner} ({award.recipient_email}) on "
@@ -254,8 +318,7 @@ def revoke(request, launch, award_public_id: str):
     )
 
 
-@require_http_methods(["GET", "POST"])
-@launch_context_required(roles=INSTRUCTOR_ROLES)
+@confirmed_action("resend")
 def resend(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
@@ -263,6 +326,7 @@ def resend(request, launch, award_public_id: str):
         return _confirm(
             request,
             launch,
+            action="resend",
             title="Send the badge email again?",
             question=(
                 f"The email about “{award.badge_class.name}” goes again to {award.recipient_email}, "
@@ -336,8 +400,7 @@ def _csv_lines(course_badge, filters):
         yield writer.writerow(["Name", "Sortable name", "Canvas user id", "State"])
 
 
-@require_http_methods(["GET", "POST"])
-@launch_context_required(roles=INSTRUCTOR_ROLES)
+@confirmed_action("export")
 def export(request, launch, course_badge_id: int):
     course_badge = _course_badge(launch, course_badge_id)
     source = request.GET if request.method == "GET" else request.POST
@@ -352,6 +415,7 @@ def export(request, launch, course_badge_id: int):
         return _confirm(
             request,
             launch,
+            action="export",
             title="Export the learner table?",
             question=(
                 f"A CSV file with {scope} of “{course_badge.badge_class.name}”: names, Canvas user ids, "

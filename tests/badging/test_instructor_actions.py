@@ -1,8 +1,9 @@
-"""Instructor actions: each has a confirm step, needs the CSRF token, is refused to learners and to
+"""Instructor actions: each has a confirm step, needs its form's launch-bound token, is refused to learners and to
 instructors of other courses or Canvas instances, and leaves an AuditEvent."""
 
 import csv
 import io
+import re
 from unittest import mock
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from badging.models import AuditEvent, Award, Delivery, LearnerProgress
+from badging.views.instructor import action_token
 from lti.models import LaunchContext
 from tests.badging.test_dashboard import build_course
 from tests.factories import CourseFactory, LaunchContextFactory, PersonFactory, PlatformFactory
@@ -24,7 +26,8 @@ def course():
 
 
 @pytest.fixture
-def csrf_client():
+def strict_client():
+    """Django's own CSRF checks enforced, as in production: the launch-bound form token must suffice."""
     return Client(enforce_csrf_checks=True)
 
 
@@ -35,14 +38,19 @@ def sent_tasks():
         yield send_task
 
 
+def form_token(html: str) -> str:
+    match = re.search(r'name="token" value="([0-9a-f]+)"', html)
+    assert match, "the confirm form carries no token"
+    return match.group(1)
+
+
 def confirm_and_post(client, url, data=None):
     """What a person does: open the confirm page, then press its button (the form carries the token)."""
     page = client.get(url)
     assert page.status_code == 200, page.content[:500]
     html = page.content.decode()
-    assert '<form method="post"' in html and "csrfmiddlewaretoken" in html
-    token = client.cookies["csrftoken"].value
-    return client.post(url, {"csrfmiddlewaretoken": token, **(data or {})})
+    assert '<form method="post"' in html
+    return client.post(url, {"token": form_token(html), **(data or {})})
 
 
 def url(name, launch, *args):
@@ -70,11 +78,11 @@ def other_launches(s):
 
 
 def test_sync_now_confirm_then_enqueue_after_commit(
-    csrf_client, course, sent_tasks, django_capture_on_commit_callbacks
+    strict_client, course, sent_tasks, django_capture_on_commit_callbacks
 ):
     launch = course["launch"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = confirm_and_post(csrf_client, url("instructor_sync", launch))
+        response = confirm_and_post(strict_client, url("instructor_sync", launch))
     assert response.status_code == 302
     assert "done=sync" in response["Location"]
     sent_tasks.assert_called_once()
@@ -84,7 +92,7 @@ def test_sync_now_confirm_then_enqueue_after_commit(
     assert event.actor_person == launch.person
     assert event.course == course["course"]
     assert event.actor == "Tess Teacher (Canvas user 2, instructor)"
-    page = csrf_client.get(response["Location"]).content.decode()
+    page = strict_client.get(response["Location"]).content.decode()
     assert "Sync requested." in page
     assert "Tess Teacher (Canvas user 2, instructor) asked for a sync" in page
 
@@ -96,21 +104,51 @@ def test_the_confirm_page_alone_does_nothing(client, course, sent_tasks):
     sent_tasks.assert_not_called()
 
 
-def test_actions_without_the_csrf_token_are_refused(csrf_client, course, sent_tasks):
-    launch = course["launch"]
-    award = Award.objects.get()
-    for target in (
+def action_urls(launch, s, award):
+    return [
         url("instructor_sync", launch),
-        url("instructor_retry", launch, course["badge"].pk),
+        url("instructor_retry", launch, s["badge"].pk),
         url("instructor_revoke", launch, award.public_id),
         url("instructor_resend", launch, award.public_id),
-        url("instructor_export", launch, course["badge"].pk),
-    ):
-        response = csrf_client.post(target, {"reason": "cheating"})
-        assert response.status_code == 403, target
+        url("instructor_export", launch, s["badge"].pk),
+    ]
+
+
+def test_actions_without_the_form_token_are_refused(client, course, sent_tasks):
+    launch = course["launch"]
+    award = Award.objects.get()
+    other_teacher = LaunchContextFactory(course=course["course"], role=LaunchContext.ROLE_INSTRUCTOR)
+    sync_token = form_token(client.get(url("instructor_sync", launch)).content.decode())
+    for target in action_urls(launch, course, award):
+        # No token; the token of another action; the token of another launch of the same course.
+        assert client.post(target, {"reason": "cheating"}).status_code == 403, target
+        if "/sync/" not in target:
+            assert client.post(target, {"reason": "cheating", "token": sync_token}).status_code == 403, target
+        stolen = form_token(client.get(target.replace(launch.public_id, other_teacher.public_id)).content.decode())
+        assert client.post(target, {"reason": "cheating", "token": stolen}).status_code == 403, target
     assert not AuditEvent.objects.exists()
     assert not Award.objects.get().revoked
     sent_tasks.assert_not_called()
+
+
+def test_a_post_from_another_site_is_refused_even_with_the_token(client, course, sent_tasks):
+    target = url("instructor_sync", course["launch"])
+    token = form_token(client.get(target).content.decode())
+    response = client.post(target, {"token": token}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "This form cannot be used" in response.content.decode()
+    response = client.post(target, {"token": token}, headers={"Origin": "http://testserver"})
+    assert response.status_code == 302
+    assert AuditEvent.objects.count() == 1
+
+
+def test_actions_need_no_cookie(course, sent_tasks):
+    """Inside Canvas's iframe the browser may send no cookie at all: the actions still work."""
+    target = url("instructor_sync", course["launch"])
+    token = form_token(Client().get(target).content.decode())
+    response = Client(enforce_csrf_checks=True).post(target, {"token": token})
+    assert response.status_code == 302
+    assert AuditEvent.objects.get().action == "instructor.sync_requested"
 
 
 def test_a_learner_cannot_use_any_action(client, course, sent_tasks):
@@ -134,17 +172,21 @@ def test_instructors_of_another_course_or_canvas_cannot_act_on_this_one(client, 
     _, other_course, other_canvas = other_launches(course)
     award = Award.objects.get()
     for launch in (other_course, other_canvas):
-        for target in (
-            url("instructor_retry", launch, course["badge"].pk),
-            url("instructor_revoke", launch, award.public_id),
-            url("instructor_resend", launch, award.public_id),
-            url("instructor_export", launch, course["badge"].pk),
-            url("instructor_learner", launch, course["badge"].pk, award.learner_id),
+        for action, target in (
+            ("retry", url("instructor_retry", launch, course["badge"].pk)),
+            ("revoke", url("instructor_revoke", launch, award.public_id)),
+            ("resend", url("instructor_resend", launch, award.public_id)),
+            ("export", url("instructor_export", launch, course["badge"].pk)),
+            ("", url("instructor_learner", launch, course["badge"].pk, award.learner_id)),
         ):
             assert client.get(target).status_code == 404, target
-            assert client.post(target, {"reason": "x"}).status_code == 404, target
+            # Even with a genuine token of their own launch, this course's rows are not found.
+            if action:
+                token = action_token(launch=launch, action=action)
+                assert client.post(target, {"reason": "x", "token": token}).status_code == 404, target
     assert not Award.objects.get().revoked
     assert not AuditEvent.objects.exists()
+    sent_tasks.assert_not_called()
 
 
 def test_sync_from_another_course_syncs_only_that_course(
@@ -152,7 +194,7 @@ def test_sync_from_another_course_syncs_only_that_course(
 ):
     _, other_course, _ = other_launches(course)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(url("instructor_sync", other_course))
+        confirm_and_post(client, url("instructor_sync", other_course))
     assert sent_tasks.call_args.kwargs["kwargs"]["course_id"] == other_course.course_id
     assert AuditEvent.objects.get().course_id == other_course.course_id
 
@@ -160,16 +202,16 @@ def test_sync_from_another_course_syncs_only_that_course(
 # --- Retry failed issuing -------------------------------------------------------------------------
 
 
-def test_retry_failed_requeues_now(csrf_client, course, sent_tasks, django_capture_on_commit_callbacks):
+def test_retry_failed_requeues_now(strict_client, course, sent_tasks, django_capture_on_commit_callbacks):
     fay = LearnerProgress.objects.get(learner=course["people"]["fay"])
     fay.issue_next_attempt_at = timezone.now() + timezone.timedelta(hours=3)
     fay.save()
     target = url("instructor_retry", course["launch"], course["badge"].pk)
     assert (
-        "1 learner earned “Data Analysis Fundamentals” but issuing failed" in csrf_client.get(target).content.decode()
+        "1 learner earned “Data Analysis Fundamentals” but issuing failed" in strict_client.get(target).content.decode()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = confirm_and_post(csrf_client, target)
+        response = confirm_and_post(strict_client, target)
     assert response.status_code == 302
     fay.refresh_from_db()
     assert fay.issue_status == LearnerProgress.ISSUE_QUEUED
@@ -190,10 +232,10 @@ def test_retry_with_nothing_failed_offers_no_button(client, course):
 # --- Revoke ---------------------------------------------------------------------------------------
 
 
-def test_revoke_needs_a_reason(csrf_client, course):
+def test_revoke_needs_a_reason(strict_client, course):
     award = Award.objects.get()
     response = confirm_and_post(
-        csrf_client, url("instructor_revoke", course["launch"], award.public_id), {"reason": " "}
+        strict_client, url("instructor_revoke", course["launch"], award.public_id), {"reason": " "}
     )
     assert response.status_code == 400
     assert "Give a reason" in response.content.decode()
@@ -201,10 +243,10 @@ def test_revoke_needs_a_reason(csrf_client, course):
     assert not AuditEvent.objects.exists()
 
 
-def test_revoke_with_reason(csrf_client, course):
+def test_revoke_with_reason(strict_client, course):
     award = Award.objects.get()
     response = confirm_and_post(
-        csrf_client,
+        strict_client,
         url("instructor_revoke", course["launch"], award.public_id),
         {"reason": "Submitted someone else's work"},
     )
@@ -216,24 +258,24 @@ def test_revoke_with_reason(csrf_client, course):
     assert event.action == "award_revoked"
     assert event.actor == "Tess Teacher (Canvas user 2, instructor)"
     assert event.detail["reason"] == "Submitted someone else's work"
-    page = csrf_client.get(response["Location"]).content.decode()
+    page = strict_client.get(response["Location"]).content.decode()
     assert "The badge was revoked." in page
     assert "Submitted someone else&#x27;s work" in page
     # A revoked award cannot be revoked again.
-    assert csrf_client.get(url("instructor_revoke", course["launch"], award.public_id)).status_code == 409
+    assert strict_client.get(url("instructor_revoke", course["launch"], award.public_id)).status_code == 409
 
 
 # --- Re-send the notification ---------------------------------------------------------------------
 
 
-def test_resend_reopens_the_email_delivery(csrf_client, course, sent_tasks, django_capture_on_commit_callbacks):
+def test_resend_reopens_the_email_delivery(strict_client, course, sent_tasks, django_capture_on_commit_callbacks):
     award = Award.objects.get()
     delivery = Delivery.objects.get(award=award)
     assert delivery.status == Delivery.SENT
     target = url("instructor_resend", course["launch"], award.public_id)
-    assert "goes again to ada.primary@uni.example.edu" in csrf_client.get(target).content.decode()
+    assert "goes again to ada.primary@uni.example.edu" in strict_client.get(target).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = confirm_and_post(csrf_client, target)
+        response = confirm_and_post(strict_client, target)
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == Delivery.PENDING
@@ -248,7 +290,8 @@ def test_resend_of_a_revoked_award_is_not_offered(client, course, sent_tasks):
     Award.objects.filter(pk=award.pk).update(revoked=True, revocation_reason="error", revoked_at=timezone.now())
     html = client.get(url("instructor_resend", course["launch"], award.public_id)).content.decode()
     assert "revoked: its email is not sent again" in html and "<form" not in html
-    response = client.post(url("instructor_resend", course["launch"], award.public_id))
+    token = action_token(launch=course["launch"], action="resend")
+    response = client.post(url("instructor_resend", course["launch"], award.public_id), {"token": token})
     assert response.status_code == 409
     sent_tasks.assert_not_called()
 
@@ -263,9 +306,9 @@ def read_csv(response):
     return list(csv.reader(io.StringIO(body)))
 
 
-def test_export_streams_every_learner(csrf_client, course):
+def test_export_streams_every_learner(strict_client, course):
     target = url("instructor_export", course["launch"], course["badge"].pk)
-    response = confirm_and_post(csrf_client, target)
+    response = confirm_and_post(strict_client, target)
     assert response.status_code == 200
     rows = read_csv(response)
     header = rows[0]
@@ -285,16 +328,15 @@ def test_export_streams_every_learner(csrf_client, course):
     assert event.actor_person == course["launch"].person
 
 
-def test_export_keeps_the_filter_and_defuses_formulas(csrf_client, course):
+def test_export_keeps_the_filter_and_defuses_formulas(strict_client, course):
     bob = course["people"]["bob"]
     bob.name = '=HYPERLINK("http://evil")'
     bob.save()
     target = url("instructor_export", course["launch"], course["badge"].pk) + "?state=in_progress"
-    page = csrf_client.get(target).content.decode()
+    page = strict_client.get(target).content.decode()
     assert "the learners matching state “In progress”" in page
     assert 'name="state" value="in_progress"' in page
-    token = csrf_client.cookies["csrftoken"].value
-    response = csrf_client.post(target, {"csrfmiddlewaretoken": token, "state": "in_progress"})
+    response = strict_client.post(target, {"token": form_token(page), "state": "in_progress"})
     rows = read_csv(response)
     assert len(rows) == 2
     assert rows[1][0] == '\'=HYPERLINK("http://evil")'
@@ -308,6 +350,7 @@ def test_export_for_a_teaching_assistant(client, course):
         role=LaunchContext.ROLE_INSTRUCTOR,
         is_teaching_assistant=True,
     )
-    response = client.post(url("instructor_export", ta, course["badge"].pk))
+    target = url("instructor_export", ta, course["badge"].pk)
+    response = confirm_and_post(client, target)
     assert len(read_csv(response)) == 7
     assert AuditEvent.objects.get().actor == "Tia Assistant (Canvas user 3, teaching assistant)"

@@ -215,6 +215,13 @@ def test_inside_the_canvas_iframe(page, live_server, screenshot, fake_canvas_pag
     frame.get_by_role("link", name="Bob Byte", exact=True).click()
     expect(frame.get_by_role("heading", level=2).first).to_contain_text("Why it is not issued")
     screenshot(page, "instructor-in-canvas-iframe")
+    # Actions work in the frame, where a cross-site browser need not send the tool any cookie
+    # (here: SameSite=Lax over HTTP, so none is sent): the form token is bound to the launch.
+    frame.get_by_role("link", name="Back to all learners").click()
+    frame.get_by_role("link", name="Sync now").click()
+    frame.get_by_role("button", name="Sync now").click()
+    expect(frame.get_by_role("status")).to_contain_text("Sync requested.")
+    assert AuditEvent.objects.get().action == "instructor.sync_requested"
 
 
 def test_an_unregistered_site_cannot_frame_the_dashboard(page, live_server, fake_canvas_page):

@@ -2,6 +2,8 @@
 instructor's request reaches the worker, learners appear on the dashboard, and when Canvas refuses
 the API token the dashboard says so in plain words."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -32,8 +34,9 @@ def test_sync_now_through_the_worker_then_a_revoked_token(celery_worker_process,
     dashboard = reverse("badging:instructor_dashboard", args=[launch.public_id])
 
     def press_sync_now():
-        client.get(sync_url)
-        response = client.post(sync_url, {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+        page = client.get(sync_url).content.decode()
+        token = re.search(r'name="token" value="([0-9a-f]+)"', page).group(1)
+        response = client.post(sync_url, {"token": token})
         assert response.status_code == 302
 
     press_sync_now()
