@@ -86,3 +86,13 @@ def test_open_in_a_new_tab(page, course, screenshot):
     expect(popup.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
     assert re.search(r"/l/[\w-]+/$", popup.url), popup.url
     screenshot(popup, "sandbox-launch-new-tab")
+
+
+def test_launch_after_the_platform_rotates_its_signing_key(page, course):
+    from sandbox.services import platform_key_rotate
+
+    frame = _launch(page, course, "Zoë O'Brien <b>")
+    expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
+    platform_key_rotate(instance=course.instance)  # the tool has the old JWKS cached: it must refetch
+    frame = _launch(page, course, "Zoë O'Brien <b>")
+    expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)

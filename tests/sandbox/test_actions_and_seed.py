@@ -209,3 +209,50 @@ def test_w001_warns_when_enabled_without_debug(settings):
     assert [w.id for w in sandbox_in_production(None)] == ["sandbox.W001"]
     settings.DEBUG = True
     assert sandbox_in_production(None) == []
+
+
+def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, django_capture_on_commit_callbacks):
+    import jwt
+    import responses
+
+    instance = seeded.instance
+    instance.live_events_url = "http://tool.test/events/canvas/"
+    instance.save()
+    sofia = _user(seeded, "Sofía Herrera")
+    assessment = SandboxAssignment.objects.filter(course=seeded.course, rubric__isnull=False).first()
+    with responses.RequestsMock() as mock:
+        mock.post("http://tool.test/events/canvas/", status=202)
+        with django_capture_on_commit_callbacks(execute=True):
+            submission_grade(assignment=assessment, user=sofia, grader=teacher, grade=GradeInput(score=Decimal(7)))
+        with django_capture_on_commit_callbacks(execute=True):
+            from sandbox.services import grade_override_set
+
+            grade_override_set(course=seeded.course, user=sofia, score=Decimal(90))
+        bodies = [call.request.body for call in mock.calls]
+        assert [call.request.headers["Content-Type"] for call in mock.calls] == ["application/jwt"] * 2
+    keys = client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]
+    events = []
+    for body in bodies:
+        token = body.decode() if isinstance(body, bytes) else body
+        kid = jwt.get_unverified_header(token)["kid"]
+        key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid)).key
+        events.append(jwt.decode(token, key, algorithms=["RS256"]))
+    grade, override = events
+    assert grade["metadata"]["event_name"] == "grade_change"
+    assert grade["metadata"]["context_type"] == "Course"
+    assert grade["metadata"]["context_id"] == str(seeded.course.id)
+    assert grade["body"]["user_id"] == str(sofia.id) and grade["body"]["score"] == 7.0
+    assert override["metadata"]["event_name"] == "grade_override"
+    assert override["body"]["override_score"] == 90.0 and override["body"]["course_id"] == str(seeded.course.id)
+
+
+def test_a_token_only_opens_its_own_instance(client, seeded, db):
+    other = sandbox_seed(learners=2, assessments=1, slug="other", base_url="http://testserver", register_in_tool=False)
+    response = client.get(
+        f"/sandbox/other/api/v1/courses/{other.course.id}", headers={"Authorization": f"Bearer {seeded.api_token}"}
+    )
+    assert response.status_code == 401
+    response = client.get(
+        f"/sandbox/t/api/v1/courses/{other.course.id}", headers={"Authorization": f"Bearer {seeded.api_token}"}
+    )
+    assert response.status_code == 404
