@@ -295,6 +295,14 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
                     "Create the group in Canvas (Assignments → + Group) or rename it, then sync again.",
                 )
             )
+        for a in in_group:
+            if a.deleted_in_canvas:
+                flags.append(
+                    RuleFlag(
+                        f"“{a.name}” was deleted in Canvas, so it no longer counts.",
+                        "Restore it in Canvas if learners still need it, then sync again.",
+                    )
+                )
         for a in live_in_group:
             if not a.published:
                 flags.append(

@@ -316,6 +316,15 @@ def test_rule_flags_what_no_longer_matches_canvas():
     )
 
 
+def test_rule_flags_an_assessment_deleted_from_the_group():
+    s = build_course()
+    s["a2"].deleted_in_canvas = True
+    s["a2"].save()
+    rule = sel.rule_check(course_badge=s["badge"])
+    assert "“Present findings” was deleted in Canvas, so it no longer counts." in flag_texts(rule)
+    assert [a.name for a in rule.assessments] == ["Clean a data set"]
+
+
 def test_rule_flags_a_rubric_changed_after_assessment():
     s = build_course()
     AssessmentResultFactory(
