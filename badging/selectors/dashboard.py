@@ -576,6 +576,7 @@ def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilt
         )
         qs = qs.filter(match)
     sign = "-" if filters.descending else ""
+    order: list[Any]
     name_order = [f"{sign}learner__sortable_name", f"{sign}learner__name", f"{sign}learner_id"]
     if filters.sort == "user":
         # Canvas ids are numeric strings: order by length first so that "9" sorts before "10".
@@ -666,37 +667,31 @@ def _cell_from_result(
     course_badge: CourseBadge, rule: AssessmentRule, result: AssessmentResult | None
 ) -> AssessmentCell:
     """Fallback when the progress row has no evaluation detail yet: read the synced result."""
-    base = {
-        "canvas_assignment_id": rule.canvas_assignment_id,
-        "name": rule.name,
-        "points_possible": rule.points_possible,
-    }
+
+    def cell(status: str, explanation: str, score: Decimal | None = None, mastered: bool = False) -> AssessmentCell:
+        return AssessmentCell(
+            canvas_assignment_id=rule.canvas_assignment_id,
+            name=rule.name,
+            score=score,
+            points_possible=rule.points_possible,
+            mastered=mastered,
+            status=status,
+            explanation=explanation,
+        )
+
     if result is None or result.workflow_state in ("", "unsubmitted"):
-        return AssessmentCell(**base, score=None, mastered=False, status="not_submitted", explanation="Not submitted")
+        return cell("not_submitted", "Not submitted")
     if result.excused:
-        return AssessmentCell(**base, score=None, mastered=False, status="excused", explanation="Excused in Canvas")
+        return cell("excused", "Excused in Canvas")
     if result.score is None or result.workflow_state in ("submitted", "pending_review"):
-        return AssessmentCell(
-            **base, score=None, mastered=False, status="awaiting_grading", explanation="Submitted, awaiting grading"
-        )
+        return cell("awaiting_grading", "Submitted, awaiting grading")
     if result.posted_at is None:
-        return AssessmentCell(
-            **base, score=result.score, mastered=False, status="not_posted", explanation="Graded, grade not posted yet"
-        )
+        return cell("not_posted", "Graded, grade not posted yet", score=result.score)
     needed = rule.needed_score
     mastered = needed is not None and result.score >= needed and _rating_ok(course_badge, rule, result)
-    explanation = (
-        f"Score {_num(result.score)}, needs {rule.needed_text}"
-        if not mastered
-        else f"Score {_num(result.score)} (needs {rule.needed_text})"
-    )
-    return AssessmentCell(
-        **base,
-        score=result.score,
-        mastered=mastered,
-        status="mastered" if mastered else "not_mastered",
-        explanation=explanation,
-    )
+    if mastered:
+        return cell("mastered", f"Score {_num(result.score)} (needs {rule.needed_text})", result.score, True)
+    return cell("not_mastered", f"Score {_num(result.score)}, needs {rule.needed_text}", result.score)
 
 
 def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
@@ -745,12 +740,12 @@ def learner_rows(
         ).only("assignment_id", "learner_id", "workflow_state", "score", "excused", "posted_at", "rubric_assessment"):
             results[(result.learner_id, result.assignment_id)] = result
     awards: dict[int, Award] = {}
-    for award in (
+    for found in (
         Award.objects.filter(course_badge=course_badge, learner_id__in=learner_ids)
         .defer("ob3_credential", "ob3_jwt", "evidence_narrative")
         .order_by("learner_id", "revoked", "-issued_on")
     ):
-        awards.setdefault(award.learner_id, award)
+        awards.setdefault(found.learner_id, found)
     deliveries: dict[int, list[Delivery]] = defaultdict(list)
     if awards:
         for delivery in Delivery.objects.filter(award_id__in=[a.pk for a in awards.values()]).order_by("kind"):
