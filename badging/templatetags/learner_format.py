@@ -3,6 +3,8 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -17,3 +19,13 @@ def points(value) -> str:
         return str(value)
     text = format(number, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def ago(value) -> str:
+    """ "just now", "12 minutes ago", "2 hours ago": how old synced data is, in words."""
+    if not value:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value)} ago"

@@ -531,3 +531,10 @@ def test_badge_without_published_assessments_says_so(client, course_setup):
     text = text_of(page(client, s["launch"]))
     assert "The credentialing assessments for this badge are not published in Canvas yet." in text
     assert "each of the 0" not in text
+
+
+def test_fresh_data_reads_just_now(client, course_setup):
+    from badging.models import CourseSync
+
+    CourseSync.objects.create(course=course_setup["course"], last_synced_at=timezone.now())
+    assert "last updated just now" in text_of(page(client, course_setup["launch"]))
