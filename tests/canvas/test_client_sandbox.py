@@ -3,7 +3,7 @@ the sandbox's throttle headers and injected faults."""
 
 import pytest
 
-from canvas import CanvasAuthError, CanvasClient, CanvasUnavailableError
+from canvas import CanvasAuthError, CanvasClient, CanvasThrottledError, CanvasUnavailableError
 from lti.models import Platform
 from sandbox.models import SandboxInstance
 from sandbox.seed import sandbox_seed
@@ -52,3 +52,23 @@ def test_revoked_token_and_outage(seeded):
     with pytest.raises(CanvasUnavailableError, match="server error"):
         client.get_course(str(result.course.id))
     assert client.request_count == 3
+
+
+def test_sandbox_throttle_is_recognised_and_low_remaining_slows_down(seeded):
+    result, platform = seeded
+    instance = SandboxInstance.objects.get(slug="clienttest")
+    course_id = str(result.course.id)
+
+    # A small bucket: X-Rate-Limit-Remaining runs low, and the client pauses before the next call.
+    faults_set(instance=instance, bucket_size=120, request_cost=5)
+    waits: list[float] = []
+    client = CanvasClient(platform, sleep=waits.append)
+    client.get_course(course_id)
+    assert waits and 0 < waits[0] <= 5.0
+
+    # A bucket smaller than Canvas's up-front reservation: every call is refused as throttled.
+    faults_set(instance=instance, bucket_size=40)
+    client = CanvasClient(platform, max_retries=2, sleep=waits.append)
+    with pytest.raises(CanvasThrottledError, match="rate limit"):
+        client.get_course(course_id)
+    assert client.throttle_waits == 3 and client.request_count == 3
