@@ -398,6 +398,7 @@ class SyncStatus:
     last_synced_at: Any
     last_run: SyncRun | None
     running: bool
+    running_since: Any
     failed: bool
     error_plain: str
     requested_at: Any
@@ -466,6 +467,7 @@ def sync_status(*, course: Course) -> SyncStatus:
         last_synced_at=state.last_synced_at if state else (finished.finished_at if finished else None),
         last_run=finished,
         running=bool(run and run.status == SyncRun.STATUS_RUNNING),
+        running_since=run.started_at if run and run.status == SyncRun.STATUS_RUNNING else None,
         failed=failed,
         error_plain=sync_error_explained(error) if failed else "",
         requested_at=state.requested_at if state else None,

@@ -350,6 +350,18 @@ def test_sync_failure_in_plain_words():
     assert sel.sync_status(course=course).error_plain == plain
 
 
+def test_a_running_sync_is_shown_with_the_last_finished_one(client):
+    s = build_course()
+    course = s["course"]
+    SyncRun.objects.create(course=course, kind="full", status=SyncRun.STATUS_OK, finished_at=timezone.now())
+    running = SyncRun.objects.create(course=course, kind="incremental", trigger="instructor")
+    status = sel.sync_status(course=course)
+    assert status.running and status.running_since == running.started_at
+    assert not status.failed
+    html = client.get(dashboard_url(s["launch"])).content.decode()
+    assert "Syncing now" in html and "Last sync succeeded" in html
+
+
 # --- The page -------------------------------------------------------------------------------------
 
 
