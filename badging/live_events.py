@@ -125,8 +125,8 @@ def live_event_handle(*, event: dict) -> LiveEventOutcome:
     """Request a (coalesced) sync of the event's course when the event can change a learner's state."""
     from badging.services.sync import course_sync_request
 
-    metadata = event.get("metadata") or {}
-    body = event.get("body") if isinstance(event.get("body"), dict) else {}
+    metadata: dict = event.get("metadata") or {}
+    body: dict = event["body"] if isinstance(event.get("body"), dict) else {}
     name = str(metadata.get("event_name") or "")
     if name not in HANDLED_EVENTS:
         return LiveEventOutcome(name, (), False)

@@ -20,10 +20,11 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -660,7 +661,7 @@ def _unposted_recheck(*, client: CanvasClient, course: Course, learners: dict[st
 # --- Evaluation -----------------------------------------------------------------------------------
 
 
-def _assessment_rows(badge: CourseBadge, assignments: list[dict]) -> list[dict]:
+def _assessment_rows(badge: CourseBadge, assignments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The credentialing assessments: the picked ids (in that order) or the published assignments of
     the named group (Canvas order)."""
     if badge.assessment_ids:
@@ -670,7 +671,7 @@ def _assessment_rows(badge: CourseBadge, assignments: list[dict]) -> list[dict]:
     return [a for a in assignments if a["published"] and a["assignment_group_name"].strip().casefold() == name]
 
 
-def _final_grade_assignment_id(badge: CourseBadge, assignments: list[dict]) -> str:
+def _final_grade_assignment_id(badge: CourseBadge, assignments: Sequence[Mapping[str, Any]]) -> str:
     if badge.final_grade_source != CourseBadge.FINAL_GRADE_ASSIGNMENT:
         return ""
     if badge.final_grade_assignment_id:
@@ -694,7 +695,9 @@ def _threshold(badge: CourseBadge, assignment_id: str) -> tuple[Decimal | None, 
     return Decimal(badge.mastery_min_percent), None
 
 
-def badge_rule_build(*, course_badge: CourseBadge, assignments: list[dict] | None = None) -> ev.BadgeRule:
+def badge_rule_build(
+    *, course_badge: CourseBadge, assignments: Sequence[Mapping[str, Any]] | None = None
+) -> ev.BadgeRule:
     """The evaluation rule of a course badge, from its settings and the synced assignments."""
     if assignments is None:
         assignments = list(
@@ -810,7 +813,7 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
             )
             counts[result.state] += 1
-            if result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+            if award is not None and result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
                 LearnerProgress(
