@@ -155,6 +155,12 @@ def enrollment_state(request, sandbox, admin, body, course_id: int, enrollment_i
 
 
 @admin_json
+def conclude_course(request, sandbox, admin, body, course_id: int):
+    """Concludes the course: every active enrollment becomes completed."""
+    return {"concluded": services.course_conclude(course=_course(sandbox, course_id))}
+
+
+@admin_json
 def add_assessment(request, sandbox, admin, body, course_id: int):
     """{"name", "criteria": ["..."], "points_per_criterion": 4, "group_name"?}"""
     criteria = body.get("criteria") or []

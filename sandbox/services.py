@@ -401,6 +401,19 @@ def enrollment_state_set(*, enrollment: SandboxEnrollment, state: str) -> Sandbo
     return enrollment
 
 
+def course_conclude(*, course: SandboxCourse) -> int:
+    """Concludes the course (end of term): it and its active enrollments become completed.
+
+    Returns how many enrollments were concluded. Grades and overrides stay as they are.
+    """
+    with transaction.atomic():
+        course.workflow_state = "completed"
+        course.save(update_fields=["workflow_state"])
+        return SandboxEnrollment.objects.filter(course=course, workflow_state__in=["active", "invited"]).update(
+            workflow_state="completed", updated_at=timezone.now()
+        )
+
+
 def rubric_criteria(titles: list[str], *, points_each: int = 4) -> list[dict]:
     """Criteria in Canvas's shape with the usual four ratings (Exceeds, Meets, Approaching, Not yet)."""
     levels = [

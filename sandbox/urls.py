@@ -34,6 +34,7 @@ admin = [
         name="admin_enrollment_state",
     ),
     path("courses/<int:course_id>/assessments", admin_api.add_assessment, name="admin_add_assessment"),
+    path("courses/<int:course_id>/conclude", admin_api.conclude_course, name="admin_conclude_course"),
     path("users/<int:user_id>/primary_email", admin_api.primary_email, name="admin_primary_email"),
     path("faults", admin_api.faults, name="admin_faults"),
     path("keys/rotate", admin_api.rotate_keys, name="admin_rotate_keys"),

@@ -10,7 +10,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from sandbox import selectors, services
-from sandbox.models import SandboxAssignment, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
+from sandbox.models import (
+    ROLE_LABELS,
+    SandboxAssignment,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+)
 from sandbox.services import GradeInput, SandboxError
 from sandbox.views_lti import launch_form_fields
 
@@ -60,7 +67,7 @@ def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpRespon
     course = _course(instance, course_id)
     user = _launch_user(request, course)
     launch_url = reverse("sandbox:launch_initiate", args=[course.instance.slug, course.id]) + f"?as={user.id}"
-    roles = [selectors.ROLE_LABELS[t] for t in course.enrollments.filter(user=user).values_list("type", flat=True)]
+    roles = [ROLE_LABELS[t] for t in course.enrollments.filter(user=user).values_list("type", flat=True)]
     response = render(
         request,
         "sandbox/tool.html",
@@ -201,6 +208,9 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
             bucket_size=float(_decimal(request.POST.get("bucket_size", ""), "the bucket size") or 700),
         )
         return "REST faults updated."
+    if action == "conclude_course":
+        count = services.course_conclude(course=course)
+        return f"Course concluded: {count} enrollment{'s' if count != 1 else ''} completed."
     if action == "rotate_keys":
         key = services.platform_key_rotate(instance=instance)
         return f"Platform key rotated: new kid {key.kid}."

@@ -256,3 +256,19 @@ def test_a_token_only_opens_its_own_instance(client, seeded, db):
         f"/sandbox/t/api/v1/courses/{other.course.id}", headers={"Authorization": f"Bearer {seeded.api_token}"}
     )
     assert response.status_code == 404
+
+
+def test_concluding_the_course_completes_active_enrollments(client, seeded, api):
+    concluded = _admin_post(client, seeded, f"courses/{seeded.course.id}/conclude", {})
+    assert concluded.status_code == 200 and concluded.json()["concluded"] > 0
+    states = {
+        e["enrollment_state"]
+        for e in api.get(
+            f"/courses/{seeded.course.id}/enrollments",
+            {"type[]": "StudentEnrollment", "state[]": ["active", "completed"], "per_page": 100},
+        ).json()
+    }
+    assert states == {"completed"}
+    assert api.get(f"/courses/{seeded.course.id}").json()["workflow_state"] == "completed"
+    # Inactive and dropped enrollments stay as they were.
+    assert SandboxEnrollment.objects.filter(course=seeded.course, workflow_state="deleted").exists()
