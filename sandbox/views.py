@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -57,8 +57,16 @@ def course_people(request: HttpRequest, instance: str, course_id: int) -> HttpRe
     )
 
 
+def _id(value) -> int:
+    """A numeric id from a query or form value; anything else is simply not found."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("no such id")
+
+
 def _launch_user(request: HttpRequest, course: SandboxCourse) -> SandboxUser:
-    return get_object_or_404(SandboxUser, instance=course.instance, id=request.GET.get("as") or 0)
+    return get_object_or_404(SandboxUser, instance=course.instance, id=_id(request.GET.get("as")))
 
 
 @require_GET
@@ -121,6 +129,8 @@ def learner_page(request: HttpRequest, instance: str, course_id: int, user_id: i
             messages.success(request, message)
         except SandboxError as exc:
             messages.error(request, str(exc))
+        except ValueError:
+            messages.error(request, "Enter numbers in the number fields.")
         return redirect(request.path)
     context = selectors.learner_detail(course=course, user=user)
     context.update(course=course, instance=course.instance, person=user, nav="people", states=SandboxEnrollment.STATES)
@@ -130,7 +140,7 @@ def learner_page(request: HttpRequest, instance: str, course_id: int, user_id: i
 def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUser) -> str:
     action = request.POST.get("action")
     if action == "grade":
-        assignment = get_object_or_404(SandboxAssignment, course=course, id=request.POST.get("assignment_id") or 0)
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         post = request.POST.get("post") == "on"
         if assignment.rubric_id:
             ratings = {
@@ -154,7 +164,7 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
         return f"{user.name}'s primary email is now {request.POST.get('address', '').strip()}."
     if action == "enrollment_state":
         enrollment = get_object_or_404(
-            SandboxEnrollment, course=course, user=user, id=request.POST.get("enrollment_id") or 0
+            SandboxEnrollment, course=course, user=user, id=_id(request.POST.get("enrollment_id"))
         )
         services.enrollment_state_set(enrollment=enrollment, state=request.POST.get("state", ""))
         return f"Enrollment is now {enrollment.workflow_state}."
@@ -172,6 +182,8 @@ def course_settings(request: HttpRequest, instance: str, course_id: int) -> Http
             messages.success(request, _settings_action(request, course))
         except SandboxError as exc:
             messages.error(request, str(exc))
+        except ValueError:
+            messages.error(request, "Enter numbers in the number fields.")
         return redirect(request.path)
     assignments = (
         SandboxAssignment.objects.filter(course=course).select_related("group").order_by("group__position", "position")
@@ -191,7 +203,7 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
         assignment = services.assessment_add(course=course, name=request.POST.get("name", ""), criteria_titles=titles)
         return f"Added the credentialing assessment {assignment.name}."
     if action == "post_grades":
-        assignment = get_object_or_404(SandboxAssignment, course=course, id=request.POST.get("assignment_id") or 0)
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         count = services.assignment_grades_post(assignment=assignment)
         return f"Posted {count} grade{'s' if count != 1 else ''} for {assignment.name}."
     if action == "add_person":

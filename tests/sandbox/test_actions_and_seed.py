@@ -272,3 +272,12 @@ def test_concluding_the_course_completes_active_enrollments(client, seeded, api)
     assert api.get(f"/courses/{seeded.course.id}").json()["workflow_state"] == "completed"
     # Inactive and dropped enrollments stay as they were.
     assert SandboxEnrollment.objects.filter(course=seeded.course, workflow_state="deleted").exists()
+
+
+def test_sandbox_pages_refuse_bad_input_politely(client, seeded):
+    base = f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}"
+    assert client.get(f"{base}/external_tools/badges/?as=abc").status_code == 404
+    response = client.post(f"{base}/settings/", {"action": "faults", "latency_ms": "lots"}, follow=True)
+    assert "Enter numbers in the number fields." in response.content.decode()
+    response = client.post(f"{base}/settings/", {"action": "faults", "error_rate": "3"}, follow=True)
+    assert "the error rate is a share between 0 and 1" in response.content.decode()
