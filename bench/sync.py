@@ -84,6 +84,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--assessments", type=int, default=4)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--changes", type=int, default=50, help="grade changes before the incremental sync")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary databases for inspection")
     args = parser.parse_args(argv)
 
     # On tmpfs when there is one: the sandbox books its throttle bucket in SQLite on every request,
@@ -217,5 +218,13 @@ def main(argv: list[str]) -> int:
             server.kill()
     for failure in failures:
         print(f"OVER BUDGET: {failure}", file=sys.stderr)
-    print(f"(work files in {workdir})")
+    if not failures:
+        print(
+            f"within budget: full <= {FULL_MAX_REQUESTS} requests and <= {FULL_MAX_SECONDS:.0f} s, "
+            f"incremental <= {INCREMENTAL_MAX_REQUESTS} requests"
+        )
+    if args.keep:
+        print(f"(work files in {workdir})")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failures else 0
