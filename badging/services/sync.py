@@ -5,7 +5,8 @@ Guarantees:
 - One sync per course at a time (a lock in the shared cache). A trigger that arrives while a
   sync runs is not lost: it is recorded and the running sync makes one more pass.
 - Few Canvas calls: one sequential pass per kind, pages of 100. Submissions are read in full the
-  first time, then incrementally with `graded_since` (with an overlap margin against clock skew).
+  first time and once a day, otherwise incrementally with `graded_since` (with an overlap margin
+  against clock skew).
   The roster (enrollments with grades, primary emails) is re-read on full syncs, on an
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
@@ -58,6 +59,9 @@ MAX_EXTRA_PASSES = 3
 ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
 ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 STUDENT_IDS_PER_REQUEST = 100
+# A safety net under the incremental passes: once a day everything is read again, so an update
+# missed for any reason (a lost event, a regrade that kept graded_at) cannot stay missed.
+FULL_SYNC_EVERY = timedelta(hours=24)
 
 
 def _lock_key(course_id: int) -> str:
@@ -205,7 +209,12 @@ def _sync_once(
 ) -> SyncRun:
     course = Course.objects.select_related("platform").get(pk=course_id)
     state, _ = CourseSync.objects.get_or_create(course=course)
-    full = full or state.submissions_graded_since is None
+    full = (
+        full
+        or state.submissions_graded_since is None
+        or state.last_full_sync_at is None
+        or timezone.now() - state.last_full_sync_at > FULL_SYNC_EVERY
+    )
     if roster is None:
         last_roster = _last_roster_at(course.pk)
         roster = (

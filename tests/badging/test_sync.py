@@ -298,3 +298,16 @@ def test_full_sync_removes_results_canvas_no_longer_has(canvas, course_badge):
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test", full=True)
     assert run.stats["results_removed"] == 1
     assert list(AssessmentResult.objects.values_list("assignment__canvas_assignment_id", flat=True)) == ["56"]
+
+
+def test_a_daily_full_sync_catches_what_incremental_passes_missed(canvas, course_badge):
+    long_ago = timezone.now() - timedelta(days=3)
+    canvas.grade(55, 42, 5, at=long_ago)
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    # A regrade that kept its old graded_at: invisible to graded_since.
+    canvas.grade(55, 42, 12, at=long_ago)
+    assert sync.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "incremental"
+    assert AssessmentResult.objects.get(learner__canvas_user_id="42").score == 5
+    CourseSync.objects.filter(course=course_badge.course).update(last_full_sync_at=timezone.now() - timedelta(hours=25))
+    assert sync.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "full"
+    assert AssessmentResult.objects.get(learner__canvas_user_id="42").score == 12
