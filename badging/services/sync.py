@@ -238,6 +238,8 @@ def _sync_once(
     try:
         cid = course.canvas_course_id
         timer = _Timer(stats)
+        if full:
+            _course_details_sync(client=client, course=course)
         stats["assignments"] = _assignments_sync(client=client, course=course)
         timer.lap("assignments")
         if roster:
@@ -331,6 +333,14 @@ def _fail(
 
 
 # --- Passes ---------------------------------------------------------------------------------------
+
+
+def _course_details_sync(*, client: CanvasClient, course: Course) -> None:
+    """The course's name as Canvas has it now (a course configured before its first launch has none)."""
+    details = client.get_course(course.canvas_course_id)
+    name, code = details.name[:500], details.course_code[:255]
+    if (course.name, course.course_code) != (name, code):
+        Course.objects.filter(pk=course.pk).update(name=name, course_code=code)
 
 
 def _assignments_sync(*, client: CanvasClient, course: Course) -> int:

@@ -56,9 +56,11 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
-    # Groups, assignments, enrollments, then submissions by state (graded, submitted, pending review):
-    # unsubmitted placeholders are never read.
-    assert run.canvas_requests == len(canvas.requests) == 6
+    # Course, groups, assignments, enrollments, then submissions by state (graded, submitted,
+    # pending review): unsubmitted placeholders are never read.
+    assert run.canvas_requests == len(canvas.requests) == 7
+    course_badge.course.refresh_from_db()
+    assert course_badge.course.name == "Data Skills <101>"
     assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
         ("Clean a data set", "Credentialing Assessments"),
         ("Present findings", "Credentialing Assessments"),
@@ -311,3 +313,11 @@ def test_a_daily_full_sync_catches_what_incremental_passes_missed(canvas, course
     CourseSync.objects.filter(course=course_badge.course).update(last_full_sync_at=timezone.now() - timedelta(hours=25))
     assert sync.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "full"
     assert AssessmentResult.objects.get(learner__canvas_user_id="42").score == 12
+
+
+def test_a_course_id_canvas_does_not_know_is_reported_plainly(canvas, course_badge):
+    course_badge.course.canvas_course_id = "8"
+    course_badge.course.save()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert run.status == "failed"
+    assert run.error.startswith("Canvas says this does not exist (/api/v1/courses/8)")

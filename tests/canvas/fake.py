@@ -127,6 +127,8 @@ class FakeCanvas:
         q = parse_qs(parts.query)
         path = parts.path[len(urlsplit(self.api).path) :]
         c = f"/courses/{self.course_id}"
+        if path == c:
+            return 200, {}, json.dumps({"id": int(self.course_id), "name": "Data Skills <101>", "course_code": "DS101"})
         if path == f"{c}/assignment_groups":
             items = self.groups
         elif path == f"{c}/assignments":
