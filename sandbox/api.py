@@ -12,7 +12,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
 
@@ -74,6 +74,7 @@ class Caller:
     instance: SandboxInstance
     user: SandboxUser
     token: ApiToken
+    _types: dict[int, set[str]] = field(default_factory=dict)
 
     def course(self, course_id: int) -> SandboxCourse:
         course = SandboxCourse.objects.filter(instance=self.instance, id=course_id).first()
@@ -82,8 +83,6 @@ class Caller:
         return course
 
     def enrollment_types(self, course: SandboxCourse) -> set[str]:
-        if not hasattr(self, "_types"):
-            self._types: dict[int, set[str]] = {}
         if course.id not in self._types:
             self._types[course.id] = set(
                 SandboxEnrollment.objects.filter(course=course, user=self.user)
@@ -658,12 +657,12 @@ def submission_list(request, caller: Caller, course_id: int):
     workflow_state = request.GET.get("workflow_state")
     if workflow_state:
         qs = qs.filter(workflow_state=workflow_state)
-    for param, field in (("graded_since", "graded_at"), ("submitted_since", "submitted_at")):
+    for param, column in (("graded_since", "graded_at"), ("submitted_since", "submitted_at")):
         if request.GET.get(param):
             since = parse_datetime(request.GET[param])
             if since is None:
                 raise ApiError(400, {"errors": [{"message": f"{param} must be an ISO 8601 timestamp"}]})
-            qs = qs.filter(**{f"{field}__gte": since})
+            qs = qs.filter(**{f"{column}__gte": since})
     root = caller.instance.root_url
 
     def serialize(rows):
