@@ -442,7 +442,11 @@ def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, st
 def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
     cid = course.canvas_course_id
     known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
-    enrollments: list[CanvasEnrollment] = list(client.list_enrollments(cid, types=ENROLLMENT_TYPES))
+    # Keyed by id: a row listed twice (pages shifting under a concurrent change) must be written once,
+    # or PostgreSQL refuses the whole upsert batch.
+    enrollments: list[CanvasEnrollment] = list(
+        {e.id: e for e in client.list_enrollments(cid, types=ENROLLMENT_TYPES)}.values()
+    )
     emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
     users_pass = False
     if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
