@@ -80,8 +80,9 @@ def demo(tmp_path):
                 proc.wait()
 
 
-def test_make_demo_launches_in_the_iframe_and_stops_on_ctrl_c(demo, page, screenshot):
+def test_make_demo_launches_in_the_iframe_and_stops_on_ctrl_c(demo, page, screenshot, tmp_path):
     proc, url, ports, output = demo
+    var_dir = tmp_path / "var"
     urls = [line for line in output if "http://" in line]
     assert urls == [f"    {url}\n"], "exactly one URL to open"
     page.goto(url)
@@ -99,6 +100,39 @@ def test_make_demo_launches_in_the_iframe_and_stops_on_ctrl_c(demo, page, screen
         timeout=20000
     )
     screenshot(page, "demo-launch-teacher")
+
+    # The teacher grades Sofía in the sandbox and enters her final grade: Live Events reach the
+    # tool, the worker syncs and issues, and her next launch shows the badge.
+    page.goto(url)
+    page.get_by_role("link", name="Sofía Herrera", exact=True).click()
+    assessments = page.locator("details.sbx-assignment")
+    for i in range(4):
+        assessment = assessments.nth(i)
+        assessment.evaluate("element => element.open = true")
+        criteria = assessment.locator("fieldset")
+        for j in range(criteria.count()):
+            criteria.nth(j).locator("input[type=radio]").first.check()
+        assessment.get_by_role("button", name="Save grade").click()
+        expect(page.locator(".sbx-flash")).to_contain_text("and posted the grade")
+    page.get_by_label("Override score (%)").fill("95")
+    page.get_by_role("button", name="Set override").click()
+    expect(page.locator(".sbx-flash")).to_contain_text("Final grade override set to 95% for Sofía Herrera.")
+    earned = False
+    deadline = time.monotonic() + 60
+    while not earned and time.monotonic() < deadline:
+        page.goto(url)
+        page.get_by_role("link", name="Launch Badges as Sofía").click()
+        body = page.frame_locator("iframe[name=tool_content]").locator("body")
+        expect(body).to_contain_text("Badges in this course", timeout=20000)
+        earned = "You have earned this badge" in body.inner_text()
+    assert earned, "Sofía's badge was not issued within a minute of her final grade"
+    screenshot(page, "demo-badge-earned")
+    # The award email goes to her primary Canvas address; the demo's console backend logs it.
+    log = var_dir / "demo" / "worker.log"
+    deadline = time.monotonic() + 30
+    while "To: learner9@students.example.edu" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, "no award email to learner9@students.example.edu in the worker log"
+        time.sleep(0.5)
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=40) == 0
