@@ -155,8 +155,16 @@ def course_sync_request_if_stale(*, course_id: int) -> bool:
     BADGING_STALE_AFTER_MINUTES (or was never synced). Never calls Canvas itself."""
     if not CourseBadge.objects.filter(course_id=course_id, active=True).exists():
         return False
-    last = CourseSync.objects.filter(course_id=course_id).values_list("last_synced_at", flat=True).first()
-    if last and timezone.now() - last < timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
+    stale_after = timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES)
+    now = timezone.now()
+    last_synced, requested = CourseSync.objects.filter(course_id=course_id).values_list(
+        "last_synced_at", "requested_at"
+    ).first() or (None, None)
+    if last_synced and now - last_synced < stale_after:
+        return False
+    if requested and now - requested < stale_after:
+        # Asked recently and not synced since: it is running, or it failed (e.g. a revoked token).
+        # Page views must not turn a failing sync into a stream of Canvas calls.
         return False
     return course_sync_request(course_id=course_id, trigger="stale")
 

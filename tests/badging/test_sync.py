@@ -237,6 +237,19 @@ def test_request_if_stale(course_badge, django_capture_on_commit_callbacks):
     assert send.call_count == 1
 
 
+def test_page_views_do_not_retry_a_failing_sync_more_than_once_per_stale_period(course_badge):
+    course_id = course_badge.course_id
+    CourseSync.objects.create(
+        course_id=course_id,
+        last_synced_at=timezone.now() - timedelta(hours=2),
+        requested_at=timezone.now() - timedelta(minutes=1),
+        last_status="failed",
+    )
+    with mock.patch("celery.current_app.send_task") as send:
+        assert sync.course_sync_request_if_stale(course_id=course_id) is False
+    assert not send.called
+
+
 def test_courses_sync_due_picks_courses_with_active_badges_not_synced_recently(course_badge):
     fresh = f.CourseBadgeFactory()
     CourseSync.objects.create(course=fresh.course, last_synced_at=timezone.now())
