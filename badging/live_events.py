@@ -123,7 +123,7 @@ def live_event_parse(*, body: bytes, content_type: str = "", secret: str = "") -
 
 def live_event_handle(*, event: dict) -> LiveEventOutcome:
     """Request a (coalesced) sync of the event's course when the event can change a learner's state."""
-    from badging.services.sync import course_sync_request
+    from badging.services.sync import course_sync_learners_mark, course_sync_request
 
     metadata: dict = event.get("metadata") or {}
     body: dict = event["body"] if isinstance(event.get("body"), dict) else {}
@@ -145,8 +145,14 @@ def live_event_handle(*, event: dict) -> LiveEventOutcome:
             )
         )
     )
+    learner = local_id(body.get("user_id")) if name in ROSTER_EVENTS else ""
     for course_id in course_ids:
+        if learner:
+            # A final grade override or enrollment change of one learner: re-read just that learner.
+            course_sync_learners_mark(course_id=course_id, canvas_user_ids=[learner])
         course_sync_request(
-            course_id=course_id, trigger=f"live_event:{name}"[:30], roster=name in ROSTER_EVENTS or None
+            course_id=course_id,
+            trigger=f"live_event:{name}"[:30],
+            roster=True if name in ROSTER_EVENTS and not learner else None,
         )
     return LiveEventOutcome(name, course_ids, True)

@@ -59,6 +59,8 @@ MAX_EXTRA_PASSES = 3
 ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
 ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 STUDENT_IDS_PER_REQUEST = 100
+# Above this many learners marked for a targeted refresh, one roster pass is cheaper.
+TARGETED_LEARNERS_MAX = 20
 # A safety net under the incremental passes: once a day everything is read again, so an update
 # missed for any reason (a lost event, a regrade that kept graded_at) cannot stay missed.
 FULL_SYNC_EVERY = timedelta(hours=24)
@@ -74,6 +76,27 @@ def _again_key(course_id: int) -> str:
 
 def _queued_key(course_id: int) -> str:
     return f"badging:sync:queued:{course_id}"
+
+
+def _learners_key(course_id: int) -> str:
+    return f"badging:sync:learners:{course_id}"
+
+
+def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
+    """Ask the next sync of the course to re-read these learners' enrollments (final grade override,
+    state) even when it does not read the whole roster: one request per learner instead of a pass
+    over every learner. Too many marked learners make it read the whole roster instead."""
+    key = _learners_key(course_id)
+    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
+    cache.set(key, sorted(marked)[: TARGETED_LEARNERS_MAX + 1], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+
+
+def _learners_marked_take(course_id: int) -> list[str]:
+    key = _learners_key(course_id)
+    marked = cache.get(key) or []
+    if marked:
+        cache.delete(key)
+    return list(marked)
 
 
 # --- Entry points ---------------------------------------------------------------------------------
@@ -232,6 +255,9 @@ def _sync_once(
             or timezone.now() - last_roster > timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES)
         )
     roster = roster or full
+    targeted = _learners_marked_take(course.pk)
+    if roster or len(targeted) > TARGETED_LEARNERS_MAX:
+        roster, targeted = True, []
     started = timezone.now()
     run = SyncRun.objects.create(
         course=course, kind="full" if full else "incremental", trigger=trigger[:30], status=SyncRun.STATUS_RUNNING
@@ -253,6 +279,10 @@ def _sync_once(
         if roster:
             stats.update(_roster_sync(client=client, course=course))
             timer.lap("roster")
+        elif targeted:
+            stats["new_learner_ids"] = _learners_refresh(client=client, course=course, user_ids=targeted)
+            stats["learners_refreshed"] = len(targeted)
+            timer.lap("learners")
         wanted = _submission_assignment_ids(course)
         previous_ids = set(
             SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
@@ -284,14 +314,14 @@ def _sync_once(
                         cid, assignment_ids=sorted(old_ids), graded_since=state.submissions_graded_since
                     ),
                 )
+            fetched += _students_refetch(
+                client=client,
+                course=course,
+                learners=learners,
+                student_ids=stats.get("new_learner_ids", []),
+                assignment_ids=sorted(wanted),
+            )
             if roster:
-                fetched += _students_refetch(
-                    client=client,
-                    course=course,
-                    learners=learners,
-                    student_ids=stats.get("new_learner_ids", []),
-                    assignment_ids=sorted(wanted),
-                )
                 stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, learners=learners)
         stats.pop("new_learner_ids", None)
         stats["submissions"] = fetched
@@ -463,6 +493,26 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
         for user in client.list_users_with_email(cid):
             if user.email:
                 emails[user.id] = user.email
+    _, rows = _enrollments_write(course=course, enrollments=enrollments, emails=emails)
+    # Canvas no longer lists it at all: the learner was removed (hard-deleted or hidden from us).
+    vanished = (
+        Enrollment.objects.filter(course=course)
+        .exclude(canvas_enrollment_id__in=[e.id for e in enrollments])
+        .exclude(state="deleted")
+        .update(state="deleted")
+    )
+    return {
+        "enrollments": len(rows),
+        "enrollments_vanished": vanished,
+        "users_pass": users_pass,
+        # Learners new since the last roster pass: an incremental window may have skipped their grades.
+        "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
+    }
+
+
+def _enrollments_write(
+    *, course: Course, enrollments: list[CanvasEnrollment], emails: dict[str, str]
+) -> tuple[dict[str, int], list[Enrollment]]:
     people = people_upsert_from_canvas(
         platform_id=course.platform_id,
         users=((e.user_id, e.user.name, e.user.sortable_name, emails.get(e.user_id, "")) for e in enrollments),
@@ -503,20 +553,30 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
                 "synced_at",
             ],
         )
-        # Canvas no longer lists it at all: the learner was removed (hard-deleted or hidden from us).
-        vanished = (
-            Enrollment.objects.filter(course=course)
-            .exclude(canvas_enrollment_id__in=[e.id for e in enrollments])
-            .exclude(state="deleted")
-            .update(state="deleted")
+    return people, rows
+
+
+def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[str]) -> list[str]:
+    """Targeted roster refresh (Live Events): re-read these learners' enrollments, one request each.
+    Returns the ids of learners new to the course (their earlier grades must be read too)."""
+    known = set(
+        Enrollment.objects.filter(course=course, learner__canvas_user_id__in=user_ids).values_list(
+            "learner__canvas_user_id", flat=True
         )
-    return {
-        "enrollments": len(rows),
-        "enrollments_vanished": vanished,
-        "users_pass": users_pass,
-        # Learners new since the last roster pass: an incremental window may have skipped their grades.
-        "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
-    }
+    )
+    enrollments: dict[str, CanvasEnrollment] = {}
+    for user_id in user_ids:
+        for e in client.list_enrollments(course.canvas_course_id, types=ENROLLMENT_TYPES, user_id=user_id):
+            enrollments[e.id] = e
+    listed = list(enrollments.values())
+    _enrollments_write(
+        course=course, enrollments=listed, emails={e.user_id: e.user.email for e in listed if e.user.email}
+    )
+    # Enrollments of these learners that Canvas no longer lists at all: removed from the course.
+    Enrollment.objects.filter(course=course, learner__canvas_user_id__in=user_ids).exclude(
+        canvas_enrollment_id__in=list(enrollments)
+    ).exclude(state="deleted").update(state="deleted")
+    return sorted({e.user_id for e in listed} - known)
 
 
 def _submission_assignment_ids(course: Course) -> set[str]:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from badging.live_events import local_id
+from badging.services import sync
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,9 @@ def test_valid_signed_event_requests_a_sync_of_its_course(client, badge, send_ta
     assert response.status_code == 202
     assert response.json() == {"event": "grade_override", "courses": 1}
     kwargs = send_task.call_args.kwargs["kwargs"]
-    assert kwargs["course_id"] == badge.course_id and kwargs["roster"] is True
+    assert kwargs["course_id"] == badge.course_id
+    # Only the learner whose final grade changed is re-read (global id 10000000000042 → local 42).
+    assert sync._learners_marked_take(badge.course_id) == ["42"]
     # A duplicate delivery (Canvas does not dedupe) is folded into the queued sync.
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(event("grade_change"))).status_code == 202

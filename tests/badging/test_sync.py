@@ -334,3 +334,36 @@ def test_a_course_id_canvas_does_not_know_is_reported_plainly(canvas, course_bad
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.status == "failed"
     assert run.error.startswith("Canvas says this does not exist (/api/v1/courses/8)")
+
+
+def test_targeted_refresh_reads_only_the_marked_learners(canvas, course_badge):
+    long_ago = timezone.now() - timedelta(days=3)
+    canvas.grade(55, 42, 12, at=long_ago)
+    canvas.grade(56, 42, 12, at=long_ago)
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert states(course_badge)["42"] == "awaiting_final_grade"
+
+    # Live Events: the instructor entered Ada's final grade, and a new learner joined with a grade.
+    canvas.set_override(42, 93.0, "A")
+    canvas.add_student(47, "New Learner")
+    canvas.grade(55, 47, 12, at=long_ago)
+    sync.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42", "47"])
+    canvas.requests.clear()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
+
+    assert run.stats["roster"] is False and run.stats["learners_refreshed"] == 2
+    enrollment_calls = [u for u in canvas.requests if "/enrollments" in u]
+    assert len(enrollment_calls) == 2 and all("user_id=" in u for u in enrollment_calls)
+    assert states(course_badge)["42"] == "eligible"
+    assert states(course_badge)["47"] == "in_progress"  # their earlier grade was read too
+    # groups, assignments, 2 learners, new grades since the watermark, the new learner's grades
+    assert run.canvas_requests == 6
+
+
+def test_too_many_marked_learners_read_the_whole_roster(canvas, course_badge):
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    sync.course_sync_learners_mark(
+        course_id=course_badge.course_id, canvas_user_ids=[str(i) for i in range(sync.TARGETED_LEARNERS_MAX + 5)]
+    )
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
+    assert run.stats["roster"] is True and "learners_refreshed" not in run.stats

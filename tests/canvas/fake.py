@@ -136,8 +136,11 @@ class FakeCanvas:
         elif path == f"{c}/enrollments":
             states = set(q.get("state[]", ["active"]))
             types = set(q.get("type[]", []))
+            user = q.get("user_id", [None])[0]
             items = []
             for e in self.enrollments:
+                if user and str(e["user_id"]) != user:
+                    continue
                 if e["enrollment_state"] in states and (not types or e["type"] in types):
                     item = json.loads(json.dumps(e))
                     if self.enrollment_emails and "email" in q.get("include[]", []):
