@@ -179,19 +179,16 @@ def _authenticate(request: HttpRequest, instance: SandboxInstance) -> ApiToken:
     return row
 
 
-def _bucket_reserve(instance: SandboxInstance, token: ApiToken) -> float | None:
-    """Leaks the bucket, then reserves the up-front cost; None when the bucket is full (throttled)."""
+def _bucket_reserve(instance: SandboxInstance, token: ApiToken) -> tuple[bool, float]:
+    """Leaks the bucket, then reserves the up-front cost. Returns (allowed, level after leaking)."""
     now = time.time()
     with transaction.atomic():
         row = ApiToken.objects.select_for_update().get(pk=token.pk)
         level = max(0.0, row.bucket_level - instance.throttle_leak_per_second * (now - row.bucket_updated_at))
-        if level + instance.throttle_upfront_cost > instance.throttle_bucket_size:
-            ApiToken.objects.filter(pk=row.pk).update(bucket_level=level, bucket_updated_at=now)
-            return None
-        ApiToken.objects.filter(pk=row.pk).update(
-            bucket_level=level + instance.throttle_upfront_cost, bucket_updated_at=now
-        )
-        return level
+        allowed = level + instance.throttle_upfront_cost <= instance.throttle_bucket_size
+        reserved = level + instance.throttle_upfront_cost if allowed else level
+        ApiToken.objects.filter(pk=row.pk).update(bucket_level=reserved, bucket_updated_at=now)
+        return allowed, level
 
 
 def canvas_api(view):
@@ -214,11 +211,11 @@ def canvas_api(view):
             response = _json(exc.status, exc.body)
             response["WWW-Authenticate"] = 'Bearer realm="canvas-lms"'
             return response
-        level = _bucket_reserve(sandbox, token)
-        if level is None:
+        allowed, level = _bucket_reserve(sandbox, token)
+        if not allowed:
             response = HttpResponse(THROTTLED_BODY, status=403, content_type="text/plain; charset=utf-8")
             response["X-Request-Cost"] = "0"
-            response["X-Rate-Limit-Remaining"] = f"{max(0.0, sandbox.throttle_bucket_size - token.bucket_level):.1f}"
+            response["X-Rate-Limit-Remaining"] = repr(round(max(0.0, sandbox.throttle_bucket_size - level), 6))
             return response
         caller = Caller(instance=sandbox, user=token.user, token=token)
         try:
