@@ -96,3 +96,29 @@ def test_launch_after_the_platform_rotates_its_signing_key(page, course):
     platform_key_rotate(instance=course.instance)  # the tool has the old JWKS cached: it must refetch
     frame = _launch(page, course, "Zoë O'Brien <b>")
     expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
+
+
+def test_cross_site_over_http_falls_back_to_a_new_window(page, live_server, monkeypatch, screenshot):
+    """Canvas on another site over plain http: the browser drops the tool's login cookie inside the
+    iframe, exactly as with a real Canvas, and the tool offers to continue in a new window."""
+    from celery import current_app
+
+    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
+    port = live_server.url.rsplit(":", 1)[1]
+    # One server, two host names: the sandbox on 127.0.0.1 frames the tool on localhost (another site).
+    result = sandbox_seed(
+        learners=3,
+        assessments=1,
+        seed=5,
+        slug="xsite",
+        base_url=f"http://127.0.0.1:{port}",
+        tool_url=f"http://localhost:{port}",
+    )
+    frame = _launch(page, result, "Zoë O'Brien <b>")
+    expect(frame.locator("body")).to_contain_text("cookies_blocked", timeout=15000)
+    screenshot(page, "sandbox-launch-cross-site-blocked")
+    with page.context.expect_page() as popup_info:
+        frame.get_by_role("link", name=re.compile("new window")).click()
+    popup = popup_info.value
+    expect(popup.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
+    screenshot(popup, "sandbox-launch-cross-site-new-window")
