@@ -8,10 +8,22 @@ from django.utils import timezone
 from badging import models as bm
 from lti import models as lm
 
-PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8ffff3f0005fe02fea7d5a1a60000000049454e44ae426082"
-)
+
+def _badge_png() -> bytes:
+    """A small, valid badge image (a filled circle), the way an admin would upload one."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((4, 4, 116, 116), fill=(7, 112, 163, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+BADGE_PNG = _badge_png()
+PNG_1X1 = BADGE_PNG  # kept for tests that name it
 
 
 class PlatformFactory(factory.django.DjangoModelFactory):
@@ -77,7 +89,7 @@ class BadgeClassFactory(factory.django.DjangoModelFactory):
     issuer = factory.SubFactory(IssuerFactory)
     name = "Data Analysis Fundamentals"
     description = "Cleans, analyses and presents a data set."
-    image = PNG_1X1
+    image = BADGE_PNG
     image_content_type = "image/png"
     criteria_narrative = "Master every credentialing assessment and receive a final grade."
     alignments = factory.LazyFunction(
