@@ -12,6 +12,7 @@ cross-origin iframe, as in Canvas) but the same site, so the tool's SameSite=Lax
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -134,6 +135,26 @@ def wait_logged(name: str, text: str, procs: Processes, timeout: float = 60) -> 
     raise SystemExit(f"demo: the {name} did not start within {timeout:.0f}s; see {log}")
 
 
+def demo_admin_password(env: dict[str, str]) -> str:
+    """A Django admin account for the demo (the tool's admin pages link to it); kept across runs."""
+    path = log_dir() / "admin-password.txt"
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    result = subprocess.run(
+        [PY, "manage.py", "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@localhost"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": password},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        return ""  # an "admin" user made by hand already exists: leave it alone
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
 def main() -> int:
     tool_url = os.environ.get("DEMO_TOOL_URL", "http://localhost:8000").rstrip("/")
     sandbox_url = os.environ.get("DEMO_SANDBOX_URL", "http://localhost:8001").rstrip("/")
@@ -150,6 +171,7 @@ def main() -> int:
     manage(setup_env, "migrate", "--noinput")
     manage(setup_env, "collectstatic", "--noinput")
     manage(setup_env, "badging_schedule")
+    admin_password = demo_admin_password(setup_env)
     out = manage(
         setup_env,
         "sandbox_seed",
@@ -202,8 +224,9 @@ def main() -> int:
             print(f"demo: the first sync failed (the tool will retry):\n{synced.stdout}{synced.stderr}", flush=True)
         print(
             f"\n  Skills Forward Badges demo is running. Open:\n\n    {open_url}\n\n"
-            f"  Launch the tool as any learner or the teacher from that page.\n"
-            f"  Logs (and the emails sent) are in {log_dir()}/. Press Ctrl-C to stop.\n",
+            "  Launch the tool as any learner, the teacher or the admin from that page.\n"
+            + (f"  The tool's Django admin: user admin, password {admin_password}\n" if admin_password else "")
+            + f"  Logs (and the emails sent) are in {log_dir()}/. Press Ctrl-C to stop.\n",
             flush=True,
         )
         while True:
