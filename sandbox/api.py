@@ -784,7 +784,7 @@ def user_profile(request, caller: Caller, user_id: int):
         "login_id": user.login_id,
         "sis_user_id": user.sis_user_id or None,
         "integration_id": None,
-        "avatar_url": f"{instance.base_url.rstrip('/')}/images/messages/avatar-50.png",
+        "avatar_url": f"{instance.base_url.rstrip('/')}/static/sandbox/img/avatar-50.png",
         "calendar": {"ics": f"{instance.root_url}/feeds/calendars/user_{user.lti_sub}.ics"},
         "time_zone": "UTC",
         "locale": None,

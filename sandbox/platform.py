@@ -130,7 +130,7 @@ def id_token_claims(
         "given_name": given,
         "family_name": family,
         "email": user.primary_email,
-        "picture": f"{instance.base_url.rstrip('/')}/images/messages/avatar-50.png",
+        "picture": f"{instance.base_url.rstrip('/')}/static/sandbox/img/avatar-50.png",
         "locale": "en",
         f"{CLAIM}/message_type": "LtiResourceLinkRequest",
         f"{CLAIM}/version": "1.3.0",

@@ -299,3 +299,14 @@ def test_nrps_members_and_paging(client, seeded, tool_key):
         headers={"Authorization": "Bearer nope"},
     )
     assert unauthorized.status_code == 401
+
+
+def test_the_picture_claim_points_at_a_real_image(client, seeded, settings):
+    from django.contrib.staticfiles import finders
+
+    claims = _verify(
+        client, seeded, _form_fields(_authorize(client, seeded, _user(seeded, "Zoë O'Brien <b>")))["id_token"]
+    )
+    path = claims["picture"].removeprefix(seeded.instance.base_url)
+    assert path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL)
+    assert finders.find(path.split("/static/", 1)[1])
