@@ -135,13 +135,11 @@ def _criteria(rng: random.Random, titles: list[str], used: set[str]) -> list[dic
     return out
 
 
-def _instance(*, slug: str, base_url: str, tool_url: str, live_events_url: str | None) -> SandboxInstance:
+def _instance(*, slug: str, base_url: str, tool_url: str) -> SandboxInstance:
     tool_url = tool_url.rstrip("/")
-    extra = {} if live_events_url is None else {"live_events_url": live_events_url}
     instance, _ = SandboxInstance.objects.update_or_create(
         slug=slug,
         defaults={
-            **extra,
             "name": f"Canvas sandbox ({slug})",
             "base_url": base_url.rstrip("/"),
             "client_id": "10000000000001",
@@ -428,12 +426,16 @@ def sandbox_seed(
     rng = random.Random(seed)
     if reset:
         SandboxInstance.objects.filter(slug=slug).delete()
-    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url, live_events_url=live_events_url)
+    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url)
     course = SandboxCourse.objects.filter(instance=instance, sis_course_id=COURSE_SIS_ID).first()
     created = course is None
     count = 0
     if created:
         course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
+    if live_events_url is not None:
+        # Set after seeding: the seeded grades are history, not news for the tool.
+        instance.live_events_url = live_events_url
+        instance.save(update_fields=["live_events_url"])
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
     # One live token for the tool: a re-seed replaces it (and hands the new one to the tool).
     ApiToken.objects.filter(user=admin, purpose="Skills Forward Badges").delete()

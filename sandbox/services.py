@@ -374,6 +374,21 @@ def enrollment_create(
             )
             enrollment_grades_recompute(course=course, user_ids=[user.id])
             enrollment.refresh_from_db()
+        live_events.emit_on_commit(
+            instance=course.instance,
+            event_name="enrollment_created" if created else "enrollment_updated",
+            user_id=None,
+            context_type="Course",
+            context_id=course.id,
+            body={
+                "enrollment_id": str(enrollment.id),
+                "course_id": str(course.id),
+                "user_id": str(user.id),
+                "type": enrollment.type,
+                "workflow_state": enrollment.workflow_state,
+                "course_section_id": str(enrollment.section_id),
+            },
+        )
     return enrollment
 
 

@@ -228,8 +228,13 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
             from sandbox.services import grade_override_set
 
             grade_override_set(course=seeded.course, user=sofia, score=Decimal(90))
+        with django_capture_on_commit_callbacks(execute=True):
+            from sandbox.services import enrollment_create, user_create
+
+            newcomer = user_create(instance=instance, name="Nia Okafor", email="nia@x.edu")
+            enrollment_create(course=seeded.course, user=newcomer)
         bodies = [call.request.body for call in mock.calls]
-        assert [call.request.headers["Content-Type"] for call in mock.calls] == ["application/jwt"] * 2
+        assert [call.request.headers["Content-Type"] for call in mock.calls] == ["application/jwt"] * 3
     keys = client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]
     events = []
     for body in bodies:
@@ -237,7 +242,9 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
         kid = jwt.get_unverified_header(token)["kid"]
         key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid)).key
         events.append(jwt.decode(token, key, algorithms=["RS256"]))
-    grade, override = events
+    grade, override, enrolled = events
+    assert enrolled["metadata"]["event_name"] == "enrollment_created"
+    assert enrolled["body"]["user_id"] == str(newcomer.id) and enrolled["body"]["workflow_state"] == "active"
     assert grade["metadata"]["event_name"] == "grade_change"
     assert grade["metadata"]["context_type"] == "Course"
     assert grade["metadata"]["context_id"] == str(seeded.course.id)
