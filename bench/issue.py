@@ -196,11 +196,17 @@ def main(argv: list[str]) -> int:
             started = time.perf_counter()
             queued = issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk)
             assert queued == args.awards, queued
-            last_report = started
+            bench_deliveries = bm.Delivery.objects.filter(award__learner__in=people[: args.awards])
+            last_report, last_progress, last_sent = started, started, -1
             while True:
-                sent = bm.Delivery.objects.filter(status=bm.Delivery.SENT).count()
+                sent = bench_deliveries.filter(status=bm.Delivery.SENT).count()
                 now = time.perf_counter()
-                if sent >= args.awards and len(smtp.messages) >= args.awards:
+                if sent >= args.awards:
+                    break
+                if sent != last_sent:
+                    last_sent, last_progress = sent, now
+                elif now - last_progress > 60:
+                    print("no progress for 60 s: stopping (see the failures below)")
                     break
                 if now - last_report > 5:
                     awards = bm.Award.objects.count()
@@ -228,8 +234,11 @@ def main(argv: list[str]) -> int:
         baked = bm.AwardImage.objects.count()
         emails = len(smtp.messages)
         unique_recipients = len({m["to"][0] for m in smtp.messages})
-        failed = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_FAILED).count()
-        rate = args.awards / elapsed
+        failed = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_FAILED)
+        for reason in failed.values_list("issue_error", flat=True).distinct()[:5]:
+            print(f"  failure: {reason}")
+        failed = failed.count()
+        rate = min(emails, args.awards) / elapsed
         print(
             f"issued {awards} awards ({signed} signed OB 3.0, {baked} baked images), {emails} emails to "
             f"{unique_recipients} recipients, {failed} failures, in {elapsed:.1f}s with {args.workers} workers"

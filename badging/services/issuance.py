@@ -288,13 +288,13 @@ _index_space = {"size": ob3.STATUS_LIST_SIZE, "checked": 0.0}
 def _status_list_index() -> int:
     """A random free-looking slot in the revocation status lists (Bitstring Status List §6.1:
     random positions give herd privacy; sequential ones would leak issue order). The space
-    doubles as awards grow so that it stays at most a quarter full; a collision is caught by the
-    unique constraint and retried."""
+    doubles as awards grow so that it stays at most 1/16 full (a sparse list compresses to a few
+    hundred bytes); a collision is caught by the unique constraint and retried with a new slot."""
     now = time.monotonic()
-    if now - _index_space["checked"] > 600:
+    if now - _index_space["checked"] > 60:
         count = Award.objects.count()
         size = ob3.STATUS_LIST_SIZE
-        while count * 4 > size:
+        while count * 16 > size:
             size *= 2
         _index_space.update(size=size, checked=now)
     return secrets.randbelow(_index_space["size"])
@@ -519,42 +519,71 @@ def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) ->
         if kinds_by_issuer[badge_class.issuer_id].get(badge_class.key):
             kinds.append(Delivery.KIND_CANVAS_CREDENTIALS)
         candidates.append(_Candidate(progress=progress, award=award, images=images, kinds=kinds))
-    return _store(candidates, now=now)
+
+    def rebuild(candidate: _Candidate) -> None:
+        if base:
+            issuer_pk = candidate.award.badge_class.issuer_id
+            candidate.award.ob3_credential, candidate.award.ob3_jwt, candidate.images = _documents_build(
+                candidate.award, PublicLinks(base), signing_by_issuer[issuer_pk]
+            )
+
+    return _store(candidates, now=now, rebuild=rebuild)
 
 
-def _store(candidates: list[_Candidate], *, now) -> list[Award]:
-    if not candidates:
-        return []
-    with transaction.atomic():
-        Award.objects.bulk_create([c.award for c in candidates], ignore_conflicts=True)
-        stored = dict(
-            Award.objects.filter(public_id__in=[c.award.public_id for c in candidates]).values_list("public_id", "pk")
-        )
-        winners = [c for c in candidates if c.award.public_id in stored]
-        for c in winners:
-            c.award.pk = stored[c.award.public_id]
-            c.award._state.adding = False
-        losers = [c for c in candidates if c.award.public_id not in stored]
-        others = _live_awards({_key(c.progress) for c in losers})
-        AwardImage.objects.bulk_create(
-            [AwardImage(award=c.award, content_type=ct, data=data) for c in winners for ct, data in c.images.items()]
-        )
-        _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others])
-        deliveries = Delivery.objects.bulk_create(
-            [
-                Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
-                for c in winners
-                for kind in c.kinds
-            ]
-        )
-        delivery_ids = [d.pk for d in deliveries]
-        if delivery_ids:
-            transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
-    for c in losers:
-        if _key(c.progress) not in others:
-            # Neither ours nor another worker's: the random status slot collided. Try again soon.
-            _record_failure(c.progress, IssueFailure("Revocation status slot collision; retrying."))
-    return [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
+def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
+    """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
+
+    A candidate not inserted either lost the race for its learner (another worker's award is
+    returned) or drew a status list slot already in use: it is re-signed with a new slot and
+    tried again, a few rounds at most.
+    """
+    issued: list[Award] = []
+    for round_number in range(4):
+        if not candidates:
+            break
+        with transaction.atomic():
+            Award.objects.bulk_create([c.award for c in candidates], ignore_conflicts=True)
+            stored = dict(
+                Award.objects.filter(public_id__in=[c.award.public_id for c in candidates]).values_list(
+                    "public_id", "pk"
+                )
+            )
+            winners = [c for c in candidates if c.award.public_id in stored]
+            for c in winners:
+                c.award.pk = stored[c.award.public_id]
+                c.award._state.adding = False
+            losers = [c for c in candidates if c.award.public_id not in stored]
+            others = _live_awards({_key(c.progress) for c in losers})
+            AwardImage.objects.bulk_create(
+                [
+                    AwardImage(award=c.award, content_type=ct, data=data)
+                    for c in winners
+                    for ct, data in c.images.items()
+                ]
+            )
+            _mark_issued(
+                [c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others]
+            )
+            deliveries = Delivery.objects.bulk_create(
+                [
+                    Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
+                    for c in winners
+                    for kind in c.kinds
+                ]
+            )
+            delivery_ids = [d.pk for d in deliveries]
+            if delivery_ids:
+                transaction.on_commit(lambda ids=delivery_ids: _enqueue_deliveries(ids))
+        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
+        # Neither ours nor another worker's award: the random status slot collided.
+        candidates = [c for c in losers if _key(c.progress) not in others]
+        if round_number < 3:
+            for c in candidates:
+                c.award.status_list_index = _status_list_index()
+                rebuild(c)
+    for c in candidates:
+        _record_failure(c.progress, IssueFailure("No free revocation status slot after several tries; retrying later."))
+    return issued
 
 
 def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None) -> Award | None:

@@ -130,16 +130,26 @@ def test_losing_the_race_returns_the_winners_award(canvas, celery_app, monkeypat
 
 def test_a_status_slot_collision_is_retried_not_lost(canvas, celery_app, monkeypatch):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
-    taken = f.AwardFactory(status_list_index=77)
+    f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
     canvas_email(canvas, progress.learner, progress.learner.email)
-    monkeypatch.setattr(issuance, "_status_list_index", lambda: taken.status_list_index)
+    slots = iter([77, 77, 78])  # the first two draws hit a slot in use
+    monkeypatch.setattr(issuance, "_status_list_index", lambda: next(slots))
+    award = issuance.award_issue(progress_id=progress.pk)
+    assert award.status_list_index == 78
+    assert award.ob3_credential["credentialStatus"]["statusListIndex"] == "78"  # signed with the slot it got
+    assert AwardImage.objects.filter(award=award).count() == 2
+
+
+def test_no_free_status_slot_is_a_recorded_failure(canvas, celery_app, monkeypatch):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    f.AwardFactory(status_list_index=77)
+    progress = eligible_progress(course_badge)
+    canvas_email(canvas, progress.learner, progress.learner.email)
+    monkeypatch.setattr(issuance, "_status_list_index", lambda: 77)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
-    assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "slot collision" in progress.issue_error
-    monkeypatch.undo()
-    canvas_email(canvas, progress.learner, progress.learner.email)
-    assert issuance.award_issue(progress_id=progress.pk).status_list_index != 77
+    assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "status slot" in progress.issue_error
 
 
 def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, celery_app, django_capture_on_commit_callbacks):
