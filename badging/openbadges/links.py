@@ -5,6 +5,7 @@ of them are built from the same base (PUBLIC_BASE_URL, else the requesting host)
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.urls import reverse
@@ -19,12 +20,25 @@ def public_base_url(request=None) -> str:
     return ""
 
 
+@lru_cache(maxsize=64)
+def _pattern(name: str, keys: tuple[str, ...]) -> str:
+    """The URL path with "__key__" placeholders: reverse() once per name, not per document."""
+    sample = {key: f"__{key}__" if key != "list_number" else 0 for key in keys}
+    path = reverse(f"badging:{name}", kwargs=sample)
+    if "list_number" in keys:
+        path = path[: path.rindex("/0")] + "/__list_number__" + path[path.rindex("/0") + 2 :]
+    return path
+
+
 @dataclass(frozen=True)
 class PublicLinks:
     base: str
 
     def _url(self, name: str, **kwargs) -> str:
-        return self.base + reverse(f"badging:{name}", kwargs=kwargs)
+        path = _pattern(name, tuple(sorted(kwargs)))
+        for key, value in kwargs.items():
+            path = path.replace(f"__{key}__", str(value))
+        return self.base + path
 
     def assertion(self, award_id: str) -> str:
         return self._url("public-assertion", public_id=award_id)

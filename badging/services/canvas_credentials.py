@@ -144,33 +144,45 @@ def _existing_assertion(connection, entity_id: str, email: str) -> str | None:
     return None
 
 
+def canvas_credentials_prepare(*, delivery: Delivery) -> None:
+    """Make sure a valid token is stored before the push (outside the delivery's transaction, so
+    that a failed push does not roll the new token back and cause a login per retry)."""
+    connection, _entity_id = _connection_for(delivery)
+    expired = not connection.token_expires_at or connection.token_expires_at <= timezone.now() + timedelta(minutes=1)
+    if not connection.access_token or expired:
+        _token_fetch(connection)
+
+
+def canvas_credentials_failed(*, delivery: Delivery, error: Exception) -> None:
+    """Show the failure on the connection too (admins look there first)."""
+    CanvasCredentialsConnection.objects.filter(issuer_id=delivery.award.badge_class.issuer_id).update(
+        last_error=str(error)[:2000]
+    )
+
+
 def canvas_credentials_issue(*, delivery: Delivery, links: PublicLinks) -> str:
     """Issue the award in Canvas Credentials; returns the assertion's entityId there."""
     award = delivery.award
     connection, entity_id = _connection_for(delivery)
-    try:
-        if delivery.attempts > 1 and (found := _existing_assertion(connection, entity_id, award.recipient_email)):
-            return found
-        body = {
-            "recipient": {"identity": award.recipient_email, "type": "email", "hashed": True},
-            "notify": True,
-            "issuedOn": ob_datetime(award.issued_on),
-            "expires": ob_datetime(award.expires) if award.expires else None,
-            "narrative": award.evidence_narrative,
-            "evidence": [{"url": links.assertion(award.public_id), "narrative": award.evidence_narrative}],
-            "allowDuplicateAwards": False,
-        }
-        response = _call(connection, "POST", f"/v2/badgeclasses/{entity_id}/assertions", json=body)
-        if response.status_code not in (200, 201):
-            raise _error(response, "issue the badge")
-        result = response.json().get("result") or []
-        if not result or not result[0].get("entityId"):
-            raise CanvasCredentialsError("Canvas Credentials answered without an assertion entityId.")
-        CanvasCredentialsConnection.objects.filter(pk=connection.pk).update(last_error="")
-        return result[0]["entityId"]
-    except CanvasCredentialsError as exc:
-        CanvasCredentialsConnection.objects.filter(pk=connection.pk).update(last_error=str(exc)[:2000])
-        raise
+    if delivery.attempts >= 1 and (found := _existing_assertion(connection, entity_id, award.recipient_email)):
+        return found  # a previous attempt got through but its answer was lost
+    body = {
+        "recipient": {"identity": award.recipient_email, "type": "email", "hashed": True},
+        "notify": True,
+        "issuedOn": ob_datetime(award.issued_on),
+        "expires": ob_datetime(award.expires) if award.expires else None,
+        "narrative": award.evidence_narrative,
+        "evidence": [{"url": links.assertion(award.public_id), "narrative": award.evidence_narrative}],
+        "allowDuplicateAwards": False,
+    }
+    response = _call(connection, "POST", f"/v2/badgeclasses/{entity_id}/assertions", json=body)
+    if response.status_code not in (200, 201):
+        raise _error(response, "issue the badge")
+    result = response.json().get("result") or []
+    if not result or not result[0].get("entityId"):
+        raise CanvasCredentialsError("Canvas Credentials answered without an assertion entityId.")
+    CanvasCredentialsConnection.objects.filter(pk=connection.pk).exclude(last_error="").update(last_error="")
+    return result[0]["entityId"]
 
 
 def canvas_credentials_revoke(*, delivery_id: int) -> Delivery | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -76,64 +77,85 @@ def _send_email(delivery: Delivery, connection, links: PublicLinks) -> None:
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
 
 
-def _attempt(delivery_id: int, connection, links: PublicLinks) -> Delivery | None:
+def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
+    """One delivery attempt. The claim (row lock + "not sent yet" check + marking it sent) is a
+    single UPDATE in the transaction that surrounds the send: a concurrent duplicate waits on the
+    row lock and then finds it sent; a failed send rolls the claim back."""
     from badging.services import canvas_credentials
 
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("award__badge_class__issuer", "award__learner", "award__course_badge__course")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None or delivery.status == Delivery.SENT:
-            return delivery
-        delivery.attempts += 1
-        try:
+    now = timezone.now()
+    try:
+        if delivery.kind == Delivery.KIND_CANVAS_CREDENTIALS:
+            canvas_credentials.canvas_credentials_prepare(delivery=delivery)
+        with transaction.atomic():
+            claimed = (
+                Delivery.objects.filter(pk=delivery.pk)
+                .exclude(status=Delivery.SENT)
+                .update(
+                    status=Delivery.SENT,
+                    sent_at=now,
+                    attempts=F("attempts") + 1,
+                    last_error="",
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+            if not claimed:
+                delivery.status = Delivery.SENT
+                return delivery
             if delivery.kind == Delivery.KIND_EMAIL:
                 _send_email(delivery, connection, links)
             else:
-                delivery.external_id = canvas_credentials.canvas_credentials_issue(delivery=delivery, links=links)
-        except (DeliveryFailure, canvas_credentials.CanvasCredentialsError) as exc:
-            delivery.status = Delivery.FAILED
-            delivery.last_error = str(exc)[:2000]
-            gave_up = delivery.attempts >= MAX_DELIVERY_ATTEMPTS or delivery.award.revoked
-            delivery.next_attempt_at = None if gave_up else timezone.now() + retry_delay(delivery.attempts)
-            logger.warning(
-                "delivery %s (%s) failed, attempt %s: %s", delivery.pk, delivery.kind, delivery.attempts, exc
-            )
-        else:
-            delivery.status = Delivery.SENT
-            delivery.sent_at = timezone.now()
-            delivery.last_error = ""
-            delivery.next_attempt_at = None
-        delivery.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "last_error",
-                "next_attempt_at",
-                "sent_at",
-                "external_id",
-                "updated_at",
-            ]
+                external_id = canvas_credentials.canvas_credentials_issue(delivery=delivery, links=links)
+                Delivery.objects.filter(pk=delivery.pk).update(external_id=external_id)
+                delivery.external_id = external_id
+    except (DeliveryFailure, canvas_credentials.CanvasCredentialsError) as exc:
+        if delivery.kind == Delivery.KIND_CANVAS_CREDENTIALS:
+            canvas_credentials.canvas_credentials_failed(delivery=delivery, error=exc)
+        attempts = Delivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).first() or 0
+        attempts += 1
+        gave_up = attempts >= MAX_DELIVERY_ATTEMPTS or delivery.award.revoked
+        delivery.status = Delivery.FAILED
+        delivery.attempts = attempts
+        delivery.last_error = str(exc)[:2000]
+        delivery.next_attempt_at = None if gave_up else timezone.now() + retry_delay(attempts)
+        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.SENT).update(
+            status=delivery.status,
+            attempts=attempts,
+            last_error=delivery.last_error,
+            next_attempt_at=delivery.next_attempt_at,
+            updated_at=timezone.now(),
         )
+        logger.warning("delivery %s (%s) failed, attempt %s: %s", delivery.pk, delivery.kind, attempts, exc)
+        return delivery
+    delivery.status, delivery.sent_at, delivery.last_error, delivery.next_attempt_at = Delivery.SENT, now, "", None
+    delivery.attempts += 1
     return delivery
 
 
 def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     """Attempt each delivery once (one SMTP connection for the batch); returns the rows as left."""
     links = _email_links()
+    rows = (
+        Delivery.objects.filter(pk__in=set(delivery_ids))
+        .exclude(status=Delivery.SENT)
+        .select_related("award__badge_class__issuer", "award__learner", "award__course_badge__course")
+        .defer(  # the big columns the email does not need
+            "award__ob3_credential",
+            "award__ob3_jwt",
+            "award__badge_class__image",
+            "award__badge_class__issuer__image",
+        )
+        .order_by("pk")
+    )
     connection = get_connection(fail_silently=False)
     results = []
     try:
-        for delivery_id in delivery_ids:
-            delivery = _attempt(delivery_id, connection, links)
-            if delivery is not None:
-                results.append(delivery)
-                if delivery.status == Delivery.FAILED and delivery.kind == Delivery.KIND_EMAIL:
-                    # A refused connection may be half-open: start afresh for the next message.
-                    connection.close()
+        for delivery in rows:
+            results.append(_attempt(delivery, connection, links))
+            if delivery.status == Delivery.FAILED and delivery.kind == Delivery.KIND_EMAIL:
+                # A refused connection may be half-open: start afresh for the next message.
+                connection.close()
     finally:
         connection.close()
     return results
