@@ -4,7 +4,7 @@ Views only translate HTTP: the checks live in lti.adapter, the writes in lti.ser
 """
 
 import logging
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -76,14 +76,33 @@ def config_json(request):
     )
 
 
+def _frameable_by_registering_platform(response, openid_configuration: str):
+    """Canvas shows the registration page in its own iframe before it is a registered platform, so
+    the site-wide frame-ancestors (registered platforms only) would blank it. The page has no
+    controls to click, so letting any https site (and the registering host) frame it is harmless."""
+    parts = urlsplit(openid_configuration)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    # Same policy as skillsforward.middleware, apart from frame-ancestors.
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        f"form-action 'self'; frame-ancestors 'self' https: {origin}".rstrip()
+    )
+    response.xframe_options_exempt = True
+    # Platforms that open registration in a popup need window.opener to survive.
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+    return response
+
+
 @never_cache
 @require_GET
 def register(request):
     openid_configuration = request.GET.get("openid_configuration", "")
     if not openid_configuration:
-        return refused_page(
+        response = refused_page(
             request, Refused("missing_parameters", "no openid_configuration"), stage="dynamic registration"
         )
+        return _frameable_by_registering_platform(response, "")
     try:
         result = platform_register_dynamic(
             openid_configuration_url=openid_configuration,
@@ -91,5 +110,9 @@ def register(request):
             base_url=config.tool_base_url(request),
         )
     except Refused as refusal:
-        return refused_page(request, refusal, stage="dynamic registration")
-    return render(request, "lti/registered.html", {"platform": result.platform, "deployment_id": result.deployment_id})
+        response = refused_page(request, refusal, stage="dynamic registration")
+    else:
+        response = render(
+            request, "lti/registered.html", {"platform": result.platform, "deployment_id": result.deployment_id}
+        )
+    return _frameable_by_registering_platform(response, openid_configuration)

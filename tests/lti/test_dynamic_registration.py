@@ -193,3 +193,15 @@ def test_registration_without_parameters(client):
     response = client.get("/lti/register/")
     assert response.status_code == 400
     assert b"incomplete" in response.content
+
+
+def test_registration_page_may_be_framed_by_the_registering_canvas(client, fake_canvas):
+    """Canvas frames this page before it is a registered platform: the site-wide frame-ancestors
+    (registered platforms only) must not blank it."""
+    response = start(client)
+
+    csp = response["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https: https://uni.canvas.test" in csp
+    assert "script-src 'self';" in csp and "unsafe-inline" not in csp
+    assert "X-Frame-Options" not in response
+    assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"  # popup platforms keep window.opener
