@@ -101,10 +101,20 @@ def platform_upsert(
             deployment_id = deployment_id.strip()
             if deployment_id:
                 Deployment.objects.get_or_create(platform=platform, deployment_id=deployment_id)
+        # Pages may be framed by registered platforms only; that list is cached (CSP middleware).
+        transaction.on_commit(_frame_ancestors_forget)
     logger.info(
         "lti platform %s: %s client_id=%s", "created" if created else "updated", platform.issuer, platform.client_id
     )
     return platform
+
+
+def _frame_ancestors_forget() -> None:
+    from django.core.cache import cache
+
+    from skillsforward.middleware import FRAME_ANCESTORS_CACHE_KEY
+
+    cache.delete(FRAME_ANCESTORS_CACHE_KEY)
 
 
 def deployment_record(*, platform: Platform, deployment_id: str) -> Deployment:

@@ -192,3 +192,16 @@ def test_platform_upsert_accepts_the_local_canvas_stand_in():
         api_base_url="http://testserver/sandbox/main",
     )
     assert platform.auth_token_url == "http://testserver/sandbox/main/login/oauth2/token"
+
+
+def test_a_new_platform_may_frame_the_tool_at_once(client, django_capture_on_commit_callbacks):
+    """The CSP frame-ancestors list is cached; registering a platform must not wait for it to expire."""
+    assert "https://new-uni.instructure.com" not in client.get("/lti/config.json")["Content-Security-Policy"]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.platform_upsert(
+            issuer="https://canvas.instructure.com",
+            client_id="10000000000099",
+            deployment_ids=["1:x"],
+            api_base_url="https://new-uni.instructure.com",
+        )
+    assert "https://new-uni.instructure.com" in client.get("/lti/config.json")["Content-Security-Policy"]
