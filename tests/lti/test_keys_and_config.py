@@ -205,3 +205,16 @@ def test_a_new_platform_may_frame_the_tool_at_once(client, django_capture_on_com
             api_base_url="https://new-uni.instructure.com",
         )
     assert "https://new-uni.instructure.com" in client.get("/lti/config.json")["Content-Security-Policy"]
+
+
+def test_expired_launch_contexts_are_purged_and_refused(client, capsys):
+    from tests.lti.platform import FakeCanvas
+
+    canvas = FakeCanvas()
+    canvas.register()
+    ctx = canvas.launch_context(client)
+    with freeze_time(timezone.now() + timedelta(hours=8, minutes=1)):
+        assert client.get(f"/l/{ctx.public_id}/").status_code == 404  # "This page has expired"
+        call_command("lti_purge_launches")
+    assert "Deleted 1 expired launch context(s)" in capsys.readouterr().out
+    assert not type(ctx).objects.exists()
