@@ -94,6 +94,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     args = parser.parse_args(argv)
 
+    # A SIGTERM (e.g. from `timeout`) must still stop the worker processes in the finally block.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))
     from tests.badging.test_issuance_support import CanvasProfiles, SMTPSink
 

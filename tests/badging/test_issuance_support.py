@@ -35,6 +35,9 @@ class CanvasProfiles:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like Canvas: one connection per client
+            disable_nagle_algorithm = True  # headers and body are separate writes
+
             def do_GET(self):
                 match = re.match(r"^/api/v1/users/([^/]+)/profile", self.path)
                 user_id = match.group(1) if match else ""
@@ -111,6 +114,8 @@ class SMTPSink:
         owner = self
 
         class Handler(socketserver.StreamRequestHandler):
+            disable_nagle_algorithm = True
+
             def handle(self):
                 self.wfile.write(b"220 sink ESMTP\r\n")
                 sender, recipients = "", []
