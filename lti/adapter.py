@@ -344,6 +344,7 @@ def _lti_cookie_names(request) -> list[str]:
 
 def launch_validate(request) -> ValidatedLaunch:
     """Checks the OIDC launch POST (state, id_token) completely; raises Refused on any failure."""
+    # Django reads no more of a body than its Content-Length says, so checking it bounds the post.
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > MAX_LAUNCH_BYTES:
         raise Refused("too_large", f"Content-Length {length}")
