@@ -28,6 +28,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from jwcrypto.jwk import JWK
 
 from lti import adapter, services
@@ -199,8 +200,7 @@ class FakeCanvas:
         key = key or self.signing_key
         headers = {"kid": key.kid, "typ": "JWT"}
         headers.update(header or {})
-        pem = key.export_to_pem(private_key=True, password=None)
-        return jwt.encode(claims, pem, algorithm="RS256", headers=headers)
+        return jwt.encode(claims, _private_key(key), algorithm="RS256", headers=headers)
 
     # --- launch -------------------------------------------------------------------------------------
 
@@ -245,6 +245,18 @@ class FakeCanvas:
         return LaunchContext.objects.select_related("person", "course", "platform", "deployment").get(
             public_id=public_id
         )
+
+
+_loaded_keys: dict[str, object] = {}
+
+
+def _private_key(key: JWK):
+    """The cryptography key object, loaded once: parsing a PEM checks the RSA key and takes ~30 ms."""
+    thumbprint = key.thumbprint()
+    if thumbprint not in _loaded_keys:
+        pem = key.export_to_pem(private_key=True, password=None)
+        _loaded_keys[thumbprint] = serialization.load_pem_private_key(pem, password=None)
+    return _loaded_keys[thumbprint]
 
 
 def new_nonce() -> str:
