@@ -373,7 +373,7 @@ def launch_validate(request) -> ValidatedLaunch:
     claims = dict(launch.get_launch_data())
     return ValidatedLaunch(
         platform=launch.platform,
-        deployment_id=claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"],
+        deployment_id=str(claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"]),
         claims=claims,
         state=state,
     )

@@ -84,7 +84,7 @@ class PlatformAdmin(admin.ModelAdmin):
 @admin.register(ToolKey)
 class ToolKeyAdmin(admin.ModelAdmin):
     list_display = ["kid", "created_at", "superseded_at", "retire_after"]
-    fields = ["kid", "public_jwk", "created_at", "superseded_at", "retire_after"]
+    fields = ("kid", "public_jwk", "created_at", "superseded_at", "retire_after")
     readonly_fields = fields
 
     def has_add_permission(self, request):

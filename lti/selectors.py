@@ -11,7 +11,7 @@ def platform_origins() -> set[str]:
     origins: set[str] = set()
     for row in Platform.objects.filter(active=True).values("issuer", "auth_login_url", "api_base_url"):
         for url in row.values():
-            parts = urlsplit(url or "")
+            parts = urlsplit(str(url or ""))
             if parts.scheme in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme}://{parts.netloc}")
     return origins

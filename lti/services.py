@@ -70,14 +70,15 @@ def platform_upsert(
         raise ValueError("issuer and client_id are required")
     api_base_url = api_base_url.strip().rstrip("/")
     with transaction.atomic():
-        platform = Platform.objects.select_for_update().filter(issuer=issuer, client_id=client_id).first()
-        created = platform is None
-        if created:
+        existing = Platform.objects.select_for_update().filter(issuer=issuer, client_id=client_id).first()
+        created = existing is None
+        if existing is None:
             platform = Platform(issuer=issuer, client_id=client_id, registered_via=registered_via)
             platform.auth_login_url = auth_login_url or CANVAS_AUTH_LOGIN_URL
             platform.keyset_url = keyset_url or CANVAS_KEYSET_URL
             platform.auth_token_url = auth_token_url or canvas_token_url(api_base_url)
         else:
+            platform = existing
             if auth_login_url:
                 platform.auth_login_url = auth_login_url
             if keyset_url:
@@ -213,7 +214,7 @@ def person_upsert(
     A new email also stamps email_read_at, so issuance can tell how fresh the address is.
     """
     values = {"lti_sub": lti_sub, "name": name, "sortable_name": sortable_name, "email": email.strip().lower()}
-    defaults = {k: v for k, v in values.items() if v}
+    defaults: dict[str, object] = {k: v for k, v in values.items() if v}
     if defaults.get("email"):
         defaults["email_read_at"] = timezone.now()
     try:

@@ -204,3 +204,12 @@ def test_seeded_jwks_needs_no_http(client, db):
     canvas.register()
     ctx = canvas.launch_context(client, roles=INSTRUCTOR)
     assert ctx.role == "instructor"
+
+
+def test_launch_without_a_known_course_is_refused(client, canvas):
+    custom = {"canvas_user_id": "42", "canvas_course_id": "$Canvas.course.id"}
+    response = canvas.launch(client, seed_jwks=False, claims={LTI + "custom": custom})
+
+    assert response.status_code == 400
+    assert b"Badges must be opened from a course" in response.content
+    assert not LaunchContext.objects.exists() and not Course.objects.exists()
