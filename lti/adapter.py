@@ -13,7 +13,9 @@ pylti1p3 2.0.0 leaves gaps that this module closes (reference/lti-canvas.md §A)
 
 import hashlib
 import logging
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,8 +27,9 @@ from django.core.cache import cache
 from pylti1p3.contrib.django import DjangoCacheDataStorage, DjangoMessageLaunch, DjangoOIDCLogin
 from pylti1p3.contrib.django.request import DjangoRequest
 from pylti1p3.deployment import Deployment as PyltiDeployment
-from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.exception import LtiException, LtiServiceException, OIDCException
 from pylti1p3.registration import Registration
+from pylti1p3.service_connector import ServiceConnector
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from lti import selectors, services
@@ -43,6 +46,7 @@ PLATFORM_JWKS_CACHE_SECONDS = 3600
 # At most one forced JWKS refetch per key set URL in this window: a flood of tokens naming
 # random kids must not turn into a flood of requests to Canvas.
 JWKS_REFETCH_MIN_INTERVAL_SECONDS = 10
+TOKEN_EXPIRY_MARGIN_SECONDS = 60
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
 COOKIE_PREFIX = "lti1p3-"
 
@@ -137,6 +141,91 @@ def _public_pem(public_jwk: dict) -> str:
 def service_registration(*, platform: Platform) -> Registration:
     """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch."""
     return DbToolConf()._registration(platform)
+
+
+class CachedTokenServiceConnector(ServiceConnector):
+    """pylti1p3's ServiceConnector with its two service gaps closed:
+
+    - the access token is kept in the shared cache until shortly before it expires, instead of
+      being fetched anew by every connector (each get_nrps()/get_ags() makes one), which has
+      rate-limited tools on Canvas;
+    - the next-page URL from `Link` keeps its case (Canvas page bookmarks are case-sensitive).
+    A 401 drops the cached token and retries once (the platform may have revoked it).
+    """
+
+    def __init__(self, registration: Registration, platform: Platform):
+        super().__init__(registration, http_session())
+        self.platform = platform
+
+    def _token_cache_key(self, scopes) -> str:
+        digest = hashlib.sha256("|".join(sorted(scopes)).encode()).hexdigest()[:32]
+        return f"lti:service-token:{self.platform.pk}:{self.platform.client_id}:{digest}"
+
+    def get_access_token(self, scopes) -> str:
+        """An OAuth2 client-credentials token (LTI Security Framework §4.1, RFC 7523 assertion)."""
+        key = self._token_cache_key(scopes)
+        token = cache.get(key)
+        if token:
+            return token
+        reg = self._registration
+        token_url = reg.get_auth_token_url()
+        if not token_url:
+            raise LtiException(f"{self.platform} has no token URL")
+        now = int(time.time())
+        assertion = {
+            "iss": reg.get_client_id(),
+            "sub": reg.get_client_id(),
+            "aud": reg.get_auth_audience() or token_url,
+            "iat": now - 5,
+            "exp": now + 60,
+            "jti": f"sfb-{uuid.uuid4()}",
+        }
+        signed = jwt.encode(assertion, reg.get_tool_private_key(), algorithm="RS256", headers={"kid": reg.get_kid()})
+        response = self._requests_session.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": signed,
+                "scope": " ".join(scopes),
+            },
+        )
+        if not response.ok:
+            raise LtiServiceException(response)
+        body = response.json()
+        token = body["access_token"]
+        try:
+            expires_in = int(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            expires_in = 3600
+        cache.set(key, token, max(expires_in - TOKEN_EXPIRY_MARGIN_SECONDS, 30))
+        return token
+
+    def make_service_request(self, scopes, url, is_post=False, data=None, content_type="application/json",
+                             accept="application/json", case_insensitive_headers=False):  # fmt: skip
+        try:
+            result = super().make_service_request(
+                scopes, url, is_post, data, content_type, accept, case_insensitive_headers=True
+            )
+        except LtiServiceException as exc:
+            if getattr(exc, "response", None) is None or exc.response.status_code != 401:
+                raise
+            cache.delete(self._token_cache_key(scopes))
+            result = super().make_service_request(
+                scopes, url, is_post, data, content_type, accept, case_insensitive_headers=True
+            )
+        headers = result["headers"]
+        match = re.search(r'<([^>]*)>;\s*rel="next"', str(headers.get("link", "")).replace("\n", " "), re.IGNORECASE)
+        result["next_page_url"] = match.group(1) if match else None
+        if not case_insensitive_headers:
+            result["headers"] = dict(headers)
+        return result
+
+
+def service_connector(*, platform: Platform) -> CachedTokenServiceConnector:
+    """A connector for LTI Advantage services (NRPS, AGS) of this platform, usable from workers:
+    ``NamesRolesProvisioningService(service_connector(platform=p), {"context_memberships_url": url})``."""
+    return CachedTokenServiceConnector(service_registration(platform=platform), platform)
 
 
 # --- Platform key sets ------------------------------------------------------------------------------
