@@ -180,7 +180,10 @@ class CachedTokenServiceConnector(ServiceConnector):
             "exp": now + 60,
             "jti": f"sfb-{uuid.uuid4()}",
         }
-        signed = jwt.encode(assertion, reg.get_tool_private_key(), algorithm="RS256", headers={"kid": reg.get_kid()})
+        private_key = reg.get_tool_private_key()
+        if not private_key:
+            raise LtiException("no tool key to sign the client assertion")
+        signed = jwt.encode(assertion, private_key, algorithm="RS256", headers={"kid": reg.get_kid()})
         response = self._requests_session.post(
             token_url,
             data={
