@@ -195,3 +195,23 @@ def test_public_page_in_a_browser(transactional_db, live_server, page, screensho
     screenshot(page, "public-assertion-revoked")
     data = json.loads(page.request.get(f"{live_server.url}/public/assertions/{award.public_id}?format=json").text())
     assert data["revoked"] is True
+
+
+@pytest.mark.browser
+def test_award_email_renders_cleanly(transactional_db, live_server, page, screenshot, settings):
+    """The HTML email as a mail client would show it (images from the live server)."""
+    from badging.openbadges.links import PublicLinks as Links
+    from badging.services.notifications import award_email_message
+
+    settings.PUBLIC_BASE_URL = live_server.url
+    award = issued_award(base=live_server.url)
+    message = award_email_message(award=award, links=Links(live_server.url))
+    html = message.alternatives[0][0]
+    page.set_viewport_size({"width": 700, "height": 900})
+    page.set_content(html)
+    assert page.get_by_role("heading", level=1).inner_text() == "You earned the “Data Analysis Fundamentals” badge"
+    assert page.get_by_role("link", name="Add to LinkedIn profile").get_attribute("href").startswith(
+        "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME"
+    )
+    assert page.get_by_text("Issued to: ada@uni.example.edu").is_visible()
+    screenshot(page, "award-email")
