@@ -96,6 +96,7 @@ _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$")
 
 
 PYLD_DEFAULT_BASE = "http://example.org/base/"
+_SLOT_TOKEN = re.compile(r'"xslot(\d+)x"')
 
 
 def _slot(i: int) -> str:
@@ -184,9 +185,8 @@ def canonize(document: dict) -> str:
         shape = _shapes.setdefault(key, built)
     if shape.broken or any(not _ABSOLUTE_IRI.match(values[i][1]) for i in shape.id_slots):
         return canonize_full(document)
-    filled = shape.expanded_json
-    for i, (_path, value) in enumerate(values):
-        filled = filled.replace(f'"{_slot(i)}"', json.dumps(value))
+    # One pass, so that a value which happens to look like a placeholder is never substituted again.
+    filled = _SLOT_TOKEN.sub(lambda m: json.dumps(values[int(m.group(1))][1]), shape.expanded_json)
     result = _canonize_expanded(filled)
     if not shape.verified:
         if result != canonize_full(document):

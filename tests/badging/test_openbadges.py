@@ -373,3 +373,11 @@ def test_fast_canonicalisation_matches_full_json_ld_processing(award, change):
         assert jsonld.canonize(document).encode() == _nquads(document)
     document["credentialSubject"]["identifier"][0]["identityHash"] = "sha256$" + "0" * 64
     assert jsonld.canonize(document).encode() == _nquads(document)
+
+
+def test_values_that_look_like_template_placeholders_are_signed_as_they_are(award):
+    document = copy.deepcopy({k: v for k, v in award.ob3_credential.items() if k != "proof"})
+    jsonld.canonize(document)  # the shape's template exists now
+    document["name"] = "xslot0x"
+    document["description"] = 'xslot1x "xslot2x"'
+    assert jsonld.canonize(document).encode() == _nquads(document)
