@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -141,3 +142,42 @@ def test_lost_messages_are_recovered_by_the_reconciler(outside, celery_worker_pr
     wait_for(lambda: len(smtp.messages) == len(lost) + len(never) + 1, timeout=60, message="emails")
     assert "stranded@uni.example.edu" in {m["to"][0] for m in smtp.messages}
     assert Award.objects.count() == len(lost) + len(never) + 1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_issues_once(outside, celery_worker_process):
+    """acks_late + reject_on_worker_lost: the batch goes back to the queue and runs again."""
+    from skillsforward.celery import app
+
+    profiles, smtp = outside
+    course_badge = course_badge_with_assessments(api_base_url=profiles.url)
+    progresses = [eligible_progress(course_badge, email=f"k{i}@uni.example.edu") for i in range(12)]
+    profiles.emails = {p.learner.canvas_user_id: p.learner.email for p in progresses}
+    slow = progresses[-1].learner.canvas_user_id
+    profiles.slow_users[slow] = 3.0  # keeps the first run of the batch busy
+    app.send_task("badging.award_issue_batch", args=[[p.pk for p in progresses]])
+
+    wait_for(lambda: profiles.calls.get(slow), timeout=30, message="the batch to be running")
+    busy = [pid for pid in _children(celery_worker_process.pid)]
+    assert busy, "no pool process found"
+    for pid in busy:
+        os.kill(pid, signal.SIGKILL)  # the pool process dies mid-task, before anything is committed
+    profiles.slow_users[slow] = 0.0
+
+    wait_for(lambda: len(smtp.messages) == len(progresses), timeout=90, message="all emails after the crash")
+    time.sleep(1)
+    assert Award.objects.count() == len(progresses)
+    assert len(smtp.messages) == len(progresses)
+    assert profiles.calls[slow] >= 2  # the batch really ran twice

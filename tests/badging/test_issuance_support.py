@@ -6,6 +6,7 @@ import io
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
@@ -31,6 +32,7 @@ class CanvasProfiles:
     def __init__(self, emails: dict[str, str] | None = None):
         self.emails = dict(emails or {})
         self.fail_users: set[str] = set()
+        self.slow_users: dict[str, float] = {}  # user id -> seconds to wait before answering
         self.calls: dict[str, int] = {}
         owner = self
 
@@ -44,6 +46,8 @@ class CanvasProfiles:
                 owner.calls[user_id] = owner.calls.get(user_id, 0) + 1
                 if not match or user_id not in owner.emails:
                     return self._send(404, {"errors": [{"message": "The specified resource does not exist."}]})
+                if user_id in owner.slow_users:
+                    time.sleep(owner.slow_users[user_id])
                 if user_id in owner.fail_users:
                     return self._send(503, {"errors": [{"message": "Service Unavailable"}]})
                 self._send(200, {"id": int(user_id), "primary_email": owner.emails[user_id]})
