@@ -92,6 +92,10 @@ class CanvasClient:
 
     # --- Public API: typed records out ----------------------------------------------------------
 
+    def get_self(self) -> CanvasUser:
+        """The token's own user (`/users/self/profile`): proves the address and the token work."""
+        return CanvasUser.from_api(self._get_json("/users/self/profile"))
+
     def get_course(self, course_id: str) -> CanvasCourse:
         return CanvasCourse.from_api(self._get_json(f"/courses/{course_id}"))
 

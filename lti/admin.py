@@ -1,9 +1,10 @@
 """Operators' configuration UI for Canvas platforms; keys and launches are read-only records."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 
+from canvas.connection import platform_connection_test
 from lti.models import Deployment, LaunchContext, Platform, ToolKey
 
 
@@ -75,6 +76,13 @@ class PlatformAdmin(admin.ModelAdmin):
     list_filter = ["active", "registered_via"]
     search_fields = ["name", "issuer", "client_id", "api_base_url"]
     readonly_fields = ["registered_via", "created_at", "updated_at"]
+    actions = ["test_connection"]
+
+    @admin.action(description="Test the Canvas API connection")
+    def test_connection(self, request, queryset):
+        for platform in queryset:
+            report = platform_connection_test(platform=platform)
+            self.message_user(request, report.message, messages.SUCCESS if report.ok else messages.ERROR)
 
     @admin.display(description="API token")
     def api_token_status(self, obj: Platform) -> str:

@@ -771,7 +771,16 @@ def communication_channel_list(request, caller: Caller, user_id: int):
 
 @canvas_api
 def user_profile(request, caller: Caller, user_id: int):
-    user = _user_for(caller, user_id, teachers_may_read=True)
+    return _profile(caller, _user_for(caller, user_id, teachers_may_read=True))
+
+
+@canvas_api
+def self_profile(request, caller: Caller):
+    """`/users/self/profile`: the token's own user (what a connection test reads)."""
+    return _profile(caller, caller.user)
+
+
+def _profile(caller: Caller, user: SandboxUser) -> dict:
     instance = caller.instance
     return {
         "id": user.id,

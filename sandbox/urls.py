@@ -16,6 +16,7 @@ rest = [
     path("courses/<int:course_id>/enrollments", api.enrollment_list, name="api_enrollments"),
     path("courses/<int:course_id>/users", api.course_user_list, name="api_users"),
     path("users/<int:user_id>/communication_channels", api.communication_channel_list, name="api_channels"),
+    path("users/self/profile", api.self_profile, name="api_self_profile"),
     path("users/<int:user_id>/profile", api.user_profile, name="api_profile"),
 ]
 
