@@ -23,13 +23,15 @@ def _b64url(data: bytes) -> str:
 
 def key_generate(algorithm: str) -> tuple[str, dict]:
     """A new private key as PKCS#8 PEM and its public JWK (RFC 7517 / RFC 8037 for OKP)."""
+    private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
     if algorithm == ED25519:
         private = ed25519.Ed25519PrivateKey.generate()
         raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw)}
     elif algorithm == RS256:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        numbers = private.public_key().public_numbers()
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        private = rsa_key
+        numbers = rsa_key.public_key().public_numbers()
         jwk = {
             "kty": "RSA",
             "alg": "RS256",

@@ -88,7 +88,10 @@ def is_svg(content_type: str) -> bool:
 def assertion_document(award, links: PublicLinks) -> dict:
     """§Assertion, hosted: id, type, recipient, badge, verification, issuedOn (+ image, evidence, expires)."""
     badge_class = award.badge_class
-    doc = {
+    evidence: dict[str, str] = {"id": links.assertion_evidence(award.public_id)}
+    if award.evidence_narrative:
+        evidence["narrative"] = award.evidence_narrative
+    doc: dict[str, object] = {
         "@context": CONTEXT,
         "type": "Assertion",
         "id": links.assertion(award.public_id),
@@ -97,12 +100,10 @@ def assertion_document(award, links: PublicLinks) -> dict:
         "verification": {"type": "HostedBadge"},
         "issuedOn": ob_datetime(award.issued_on),
         "image": links.assertion_image(award.public_id, svg=is_svg(badge_class.image_content_type)),
-        "evidence": [{"id": links.assertion_evidence(award.public_id), "narrative": award.evidence_narrative}],
+        "evidence": [evidence],
     }
     if award.evidence_narrative:
         doc["narrative"] = award.evidence_narrative
-    else:
-        del doc["evidence"][0]["narrative"]
     if award.expires:
         doc["expires"] = ob_datetime(award.expires)
     return doc

@@ -54,7 +54,7 @@ def status_list_revoked_positions(*, issuer: Issuer, list_number: int) -> tuple[
         status_list_index__gte=low,
         status_list_index__lt=low + ob3.STATUS_LIST_SIZE,
     )
-    positions = [index - low for index in revoked.values_list("status_list_index", flat=True)]
+    positions = [index - low for index in revoked.values_list("status_list_index", flat=True) if index is not None]
     newest = revoked.aggregate(newest=Max("revoked_at"))["newest"]
     return positions, newest
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 
 from celery import current_app
@@ -282,7 +283,8 @@ def _evidence_narrative(course_badge) -> str:
     return f"Mastered every credentialing assessment in {course_name}:\n\n{listed}\n\nand received a final grade."
 
 
-_index_space = {"size": ob3.STATUS_LIST_SIZE, "checked": 0.0}
+_index_space_size = ob3.STATUS_LIST_SIZE
+_index_space_checked = 0.0
 
 
 def _status_list_index() -> int:
@@ -290,14 +292,15 @@ def _status_list_index() -> int:
     random positions give herd privacy; sequential ones would leak issue order). The space
     doubles as awards grow so that it stays at most 1/16 full (a sparse list compresses to a few
     hundred bytes); a collision is caught by the unique constraint and retried with a new slot."""
+    global _index_space_size, _index_space_checked
     now = time.monotonic()
-    if now - _index_space["checked"] > 60:
+    if now - _index_space_checked > 60:
         count = Award.objects.count()
         size = ob3.STATUS_LIST_SIZE
         while count * 16 > size:
             size *= 2
-        _index_space.update(size=size, checked=now)
-    return secrets.randbelow(_index_space["size"])
+        _index_space_size, _index_space_checked = size, now
+    return secrets.randbelow(_index_space_size)
 
 
 def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> tuple[dict, str, dict[str, bytes]]:
@@ -573,7 +576,7 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
             )
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
-                transaction.on_commit(lambda ids=delivery_ids: _enqueue_deliveries(ids))
+                transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))
         issued += [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
@@ -632,9 +635,7 @@ def award_revoke(*, award_id: int, reason: str, actor: str) -> Award:
         )
         for delivery_id in pushed:
             transaction.on_commit(
-                lambda delivery_id=delivery_id: current_app.send_task(
-                    "badging.canvas_credentials_revoke", args=[delivery_id]
-                )
+                partial(current_app.send_task, "badging.canvas_credentials_revoke", args=[delivery_id])
             )
     return award
 

@@ -31,7 +31,7 @@ JSON_MAX_AGE = 60
 
 
 def _accept_q(accept: str) -> dict[str, float]:
-    ranges = {}
+    ranges: dict[str, float] = {}
     for part in accept.split(","):
         media, *params = [p.strip() for p in part.split(";")]
         if not media:
@@ -303,7 +303,7 @@ def issuer_image(request, public_id: str):
 def issuer_key(request, public_id: str, kid: str):
     found = selectors.issuer_public_get(public_id=public_id)
     key = selectors.issuer_key_public_get(issuer=found, kid=kid) if found else None
-    if key is None:
+    if found is None or key is None:
         raise Http404("No such key")
     links = public_links(request)
     document = keys.key_document(

@@ -210,8 +210,10 @@ def test_award_email_renders_cleanly(transactional_db, live_server, page, screen
     page.set_viewport_size({"width": 700, "height": 900})
     page.set_content(html)
     assert page.get_by_role("heading", level=1).inner_text() == "You earned the “Data Analysis Fundamentals” badge"
-    assert page.get_by_role("link", name="Add to LinkedIn profile").get_attribute("href").startswith(
-        "https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME"
+    assert (
+        page.get_by_role("link", name="Add to LinkedIn profile")
+        .get_attribute("href")
+        .startswith("https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME")
     )
     assert page.get_by_text("Issued to: ada@uni.example.edu").is_visible()
     screenshot(page, "award-email")
