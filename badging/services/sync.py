@@ -976,13 +976,14 @@ def _enqueue_eligible(badge: CourseBadge) -> int:
 
 
 def beat_schedule_write() -> list[tuple[str, int, bool]]:
-    """Create or update the django-celery-beat rows for the periodic sync and the reconciler.
+    """Create or update the django-celery-beat rows: periodic sync, the reconciler, the launch purge.
     Idempotent: rows are keyed by task name. Returns (task, minutes, changed) per row."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     wanted = [
         ("badging.sync_all_due", settings.BADGING_SYNC_INTERVAL_MINUTES, "Sync courses from Canvas"),
         ("badging.reconcile", settings.BADGING_RECONCILE_INTERVAL_MINUTES, "Reconcile awards and deliveries"),
+        ("lti.launches_purge", 60, "Purge expired LTI launches"),
     ]
     # The sync interval is when a course is due; checking more often spreads the courses out.
     out = []

@@ -20,9 +20,9 @@ def test_schedule_is_idempotent_and_uses_the_exact_task_names(settings):
     call_command("badging_schedule", stdout=out)
     call_command("badging_schedule", stdout=out)
     rows = {p.task: p for p in PeriodicTask.objects.all()}
-    assert set(rows) == {"badging.sync_all_due", "badging.reconcile"}
+    assert set(rows) == {"badging.sync_all_due", "badging.reconcile", "lti.launches_purge"}
     assert rows["badging.reconcile"].interval.every == 10 and rows["badging.reconcile"].enabled
-    assert PeriodicTask.objects.count() == 2
+    assert PeriodicTask.objects.count() == 3
     assert "already up to date" in out.getvalue().splitlines()[-1]
 
 
