@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from lti import adapter, config, selectors, services
 from lti.errors import Refused
 from lti.registration import platform_register_dynamic
+from skillsforward.middleware import content_security_policy
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,8 @@ def _frameable_by_registering_platform(response, openid_configuration: str):
     controls to click, so letting any https site (and the registering host) frame it is harmless."""
     parts = urlsplit(openid_configuration)
     origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
-    # Same policy as skillsforward.middleware, apart from frame-ancestors.
-    response["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        f"form-action 'self'; frame-ancestors 'self' https: {origin}".rstrip()
-    )
+    ancestors = ["'self'", "https:", *([origin] if origin else [])]
+    response["Content-Security-Policy"] = content_security_policy(frame_ancestors=ancestors, form_action="'self'")
     response.xframe_options_exempt = True
     # Platforms that open registration in a popup need window.opener to survive.
     response["Cross-Origin-Opener-Policy"] = "unsafe-none"

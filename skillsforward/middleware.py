@@ -14,6 +14,15 @@ def frame_ancestors() -> list[str]:
     return ["'self'", *origins]
 
 
+def content_security_policy(*, frame_ancestors: list[str], form_action: str = "'self' https: http:") -> str:
+    """The one policy of every page: no inline scripts or styles; only frame-ancestors and form-action vary."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        f"form-action {form_action}; frame-ancestors {' '.join(frame_ancestors)}"
+    )
+
+
 class ContentSecurityPolicyMiddleware:
     """No inline scripts anywhere; framing only by the registered Canvas hosts.
 
@@ -28,11 +37,6 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" in response:
             return response
-        ancestors = " ".join(frame_ancestors())
-        response["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-            f"form-action 'self' https: http:; frame-ancestors {ancestors}"
-        )
+        response["Content-Security-Policy"] = content_security_policy(frame_ancestors=frame_ancestors())
         response.xframe_options_exempt = True
         return response
