@@ -144,7 +144,7 @@ class CanvasCredentialsForm(forms.ModelForm):
         model = CanvasCredentialsConnection
         formfield_callback = _formfield
         fields = ["enabled", "api_base_url", "username", "password", "client_id", "client_secret"]
-        fields += ["badge_class_entity_ids"]
+        fields += ["badge_class_entity_ids", "notify_recipients"]
         help_texts = {
             "badge_class_entity_ids": 'JSON: {"<badge class key>": "<Canvas Credentials badge class entityId>"}',
             "api_base_url": "US https://api.badgr.io, EU https://api.eu.badgr.io, AU https://api.au.badgr.io, …",

@@ -409,6 +409,10 @@ class CanvasCredentialsConnection(models.Model):
     token_expires_at = models.DateTimeField(null=True, blank=True)
     # {"<badge class key>": "<Badgr badge class entityId>"}
     badge_class_entity_ids = models.JSONField(default=dict, blank=True)
+    # Learners already get our email; a second one from Canvas Credentials is opt-in.
+    notify_recipients = models.BooleanField(
+        default=False, help_text="Also let Canvas Credentials email the learner about the award"
+    )
     last_error = models.TextField(blank=True)
 
     def __str__(self) -> str:

@@ -168,7 +168,7 @@ def canvas_credentials_issue(*, delivery: Delivery, links: PublicLinks) -> str:
         return found  # a previous attempt got through but its answer was lost
     body = {
         "recipient": {"identity": award.recipient_email, "type": "email", "hashed": True},
-        "notify": True,
+        "notify": connection.notify_recipients,
         "issuedOn": ob_datetime(award.issued_on),
         "expires": ob_datetime(award.expires) if award.expires else None,
         "narrative": award.evidence_narrative,

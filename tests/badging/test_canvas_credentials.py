@@ -168,7 +168,7 @@ def test_award_is_issued_in_canvas_credentials(badgr, award):
     assert delivery.status == Delivery.SENT and delivery.external_id in badgr.assertions
     sent = badgr.assertions[delivery.external_id]["body"]
     assert sent["recipient"] == {"identity": "ada@uni.example.edu", "type": "email", "hashed": True}
-    assert sent["notify"] is True
+    assert sent["notify"] is False  # the learner already gets our email; Badgr's is opt-in
     assert sent["evidence"][0]["url"] == f"https://badges.uni.example.edu/public/assertions/{award.public_id}"
     assert sent["issuedOn"].endswith("+00:00")
     assert badgr.token_requests == ["password"]
