@@ -21,6 +21,7 @@ from badging.openbadges import keys, ob2
 from badging.openbadges.links import public_links
 from badging.selectors import awards as selectors
 from badging.services import issuance
+from skillsforward.ratelimit import client_address, rate_limit_exceeded
 
 CRAWLERS = re.compile(
     r"LinkedInBot|Slackbot|Twitterbot|facebookexternalhit|Discordbot|WhatsApp|TelegramBot|redditbot|Applebot|"
@@ -28,6 +29,12 @@ CRAWLERS = re.compile(
     re.IGNORECASE,
 )
 JSON_MAX_AGE = 60
+# "Was this issued to this address?" answers only yes or no, but unthrottled it would let anyone try
+# a list of addresses against an assertion. Per client, and per assertion whatever the client.
+CHECKS_PER_CLIENT = 10
+CHECKS_PER_CLIENT_WINDOW = 600
+CHECKS_PER_AWARD = 30
+CHECKS_PER_AWARD_WINDOW = 3600
 
 
 def _accept_q(accept: str) -> dict[str, float]:
@@ -154,14 +161,21 @@ def assertion(request, public_id: str):
 def assertion_check(request, public_id: str):
     award = _award_or_404(public_id)
     email = request.POST.get("email", "")[:320]
+    status = 410 if award.revoked else 200
+    if rate_limit_exceeded(
+        key=f"check:client:{client_address(request)}", limit=CHECKS_PER_CLIENT, window_seconds=CHECKS_PER_CLIENT_WINDOW
+    ) or rate_limit_exceeded(
+        key=f"check:award:{award.public_id}", limit=CHECKS_PER_AWARD, window_seconds=CHECKS_PER_AWARD_WINDOW
+    ):
+        response = _award_page(request, award, status=429, check_result="limited", checked_email=email.strip())
+        response["Retry-After"] = str(CHECKS_PER_CLIENT_WINDOW)
+        return response
     if not ob2.normalise_email(email):
         result = "empty"
     else:
         result = "yes" if selectors.award_recipient_matches(award=award, email=email) else "no"
     # The address typed is echoed back to the person who typed it; the recipient's is never shown.
-    return _award_page(
-        request, award, status=410 if award.revoked else 200, check_result=result, checked_email=email.strip()
-    )
+    return _award_page(request, award, status=status, check_result=result, checked_email=email.strip())
 
 
 def _image_response(image, *, filename: str, download: bool) -> HttpResponse:
