@@ -6,7 +6,9 @@ asks Canvas to close the dialog. A registration never overwrites an existing one
 who can reach this URL could re-point a live registration at keys of their own.
 """
 
+import ipaddress
 import logging
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,17 +35,59 @@ class RegistrationResult:
     deployment_id: str
 
 
+def _internal_address(host: str) -> str:
+    """The first address of `host` that is not on the public internet, or "" if there is none.
+
+    Anyone who can reach /lti/register/ chooses the URLs this server then fetches (and later uses as
+    the platform's key set and token endpoint): they must not point it at the cloud metadata
+    service, localhost or the campus network behind the firewall. A name that does not resolve is
+    left to fail when it is fetched.
+    """
+    try:
+        candidates = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return ""
+        candidates = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in candidates:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            return str(address)
+    return ""
+
+
 def _check_url(url: str, what: str) -> str:
     parts = urlsplit(url or "")
-    plain_http_ok = settings.DEBUG or settings.SANDBOX_ENABLED  # the local Canvas stand-in speaks http
-    if not parts.netloc or parts.scheme not in (("https", "http") if plain_http_ok else ("https",)):
+    local_ok = settings.DEBUG or settings.SANDBOX_ENABLED  # the local Canvas stand-in speaks http on localhost
+    if not parts.hostname or parts.scheme not in (("https", "http") if local_ok else ("https",)):
         raise Refused("registration_failed", f"{what} is not an https URL: {url!r}")
+    if not local_ok and (address := _internal_address(parts.hostname)):
+        raise Refused("registration_failed", f"{what} points at a non-public address ({address}): {url!r}")
     return url
 
 
+def _fetch(method: str, url: str, what: str, **kwargs) -> dict:
+    """One bounded request: no redirects (each URL is checked before it is fetched), at most
+    MAX_RESPONSE_BYTES read, a JSON object back."""
+    try:
+        with http_session().request(method, url, allow_redirects=False, stream=True, **kwargs) as response:
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
+    except requests.RequestException as exc:
+        raise Refused("registration_failed", f"{what}: {exc}") from exc
+    if response.is_redirect:
+        raise Refused("registration_failed", f"{what}: redirected to {response.headers.get('Location')!r}")
+    response._content = body
+    return _json(response, what)
+
+
 def _json(response: requests.Response, what: str) -> dict:
-    if len(response.content) > MAX_RESPONSE_BYTES:
-        raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
     if response.status_code >= 400:
         raise Refused("registration_failed", f"{what}: HTTP {response.status_code} {response.text[:300]}")
     try:
@@ -60,15 +104,10 @@ def platform_register_dynamic(
 ) -> RegistrationResult:
     """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails."""
     _check_url(openid_configuration_url, "openid_configuration")
-    session = http_session()
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
-    try:
-        openid = _json(
-            session.get(openid_configuration_url, headers={"Accept": "application/json", **auth}),
-            "OpenID configuration",
-        )
-    except requests.RequestException as exc:
-        raise Refused("registration_failed", f"OpenID configuration: {exc}") from exc
+    openid = _fetch(
+        "GET", openid_configuration_url, "OpenID configuration", headers={"Accept": "application/json", **auth}
+    )
     missing = [f for f in REQUIRED_OPENID_FIELDS if not isinstance(openid.get(f), str) or not openid.get(f)]
     if missing:
         raise Refused("registration_failed", f"OpenID configuration lacks {missing}")
@@ -83,17 +122,8 @@ def platform_register_dynamic(
     body = config.registration_request(
         base_url=base_url, scopes_supported=scopes_supported if isinstance(scopes_supported, list) else None
     )
-    try:
-        answer = _json(
-            session.post(
-                openid["registration_endpoint"],
-                json=body,
-                headers={"Accept": "application/json", **auth},
-            ),
-            "registration",
-        )
-    except requests.RequestException as exc:
-        raise Refused("registration_failed", f"registration: {exc}") from exc
+    headers = {"Accept": "application/json", **auth}
+    answer = _fetch("POST", openid["registration_endpoint"], "registration", json=body, headers=headers)
     client_id = str(answer.get("client_id") or "").strip()
     if not client_id:
         raise Refused("registration_failed", "the registration answer has no client_id")
