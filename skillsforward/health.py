@@ -1,4 +1,9 @@
-"""/health/: database, cache and broker, for load balancers and container probes."""
+"""/health/: database, cache and broker, for load balancers and container probes.
+
+Probes address the process by its IP or container name, not by the public host name, so the probe
+is answered by a middleware placed before anything that validates the Host header (and before
+the pages' own middleware, which needs the cache this probe may report as down).
+"""
 
 import time
 
@@ -42,3 +47,15 @@ def health(request):
     ok = all(r["ok"] for r in results.values())
     body = {"status": "ok" if ok else "fail", "checks": results, "broker": settings.CELERY_BROKER_URL.split("://")[0]}
     return JsonResponse(body, status=200 if ok else 503)
+
+
+class HealthProbeMiddleware:
+    """Answers GET/HEAD /health/ whatever the Host header; every other request passes through."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/health/" and request.method in ("GET", "HEAD"):
+            return health(request)
+        return self.get_response(request)

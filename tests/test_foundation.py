@@ -38,3 +38,44 @@ def test_health_reports_each_dependency(client):
     assert set(body["checks"]) == {"database", "cache", "broker"}
     assert body["checks"]["database"]["ok"] is True
     assert response.status_code == (200 if body["status"] == "ok" else 503)
+
+
+@pytest.mark.django_db
+def test_health_answers_probes_whatever_host_they_use(client, settings):
+    """Container and load-balancer probes address the process by IP, not by the public host name."""
+    settings.ALLOWED_HOSTS = ["badges.example.edu"]
+
+    probe = client.get("/health/", HTTP_HOST="10.0.0.7:8000")
+
+    assert probe.status_code in (200, 503) and probe.json()["checks"]["database"]["ok"] is True
+    assert probe["Cache-Control"].startswith("max-age=0")
+    # Every other page still refuses a host that is not allowed.
+    assert client.get("/lti/config.json", HTTP_HOST="10.0.0.7:8000").status_code == 400
+
+
+@pytest.mark.django_db
+def test_health_fails_when_the_cache_is_down(client, settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+
+    response = client.get("/health/")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["cache"]["ok"] is False and "Connection" in body["checks"]["cache"]["error"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_health_fails_when_the_broker_is_down(client, monkeypatch):
+    from skillsforward.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app.conf, "broker_write_url", None)
+
+    body = client.get("/health/").json()
+
+    assert body["status"] == "fail"
+    assert body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["error"]
