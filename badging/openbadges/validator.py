@@ -33,6 +33,12 @@ class ValidationResult:
         ]
 
 
+def _is_svg(image: Path) -> bool:
+    with image.open("rb") as fh:
+        head = fh.read(512).lstrip()
+    return head.startswith(b"<")
+
+
 def validate(
     target: str | None = None, *, recipient: str | None = None, image: Path | None = None, timeout: float = 300
 ) -> ValidationResult:
@@ -43,6 +49,14 @@ def validate(
     args = [str(tool), "--json"]
     if recipient:
         args += ["--recipient", recipient]
+    if image is not None and _is_svg(image):
+        # The validator's own bakery (1.2.4) returns an SVG's verify URL as bytes, which
+        # openbadges 1.1.2 cannot take ("only URL, JSON, or JWS input"): every hosted baked SVG
+        # crashes it. openbadges-bakery 2.0.0 fixed that; unbake with it and validate its answer.
+        from openbadges_bakery import unbake
+
+        with image.open("rb") as fh:
+            target, image = unbake(fh), None
     if image is not None:
         args += ["--image", str(image)]
     if target is not None:

@@ -73,3 +73,29 @@ def test_revocation_is_served_even_though_the_validator_misses_it(served):
     assert response.json()["revoked"] is True and response.json()["revocationReason"] == "Issued in error"
     issuer = requests.get(f"{served.url}/public/issuers/{award.badge_class.issuer.public_id}", timeout=10).json()
     assert issuer["email"] == award.badge_class.issuer.email  # the validator does not require it; the spec does
+
+
+def test_svg_badge_assertion_and_baked_svg_validate(served, tmp_path):
+    """An SVG badge class: the hosted assertion, its SVG badge class image and the baked SVG all pass."""
+    from badging.openbadges.links import PublicLinks
+    from tests import factories as f
+    from tests.badging.test_issuance_support import SVG
+
+    award = f.AwardFactory(
+        recipient_email="grace@uni.example.edu",
+        course_badge=f.CourseBadgeFactory(
+            badge_class=f.BadgeClassFactory(image=SVG, image_content_type="image/svg+xml")
+        ),
+    )
+    issuance.award_documents_render(award=award, links=PublicLinks(served.url))
+    url = f"{served.url}/public/assertions/{award.public_id}"
+    result = validator.validate(url, recipient="grace@uni.example.edu")
+    assert result.valid, result.errors or result.output[-2000:]
+
+    baked = tmp_path / "baked.svg"
+    baked.write_bytes(bytes(award.images.get(content_type="image/svg+xml").data))
+    result = validator.validate(image=baked, recipient="grace@uni.example.edu")
+    assert result.valid, result.errors or result.output[-2000:]
+    wrong = validator.validate(image=baked, recipient="Grace@uni.example.edu")
+    # Backpacks hash the address as typed: why the product lowercases before hashing.
+    assert not wrong.valid and any("VERIFY_RECIPIENT_IDENTIFIER" in e for e in wrong.errors)
