@@ -42,6 +42,13 @@ def _email_links() -> PublicLinks:
     return PublicLinks(base)
 
 
+def learner_page_url(*, course) -> str:
+    """Where the learner's own badge page is: inside Canvas, launched from the course menu (the
+    tool's page needs an LTI launch, so the email links to the course in Canvas)."""
+    base = (course.platform.api_base_url or "").rstrip("/")
+    return f"{base}/courses/{course.canvas_course_id}" if base else ""
+
+
 def award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     """The notification email (plain text + HTML) for an award."""
     context = {
@@ -52,6 +59,7 @@ def award_email_message(*, award: Award, links: PublicLinks, connection=None) ->
         "course": award.course_badge.course,
         "links": award_links(award, links=links),
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
+        "learner_page_url": learner_page_url(course=award.course_badge.course),
     }
     subject = f"You earned the “{award.badge_class.name}” badge"
     message = EmailMultiAlternatives(
@@ -139,7 +147,7 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     rows = (
         Delivery.objects.filter(pk__in=set(delivery_ids))
         .exclude(status=Delivery.SENT)
-        .select_related("award__badge_class__issuer", "award__learner", "award__course_badge__course")
+        .select_related("award__badge_class__issuer", "award__learner", "award__course_badge__course__platform")
         .defer(  # the big columns the email does not need
             "award__ob3_credential",
             "award__ob3_jwt",

@@ -55,10 +55,14 @@ def test_email_content_and_links(award):
     assert f"{page}/image?download=1" in text
     assert f"{page}.ob3.json?download=1" in text and f"{page}.jwt?download=1" in text
     assert "Import into Badgr / Canvas Credentials" in text and "upload the downloaded badge image" in text
+    course = award.course_badge.course
+    learner_page = f"{course.platform.api_base_url}/courses/{course.canvas_course_id}"
+    assert f"Your badge page in Canvas (open “Badges” in the course menu): {learner_page}" in text
 
     html, mime = message.alternatives[0]
     assert mime == "text/html"
     assert f'href="{page}"' in html and "Add to LinkedIn profile" in html
+    assert f'href="{learner_page}"' in html and "Your badge page in Canvas" in html
     linkedin = next(line for line in text.splitlines() if "linkedin.com" in line).split(": ", 1)[1]
     parts = urlsplit(linkedin)
     assert parts.netloc == "www.linkedin.com" and parts.path == "/profile/add"
