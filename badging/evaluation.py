@@ -44,6 +44,7 @@ NOT_SUBMITTED = "not_submitted"
 AWAITING_GRADING = "awaiting_grading"
 GRADED_NOT_POSTED = "graded_not_posted"
 EXCUSED = "excused"
+MISSING_IN_CANVAS = "missing_in_canvas"
 MASTERED = "mastered"
 NOT_MASTERED = "not_mastered"
 
@@ -71,6 +72,8 @@ class AssessmentSpec:
     min_percent: Decimal | None = None  # exactly one of min_percent / min_points is set
     min_points: Decimal | None = None
     criteria: tuple[CriterionSpec, ...] = ()
+    # Picked by id but not (or no longer) in Canvas: it stays in the rule, so it blocks the badge.
+    missing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,14 @@ def assessment_evaluate(
             activity=activity,
         )
 
+    if spec.missing:
+        return outcome(
+            MISSING_IN_CANVAS,
+            False,
+            "this credentialing assessment was not found in Canvas (deleted, or not synced yet): "
+            "no one can master it until the instructor restores it or an admin changes the badge's assessments",
+            activity=False,
+        )
     if result is None or (result.workflow_state in ("", "unsubmitted") and not result.graded):
         return outcome(NOT_SUBMITTED, False, "not submitted yet", activity=False)
     if result.excused:

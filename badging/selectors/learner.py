@@ -36,6 +36,7 @@ RESULT_AWAITING_GRADING = "awaiting_grading"
 RESULT_EXCUSED = "excused"
 RESULT_MASTERED = "mastered"
 RESULT_NOT_YET = "not_yet"
+RESULT_MISSING = "missing_in_canvas"
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ _STATUS_TO_RESULT = {
     ev.EXCUSED: RESULT_EXCUSED,
     ev.MASTERED: RESULT_MASTERED,
     ev.NOT_MASTERED: RESULT_NOT_YET,
+    ev.MISSING_IN_CANVAS: RESULT_MISSING,
 }
 
 
@@ -374,7 +376,12 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         award = awards.get(badge.pk)
         # The same rule the sync's evaluation applies: which assessments, what mastery means.
         rule = badge_rule_build(course_badge=cb, assignments=assignment_rows)
-        picked = [by_canvas_id[spec.assignment_id] for spec in rule.assessments]
+        # A picked assessment Canvas no longer has is still listed (it blocks the badge): say so.
+        picked = [
+            by_canvas_id.get(spec.assignment_id)
+            or Assignment(course=course, canvas_assignment_id=spec.assignment_id, name=spec.name, rubric=[])
+            for spec in rule.assessments
+        ]
         live = ev.evaluate_learner(
             rule=rule,
             learner=ev.LearnerFacts(

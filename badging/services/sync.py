@@ -797,11 +797,30 @@ def badge_rule_build(
             )
         )
     specs = []
-    for row in _assessment_rows(course_badge, assignments):
-        min_percent, min_points = _threshold(course_badge, row["canvas_assignment_id"])
+    found = {row["canvas_assignment_id"]: row for row in _assessment_rows(course_badge, assignments)}
+    # Picked ids keep their place even when Canvas no longer has the assignment: a deleted
+    # credentialing assessment must block the badge, not silently lower the bar.
+    wanted = (
+        list(dict.fromkeys(str(i) for i in course_badge.assessment_ids)) if course_badge.assessment_ids else list(found)
+    )
+    for assignment_id in wanted:
+        row = found.get(assignment_id)
+        min_percent, min_points = _threshold(course_badge, assignment_id)
+        if row is None:
+            specs.append(
+                ev.AssessmentSpec(
+                    assignment_id=assignment_id,
+                    name=f"Assignment {assignment_id} (not found in Canvas)",
+                    points_possible=None,
+                    min_percent=min_percent,
+                    min_points=min_points,
+                    missing=True,
+                )
+            )
+            continue
         specs.append(
             ev.AssessmentSpec(
-                assignment_id=row["canvas_assignment_id"],
+                assignment_id=assignment_id,
                 name=row["name"],
                 points_possible=row["points_possible"],
                 min_percent=min_percent,

@@ -301,7 +301,11 @@ def test_rule_flags_what_no_longer_matches_canvas():
     texts = flag_texts(sel.rule_check(course_badge=badge))
     assert "“Clean a data set” was deleted in Canvas." in texts
     assert "Assignment 999 is not in this Canvas course." in texts
-    assert [a.name for a in sel.rule_check(course_badge=badge).assessments] == []  # deleted ones never count
+    # Picked ones Canvas no longer has stay in the rule (they block the badge), named as missing.
+    assert [a.name for a in sel.rule_check(course_badge=badge).assessments] == [
+        "Assignment 501 (not found in Canvas)",
+        "Assignment 999 (not found in Canvas)",
+    ]
 
     badge.assessment_ids = []
     badge.assessment_group_name = "Badge Assessments"

@@ -538,3 +538,18 @@ def test_fresh_data_reads_just_now(client, course_setup):
 
     CourseSync.objects.create(course=course_setup["course"], last_synced_at=timezone.now())
     assert "last updated just now" in text_of(page(client, course_setup["launch"]))
+
+
+def test_picked_assessment_deleted_in_canvas_is_shown_and_blocks_the_badge(client, course_setup):
+    s = course_setup
+    cb = s["course_badge"]
+    cb.assessment_ids = [s["a1"].canvas_assignment_id, s["a2"].canvas_assignment_id]
+    cb.save()
+    s["a2"].deleted_in_canvas = True
+    s["a2"].save()
+    grade(s["a1"], s["learner"], "12")
+    s["learner"].enrollments.update(override_score=Decimal("90"))
+    text = text_of(page(client, s["launch"]))
+    assert "Master each of the 2 credentialing assessments" in text
+    assert "Not found in Canvas" in text
+    assert "You have earned this badge" not in text

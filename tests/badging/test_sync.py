@@ -367,3 +367,23 @@ def test_too_many_marked_learners_read_the_whole_roster(canvas, course_badge):
     )
     run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
     assert run.stats["roster"] is True and "learners_refreshed" not in run.stats
+
+
+def test_a_picked_assessment_missing_in_canvas_blocks_the_badge(canvas, course_badge):
+    # The badge names its assessments by id; one of them is later deleted in Canvas. The rule
+    # still has two assessments: nobody earns the badge on one, and the reason says why.
+    course_badge.assessment_ids = ["55", "56"]
+    course_badge.save()
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 12, at=now)
+    canvas.set_override(42, 95.0, "A")
+    canvas.assignments = [a for a in canvas.assignments if a["id"] != 56]
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+
+    progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
+    assert progress.state != "eligible"
+    assert (progress.mastered_count, progress.assessment_count) == (1, 2)
+    missing = progress.detail["assessments"][1]
+    assert missing["assignment_id"] == "56" and not missing["mastered"]
+    assert "not found in Canvas" in missing["reason"]
