@@ -24,6 +24,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG_NS = "http://www.w3.org/2000/svg"
 FORBIDDEN_SVG_ELEMENTS = {"script", "foreignobject", "iframe", "embed", "object", "handler", "listener"}
 EXTERNAL_URL = re.compile(r"url\(\s*['\"]?\s*(?!#|data:image/)", re.I)
+# The XML parser drops processing instructions, so they are looked for in the bytes: an
+# <?xml-stylesheet href=…?> would load a style sheet from elsewhere when the SVG is opened.
+PROCESSING_INSTRUCTION = re.compile(rb"<\?\s*([^\s?>]*)")
+ANIMATIONS = {"set", "animate"}
 
 
 def badge_image_validate(data: bytes, filename: str = "", *, max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
@@ -43,13 +47,16 @@ def badge_image_validate(data: bytes, filename: str = "", *, max_bytes: int = MA
 def _png(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
+            # The header's size is checked before any pixel is decoded: a small file can declare
+            # a huge image (a decompression bomb) that would take the process's memory.
+            _check_size(*image.size)
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # verify() does not decode the pixels; a truncated file fails here
-            width, height = image.size
+    except Image.DecompressionBombError:
+        raise ValidationError(f"the PNG declares an enormous image; each side must be at most {MAX_SIDE} pixels")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(f"the PNG file is damaged or not really a PNG ({exc})")
-    _check_size(width, height)
     return data
 
 
@@ -73,6 +80,10 @@ def _svg(data: bytes) -> bytes:
         raise ValidationError("the SVG file declares a DTD or entities, which are not allowed")
     except SafeET.ParseError as exc:
         raise ValidationError(f"the SVG file is not well-formed XML ({exc})")
+    for number, match in enumerate(PROCESSING_INSTRUCTION.finditer(data)):
+        if not (number == 0 and match.group(1) == b"xml" and not data[: match.start()].strip(b"\xef\xbb\xbf \t\r\n")):
+            target = match.group(1).decode("utf-8", "replace")[:40]
+            raise ValidationError(f"the SVG contains a processing instruction (<?{target}), which is not allowed")
     if _local(root.tag) != "svg" or not root.tag.startswith("{" + SVG_NS):
         raise ValidationError("the file is XML but not an SVG image (the root element must be <svg>)")
     for element in root.iter():
@@ -82,6 +93,8 @@ def _svg(data: bytes) -> bytes:
         css = (element.text or "") if name == "style" else ""
         if EXTERNAL_URL.search(css) or "@import" in css:
             raise ValidationError("the SVG's <style> loads something from outside the file, which is not allowed")
+        if name in ANIMATIONS and element.get("attributeName", "").rsplit(":", 1)[-1].strip().lower() == "href":
+            raise ValidationError("the SVG animates a link (href), which is not allowed in a badge image")
         for attribute, value in element.attrib.items():
             attr = _local(attribute)
             if attr.startswith("on"):

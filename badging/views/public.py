@@ -29,6 +29,9 @@ CRAWLERS = re.compile(
     re.IGNORECASE,
 )
 JSON_MAX_AGE = 60
+# Badge images opened on their own (an SVG is a document) run nothing and load nothing, even if
+# validation ever let something through; inline styles are how SVGs are drawn.
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 # "Was this issued to this address?" answers only yes or no, but unthrottled it would let anyone try
 # a list of addresses against an assertion. Per client, and per assertion whatever the client.
 CHECKS_PER_CLIENT = 10
@@ -178,9 +181,14 @@ def assertion_check(request, public_id: str):
     return _award_page(request, award, status=status, check_result=result, checked_email=email.strip())
 
 
+def _image(data: bytes, content_type: str) -> HttpResponse:
+    response = HttpResponse(bytes(data), content_type=content_type)
+    response["Content-Security-Policy"] = IMAGE_CSP
+    return response
+
+
 def _image_response(image, *, filename: str, download: bool) -> HttpResponse:
-    content_type = image.content_type.split(";")[0]
-    response = HttpResponse(bytes(image.data), content_type=content_type)
+    response = _image(image.data, image.content_type.split(";")[0])
     disposition = "attachment" if download else "inline"
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response["Cache-Control"] = "public, max-age=3600"
@@ -230,7 +238,10 @@ def assertion_ob3_image(request, public_id: str):
 @require_GET
 def assertion_ob3(request, public_id: str):
     award = _award_with_documents(request, public_id)
-    response = _json(request, award.ob3_credential, content_type="application/ld+json")
+    # A revoked credential answers 410 like every URL of a revoked award; the body stays, as its
+    # status list entry is what an OB 3.0 verifier checks.
+    status = 410 if award.revoked else 200
+    response = _json(request, award.ob3_credential, content_type="application/ld+json", status=status)
     if "download" in request.GET:
         response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.ob3.json"'
     return response
@@ -239,7 +250,9 @@ def assertion_ob3(request, public_id: str):
 @require_GET
 def assertion_jwt(request, public_id: str):
     award = _award_with_documents(request, public_id)
-    response = HttpResponse(award.ob3_jwt, content_type="application/vc+ld+json+jwt")
+    response = HttpResponse(
+        award.ob3_jwt, content_type="application/vc+ld+json+jwt", status=410 if award.revoked else 200
+    )
     response["Access-Control-Allow-Origin"] = "*"
     if "download" in request.GET:
         response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.jwt"'
@@ -286,7 +299,7 @@ def badge_class_image(request, public_id: str):
     badge = selectors.badge_class_public_get(public_id=public_id)
     if badge is None or not badge.image:
         raise Http404("No such badge image")
-    response = HttpResponse(bytes(badge.image), content_type=badge.image_content_type)
+    response = _image(badge.image, badge.image_content_type)
     response["Cache-Control"] = "public, max-age=3600"
     response["Access-Control-Allow-Origin"] = "*"
     return response
@@ -308,7 +321,7 @@ def issuer_image(request, public_id: str):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None or not found.image:
         raise Http404("No issuer image")
-    response = HttpResponse(bytes(found.image), content_type=found.image_content_type or "image/png")
+    response = _image(found.image, found.image_content_type or "image/png")
     response["Cache-Control"] = "public, max-age=3600"
     return response
 
