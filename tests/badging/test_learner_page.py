@@ -553,3 +553,25 @@ def test_picked_assessment_deleted_in_canvas_is_shown_and_blocks_the_badge(clien
     assert "Master each of the 2 credentialing assessments" in text
     assert "Not found in Canvas" in text
     assert "You have earned this badge" not in text
+
+
+def test_several_badges_in_a_course_are_each_shown_with_their_own_rule(client, course_setup):
+    s = course_setup
+    quiz = f.AssignmentFactory(course=s["course"], name="Spreadsheet quiz", assignment_group_name="Quizzes")
+    f.CourseBadgeFactory(
+        course=s["course"],
+        badge_class__name="Spreadsheet Basics",
+        assessment_ids=[quiz.canvas_assignment_id],
+        mastery_mode="points",
+        mastery_min_points=Decimal("11"),
+    )
+    f.CourseBadgeFactory(course=s["course"], badge_class__name="Retired badge", active=False)
+    grade(quiz, s["learner"], "11")
+    grade(s["a1"], s["learner"], "9")
+    text = text_of(page(client, s["launch"]))
+    first, second = text.index("Data Analysis Fundamentals"), text.index("Spreadsheet Basics")
+    assert first < second and "Retired badge" not in text
+    analysis, spreadsheet = text[first:second], text[second:]
+    assert "Master each of the 2 credentialing assessments" in analysis and "Not yet mastered" in analysis
+    assert "Spreadsheet quiz" not in analysis and "Clean a data set" not in spreadsheet
+    assert "at least 11 of 12 points" in spreadsheet and "1 of 1 mastered" in spreadsheet
