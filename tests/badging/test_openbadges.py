@@ -381,3 +381,28 @@ def test_values_that_look_like_template_placeholders_are_signed_as_they_are(awar
     document["name"] = "xslot0x"
     document["description"] = 'xslot1x "xslot2x"'
     assert jsonld.canonize(document).encode() == _nquads(document)
+
+
+def test_issuer_private_keys_are_encrypted_at_rest(award):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT private_key_pem FROM badging_issuerkey")
+        stored = [row[0] for row in cursor.fetchall()]
+    assert len(stored) == 2
+    assert all("PRIVATE KEY" not in value and "MII" not in value for value in stored)
+    assert all("PRIVATE KEY" in key.private_key_pem for key in award.badge_class.issuer.keys.all())
+
+
+def test_credentials_signed_before_a_key_rotation_still_verify(award):
+    issuance.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
+    old_key = _public_key(award, "ed")  # resolved from the old credential's verificationMethod
+    assert verify_eddsa_rdfc_2022(award.ob3_credential, multikey_to_raw(old_key["publicKeyMultibase"]))
+    verify_rs256_jwt(award.ob3_jwt, _public_key(award, "rsa"))
+    fresh = f.AwardFactory(course_badge=award.course_badge, recipient_email="grace@uni.example.edu")
+    issuance.award_documents_render(award=fresh, links=PublicLinks(BASE))
+    new_method = fresh.ob3_credential["proof"][0]["verificationMethod"]
+    assert new_method != award.ob3_credential["proof"][0]["verificationMethod"]
+    new_key = _public_key(fresh, "ed")
+    assert verify_eddsa_rdfc_2022(fresh.ob3_credential, multikey_to_raw(new_key["publicKeyMultibase"]))
+    assert not verify_eddsa_rdfc_2022(award.ob3_credential, multikey_to_raw(new_key["publicKeyMultibase"]))
