@@ -249,6 +249,7 @@ def course_json(course: SandboxCourse) -> dict:
         "name": course.name,
         "course_code": course.course_code,
         "sis_course_id": course.sis_course_id or None,
+        "integration_id": None,
         "uuid": course.lti_context_id,
         "account_id": instance.id,
         "root_account_id": instance.id,
@@ -257,6 +258,7 @@ def course_json(course: SandboxCourse) -> dict:
         "created_at": iso(course.created_at),
         "start_at": None,
         "end_at": None,
+        "locale": None,  # the account's default applies
         "default_view": "modules",
         "is_public": False,
         "public_syllabus": False,

@@ -5,6 +5,17 @@ the same way)."""
 
 from sandbox.models import Rubric, SandboxAssignment, SandboxUser
 
+# Canvas Courses API, the Course object (GET /courses/:id), the fields the example documents.
+COURSE = {
+    "id": 370663, "sis_course_id": None, "uuid": "WvAHhY5FINzq5IyRIJybGeiXyFkG3SqHUPb7jZY5",
+    "integration_id": None, "name": "InstructureCon 2012", "course_code": "INSTCON12", "workflow_state": "available",
+    "account_id": 81259, "root_account_id": 81259, "enrollment_term_id": 34, "created_at": "2012-05-30T17:00:00Z",
+    "start_at": "2012-06-01T00:00:00-06:00", "end_at": "2012-09-01T00:00:00-06:00", "locale": "en",
+    "calendar": {"ics": "https://canvas.instructure.com/feeds/calendars/course_abcdef.ics"},
+    "default_view": "feed", "is_public": True, "public_syllabus": True, "apply_assignment_group_weights": True,
+    "hide_final_grades": False, "restrict_enrollments_to_course_dates": False, "time_zone": "America/Denver",
+    "blueprint": False, "template": False,
+}  # fmt: skip
 ASSIGNMENT = {
     "id": 55, "course_id": 7, "name": "Credentialing assessment", "points_possible": 12.0, "grading_type": "points",
     "assignment_group_id": 3, "published": True, "html_url": "…", "use_rubric_for_grading": True,
@@ -83,6 +94,10 @@ def assert_shape(example, actual, where="$"):
         assert isinstance(actual, int) and not isinstance(actual, bool), f"{where}: expected an integer, got {actual!r}"
     elif isinstance(example, str):
         assert isinstance(actual, str), f"{where}: expected text, got {actual!r}"
+
+
+def test_course_example(api, seeded):
+    assert_shape(COURSE, api.get(f"/courses/{seeded.course.id}").json())
 
 
 def test_assignment_examples(api, seeded):
