@@ -60,6 +60,17 @@ class BadgrStandIn:
             if (form.get("username"), form.get("password")) != ("issuer@uni.example.edu", "s3cret"):
                 return 400, {}, json.dumps({"error": "invalid_grant"})
             return self._new_token()
+        if form["grant_type"] == "client_credentials":
+            if (form.get("client_id"), form.get("client_secret"), form.get("scope")) != (
+                "app-1",
+                "app-s3cret",
+                "rw:issuer",
+            ):
+                return 401, {}, json.dumps({"error": "invalid_client"})
+            status, headers, body = self._new_token()
+            payload = json.loads(body)
+            self.refresh_tokens.discard(payload.pop("refresh_token"))  # this grant issues no refresh token
+            return status, headers, json.dumps(payload)
         if form["grant_type"] == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
             self.refresh_tokens.discard(form["refresh_token"])
             return self._new_token()
@@ -246,3 +257,18 @@ def test_token_expiry_is_honoured_before_calling(badgr, award):
     CanvasCredentialsConnection.objects.update(token_expires_at=timezone.now() - timedelta(minutes=5))
     assert push(second_award(award)).status == Delivery.SENT
     assert badgr.token_requests == ["password", "refresh_token"]
+
+
+def test_client_credentials_login_and_renewal_without_a_refresh_token(badgr, award):
+    CanvasCredentialsConnection.objects.update(username="", password="", client_id="app-1", client_secret="app-s3cret")
+    assert push(award).status == Delivery.SENT
+    connection = CanvasCredentialsConnection.objects.get()
+    assert connection.refresh_token == ""
+    badgr.tokens[connection.access_token] = True  # expired there: a 401, then a new client-credentials token
+    assert push(second_award(award)).status == Delivery.SENT
+    assert badgr.token_requests == ["client_credentials", "client_credentials"]
+    CanvasCredentialsConnection.objects.update(client_secret="wrong", token_expires_at=timezone.now())
+    other = second_award(award)
+    failed = push(other)
+    assert failed.status == Delivery.FAILED and "refused the login (401)" in failed.last_error
+    assert "refused the login" in CanvasCredentialsConnection.objects.get().last_error
