@@ -79,3 +79,20 @@ def test_health_fails_when_the_broker_is_down(client, monkeypatch):
 
     assert body["status"] == "fail"
     assert body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["error"]
+
+
+def test_json_logs_go_to_stdout():
+    """LOG_FORMAT=json: one JSON object per line on stdout, as log collectors read containers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = "import django, logging; django.setup(); logging.getLogger('lti').warning('launch refused %s', 'x')"
+    env = {**os.environ, "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "skillsforward.settings"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "launch refused" in line]
+    record = json.loads(line)
+    assert record["message"] == "launch refused x" and record["levelname"] == "WARNING" and record["name"] == "lti"
