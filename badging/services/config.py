@@ -166,6 +166,11 @@ def _badge_class_fields(obj: dict, where: str, base_dir: Path, errors: _Errors, 
     for i, alignment in enumerate(alignments):
         if not isinstance(alignment, dict) or not alignment.get("targetName") or not alignment.get("targetUrl"):
             errors.add(f"{where}.alignments[{i}]", "needs targetName and targetUrl")
+            continue
+        try:
+            URLValidator(schemes=["https", "http"])(str(alignment["targetUrl"]))
+        except ValidationError:
+            errors.add(f"{where}.alignments[{i}].targetUrl", f"{alignment['targetUrl']!r} is not a web address")
     tags = _list(obj, "tags", where, errors)
     if any(not isinstance(t, str) for t in tags):
         errors.add(f"{where}.tags", "must be a list of words")
@@ -325,6 +330,31 @@ def _stored(value: Any) -> Any:
     return value
 
 
+def _offered_once(course_badges: list[tuple[str, str, dict]], errors: _Errors) -> None:
+    """A badge class is offered at most once per course (the database says so too): report, not crash."""
+    offered: dict[tuple[int, str, str], str] = {}
+    in_file = [key for _, key, _ in course_badges]  # their stored rows take this file's values
+    for where, key, fields in course_badges:
+        platform, course_id, class_key = fields["platform"], fields["canvas_course_id"], fields["badge_class_key"]
+        if platform is None or not course_id or not class_key:
+            continue
+        other = offered.setdefault((platform.pk, course_id, class_key), key)
+        if other == key:
+            other = (
+                CourseBadge.objects.filter(
+                    course__platform=platform, course__canvas_course_id=course_id, badge_class__key=class_key
+                )
+                .exclude(key__in=in_file)
+                .values_list("key", flat=True)
+                .first()
+            )
+        if other:
+            errors.add(
+                f"{where}.badge_class",
+                f"{class_key!r} is already offered in Canvas course {course_id} by course badge {other!r}",
+            )
+
+
 def config_import(*, data: dict, base_dir: Path) -> ImportReport:
     """Create or update issuers, badge classes and course badges from a configuration document.
 
@@ -356,6 +386,7 @@ def config_import(*, data: dict, base_dir: Path) -> ImportReport:
     classes = [(w, k, _badge_class_fields(o, w, base_dir, errors, issuer_keys)) for w, k, o in keyed("badge_classes")]
     class_keys = {k for _, k, _ in classes} | set(BadgeClass.objects.values_list("key", flat=True))
     course_badges = [(w, k, _course_badge_fields(o, w, errors, class_keys)) for w, k, o in keyed("course_badges")]
+    _offered_once(course_badges, errors)
     if errors.items:
         raise ConfigImportError(errors.items)
 

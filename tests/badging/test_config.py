@@ -139,3 +139,39 @@ def test_commands(files, platform, tmp_path):
     bad.write_text(json.dumps(document(issuers=[{"key": "bad key!"}])))
     with pytest.raises(CommandError, match=r"issuers\[0\]\.key: 'bad key!' must contain only"):
         call_command("badging_import", str(bad))
+
+
+def test_one_badge_class_offered_twice_in_a_course_is_an_error_not_a_crash(files, platform):
+    doc = document()
+    doc["course_badges"].append({**doc["course_badges"][0], "key": "duplicate"})
+    with pytest.raises(ConfigImportError) as info:
+        config_import(data=doc, base_dir=files)
+    assert info.value.errors == [
+        "course_badges[1].badge_class: 'data-analysis' is already offered in Canvas course 7 "
+        "by course badge 'ds101-data-analysis'"
+    ]
+
+    config_import(data=document(), base_dir=files)
+    doc = document()
+    doc["course_badges"][0]["key"] = "renamed"
+    with pytest.raises(ConfigImportError) as info:
+        config_import(data=doc, base_dir=files)
+    assert info.value.errors == [
+        "course_badges[0].badge_class: 'data-analysis' is already offered in Canvas course 7 "
+        "by course badge 'ds101-data-analysis'"
+    ]
+    assert list(CourseBadge.objects.values_list("key", flat=True)) == ["ds101-data-analysis"]
+
+
+def test_alignment_addresses_must_be_web_addresses(files, platform):
+    doc = document()
+    doc["badge_classes"][0]["alignments"] = [
+        {"targetName": "Data analysis", "targetUrl": "not a url", "targetCode": "DA-1"},
+        {"targetName": "", "targetUrl": "https://skills.example.org/x"},
+    ]
+    with pytest.raises(ConfigImportError) as info:
+        config_import(data=doc, base_dir=files)
+    assert info.value.errors == [
+        "badge_classes[0].alignments[0].targetUrl: 'not a url' is not a web address",
+        "badge_classes[0].alignments[1]: needs targetName and targetUrl",
+    ]
