@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 
 from canvas.connection import platform_connection_test
 from lti.models import Deployment, LaunchContext, Platform, ToolKey
@@ -60,7 +61,20 @@ class PlatformForm(forms.ModelForm):
         return cleaned
 
 
+class NamedInputsFormSet(BaseInlineFormSet):
+    """A tabular inline names its columns only with table headers, so screen readers announce its
+    inputs without a name (axe: label, WCAG 4.1.2): each input gets its column's label."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = "new row" if index is None else f"row {index + 1}"
+        for name, field in form.fields.items():
+            if not field.widget.is_hidden:
+                field.widget.attrs.setdefault("aria-label", f"{field.label or name} ({row})")
+
+
 class DeploymentInline(admin.TabularInline):
+    formset = NamedInputsFormSet
     model = Deployment
     extra = 1
     fields = ["deployment_id", "active", "created_at"]
