@@ -180,7 +180,7 @@ class IssuerAdmin(admin.ModelAdmin):
     form = IssuerForm
     inlines = [IssuerKeyInline, CanvasCredentialsInline]
     list_display = ["thumbnail", "name", "key", "email", "url", "badge_class_count"]
-    list_display_links = ["thumbnail", "name"]
+    list_display_links = ["name"]  # the thumbnail is decorative (alt=""): a link needs a name
     search_fields = ["name", "key", "email"]
     readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
     fieldsets = [
@@ -276,7 +276,7 @@ class BadgeClassAdmin(admin.ModelAdmin):
     formfield_overrides = HTTPS_URLS
     form = BadgeClassForm
     list_display = ["thumbnail", "name", "issuer", "key", "skills", "valid_for_days"]
-    list_display_links = ["thumbnail", "name"]
+    list_display_links = ["name"]  # the thumbnail is decorative (alt=""): a link needs a name
     list_filter = ["issuer"]
     list_select_related = ["issuer"]
     search_fields = ["name", "key", "description"]
