@@ -42,3 +42,20 @@ def lti_configuration(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+@register(deploy=True)
+def lti_shared_cache(app_configs=None, **kwargs):
+    """In production the LTI state and nonces must live in a cache every web process shares."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if not backend.endswith("FileBasedCache"):
+        return []
+    return [
+        Warning(
+            "The default cache is a file cache on this machine: web processes on other machines or in other "
+            "containers do not see its LTI state and nonces, so launches fail at random and a replayed launch "
+            "may be accepted there.",
+            hint="Set REDIS_URL to the Redis that every web process shares.",
+            id="lti.W002",
+        )
+    ]

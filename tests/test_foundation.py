@@ -96,3 +96,20 @@ def test_json_logs_go_to_stdout():
     (line,) = [line for line in result.stdout.splitlines() if "launch refused" in line]
     record = json.loads(line)
     assert record["message"] == "launch refused x" and record["levelname"] == "WARNING" and record["name"] == "lti"
+
+
+def test_deploy_checks_want_shared_stores(settings):
+    """A production deployment on the demo's per-machine stores is flagged by `check --deploy`."""
+    from django.core.checks import run_checks
+
+    file_cache = "django.core.cache.backends.filebased.FileBasedCache"
+    settings.CACHES = {"default": {"BACKEND": file_cache, "LOCATION": "/tmp/sfb-check-cache"}}
+    settings.CELERY_BROKER_URL = "filesystem://"
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert {"lti.W002", "skillsforward.W001"} <= ids
+    assert not {"lti.W002", "skillsforward.W001"} & {m.id for m in run_checks()}  # only under --deploy
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
+    settings.CELERY_BROKER_URL = "redis://x"
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert not {"lti.W002", "skillsforward.W001"} & ids
