@@ -1,9 +1,11 @@
 """How views receive the launch context: the opaque id in the URL, checked and not expired."""
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from lti.models import LaunchContext
 
@@ -44,8 +46,30 @@ def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
                     },
                     status=403,
                 )
-            return func(request, *args, launch=launch, **kwargs)
+            response = func(request, *args, launch=launch, **kwargs)
+            # Personal data behind a bearer URL: no shared or back-button cache keeps a copy.
+            add_never_cache_headers(response)
+            return response
 
         return wrapper
 
     return decorator(view) if view is not None else decorator
+
+
+def request_from_this_site(request) -> bool:
+    """Whether a form post on a launch page came from one of our own pages.
+
+    The launch-bound form tokens replace Django's cookie CSRF check (Canvas iframes may drop our
+    cookies); this is the second half: the Origin header, or the Referer when a browser sends no
+    Origin, must be this site. A post that carries neither (old browsers, privacy tools) is left
+    to the token; an opaque "null" origin is refused.
+    """
+    own = f"{request.scheme}://{request.get_host()}"
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin == own
+    referer = request.headers.get("Referer")
+    if referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}" == own
+    return True

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from badging.models import Award, CourseBadge
 from badging.selectors import dashboard as sel
 from badging.services import instructor as svc
-from lti.launch import launch_context_required
+from lti.launch import launch_context_required, request_from_this_site
 
 INSTRUCTOR_ROLES = ("instructor", "admin")
 
@@ -46,13 +46,6 @@ def action_token(*, launch, action: str) -> str:
     return salted_hmac(f"badging.instructor.{action}", launch.public_id).hexdigest()
 
 
-def _same_origin(request) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin:
-        return True  # some browsers omit it on same-origin posts; the token still applies
-    return origin == f"{request.scheme}://{request.get_host()}"
-
-
 def confirmed_action(action: str):
     """An action view: GET shows its confirm page, POST acts, only with that page's token.
 
@@ -63,7 +56,7 @@ def confirmed_action(action: str):
         @wraps(view)
         def checked(request, *args, launch, **kwargs):
             if request.method == "POST" and not (
-                _same_origin(request)
+                request_from_this_site(request)
                 and constant_time_compare(request.POST.get("token", ""), action_token(launch=launch, action=action))
             ):
                 return render(

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from badging.selectors import learner as selectors
 from badging.services.sharing import AwardNotYours, award_share_set
 from badging.services.sync import course_sync_request_if_stale
-from lti.launch import launch_context_required
+from lti.launch import launch_context_required, request_from_this_site
 from lti.models import LaunchContext
 
 logger = logging.getLogger(__name__)
@@ -47,13 +47,6 @@ def share_form_token(launch: LaunchContext) -> str:
     same-origin check below, keeps other sites from posting on the learner's behalf.
     """
     return salted_hmac("badging.learner.share", launch.public_id).hexdigest()
-
-
-def _same_origin(request) -> bool:
-    origin = request.headers.get("Origin")
-    if not origin:
-        return True  # older browsers omit it on same-origin posts; the token still applies
-    return origin == f"{request.scheme}://{request.get_host()}"
 
 
 @require_GET
@@ -122,7 +115,7 @@ def _refused(request, status: int, message: str):
 @require_POST
 @launch_context_required
 def award_share(request, launch: LaunchContext, award_public_id: str):
-    if not _same_origin(request):
+    if not request_from_this_site(request):
         return _refused(request, 403, "This request came from another site, so it was refused.")
     if not constant_time_compare(request.POST.get("token", ""), share_form_token(launch)):
         return _refused(request, 403, "This form is no longer valid.")
