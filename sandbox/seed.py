@@ -154,6 +154,15 @@ def _instance(*, slug: str, base_url: str, tool_url: str) -> SandboxInstance:
     return instance
 
 
+def _learner_name(i: int) -> str:
+    """The i-th generated learner's name: every first/last name pair once (shifting the surname per
+    round of first names), then again with a middle initial, so names look real and rarely repeat."""
+    cycle, rest = divmod(i, len(FIRST) * len(LAST))
+    block, first = divmod(rest, len(FIRST))
+    middle = f" {chr(ord('A') + (cycle - 1) % 26)}." if cycle else ""
+    return f"{FIRST[first]}{middle} {LAST[(first + block) % len(LAST)]}"
+
+
 def _pick_kind(rng: random.Random) -> str:
     roll, total = rng.random(), 0.0
     for kind, share in KINDS:
@@ -245,8 +254,7 @@ def _course(
     ][:learners]
     users_spec = list(special)
     for i in range(learners - len(special)):
-        first, last = FIRST[i % len(FIRST)], LAST[(i // len(FIRST)) % len(LAST)]
-        users_spec.append((f"{first} {last} {i + 1}", _pick_kind(rng), "active", [section_a if i % 2 else section_b]))
+        users_spec.append((_learner_name(i), _pick_kind(rng), "active", [section_a if i % 2 else section_b]))
 
     new_users = []
     for i, (name, _, _, _) in enumerate(users_spec):

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, When
 
 from sandbox.models import (
     ROLE_LABELS,
@@ -30,7 +30,8 @@ class PersonRow:
 
 
 def course_people(*, course: SandboxCourse, query: str = "", page: int = 1, per_page: int = 50) -> tuple[Page, list]:
-    """One row per person (several sections fold into one), admins of the account listed first."""
+    """One row per person (several sections fold into one): account admins, teachers, TAs and the
+    Student View user first, then everyone else by sortable name."""
     enrollments = SandboxEnrollment.objects.filter(course=course)
     users = SandboxUser.objects.filter(
         Q(id__in=enrollments.values("user_id")) | Q(instance=course.instance_id, is_account_admin=True)
@@ -39,7 +40,18 @@ def course_people(*, course: SandboxCourse, query: str = "", page: int = 1, per_
         users = users.filter(
             Q(name__icontains=query) | Q(login_id__icontains=query) | Q(channels__address__icontains=query)
         )
-    users = users.distinct().order_by("-is_account_admin", "sortable_name", "id")
+    # Whom one launches as to try the tool first (admin, teacher, TA, Student View), then learners.
+    staff = enrollments.filter(user_id=OuterRef("pk"))
+    users = users.distinct().annotate(
+        listing=Case(
+            When(is_account_admin=True, then=0),
+            When(Exists(staff.filter(type="TeacherEnrollment")), then=1),
+            When(Exists(staff.filter(type="TaEnrollment")), then=2),
+            When(is_test_user=True, then=3),
+            default=4,
+        )
+    )
+    users = users.order_by("listing", "sortable_name", "id")
     paginator = Paginator(users, per_page)
     page_obj = paginator.get_page(page)
     ids = [u.id for u in page_obj.object_list]
