@@ -113,3 +113,21 @@ def test_deploy_checks_want_shared_stores(settings):
     settings.CELERY_BROKER_URL = "redis://x"
     ids = {m.id for m in run_checks(include_deployment_checks=True)}
     assert not {"lti.W002", "skillsforward.W001"} & ids
+
+
+def test_celery_app_is_configured_for_safe_redelivery():
+    """JSON only, a killed worker's task goes back to the queue, one task at a time, bounded run time."""
+    from skillsforward.celery import app
+
+    conf = app.conf
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"] and conf.result_serializer == "json"
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert 0 < conf.task_soft_time_limit < conf.task_time_limit
+    assert conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    app.loader.import_default_modules()
+    ours = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+    assert ours
+    # Explicit names (house style): renaming a module must not orphan queued messages.
+    derived = [name for name, task in ours.items() if name == f"{task.run.__module__}.{task.run.__name__}"]
+    assert not derived, derived
