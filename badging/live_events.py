@@ -28,6 +28,7 @@ JWKS_CACHE_SECONDS = 6 * 3600
 # An unknown kid refetches the key set, but at most this often: forged kids must not hammer Canvas.
 JWKS_REFETCH_MIN_SECONDS = 60
 JWKS_TIMEOUT = 10
+JWKS_MAX_BYTES = 256 * 1024  # three RSA keys are a few KB
 # Canvas global ids are shard_id * 10**13 + local id.
 SHARD_FACTOR = 10**13
 
@@ -67,9 +68,14 @@ def _jwks(*, refresh: bool = False) -> dict:
         if not url:
             raise LiveEventRejected("signed events cannot be checked: LIVE_EVENTS_JWKS_URL is not set", 401)
         try:
-            response = requests.get(url, timeout=JWKS_TIMEOUT)
-            response.raise_for_status()
-            keys = {k["kid"]: k for k in response.json().get("keys", []) if k.get("kid")}
+            with requests.get(url, timeout=JWKS_TIMEOUT, stream=True) as response:
+                response.raise_for_status()
+                body = b""
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > JWKS_MAX_BYTES:
+                        raise ValueError(f"the key set is larger than {JWKS_MAX_BYTES} bytes")
+            keys = {k["kid"]: k for k in json.loads(body).get("keys", []) if k.get("kid")}
         except (requests.RequestException, ValueError, KeyError, AttributeError) as exc:
             logger.warning("live events: could not read the key set at %s: %s", url, exc)
             raise LiveEventRejected("the Live Events key set could not be read", 401)
@@ -123,7 +129,7 @@ def live_event_parse(*, body: bytes, content_type: str = "", secret: str = "") -
 
 def live_event_handle(*, event: dict) -> LiveEventOutcome:
     """Request a (coalesced) sync of the event's course when the event can change a learner's state."""
-    from badging.services.sync import course_sync_learners_mark, course_sync_request
+    from badging.services.sync import course_sync_learners_mark, course_sync_postings_mark, course_sync_request
 
     metadata: dict = event.get("metadata") or {}
     body: dict = event["body"] if isinstance(event.get("body"), dict) else {}
@@ -145,11 +151,15 @@ def live_event_handle(*, event: dict) -> LiveEventOutcome:
             )
         )
     )
-    learner = local_id(body.get("user_id")) if name in ROSTER_EVENTS else ""
+    user = local_id(body.get("user_id"))
+    learner = user if name in ROSTER_EVENTS else ""
     for course_id in course_ids:
         if learner:
             # A final grade override or enrollment change of one learner: re-read just that learner.
             course_sync_learners_mark(course_id=course_id, canvas_user_ids=[learner])
+        elif user:
+            # A grade event may be a posting, which graded_since cannot see: recheck their unposted grades.
+            course_sync_postings_mark(course_id=course_id, canvas_user_ids=[user])
         course_sync_request(
             course_id=course_id,
             trigger=f"live_event:{name}"[:30],

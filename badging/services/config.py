@@ -338,7 +338,7 @@ def _offered_once(course_badges: list[tuple[str, str, dict]], errors: _Errors) -
         platform, course_id, class_key = fields["platform"], fields["canvas_course_id"], fields["badge_class_key"]
         if platform is None or not course_id or not class_key:
             continue
-        other = offered.setdefault((platform.pk, course_id, class_key), key)
+        other: str | None = offered.setdefault((platform.pk, course_id, class_key), key)
         if other == key:
             other = (
                 CourseBadge.objects.filter(

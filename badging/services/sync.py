@@ -61,6 +61,8 @@ ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 STUDENT_IDS_PER_REQUEST = 100
 # Above this many learners marked for a targeted refresh, one roster pass is cheaper.
 TARGETED_LEARNERS_MAX = 20
+# Learners whose unposted results a light pass re-reads after grade events (one request per 100).
+POSTINGS_MARKED_MAX = 500
 # A safety net under the incremental passes: once a day everything is read again, so an update
 # missed for any reason (a lost event, a regrade that kept graded_at) cannot stay missed.
 FULL_SYNC_EVERY = timedelta(hours=24)
@@ -93,6 +95,29 @@ def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str])
 
 def _learners_marked_take(course_id: int) -> list[str]:
     key = _learners_key(course_id)
+    marked = cache.get(key) or []
+    if marked:
+        cache.delete(key)
+    return list(marked)
+
+
+def _postings_key(course_id: int) -> str:
+    return f"badging:sync:postings:{course_id}"
+
+
+def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
+    """Ask the next sync of the course to re-read these learners' graded-but-unposted results.
+
+    Posting a grade does not move graded_at, so graded_since cannot see it; Canvas does send a
+    grade event for the learner. Costs nothing for a learner with no unposted result on record,
+    one request per 100 learners otherwise. Past the cap, the next roster pass rechecks everyone."""
+    key = _postings_key(course_id)
+    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
+    cache.set(key, sorted(marked)[:POSTINGS_MARKED_MAX], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+
+
+def _postings_marked_take(course_id: int) -> list[str]:
+    key = _postings_key(course_id)
     marked = cache.get(key) or []
     if marked:
         cache.delete(key)
@@ -256,6 +281,7 @@ def _sync_once(
         )
     roster = roster or full
     targeted = _learners_marked_take(course.pk)
+    postings = _postings_marked_take(course.pk)
     if roster or len(targeted) > TARGETED_LEARNERS_MAX:
         roster, targeted = True, []
     started = timezone.now()
@@ -323,6 +349,10 @@ def _sync_once(
             )
             if roster:
                 stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, learners=learners)
+            elif postings:
+                stats["unposted_rechecked"] = _unposted_recheck(
+                    client=client, course=course, learners=learners, only=postings
+                )
         stats.pop("new_learner_ids", None)
         stats["submissions"] = fetched
         timer.lap("submissions")
@@ -730,13 +760,15 @@ def _students_refetch(
     return count
 
 
-def _unposted_recheck(*, client: CanvasClient, course: Course, learners: dict[str, int]) -> int:
-    """Graded-but-unposted results: posting does not change graded_at, so graded_since misses it."""
-    pending = list(
-        AssessmentResult.objects.filter(course=course, graded_at__isnull=False, posted_at__isnull=True)
-        .values_list("learner__canvas_user_id", "assignment__canvas_assignment_id")
-        .distinct()
-    )
+def _unposted_recheck(
+    *, client: CanvasClient, course: Course, learners: dict[str, int], only: list[str] | None = None
+) -> int:
+    """Graded-but-unposted results (of every learner, or of `only`): posting does not change
+    graded_at, so graded_since misses it."""
+    unposted = AssessmentResult.objects.filter(course=course, graded_at__isnull=False, posted_at__isnull=True)
+    if only is not None:
+        unposted = unposted.filter(learner__canvas_user_id__in=only)
+    pending = list(unposted.values_list("learner__canvas_user_id", "assignment__canvas_assignment_id").distinct())
     if not pending:
         return 0
     return _students_refetch(

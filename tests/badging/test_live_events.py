@@ -83,6 +83,8 @@ def test_valid_signed_event_requests_a_sync_of_its_course(client, badge, send_ta
         assert post(client, signed(event("grade_change"))).status_code == 202
     assert send_task.call_count == 1
     assert len(responses.calls) == 1  # the key set is cached
+    # A grade event (possibly a posting, which graded_since misses) asks for a recheck of that learner.
+    assert sync._postings_marked_take(badge.course_id) == ["42"]
 
 
 @responses.activate

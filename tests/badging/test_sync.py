@@ -387,3 +387,33 @@ def test_a_picked_assessment_missing_in_canvas_blocks_the_badge(canvas, course_b
     missing = progress.detail["assessments"][1]
     assert missing["assignment_id"] == "56" and not missing["mastered"]
     assert "not found in Canvas" in missing["reason"]
+
+
+def test_a_grade_event_rechecks_that_learners_unposted_grades_between_roster_passes(canvas, course_badge):
+    long_ago = timezone.now() - timedelta(days=3)
+    canvas.grade(55, 43, 12, at=long_ago, posted=False)
+    canvas.grade(56, 43, 12, at=long_ago, posted=False)
+    canvas.grade(55, 42, 12, at=long_ago, posted=False)
+    canvas.set_override(43, 90.0, "A-")
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert states(course_badge)["43"] == "not_earned"
+
+    # The instructor posts the grades: graded_at does not move, so graded_since misses it, but
+    # Canvas sends a grade event for the learner, and the next light pass re-reads just them.
+    canvas.post(55, 43, at=timezone.now())
+    canvas.post(56, 43, at=timezone.now())
+    sync.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["43"])
+    canvas.requests.clear()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
+
+    assert run.stats["roster"] is False and run.stats["unposted_rechecked"] == 2
+    rechecks = [u for u in canvas.requests if "workflow_state=graded" in u]
+    assert len(rechecks) == 1 and "student_ids%5B%5D=43" in rechecks[0] and "=42" not in rechecks[0]
+    assert states(course_badge)["43"] == "eligible"
+    assert states(course_badge)["42"] == "in_progress"  # still unposted: nothing changes for Ada
+    # A learner with nothing unposted costs no request.
+    sync.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["44"])
+    canvas.requests.clear()
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
+    assert run.stats.get("unposted_rechecked", 0) == 0
+    assert not [u for u in canvas.requests if "workflow_state=graded" in u]
