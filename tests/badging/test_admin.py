@@ -270,3 +270,17 @@ def test_retry_reopens_failed_deliveries_and_hands_them_to_the_task(
     assert done.status == "sent" and stale.status == "failed"
     assert sent_tasks == [("badging.deliveries_send", [[failed.pk]])]
     assert AuditEvent.objects.filter(action="delivery_retried", award=live).count() == 1
+
+
+def test_the_admin_cannot_be_framed_even_by_canvas(admin_client):
+    """Canvas pages embed user-authored iframes: the admin (a logged-in operator's session) must not
+    be framable there, while the tool's own pages stay framable by the registered Canvas."""
+    platform = f.PlatformFactory(api_base_url="https://canvas.uni.example.edu")
+    response = admin_client.get("/admin/badging/award/")
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    launch = f.LaunchContextFactory(course=f.CourseFactory(platform=platform))
+    tool_page = admin_client.get(f"/l/{launch.public_id}/")
+    assert "https://canvas.uni.example.edu" in tool_page["Content-Security-Policy"]
+    assert "X-Frame-Options" not in tool_page
