@@ -12,6 +12,7 @@ pylti1p3 2.0.0 leaves gaps that this module closes (reference/lti-canvas.md §A)
 """
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -46,6 +47,9 @@ PLATFORM_JWKS_CACHE_SECONDS = 3600
 # At most one forced JWKS refetch per key set URL in this window: a flood of tokens naming
 # random kids must not turn into a flood of requests to Canvas.
 JWKS_REFETCH_MIN_INTERVAL_SECONDS = 10
+# A key set is a few KB (Canvas publishes three keys); a registration made through open dynamic
+# registration chooses its own key set URL, so its answer must not be able to fill our memory.
+MAX_KEYSET_BYTES = 256 * 1024
 TOKEN_EXPIRY_MARGIN_SECONDS = 60
 LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti_deployment_id", "client_id")
 COOKIE_PREFIX = "lti1p3-"
@@ -246,9 +250,14 @@ def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
         if cached:
             return cached, False
     try:
-        response = http_session().get(url, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        keyset = response.json()
+        with http_session().get(url, headers={"Accept": "application/json"}, stream=True) as response:
+            response.raise_for_status()
+            body = b""
+            for chunk in response.iter_content(64 * 1024):
+                body += chunk
+                if len(body) > MAX_KEYSET_BYTES:
+                    raise Refused("keyset_unavailable", f"GET {url}: larger than {MAX_KEYSET_BYTES} bytes")
+        keyset = json.loads(body)
     except (requests.RequestException, ValueError) as exc:
         raise Refused("keyset_unavailable", f"GET {url}: {exc}") from exc
     if not isinstance(keyset, dict) or not isinstance(keyset.get("keys"), list):
