@@ -217,3 +217,41 @@ def test_award_email_renders_cleanly(transactional_db, live_server, page, screen
     )
     assert page.get_by_text("Issued to: ada@uni.example.edu").is_visible()
     screenshot(page, "award-email")
+
+
+@pytest.mark.browser
+def test_badge_class_issuer_and_evidence_pages_in_a_browser(transactional_db, live_server, page, screenshot):
+    award = issued_award(base=live_server.url)
+    badge = award.badge_class
+    page.goto(f"{live_server.url}/public/assertions/{award.public_id}")
+    page.get_by_role("link", name="Evidence: the assessments mastered").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Evidence for “Data Analysis Fundamentals”"
+    assert page.get_by_role("listitem").filter(has_text="Cleaning a data set").is_visible()  # Markdown list
+    assert "ada@" not in page.content()
+    screenshot(page, "public-evidence")
+
+    page.goto(f"{live_server.url}/public/badges/{badge.public_id}")
+    assert page.get_by_role("heading", level=1).inner_text() == "Data Analysis Fundamentals"
+    assert page.get_by_role("heading", name="Data Analysis Fundamentals").count() == 1
+    assert page.get_by_role("heading", name="How to earn it").is_visible()
+    assert page.locator("img.badge__image").evaluate("img => img.naturalWidth") > 0
+    screenshot(page, "public-badge-class")
+
+    page.get_by_role("link", name="Skills Forward University").first.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Skills Forward University"
+    assert page.get_by_role("link", name=badge.issuer.email).is_visible()
+    screenshot(page, "public-issuer")
+
+
+def test_narratives_show_paragraphs_and_lists_and_never_markup(db):
+    from badging.templatetags.badge_text import narrative
+
+    text = (
+        "Mastered every assessment in <b>Data</b>:\n\n- Cleaning & tidying\n- <script>x</script>\n\nand a final grade."
+    )
+    assert narrative(text) == (
+        "<p>Mastered every assessment in &lt;b&gt;Data&lt;/b&gt;:</p>"
+        "<ul><li>Cleaning &amp; tidying</li><li>&lt;script&gt;x&lt;/script&gt;</li></ul>"
+        "<p>and a final grade.</p>"
+    )
+    assert narrative("one\ntwo") == "<p>one<br>two</p>" and narrative("") == ""
