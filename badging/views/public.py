@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from badging.openbadges import keys, ob2
 from badging.openbadges.links import public_links
@@ -131,7 +131,7 @@ def _og_page(request, *, title: str, description: str, image: str, url: str, sta
     return render(request, "badging/public/opengraph.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def assertion(request, public_id: str):
     award = _award_or_404(public_id)
     links = public_links(request)
@@ -206,7 +206,7 @@ def _assertion_image(request, public_id: str, *, content_type: str, extension: s
     return _image_response(image, filename=f"badge-{award.public_id}.{extension}", download="download" in request.GET)
 
 
-@require_GET
+@require_safe
 def assertion_image(request, public_id: str):
     award = _award_or_404(public_id)
     svg = ob2.is_svg(award.badge_class.image_content_type)
@@ -218,12 +218,12 @@ def assertion_image(request, public_id: str):
     )
 
 
-@require_GET
+@require_safe
 def assertion_image_svg(request, public_id: str):
     return _assertion_image(request, public_id, content_type="image/svg+xml", extension="svg")
 
 
-@require_GET
+@require_safe
 def assertion_ob3_image(request, public_id: str):
     award = _award_or_404(public_id)
     svg = ob2.is_svg(award.badge_class.image_content_type)
@@ -235,7 +235,7 @@ def assertion_ob3_image(request, public_id: str):
     )
 
 
-@require_GET
+@require_safe
 def assertion_ob3(request, public_id: str):
     award = _award_with_documents(request, public_id)
     # A revoked credential answers 410 like every URL of a revoked award; the body stays, as its
@@ -247,7 +247,7 @@ def assertion_ob3(request, public_id: str):
     return response
 
 
-@require_GET
+@require_safe
 def assertion_jwt(request, public_id: str):
     award = _award_with_documents(request, public_id)
     response = HttpResponse(
@@ -259,7 +259,7 @@ def assertion_jwt(request, public_id: str):
     return response
 
 
-@require_GET
+@require_safe
 def assertion_evidence(request, public_id: str):
     award = _award_or_404(public_id)
     links = public_links(request)
@@ -271,7 +271,7 @@ def assertion_evidence(request, public_id: str):
     )
 
 
-@require_GET
+@require_safe
 def badge_class(request, public_id: str):
     badge = selectors.badge_class_public_get(public_id=public_id)
     if badge is None:
@@ -294,7 +294,7 @@ def badge_class(request, public_id: str):
     return _vary(render(request, "badging/public/badge_class.html", context))
 
 
-@require_GET
+@require_safe
 def badge_class_image(request, public_id: str):
     badge = selectors.badge_class_public_get(public_id=public_id)
     if badge is None or not badge.image:
@@ -305,7 +305,7 @@ def badge_class_image(request, public_id: str):
     return response
 
 
-@require_GET
+@require_safe
 def issuer(request, public_id: str):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None:
@@ -316,7 +316,7 @@ def issuer(request, public_id: str):
     return _vary(render(request, "badging/public/issuer.html", {"issuer": found, "links": links}))
 
 
-@require_GET
+@require_safe
 def issuer_image(request, public_id: str):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None or not found.image:
@@ -326,7 +326,7 @@ def issuer_image(request, public_id: str):
     return response
 
 
-@require_GET
+@require_safe
 def issuer_key(request, public_id: str, kid: str):
     found = selectors.issuer_public_get(public_id=public_id)
     key = selectors.issuer_key_public_get(issuer=found, kid=kid) if found else None
@@ -342,7 +342,7 @@ def issuer_key(request, public_id: str, kid: str):
     return _json(request, document, content_type="application/json" if key.algorithm == keys.RS256 else None)
 
 
-@require_GET
+@require_safe
 def status_list(request, public_id: str, list_number: int):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None:

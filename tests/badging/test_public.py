@@ -255,3 +255,21 @@ def test_narratives_show_paragraphs_and_lists_and_never_markup(db):
         "<p>and a final grade.</p>"
     )
     assert narrative("one\ntwo") == "<p>one<br>two</p>" and narrative("") == ""
+
+
+def test_head_requests_answer_like_get(award):
+    """Link checkers and some crawlers probe with HEAD before (or instead of) GET."""
+    client = Client()
+    for path in (
+        f"/public/assertions/{award.public_id}",
+        f"/public/assertions/{award.public_id}/image",
+        f"/public/assertions/{award.public_id}.ob3.json",
+        f"/public/badges/{award.badge_class.public_id}",
+        f"/public/issuers/{award.badge_class.issuer.public_id}",
+    ):
+        head, get_ = client.head(path, HTTP_ACCEPT=VALIDATOR_ACCEPT), client.get(path, HTTP_ACCEPT=VALIDATOR_ACCEPT)
+        assert head.status_code == get_.status_code == 200, path
+        assert head["Content-Type"] == get_["Content-Type"] and head.content == b""
+    assert client.post(f"/public/assertions/{award.public_id}").status_code == 405
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    assert client.head(f"/public/assertions/{award.public_id}", HTTP_ACCEPT=VALIDATOR_ACCEPT).status_code == 410
