@@ -195,6 +195,8 @@ CANVAS_VERIFY_TLS = env.bool("CANVAS_VERIFY_TLS", default=True)
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)
 BADGING_STALE_AFTER_MINUTES = env.int("BADGING_STALE_AFTER_MINUTES", default=5)
 BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=10)
+# Who instructors should ask about setting up a badge (an email address or a web page) [unset].
+BADGES_SUPPORT_CONTACT = env.str("BADGES_SUPPORT_CONTACT", default="")
 LIVE_EVENTS_JWKS_URL = env.str("LIVE_EVENTS_JWKS_URL", default="")
 LIVE_EVENTS_ALLOW_UNSIGNED = env.bool("LIVE_EVENTS_ALLOW_UNSIGNED", default=False)
 LIVE_EVENTS_SHARED_SECRET = env.str("LIVE_EVENTS_SHARED_SECRET", default="")
