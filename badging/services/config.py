@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator, validate_slug
 from django.db import transaction
 
-from badging.images import badge_image_validate
+from badging.images import MAX_BYTES, badge_image_validate
 from badging.models import BadgeClass, CourseBadge, Issuer
 from lti.models import Course, Platform
 
@@ -91,8 +91,18 @@ def _image(value: Any, where: str, base_dir: Path, errors: _Errors) -> tuple[byt
         name = "image.svg" if "svg" in header else "image.png"
     else:
         path = (base_dir / value).resolve()
+        # Image files sit next to the JSON file: "../.." or an absolute path would let a set-up
+        # file read any file this account can read into a public badge image.
+        if not path.is_relative_to(base_dir.resolve()):
+            errors.add(where, f"must be a file in the JSON file's folder or below it, not {value}")
+            return None
         if not path.is_file():
             errors.add(where, f"file not found: {value}")
+            return None
+        if path.stat().st_size > MAX_BYTES:
+            errors.add(
+                where, f"the image is {path.stat().st_size // 1024} KB; at most {MAX_BYTES // 1024} KB is allowed"
+            )
             return None
         data, name = path.read_bytes(), path.name
     try:
