@@ -122,6 +122,7 @@ def _award_page(request, award, *, status: int = 200, check_result: str | None =
         "check_result": check_result,
         "checked_email": checked_email,
         "learner_name": award.learner.name if award.learner_name_public and not award.revoked else "",
+        "badge_image_url": links.badge_class_image(award.badge_class.public_id),
     }
     return render(request, "badging/public/assertion.html", context, status=status)
 

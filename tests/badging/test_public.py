@@ -273,3 +273,13 @@ def test_head_requests_answer_like_get(award):
     assert client.post(f"/public/assertions/{award.public_id}").status_code == 405
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert client.head(f"/public/assertions/{award.public_id}", HTTP_ACCEPT=VALIDATOR_ACCEPT).status_code == 410
+
+
+def test_the_html_page_carries_link_preview_tags_too(award):
+    """A crawler not known by name gets the full page: it still finds the OpenGraph tags."""
+    html = get(f"/public/assertions/{award.public_id}", BROWSER_ACCEPT, ua="SomeNewPreviewBot/2.0").content.decode()
+    image = f"http://testserver/public/badges/{award.badge_class.public_id}/image"
+    assert '<meta property="og:title" content="Data Analysis Fundamentals · Skills Forward University">' in html
+    assert f'<meta property="og:image" content="{image}">' in html
+    assert f'<meta property="og:url" content="http://testserver/public/assertions/{award.public_id}">' in html
+    assert get(image.removeprefix("http://testserver")).status_code == 200
