@@ -475,6 +475,30 @@ def test_no_badge_configured(client):
     assert "No badge is offered in this course yet" in html
 
 
+@pytest.mark.parametrize(
+    "contact, link",
+    [
+        ("badges@uni.example.edu", '<a href="mailto:badges@uni.example.edu">badges@uni.example.edu</a>'),
+        ("https://help.uni.example.edu/badges", '<a href="https://help.uni.example.edu/badges" target="_blank"'),
+        ("javascript:alert(1)", None),  # not an address or web page: the generic advice instead
+        ("", None),
+    ],
+)
+def test_no_badge_tells_the_instructor_who_to_ask(client, settings, contact, link):
+    settings.BADGES_SUPPORT_CONTACT = contact
+    launch = LaunchContextFactory(role=LaunchContext.ROLE_INSTRUCTOR, course__canvas_course_id="4242")
+    landing = client.get(reverse("badging:launch_home", args=[launch.public_id])).content.decode()
+    dashboard = client.get(dashboard_url(launch)).content.decode()
+    assert "No badge is set up for this course" in landing
+    for html in (landing, dashboard):
+        assert "<strong>4242</strong>" in html  # the course id to quote
+        assert "javascript:" not in html
+        if link:
+            assert link in html
+        else:
+            assert "Canvas administrator" in html or "Canvas or Badges administrator" in html
+
+
 def test_mastery_threshold_overrides_shown_per_assessment():
     s = build_course()
     badge = s["badge"]
