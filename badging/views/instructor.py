@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from badging.models import Award, CourseBadge
+from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors import dashboard as sel
 from badging.services import instructor as svc
 from lti.launch import launch_context_required, request_from_this_site
@@ -196,6 +197,11 @@ def learner_detail(request, launch, course_badge_id: int, learner_id: int):
             "row": explanation.row,
             "back_url": _dashboard_url(launch, course_badge),
             "notice": NOTICES.get(request.GET.get("done", "")),
+            "public_url": (
+                PublicLinks(public_base_url(request)).assertion(explanation.row.award.public_id)
+                if explanation.row.award
+                else ""
+            ),
         },
     )
 
@@ -353,7 +359,7 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _csv_lines(course_badge, filters):
+def _csv_lines(course_badge, filters, links: PublicLinks):
     writer = csv.writer(_Echo())
     header_done = False
     for rules, row in sel.learner_rows_iter(course_badge=course_badge, filters=filters):
@@ -383,7 +389,7 @@ def _csv_lines(course_badge, filters):
             row.state_label,
             row.reason,
             row.award.issued_on.date().isoformat() if row.award else "",
-            f"/public/assertions/{row.award.public_id}" if row.award else "",
+            links.assertion(row.award.public_id) if row.award else "",  # absolute: the file leaves the tool
             row.email,
             delivery.get_status_display() if delivery else "",
             delivery.last_error if delivery else "",
@@ -420,7 +426,9 @@ def export(request, launch, course_badge_id: int):
             hidden=filters.as_query(),
         )
     svc.learner_export_record(launch=launch, course_badge=course_badge, filters=filters.as_query())
-    response = StreamingHttpResponse(_csv_lines(course_badge, filters), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        _csv_lines(course_badge, filters, PublicLinks(public_base_url(request))), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="badge-{course_badge.pk}-learners-{stamp}.csv"'
     response["Cache-Control"] = "no-store"

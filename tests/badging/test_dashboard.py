@@ -521,3 +521,18 @@ def test_an_award_whose_grades_changed_is_flagged_for_review(client):
     assert "Needs review" in html
     url = reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, s["people"]["ada"].pk])
     assert "Present findings: 10 → 6 points after issue" in client.get(url).content.decode()
+
+
+def test_public_page_links_open_in_a_new_tab_at_the_public_address(client, settings):
+    """Inside Canvas's iframe the public page must not replace the dashboard; its address is the
+    badge's public one (PUBLIC_BASE_URL), the one the learner shares."""
+    settings.PUBLIC_BASE_URL = "https://badges.uni.example.edu"
+    s = build_course()
+    award = Award.objects.get()
+    public = f"https://badges.uni.example.edu/public/assertions/{award.public_id}"
+    detail = client.get(
+        reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, s["people"]["ada"].pk])
+    ).content.decode()
+    assert f'href="{public}" target="_blank" rel="noopener">{public}' in detail
+    table = client.get(dashboard_url(s["launch"])).content.decode()
+    assert f'href="/public/assertions/{award.public_id}" target="_blank" rel="noopener"' in table
