@@ -134,7 +134,18 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
             next_attempt_at=delivery.next_attempt_at,
             updated_at=timezone.now(),
         )
-        logger.warning("delivery %s (%s) failed, attempt %s: %s", delivery.pk, delivery.kind, attempts, exc)
+        # ERROR is what log alerting watches: a delivery given up on, or any Canvas Credentials failure
+        # (the learner's backpack copy is missing and an admin may have to fix the connection).
+        alert = gave_up or delivery.kind == Delivery.KIND_CANVAS_CREDENTIALS
+        logger.log(
+            logging.ERROR if alert else logging.WARNING,
+            "delivery %s (%s) failed, attempt %s%s: %s",
+            delivery.pk,
+            delivery.kind,
+            attempts,
+            ", giving up" if delivery.next_attempt_at is None else "",
+            exc,
+        )
         return delivery
     delivery.status, delivery.sent_at, delivery.last_error, delivery.next_attempt_at = Delivery.SENT, now, "", None
     delivery.attempts += 1

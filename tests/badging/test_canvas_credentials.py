@@ -196,10 +196,11 @@ def test_expired_token_is_refreshed_on_401(badgr, award):
     assert badgr.token_requests == ["password", "refresh_token"]
 
 
-def test_outage_is_retried_without_issuing_twice_or_touching_the_award(badgr, award):
+def test_outage_is_retried_without_issuing_twice_or_touching_the_award(badgr, award, caplog):
     badgr.fail_next_issue = 1
     delivery = push(award)
     assert delivery.status == Delivery.FAILED and "503" in delivery.last_error
+    assert any(r.levelname == "ERROR" and "503" in r.message for r in caplog.records)  # alerts, then retries
     assert delivery.next_attempt_at > timezone.now()
     assert "503" in CanvasCredentialsConnection.objects.get().last_error
     award.refresh_from_db()

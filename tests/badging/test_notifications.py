@@ -104,14 +104,18 @@ def test_smtp_failure_is_recorded_retried_and_sent_once(award, settings):
     assert delivery.status == Delivery.SENT and delivery.attempts == 2 and delivery.last_error == ""
 
 
-def test_gives_up_after_the_last_attempt(award, settings):
+def test_gives_up_after_the_last_attempt(award, settings, caplog):
     settings.EMAIL_BACKEND = "tests.badging.test_notifications.FlakySMTP"
-    FlakySMTP.failures = 1
+    FlakySMTP.failures = 2
     delivery = email_delivery(award)
+    notifications.deliveries_send(delivery_ids=[delivery.pk])
+    assert [r.levelname for r in caplog.records if "failed, attempt" in r.message] == ["WARNING"]  # will retry
     Delivery.objects.filter(pk=delivery.pk).update(attempts=notifications.MAX_DELIVERY_ATTEMPTS - 1)
     notifications.deliveries_send(delivery_ids=[delivery.pk])
     delivery.refresh_from_db()
     assert delivery.status == Delivery.FAILED and delivery.next_attempt_at is None
+    last = [r for r in caplog.records if "failed, attempt" in r.message][-1]
+    assert last.levelname == "ERROR" and "giving up" in last.message  # what log alerting watches
 
 
 def test_revoked_before_sending_is_not_sent(award):
