@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from badging.models import (
@@ -510,6 +511,7 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
         "mastered",
         "final_grade_entered",
         "issue_status",
+        "issue_failure",
         "evaluated_at",
     ]
     list_filter = ["state", "issue_status", "final_grade_entered"]
@@ -524,6 +526,18 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
     @admin.display(description="Mastered")
     def mastered(self, obj: LearnerProgress) -> str:
         return f"{obj.mastered_count} of {obj.assessment_count}"
+
+    @admin.display(description="Issuing failed")
+    def issue_failure(self, obj: LearnerProgress) -> str:
+        if obj.issue_status != LearnerProgress.ISSUE_FAILED:
+            return ""
+        retry = (
+            f" Next try {timezone.localtime(obj.issue_next_attempt_at):%Y-%m-%d %H:%M}."
+            if obj.issue_next_attempt_at
+            else ""
+        )
+        error = (obj.issue_error[:160] + "…") if len(obj.issue_error) > 160 else obj.issue_error
+        return f"{error} (attempt {obj.issue_attempts}).{retry}"
 
     @admin.display(description="Evaluation detail")
     def detail_pretty(self, obj: LearnerProgress):

@@ -284,3 +284,23 @@ def test_the_admin_cannot_be_framed_even_by_canvas(admin_client):
     tool_page = admin_client.get(f"/l/{launch.public_id}/")
     assert "https://canvas.uni.example.edu" in tool_page["Content-Security-Policy"]
     assert "X-Frame-Options" not in tool_page
+
+
+def test_learner_progress_list_shows_why_issuing_failed_and_when_it_retries(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    f.LearnerProgressFactory(
+        learner__name="Failing Fay",
+        state=LearnerProgress.ELIGIBLE,
+        issue_status=LearnerProgress.ISSUE_FAILED,
+        issue_attempts=3,
+        issue_error="The learner has no primary email address in Canvas.",
+        issue_next_attempt_at=timezone.now() + timedelta(minutes=4),
+    )
+    text = text_of(
+        admin_client.get(reverse("admin:badging_learnerprogress_changelist"), {"issue_status__exact": "failed"})
+    )
+    assert "Failing Fay" in text
+    assert "The learner has no primary email address in Canvas. (attempt 3). Next try " in text
