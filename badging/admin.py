@@ -341,8 +341,9 @@ class CourseBadgeForm(forms.ModelForm):
             "assessment_group_name": "Canvas assignment group holding the credentialing assessments.",
             "assessment_ids": "Optional JSON list of Canvas assignment ids; when set it wins over the group name.",
             "mastery_overrides": (
-                'Optional JSON per assessment: {"<canvas assignment id>": {"min_percent": 90}} '
-                'or {"<id>": {"min_points": 10}}.'
+                # No angle brackets: the admin shows help texts as HTML ("<canvas …>" became an element).
+                "Optional JSON keyed by Canvas assignment id, for assessments with their own threshold, "
+                'e.g. {"501": {"min_percent": 90}, "502": {"min_points": 10}}.'
             ),
             "min_rubric_criterion_percent": (
                 "Optional: every rubric criterion must also reach this share of its points (0–100)."

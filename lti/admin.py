@@ -42,6 +42,11 @@ class PlatformForm(forms.ModelForm):
             "active",
             "accept_new_deployments",
         ]
+        # The admin shows help texts as HTML: the models' "https://<canvas-host>" lost its host.
+        help_texts = {
+            "auth_token_url": "Canvas's OAuth2 token endpoint, e.g. https://canvas.uni.example.edu/login/oauth2/token",
+            "api_base_url": "The Canvas address learners and instructors use, e.g. https://canvas.uni.example.edu",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

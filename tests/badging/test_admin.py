@@ -304,3 +304,17 @@ def test_learner_progress_list_shows_why_issuing_failed_and_when_it_retries(admi
     )
     assert "Failing Fay" in text
     assert "The learner has no primary email address in Canvas. (attempt 3). Next try " in text
+
+
+def test_help_texts_show_their_examples(admin_client):
+    """Django's admin renders help texts as HTML: an example with "<...>" vanished (or became a
+    <canvas> element). Every example must reach the page as text."""
+    cb = f.CourseBadgeFactory()
+    html = admin_client.get(reverse("admin:badging_coursebadge_change", args=[cb.pk])).content.decode()
+    assert "<canvas" not in html
+    assert "e.g. {&quot;501&quot;: {&quot;min_percent&quot;: 90}" in html or 'e.g. {"501": {"min_percent": 90}' in html
+    platform = cb.course.platform
+    html = admin_client.get(reverse("admin:lti_platform_change", args=[platform.pk])).content.decode()
+    assert "<canvas" not in html
+    assert "e.g. https://canvas.uni.example.edu/login/oauth2/token" in html
+    assert "https:///login" not in html
