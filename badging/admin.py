@@ -425,6 +425,15 @@ class CourseBadgeAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("badge_class__image")
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Stored learner states (and so issuance) follow the rule as saved, not the old one.
+        from badging.services.sync import course_evaluate_request
+
+        course_evaluate_request(course_id=obj.course_id)
+        if change and "course" in form.changed_data and form.initial.get("course"):
+            course_evaluate_request(course_id=form.initial["course"])
+
     @admin.display(description="Course", ordering="course__name")
     def course_name(self, obj: CourseBadge) -> str:
         return f"{obj.course} (Canvas {obj.course.canvas_course_id})"

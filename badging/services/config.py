@@ -21,6 +21,7 @@ from django.db import transaction
 
 from badging.images import MAX_BYTES, badge_image_validate
 from badging.models import BadgeClass, CourseBadge, Issuer
+from badging.services.sync import course_evaluate_request
 from lti.models import Course, Platform
 
 
@@ -414,7 +415,10 @@ def config_import(*, data: dict, base_dir: Path) -> ImportReport:
             platform = fields.pop("platform")
             course, _ = Course.objects.get_or_create(platform=platform, canvas_course_id=fields.pop("canvas_course_id"))
             fields["course"] = course
+            before = len(report.unchanged)
             _apply(CourseBadge, key, fields, report, f"course badge {key}")
+            if len(report.unchanged) == before:  # created or changed: learner states follow the new rule
+                course_evaluate_request(course_id=course.pk)
     return report
 
 

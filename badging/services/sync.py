@@ -193,6 +193,37 @@ def course_sync_request(*, course_id: int, trigger: str, full: bool = False, ros
     return True
 
 
+def course_evaluate(*, course_id: int) -> dict | None:
+    """Re-evaluate every learner of the course from the synced rows, without calling Canvas (after
+    an admin changed a course badge's rule). Under the course's sync lock; when a sync holds it,
+    the request is folded into it (the sync evaluates once more at its end) and None is returned."""
+    token = uuid.uuid4().hex
+    if not cache.add(_lock_key(course_id), token, timeout=LOCK_TIMEOUT):
+        previous = cache.get(_again_key(course_id)) or {}
+        cache.set(
+            _again_key(course_id),
+            {"full": bool(previous.get("full")), "roster": bool(previous.get("roster"))},
+            timeout=LOCK_TIMEOUT,
+        )
+        return None
+    try:
+        return progress_evaluate_course(course_id=course_id)
+    finally:
+        if cache.get(_lock_key(course_id)) == token:
+            cache.delete(_lock_key(course_id))
+
+
+def course_evaluate_request(*, course_id: int) -> None:
+    """Enqueue course_evaluate after the current transaction commits (a rule was saved)."""
+
+    def send() -> None:
+        from celery import current_app
+
+        current_app.send_task("badging.course_evaluate", kwargs={"course_id": course_id})
+
+    transaction.on_commit(send)
+
+
 def course_sync_dequeued(*, course_id: int) -> None:
     """Called by the task as it starts: later requests must enqueue a new task again."""
     cache.delete(_queued_key(course_id))

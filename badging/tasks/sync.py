@@ -17,3 +17,9 @@ def course_sync(course_id: int, trigger: str = "task", full: bool = False, roste
 def sync_all_due() -> int:
     """Periodic: enqueue a sync of every course with an active badge not synced within the interval."""
     return sync.courses_sync_due()
+
+
+@shared_task(name="badging.course_evaluate", acks_late=True, reject_on_worker_lost=True)
+def course_evaluate(course_id: int) -> dict | None:
+    """Re-evaluate a course's learners from synced data after its badge rule changed (no Canvas call)."""
+    return sync.course_evaluate(course_id=course_id)

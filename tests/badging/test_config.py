@@ -175,3 +175,16 @@ def test_alignment_addresses_must_be_web_addresses(files, platform):
         "badge_classes[0].alignments[0].targetUrl: 'not a url' is not a web address",
         "badge_classes[0].alignments[1]: needs targetName and targetUrl",
     ]
+
+
+def test_a_created_or_changed_course_badge_re_evaluates_its_course(files, platform, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+        config_import(data=document(), base_dir=files)
+    course = Course.objects.get(canvas_course_id="7")
+    send.assert_called_once_with("badging.course_evaluate", kwargs={"course_id": course.pk})
+
+    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+        config_import(data=document(), base_dir=files)  # unchanged: nothing to re-evaluate
+    assert not send.called

@@ -417,3 +417,53 @@ def test_a_grade_event_rechecks_that_learners_unposted_grades_between_roster_pas
     run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
     assert run.stats.get("unposted_rechecked", 0) == 0
     assert not [u for u in canvas.requests if "workflow_state=graded" in u]
+
+
+def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canvas(
+    canvas, course_badge, admin_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from badging.tasks.sync import course_evaluate
+
+    now = timezone.now()
+    canvas.grade(55, 42, 10, at=now)
+    canvas.grade(56, 42, 10, at=now)
+    canvas.set_override(42, 90.0, "A-")
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert states(course_badge)["42"] == "eligible"  # 10 of 12 ≥ 80%
+
+    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:badging_coursebadge_change", args=[course_badge.pk]),
+            {
+                "key": course_badge.key,
+                "badge_class": course_badge.badge_class_id,
+                "course": course_badge.course_id,
+                "active": "on",
+                "assessment_group_name": "Credentialing Assessments",
+                "assessment_ids": "[]",
+                "mastery_mode": "percent",
+                "mastery_min_percent": "90",
+                "mastery_min_points": "",
+                "mastery_overrides": "{}",
+                "min_rubric_criterion_percent": "",
+                "final_grade_source": "override",
+                "final_grade_assignment_id": "",
+                "final_grade_assignment_name": "",
+            },
+        )
+    assert response.status_code == 302
+    send.assert_called_once_with("badging.course_evaluate", kwargs={"course_id": course_badge.course_id})
+
+    canvas.requests.clear()
+    summary = course_evaluate(course_id=course_badge.course_id)  # what the worker runs
+    assert summary[course_badge.key]["not_earned"] == 1
+    assert states(course_badge)["42"] == "not_earned"  # 10 of 12 < 90%: nothing left for issuance
+    assert canvas.requests == []
+
+    # While a sync of the course runs, the evaluation is folded into it.
+    cache.add(sync._lock_key(course_badge.course_id), "someone", timeout=60)
+    assert sync.course_evaluate(course_id=course_badge.course_id) is None
+    assert cache.get(sync._again_key(course_badge.course_id)) == {"full": False, "roster": False}
+    cache.delete(sync._lock_key(course_badge.course_id))
