@@ -74,20 +74,44 @@ def _decimal(value, label: str) -> Decimal | None:
         raise SandboxError(f"{label} must be a number")
 
 
+def _int(value, label: str) -> int:
+    """A whole number from the JSON body (digits as text are accepted too)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SandboxError(f"{label} must be a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise SandboxError(f"{label} must be a whole number")
+
+
+def _number(value, label: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise SandboxError(f"{label} must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise SandboxError(f"{label} must be a number")
+
+
 def _course(sandbox, course_id) -> SandboxCourse:
     return SandboxCourse.objects.get(instance=sandbox, id=course_id)
 
 
 def _user(sandbox, user_id) -> SandboxUser:
-    return SandboxUser.objects.get(instance=sandbox, id=user_id)
+    return SandboxUser.objects.get(instance=sandbox, id=_int(user_id, "user_id"))
 
 
 @admin_json
 def grade(request, sandbox, admin, body, course_id: int):
     """{"user_id", "assignment_id", "ratings": {criterion_id: rating_id} | "score": n, "post": true}"""
     course = _course(sandbox, course_id)
-    assignment = SandboxAssignment.objects.get(course=course, id=body.get("assignment_id"))
-    grade_input = GradeInput(ratings=body.get("ratings"), score=_decimal(body.get("score"), "score"))
+    assignment = SandboxAssignment.objects.get(course=course, id=_int(body.get("assignment_id"), "assignment_id"))
+    ratings = body.get("ratings")
+    if ratings is not None and not (isinstance(ratings, dict) and all(isinstance(v, str) for v in ratings.values())):
+        raise SandboxError('ratings must be an object {"criterion id": "rating id"}')
+    grade_input = GradeInput(ratings=ratings, score=_decimal(body.get("score"), "score"))
     teacher = SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").select_related("user").first()
     submission = services.submission_grade(
         assignment=assignment,
@@ -171,7 +195,7 @@ def add_assessment(request, sandbox, admin, body, course_id: int):
         name=str(body.get("name", "")),
         criteria_titles=[str(c) for c in criteria],
         group_name=str(body.get("group_name") or "Credentialing Assessments"),
-        points_per_criterion=int(body.get("points_per_criterion", 4)),
+        points_per_criterion=_int(body.get("points_per_criterion", 4), "points_per_criterion"),
     )
     return {"assignment_id": assignment.id, "rubric_id": assignment.rubric_id, "criteria": assignment.rubric.data}
 
@@ -181,10 +205,10 @@ def faults(request, sandbox, admin, body):
     """{"latency_ms", "error_rate", "bucket_size", "request_cost" (null: measured)}; omitted keys stay."""
     services.faults_set(
         instance=sandbox,
-        latency_ms=body.get("latency_ms"),
-        error_rate=body.get("error_rate"),
-        bucket_size=body.get("bucket_size"),
-        request_cost=body.get("request_cost"),
+        latency_ms=None if body.get("latency_ms") is None else _int(body["latency_ms"], "latency_ms"),
+        error_rate=_number(body.get("error_rate"), "the error rate"),
+        bucket_size=_number(body.get("bucket_size"), "the bucket size"),
+        request_cost=_number(body.get("request_cost"), "the request cost"),
         clear_request_cost="request_cost" in body and body["request_cost"] is None,
     )
     return {

@@ -4,6 +4,7 @@ Every change that Canvas would announce with a Live Event returns after queueing
 (sandbox.live_events), so the tool's /events/canvas/ receiver can be exercised locally.
 """
 
+import math
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -150,6 +151,16 @@ def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | 
     return len(changed)
 
 
+# The score columns hold 8 digits, 2 of them after the point.
+MAX_SCORE = Decimal("999999.99")
+
+
+def _score_in_range(score: Decimal, label: str) -> None:
+    # NaN and Infinity parse as Decimals but would fail (or corrupt) every comparison after this.
+    if not score.is_finite() or score > MAX_SCORE:
+        raise SandboxError(f"{label} must be a number up to {MAX_SCORE}")
+
+
 @dataclass(frozen=True)
 class GradeInput:
     """Rubric ratings {criterion_id: rating_id} (the score is their sum) or a plain score."""
@@ -196,6 +207,7 @@ def submission_grade(
         score = Decimal(grade.score)
     else:
         raise SandboxError("a grade needs rubric ratings or a score")
+    _score_in_range(score, "a score")
     if score < 0:
         raise SandboxError("a score cannot be negative")
     now = timezone.now()
@@ -259,6 +271,8 @@ def grade_override_set(*, course: SandboxCourse, user: SandboxUser, score: Decim
     """Sets (or clears, with None) the learner's Final Grade Override in every section."""
     if not course.allow_final_grade_override:
         raise SandboxError("Final Grade Override is not enabled in this course")
+    if score is not None:
+        _score_in_range(score, "an override score")
     if score is not None and score < 0:
         raise SandboxError("an override score cannot be negative")
     with transaction.atomic():
@@ -522,23 +536,23 @@ def faults_set(
     """Injected REST latency, 5xx share and throttle bucket size (for benchmarks and fault tests)."""
     fields = []
     if latency_ms is not None:
-        if not 0 <= latency_ms <= 60_000:
+        if not isinstance(latency_ms, int) or not 0 <= latency_ms <= 60_000:
             raise SandboxError("latency must be 0-60000 ms")
         instance.latency_ms = latency_ms
         fields.append("latency_ms")
     if error_rate is not None:
-        if not 0 <= error_rate <= 1:
+        if not math.isfinite(error_rate) or not 0 <= error_rate <= 1:
             raise SandboxError("the error rate is a share between 0 and 1")
         instance.error_rate = error_rate
         fields.append("error_rate")
     if bucket_size is not None:
-        if bucket_size <= 0:
-            raise SandboxError("the bucket size must be positive")
+        if not math.isfinite(bucket_size) or bucket_size <= 0:
+            raise SandboxError("the bucket size must be a positive number")
         instance.throttle_bucket_size = bucket_size
         fields.append("throttle_bucket_size")
     if request_cost is not None or clear_request_cost:
-        if request_cost is not None and request_cost < 0:
-            raise SandboxError("a request cost cannot be negative")
+        if request_cost is not None and (not math.isfinite(request_cost) or request_cost < 0):
+            raise SandboxError("a request cost must be a number, 0 or more")
         instance.request_cost = request_cost
         fields.append("request_cost")
     if fields:
