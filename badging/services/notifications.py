@@ -67,6 +67,8 @@ def award_email_message(*, award: Award, links: PublicLinks, connection=None) ->
         body=render_to_string("email/award_issued.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[award.recipient_email],
+        # Learners answer award emails with questions: send them to the issuer's contact, not a no-reply box.
+        reply_to=[award.badge_class.issuer.email] if award.badge_class.issuer.email else None,
         connection=connection,
         headers={"X-Badge-Award": award.public_id},
     )

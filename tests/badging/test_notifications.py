@@ -45,6 +45,7 @@ def test_email_content_and_links(award):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ada@uni.example.edu"]
+    assert message.reply_to == [award.badge_class.issuer.email]
     assert message.subject == "You earned the “Data Analysis Fundamentals” badge"
     text = message.body
     page = f"{BASE}/public/assertions/{award.public_id}"
