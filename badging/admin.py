@@ -617,7 +617,7 @@ class AwardAdmin(ReadOnlyAdmin):
     list_select_related = ["badge_class", "learner"]
     search_fields = ["=public_id", "recipient_email", "learner__name", "learner__email"]
     date_hierarchy = "issued_on"
-    actions = ["revoke_awards"]
+    actions = ["revoke_awards", "keep_reviewed_awards"]
     inlines = [DeliveryInline]
     exclude = ["ob3_credential", "ob3_jwt", "salt"]
     readonly_fields = ["public_links"]
@@ -643,6 +643,21 @@ class AwardAdmin(ReadOnlyAdmin):
         links = award_link_list(award=obj)
         return format_html_join(
             "", '<a href="{}" target="_blank" rel="noopener">{}</a><br>', ((x["url"], x["label"]) for x in links)
+        )
+
+    @admin.action(description="Keep the selected awards (reviewed: clear “needs review”)", permissions=["change"])
+    def keep_reviewed_awards(self, request, queryset):
+        from badging.services.issuance import award_review_keep
+
+        flagged = list(queryset.filter(revoked=False, needs_review=True).values_list("pk", flat=True))
+        for award_id in flagged:
+            award_review_keep(award_id=award_id, actor=_actor(request))
+        self.message_user(
+            request,
+            f"Kept {len(flagged)} award{'s' if len(flagged) != 1 else ''} after review."
+            if flagged
+            else "None of the selected awards needed review.",
+            messages.SUCCESS if flagged else messages.WARNING,
         )
 
     @admin.action(description="Revoke the selected awards…", permissions=["change"])

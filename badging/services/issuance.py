@@ -669,6 +669,27 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
     return award
 
 
+def award_review_keep(*, award_id: int, actor: str, note: str = "") -> Award:
+    """An instructor or admin reviewed a flagged award and keeps it: the flag is cleared and the
+    decision recorded. A later grade change flags it again. Revoking is award_revoke."""
+    with transaction.atomic():
+        award = Award.objects.select_for_update(of=("self",)).select_related("course_badge__course").get(pk=award_id)
+        if award.revoked or not award.needs_review:
+            return award
+        reason = award.review_reason
+        award.needs_review = False
+        award.review_reason = ""
+        award.save(update_fields=["needs_review", "review_reason"])
+        AuditEvent.objects.create(
+            actor=actor[:300],
+            action="award_review_kept",
+            course=award.course_badge.course,
+            award=award,
+            detail={"flagged_because": reason, "note": note.strip()[:1000]},
+        )
+    return award
+
+
 # --- Status list -------------------------------------------------------------------------------
 
 

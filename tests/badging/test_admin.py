@@ -318,3 +318,18 @@ def test_help_texts_show_their_examples(admin_client):
     assert "<canvas" not in html
     assert "e.g. https://canvas.uni.example.edu/login/oauth2/token" in html
     assert "https:///login" not in html
+
+
+def test_keep_action_clears_the_review_flag_of_live_flagged_awards_only(admin_client, admin_user):
+    flagged = f.AwardFactory(needs_review=True, review_reason="Final grade removed")
+    other = f.AwardFactory()
+    response = admin_client.post(
+        reverse("admin:badging_award_changelist"),
+        {"action": "keep_reviewed_awards", "_selected_action": [flagged.pk, other.pk]},
+        follow=True,
+    )
+    assert "Kept 1 award after review." in text_of(response)
+    flagged.refresh_from_db()
+    assert not flagged.needs_review and not flagged.revoked
+    event = AuditEvent.objects.get(action="award_review_kept")
+    assert event.award_id == flagged.pk and event.actor == f"admin:{admin_user.username}"

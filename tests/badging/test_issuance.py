@@ -339,6 +339,24 @@ def test_a_lowered_grade_flags_for_review_without_revoking():
     assert AuditEvent.objects.filter(action="award_flagged_for_review").count() == 1
 
 
+def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
+    award = f.AwardFactory()
+    progress = f.LearnerProgressFactory(
+        course_badge=award.course_badge, learner=award.learner, state=LearnerProgress.ISSUED
+    )
+    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    kept = issuance.award_review_keep(award_id=award.pk, actor="admin:alice", note="Regrade was a typo")
+    assert not kept.needs_review and kept.review_reason == "" and not kept.revoked
+    event = AuditEvent.objects.get(action="award_review_kept")
+    assert event.actor == "admin:alice" and event.award_id == award.pk
+    assert event.detail == {"flagged_because": "Assessment 2 regraded to 50%", "note": "Regrade was a typo"}
+    issuance.award_review_keep(award_id=award.pk, actor="admin:alice")  # nothing left to keep
+    assert AuditEvent.objects.filter(action="award_review_kept").count() == 1
+    issuance.award_flag_for_review(progress_id=progress.pk, reason="Final grade removed")
+    award.refresh_from_db()
+    assert award.needs_review and award.review_reason == "Final grade removed"
+
+
 def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, celery_app):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     issuer = course_badge.badge_class.issuer
