@@ -655,7 +655,9 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
         )
         if award is None:
             return None
-        if not award.needs_review or award.review_reason != reason:
+        # Same reason: still flagged for it, or already reviewed and kept for it (every sync re-evaluates
+        # the learner; a kept award must not come back). A different reason is a new change to review.
+        if award.review_reason != reason:
             award.needs_review = True
             award.review_reason = reason
             award.save(update_fields=["needs_review", "review_reason"])
@@ -671,15 +673,15 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
 
 def award_review_keep(*, award_id: int, actor: str, note: str = "") -> Award:
     """An instructor or admin reviewed a flagged award and keeps it: the flag is cleared and the
-    decision recorded. A later grade change flags it again. Revoking is award_revoke."""
+    decision recorded. The reason stays on the award, so re-evaluating the same situation does not
+    flag it again; a further change (a different reason) does. Revoking is award_revoke."""
     with transaction.atomic():
         award = Award.objects.select_for_update(of=("self",)).select_related("course_badge__course").get(pk=award_id)
         if award.revoked or not award.needs_review:
             return award
         reason = award.review_reason
         award.needs_review = False
-        award.review_reason = ""
-        award.save(update_fields=["needs_review", "review_reason"])
+        award.save(update_fields=["needs_review"])
         AuditEvent.objects.create(
             actor=actor[:300],
             action="award_review_kept",

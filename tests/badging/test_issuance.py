@@ -346,12 +346,16 @@ def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
     )
     issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
     kept = issuance.award_review_keep(award_id=award.pk, actor="admin:alice", note="Regrade was a typo")
-    assert not kept.needs_review and kept.review_reason == "" and not kept.revoked
+    assert not kept.needs_review and not kept.revoked
     event = AuditEvent.objects.get(action="award_review_kept")
     assert event.actor == "admin:alice" and event.award_id == award.pk
     assert event.detail == {"flagged_because": "Assessment 2 regraded to 50%", "note": "Regrade was a typo"}
     issuance.award_review_keep(award_id=award.pk, actor="admin:alice")  # nothing left to keep
     assert AuditEvent.objects.filter(action="award_review_kept").count() == 1
+    # The next sync evaluates the same situation: the kept award stays kept.
+    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    award.refresh_from_db()
+    assert not award.needs_review
     issuance.award_flag_for_review(progress_id=progress.pk, reason="Final grade removed")
     award.refresh_from_db()
     assert award.needs_review and award.review_reason == "Final grade removed"
