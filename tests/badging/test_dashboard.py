@@ -536,3 +536,19 @@ def test_public_page_links_open_in_a_new_tab_at_the_public_address(client, setti
     assert f'href="{public}" target="_blank" rel="noopener">{public}' in detail
     table = client.get(dashboard_url(s["launch"])).content.decode()
     assert f'href="/public/assertions/{award.public_id}" target="_blank" rel="noopener"' in table
+
+
+def test_admin_launch_page_explains_a_failed_sync_in_plain_words(client):
+    from badging.models import CourseSync
+
+    s = build_course()
+    CourseSync.objects.create(
+        course=s["course"],
+        last_synced_at=timezone.now(),
+        last_status=SyncRun.STATUS_FAILED,
+        last_error="Canvas answered 401: Invalid access token <b>x</b>",
+    )
+    admin = LaunchContextFactory(course=s["course"], role=LaunchContext.ROLE_ADMIN)
+    html = client.get(reverse("badging:launch_home", args=[admin.public_id])).content.decode()
+    assert "The Canvas API token was revoked or has expired: ask your Canvas admin for a new one." in html
+    assert "Canvas said: Canvas answered 401: Invalid access token &lt;b&gt;x&lt;/b&gt;" in html
