@@ -195,4 +195,6 @@ def test_admin_pages(page, live_server, screenshot, admin_user, canvas_course):
     for name, path in pages.items():
         # Django's admin has its own "Skip to main content" link; the phone layout is Django's.
         # Never framed, not even by Canvas: it opens in a tab of its own.
-        check_page(page, f"{base}{path}", name=name, phone=False, skip_link=False, framed_by={"'none'"})
+        check_page(
+            page, f"{base}{path}", name=name, phone=False, skip_link=False, framed_by={"'none'"}, screenshot=screenshot
+        )
