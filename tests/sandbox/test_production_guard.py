@@ -49,3 +49,12 @@ def test_manage_check_warns_when_the_sandbox_is_on_without_debug():
     assert "sandbox.W001" in warned.stdout + warned.stderr
     quiet = _run(["manage.py", "check"], SANDBOX_ENABLED="true", DJANGO_DEBUG="true")
     assert "sandbox.W001" not in quiet.stdout + quiet.stderr
+
+
+def test_the_demo_sandbox_process_serves_its_pages(client, seeded, settings):
+    """The demo's sandbox process runs with sandbox.root_urls: no tool URLs, no Django admin."""
+    settings.ROOT_URLCONF = "sandbox.root_urls"
+    response = client.get(f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}/")
+    assert response.status_code == 200
+    assert "Launch Badges as" in response.content.decode()
+    assert client.get("/health/").status_code == 200
