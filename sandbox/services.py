@@ -492,6 +492,8 @@ def assessment_add(
         raise SandboxError("an assignment needs a name")
     if not criteria_titles:
         raise SandboxError("a rubric needs at least one criterion")
+    if not 1 <= len(criteria_titles) <= 50 or not 1 <= points_per_criterion <= 1000:
+        raise SandboxError("a rubric has 1-50 criteria and points_per_criterion is 1-1000")
     with transaction.atomic():
         group = AssignmentGroup.objects.filter(course=course, name=group_name).first()
         if group is None:

@@ -57,6 +57,8 @@ def test_override_refuses_scores_that_are_not_finite_or_too_large(client, seeded
         ("courses/{course}/override", {"user_id": [1], "score": 90}, "user_id"),
         ("courses/{course}/enroll", {"user_id": "q"}, "user_id"),
         ("courses/{course}/assessments", {"name": "A", "criteria": ["a"], "points_per_criterion": "z"}, "points"),
+        ("courses/{course}/assessments", {"name": "A", "criteria": ["a"], "points_per_criterion": 10**9}, "points"),
+        ("courses/{course}/assessments", {"name": "A", "criteria": ["a"] * 51}, "criteria"),
         ("faults", {"latency_ms": "x"}, "latency"),
         ("faults", {"error_rate": "often"}, "error rate"),
         ("faults", {"bucket_size": "Infinity"}, "bucket"),
