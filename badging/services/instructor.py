@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
-from badging.services.issuance import QUEUED_STALE_AFTER, award_revoke, awards_enqueue_eligible
+from badging.services.issuance import QUEUED_STALE_AFTER, award_review_keep, award_revoke, awards_enqueue_eligible
 from badging.services.sync import course_sync_request
 from lti.models import LaunchContext
 
@@ -107,6 +107,15 @@ def award_revoke_as_instructor(*, launch: LaunchContext, award: Award, reason: s
     if not reason:
         raise ValueError("A reason is required to revoke a badge.")
     return award_revoke(award_id=award.pk, reason=reason, actor=instructor_actor(launch=launch))
+
+
+def award_keep_as_instructor(*, launch: LaunchContext, award: Award) -> Award:
+    """The instructor reviewed an award flagged after a grade change and keeps it (audited by the
+    issuance service); the same situation is not flagged again, a further change is."""
+    _require_award(launch, award)
+    if award.revoked or not award.needs_review:
+        raise ActionUnavailable("This badge does not need review.")
+    return award_review_keep(award_id=award.pk, actor=instructor_actor(launch=launch))
 
 
 def award_notification_resend(*, launch: LaunchContext, award: Award) -> Delivery:

@@ -33,6 +33,7 @@ NOTICES = {
     "retry": ("success", "Failed issuing handed back to the issuer: the learners are queued again."),
     "revoked": ("success", "The badge was revoked. Its public page and credential now say so."),
     "resent": ("success", "The badge email is being sent again."),
+    "kept": ("success", "You kept the badge. It is no longer marked for review."),
 }
 
 
@@ -343,6 +344,34 @@ def resend(request, launch, award_public_id: str):
     return redirect(f"{back}?done=resent")
 
 
+@confirmed_action("keep")
+def keep(request, launch, award_public_id: str):
+    award = _award(launch, award_public_id)
+    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    if request.method == "GET":
+        return _confirm(
+            request,
+            launch,
+            action="keep",
+            title="Keep this badge?",
+            question=(
+                f"“{award.badge_class.name}” was issued to {award.learner} on "
+                f"{timezone.localtime(award.issued_on):%d %b %Y}; since then "
+                f"{award.review_reason or 'a grade changed'}. "
+                "Keeping it leaves the badge valid and clears the review mark; a further change marks it again."
+            ),
+            button="Keep badge",
+            cancel_url=back,
+            disabled=award.revoked or not award.needs_review,
+            disabled_reason="This badge does not need review.",
+        )
+    try:
+        svc.award_keep_as_instructor(launch=launch, award=award)
+    except svc.ActionUnavailable as exc:
+        return _unavailable(request, launch, exc, back)
+    return redirect(f"{back}?done=kept")
+
+
 class _Echo:
     """csv.writer target that hands each line back instead of buffering it."""
 
@@ -444,4 +473,5 @@ urlpatterns = [
     path(f"{prefix}badges/<int:course_badge_id>/export/", export, name="instructor_export"),
     path(f"{prefix}awards/<str:award_public_id>/revoke/", revoke, name="instructor_revoke"),
     path(f"{prefix}awards/<str:award_public_id>/resend/", resend, name="instructor_resend"),
+    path(f"{prefix}awards/<str:award_public_id>/keep/", keep, name="instructor_keep"),
 ]

@@ -110,12 +110,14 @@ def action_urls(launch, s, award):
         url("instructor_retry", launch, s["badge"].pk),
         url("instructor_revoke", launch, award.public_id),
         url("instructor_resend", launch, award.public_id),
+        url("instructor_keep", launch, award.public_id),
         url("instructor_export", launch, s["badge"].pk),
     ]
 
 
 def test_actions_without_the_form_token_are_refused(client, course, sent_tasks):
     launch = course["launch"]
+    Award.objects.update(needs_review=True, review_reason="a grade changed")  # so "keep" offers its form
     award = Award.objects.get()
     other_teacher = LaunchContextFactory(course=course["course"], role=LaunchContext.ROLE_INSTRUCTOR)
     sync_token = form_token(client.get(url("instructor_sync", launch)).content.decode())
@@ -127,7 +129,7 @@ def test_actions_without_the_form_token_are_refused(client, course, sent_tasks):
         stolen = form_token(client.get(target.replace(launch.public_id, other_teacher.public_id)).content.decode())
         assert client.post(target, {"reason": "cheating", "token": stolen}).status_code == 403, target
     assert not AuditEvent.objects.exists()
-    assert not Award.objects.get().revoked
+    assert not Award.objects.get().revoked and Award.objects.get().needs_review
     sent_tasks.assert_not_called()
 
 
@@ -159,6 +161,7 @@ def test_a_learner_cannot_use_any_action(client, course, sent_tasks):
         url("instructor_retry", learner, course["badge"].pk),
         url("instructor_revoke", learner, award.public_id),
         url("instructor_resend", learner, award.public_id),
+        url("instructor_keep", learner, award.public_id),
         url("instructor_export", learner, course["badge"].pk),
     ):
         assert client.get(target).status_code == 403, target
@@ -176,6 +179,7 @@ def test_instructors_of_another_course_or_canvas_cannot_act_on_this_one(client, 
             ("retry", url("instructor_retry", launch, course["badge"].pk)),
             ("revoke", url("instructor_revoke", launch, award.public_id)),
             ("resend", url("instructor_resend", launch, award.public_id)),
+            ("keep", url("instructor_keep", launch, award.public_id)),
             ("export", url("instructor_export", launch, course["badge"].pk)),
             ("", url("instructor_learner", launch, course["badge"].pk, award.learner_id)),
         ):
@@ -355,3 +359,31 @@ def test_export_for_a_teaching_assistant(client, course):
     response = confirm_and_post(client, target)
     assert len(read_csv(response)) == 7
     assert AuditEvent.objects.get().actor == "Tia Assistant (Canvas user 3, teaching assistant)"
+
+
+# --- Keep a badge flagged for review ----------------------------------------------------------------
+
+
+def test_keep_a_badge_flagged_for_review(strict_client, course):
+    award = Award.objects.get()
+    detail = reverse(
+        "badging:instructor_learner", args=[course["launch"].public_id, award.course_badge_id, award.learner_id]
+    )
+    target = url("instructor_keep", course["launch"], award.public_id)
+    assert "Keep the badge" not in strict_client.get(detail).content.decode()  # nothing to review yet
+    html = strict_client.get(target).content.decode()
+    assert "does not need review" in html and "<form" not in html
+
+    Award.objects.filter(pk=award.pk).update(
+        needs_review=True, review_reason="the learner no longer meets the badge rule: the final grade was removed"
+    )
+    assert "Keep the badge" in strict_client.get(detail).content.decode()
+    assert "since then the learner no longer meets the badge rule" in strict_client.get(target).content.decode()
+    response = confirm_and_post(strict_client, target)
+    assert response.status_code == 302
+    award.refresh_from_db()
+    assert not award.needs_review and not award.revoked
+    event = AuditEvent.objects.get(action="award_review_kept")
+    assert event.actor == "Tess Teacher (Canvas user 2, instructor)" and event.award == award
+    page = strict_client.get(response["Location"]).content.decode()
+    assert "You kept the badge." in page and "Needs review" not in page
