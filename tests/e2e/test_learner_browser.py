@@ -97,6 +97,10 @@ def build(state: str):
             revoked_at=now if state == "revoked" else None,
             revocation_reason="Issued in error: the final grade was corrected." if state == "revoked" else "",
         )
+    if state == "assessment_missing":  # a picked assessment was deleted in Canvas
+        graded(a1, "12")
+        course_badge.assessment_ids = [a1.canvas_assignment_id, a2.canvas_assignment_id, "999"]
+        course_badge.save()
     if state == "student_view":
         launch.is_test_user = True
         launch.save()
@@ -131,6 +135,7 @@ EXPECTED = {
     "inactive": "Canvas does not list you as an active student in this course.",
     "revoked": "This badge was revoked",
     "student_view": "You are using Canvas Student View.",
+    "assessment_missing": "Not found in Canvas",
 }
 
 
