@@ -44,3 +44,32 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas, course_bad
         sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
         award.refresh_from_db()
         assert award.needs_review and not award.revoked
+
+
+@pytest.mark.browser
+def test_keeping_a_flagged_badge_in_a_browser(transactional_db, live_server, page, screenshot):
+    import os
+
+    from django.urls import reverse
+
+    from tests.badging.test_dashboard import build_course
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    course = build_course()
+    award = Award.objects.get()
+    Award.objects.filter(pk=award.pk).update(
+        needs_review=True,
+        review_reason="the learner no longer meets the badge rule (Present findings: 3 of 12 points, needs 80%)",
+    )
+    launch = course["launch"].public_id
+    page.goto(
+        live_server.url + reverse("badging:instructor_learner", args=[launch, award.course_badge_id, award.learner_id])
+    )
+    page.get_by_role("link", name="Keep the badge…").click()
+    assert page.get_by_role("heading", name="Keep this badge?").is_visible()
+    screenshot(page, "instructor-keep-confirm")
+    page.get_by_role("button", name="Keep badge").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("You kept the badge.").is_visible()
+    assert page.get_by_text("Needs review").count() == 0
+    screenshot(page, "instructor-kept")
