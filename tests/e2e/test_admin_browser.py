@@ -3,6 +3,7 @@
 
 import io
 import os
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -90,3 +91,51 @@ def test_course_badge_list_reads_the_rule(logged_in, live_server, screenshot):
     ).to_be_visible()
     screenshot(page, "admin-course-badges")
     assert Award.objects.count() == 0
+
+
+def test_platform_test_connection_reports_in_the_page(logged_in, live_server, screenshot, monkeypatch):
+    """The action calls the (sandbox) Canvas and says who the token connects as; a revoked token
+    is reported in words, on the same page."""
+    from lti.models import Platform
+    from sandbox.seed import sandbox_seed
+
+    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)  # seeding enqueues
+    page = logged_in
+    platform = Platform.objects.get(
+        pk=sandbox_seed(learners=2, assessments=1, slug="adminbrowser", base_url=live_server.url).platform_id
+    )
+    page.goto(f"{live_server.url}/admin/lti/platform/")
+    page.get_by_role("row", name=re.compile(re.escape(platform.name))).get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option("test_connection")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator("ul.messagelist li.success")).to_contain_text("connected to Canvas as")
+    screenshot(page, "admin-platform-test-connection")
+    check_a11y(page, "platform test connection")
+
+    platform.api_token = "revoked-token"
+    platform.save()
+    page.get_by_role("row", name=re.compile(re.escape(platform.name))).get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option("test_connection")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator("ul.messagelist li.error")).to_be_visible()
+
+
+def test_retry_a_failed_delivery_and_see_it_in_the_audit_log(logged_in, live_server, screenshot, monkeypatch):
+    from badging.models import Delivery
+
+    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)
+    page = logged_in
+    award = f.AwardFactory(recipient_email="zoe@uni.example.edu")
+    failed = Delivery.objects.create(award=award, kind="email", status="failed", attempts=5, last_error="SMTP 451")
+    page.goto(f"{live_server.url}/admin/badging/delivery/?status__exact=failed")
+    expect(page.get_by_text("SMTP 451")).to_be_visible()
+    page.locator("input[name=_selected_action]").check()
+    page.get_by_label("Action:").select_option("retry_deliveries")
+    page.get_by_role("button", name="Go").click()
+    expect(page.get_by_text("1 delivery queued for another attempt.")).to_be_visible()
+    failed.refresh_from_db()
+    assert failed.status == "pending"
+    page.goto(f"{live_server.url}/admin/badging/auditevent/")
+    expect(page.locator("#result_list")).to_contain_text("delivery_retried")
+    screenshot(page, "admin-audit-log")
+    check_a11y(page, "audit log")
