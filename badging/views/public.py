@@ -182,7 +182,7 @@ def assertion_check(request, public_id: str):
     return _award_page(request, award, status=status, check_result=result, checked_email=email.strip())
 
 
-def _image(data: bytes, content_type: str) -> HttpResponse:
+def _image(data: bytes | memoryview, content_type: str) -> HttpResponse:
     response = HttpResponse(bytes(data), content_type=content_type)
     response["Content-Security-Policy"] = IMAGE_CSP
     return response
