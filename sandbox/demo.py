@@ -159,9 +159,12 @@ def main() -> int:
     tool_url = os.environ.get("DEMO_TOOL_URL", "http://localhost:8000").rstrip("/")
     sandbox_url = os.environ.get("DEMO_SANDBOX_URL", "http://localhost:8001").rstrip("/")
     tool, sandbox = urlsplit(tool_url), urlsplit(sandbox_url)
-    for label, parts in (("tool", tool), ("sandbox", sandbox)):
+    for label, variable, parts in (("tool", "DEMO_TOOL_URL", tool), ("sandbox", "DEMO_SANDBOX_URL", sandbox)):
         if not port_free("127.0.0.1", parts.port or 80):
-            raise SystemExit(f"demo: port {parts.port} for the {label} is in use; stop what runs there first")
+            raise SystemExit(
+                f"demo: port {parts.port} for the {label} is in use; stop what runs there, or pick another port:\n"
+                f"  make demo {variable}={parts.scheme}://{parts.hostname}:<port>"
+            )
 
     env = base_env()
     # kombu's filesystem transport expects its folders to exist (settings.py names them).
