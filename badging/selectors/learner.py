@@ -377,10 +377,12 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         # The same rule the sync's evaluation applies: which assessments, what mastery means.
         rule = badge_rule_build(course_badge=cb, assignments=assignment_rows)
         # A picked assessment Canvas no longer has is still listed (it blocks the badge): say so.
+        # Before the first sync nothing has been read yet, so nothing is "missing".
         picked = [
             by_canvas_id.get(spec.assignment_id)
             or Assignment(course=course, canvas_assignment_id=spec.assignment_id, name=spec.name, rubric=[])
             for spec in rule.assessments
+            if not (spec.missing and page.last_synced_at is None)
         ]
         live = ev.evaluate_learner(
             rule=rule,

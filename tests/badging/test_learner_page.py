@@ -547,6 +547,9 @@ def test_picked_assessment_deleted_in_canvas_is_shown_and_blocks_the_badge(clien
     cb.save()
     s["a2"].deleted_in_canvas = True
     s["a2"].save()
+    from badging.models import CourseSync
+
+    CourseSync.objects.create(course=s["course"], last_synced_at=timezone.now())
     grade(s["a1"], s["learner"], "12")
     s["learner"].enrollments.update(override_score=Decimal("90"))
     text = text_of(page(client, s["launch"]))
@@ -575,3 +578,13 @@ def test_several_badges_in_a_course_are_each_shown_with_their_own_rule(client, c
     assert "Master each of the 2 credentialing assessments" in analysis and "Not yet mastered" in analysis
     assert "Spreadsheet quiz" not in analysis and "Clean a data set" not in spreadsheet
     assert "at least 11 of 12 points" in spreadsheet and "1 of 1 mastered" in spreadsheet
+
+
+def test_picked_assessments_before_the_first_sync_are_not_called_missing(client, course_setup):
+    s = course_setup
+    cb = s["course_badge"]
+    cb.assessment_ids = ["901", "902"]  # not read from Canvas yet
+    cb.save()
+    text = text_of(page(client, s["launch"]))
+    assert "Data from Canvas has not been read yet" in text
+    assert "Not found in Canvas" not in text and "not published in Canvas yet" in text
