@@ -72,13 +72,15 @@ def test_health_fails_when_the_cache_is_down(client, settings):
 def test_health_fails_when_the_broker_is_down(client, monkeypatch):
     from skillsforward.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app.conf, "broker_write_url", None)
-
-    body = client.get("/health/").json()
+    real_broker = app.connection_for_write().as_uri()
+    with monkeypatch.context() as patch:
+        # Only broker_url: broker_write_url is derived from it and must come back with it.
+        patch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+        body = client.get("/health/").json()
 
     assert body["status"] == "fail"
     assert body["checks"]["broker"]["ok"] is False and body["checks"]["broker"]["error"]
+    assert app.connection_for_write().as_uri() == real_broker  # later tests still reach the real broker
 
 
 def test_json_logs_go_to_stdout():
