@@ -18,10 +18,12 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -53,6 +55,13 @@ BATCH = 500
 # graded_since is compared with Canvas's clock: start the next window a little before this one began.
 WATERMARK_OVERLAP = timedelta(minutes=5)
 LOCK_TIMEOUT = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 600)) + 60
+# The course lock is a lease that its holder renews while it works: a worker killed mid-sync (out
+# of memory, a lost node) frees the course within LOCK_LEASE_SECONDS, not after the time limit.
+LOCK_LEASE_SECONDS = 30
+LOCK_RENEW_SECONDS = 10
+INTERRUPTED = "interrupted: the worker stopped before this sync finished; the course was synced again"
+# The delayed task that runs a folded request in case the lock's holder died: a no-op otherwise.
+RECHECK_TRIGGER = "lock_recheck"
 QUEUED_TTL = 15 * 60
 # A trigger arriving during a run makes the running sync loop again, at most this many times.
 MAX_EXTRA_PASSES = 3
@@ -78,6 +87,68 @@ def _again_key(course_id: int) -> str:
 
 def _queued_key(course_id: int) -> str:
     return f"badging:sync:queued:{course_id}"
+
+
+def _recheck_key(course_id: int) -> str:
+    return f"badging:sync:recheck:{course_id}"
+
+
+class _Lease(threading.Thread):
+    """Renews the course lock while its holder lives; stops when the lock is no longer ours."""
+
+    def __init__(self, key: str, token: str):
+        super().__init__(name=f"lease {key}", daemon=True)
+        self.key, self.token, self.done = key, token, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(LOCK_RENEW_SECONDS):
+            try:
+                if cache.get(self.key) != self.token or not cache.touch(self.key, LOCK_LEASE_SECONDS):
+                    return
+            except Exception:  # the cache is down: the lease runs out, another worker may take over
+                logger.warning("could not renew %s", self.key, exc_info=True)
+
+
+@contextmanager
+def _course_lock(course_id: int, *, full: bool = False, roster: bool | None = None):
+    """Yields True while holding the course's lock, or False after folding this request into the
+    holder's "again" (which it runs before letting go). Two things make sure a folded request is
+    never lost: the holder hands a leftover "again" to a new task when it lets go, and a delayed
+    recheck task runs the sync in case the holder died without letting go."""
+    key, token = _lock_key(course_id), uuid.uuid4().hex
+    if not cache.add(key, token, timeout=LOCK_LEASE_SECONDS):
+        previous = cache.get(_again_key(course_id)) or {}
+        cache.set(
+            _again_key(course_id),
+            {"full": bool(previous.get("full") or full), "roster": bool(previous.get("roster") or roster)},
+            timeout=LOCK_TIMEOUT,
+        )
+        if cache.add(_recheck_key(course_id), 1, timeout=LOCK_LEASE_SECONDS):
+            _sync_task_send(course_id=course_id, trigger=RECHECK_TRIGGER, countdown=LOCK_LEASE_SECONDS + 2)
+        yield False
+        return
+    lease = _Lease(key, token)
+    lease.start()
+    try:
+        yield True
+    finally:
+        lease.done.set()
+        if cache.get(key) == token:
+            cache.delete(key)
+        if cache.get(_again_key(course_id)):
+            # Asked for while this holder was finishing (or past its extra passes): a task of its own.
+            _sync_task_send(course_id=course_id, trigger="requested_again")
+
+
+def _sync_task_send(*, course_id: int, trigger: str, countdown: float | None = None) -> None:
+    def send() -> None:
+        from celery import current_app
+
+        current_app.send_task(
+            "badging.course_sync", kwargs={"course_id": course_id, "trigger": trigger}, countdown=countdown
+        )
+
+    transaction.on_commit(send)
 
 
 def _learners_key(course_id: int) -> str:
@@ -132,19 +203,16 @@ def course_sync(
 ) -> SyncRun | None:
     """Sync one course now, in this process. Returns the last SyncRun, or None when another sync of
     the course is running (this trigger is then folded into it: it will run once more)."""
-    token = uuid.uuid4().hex
-    if not cache.add(_lock_key(course_id), token, timeout=LOCK_TIMEOUT):
-        previous = cache.get(_again_key(course_id)) or {}
-        cache.set(
-            _again_key(course_id),
-            {"full": bool(previous.get("full") or full), "roster": bool(previous.get("roster") or roster)},
-            timeout=LOCK_TIMEOUT,
-        )
-        logger.info("sync of course %s already running: folded trigger %r into it", course_id, trigger)
-        return None
-    try:
+    with _course_lock(course_id, full=full, roster=roster) as locked:
+        if not locked:
+            logger.info("sync of course %s already running: folded trigger %r into it", course_id, trigger)
+            return None
         # Requests that arrived while this task was queued ride along with this pass.
         pending = cache.get(_again_key(course_id))
+        if trigger == RECHECK_TRIGGER:
+            if not pending:
+                return None  # the holder ran the folded request before letting go
+            trigger = "requested_again"
         if pending:
             cache.delete(_again_key(course_id))
             full = full or bool(pending.get("full"))
@@ -163,9 +231,6 @@ def course_sync(
                 client=client,
             )
         return run
-    finally:
-        if cache.get(_lock_key(course_id)) == token:
-            cache.delete(_lock_key(course_id))
 
 
 def course_sync_request(*, course_id: int, trigger: str, full: bool = False, roster: bool | None = None) -> bool:
@@ -197,20 +262,8 @@ def course_evaluate(*, course_id: int) -> dict | None:
     """Re-evaluate every learner of the course from the synced rows, without calling Canvas (after
     an admin changed a course badge's rule). Under the course's sync lock; when a sync holds it,
     the request is folded into it (the sync evaluates once more at its end) and None is returned."""
-    token = uuid.uuid4().hex
-    if not cache.add(_lock_key(course_id), token, timeout=LOCK_TIMEOUT):
-        previous = cache.get(_again_key(course_id)) or {}
-        cache.set(
-            _again_key(course_id),
-            {"full": bool(previous.get("full")), "roster": bool(previous.get("roster"))},
-            timeout=LOCK_TIMEOUT,
-        )
-        return None
-    try:
-        return progress_evaluate_course(course_id=course_id)
-    finally:
-        if cache.get(_lock_key(course_id)) == token:
-            cache.delete(_lock_key(course_id))
+    with _course_lock(course_id) as locked:
+        return progress_evaluate_course(course_id=course_id) if locked else None
 
 
 def course_evaluate_request(*, course_id: int) -> None:
@@ -316,6 +369,10 @@ def _sync_once(
     if roster or len(targeted) > TARGETED_LEARNERS_MAX:
         roster, targeted = True, []
     started = timezone.now()
+    # Under the course lock no other sync of this course runs: a run still "running" was cut short.
+    SyncRun.objects.filter(course=course, status=SyncRun.STATUS_RUNNING).update(
+        status=SyncRun.STATUS_FAILED, finished_at=started, error=INTERRUPTED
+    )
     run = SyncRun.objects.create(
         course=course, kind="full" if full else "incremental", trigger=trigger[:30], status=SyncRun.STATUS_RUNNING
     )

@@ -1,0 +1,90 @@
+"""The course lock never loses a request: a request folded into a holder is run when the holder
+lets go, a delayed recheck covers a holder that died, the lock is a lease renewed only while its
+holder lives, and a run cut short does not stay "running"."""
+
+import time
+from unittest import mock
+
+import pytest
+from django.core.cache import cache
+
+from badging.models import SyncRun
+from badging.services import sync
+from tests.badging import test_sync as sync_tests
+
+pytestmark = pytest.mark.django_db
+
+canvas = sync_tests.canvas
+course_badge = sync_tests.course_badge
+
+
+@pytest.fixture
+def send_task():
+    with mock.patch("celery.current_app.send_task") as send:
+        yield send
+
+
+def sent(send_task):
+    return [(c.kwargs["kwargs"]["trigger"], c.kwargs.get("countdown")) for c in send_task.call_args_list]
+
+
+def test_a_sync_folded_into_a_rule_evaluation_runs_when_it_ends(
+    course_badge,
+    send_task,
+    django_capture_on_commit_callbacks,
+):
+    course_id = course_badge.course_id
+
+    def evaluate_while_a_sync_arrives(**kwargs):
+        assert sync.course_sync(course_id=course_id, trigger="instructor") is None  # folded
+        return {}
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        mock.patch.object(sync, "progress_evaluate_course", side_effect=evaluate_while_a_sync_arrives),
+    ):
+        sync.course_evaluate(course_id=course_id)
+    # Before: the evaluation let go and the instructor's sync was never run.
+    assert ("requested_again", None) in sent(send_task)
+    # And one delayed recheck, in case the holder had died instead.
+    assert (sync.RECHECK_TRIGGER, sync.LOCK_LEASE_SECONDS + 2) in sent(send_task)
+    assert cache.get(sync._lock_key(course_id)) is None
+
+
+def test_a_recheck_with_nothing_folded_does_nothing(canvas, course_badge, send_task):
+    assert sync.course_sync(course_id=course_badge.course_id, trigger=sync.RECHECK_TRIGGER) is None
+    assert not SyncRun.objects.exists() and canvas.requests == []
+
+
+def test_a_recheck_runs_what_a_dead_holder_left(canvas, course_badge, send_task):
+    course_id = course_badge.course_id
+    cache.set(sync._lock_key(course_id), "a worker that was killed", timeout=sync.LOCK_LEASE_SECONDS)
+    assert sync.course_sync(course_id=course_id, trigger="instructor", roster=True) is None
+    cache.delete(sync._lock_key(course_id))  # its lease ran out
+    run = sync.course_sync(course_id=course_id, trigger=sync.RECHECK_TRIGGER)
+    assert run.status == SyncRun.STATUS_OK and run.trigger == "requested_again" and run.stats["roster"] is True
+
+
+def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas, course_badge, send_task):
+    orphan = SyncRun.objects.create(course=course_badge.course, kind="incremental", trigger="test")
+    assert orphan.status == SyncRun.STATUS_RUNNING
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    orphan.refresh_from_db()
+    assert run.status == SyncRun.STATUS_OK
+    assert orphan.status == SyncRun.STATUS_FAILED and "interrupted" in orphan.error and orphan.finished_at
+
+
+def test_the_lock_is_a_lease_renewed_only_while_held(course_badge, send_task, monkeypatch):
+    monkeypatch.setattr(sync, "LOCK_LEASE_SECONDS", 1)
+    monkeypatch.setattr(sync, "LOCK_RENEW_SECONDS", 0.1)
+    key = sync._lock_key(course_badge.course_id)
+    with sync._course_lock(course_badge.course_id) as locked:
+        assert locked
+        time.sleep(1.5)  # longer than the lease: the holder's renewals keep it
+        assert cache.get(key) is not None
+    assert cache.get(key) is None
+    # A holder that stops renewing (its process died) loses the lock when the lease runs out.
+    cache.add(key, "dead holder", timeout=1)
+    time.sleep(1.2)
+    with sync._course_lock(course_badge.course_id) as locked:
+        assert locked
