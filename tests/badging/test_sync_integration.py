@@ -70,8 +70,12 @@ def test_a_rule_change_is_re_evaluated_by_the_worker(celery_worker_process, live
     result = sandbox_seed(learners=12, assessments=2, slug="syncrule", base_url=live_server.url)
     course = Course.objects.get(platform_id=result.platform_id, canvas_course_id=str(result.course.id))
     current_app.send_task("badging.course_sync", kwargs={"course_id": course.pk, "trigger": "test"})
+    # The seed's own rule evaluation may fold into this sync as one more pass: wait for all of them.
     wait_for(
-        lambda: SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK).exists(),
+        lambda: (
+            SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK).exists()
+            and not SyncRun.objects.filter(course=course, status=SyncRun.STATUS_RUNNING).exists()
+        ),
         timeout=60,
         message="the first sync",
     )
