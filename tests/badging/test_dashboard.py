@@ -552,3 +552,18 @@ def test_admin_launch_page_explains_a_failed_sync_in_plain_words(client):
     html = client.get(reverse("badging:launch_home", args=[admin.public_id])).content.decode()
     assert "The Canvas API token was revoked or has expired: ask your Canvas admin for a new one." in html
     assert "Canvas said: Canvas answered 401: Invalid access token &lt;b&gt;x&lt;/b&gt;" in html
+
+
+def test_pager_jumps_to_the_first_and_last_page(client, monkeypatch):
+    import functools
+
+    monkeypatch.setattr(sel, "learner_table", functools.partial(sel.learner_table, per_page=1))
+    s = build_course()  # 6 learners: 6 pages of 1
+    badge = s["badge"].pk
+    html = client.get(dashboard_url(s["launch"], badge=badge, page=3)).content.decode()
+    assert "Page 3 of 6" in html
+    assert f'badge={badge}&amp;page=1">First' in html and f'badge={badge}&amp;page=6">Last' in html
+    first = client.get(dashboard_url(s["launch"], badge=badge)).content.decode()
+    assert "Page 1 of 6" in first and ">First" not in first and ">Previous" not in first
+    last = client.get(dashboard_url(s["launch"], badge=badge, page=6)).content.decode()
+    assert ">Last" not in last and ">Next" not in last
