@@ -17,7 +17,9 @@ MAX_EVENT_BYTES = 256 * 1024
 @csrf_exempt  # a server-to-server webhook: authenticity comes from the signature, not a cookie
 @require_POST
 def canvas_live_event(request):
-    if len(request.body) > MAX_EVENT_BYTES:
+    # Refused on the announced length before the body is read (then on what actually came).
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_EVENT_BYTES or len(request.body) > MAX_EVENT_BYTES:
         return JsonResponse({"error": "the event is too large"}, status=413)
     try:
         event = live_event_parse(
