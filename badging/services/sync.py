@@ -997,6 +997,11 @@ def progress_evaluate_course(*, course_id: int) -> dict:
             )
         )
     badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
+    # A course badge no longer offered issues nothing: drop its not-yet-issued eligible rows (derived
+    # data, rebuilt by the next evaluation if it is offered again), so the reconciler finds none.
+    LearnerProgress.objects.filter(
+        course_badge__course_id=course_id, course_badge__active=False, state=LearnerProgress.ELIGIBLE
+    ).delete()
     # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
     with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
     fields = ["learner_id", "assignment__canvas_assignment_id", "workflow_state", "score", "grade", "excused"]

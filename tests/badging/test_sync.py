@@ -467,3 +467,22 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
     assert sync.course_evaluate(course_id=course_badge.course_id) is None
     assert cache.get(sync._again_key(course_badge.course_id)) == {"full": False, "roster": False}
     cache.delete(sync._lock_key(course_badge.course_id))
+
+
+def test_a_deactivated_course_badge_leaves_nothing_for_issuance(canvas, course_badge):
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 12, at=now)
+    canvas.set_override(42, 95.0, "A")
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert states(course_badge)["42"] == "eligible"
+
+    course_badge.active = False  # the admin stops offering it before the award was issued
+    course_badge.save()
+    sync.course_evaluate(course_id=course_badge.course_id)
+    assert not LearnerProgress.objects.filter(course_badge=course_badge, state="eligible").exists()
+
+    course_badge.active = True  # offered again: the learner is eligible again
+    course_badge.save()
+    sync.course_evaluate(course_id=course_badge.course_id)
+    assert states(course_badge)["42"] == "eligible"
