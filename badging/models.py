@@ -18,8 +18,11 @@ from skillsforward.fields import EncryptedTextField
 
 
 def new_public_id() -> str:
-    """Opaque, URL-safe id for public URLs: never a database key."""
-    return secrets.token_urlsafe(16)
+    """Opaque, URL-safe id for public URLs: never a database key. Never starts with "-", which
+    command lines (badging_revoke AWARD_ID) would take for an option."""
+    while (value := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return value
 
 
 def new_salt() -> str:

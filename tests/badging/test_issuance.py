@@ -324,6 +324,20 @@ def test_badging_revoke_command(celery_app):
     award.refresh_from_db()
     assert award.revoked and award.revocation_reason == "Academic misconduct"
 
+    # Ids made before public ids avoided a leading "-" (argparse would read them as options).
+    dashed = f.AwardFactory(public_id="-dashed0123456789abcd")
+    call_command("badging_revoke", "--reason", "Issued in error", "--", dashed.public_id, stdout=out)
+    dashed.refresh_from_db()
+    assert dashed.revoked and dashed.revocation_reason == "Issued in error"
+
+
+def test_public_ids_never_start_with_a_dash(monkeypatch):
+    from badging import models
+
+    draws = iter(["-first", "-second", "fine-id"])
+    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda n: next(draws))
+    assert models.new_public_id() == "fine-id"
+
 
 def test_a_lowered_grade_flags_for_review_without_revoking():
     award = f.AwardFactory()

@@ -9,7 +9,10 @@ from badging.services.issuance import award_revoke
 
 
 class Command(BaseCommand):
-    help = "Revoke an issued award. AWARD_ID is the award's public id (from its URL) or its database id."
+    help = (
+        "Revoke an issued award. AWARD_ID is the award's public id (from its URL) or its database id. "
+        "An id that starts with '-' goes last, after '--': badging_revoke --reason TEXT -- -AbC…"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("award_id")
