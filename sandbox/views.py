@@ -69,11 +69,33 @@ def _launch_user(request: HttpRequest, course: SandboxCourse) -> SandboxUser:
     return get_object_or_404(SandboxUser, instance=course.instance, id=_id(request.GET.get("as")))
 
 
+def _no_access_reason(course: SandboxCourse, user: SandboxUser) -> str | None:
+    """Why Canvas would not show this course (hence never launch the tool) to the user, or None."""
+    if user.is_account_admin:
+        return None
+    states = set(course.enrollments.filter(user=user).values_list("workflow_state", flat=True))
+    if states - {"deleted", "inactive"}:
+        return None
+    if "inactive" in states:
+        return f"{user.name}'s enrollment in this course is inactive"
+    if "deleted" in states:
+        return f"{user.name} was dropped from this course"
+    return f"{user.name} is not enrolled in this course"
+
+
+def _no_access(request: HttpRequest, course: SandboxCourse, user: SandboxUser, reason: str) -> HttpResponse:
+    context = {"course": course, "instance": course.instance, "acting_as": user, "reason": reason, "nav": "tool"}
+    return render(request, "sandbox/tool.html", context, status=403)
+
+
 @require_GET
 def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
     """The course's "Badges" navigation item: the tool in an iframe inside Canvas's chrome."""
     course = _course(instance, course_id)
     user = _launch_user(request, course)
+    reason = _no_access_reason(course, user)
+    if reason:
+        return _no_access(request, course, user, reason)
     launch_url = reverse("sandbox:launch_initiate", args=[course.instance.slug, course.id]) + f"?as={user.id}"
     roles = [ROLE_LABELS[t] for t in course.enrollments.filter(user=user).values_list("type", flat=True)]
     response = render(
@@ -103,6 +125,9 @@ def launch_initiate(request: HttpRequest, instance: str, course_id: int) -> Http
     """Third-party initiated login: auto-POSTs iss, login_hint, lti_message_hint… to the tool's login URL."""
     course = _course(instance, course_id)
     user = _launch_user(request, course)
+    reason = _no_access_reason(course, user)
+    if reason:
+        return _no_access(request, course, user, reason)
     fields = launch_form_fields(instance=course.instance, user=user, course=course)
     return render(
         request, "sandbox/form_post.html", {"action": course.instance.tool_login_url, "fields": fields.items()}
