@@ -50,7 +50,7 @@ def _internal_address(host: str) -> str:
             infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
             return ""
-        candidates = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        candidates = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in candidates:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
