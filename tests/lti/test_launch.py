@@ -213,3 +213,23 @@ def test_launch_without_a_known_course_is_refused(client, canvas):
     assert response.status_code == 400
     assert b"Badges must be opened from a course" in response.content
     assert not LaunchContext.objects.exists() and not Course.objects.exists()
+
+
+def test_login_initiated_by_a_form_post_as_canvas_does(client, canvas):
+    """Canvas starts the OIDC login with an auto-submitted form POST, not a GET."""
+    params = {
+        "iss": canvas.issuer,
+        "login_hint": "a-login-hint",
+        "target_link_uri": "https://testserver/lti/launch/",
+        "lti_message_hint": "a-message-hint",
+        "client_id": canvas.client_id,
+        "lti_deployment_id": canvas.deployment_id,
+        "lti_storage_target": "post_message_forwarding",
+    }
+    response = client.post("/lti/login/", params, secure=True)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(canvas.auth_login_url + "?")
+    assert "login_hint=a-login-hint" in response["Location"]
+    state = response["Location"].split("state=", 1)[1].split("&", 1)[0]
+    assert response.cookies[f"lti1p3-{state}"]["samesite"] == "None"
