@@ -150,6 +150,12 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
         "The registration with Canvas did not complete.",
         "Start the installation again from Canvas. If it keeps failing, check the Badges server log.",
     ),
+    "rate_limited": (
+        429,
+        "Too many attempts",
+        "Badges was asked to register with a Canvas too many times from your network in the last hour.",
+        "Wait an hour, then start the installation again from Canvas.",
+    ),
     "registration_exists": (
         409,
         "Badges is already registered",

@@ -17,8 +17,11 @@ from lti import adapter, config, selectors, services
 from lti.errors import Refused
 from lti.registration import platform_register_dynamic
 from skillsforward.middleware import content_security_policy
+from skillsforward.ratelimit import client_address, rate_limit_exceeded
 
 logger = logging.getLogger(__name__)
+
+REGISTRATIONS_PER_CLIENT = 10
 
 
 def refused_page(request, refusal: Refused, *, stage: str):
@@ -100,6 +103,15 @@ def register(request):
             request, Refused("missing_parameters", "no openid_configuration"), stage="dynamic registration"
         )
         return _frameable_by_registering_platform(response, "")
+    # Each attempt makes this server fetch URLs the caller chose: a handful per client is plenty.
+    if rate_limit_exceeded(
+        key=f"lti:register:{client_address(request)}", limit=REGISTRATIONS_PER_CLIENT, window_seconds=3600
+    ):
+        response = refused_page(
+            request, Refused("rate_limited", "too many registration attempts"), stage="dynamic registration"
+        )
+        response["Retry-After"] = "3600"
+        return _frameable_by_registering_platform(response, openid_configuration)
     try:
         result = platform_register_dynamic(
             openid_configuration_url=openid_configuration,

@@ -90,3 +90,15 @@ def test_a_public_canvas_still_registers(client, rsps):
     rsps.add("POST", REGISTRATION_URL, json={"client_id": "10000000000777"})
     assert register(client, OPENID_URL).status_code == 200
     assert Platform.objects.get().client_id == "10000000000777"
+
+
+def test_registration_attempts_are_rate_limited_per_client(client, rsps):
+    from lti import views
+
+    rsps.add("GET", OPENID_URL, status=500)
+    for _ in range(views.REGISTRATIONS_PER_CLIENT):
+        assert register(client, OPENID_URL).status_code == 400
+    fetched = len(rsps.calls)
+    limited = register(client, OPENID_URL)
+    assert limited.status_code == 429 and b"Too many attempts" in limited.content
+    assert len(rsps.calls) == fetched  # refused before fetching anything
