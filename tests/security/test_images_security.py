@@ -111,3 +111,17 @@ def test_revoked_award_answers_410_on_its_ob3_credential_and_jwt_too():
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     for suffix in (".ob3.json", ".jwt", "", "/image", "/evidence"):
         assert Client().get(f"/public/assertions/{award.public_id}{suffix}").status_code == 410, suffix
+
+
+def test_baking_text_from_canvas_into_an_svg_cannot_add_markup():
+    """Evidence names come from Canvas assignments, which instructors name: "]]>" must not end the CDATA."""
+    from defusedxml import ElementTree
+
+    from badging.openbadges.baking import bake_svg, unbake_svg
+
+    hostile = '{"evidence": "Quiz ]]><script>alert(1)</script><![CDATA["}'
+    svg = b'<?xml version="1.0"?>' + SVG_HEAD + b'<circle cx="48" cy="48" r="40"/></svg>'
+    baked = bake_svg(svg, hostile, verify_url='https://badges.example/a"><script>x</script>')
+    root = ElementTree.fromstring(baked)
+    assert not [el for el in root.iter() if el.tag.rsplit("}", 1)[-1].lower() == "script"]
+    assert unbake_svg(baked) == hostile
