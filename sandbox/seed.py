@@ -423,7 +423,7 @@ def sandbox_seed(
     seed: int = 2026,
     slug: str = "demo",
     base_url: str = "http://localhost:8001",
-    tool_url: str = "http://127.0.0.1:8000",
+    tool_url: str = "http://localhost:8000",
     register_in_tool: bool = True,
     reset: bool = False,
     live_events_url: str | None = None,

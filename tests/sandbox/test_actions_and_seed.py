@@ -155,7 +155,7 @@ def test_sandbox_pages_render_and_teacher_actions_work(client, seeded):
     settings_page = client.get(f"/sandbox/{slug}/courses/{course.id}/settings/")
     assert settings_page.status_code == 200 and "Rotate platform key" in settings_page.content.decode()
     tool = client.get(f"/sandbox/{slug}/courses/{course.id}/external_tools/badges/?as={sofia.id}")
-    assert "frame-src 'self' http://127.0.0.1:8000" in tool["Content-Security-Policy"]
+    assert "frame-src 'self' http://localhost:8000" in tool["Content-Security-Policy"]
     assert 'name="tool_content"' in tool.content.decode()
 
 

@@ -27,3 +27,17 @@ def test_a_busy_port_is_reported_with_the_variable_that_moves_it(tmp_path):
     assert f"port {port} for the sandbox is in use" in result.stderr
     assert "DEMO_SANDBOX_URL=http://localhost:" in result.stderr
     assert not (tmp_path / "var" / "db.sqlite3").exists()  # nothing was set up
+
+
+def test_sandbox_seed_defaults_match_the_demo(db):
+    """`sandbox_seed` run by hand (README) points at the demo's default origins: the tool on
+    localhost:8000, the same site as the sandbox on localhost:8001, so the launch cookie survives."""
+    from django.core.management import call_command
+
+    from sandbox.models import SandboxInstance
+
+    call_command("sandbox_seed", "--learners", "2", "--assessments", "1", "--instance", "byhand", "--no-register")
+    instance = SandboxInstance.objects.get(slug="byhand")
+    assert instance.base_url == "http://localhost:8001"
+    assert instance.tool_login_url == "http://localhost:8000/lti/login/"
+    assert instance.tool_launch_url == "http://localhost:8000/lti/launch/"

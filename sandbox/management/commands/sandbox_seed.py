@@ -12,7 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--instance", default="demo", help="slug of the sandbox Canvas instance")
         parser.add_argument("--base-url", default="http://localhost:8001", help="origin the sandbox is served from")
-        parser.add_argument("--tool-url", default="http://127.0.0.1:8000", help="origin the tool is served from")
+        parser.add_argument("--tool-url", default="http://localhost:8000", help="origin the tool is served from")
         parser.add_argument("--reset", action="store_true", help="delete this sandbox instance first")
         parser.add_argument("--live-events-url", default=None, help="POST signed Live Events here ('' turns them off)")
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
