@@ -272,7 +272,10 @@ def course_evaluate_request(*, course_id: int) -> None:
     def send() -> None:
         from celery import current_app
 
-        current_app.send_task("badging.course_evaluate", kwargs={"course_id": course_id})
+        try:
+            current_app.send_task("badging.course_evaluate", kwargs={"course_id": course_id})
+        except Exception:  # the rule is saved; the course's next sync evaluates it anyway
+            logger.warning("could not enqueue the re-evaluation of course %s", course_id, exc_info=True)
 
     transaction.on_commit(send)
 

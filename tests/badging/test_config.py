@@ -188,3 +188,15 @@ def test_a_created_or_changed_course_badge_re_evaluates_its_course(files, platfo
     with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
         config_import(data=document(), base_dir=files)  # unchanged: nothing to re-evaluate
     assert not send.called
+
+
+def test_an_unreachable_broker_does_not_undo_or_break_an_import(files, platform, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    with (
+        mock.patch("celery.current_app.send_task", side_effect=ConnectionError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        report = config_import(data=document(), base_dir=files)
+    assert "course badge ds101-data-analysis" in report.created
+    assert CourseBadge.objects.filter(key="ds101-data-analysis").exists()
