@@ -50,6 +50,8 @@ PER_PAGE = 100
 LOW_RATE_LIMIT_REMAINING = 150.0
 LEAK_PER_SECOND = 10.0
 MAX_BACKOFF_SECONDS = 30.0
+# Throttling is not an outage: a sync waits (longer each time, about 5 minutes in all) before giving up.
+MAX_THROTTLE_WAITS = 15
 # Pages fetched ahead of the caller: enough to keep fetching through a batch write to the database.
 PREFETCH_PAGES = 12
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
@@ -65,6 +67,7 @@ class CanvasClient:
         session: requests.Session | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
+        max_throttle_waits: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         base = (platform.api_base_url or "").strip().rstrip("/")
@@ -83,6 +86,8 @@ class CanvasClient:
         self._session = session or requests.Session()
         self._timeout = timeout if timeout is not None else settings.CANVAS_HTTP_TIMEOUT
         self._max_retries = max_retries if max_retries is not None else settings.CANVAS_MAX_RETRIES
+        # Background syncs pass MAX_THROTTLE_WAITS; interactive callers keep the short retry budget.
+        self._max_throttle_waits = max_throttle_waits if max_throttle_waits is not None else self._max_retries
         self._sleep = sleep
         self._verify = getattr(settings, "CANVAS_VERIFY_TLS", True)
         # Every HTTP request sent, retries included (SyncRun.canvas_requests, benchmarks).
@@ -240,7 +245,8 @@ class CanvasClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         last_problem = ""
         attempts = self._max_retries + 1
-        for attempt in range(attempts):
+        attempt = throttled = 0  # failed attempts (outages) and throttled answers: separate budgets
+        while attempt < attempts:
             self.request_count += 1
             started = time.perf_counter()
             try:
@@ -252,6 +258,7 @@ class CanvasClient:
                 last_problem = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
                 logger.warning("canvas %s %s (attempt %d/%d)", _path(url), last_problem, attempt + 1, attempts)
                 self._backoff(attempt, attempts)
+                attempt += 1
                 continue
             self.http_seconds += time.perf_counter() - started
             self._pace(response)
@@ -260,20 +267,23 @@ class CanvasClient:
                 return response
             if _is_throttled(response):
                 self.throttle_waits += 1
-                last_problem = "kept refusing requests because of its rate limit"
-                logger.warning("canvas throttled %s (attempt %d/%d)", _path(url), attempt + 1, attempts)
-                self._backoff(attempt, attempts, minimum=_retry_after(response) or 1.0)
+                throttled += 1
+                if throttled > self._max_throttle_waits:
+                    raise CanvasThrottledError(
+                        "Canvas kept refusing requests because of its rate limit; the sync will try again later",
+                        status=status,
+                        url=_path(url),
+                    )
+                logger.warning("canvas throttled %s (wait %d/%d)", _path(url), throttled, self._max_throttle_waits)
+                self._sleep(_throttle_delay(throttled, _retry_after(response)))
                 continue
             if status >= 500:
                 last_problem = f"answered with a server error ({status})"
                 logger.warning("canvas %s on %s (attempt %d/%d)", status, _path(url), attempt + 1, attempts)
                 self._backoff(attempt, attempts, minimum=_retry_after(response) or 0.0)
+                attempt += 1
                 continue
             raise _client_error(response, url)
-        if "rate limit" in last_problem:
-            raise CanvasThrottledError(
-                f"Canvas {last_problem}; the sync will try again later", status=403, url=_path(url)
-            )
         raise CanvasUnavailableError(
             f"Canvas {last_problem} after {attempts} attempts; the sync will try again later", url=_path(url)
         )
@@ -294,6 +304,13 @@ class CanvasClient:
         if left is not None and left < LOW_RATE_LIMIT_REMAINING:
             # Let the bucket leak back above the low-water mark instead of running into 403s.
             self._sleep(min(5.0, (LOW_RATE_LIMIT_REMAINING - left) / LEAK_PER_SECOND))
+
+
+def _throttle_delay(waits: int, retry_after: float | None) -> float:
+    """Seconds before retrying a throttled request: doubling from 1-2 s up to 15-30 s, with jitter
+    so that syncs sharing the token's bucket do not all come back at once; never below Retry-After."""
+    delay = random.uniform(0.5, 1.0) * min(MAX_BACKOFF_SECONDS, 2.0**waits)
+    return max(delay, retry_after or 0.0)
 
 
 def _is_throttled(response: requests.Response) -> bool:

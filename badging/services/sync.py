@@ -47,6 +47,7 @@ from badging.models import (
     SyncRun,
 )
 from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasSubmission
+from canvas.client import MAX_THROTTLE_WAITS
 from lti.models import Course, Person
 
 logger = logging.getLogger(__name__)
@@ -381,7 +382,7 @@ def _sync_once(
     )
     stats: dict = {"roster": bool(roster)}
     try:
-        client = client or CanvasClient(course.platform)
+        client = client or CanvasClient(course.platform, max_throttle_waits=MAX_THROTTLE_WAITS)
     except CanvasError as exc:
         return _fail(run, state, exc, requests=0, stats=stats)
     before = client.request_count

@@ -486,3 +486,12 @@ def test_a_deactivated_course_badge_leaves_nothing_for_issuance(canvas, course_b
     course_badge.save()
     sync.course_evaluate(course_id=course_badge.course_id)
     assert states(course_badge)["42"] == "eligible"
+
+
+def test_the_sync_waits_out_throttling_far_longer_than_interactive_calls(course_badge):
+    from canvas.client import MAX_THROTTLE_WAITS
+
+    with mock.patch.object(sync, "CanvasClient", side_effect=sync.CanvasError("stop here")) as make:
+        run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    assert run.status == SyncRun.STATUS_FAILED and run.error == "stop here"
+    assert make.call_args.kwargs == {"max_throttle_waits": MAX_THROTTLE_WAITS} and MAX_THROTTLE_WAITS >= 10

@@ -18,7 +18,7 @@ from canvas import (
     CanvasThrottledError,
     CanvasUnavailableError,
 )
-from canvas.client import PREFETCH_PAGES
+from canvas.client import MAX_THROTTLE_WAITS, PREFETCH_PAGES
 
 BASE = "https://uni.instructure.com"
 API = BASE + "/api/v1"
@@ -285,3 +285,18 @@ def test_error_on_a_later_page_reaches_the_caller_and_abandoning_a_list_stops_fe
     users.close()
     # Only the pages fetched ahead of the reader (PREFETCH_PAGES) were read, never the whole list.
     assert client.request_count <= 2 + PREFETCH_PAGES < pages
+
+
+@responses.activate
+def test_throttling_slows_the_sync_down_far_longer_than_outages_are_retried():
+    # Canvas keeps refusing for a while (other syncs share the token's bucket): the client keeps
+    # waiting, longer each time, well past the small retry budget for server errors.
+    url = f"{API}/courses/7"
+    for _ in range(8):
+        responses.get(url, status=403, body="403 Forbidden (Rate Limit Exceeded)")
+    responses.get(url, json={"id": 7, "name": "Data Skills"})
+    client, sleeps = make_client(max_retries=2, max_throttle_waits=MAX_THROTTLE_WAITS)  # as the sync does
+    assert client.get_course("7").name == "Data Skills"
+    assert client.throttle_waits == 8 and len(sleeps) == 8
+    assert sleeps[-1] > sleeps[0] and sum(sleeps) > 60  # minutes of patience, not seconds
+    assert all(s <= 30 for s in sleeps)
