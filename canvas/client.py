@@ -50,8 +50,9 @@ PER_PAGE = 100
 LOW_RATE_LIMIT_REMAINING = 150.0
 LEAK_PER_SECOND = 10.0
 MAX_BACKOFF_SECONDS = 30.0
-# Throttling is not an outage: a sync waits (longer each time, about 5 minutes in all) before giving up.
-MAX_THROTTLE_WAITS = 15
+# Throttling is not an outage: a sync waits (longer each time, 2-3 minutes in all, well inside the task
+# time limit) before giving up.
+MAX_THROTTLE_WAITS = 10
 # Pages fetched ahead of the caller: enough to keep fetching through a batch write to the database.
 PREFETCH_PAGES = 12
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
