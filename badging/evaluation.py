@@ -409,6 +409,14 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
         return done(NOT_STARTED, "no credentialing assessments are set up in this course yet")
     if eligible_by_rule:
         return done(ELIGIBLE, "every credentialing assessment is mastered and the final grade is entered")
+    pending = sum(1 for o in outcomes if o.status in (AWAITING_GRADING, GRADED_NOT_POSTED))
+    if final.entered and pending:
+        # Grading is not finished: "not earned" would be premature (and alarming) until it is.
+        return done(
+            IN_PROGRESS,
+            f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
+            f"{pending} still awaiting grading or posting",
+        )
     if final.entered:
         return done(NOT_EARNED, f"the final grade was entered with {k} of {n} credentialing assessments mastered")
     if all_mastered:

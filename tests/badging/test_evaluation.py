@@ -41,8 +41,11 @@ def facts(*results, enrollments=(ACTIVE,), award=None):
         (facts(graded("55", 12), graded("56", 8)), ev.AWAITING_FINAL_GRADE),
         (facts(graded("55", 12), graded("56", 8), enrollments=[OVERRIDE]), ev.ELIGIBLE),
         (facts(graded("55", 12), graded("56", 7.99), enrollments=[OVERRIDE]), ev.NOT_EARNED),
-        # Unposted grades never count, even perfect ones.
-        (facts(graded("55", 12), graded("56", 10, posted=False), enrollments=[OVERRIDE]), ev.NOT_EARNED),
+        # Unposted grades never count, even perfect ones; while one is pending (awaiting grading or
+        # posting) the learner is not told "not earned" just because the final grade came first.
+        (facts(graded("55", 12), graded("56", 10, posted=False), enrollments=[OVERRIDE]), ev.IN_PROGRESS),
+        (facts(graded("55", 12), ResultFact("56", workflow_state="submitted"), enrollments=[OVERRIDE]), ev.IN_PROGRESS),
+        (facts(graded("55", 12), enrollments=[OVERRIDE]), ev.NOT_EARNED),  # never submitted: nothing pending
         (
             facts(graded("55", 12), graded("56", 10), enrollments=[EnrollmentFact("completed", override_grade="B")]),
             ev.ELIGIBLE,

@@ -588,3 +588,14 @@ def test_picked_assessments_before_the_first_sync_are_not_called_missing(client,
     text = text_of(page(client, s["launch"]))
     assert "Data from Canvas has not been read yet" in text
     assert "Not found in Canvas" not in text and "not published in Canvas yet" in text
+
+
+def test_final_grade_before_the_last_grade_is_posted_is_not_called_not_earned(client, course_setup):
+    s = course_setup
+    grade(s["a1"], s["learner"], "12")
+    grade(s["a2"], s["learner"], "12", posted=False)
+    set_final_grade(s)
+    text = text_of(page(client, s["launch"]))
+    assert "Not earned" not in text
+    assert "In progress: 1 of 2 credentialing assessments mastered." in text
+    assert "Your final grade is already entered; 1 still to be graded or mastered." in text
