@@ -79,7 +79,7 @@ def retry_delay(attempts: int) -> timedelta:
 def _due_eligible(now: datetime):
     # ELIGIBLE means evaluated eligible and not yet issued; queued rows carry their stale time in
     # issue_next_attempt_at, failed rows their retry time: either way "due" is the same test.
-    return LearnerProgress.objects.filter(state=LearnerProgress.ELIGIBLE).filter(
+    return LearnerProgress.objects.filter(state=LearnerProgress.ELIGIBLE, course_badge__active=True).filter(
         Q(issue_next_attempt_at__isnull=True) | Q(issue_next_attempt_at__lte=now)
     )
 
@@ -439,13 +439,15 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
         return []
     live = _live_awards({_key(p) for p in rows})
     result: dict[tuple[int, int], Award] = {}
-    to_issue, already, not_eligible, seen = [], [], [], set()
+    to_issue, already, not_eligible, deactivated, seen = [], [], [], [], set()
     for progress in rows:
         key = _key(progress)
         if progress.state == LearnerProgress.ISSUED and key in live:
             result[key] = live[key]
         elif progress.state != LearnerProgress.ELIGIBLE:
             not_eligible.append(progress.pk)  # re-evaluated while queued: nothing to issue or retry
+        elif not progress.course_badge.active:
+            deactivated.append(progress.pk)  # the badge was switched off after this batch was queued
         elif key in live:
             already.append(progress.pk)
             result[key] = live[key]
@@ -456,6 +458,10 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
             to_issue.append(progress)
     if not_eligible:
         LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
+            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+    if deactivated:
+        LearnerProgress.objects.filter(pk__in=deactivated).update(
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if to_issue:

@@ -261,6 +261,21 @@ def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, celery_app
     assert len(canvas.calls) == 0
 
 
+def test_a_badge_switched_off_while_queued_issues_nothing(canvas, celery_app):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(course_badge)
+    LearnerProgress.objects.filter(pk=progress.pk).update(issue_status=LearnerProgress.ISSUE_QUEUED)
+    type(course_badge).objects.filter(pk=course_badge.pk).update(active=False)
+    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert not Award.objects.exists()
+    progress.refresh_from_db()
+    assert progress.issue_status == ""
+    assert len(canvas.calls) == 0
+    # ...and the reconciler does not queue it again while the badge is off.
+    issuance.awards_reconcile()
+    assert not [name for name, _ in celery_app.sent if name == "badging.award_issue_batch"]
+
+
 def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments()
     progresses = [eligible_progress(course_badge) for _ in range(issuance.BATCH_SIZE + 3)]
