@@ -122,7 +122,7 @@ def grade(request, sandbox, admin, body, course_id: int):
     )
     return {
         "submission_id": submission.id,
-        "score": float(submission.score),
+        "score": float(submission.score or 0),
         "posted": submission.posted_at is not None,
     }
 
@@ -197,7 +197,8 @@ def add_assessment(request, sandbox, admin, body, course_id: int):
         group_name=str(body.get("group_name") or "Credentialing Assessments"),
         points_per_criterion=_int(body.get("points_per_criterion", 4), "points_per_criterion"),
     )
-    return {"assignment_id": assignment.id, "rubric_id": assignment.rubric_id, "criteria": assignment.rubric.data}
+    criteria = assignment.rubric.data if assignment.rubric else []
+    return {"assignment_id": assignment.id, "rubric_id": assignment.rubric_id, "criteria": criteria}
 
 
 @admin_json

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Prefetch, QuerySet
@@ -203,6 +204,7 @@ def canvas_api(view):
             return _json(404, {"errors": [{"message": "The specified resource does not exist."}]})
         if sandbox.latency_ms:
             time.sleep(sandbox.latency_ms / 1000)
+        response: HttpResponse
         if sandbox.error_rate and random.random() < sandbox.error_rate:
             return _json(503, {"errors": [{"message": "Service Unavailable (injected fault)"}]})
         try:
@@ -336,7 +338,7 @@ def assignment_json(a: SandboxAssignment, root_url: str) -> dict:
         "muted": False,
         "locked_for_user": False,
     }
-    if a.rubric_id:
+    if a.rubric_id and a.rubric is not None:
         data["use_rubric_for_grading"] = a.use_rubric_for_grading
         data["free_form_criterion_comments"] = a.rubric.free_form_criterion_comments
         data["rubric_settings"] = rubric_settings_json(a.rubric)
@@ -357,7 +359,7 @@ def rubric_assessment_json(submission: Submission) -> dict:
 
 def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: set[str]) -> dict:
     graded = s.workflow_state == "graded"
-    data = {
+    data: dict[str, Any] = {
         "id": s.id,
         "assignment_id": s.assignment_id,
         "user_id": s.user_id,
@@ -394,7 +396,7 @@ def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: 
 
 
 def user_json(user: SandboxUser, *, include_email: bool) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "id": user.id,
         "name": user.name,
         "created_at": iso(user.created_at),
@@ -410,7 +412,7 @@ def user_json(user: SandboxUser, *, include_email: bool) -> dict:
 
 
 def grades_json(e: SandboxEnrollment, *, root_url: str, grader: bool) -> dict:
-    data = {"html_url": f"{root_url}/courses/{e.course_id}/grades/{e.user_id}"}
+    data: dict[str, Any] = {"html_url": f"{root_url}/courses/{e.course_id}/grades/{e.user_id}"}
     if grader:
         data.update(
             current_score=num(e.current_score),

@@ -303,7 +303,7 @@ def _course(
                 sub.submitted_at, sub.graded_at = graded_at - timedelta(hours=20), graded_at
                 posted = not (kind == "unposted" and k == assessments - 1)
                 sub.posted_at = graded_at + timedelta(minutes=30) if posted else None
-                if is_assessment:
+                if is_assessment and assignment.rubric is not None:
                     sub.rubric_assessment = _ratings(rng, assignment.rubric.data, mastered=k < mastered_count)
                     sub.score = Decimal(str(sum(v["points"] for v in sub.rubric_assessment.values())))
                 else:
@@ -322,6 +322,7 @@ def _course(
     test_student = person("Test Student", "", is_test_user=True)
     services.enrollment_create(course=course, user=test_student, type="StudentViewEnrollment", section=section_a)
     for assignment in graded_assessments:
+        assert assignment.rubric is not None  # every credentialing assessment above has one
         services.submission_grade(
             assignment=assignment,
             user=test_student,
@@ -438,13 +439,15 @@ def sandbox_seed(
     course = SandboxCourse.objects.filter(instance=instance, sis_course_id=COURSE_SIS_ID).first()
     created = course is None
     count = 0
-    if created:
+    if course is None:
         course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
     if live_events_url is not None:
         # Set after seeding: the seeded grades are history, not news for the tool.
         instance.live_events_url = live_events_url
         instance.save(update_fields=["live_events_url"])
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
+    if admin is None:
+        raise ValueError(f"the sandbox instance {slug!r} has no account admin: seed it again with --reset")
     # One live token for the tool: a re-seed replaces it (and hands the new one to the tool).
     ApiToken.objects.filter(user=admin, purpose="Skills Forward Badges").delete()
     token = services.api_token_create(user=admin, purpose="Skills Forward Badges")

@@ -130,6 +130,7 @@ def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | 
         if excused:
             continue
         row = sums[user_id]
+        score = score or Decimal(0)  # never None here (score__isnull=False); typed as nullable
         if posted_at is not None:
             row[0] += score
             row[1] += assignments[assignment_id]
@@ -451,7 +452,7 @@ def rubric_criteria(titles: list[str], *, points_each: int = 4) -> list[dict]:
         ("Approaching", "Partly meets the standard", 0.5),
         ("Not yet", "Does not meet the standard yet", 0.0),
     ]
-    criteria = []
+    criteria: list[dict] = []
     for title in titles:
         criterion_id = f"_{secrets.randbelow(9000) + 1000}"
         while any(c["id"] == criterion_id for c in criteria):

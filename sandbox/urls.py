@@ -1,6 +1,6 @@
 """Mounted at /sandbox/ (only when SANDBOX_ENABLED). Canvas's own paths below /sandbox/<instance>/."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from sandbox import admin_api, api, views, views_lti
 
@@ -41,7 +41,7 @@ admin = [
     path("keys/rotate", admin_api.rotate_keys, name="admin_rotate_keys"),
 ]
 
-instance = [
+instance: list[URLPattern | URLResolver] = [
     path("api/v1/", include(rest)),
     path("admin_api/v1/", include(admin)),
     path("api/lti/security/jwks", views_lti.jwks, name="jwks"),

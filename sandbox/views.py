@@ -49,7 +49,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def course_people(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
     course = _course(instance, course_id)
     query = request.GET.get("q", "").strip()
-    page, rows = selectors.course_people(course=course, query=query, page=request.GET.get("page") or 1)
+    page, rows = selectors.course_people(course=course, query=query, page=_page_number(request.GET.get("page")))
     return render(
         request,
         "sandbox/people.html",
@@ -63,6 +63,13 @@ def _id(value) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Http404("no such id")
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or 1))
+    except ValueError:
+        return 1
 
 
 def _launch_user(request: HttpRequest, course: SandboxCourse) -> SandboxUser:
@@ -167,13 +174,12 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
     if action == "grade":
         assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         post = request.POST.get("post") == "on"
-        if assignment.rubric_id:
+        if assignment.rubric is not None:
+            criteria = assignment.rubric.data
             ratings = {
-                c["id"]: request.POST[f"rating_{c['id']}"]
-                for c in assignment.rubric.data
-                if request.POST.get(f"rating_{c['id']}")
+                c["id"]: request.POST[f"rating_{c['id']}"] for c in criteria if request.POST.get(f"rating_{c['id']}")
             }
-            if len(ratings) != len(assignment.rubric.data):
+            if len(ratings) != len(criteria):
                 raise SandboxError("choose a rating for every criterion")
             grade = GradeInput(ratings=ratings)
         else:
