@@ -122,3 +122,26 @@ def test_cross_site_over_http_falls_back_to_a_new_window(page, live_server, monk
     popup = popup_info.value
     expect(popup.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
     screenshot(popup, "sandbox-launch-cross-site-new-window")
+
+
+def test_sandbox_pages_pass_axe(page, course):
+    """The sandbox's own pages (People, a learner's grading page, Settings, the tool frame page)
+    have no serious or critical accessibility violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    zoe = SandboxUser.objects.get(instance=course.instance, name="Zoë O'Brien <b>")
+    base = f"{course.instance.root_url}/courses/{course.course.id}"
+    for url in (
+        f"{base}/",
+        f"{base}/users/{zoe.id}/",
+        f"{base}/settings/",
+        f"{base}/external_tools/badges/?as={zoe.id}",
+    ):
+        page.goto(url)
+        violations = Axe().run(page).response["violations"]
+        bad = [
+            f"{v['id']}: {[n['html'][:120] for n in v['nodes']]}"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not bad, f"{url}: {bad}"
