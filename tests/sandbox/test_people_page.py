@@ -47,3 +47,25 @@ def test_pages_declare_an_icon(client, seeded):
     """Without one, every sandbox page logs a 404 for /favicon.ico in the browser console."""
     html = client.get(f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}/").content.decode()
     assert re.search(r'<link rel="icon" href="data:image/svg\+xml,', html)
+
+
+def _grades(result) -> list:
+    from sandbox.models import SandboxEnrollment, Submission
+
+    scores = Submission.objects.filter(assignment__course=result.course).order_by("user__login_id", "assignment__name")
+    overrides = SandboxEnrollment.objects.filter(course=result.course).order_by("user__login_id", "section__name")
+    return [
+        *scores.values_list("user__name", "assignment__name", "score", "workflow_state", "rubric_assessment"),
+        *overrides.values_list("user__name", "workflow_state", "override_score"),
+    ]
+
+
+def test_the_same_seed_makes_the_same_course_and_another_seed_another(db):
+    def seeded(slug: str, seed: int):
+        return sandbox_seed(
+            learners=30, assessments=2, seed=seed, slug=slug, base_url="http://testserver", register_in_tool=False
+        )
+
+    first, again, other = _grades(seeded("s1", 5)), _grades(seeded("s2", 5)), _grades(seeded("s3", 6))
+    assert first == again
+    assert first != other
