@@ -16,6 +16,11 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_live_events_key() -> str:
+    # The secret part of a platform's Live Events URL: 192 bits, URL-safe.
+    return secrets.token_urlsafe(24)
+
+
 class Platform(models.Model):
     """A Canvas instance (an LTI registration: issuer + client_id) and its REST API credential."""
 
@@ -37,6 +42,12 @@ class Platform(models.Model):
     accept_new_deployments = models.BooleanField(
         default=False, help_text="Accept launches from deployments not listed below (and record them)"
     )
+    # Canvas signs every customer's Live Events with the same Instructure key: the URL they are
+    # posted to (…/events/canvas/<key>/) is what says which platform they are from.
+    live_events_key = models.CharField(max_length=64, unique=True, default=new_live_events_key, editable=False)
+    # The root account's LTI guid (launch claim tool_platform.guid); Live Events carry it as
+    # metadata.root_account_lti_guid. Empty until the first launch.
+    canvas_guid = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
