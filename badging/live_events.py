@@ -4,6 +4,11 @@ Canvas signs events ("Sign Payload") as an RS256 JWT whose claims are the event
 (`{"metadata": {...}, "body": {...}}`), with keys published at a JWKS URL that rotates monthly
 (reference lti-canvas.md §B4). Delivery is best effort, unordered and may repeat: an event only
 ever asks for a sync of its course, which is coalesced, so duplicates cost nothing.
+
+On hosted Canvas that key is Instructure's, shared by every Canvas customer: a valid signature only
+says "some Canvas sent this". Which platform it is for comes from the URL it is posted to
+(/events/canvas/<Platform.live_events_key>/, known only to that platform's admin), and, when both
+sides know it, from the root account guid in the event's metadata.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from badging.models import CourseBadge
+from lti.models import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +44,8 @@ HANDLED_EVENTS = GRADE_EVENTS | ROSTER_EVENTS
 
 
 class LiveEventRejected(Exception):
-    """The delivery is refused; `status` is the HTTP answer (400 malformed, 401 not authentic)."""
+    """The delivery is refused; `status` is the HTTP answer (400 malformed, 401 not authentic,
+    403 from another Canvas root account than the platform's)."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -127,8 +134,36 @@ def live_event_parse(*, body: bytes, content_type: str = "", secret: str = "") -
     return event
 
 
-def live_event_handle(*, event: dict) -> LiveEventOutcome:
-    """Request a (coalesced) sync of the event's course when the event can change a learner's state."""
+def _guid_matches(*, known: str, lti_guid: str, uuid: str) -> bool:
+    if lti_guid:
+        return hmac.compare_digest(lti_guid, known)
+    # Canvas's lti_guid is "<root account uuid>.<domain>" (or "<uuid>:<suffix>" on some installs).
+    return known == uuid or known.startswith((uuid + ".", uuid + ":"))
+
+
+def live_event_platform_check(*, event: dict, platform: Platform) -> None:
+    """Refuses (403) an event whose root account is not the platform's.
+
+    Canvas-format metadata carries `root_account_uuid` and `root_account_lti_guid` (canvas-lms
+    doc/api/data_services/md/dynamic/data_service_canvas_event_metadata.md, e.g. "VicYj3….oxana.
+    instructure.com"); the launch claim tool_platform.guid is the same root_account.lti_guid
+    (canvas-lms lib/lti/messages/jwt_message.rb, add_tool_platform_claims!). Either side may lack it
+    (no launch yet, older events): then the secret URL alone decides.
+    """
+    metadata: dict = event.get("metadata") or {}
+    lti_guid = str(metadata.get("root_account_lti_guid") or "").strip()
+    uuid = str(metadata.get("root_account_uuid") or "").strip()
+    if not platform.canvas_guid or not (lti_guid or uuid):
+        return
+    if not _guid_matches(known=platform.canvas_guid, lti_guid=lti_guid, uuid=uuid):
+        raise LiveEventRejected(
+            f"the event is from another Canvas root account ({lti_guid or uuid!r}) than this platform's", 403
+        )
+
+
+def live_event_handle(*, event: dict, platform: Platform) -> LiveEventOutcome:
+    """Request a (coalesced) sync of the event's course on `platform` when the event can change a
+    learner's state. Courses of other platforms are never touched, whatever their Canvas ids."""
     from badging.services.sync import course_sync_learners_mark, course_sync_postings_mark, course_sync_request
 
     metadata: dict = event.get("metadata") or {}
@@ -141,13 +176,12 @@ def live_event_handle(*, event: dict) -> LiveEventOutcome:
         course = local_id(metadata.get("context_id"))
     if not course:
         return LiveEventOutcome(name, (), False)
-    # The same local id can exist on several Canvas instances: refreshing each is cheap and safe.
     course_ids = tuple(
         sorted(
             set(
-                CourseBadge.objects.filter(course__canvas_course_id=course, active=True).values_list(
-                    "course_id", flat=True
-                )
+                CourseBadge.objects.filter(
+                    course__platform=platform, course__canvas_course_id=course, active=True
+                ).values_list("course_id", flat=True)
             )
         )
     )

@@ -1,12 +1,14 @@
 """Operators' configuration UI for Canvas platforms; keys and launches are read-only records."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 from django.forms.models import BaseInlineFormSet
 
 from canvas.connection import platform_connection_test
 from lti.models import Deployment, LaunchContext, Platform, ToolKey
+from lti.selectors import platform_live_events_url
 
 
 def _https_url_fields(db_field, **kwargs):
@@ -24,6 +26,15 @@ class PlatformForm(forms.ModelForm):
         help_text="Canvas REST token of an admin or service account. Leave empty to keep the current one.",
     )
     clear_api_token = forms.BooleanField(required=False, label="Remove the stored API token")
+    # Shown, never saved (not a model field): readonly, so it can still be selected and copied.
+    live_events_url = forms.CharField(
+        required=False,
+        label="Live Events URL",
+        widget=forms.TextInput(attrs={"readonly": True, "size": 90, "class": "vTextField"}),
+        help_text="In Canvas: Admin › Data Services › Add, HTTPS with Sign Payload, to this URL. Keep it private.",
+    )
+    # The tool's origin for that URL; PlatformAdmin.get_form sets it per request.
+    live_events_base_url = ""
 
     class Meta:
         model = Platform
@@ -41,6 +52,7 @@ class PlatformForm(forms.ModelForm):
             "clear_api_token",
             "active",
             "accept_new_deployments",
+            "live_events_url",
         ]
         # The admin shows help texts as HTML: the models' "https://<canvas-host>" lost its host.
         help_texts = {
@@ -53,6 +65,12 @@ class PlatformForm(forms.ModelForm):
         self.stored_api_token = self.instance.api_token if self.instance.pk else ""
         if self.stored_api_token:
             self.fields["api_token"].help_text = "A token is stored. " + self.fields["api_token"].help_text
+        if "live_events_url" in self.fields:
+            url_field = self.fields["live_events_url"]
+            if self.instance.pk:
+                url_field.initial = platform_live_events_url(platform=self.instance, base_url=self.live_events_base_url)
+            else:
+                url_field.widget.attrs["placeholder"] = "shown once the platform is saved"
 
     def clean(self):
         cleaned = super().clean()
@@ -96,6 +114,12 @@ class PlatformAdmin(admin.ModelAdmin):
     search_fields = ["name", "issuer", "client_id", "api_base_url"]
     readonly_fields = ["registered_via", "created_at", "updated_at"]
     actions = ["test_connection"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # get_form builds a new class per request, so this does not leak between requests.
+        form.live_events_base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
+        return form
 
     @admin.action(description="Test the Canvas API connection")
     def test_connection(self, request, queryset):

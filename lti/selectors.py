@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from lti.models import Platform, ToolKey
@@ -15,6 +16,12 @@ def platform_origins() -> set[str]:
             if parts.scheme in ("http", "https") and parts.netloc:
                 origins.add(f"{parts.scheme}://{parts.netloc}")
     return origins
+
+
+def platform_live_events_url(*, platform: Platform, base_url: str) -> str:
+    """The URL this platform's Canvas Data Services posts Live Events to (absolute under base_url)."""
+    path = reverse("badging:canvas_live_event", kwargs={"key": platform.live_events_key})
+    return base_url.rstrip("/") + path
 
 
 def platform_for_launch(*, issuer: str, client_id: str | None) -> Platform | None:

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
-from lti.claims import claims_parse
+from lti.claims import LTI, claims_parse
 from lti.errors import Refused
 from lti.models import (
     CANVAS_AUTH_LOGIN_URL,
@@ -265,6 +265,21 @@ def launch_contexts_purge_expired() -> int:
     return deleted
 
 
+def platform_guid_record(*, platform: Platform, claims: dict) -> None:
+    """Remembers the Canvas root account guid of a signed launch (tool_platform.guid, which Canvas
+    sets to root_account.lti_guid): Live Events name their root account by the same value."""
+    tool_platform = claims.get(LTI + "tool_platform")
+    guid = str(tool_platform.get("guid") or "").strip() if isinstance(tool_platform, dict) else ""
+    if not guid or guid == platform.canvas_guid:
+        return
+    if platform.canvas_guid:
+        # One registration used by two root accounts: keep the first, events of the other are refused.
+        logger.warning("lti launch: %s sent root account guid %r, recorded is %r", platform, guid, platform.canvas_guid)
+        return
+    platform.canvas_guid = guid[:255]
+    platform.save(update_fields=["canvas_guid", "updated_at"])
+
+
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
     """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
 
@@ -313,6 +328,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             platform.api_base_url = parsed.api_base_url.rstrip("/")
             platform.auth_token_url = platform.auth_token_url or canvas_token_url(platform.api_base_url)
             platform.save(update_fields=["api_base_url", "auth_token_url", "updated_at"])
+        platform_guid_record(platform=platform, claims=claims)
         context = launch_context_create(
             platform=platform,
             deployment=deployment,

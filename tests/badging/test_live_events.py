@@ -1,5 +1,6 @@
-"""POST /events/canvas/: signed events verified against the JWKS (refetched on rotation), unsigned
-ones refused unless allowed, and accepted events turned into a coalesced sync request."""
+"""POST /events/canvas/<platform key>/: signed events verified against the JWKS (refetched on
+rotation), unsigned ones refused unless allowed, accepted events turned into a coalesced sync
+request of that platform's course only; the old shared /events/canvas/ accepts nothing."""
 
 import json
 from unittest import mock
@@ -13,6 +14,7 @@ from jwt.algorithms import RSAAlgorithm
 from badging.live_events import local_id
 from badging.services import sync
 from tests import factories as f
+from tests.lti.conftest import canvas, rsps  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,13 +31,14 @@ KEY1, JWK1 = keypair("2026-11")
 KEY2, JWK2 = keypair("2026-12")
 
 
-def event(name="grade_change", course_id="10000000000123", **body):
+def event(name="grade_change", course_id="10000000000123", metadata=None, **body):
     return {
         "metadata": {
             "event_name": name,
             "event_time": "2026-11-27T08:00:00.000Z",
             "context_type": "Course",
             "context_id": course_id,
+            **(metadata or {}),
         },
         "body": {"course_id": course_id, "user_id": "10000000000042", **body},
     }
@@ -63,8 +66,15 @@ def send_task():
         yield send
 
 
-def post(client, body, content_type="application/jwt"):
-    return client.post("/events/canvas/", data=body, content_type=content_type)
+def url(platform):
+    return f"/events/canvas/{platform.live_events_key}/"
+
+
+def post(client, body, content_type="application/jwt", platform=None):
+    from lti.models import Platform
+
+    platform = platform or Platform.objects.order_by("pk").first() or f.PlatformFactory()
+    return client.post(url(platform), data=body, content_type=content_type)
 
 
 @responses.activate
@@ -121,8 +131,9 @@ def test_unsigned_json_refused_unless_allowed(client, badge, send_task, settings
 def test_unsigned_json_with_shared_secret(client, badge, send_task, settings):
     settings.LIVE_EVENTS_SHARED_SECRET = "s3cret"
     body = json.dumps(event())
-    assert client.post("/events/canvas/?secret=wrong", data=body, content_type="application/json").status_code == 401
-    assert client.post("/events/canvas/?secret=s3cret", data=body, content_type="application/json").status_code == 202
+    target = url(badge.course.platform)
+    assert client.post(f"{target}?secret=wrong", data=body, content_type="application/json").status_code == 401
+    assert client.post(f"{target}?secret=s3cret", data=body, content_type="application/json").status_code == 202
 
 
 def test_other_events_and_unknown_courses_are_acknowledged_without_work(client, badge, send_task, settings):
@@ -138,7 +149,7 @@ def test_malformed_bodies_are_400(client, settings):
     assert post(client, json.dumps({"body": {}}), "application/json").status_code == 400
     assert post(client, "", "application/json").status_code == 400
     assert post(client, "garbage-not-a-jwt").status_code == 400
-    assert client.get("/events/canvas/").status_code == 405
+    assert client.get(url(f.PlatformFactory())).status_code == 405
 
 
 def test_global_ids_map_to_local_ids():
@@ -146,3 +157,92 @@ def test_global_ids_map_to_local_ids():
     assert local_id(20000000000456) == "456"
     assert local_id("123") == "123"
     assert local_id("$Canvas.course.id") == ""
+
+
+@responses.activate
+def test_an_event_only_syncs_the_course_of_the_platform_whose_url_it_came_to(
+    client, badge, send_task, django_capture_on_commit_callbacks
+):
+    # Another Canvas customer with a course of the same id: its events pass the (shared) signature
+    # check, but were posted to its own platform's URL and must not sync ours, nor ours theirs.
+    other = f.CourseBadgeFactory(course__canvas_course_id="123")
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, signed(event("grade_change")), platform=other.course.platform)
+    assert response.status_code == 202 and response.json()["courses"] == 1
+    assert [c.kwargs["kwargs"]["course_id"] for c in send_task.call_args_list] == [other.course_id]
+    assert sync._postings_marked_take(badge.course_id) == []
+    # A platform without such a course: acknowledged, nothing synced anywhere.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, signed(event("grade_change")), platform=f.PlatformFactory()).status_code == 204
+    assert send_task.call_count == 1
+
+
+@responses.activate
+def test_unknown_or_inactive_platform_key_is_404(client, badge, send_task):
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    response = client.post("/events/canvas/not-a-key/", data=signed(event()), content_type="application/jwt")
+    assert response.status_code == 404
+    platform = badge.course.platform
+    platform.active = False
+    platform.save()
+    assert post(client, signed(event()), platform=platform).status_code == 404
+    assert not send_task.called
+    assert len(responses.calls) == 0  # nothing is verified for a URL no platform owns
+
+
+def test_the_old_shared_url_is_gone_and_says_where_to_look(client, badge, send_task, settings):
+    settings.LIVE_EVENTS_ALLOW_UNSIGNED = True
+    response = client.post("/events/canvas/", data=json.dumps(event()), content_type="application/json")
+    assert response.status_code == 410
+    assert "Platforms" in response.json()["error"] and "Live Events URL" in response.json()["error"]
+    assert not send_task.called
+
+
+@responses.activate
+def test_an_event_of_another_root_account_is_refused_with_403(
+    client, badge, send_task, django_capture_on_commit_callbacks
+):
+    platform = badge.course.platform
+    platform.canvas_guid = "VicYj3cu5BIFpoZhDVU4DZumnlBrWi1grgJEzADs.oxana.instructure.com"
+    platform.save()
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    foreign = {"root_account_uuid": "Other0uuid", "root_account_lti_guid": "Other0uuid.other.instructure.com"}
+    response = post(client, signed(event(metadata=foreign)))
+    assert response.status_code == 403
+    assert "another Canvas root account" in response.json()["error"]
+    assert post(client, signed(event(metadata={"root_account_uuid": "Other0uuid"}))).status_code == 403
+    assert not send_task.called
+    # The platform's own root account (by lti guid or by uuid), or an event without either, is handled.
+    own = {
+        "root_account_lti_guid": platform.canvas_guid,
+        "root_account_uuid": "VicYj3cu5BIFpoZhDVU4DZumnlBrWi1grgJEzADs",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, signed(event(metadata=own))).status_code == 202
+        assert post(client, signed(event(metadata={"root_account_uuid": own["root_account_uuid"]}))).status_code == 202
+        assert post(client, signed(event())).status_code == 202
+
+
+@responses.activate
+def test_without_a_recorded_guid_the_url_alone_decides(client, badge, send_task):
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    foreign = {"root_account_lti_guid": "Other0uuid.other.instructure.com"}
+    assert post(client, signed(event(metadata=foreign))).status_code == 202
+
+
+def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):  # noqa: F811
+    from lti.models import Platform
+    from lti.services import platform_guid_record
+    from tests.lti.platform import LEARNER
+
+    assert canvas.launch(client, roles=LEARNER).status_code == 302  # into the tool
+    platform = Platform.objects.get(issuer=canvas.issuer, client_id=canvas.client_id)
+    assert platform.canvas_guid == "canvas-guid"  # the launch's tool_platform.guid
+    # A launch naming another root account does not move the recorded one.
+    platform_guid_record(platform=platform, claims={LTI_CLAIM + "tool_platform": {"guid": "other-guid"}})
+    platform.refresh_from_db()
+    assert platform.canvas_guid == "canvas-guid"
+
+
+LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"

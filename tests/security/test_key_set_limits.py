@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from lti.models import LaunchContext
+from tests import factories
 from tests.badging import test_live_events as live
 from tests.lti.conftest import canvas, rsps  # noqa: F401 (fixtures)
 
@@ -43,7 +44,8 @@ send_task = live.send_task
 
 @pytest.mark.parametrize("size", [300 * 1024, 5 * 1024 * 1024], ids=["over-the-limit", "over-django-upload-limit"])
 def test_an_oversized_live_event_is_refused_with_413_before_anything_else(client, send_task, size):
-    response = client.post("/events/canvas/", data=b"e" * size, content_type="application/jwt")
+    url = live.url(factories.PlatformFactory())
+    response = client.post(url, data=b"e" * size, content_type="application/jwt")
     assert response.status_code == 413
     assert response.json() == {"error": "the event is too large"}
     assert not send_task.called
