@@ -182,8 +182,8 @@ def main() -> int:
         sandbox_url,
         "--tool-url",
         tool_url,
-        "--live-events-url",
-        f"{tool_url}/events/canvas/",
+        # Signed Live Events go to the tool's URL for the platform the seed registers.
+        "--live-events",
     )
     seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     open_url, course_badge = seeded["Open"], seeded["Course badge"]

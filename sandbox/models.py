@@ -48,7 +48,7 @@ class SandboxInstance(models.Model):
     tool_launch_url = models.URLField(max_length=500)
     tool_jwks_url = models.URLField(max_length=500)
     tool_custom_fields = models.JSONField(default=dict, blank=True)
-    # Signed Live Events are POSTed here when set (the tool's /events/canvas/).
+    # Signed Live Events are POSTed here when set (the tool's /events/canvas/<platform key>/).
     live_events_url = models.URLField(max_length=500, blank=True)
     # REST throttle (Canvas: leaky bucket per token, 700 units, leaks 10/s, 50 reserved up front).
     throttle_bucket_size = models.FloatField(default=700.0)

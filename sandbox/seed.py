@@ -352,6 +352,14 @@ def tool_register(*, instance: SandboxInstance, api_token: str) -> int | None:
     return platform.id
 
 
+def tool_live_events_url(*, platform_id: int, tool_url: str) -> str:
+    """The tool's Live Events URL for this platform (the tool tells events apart by their URL)."""
+    from lti.models import Platform
+    from lti.selectors import platform_live_events_url
+
+    return platform_live_events_url(platform=Platform.objects.get(pk=platform_id), base_url=tool_url)
+
+
 def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> list[str]:
     """The tool's demo configuration (issuer, badge class, course badge) via the badging import service."""
     from badging.services.config import config_import
@@ -428,8 +436,13 @@ def sandbox_seed(
     register_in_tool: bool = True,
     reset: bool = False,
     live_events_url: str | None = None,
+    live_events: bool = False,
 ) -> SeedResult:
-    """Creates (once) the demo course and (every time) the tool's registration and configuration."""
+    """Creates (once) the demo course and (every time) the tool's registration and configuration.
+
+    `live_events` posts the sandbox's signed Live Events to the tool's URL for the platform it
+    registers (under tool_url); `live_events_url` sets any other URL ('' turns them off).
+    """
     if learners < 0 or assessments < 1:
         raise ValueError("learners must be >= 0 and assessments >= 1")
     rng = random.Random(seed)
@@ -441,10 +454,6 @@ def sandbox_seed(
     count = 0
     if course is None:
         course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
-    if live_events_url is not None:
-        # Set after seeding: the seeded grades are history, not news for the tool.
-        instance.live_events_url = live_events_url
-        instance.save(update_fields=["live_events_url"])
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
     if admin is None:
         raise ValueError(f"the sandbox instance {slug!r} has no account admin: seed it again with --reset")
@@ -455,6 +464,14 @@ def sandbox_seed(
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
         tool_demo_config(instance=instance, course=course)
+    if live_events and live_events_url is None:
+        if platform_id is None:
+            raise ValueError("live events go to the tool's URL of the registered platform: register it too")
+        live_events_url = tool_live_events_url(platform_id=platform_id, tool_url=tool_url)
+    if live_events_url is not None:
+        # Set after seeding: the seeded grades are history, not news for the tool.
+        instance.live_events_url = live_events_url
+        instance.save(update_fields=["live_events_url"])
     return SeedResult(
         instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
     )

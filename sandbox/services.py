@@ -1,7 +1,7 @@
 """Writes to the fake Canvas: what teachers and admins do in Canvas, and its platform keys.
 
 Every change that Canvas would announce with a Live Event returns after queueing that event
-(sandbox.live_events), so the tool's /events/canvas/ receiver can be exercised locally.
+(sandbox.live_events), so the tool's /events/canvas/<platform key>/ receiver can be exercised locally.
 """
 
 import math

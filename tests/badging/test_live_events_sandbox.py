@@ -1,25 +1,37 @@
 """End to end over HTTP: the sandbox Canvas grades a submission, posts a signed Live Event to the
-tool, the tool verifies it against the sandbox's JWKS and requests a sync of that course."""
+tool's URL for the sandbox's platform (set up by the seed), the tool verifies it against the
+sandbox's JWKS and its root account guid, and requests a sync of that platform's course only."""
 
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 
-from lti.models import Course
+from lti.models import Course, Platform
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
 from sandbox.seed import sandbox_seed
 from sandbox.services import GradeInput, submission_grade
+from tests import factories as f
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, settings):
-    result = sandbox_seed(learners=5, assessments=1, slug="liveevents", base_url=live_server.url)
+    result = sandbox_seed(
+        learners=5,
+        assessments=1,
+        slug="liveevents",
+        base_url=live_server.url,
+        tool_url=live_server.url,
+        live_events=True,
+    )
     instance = result.instance
-    instance.live_events_url = f"{live_server.url}/events/canvas/"
-    instance.save()
+    platform = Platform.objects.get(pk=result.platform_id)
+    assert instance.live_events_url == f"{live_server.url}/events/canvas/{platform.live_events_key}/"
+    # As after a first launch (tool_platform.guid): the event's root_account_lti_guid must match it.
+    platform.canvas_guid = "sandbox-liveevents"
+    platform.save()
     settings.LIVE_EVENTS_JWKS_URL = instance.keyset_url
     settings.LIVE_EVENTS_ALLOW_UNSIGNED = False
     course = Course.objects.get(platform_id=result.platform_id, canvas_course_id=str(result.course.id))
@@ -28,6 +40,8 @@ def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, setti
         pk=SandboxEnrollment.objects.filter(course=result.course, type="StudentEnrollment").values("user_id")[:1]
     )
     teacher = SandboxUser.objects.filter(instance=instance, is_account_admin=True).first()
+    # Another customer's course with the same Canvas id, on another platform: never synced by these events.
+    elsewhere = f.CourseBadgeFactory(course__canvas_course_id=course.canvas_course_id)
 
     with mock.patch("celery.current_app.send_task") as send:
         submission_grade(assignment=assignment, user=learner, grader=teacher, grade=GradeInput(score=Decimal(12)))
@@ -35,3 +49,18 @@ def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, setti
     assert send.call_args.args[0] == "badging.course_sync"
     assert send.call_args.kwargs["kwargs"]["course_id"] == course.pk
     assert send.call_args.kwargs["kwargs"]["trigger"] == "live_event:grade_change"
+    assert elsewhere.course_id not in {c.kwargs["kwargs"]["course_id"] for c in send.call_args_list}
+
+
+def test_seed_command_points_live_events_at_the_registered_platforms_url():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "sandbox_seed", "--learners", "2", "--assessments", "1", "--instance", "le-cmd", "--live-events", stdout=out
+    )
+    platform = Platform.objects.get(issuer__contains="le-cmd")
+    url = f"http://localhost:8000/events/canvas/{platform.live_events_key}/"
+    assert f"Live Events: {url}" in out.getvalue()

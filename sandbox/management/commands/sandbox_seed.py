@@ -15,6 +15,11 @@ class Command(BaseCommand):
         parser.add_argument("--tool-url", default="http://localhost:8000", help="origin the tool is served from")
         parser.add_argument("--reset", action="store_true", help="delete this sandbox instance first")
         parser.add_argument("--live-events-url", default=None, help="POST signed Live Events here ('' turns them off)")
+        parser.add_argument(
+            "--live-events",
+            action="store_true",
+            help="POST signed Live Events to the tool's Live Events URL of the registered platform",
+        )
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
 
     def handle(self, *args, **options):
@@ -29,6 +34,7 @@ class Command(BaseCommand):
                 reset=options["reset"],
                 register_in_tool=not options["no_register"],
                 live_events_url=options["live_events_url"],
+                live_events=options["live_events"],
             )
         except ValueError as exc:
             raise CommandError(str(exc))
@@ -40,5 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
             self.stdout.write(f"Course badge: {result.course_badge_key}")
         self.stdout.write(f"JWKS: {result.instance.keyset_url}")
+        if result.instance.live_events_url:
+            self.stdout.write(f"Live Events: {result.instance.live_events_url}")
         self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
         self.stdout.write(f"Open: {result.launch_url()}")
