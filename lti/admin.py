@@ -30,7 +30,7 @@ class PlatformForm(forms.ModelForm):
     live_events_url = forms.CharField(
         required=False,
         label="Live Events URL",
-        widget=forms.TextInput(attrs={"readonly": True, "size": 90, "class": "vTextField"}),
+        widget=forms.TextInput(attrs={"readonly": True, "size": 80}),
         help_text="In Canvas: Admin › Data Services › Add, HTTPS with Sign Payload, to this URL. Keep it private.",
     )
     # The tool's origin for that URL; PlatformAdmin.get_form sets it per request.

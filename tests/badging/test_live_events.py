@@ -246,3 +246,29 @@ def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(
 
 
 LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def test_platform_admin_page_shows_its_absolute_live_events_url_read_only(admin_client, settings):
+    from django.urls import reverse
+
+    from tests.lti.test_admin_and_checks import change_form_data
+
+    platform = f.PlatformFactory()
+    key = platform.live_events_key
+    page_url = reverse("admin:lti_platform_change", args=[platform.pk])
+    settings.PUBLIC_BASE_URL = ""
+    html = admin_client.get(page_url).content.decode()
+    assert f'value="http://testserver/events/canvas/{key}/"' in html and "readonly" in html
+    assert "Data Services" in html  # the one-line help: where it goes in Canvas
+    settings.PUBLIC_BASE_URL = "https://badges.uni.example.edu"
+    html = admin_client.get(page_url).content.decode()
+    assert f'value="https://badges.uni.example.edu/events/canvas/{key}/"' in html
+    # Saving the page (even with an edited URL box) keeps the key; every new platform gets its own.
+    response = admin_client.post(page_url, change_form_data(platform, live_events_url="https://evil.example/x/"))
+    assert response.status_code == 302
+    platform.refresh_from_db()
+    assert platform.live_events_key == key
+    others = {f.PlatformFactory().live_events_key for _ in range(3)}
+    assert len(others) == 3 and key not in others and all(len(k) >= 32 for k in others)
+    add_page = admin_client.get(reverse("admin:lti_platform_add")).content.decode()
+    assert "shown once the platform is saved" in add_page
