@@ -136,6 +136,7 @@ def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignme
     override = (course_badge.mastery_overrides or {}).get(str(assignment.canvas_assignment_id)) or {}
     min_points = _num(override.get("min_points"))
     min_percent = _num(override.get("min_percent"))
+    points: Decimal | None
     if min_points is None and min_percent is None:
         if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
             min_points = _num(course_badge.mastery_min_points)
@@ -248,16 +249,17 @@ def _assessment_row(
     state = _STATUS_TO_RESULT.get(status, RESULT_NOT_SUBMITTED)
     # Canvas hides unposted grades and rubric assessments from students: so do we.
     visible = state in (RESULT_MASTERED, RESULT_NOT_YET) and result is not None and result.is_posted
+    posted = result if visible else None
     return AssessmentRow(
         name=assignment.name,
         html_url=assignment.html_url,
         points_possible=_num(assignment.points_possible),
         mastery_points=points,
         mastery_text=text,
-        criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=result if visible else None),
+        criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=posted),
         result=state,
-        score=_num(score) if visible else None,
-        grade=result.grade if visible else "",
+        score=_num(score) if posted is not None else None,
+        grade=posted.grade if posted is not None else "",
     )
 
 
@@ -368,8 +370,8 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         .defer("ob3_credential", "ob3_jwt", "badge_class__image", "badge_class__issuer__image")
         .order_by("revoked", "-issued_on")
     )
-    for award in award_rows:
-        awards.setdefault(award.badge_class_id, award)
+    for row in award_rows:
+        awards.setdefault(row.badge_class_id, row)
 
     for cb in course_badges:
         badge = cb.badge_class
