@@ -8,6 +8,8 @@ changed only through the services: revoking an award and retrying a delivery are
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,7 +39,7 @@ from badging.models import (
 from badging.selectors.learner import badge_image_url
 
 # URLs typed without a scheme are https (Django 6's default; silences the 5.x transition warning).
-HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+HTTPS_URLS: Mapping[type[models.Field], Mapping[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
 def _formfield(db_field, **kwargs):
@@ -112,17 +114,21 @@ class IssuerForm(ImageUploadForm):
         fields = ["name", "key", "url", "email", "description"]
 
 
-class IssuerKeyInline(admin.TabularInline):
-    model = IssuerKey
+class ReadOnlyInline(admin.TabularInline):
+    """Child rows written by services, shown beside their parent: never added, edited or deleted here."""
+
     extra = 0
-    fields = ["algorithm", "public_id", "created_at", "superseded_at"]
-    readonly_fields = fields
     can_delete = False
-    verbose_name = "signing key"
-    verbose_name_plural = "signing keys (made and rotated by the issuance service; old keys stay published)"
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class IssuerKeyInline(ReadOnlyInline):
+    model = IssuerKey
+    fields = readonly_fields = ("algorithm", "public_id", "created_at", "superseded_at")
+    verbose_name = "signing key"
+    verbose_name_plural = "signing keys (made and rotated by the issuance service; old keys stay published)"
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -598,15 +604,9 @@ class RevokeForm(forms.Form):
         return reason
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(ReadOnlyInline):
     model = Delivery
-    extra = 0
-    fields = ["kind", "status", "attempts", "last_error", "next_attempt_at", "sent_at"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = readonly_fields = ("kind", "status", "attempts", "last_error", "next_attempt_at", "sent_at")
 
 
 @admin.register(Award)
