@@ -247,6 +247,17 @@ def test_revoke_needs_a_reason(strict_client, course):
     assert not AuditEvent.objects.exists()
 
 
+def test_revoke_service_refuses_a_blank_reason(course):
+    # The view checks first; the service must hold the rule on its own (the issuance service enforces it).
+    from badging.services.instructor import award_revoke_as_instructor
+
+    award = Award.objects.get()
+    with pytest.raises(ValueError):
+        award_revoke_as_instructor(launch=course["launch"], award=award, reason="  ")
+    assert not Award.objects.get().revoked
+    assert not AuditEvent.objects.exists()
+
+
 def test_revoke_with_reason(strict_client, course):
     award = Award.objects.get()
     response = confirm_and_post(
