@@ -107,11 +107,13 @@ def _award(launch, award_public_id: str) -> Award:
     )
 
 
+def _learner_url(launch, award: Award) -> str:
+    """The instructor's page of the award's learner, where every award action returns."""
+    return reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+
+
 def _base_context(launch) -> dict:
-    return {
-        "launch": launch,
-        "dashboard_url": reverse("badging:instructor_dashboard", args=[launch.public_id]),
-    }
+    return {"launch": launch, "dashboard_url": _dashboard_url(launch)}
 
 
 def _sort_links(launch, course_badge, filters) -> dict[str, dict[str, str]]:
@@ -284,7 +286,7 @@ def retry_failed(request, launch, course_badge_id: int):
 @confirmed_action("revoke")
 def revoke(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
-    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    back = _learner_url(launch, award)
     if award.revoked:
         return _unavailable(request, launch, Exception("This badge is already revoked."), back)
     error = ""
@@ -321,7 +323,7 @@ def revoke(request, launch, award_public_id: str):
 @confirmed_action("resend")
 def resend(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
-    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    back = _learner_url(launch, award)
     if request.method == "GET":
         return _confirm(
             request,
@@ -347,7 +349,7 @@ def resend(request, launch, award_public_id: str):
 @confirmed_action("keep")
 def keep(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
-    back = reverse("badging:instructor_learner", args=[launch.public_id, award.course_badge_id, award.learner_id])
+    back = _learner_url(launch, award)
     if request.method == "GET":
         return _confirm(
             request,
