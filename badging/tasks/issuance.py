@@ -27,6 +27,8 @@ def award_issue_batch(progress_ids: list[int]) -> int:
 
 @shared_task(name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)
 def award_issue(progress_id: int) -> str | None:
+    """Issue one learner's award if still eligible, exactly once: a repeat returns the live award's
+    public id. None when not eligible, or when issuing failed (recorded on the learner's progress)."""
     award = issuance.award_issue(progress_id=progress_id)
     return award.public_id if award else None
 
@@ -51,6 +53,8 @@ def deliveries_send(self, delivery_ids: list[int]) -> int:
     max_retries=MAX_TASK_RETRIES,
 )
 def canvas_credentials_revoke(self, delivery_id: int) -> None:
+    """Revoke the Canvas Credentials copy of a revoked award, once (a repeat finds it done). A
+    failure is recorded on the delivery and retried with backoff, at most MAX_TASK_RETRIES times."""
     try:
         canvas_credentials.canvas_credentials_revoke(delivery_id=delivery_id)
     except canvas_credentials.CanvasCredentialsError as exc:
