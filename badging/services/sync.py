@@ -152,6 +152,19 @@ def _sync_task_send(*, course_id: int, trigger: str, countdown: float | None = N
     transaction.on_commit(send)
 
 
+def _marks_add(key: str, canvas_user_ids: Iterable[str], *, cap: int) -> None:
+    # Hints for the next sync only: they expire with the queued sync, so the shared cache holds them.
+    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
+    cache.set(key, sorted(marked)[:cap], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+
+
+def _marks_take(key: str) -> list[str]:
+    marked = cache.get(key) or []
+    if marked:
+        cache.delete(key)
+    return list(marked)
+
+
 def _learners_key(course_id: int) -> str:
     return f"badging:sync:learners:{course_id}"
 
@@ -160,17 +173,12 @@ def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     """Ask the next sync of the course to re-read these learners' enrollments (final grade override,
     state) even when it does not read the whole roster: one request per learner instead of a pass
     over every learner. Too many marked learners make it read the whole roster instead."""
-    key = _learners_key(course_id)
-    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
-    cache.set(key, sorted(marked)[: TARGETED_LEARNERS_MAX + 1], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+    # One past the limit is kept, so the sync can tell "too many" from "exactly the limit".
+    _marks_add(_learners_key(course_id), canvas_user_ids, cap=TARGETED_LEARNERS_MAX + 1)
 
 
 def _learners_marked_take(course_id: int) -> list[str]:
-    key = _learners_key(course_id)
-    marked = cache.get(key) or []
-    if marked:
-        cache.delete(key)
-    return list(marked)
+    return _marks_take(_learners_key(course_id))
 
 
 def _postings_key(course_id: int) -> str:
@@ -183,17 +191,11 @@ def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     Posting a grade does not move graded_at, so graded_since cannot see it; Canvas does send a
     grade event for the learner. Costs nothing for a learner with no unposted result on record,
     one request per 100 learners otherwise. Past the cap, the next roster pass rechecks everyone."""
-    key = _postings_key(course_id)
-    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
-    cache.set(key, sorted(marked)[:POSTINGS_MARKED_MAX], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+    _marks_add(_postings_key(course_id), canvas_user_ids, cap=POSTINGS_MARKED_MAX)
 
 
 def _postings_marked_take(course_id: int) -> list[str]:
-    key = _postings_key(course_id)
-    marked = cache.get(key) or []
-    if marked:
-        cache.delete(key)
-    return list(marked)
+    return _marks_take(_postings_key(course_id))
 
 
 # --- Entry points ---------------------------------------------------------------------------------
