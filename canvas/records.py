@@ -7,7 +7,7 @@ timestamps become aware datetimes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -283,8 +283,3 @@ class CanvasCourse:
             course_code=data.get("course_code") or "",
             workflow_state=data.get("workflow_state") or "",
         )
-
-
-def record_as_dict(record: Any) -> dict:
-    """For logs and debugging only."""
-    return asdict(record)
