@@ -6,7 +6,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/skillsforward
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint typecheck bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ demo: venv
 test: venv
 	@DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(PY) scripts/run_tests.py $(PYTEST_ARGS)
 
-lint: venv
+lint: venv typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The sandbox app only loads when enabled, so its models must be installed for mypy to see them.
+typecheck: venv
+	SANDBOX_ENABLED=true $(VENV)/bin/mypy lti canvas badging skillsforward sandbox
 
 bench: venv
 	$(PY) -m bench $(BENCH)
