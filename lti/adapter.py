@@ -81,7 +81,7 @@ class DbToolConf(ToolConfAbstract):
     Always "many client ids per issuer": Canvas cloud uses one issuer for every institution.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.platforms: dict[tuple[str, str], Platform] = {}
 

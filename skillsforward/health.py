@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _check_broker() -> None:
 
 
 @never_cache
-def health(request):
+def health(request: HttpRequest) -> JsonResponse:
     results: dict[str, dict[str, object]] = {}
     for name, check in (("database", _check_database), ("cache", _check_cache), ("broker", _check_broker)):
         started = time.perf_counter()
