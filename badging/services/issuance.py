@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -701,20 +702,33 @@ def award_review_keep(*, award_id: int, actor: str, note: str = "") -> Award:
 # --- Status list -------------------------------------------------------------------------------
 
 
+STATUS_LIST_CACHE_SECONDS = 3600
+
+
 def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) -> dict:
-    """The issuer's signed BitstringStatusListCredential for one list (revocation bits set)."""
+    """The issuer's signed BitstringStatusListCredential for one list (revocation bits set).
+
+    Always current: a revocation changes the cache key, so a cached list is never served after a
+    badge on it was revoked. Signing costs milliseconds and verifiers ask often, hence the cache.
+    """
     from badging.selectors.awards import status_list_revoked_positions
 
     positions, newest = status_list_revoked_positions(issuer=issuer, list_number=list_number)
-    signing = issuer_keys_current(issuer=issuer)
-    list_url = links.status_list(issuer.public_id, list_number)
-    valid_from = newest or issuer.created_at
-    unsigned = ob3.status_list_credential(
-        issuer=issuer, list_url=list_url, revoked_positions=positions, valid_from=valid_from, links=links
-    )
-    return ob3.data_integrity_sign(
-        unsigned,
-        private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
-        verification_method=links.issuer_key(issuer.public_id, signing.ed25519.public_id),
-        created=valid_from,
-    )
+    version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
+    cache_key = f"badging:status-list:{links.base}:{issuer.public_id}:{list_number}:{version}"
+    document = cache.get(cache_key)
+    if document is None:
+        signing = issuer_keys_current(issuer=issuer)
+        list_url = links.status_list(issuer.public_id, list_number)
+        valid_from = newest or issuer.created_at
+        unsigned = ob3.status_list_credential(
+            issuer=issuer, list_url=list_url, revoked_positions=positions, valid_from=valid_from, links=links
+        )
+        document = ob3.data_integrity_sign(
+            unsigned,
+            private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
+            verification_method=links.issuer_key(issuer.public_id, signing.ed25519.public_id),
+            created=valid_from,
+        )
+        cache.set(cache_key, document, STATUS_LIST_CACHE_SECONDS)
+    return document

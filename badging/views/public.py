@@ -8,7 +8,6 @@ User-Agent). Revoked assertions answer 410 Gone with {id, revoked, revocationRea
 import json
 import re
 
-from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -348,15 +347,7 @@ def status_list(request, public_id: str, list_number: int):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None:
         raise Http404("No such issuer")
-    links = public_links(request)
-    positions, newest = selectors.status_list_revoked_positions(issuer=found, list_number=list_number)
-    # Signing costs milliseconds; the list only changes when a badge is revoked.
-    version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
-    cache_key = f"badging:status-list:{links.base}:{found.public_id}:{list_number}:{version}"
-    document = cache.get(cache_key)
-    if document is None:
-        document = issuance.status_list_render(issuer=found, list_number=list_number, links=links)
-        cache.set(cache_key, document, 3600)
+    document = issuance.status_list_render(issuer=found, list_number=list_number, links=public_links(request))
     response = _json(request, document, content_type="application/ld+json")
     response["Cache-Control"] = "public, max-age=30"
     return response

@@ -283,3 +283,16 @@ def test_the_html_page_carries_link_preview_tags_too(award):
     assert f'<meta property="og:image" content="{image}">' in html
     assert f'<meta property="og:url" content="http://testserver/public/assertions/{award.public_id}">' in html
     assert get(image.removeprefix("http://testserver")).status_code == 200
+
+
+def test_the_status_list_is_signed_once_until_a_badge_on_it_is_revoked(award, monkeypatch):
+    from badging.openbadges import ob3
+
+    signed = []
+    sign = ob3.data_integrity_sign
+    monkeypatch.setattr(ob3, "data_integrity_sign", lambda *a, **k: signed.append(1) or sign(*a, **k))
+    path = award.ob3_credential["credentialStatus"]["statusListCredential"].removeprefix("http://testserver")
+    first = get(path).json()
+    assert get(path).json() == first and len(signed) == 1
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    assert get(path).json() != first and len(signed) == 2
