@@ -157,6 +157,7 @@ class KeyRotation:
     new_key: ToolKey
     superseded: list[str]
     retired: list[str]
+    grace_days: int
 
 
 def tool_key_rotate(*, grace_days: int | None = None) -> KeyRotation:
@@ -165,7 +166,9 @@ def tool_key_rotate(*, grace_days: int | None = None) -> KeyRotation:
     Canvas caches our JWKS, so the superseded key must still verify assertions signed just before
     the rotation; `retire_after` bounds that window.
     """
-    grace = timedelta(days=settings.LTI_KEY_ROTATION_GRACE_DAYS if grace_days is None else grace_days)
+    if grace_days is None:
+        grace_days = settings.LTI_KEY_ROTATION_GRACE_DAYS
+    grace = timedelta(days=grace_days)
     now = timezone.now()
     with transaction.atomic():
         retired = list(ToolKey.objects.filter(retire_after__lte=now).values_list("kid", flat=True))
@@ -174,7 +177,7 @@ def tool_key_rotate(*, grace_days: int | None = None) -> KeyRotation:
         new_key = _tool_key_create()
         ToolKey.objects.filter(pk__in=[k.pk for k in old]).update(superseded_at=now, retire_after=now + grace)
     logger.info("lti tool key rotated: new %s, superseded %s, retired %s", new_key.kid, [k.kid for k in old], retired)
-    return KeyRotation(new_key=new_key, superseded=[k.kid for k in old], retired=retired)
+    return KeyRotation(new_key=new_key, superseded=[k.kid for k in old], retired=retired, grace_days=grace_days)
 
 
 # --- Courses and people -----------------------------------------------------------------------------

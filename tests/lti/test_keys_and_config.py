@@ -218,3 +218,14 @@ def test_expired_launch_contexts_are_purged_and_refused(client, capsys):
         call_command("lti_purge_launches")
     assert "Deleted 1 expired launch context(s)" in capsys.readouterr().out
     assert not type(ctx).objects.exists()
+
+
+def test_rotation_with_grace_days_keeps_the_old_key_that_long_and_says_so(settings, capsys):
+    settings.LTI_KEY_ROTATION_GRACE_DAYS = 14
+    old = services.tool_key_current()
+
+    call_command("lti_rotate_keys", "--grace-days", "3")
+
+    old.refresh_from_db()
+    assert timedelta(days=2, hours=23) < old.retire_after - timezone.now() <= timedelta(days=3)
+    assert f"Superseded {old.kid}: published for 3 more days" in capsys.readouterr().out

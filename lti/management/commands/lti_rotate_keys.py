@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from lti import services
@@ -14,10 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("--grace-days", type=int, default=None)
 
     def handle(self, *args, **options):
-        grace = options["grace_days"] if options["grace_days"] is not None else settings.LTI_KEY_ROTATION_GRACE_DAYS
-        rotation = services.tool_key_rotate(grace_days=grace)
+        rotation = services.tool_key_rotate(grace_days=options["grace_days"])
         self.stdout.write(self.style.SUCCESS(f"New signing key {rotation.new_key.kid}"))
         for kid in rotation.superseded:
-            self.stdout.write(f"Superseded {kid}: published for {grace} more days")
+            self.stdout.write(f"Superseded {kid}: published for {rotation.grace_days} more days")
         for kid in rotation.retired:
             self.stdout.write(f"Removed {kid}: past its grace period")
