@@ -103,7 +103,10 @@ def _award_or_404(public_id: str):
 
 
 def _award_with_documents(request, public_id: str):
-    award = _award_or_404(public_id)
+    return _documents_ensured(request, _award_or_404(public_id))
+
+
+def _documents_ensured(request, award):
     if award.ob3_credential is None:
         # Issued while no PUBLIC_BASE_URL was configured: sign and bake now, for this host.
         award = issuance.award_documents_ensure(award_id=award.pk, base_url=public_links(request).base)
@@ -196,8 +199,8 @@ def _image_response(image, *, filename: str, download: bool) -> HttpResponse:
     return response
 
 
-def _assertion_image(request, public_id: str, *, content_type: str, extension: str):
-    award = _award_with_documents(request, public_id)
+def _assertion_image(request, award, *, content_type: str, extension: str):
+    award = _documents_ensured(request, award)
     if award.revoked:
         return HttpResponse("This badge has been revoked.", status=410, content_type="text/plain; charset=utf-8")
     image = selectors.award_image_get(award=award, content_type=content_type)
@@ -212,7 +215,7 @@ def assertion_image(request, public_id: str):
     svg = ob2.is_svg(award.badge_class.image_content_type)
     return _assertion_image(
         request,
-        public_id,
+        award,
         content_type="image/svg+xml" if svg else "image/png",
         extension="svg" if svg else "png",
     )
@@ -220,7 +223,7 @@ def assertion_image(request, public_id: str):
 
 @require_safe
 def assertion_image_svg(request, public_id: str):
-    return _assertion_image(request, public_id, content_type="image/svg+xml", extension="svg")
+    return _assertion_image(request, _award_or_404(public_id), content_type="image/svg+xml", extension="svg")
 
 
 @require_safe
@@ -229,7 +232,7 @@ def assertion_ob3_image(request, public_id: str):
     svg = ob2.is_svg(award.badge_class.image_content_type)
     return _assertion_image(
         request,
-        public_id,
+        award,
         content_type=issuance.OB3_SVG if svg else issuance.OB3_PNG,
         extension="ob3.svg" if svg else "ob3.png",
     )

@@ -285,6 +285,18 @@ def test_the_html_page_carries_link_preview_tags_too(award):
     assert get(image.removeprefix("http://testserver")).status_code == 200
 
 
+def test_an_assertion_image_reads_its_award_once(award):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for suffix in ("/image", "/image.ob3"):
+        with CaptureQueriesContext(connection) as queries:
+            assert get(f"/public/assertions/{award.public_id}{suffix}").status_code == 200
+        award_reads = [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+        award_reads = [q for q in award_reads if 'FROM "badging_award"' in q["sql"]]
+        assert len(award_reads) == 1, suffix
+
+
 def test_the_status_list_is_signed_once_until_a_badge_on_it_is_revoked(award, monkeypatch):
     from badging.openbadges import ob3
 
