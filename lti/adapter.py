@@ -34,6 +34,7 @@ from pylti1p3.service_connector import ServiceConnector
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from lti import selectors, services
+from lti.claims import LTI
 from lti.errors import Refused
 from lti.models import Platform
 
@@ -242,11 +243,14 @@ def _url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:32]
 
 
+def _keyset_cache_key(url: str) -> str:
+    return f"lti:platform-jwks:{_url_hash(url)}"
+
+
 def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
     """The platform's JWKS and whether it was fetched just now (else it came from the cache)."""
-    cache_key = f"lti:platform-jwks:{_url_hash(url)}"
     if not refresh:
-        cached = cache.get(cache_key)
+        cached = cache.get(_keyset_cache_key(url))
         if cached:
             return cached, False
     try:
@@ -268,7 +272,7 @@ def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
 
 def platform_keyset_store(url: str, keyset: dict) -> None:
     """Caches a platform JWKS (also how tests and the sandbox can pre-seed a key set)."""
-    cache.set(f"lti:platform-jwks:{_url_hash(url)}", keyset, PLATFORM_JWKS_CACHE_SECONDS)
+    cache.set(_keyset_cache_key(url), keyset, PLATFORM_JWKS_CACHE_SECONDS)
 
 
 def _find_key(keyset: dict, kid: str, alg: str):
@@ -389,9 +393,7 @@ class BadgesMessageLaunch(DjangoMessageLaunch):
             raise Refused("wrong_issuer", str(exc)) from exc
         except jwt.InvalidSignatureError as exc:
             raise Refused("bad_signature", str(exc)) from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise Refused("malformed_token", str(exc)) from exc
-        except jwt.InvalidTokenError as exc:
+        except jwt.InvalidTokenError as exc:  # a required claim missing, a bad format, ...
             raise Refused("malformed_token", str(exc)) from exc
         aud = verified["aud"]
         azp = verified.get("azp")
@@ -415,14 +417,14 @@ class BadgesMessageLaunch(DjangoMessageLaunch):
         try:
             return super().validate_deployment()
         except LtiException as exc:
-            deployment_id = self._jwt["body"].get("https://purl.imsglobal.org/spec/lti/claim/deployment_id")
+            deployment_id = self._jwt["body"].get(LTI + "deployment_id")
             raise Refused("unknown_deployment", f"{exc}: {deployment_id!r} for {self.platform}") from exc
 
     def validate_message(self):
         body = self._jwt["body"]
-        if body.get("https://purl.imsglobal.org/spec/lti/claim/roles") is None:
+        if body.get(LTI + "roles") is None:
             raise Refused("missing_roles", "no roles claim")
-        message_type = body.get("https://purl.imsglobal.org/spec/lti/claim/message_type")
+        message_type = body.get(LTI + "message_type")
         if message_type != "LtiResourceLinkRequest":
             raise Refused("invalid_message", f"message_type {message_type!r}")
         try:
@@ -474,7 +476,7 @@ def launch_validate(request) -> ValidatedLaunch:
     claims = dict(launch.get_launch_data())
     return ValidatedLaunch(
         platform=launch.platform,
-        deployment_id=str(claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"]),
+        deployment_id=str(claims[LTI + "deployment_id"]),
         claims=claims,
         state=state,
     )
@@ -483,9 +485,13 @@ def launch_validate(request) -> ValidatedLaunch:
 # --- OIDC login ------------------------------------------------------------------------------------
 
 
+def _login_params_cache_key(state: str) -> str:
+    return f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
 def login_params_for_state(state: str) -> dict[str, str] | None:
     """The login request that produced this state, kept so a blocked-cookie launch can start over."""
-    return cache.get(f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}")
+    return cache.get(_login_params_cache_key(state))
 
 
 def oidc_login(request, *, launch_url: str):
@@ -505,11 +511,7 @@ def oidc_login(request, *, launch_url: str):
         raise Refused("unknown_platform", str(exc)) from exc
     location = redirect.get_redirect_url()
     state = _query_value(location, "state")
-    cache.set(
-        f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}",
-        {k: v for k, v in params.items() if v},
-        LOGIN_STATE_SECONDS,
-    )
+    cache.set(_login_params_cache_key(state), {k: v for k, v in params.items() if v}, LOGIN_STATE_SECONDS)
     return redirect.do_redirect()
 
 
