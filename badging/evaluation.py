@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 # LearnerProgress states (kept as strings so this module imports no models).
 NOT_STARTED = "not_started"
@@ -298,12 +298,12 @@ def assessment_evaluate(
             )
         criteria = tuple(rows)
         criteria_met = all(c.met for c in criteria)
-    of = f" of {_fmt(spec.points_possible)}" if spec.points_possible is not None else ""
+    of = f" of {points_text(spec.points_possible)}" if spec.points_possible is not None else ""
     if score < needed:
         return outcome(
             NOT_MASTERED,
             False,
-            f"{_fmt(score)}{of} points; {_fmt(needed)} needed for mastery",
+            f"{points_text(score)}{of} points; {points_text(needed)} needed for mastery",
             score=score,
             criteria=criteria,
         )
@@ -312,12 +312,16 @@ def assessment_evaluate(
         return outcome(
             NOT_MASTERED,
             False,
-            f"{_fmt(score)}{of} points, but the rubric rating is below the minimum on: {missed}",
+            f"{points_text(score)}{of} points, but the rubric rating is below the minimum on: {missed}",
             score=score,
             criteria=criteria,
         )
     return outcome(
-        MASTERED, True, f"mastered: {_fmt(score)}{of} points ({_fmt(needed)} needed)", score=score, criteria=criteria
+        MASTERED,
+        True,
+        f"mastered: {points_text(score)}{of} points ({points_text(needed)} needed)",
+        score=score,
+        criteria=criteria,
     )
 
 
@@ -360,12 +364,12 @@ def final_grade_evaluate(
             return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"no final grade yet ({label} is not graded)")
         if not result.posted:
             return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"{label} is graded but not posted yet")
-        value = result.grade or _fmt(result.score)
+        value = result.grade or points_text(result.score)
         return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, True, value, f"final grade entered ({label}: {value})")
     counting = [e for e in enrollments if e.state in COUNTING_ENROLLMENT_STATES and not e.is_test_user]
     for e in counting or enrollments:
         if e.override_score is not None or e.override_grade:
-            value = e.override_grade or f"{_fmt(e.override_score)}%"
+            value = e.override_grade or f"{points_text(e.override_score)}%"
             return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, True, value, f"final grade entered ({value})")
     return FinalGradeOutcome(
         FINAL_GRADE_OVERRIDE, False, "", "the instructor has not entered the final grade (Final Grade Override) yet"
@@ -429,11 +433,13 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
 # --- Helpers --------------------------------------------------------------------------------------
 
 
-def _fmt(value: Decimal | None) -> str:
+def points_text(value: Decimal | float | int | None, *, missing: str = "—") -> str:
+    """Points as Canvas shows them: 12 → "12", 9.60 → "9.6", 9.625 → "9.63" (two decimals at most,
+    half up). The one formatter of the evaluation's reasons, the dashboard and the learner pages."""
     if value is None:
-        return "—"
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
+        return missing
+    text = format(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _num(value: Decimal | None) -> float | None:

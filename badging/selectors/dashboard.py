@@ -17,6 +17,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
+from badging.evaluation import points_text
 from badging.models import (
     AssessmentResult,
     Assignment,
@@ -145,17 +146,18 @@ class AssessmentRule:
 
     @property
     def points_text(self) -> str:
-        return _num(self.points_possible)
+        return points_text(self.points_possible)
 
     @property
     def needed_text(self) -> str:
         if self.needed_points is not None:
-            return f"{_num(self.needed_points)} points"
+            return f"{points_text(self.needed_points)} points"
         if self.needed_percent is not None:
             if self.points_possible:
                 points = self.points_possible * self.needed_percent / 100
-                return f"{_num(self.needed_percent)}% ({_num(points)} of {_num(self.points_possible)} points)"
-            return f"{_num(self.needed_percent)}% of the points"
+                of = f"{points_text(points)} of {points_text(self.points_possible)} points"
+                return f"{points_text(self.needed_percent)}% ({of})"
+            return f"{points_text(self.needed_percent)}% of the points"
         return "—"
 
     @property
@@ -188,14 +190,6 @@ class RuleCheck:
     @property
     def ok(self) -> bool:
         return not self.flags
-
-
-def _num(value: Decimal | float | int | None) -> str:
-    if value is None:
-        return "—"
-    value = Decimal(str(value)).quantize(Decimal("0.01"))
-    text = f"{value:f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[AssessmentRule]:
@@ -335,19 +329,21 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
         if needed is not None and a.points_possible is not None and needed > a.points_possible:
             flags.append(
                 RuleFlag(
-                    f"“{a.name}” needs {_num(needed)} points but is worth only {_num(a.points_possible)}: "
-                    "nobody can master it."
+                    f"“{a.name}” needs {points_text(needed)} points but is worth only "
+                    f"{points_text(a.points_possible)}: nobody can master it."
                 )
             )
 
     if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-        mastery = f"A score of at least {_num(course_badge.mastery_min_points)} points on each assessment"
+        mastery = f"A score of at least {points_text(course_badge.mastery_min_points)} points on each assessment"
     else:
-        mastery = f"A score of at least {_num(course_badge.mastery_min_percent)}% of the points on each assessment"
+        mastery = (
+            f"A score of at least {points_text(course_badge.mastery_min_percent)}% of the points on each assessment"
+        )
     if course_badge.mastery_overrides:
         mastery += " (some assessments have their own threshold, shown below)"
     criterion = (
-        f"Every rubric criterion rated at least {_num(course_badge.min_rubric_criterion_percent)}% of its points"
+        f"Every rubric criterion rated at least {points_text(course_badge.min_rubric_criterion_percent)}% of its points"
         if course_badge.min_rubric_criterion_percent is not None
         else "No minimum per rubric criterion"
     )
@@ -494,8 +490,8 @@ class AssessmentCell:
         if self.score is None:
             return "—"
         if self.points_possible is not None:
-            return f"{_num(self.score)}/{_num(self.points_possible)}"
-        return _num(self.score)
+            return f"{points_text(self.score)}/{points_text(self.points_possible)}"
+        return points_text(self.score)
 
 
 @dataclass
@@ -692,8 +688,8 @@ def _cell_from_result(
     needed = rule.needed_score
     mastered = needed is not None and result.score >= needed and _rating_ok(course_badge, rule, result)
     if mastered:
-        return cell("mastered", f"Score {_num(result.score)} (needs {rule.needed_text})", result.score, True)
-    return cell("not_mastered", f"Score {_num(result.score)}, needs {rule.needed_text}", result.score)
+        return cell("mastered", f"Score {points_text(result.score)} (needs {rule.needed_text})", result.score, True)
+    return cell("not_mastered", f"Score {points_text(result.score)}, needs {rule.needed_text}", result.score)
 
 
 def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
@@ -887,7 +883,7 @@ def _final_grade_fallback(course_badge: CourseBadge, progress: LearnerProgress, 
         )
     for enrollment in enrollments:
         if enrollment.override_grade or enrollment.override_score is not None:
-            shown = enrollment.override_grade or f"{_num(enrollment.override_score)}%"
+            shown = enrollment.override_grade or f"{points_text(enrollment.override_score)}%"
             return f"Final Grade Override entered in Canvas: {shown}"
     return "No Final Grade Override entered in Canvas yet"
 

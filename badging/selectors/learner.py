@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import partial
 
 from django.urls import reverse
 
@@ -122,12 +123,7 @@ def _num(value) -> Decimal | None:
         return None
 
 
-def _fmt(value: Decimal | None) -> str:
-    """12 → "12", 9.60 → "9.6": points as Canvas shows them."""
-    if value is None:
-        return ""
-    text = format(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+_fmt = partial(ev.points_text, missing="")
 
 
 def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignment) -> tuple[Decimal | None, str]:

@@ -1,10 +1,12 @@
 """Formatting for the learner pages: points as Canvas shows them (12, 9.6, 0.25)."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import InvalidOperation
 
 from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
+
+from badging.evaluation import points_text
 
 register = template.Library()
 
@@ -14,11 +16,9 @@ def points(value) -> str:
     if value is None or value == "":
         return ""
     try:
-        number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return points_text(value)
     except InvalidOperation:
         return str(value)
-    text = format(number, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @register.filter

@@ -233,3 +233,19 @@ def test_unposting_a_grade_never_makes_a_learner_eligible(learner):
 
 def _fields(r: ResultFact) -> dict:
     return {name: getattr(r, name) for name in ResultFact.__slots__}
+
+
+def test_points_read_the_same_in_reasons_dashboard_and_learner_pages():
+    from badging.evaluation import points_text
+    from badging.templatetags.learner_format import points
+
+    assert [points_text(v) for v in (12, D("9.60"), 0.25, D("9.625"), 0, None)] == [
+        "12",
+        "9.6",
+        "0.25",
+        "9.63",
+        "0",
+        "—",
+    ]
+    # The learner pages' filter: the same text, blank for nothing, unchanged for what is not a number.
+    assert [points(v) for v in (D("9.625"), None, "", "A-")] == ["9.63", "", "", "A-"]
