@@ -73,6 +73,17 @@ def http_session() -> TimeoutSession:
     return TimeoutSession()
 
 
+def body_within(response: requests.Response, *, limit: int) -> bytes | None:
+    """The body of a streamed response, or None as soon as it passes `limit` bytes: a URL chosen
+    by whoever registers a platform must not be able to fill our memory."""
+    body = b""
+    for chunk in response.iter_content(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
 # --- Tool configuration from our models ------------------------------------------------------------
 
 
@@ -256,11 +267,9 @@ def platform_keyset(url: str, *, refresh: bool = False) -> tuple[dict, bool]:
     try:
         with http_session().get(url, headers={"Accept": "application/json"}, stream=True) as response:
             response.raise_for_status()
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_KEYSET_BYTES:
-                    raise Refused("keyset_unavailable", f"GET {url}: larger than {MAX_KEYSET_BYTES} bytes")
+            body = body_within(response, limit=MAX_KEYSET_BYTES)
+            if body is None:
+                raise Refused("keyset_unavailable", f"GET {url}: larger than {MAX_KEYSET_BYTES} bytes")
         keyset = json.loads(body)
     except (requests.RequestException, ValueError) as exc:
         raise Refused("keyset_unavailable", f"GET {url}: {exc}") from exc

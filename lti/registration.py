@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from lti import config, services
-from lti.adapter import http_session
+from lti.adapter import body_within, http_session
 from lti.errors import Refused
 from lti.models import Platform
 
@@ -74,11 +74,9 @@ def _fetch(method: str, url: str, what: str, **kwargs) -> dict:
     MAX_RESPONSE_BYTES read, a JSON object back."""
     try:
         with http_session().request(method, url, allow_redirects=False, stream=True, **kwargs) as response:
-            body = b""
-            for chunk in response.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
+            body = body_within(response, limit=MAX_RESPONSE_BYTES)
+            if body is None:
+                raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
     except requests.RequestException as exc:
         raise Refused("registration_failed", f"{what}: {exc}") from exc
     if response.is_redirect:
@@ -105,9 +103,8 @@ def platform_register_dynamic(
     """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails."""
     _check_url(openid_configuration_url, "openid_configuration")
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
-    openid = _fetch(
-        "GET", openid_configuration_url, "OpenID configuration", headers={"Accept": "application/json", **auth}
-    )
+    headers = {"Accept": "application/json", **auth}
+    openid = _fetch("GET", openid_configuration_url, "OpenID configuration", headers=headers)
     missing = [f for f in REQUIRED_OPENID_FIELDS if not isinstance(openid.get(f), str) or not openid.get(f)]
     if missing:
         raise Refused("registration_failed", f"OpenID configuration lacks {missing}")
@@ -116,13 +113,14 @@ def platform_register_dynamic(
     algs = openid.get("id_token_signing_alg_values_supported")
     if isinstance(algs, list) and "RS256" not in algs:
         raise Refused("registration_failed", f"platform does not sign with RS256: {algs}")
-    platform_conf = openid.get(PLATFORM_CONFIGURATION) or {}
+    platform_conf = openid.get(PLATFORM_CONFIGURATION)
+    if not isinstance(platform_conf, dict):
+        platform_conf = {}
     scopes_supported = openid.get("scopes_supported")
 
     body = config.registration_request(
         base_url=base_url, scopes_supported=scopes_supported if isinstance(scopes_supported, list) else None
     )
-    headers = {"Accept": "application/json", **auth}
     answer = _fetch("POST", openid["registration_endpoint"], "registration", json=body, headers=headers)
     client_id = str(answer.get("client_id") or "").strip()
     if not client_id:
@@ -132,14 +130,9 @@ def platform_register_dynamic(
 
     issuer = openid["issuer"].rstrip("/")
     origin = urlsplit(openid_configuration_url)
-    api_base_url = (
-        f"{origin.scheme}://{origin.netloc}"
-        if isinstance(platform_conf, dict) and platform_conf.get("product_family_code") == "canvas"
-        else ""
-    )
-    name = ""
-    if isinstance(platform_conf, dict):
-        name = str(platform_conf.get("https://canvas.instructure.com/lti/account_name") or "")
+    is_canvas = platform_conf.get("product_family_code") == "canvas"
+    api_base_url = f"{origin.scheme}://{origin.netloc}" if is_canvas else ""
+    name = str(platform_conf.get("https://canvas.instructure.com/lti/account_name") or "")
     with transaction.atomic():
         if Platform.objects.filter(issuer=issuer, client_id=client_id).exists():
             raise Refused("registration_exists", f"{issuer} client_id={client_id} is already registered")
