@@ -13,7 +13,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -21,6 +21,7 @@ from badging.models import Award, CourseBadge
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors import dashboard as sel
 from badging.services import instructor as svc
+from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site
 
 INSTRUCTOR_ROLES = ("instructor", "admin")
@@ -38,14 +39,8 @@ NOTICES = {
 
 
 def action_token(*, launch, action: str) -> str:
-    """The anti-forgery token of one action's form, bound to this launch.
-
-    Canvas shows the tool in a third-party iframe, where browsers may drop our cookies: a
-    cookie-based CSRF token would fail exactly where instructors work. The launch id is an
-    unguessable, expiring secret known only to the launching browser; an HMAC of it per action,
-    plus the same-origin check, keeps other sites from posting on the instructor's behalf.
-    """
-    return salted_hmac(f"badging.instructor.{action}", launch.public_id).hexdigest()
+    """The anti-forgery token of one action's form, bound to this launch (see launch_form_token)."""
+    return launch_form_token(launch=launch, purpose=f"instructor.{action}")
 
 
 def confirmed_action(action: str):
@@ -73,7 +68,7 @@ def confirmed_action(action: str):
                 )
             return view(request, *args, launch=launch, **kwargs)
 
-        # The token above replaces Django's cookie-based CSRF check (see action_token).
+        # The token above replaces Django's cookie-based CSRF check (see launch_form_token).
         return csrf_exempt(
             require_http_methods(["GET", "POST"])(launch_context_required(roles=INSTRUCTOR_ROLES)(checked))
         )

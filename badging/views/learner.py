@@ -9,13 +9,14 @@ import logging
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from badging.selectors import learner as selectors
 from badging.services.sharing import AwardNotYours, award_share_set
 from badging.services.sync import course_sync_request_if_stale
+from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site
 from lti.models import LaunchContext
 
@@ -39,14 +40,8 @@ def _instructor_dashboard_url(launch: LaunchContext) -> str | None:
 
 
 def share_form_token(launch: LaunchContext) -> str:
-    """The share form's anti-forgery token, bound to this launch.
-
-    Canvas shows us in a third-party iframe where browsers may drop our cookies, so the
-    cookie-based CSRF token would fail exactly where learners use the page. The launch id is an
-    unguessable, expiring secret known only to the launching browser; this HMAC of it, plus the
-    same-origin check below, keeps other sites from posting on the learner's behalf.
-    """
-    return salted_hmac("badging.learner.share", launch.public_id).hexdigest()
+    """The share form's anti-forgery token, bound to this launch (see launch_form_token)."""
+    return launch_form_token(launch=launch, purpose="learner.share")
 
 
 @require_GET
@@ -111,7 +106,7 @@ def _refused(request, status: int, message: str):
     )
 
 
-@csrf_exempt  # protected by share_form_token (see its docstring) and the Origin check
+@csrf_exempt  # protected by share_form_token (see launch_form_token) and the Origin check
 @require_POST
 @launch_context_required
 def award_share(request, launch: LaunchContext, award_public_id: str):
