@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -43,6 +44,8 @@ HTTPS_URLS: Mapping[type[models.Field], Mapping[str, Any]] = {models.URLField: {
 
 
 def _formfield(db_field, **kwargs):
+    # HTTPS_URLS covers the forms the admin builds; this covers the ModelForms below, whose fields
+    # are made when the class is defined (else Django warns about the URL scheme at import).
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
@@ -197,7 +200,7 @@ class IssuerAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("image")
+        return super().get_queryset(request).defer("image").annotate(badge_class_total=Count("badge_classes"))
 
     def _image_url(self, obj: Issuer) -> str:
         try:
@@ -219,9 +222,10 @@ class IssuerAdmin(admin.ModelAdmin):
             return "No image yet (optional for issuers)."
         return format_html('<img src="{}" alt="Issuer image of {}" width="120" height="120">', url, obj.name)
 
-    @admin.display(description="Badge classes")
+    @admin.display(description="Badge classes", ordering="badge_class_total")
     def badge_class_count(self, obj: Issuer) -> int:
-        return obj.badge_classes.count()
+        # Annotated by get_queryset: one query for the whole list, not one per issuer.
+        return obj.badge_class_total  # type: ignore[attr-defined]
 
 
 # --- Badge classes --------------------------------------------------------------------------------

@@ -333,3 +333,18 @@ def test_keep_action_clears_the_review_flag_of_live_flagged_awards_only(admin_cl
     assert not flagged.needs_review and not flagged.revoked
     event = AuditEvent.objects.get(action="award_review_kept")
     assert event.award_id == flagged.pk and event.actor == f"admin:{admin_user.username}"
+
+
+def test_issuer_list_counts_badge_classes_in_one_query(admin_client, django_assert_max_num_queries):
+    url = reverse("admin:badging_issuer_changelist")
+    issuer = f.IssuerFactory(name="Skills Forward University")
+    f.BadgeClassFactory.create_batch(2, issuer=issuer)
+    with django_assert_max_num_queries(100) as few:
+        assert admin_client.get(url).status_code == 200
+    for _ in range(4):
+        f.BadgeClassFactory(issuer=f.IssuerFactory())
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = admin_client.get(url)
+    assert "Skills Forward University" in text_of(response)
+    counts = re.findall(r'<td class="field-badge_class_count">(\d+)</td>', response.content.decode())
+    assert sorted(counts) == ["1", "1", "1", "1", "2"]
