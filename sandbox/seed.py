@@ -470,8 +470,7 @@ def sandbox_seed(
         live_events_url = tool_live_events_url(platform_id=platform_id, tool_url=tool_url)
     if live_events_url is not None:
         # Set after seeding: the seeded grades are history, not news for the tool.
-        instance.live_events_url = live_events_url
-        instance.save(update_fields=["live_events_url"])
+        services.live_events_url_set(instance=instance, url=live_events_url)
     return SeedResult(
         instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
     )

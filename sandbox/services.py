@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk
@@ -562,4 +563,20 @@ def faults_set(
         instance.save(update_fields=fields)
         # A new bucket size starts every token with a full bucket.
         ApiToken.objects.filter(user__instance=instance).update(bucket_level=0.0, bucket_updated_at=0.0)
+    return instance
+
+
+def live_events_url_set(*, instance: SandboxInstance, url: str) -> SandboxInstance:
+    """Where the sandbox posts its signed Live Events from now on; "" turns them off.
+
+    Only this field is validated (a SandboxError for anything but a URL): the instance's own
+    base URL may be a test host name that URLField would refuse.
+    """
+    url = url.strip()
+    try:
+        url = SandboxInstance._meta.get_field("live_events_url").clean(url, instance)
+    except ValidationError as exc:
+        raise SandboxError(" ".join(exc.messages)) from exc
+    instance.live_events_url = url
+    instance.save(update_fields=["live_events_url"])
     return instance

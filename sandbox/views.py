@@ -258,8 +258,6 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
         key = services.platform_key_rotate(instance=instance)
         return f"Platform key rotated: new kid {key.kid}."
     if action == "live_events":
-        instance.live_events_url = request.POST.get("live_events_url", "").strip()
-        instance.full_clean(validate_unique=False, validate_constraints=False)
-        instance.save(update_fields=["live_events_url"])
+        services.live_events_url_set(instance=instance, url=request.POST.get("live_events_url", ""))
         return "Live Events URL saved." if instance.live_events_url else "Live Events turned off."
     raise SandboxError("unknown action")

@@ -288,3 +288,21 @@ def test_sandbox_pages_refuse_bad_input_politely(client, seeded):
     assert "Enter numbers in the number fields." in response.content.decode()
     response = client.post(f"{base}/settings/", {"action": "faults", "error_rate": "3"}, follow=True)
     assert "the error rate is a share between 0 and 1" in response.content.decode()
+
+
+def test_settings_page_saves_a_live_events_url_and_refuses_one_that_is_not_a_url(client, seeded):
+    base = f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}"
+
+    response = client.post(f"{base}/settings/", {"action": "live_events", "live_events_url": "not a url"}, follow=True)
+
+    assert response.status_code == 200
+    assert "Enter a valid URL." in response.content.decode()
+    seeded.instance.refresh_from_db()
+    assert seeded.instance.live_events_url == ""
+
+    url = "http://tool.test/events/canvas/k/"
+    response = client.post(f"{base}/settings/", {"action": "live_events", "live_events_url": url}, follow=True)
+
+    assert "Live Events URL saved." in response.content.decode()
+    seeded.instance.refresh_from_db()
+    assert seeded.instance.live_events_url == url
