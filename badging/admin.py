@@ -72,6 +72,11 @@ def image_validate(upload) -> tuple[bytes, str]:
         raise ValidationError([_sentence(m) for m in exc.messages])
 
 
+def _shortened(text: str, limit: int) -> str:
+    """A long error cut for a list column; its page shows it whole."""
+    return text[:limit] + "…" if len(text) > limit else text
+
+
 def _sentence(message: str) -> str:
     message = message.strip()
     return (message[:1].upper() + message[1:]).rstrip(".") + "."
@@ -556,7 +561,7 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
             if obj.issue_next_attempt_at
             else ""
         )
-        error = (obj.issue_error[:160] + "…") if len(obj.issue_error) > 160 else obj.issue_error
+        error = _shortened(obj.issue_error, 160)
         return f"{error} (attempt {obj.issue_attempts}).{retry}"
 
     @admin.display(description="Evaluation detail")
@@ -584,7 +589,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Error")
     def error_short(self, obj: SyncRun) -> str:
-        return (obj.error[:120] + "…") if len(obj.error) > 120 else obj.error
+        return _shortened(obj.error, 120)
 
     @admin.display(description="Results")
     def stats_pretty(self, obj: SyncRun):
@@ -717,7 +722,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Last error")
     def last_error_short(self, obj: Delivery) -> str:
-        return (obj.last_error[:100] + "…") if len(obj.last_error) > 100 else obj.last_error
+        return _shortened(obj.last_error, 100)
 
     @admin.action(description="Retry the selected deliveries now", permissions=["change"])
     def retry_deliveries(self, request, queryset):
