@@ -68,9 +68,10 @@ class IssueFailure(Exception):
         self.permanent = permanent
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Capped exponential backoff with full jitter on the upper half (no thundering herd)."""
-    ceiling = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+def retry_delay(attempts: int, *, base: timedelta = RETRY_BASE, cap: timedelta = RETRY_CAP) -> timedelta:
+    """Capped exponential backoff with full jitter on the upper half (no thundering herd): after
+    the first attempt between base/2 and base, doubling with each attempt, never above cap."""
+    ceiling = min(base * (2 ** max(attempts - 1, 0)), cap)
     return ceiling / 2 + ceiling / 2 * random.random()
 
 

@@ -4,7 +4,7 @@ Thin: ids in, one service call. All are idempotent (acks_late + reject_on_worker
 lost with its worker runs again and finds the work done).
 """
 
-import random
+from datetime import timedelta
 
 from celery import shared_task
 
@@ -14,9 +14,9 @@ MAX_TASK_RETRIES = 5
 
 
 def _countdown(retries: int) -> float:
-    """Exponential backoff with jitter, capped at 10 minutes."""
-    ceiling = min(30 * 2**retries, 600)
-    return ceiling / 2 + random.random() * ceiling / 2
+    # Short and bounded, for passing failures; longer outages follow each row's own schedule (reconciler).
+    delay = issuance.retry_delay(retries + 1, base=timedelta(seconds=30), cap=timedelta(minutes=10))
+    return delay.total_seconds()
 
 
 @shared_task(name="badging.award_issue_batch", acks_late=True, reject_on_worker_lost=True)

@@ -128,3 +128,13 @@ def test_revoked_before_sending_is_not_sent(award):
     delivery.refresh_from_db()
     assert len(mail.outbox) == 0
     assert delivery.status == Delivery.FAILED and "revoked" in delivery.last_error and delivery.next_attempt_at is None
+
+
+@pytest.mark.parametrize("retries", range(7))
+def test_task_retries_back_off_within_bounds(retries):
+    from badging.tasks.issuance import _countdown
+
+    ceiling = min(30 * 2**retries, 600)  # 30 s doubling, at most 10 minutes
+    waits = [_countdown(retries) for _ in range(50)]
+    assert all(ceiling / 2 <= w <= ceiling for w in waits)
+    assert len(set(waits)) > 1  # jittered: queued retries do not all wake at once
