@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from sandbox import services
+from sandbox import selectors, services
 from sandbox.models import (
     ApiToken,
     SandboxAssignment,
@@ -112,11 +112,10 @@ def grade(request, sandbox, admin, body, course_id: int):
     if ratings is not None and not (isinstance(ratings, dict) and all(isinstance(v, str) for v in ratings.values())):
         raise SandboxError('ratings must be an object {"criterion id": "rating id"}')
     grade_input = GradeInput(ratings=ratings, score=_decimal(body.get("score"), "score"))
-    teacher = SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").select_related("user").first()
     submission = services.submission_grade(
         assignment=assignment,
         user=_user(sandbox, body.get("user_id")),
-        grader=teacher.user if teacher else admin,
+        grader=selectors.course_grader(course=course, admin=admin),
         grade=grade_input,
         post=bool(body.get("post", True)),
     )

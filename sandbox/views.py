@@ -26,19 +26,6 @@ def _course(instance: str, course_id: int) -> SandboxCourse:
     return get_object_or_404(SandboxCourse.objects.select_related("instance"), instance__slug=instance, id=course_id)
 
 
-def _teacher(course: SandboxCourse) -> SandboxUser:
-    """Who the sandbox's teacher actions are recorded as: the course's first teacher, else an admin."""
-    enrollment = (
-        SandboxEnrollment.objects.filter(course=course, type="TeacherEnrollment").select_related("user").first()
-    )
-    if enrollment:
-        return enrollment.user
-    admin = SandboxUser.objects.filter(instance=course.instance, is_account_admin=True).first()
-    if admin is None:
-        raise SandboxError("this course has no teacher and the account no admin")
-    return admin
-
-
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     instances = SandboxInstance.objects.prefetch_related("courses").order_by("id")
@@ -184,7 +171,8 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
             grade = GradeInput(ratings=ratings)
         else:
             grade = GradeInput(score=_decimal(request.POST.get("score", ""), "the score"))
-        services.submission_grade(assignment=assignment, user=user, grader=_teacher(course), grade=grade, post=post)
+        grader = selectors.course_grader(course=course)
+        services.submission_grade(assignment=assignment, user=user, grader=grader, grade=grade, post=post)
         return f"Graded {assignment.name} for {user.name}" + (" and posted the grade." if post else " (not posted).")
     if action == "override":
         score = None if "clear" in request.POST else _decimal(request.POST.get("override_score", ""), "the override")
