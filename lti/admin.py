@@ -38,6 +38,8 @@ class PlatformForm(forms.ModelForm):
 
     class Meta:
         model = Platform
+        # Used when the class is built; the admin builds its form with its own callback, hence
+        # PlatformAdmin.formfield_overrides says the same.
         formfield_callback = _https_url_fields
         fields = [
             "name",
@@ -154,7 +156,6 @@ class LaunchContextAdmin(admin.ModelAdmin):
     list_filter = ["role", "is_test_user", "platform"]
     search_fields = ["person__name", "person__canvas_user_id", "course__name", "course__canvas_course_id"]
     list_select_related = ["person", "course"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request):
         return False

@@ -63,6 +63,17 @@ def test_api_token_is_write_only(admin_client):
     assert platform.api_token == "" and platform.needs_api_token
 
 
+def test_an_address_typed_without_a_scheme_is_saved_as_https(admin_client):
+    platform = PlatformFactory()
+    url = reverse("admin:lti_platform_change", args=[platform.pk])
+
+    response = admin_client.post(url, change_form_data(platform, api_base_url="canvas.uni.example.edu"))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    platform.refresh_from_db()
+    assert platform.api_base_url == "https://canvas.uni.example.edu"
+
+
 def test_platform_page_lists_its_deployments(admin_client):
     deployment = DeploymentFactory(deployment_id="6:8865aa05")
     html = admin_client.get(reverse("admin:lti_platform_change", args=[deployment.platform.pk])).content.decode()
