@@ -24,6 +24,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from sandbox.models import (
+    GRADER_TYPES,
+    STUDENT_TYPES,
     ApiToken,
     AssignmentGroup,
     CommunicationChannel,
@@ -40,8 +42,6 @@ from sandbox.services import letter_grade
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 THROTTLED_BODY = "403 Forbidden (Rate Limit Exceeded)\n"
-GRADER_TYPES = ("TeacherEnrollment", "TaEnrollment")
-STUDENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 
 
 class ApiError(Exception):
@@ -201,7 +201,8 @@ def canvas_api(view):
         started = time.perf_counter()
         sandbox = SandboxInstance.objects.filter(slug=instance).first()
         if sandbox is None:
-            return _json(404, {"errors": [{"message": "The specified resource does not exist."}]})
+            missing = not_found()
+            return _json(missing.status, missing.body)
         if sandbox.latency_ms:
             time.sleep(sandbox.latency_ms / 1000)
         response: HttpResponse

@@ -196,6 +196,9 @@ ROLE_LABELS = {
     "DesignerEnrollment": "Designer",
     "StudentViewEnrollment": "Test Student",
 }
+# Who grades and who is graded (the Student View user is graded like any student).
+GRADER_TYPES = ("TeacherEnrollment", "TaEnrollment")
+STUDENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 
 
 class SandboxEnrollment(models.Model):

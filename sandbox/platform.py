@@ -17,7 +17,15 @@ import requests
 from django.core import signing
 from django.core.cache import cache
 
-from sandbox.models import DEFAULT_CUSTOM_FIELDS, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
+from sandbox.models import (
+    DEFAULT_CUSTOM_FIELDS,
+    GRADER_TYPES,
+    STUDENT_TYPES,
+    SandboxCourse,
+    SandboxEnrollment,
+    SandboxInstance,
+    SandboxUser,
+)
 from sandbox.services import platform_key_current
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2"
@@ -75,9 +83,9 @@ def launch_roles(*, user: SandboxUser, enrollments: list[SandboxEnrollment]) -> 
     types = {e.type for e in enrollments}
     if user.is_account_admin:
         roles.append(f"{LIS}/institution/person#Administrator")
-    if types & {"TeacherEnrollment", "TaEnrollment"}:
+    if types & set(GRADER_TYPES):
         roles.append(f"{LIS}/institution/person#Instructor")
-    if types & {"StudentEnrollment", "StudentViewEnrollment"}:
+    if types & set(STUDENT_TYPES):
         roles.append(f"{LIS}/institution/person#Student")
     roles.append("http://purl.imsglobal.org/vocab/lti/system/person#User")
     if user.is_test_user:

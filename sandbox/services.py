@@ -19,6 +19,7 @@ from jwcrypto import jwk
 
 from sandbox import live_events
 from sandbox.models import (
+    STUDENT_TYPES,
     ApiToken,
     AssignmentGroup,
     CommunicationChannel,
@@ -49,7 +50,6 @@ GRADING_SCHEME = [
     (61, "D-"),
     (0, "F"),
 ]
-STUDENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 
 
 class SandboxError(ValueError):
