@@ -27,21 +27,20 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DJANGO_DEBUG", "false")
     env.setdefault("SANDBOX_ENABLED", "true")
-    db_url = env.get("DATABASE_URL", "")
-    redis_url = env.get("REDIS_URL", "")
     notes = []
-    if db_url.startswith("postgres") and not reachable(db_url, 5432):
+    services = (
+        ("PostgreSQL", "DATABASE_URL", "postgres", 5432, "using SQLite; integration tests are skipped"),
+        ("Redis", "REDIS_URL", "", 6379, "integration tests are skipped"),
+    )
+    for name, variable, scheme, port, fallback in services:
+        url = env.get(variable, "")
+        if not url or not url.startswith(scheme) or reachable(url, port):
+            continue  # not configured (SQLite, no broker) or up
         if IN_CI:
-            print(f"CI=true: PostgreSQL is not reachable at {db_url}", file=sys.stderr)
+            print(f"CI=true: {name} is not reachable at {url}", file=sys.stderr)
             return 2
-        notes.append(f"PostgreSQL unreachable at {db_url}: using SQLite; integration tests are skipped")
-        env.pop("DATABASE_URL")
-    if redis_url and not reachable(redis_url, 6379):
-        if IN_CI:
-            print(f"CI=true: Redis is not reachable at {redis_url}", file=sys.stderr)
-            return 2
-        notes.append(f"Redis unreachable at {redis_url}: integration tests are skipped")
-        env.pop("REDIS_URL")
+        notes.append(f"{name} unreachable at {url}: {fallback}")
+        env.pop(variable)
     for note in notes:
         print(f"make test: {note}")
     print(f"make test: database={env.get('DATABASE_URL', 'sqlite')} redis={env.get('REDIS_URL', 'none')}")
