@@ -46,6 +46,7 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
+from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
 from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasSubmission
 from canvas.client import MAX_THROTTLE_WAITS
 from lti.models import Course, Person
@@ -1085,7 +1086,7 @@ def progress_evaluate_course(*, course_id: int) -> dict:
             )
         if to_flag:
             _flag_for_review(badge, to_flag)
-        queued = _enqueue_eligible(badge) if counts.get(ev.ELIGIBLE) else 0
+        queued = awards_enqueue_eligible(course_badge_id=badge.pk) if counts.get(ev.ELIGIBLE) else 0
         summary[badge.key] = {**counts, "queued": queued}
     return summary
 
@@ -1101,25 +1102,11 @@ def _review_reason(result: ev.LearnerEvaluation) -> str:
 
 
 def _flag_for_review(badge: CourseBadge, reasons: dict[int, str]) -> None:
-    try:
-        from badging.services.issuance import award_flag_for_review
-    except ImportError:
-        logger.info("issuance has no award_flag_for_review yet: %d awards not flagged", len(reasons))
-        return
     progress_ids = dict(
         LearnerProgress.objects.filter(course_badge=badge, learner_id__in=list(reasons)).values_list("learner_id", "pk")
     )
     for learner_id, reason in reasons.items():
         award_flag_for_review(progress_id=progress_ids[learner_id], reason=reason)
-
-
-def _enqueue_eligible(badge: CourseBadge) -> int:
-    try:
-        from badging.services.issuance import awards_enqueue_eligible
-    except ImportError:
-        logger.info("issuance is not available yet: eligible learners of %s left for the reconciler", badge.key)
-        return 0
-    return awards_enqueue_eligible(course_badge_id=badge.pk)
 
 
 # --- Schedule -------------------------------------------------------------------------------------
