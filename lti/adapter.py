@@ -70,6 +70,7 @@ class TimeoutSession(requests.Session):
 
 
 def http_session() -> TimeoutSession:
+    """A session for calls to a platform (key sets, tokens, services): every request times out."""
     return TimeoutSession()
 
 

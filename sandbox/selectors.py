@@ -93,6 +93,8 @@ class AssignmentRow:
 
 
 def learner_detail(*, course: SandboxCourse, user: SandboxUser) -> dict:
+    """What the learner page shows: the user's enrollments in the course, every assignment in
+    gradebook order with the user's submission (or None), and their communication channels."""
     enrollments = list(SandboxEnrollment.objects.filter(course=course, user=user).select_related("section"))
     assignments = list(
         SandboxAssignment.objects.filter(course=course)

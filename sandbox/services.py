@@ -57,6 +57,7 @@ class SandboxError(ValueError):
 
 
 def letter_grade(score: Decimal | float | None) -> str | None:
+    """The letter of Canvas's default grading scheme for a percentage; None for no score."""
     if score is None:
         return None
     for minimum, letter in GRADING_SCHEME:
@@ -93,6 +94,7 @@ def platform_key_rotate(*, instance: SandboxInstance) -> PlatformKey:
 
 
 def platform_key_current(*, instance: SandboxInstance) -> PlatformKey:
+    """The key the instance signs with now; the first one is made on demand."""
     key = PlatformKey.objects.filter(instance=instance, status=PlatformKey.CURRENT).first()
     return key or platform_key_rotate(instance=instance)
 
@@ -342,6 +344,9 @@ def user_create(
     is_account_admin: bool = False,
     is_test_user: bool = False,
 ) -> SandboxUser:
+    """A new user named as Canvas would sort them, with `email` (if any) as the primary channel.
+
+    Raises SandboxError for a blank name; the login id defaults to the email."""
     name = name.strip()
     if not name:
         raise SandboxError("a user needs a name")
