@@ -28,6 +28,11 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def _float(value: Decimal | None) -> float | None:
+    # The stored rubric JSON keeps Canvas's own shape: numbers, not decimal strings.
+    return float(value) if value is not None else None
+
+
 def _datetime(value: Any) -> datetime | None:
     if not value:
         return None
@@ -58,11 +63,8 @@ class RubricCriterion:
             "id": self.id,
             "description": self.description,
             "long_description": self.long_description,
-            "points": float(self.points) if self.points is not None else None,
-            "ratings": [
-                {"id": r.id, "description": r.description, "points": float(r.points) if r.points is not None else None}
-                for r in self.ratings
-            ],
+            "points": _float(self.points),
+            "ratings": [{"id": r.id, "description": r.description, "points": _float(r.points)} for r in self.ratings],
         }
 
 
@@ -179,7 +181,7 @@ class CanvasSubmission:
     def rubric_assessment_json(self) -> dict:
         return {
             key: {
-                "points": float(value.points) if value.points is not None else None,
+                "points": _float(value.points),
                 "rating_id": value.rating_id,
                 "comments": value.comments,
             }
