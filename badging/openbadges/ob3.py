@@ -213,13 +213,6 @@ def encoded_list(revoked_positions) -> str:
     return "u" + _b64url(gzip.compress(bytes(bits), mtime=0))
 
 
-def decode_list(encoded: str) -> bytes:
-    if not encoded.startswith("u"):
-        raise ValueError("encodedList must be multibase base64url ('u')")
-    body = encoded[1:]
-    return gzip.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-
-
 def status_list_credential(*, issuer, list_url: str, revoked_positions, valid_from: datetime, links) -> dict:
     """Bitstring Status List §2.2 BitstringStatusListCredential (unsigned)."""
     return {

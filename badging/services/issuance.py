@@ -220,18 +220,6 @@ def _emails_read(rows: list[LearnerProgress], client=None) -> dict[int, str | Is
     return results
 
 
-def learner_primary_email_read(*, progress: LearnerProgress, client=None) -> str:
-    """The learner's primary Canvas email, read from Canvas now and normalised (trim, lowercase).
-
-    Raises IssueFailure when Canvas cannot be asked or the learner has no valid address.
-    """
-    result = _emails_read([progress], client=client or _client_for(progress.course_badge.course.platform, {}))
-    email = result[progress.pk]
-    if isinstance(email, IssueFailure):
-        raise email
-    return email
-
-
 # --- Keys --------------------------------------------------------------------------------------
 
 
