@@ -191,7 +191,7 @@ def learner_detail(request, launch, course_badge_id: int, learner_id: int):
         _base_context(launch)
         | {
             "course_badge": course_badge,
-            "x": explanation,
+            "explanation": explanation,
             "row": explanation.row,
             "back_url": _dashboard_url(launch, course_badge),
             "notice": NOTICES.get(request.GET.get("done", "")),
