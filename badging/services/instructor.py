@@ -60,6 +60,8 @@ def _require_award(launch: LaunchContext, award: Award) -> None:
 def audit_event_record(
     *, launch: LaunchContext, action: str, award: Award | None = None, detail: dict[str, Any] | None = None
 ) -> AuditEvent:
+    """Records one instructor action in the audit trail, in the caller's transaction (so it is kept
+    exactly when the action is): who (name, Canvas user, role), which course, what."""
     return AuditEvent.objects.create(
         actor=instructor_actor(launch=launch),
         actor_person=launch.person,
