@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from sandbox import selectors, services
+from sandbox.api import bearer_token
 from sandbox.models import (
     ApiToken,
     SandboxAssignment,
@@ -34,8 +35,7 @@ def admin_json(view):
         sandbox = SandboxInstance.objects.filter(slug=instance).first()
         if sandbox is None:
             return JsonResponse({"error": "no such sandbox instance"}, status=404)
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = bearer_token(request)
         row = (
             ApiToken.objects.select_related("user")
             .filter(token_hash=token_digest(token), user__instance=sandbox, user__is_account_admin=True)

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import platform
+from sandbox.api import bearer_token
 from sandbox.models import PlatformKey, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
 from sandbox.platform import PlatformError
 
@@ -114,8 +115,8 @@ NRPS_STATUS = {"active": "Active", "invited": "Active", "completed": "Inactive",
 def names_and_roles(request: HttpRequest, instance: str, course_id: int) -> JsonResponse:
     """NRPS 2.0 membership container, paged with `limit` and Link rel=next."""
     sandbox = get_object_or_404(SandboxInstance, slug=instance)
-    header = request.headers.get("Authorization", "")
-    access = platform.access_token_read(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    token = bearer_token(request)
+    access = platform.access_token_read(token) if token else None
     if access is None or access.instance_id != sandbox.id or platform.NRPS_SCOPE not in access.scopes:
         return JsonResponse(
             {"errors": {"type": "unauthorized", "message": "Invalid access token or missing NRPS scope"}}, status=401
