@@ -22,7 +22,7 @@ def event_message(*, instance, event_name: str, user_id, context_type: str, cont
             "event_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
             "root_account_id": str(instance.id),
             # As Canvas: the root account's lti_guid, the same value as the launch's tool_platform.guid.
-            "root_account_lti_guid": f"sandbox-{instance.slug}",
+            "root_account_lti_guid": instance.lti_guid,
             "user_id": str(user_id) if user_id is not None else None,
             "context_type": context_type,
             "context_id": str(context_id),

@@ -82,6 +82,16 @@ class SandboxInstance(models.Model):
         return self.root_url
 
     @property
+    def lti_guid(self) -> str:
+        """The root account's lti_guid: a launch's tool_platform.guid and a Live Event's
+        root_account_lti_guid, which the tool compares."""
+        return f"sandbox-{self.slug}"
+
+    def nrps_url(self, course_id: int) -> str:
+        """The course's Names and Role Provisioning Services membership URL."""
+        return f"{self.root_url}/api/lti/courses/{course_id}/names_and_roles"
+
+    @property
     def auth_login_url(self) -> str:
         return f"{self.root_url}/api/lti/authorize_redirect"
 

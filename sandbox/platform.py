@@ -153,7 +153,7 @@ def id_token_claims(
             "type": ["http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"],
         },
         f"{CLAIM}/tool_platform": {
-            "guid": f"sandbox-{instance.slug}",
+            "guid": instance.lti_guid,
             "name": instance.name,
             "version": "cloud",
             "product_family_code": "canvas",
@@ -172,7 +172,7 @@ def id_token_claims(
         ).hexdigest(),
         f"{CLAIM}/lis": {"person_sourcedid": user.sis_user_id or None, "course_offering_sourcedid": None},
         NRPS_CLAIM: {
-            "context_memberships_url": f"{instance.root_url}/api/lti/courses/{course.id}/names_and_roles",
+            "context_memberships_url": instance.nrps_url(course.id),
             "service_versions": ["2.0"],
         },
         "https://www.instructure.com/placement": "course_navigation",

@@ -159,7 +159,7 @@ def names_and_roles(request: HttpRequest, instance: str, course_id: int) -> Json
                 "roles": [r for r in platform.launch_roles(user=user, enrollments=mine) if "/membership" in r],
             }
         )
-    url = f"{sandbox.root_url}/api/lti/courses/{course.id}/names_and_roles"
+    url = sandbox.nrps_url(course.id)
     response = JsonResponse(
         {
             "id": url,
