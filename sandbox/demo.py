@@ -167,8 +167,6 @@ def main() -> int:
             )
 
     env = base_env()
-    # kombu's filesystem transport expects its folders to exist (settings.py names them).
-    (var_dir() / "broker" / "processed").mkdir(parents=True, exist_ok=True)
     print("demo: preparing the database and the sandbox course…", flush=True)
     setup_env = {**env, "SANDBOX_ENABLED": "true"}
     manage(setup_env, "migrate", "--noinput")
