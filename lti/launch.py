@@ -9,6 +9,23 @@ from django.utils.cache import add_never_cache_headers
 
 from lti.models import LaunchContext
 
+# (title, what went wrong, what to do) on the page that refuses a launch-bound request.
+EXPIRED = (
+    "This page has expired",
+    "Your Badges session has expired or the link is not valid.",
+    "Click Badges in your Canvas course menu again.",
+)
+NOT_YOURS = (
+    "Not available to you",
+    "This page is for instructors of this course.",
+    "Go back to Badges from your Canvas course menu.",
+)
+
+
+def _refused(request, status: int, title: str, message: str, advice: str):
+    context = {"title": title, "message": message, "advice": advice}
+    return render(request, "lti/error.html", context, status=status)
+
 
 def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
     """Decorator: resolves `launch_id` from the URL into `launch` (a LaunchContext) or refuses (403/404).
@@ -25,27 +42,9 @@ def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
                 .first()
             )
             if launch is None:
-                return render(
-                    request,
-                    "lti/error.html",
-                    {
-                        "title": "This page has expired",
-                        "message": "Your Badges session has expired or the link is not valid.",
-                        "advice": "Click Badges in your Canvas course menu again.",
-                    },
-                    status=404,
-                )
+                return _refused(request, 404, *EXPIRED)
             if roles is not None and launch.role not in roles:
-                return render(
-                    request,
-                    "lti/error.html",
-                    {
-                        "title": "Not available to you",
-                        "message": "This page is for instructors of this course.",
-                        "advice": "Go back to Badges from your Canvas course menu.",
-                    },
-                    status=403,
-                )
+                return _refused(request, 403, *NOT_YOURS)
             response = func(request, *args, launch=launch, **kwargs)
             # Personal data behind a bearer URL: no shared or back-button cache keeps a copy.
             add_never_cache_headers(response)
