@@ -22,6 +22,7 @@ import psycopg2
 import pytest
 import yaml
 from django.conf import settings
+from kombu import Connection
 
 from tests.conftest import ARTIFACTS, ROOT
 
@@ -29,6 +30,8 @@ pytestmark = pytest.mark.integration
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PUBLIC_HOST = "badges.example.edu"
+_WORKER_COMMAND = COMPOSE["services"]["worker"]["command"]
+WORKER_QUEUE = _WORKER_COMMAND[_WORKER_COMMAND.index("-Q") + 1]
 
 
 def _free_port() -> int:
@@ -123,6 +126,11 @@ def services(compose_database):
         HOSTNAME=socket.gethostname(),  # set by Docker in a container; the worker health check uses it
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    # A fresh deployment starts with an empty queue. Tests that enqueued without a worker of their
+    # own leave tasks (for rows of their databases) on this Redis db's default queue; the compose
+    # worker would take them and log their failures.
+    with Connection(settings.REDIS_URL) as conn:
+        conn.default_channel.queue_purge(WORKER_QUEUE)
     running = Services(env)
     yield running
     running.stop_all()
