@@ -81,6 +81,7 @@ def celery_worker_process(transactional_db, celery_queue_name, settings):
     }
     from skillsforward.celery import app
 
+    previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = celery_queue_name
     db = connection.settings_dict
     env = dict(os.environ)
@@ -132,6 +133,8 @@ def celery_worker_process(transactional_db, celery_queue_name, settings):
         pytest.fail(f"celery worker did not become ready:\n{log.read_text()[-3000:]}")
     proc.log_path = log  # type: ignore[attr-defined]
     yield proc
+    # Later tests must not inherit this queue: which queue a test enqueues on may not depend on order.
+    app.conf.task_default_queue = previous_queue
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
