@@ -259,24 +259,30 @@ def test_courses_sync_due_picks_courses_with_active_badges_not_synced_recently(c
     assert request.call_args.kwargs == {"course_id": course_badge.course_id, "trigger": "periodic"}
 
 
-def test_issued_learner_whose_grade_is_lowered_is_flagged_not_revoked(canvas, course_badge):
+def award_issued_then_grade_lowered(canvas, course_badge) -> Award:
+    """Ada masters both assessments and gets a final grade, is awarded, then assessment 56 is regraded 3/12."""
     now = timezone.now()
     canvas.grade(55, 42, 12, at=now)
     canvas.grade(56, 42, 12, at=now)
     canvas.set_override(42, 90.0)
     with mock.patch("celery.current_app.send_task"):
         sync.course_sync(course_id=course_badge.course_id, trigger="test")
-    ada = Person.objects.get(canvas_user_id="42")
-    award = Award.objects.create(
-        badge_class=course_badge.badge_class,
-        course_badge=course_badge,
-        learner=ada,
-        recipient_email="ada@uni.edu",
-        issued_on=now,
-    )
-    canvas.grade(56, 42, 3, at=timezone.now() + timedelta(seconds=1))
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+        award = Award.objects.create(
+            badge_class=course_badge.badge_class,
+            course_badge=course_badge,
+            learner=Person.objects.get(canvas_user_id="42"),
+            recipient_email="ada@uni.edu",
+            issued_on=now,
+        )
+        canvas.grade(56, 42, 3, at=now + timedelta(seconds=1))
+        sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
+    return award
+
+
+def test_issued_learner_whose_grade_is_lowered_is_flagged_not_revoked(canvas, course_badge):
+    award = award_issued_then_grade_lowered(canvas, course_badge)
+    ada = award.learner
     assert not award.revoked
     assert award.needs_review and "Present findings" in award.review_reason
     progress = LearnerProgress.objects.get(course_badge=course_badge, learner=ada)
