@@ -161,8 +161,15 @@ class CanvasCredentialsForm(forms.ModelForm):
         fields = ["enabled", "api_base_url", "username", "password", "client_id", "client_secret"]
         fields += ["badge_class_entity_ids", "notify_recipients"]
         help_texts = {
-            "badge_class_entity_ids": 'JSON: {"<badge class key>": "<Canvas Credentials badge class entityId>"}',
+            "badge_class_entity_ids": (
+                'JSON: {"<badge class key>": "<Canvas Credentials badge class entityId>"}. One Canvas Credentials '
+                "badge class per badge class: it refuses a second live award of a badge class to one email."
+            ),
             "api_base_url": "US https://api.badgr.io, EU https://api.eu.badgr.io, AU https://api.au.badgr.io, …",
+            "client_id": (
+                "Recommended: an application's client credentials, allowed the rw:issuer scope only. "
+                "A username and password get every scope of the account (profile and backpack too)."
+            ),
         }
 
     def clean_password(self):
@@ -172,9 +179,27 @@ class CanvasCredentialsForm(forms.ModelForm):
         return self.cleaned_data.get("client_secret") or (self.instance.client_secret if self.instance.pk else "")
 
     def clean_badge_class_entity_ids(self):
+        from badging.services.canvas_credentials import mapping_conflicts
+
         value = self.cleaned_data.get("badge_class_entity_ids") or {}
         if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
             raise ValidationError('Use {"badge-class-key": "entityId", …}.')
+        value = {k: v.strip() for k, v in value.items()}
+        conflicts = mapping_conflicts(value)
+        if conflicts:
+            raise ValidationError(
+                [
+                    f"Canvas Credentials badge class {entity} is mapped from {', '.join(keys)}: map each badge class "
+                    "to its own Canvas Credentials badge class (it keeps one live award per badge class and email, "
+                    "so the awards would collapse into one)."
+                    for entity, keys in conflicts.items()
+                ]
+            )
+        issuer_id = self.instance.issuer_id
+        badge_classes = BadgeClass.objects.filter(issuer_id=issuer_id) if issuer_id else BadgeClass.objects.none()
+        unknown = sorted(set(value) - set(badge_classes.values_list("key", flat=True)))
+        if unknown:
+            raise ValidationError(f"Not a badge class of this issuer: {', '.join(unknown)}.")
         return value
 
 
@@ -184,9 +209,39 @@ class CanvasCredentialsInline(admin.StackedInline):
     form = CanvasCredentialsForm
     extra = 0
     max_num = 1
-    readonly_fields = ["token_expires_at", "last_error"]
+    readonly_fields = ["login_status", "token_scope_shown", "token_expires_at", "last_result_shown", "last_error"]
     verbose_name = "Canvas Credentials (Badgr) connection"
     verbose_name_plural = "Canvas Credentials (Badgr) connection: also issue awards there"
+
+    @admin.display(description="Login")
+    def login_status(self, obj: CanvasCredentialsConnection) -> str:
+        if not obj.pk:
+            return "—"
+        if obj.login_refused:
+            return (
+                f"Needs attention: Canvas Credentials refused this login on {obj.login_refused_at:%Y-%m-%d %H:%M} UTC. "
+                "Nothing is sent until the credentials are changed here (failed logins lock the account out "
+                "for up to an hour). After saving new ones, resync the issuer to push what was missed."
+            )
+        if obj.client_id and obj.client_secret:
+            return "Client credentials (recommended)."
+        return "Username and password."
+
+    @admin.display(description="Token scope")
+    def token_scope_shown(self, obj: CanvasCredentialsConnection) -> str:
+        granted = set(obj.token_scope.split())
+        if granted - {"rw:issuer"} and not (obj.client_id and obj.client_secret):
+            return (
+                f"{obj.token_scope} — more than this product needs (rw:issuer): use an application's client "
+                "credentials allowed rw:issuer only."
+            )
+        return obj.token_scope or "—"
+
+    @admin.display(description="Last push or revocation")
+    def last_result_shown(self, obj: CanvasCredentialsConnection) -> str:
+        if not obj.last_result:
+            return "—"
+        return f"{obj.last_result_at:%Y-%m-%d %H:%M} UTC: {obj.last_result}" if obj.last_result_at else obj.last_result
 
 
 @admin.register(Issuer)
@@ -195,6 +250,7 @@ class IssuerAdmin(admin.ModelAdmin):
     form = IssuerForm
     inlines = [IssuerKeyInline, CanvasCredentialsInline]
     list_display = ["thumbnail", "name", "key", "email", "url", "badge_class_count"]
+    actions = ["resync_canvas_credentials"]
     list_display_links = ["name"]  # the thumbnail is decorative (alt=""): a link needs a name
     search_fields = ["name", "key", "email"]
     readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
@@ -231,6 +287,35 @@ class IssuerAdmin(admin.ModelAdmin):
     def badge_class_count(self, obj: Issuer) -> int:
         # Annotated by get_queryset: one query for the whole list, not one per issuer.
         return obj.badge_class_total  # type: ignore[attr-defined]
+
+    @admin.action(description="Resync with Canvas Credentials (Badgr)", permissions=["change"])
+    def resync_canvas_credentials(self, request, queryset):
+        from badging.services.canvas_credentials import (
+            CanvasCredentialsError,
+            canvas_credentials_resync,
+            resync_summary,
+        )
+        from badging.services.notifications import delivery_links
+
+        connections = CanvasCredentialsConnection.objects.filter(issuer__in=queryset).select_related("issuer")
+        if not connections:
+            self.message_user(
+                request, "None of the selected issuers has a Canvas Credentials connection.", messages.WARNING
+            )
+        for connection in connections:
+            try:
+                report = canvas_credentials_resync(
+                    connection_id=connection.pk, links=delivery_links(), actor=_actor(request)
+                )
+            except CanvasCredentialsError as exc:
+                self.message_user(request, f"{connection.issuer}: {exc}", messages.ERROR)
+                continue
+            failed = any("error" in counts for counts in report.values())
+            self.message_user(
+                request,
+                f"{connection.issuer}: {resync_summary(report)}.",
+                messages.WARNING if failed else messages.SUCCESS,
+            )
 
 
 # --- Badge classes --------------------------------------------------------------------------------

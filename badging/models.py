@@ -7,6 +7,8 @@ Issued: Award (one live award per badge class and learner, enforced by the datab
 Delivery (each notification email and external push), with SyncRun and AuditEvent for the record.
 """
 
+import hashlib
+import hmac
 import secrets
 
 from django.conf import settings
@@ -417,9 +419,28 @@ class CanvasCredentialsConnection(models.Model):
         default=False, help_text="Also let Canvas Credentials email the learner about the award"
     )
     last_error = models.TextField(blank=True)
+    # The last push or revocation as Canvas Credentials answered it (its own words), for the admin.
+    last_result = models.TextField(blank=True)
+    last_result_at = models.DateTimeField(null=True, blank=True)
+    # What the last token was granted: password logins get every scope of the account.
+    token_scope = models.CharField(max_length=300, blank=True)
+    # A refused login is not retried (Badgr locks the account out for up to an hour after failed
+    # logins) until the credentials differ from the ones refused: the fingerprint tells.
+    login_refused_at = models.DateTimeField(null=True, blank=True)
+    login_refused_fingerprint = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"Canvas Credentials for {self.issuer}"
+
+    def credentials_fingerprint(self) -> str:
+        """A keyed digest of the login settings (never the secrets themselves)."""
+        material = "\x1f".join([self.api_base_url, self.username, self.password, self.client_id, self.client_secret])
+        return hmac.new(settings.SECRET_KEY.encode(), material.encode(), hashlib.sha256).hexdigest()
+
+    @property
+    def login_refused(self) -> bool:
+        """Canvas Credentials refused these very credentials: an admin has to change them."""
+        return bool(self.login_refused_at) and self.login_refused_fingerprint == self.credentials_fingerprint()
 
 
 class AuditEvent(models.Model):

@@ -42,6 +42,11 @@ def _email_links() -> PublicLinks:
     return PublicLinks(base)
 
 
+def delivery_links() -> PublicLinks:
+    """The public links deliveries use (the Canvas Credentials marker is built from them)."""
+    return _email_links()
+
+
 def learner_page_url(*, course) -> str:
     """Where the learner's own badge page is: inside Canvas, launched from the course menu (the
     tool's page needs an LTI launch, so the email links to the course in Canvas)."""
@@ -124,7 +129,9 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
             canvas_credentials.canvas_credentials_failed(delivery=delivery, error=exc)
         attempts = Delivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).first() or 0
         attempts += 1
-        gave_up = attempts >= MAX_DELIVERY_ATTEMPTS or delivery.award.revoked
+        # A refusal (e.g. Canvas Credentials rejecting the request itself) cannot succeed by retrying.
+        permanent = getattr(exc, "permanent", False)
+        gave_up = attempts >= MAX_DELIVERY_ATTEMPTS or delivery.award.revoked or permanent
         delivery.status = Delivery.FAILED
         delivery.attempts = attempts
         delivery.last_error = str(exc)[:2000]

@@ -58,6 +58,8 @@ def canvas_credentials_revoke(self, delivery_id: int) -> None:
     try:
         canvas_credentials.canvas_credentials_revoke(delivery_id=delivery_id)
     except canvas_credentials.CanvasCredentialsError as exc:
+        if exc.permanent:
+            return None  # recorded on the delivery and the connection; retrying cannot help
         raise self.retry(exc=exc, countdown=_countdown(self.request.retries))
 
 
