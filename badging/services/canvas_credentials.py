@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import requests
 from django.db import transaction
@@ -290,9 +291,14 @@ def _assertions_list(connection, entity_id: str, *, recipient: str = "", include
         if response.status_code != 200:
             raise _error(response, f"list the assertions of badge class {entity_id}")
         items.extend(response.json().get("result") or [])
-        next_url = (response.links.get("next") or {}).get("url", "")
-        # The next link is absolute and carries its own query (cursor, num, filters).
-        path = next_url[len(_base(connection)) :] if next_url.startswith(_base(connection)) else None
+        next_url = urlsplit((response.links.get("next") or {}).get("url", ""))
+        # The next link carries its own query (cursor, num, filters). Only its path and query are
+        # used: the host Badgr names (e.g. http behind a proxy) is never called, only our base.
+        next_path = next_url.path
+        base_path = urlsplit(_base(connection)).path
+        if base_path and next_path.startswith(base_path + "/"):
+            next_path = next_path[len(base_path) :]
+        path = f"{next_path}?{next_url.query}" if next_path else None
         params = {}
     return items
 

@@ -281,7 +281,9 @@ class BadgrDouble:
             start = int(query.get("cursor", ["0"])[0])
             if start + size < len(rows):
                 following = {k: v[0] for k, v in query.items()} | {"cursor": str(start + size)}
-                headers["Link"] = f'<{self.api}{urlsplit(request.url).path}?{urlencode(following)}>; rel="next"'
+                # Built from the request Badgr saw: behind a proxy that is its internal address.
+                link = f"http://badgr-internal:8000{urlsplit(request.url).path}?{urlencode(following)}"
+                headers["Link"] = f'<{link}>; rel="next"'
             rows = rows[start : start + size]
         status, _, body = envelope([self._representation(e) for e in rows])
         return status, headers, body
