@@ -14,11 +14,14 @@ import os
 import secrets
 
 from badgeuser.models import BadgeUser, CachedEmailAddress
+from django.conf import settings
 from django.core.files.base import ContentFile
 from issuer.models import BadgeClass, Issuer, IssuerStaff
 from mainsite.models import ApplicationInfo, BadgrApp
 from oauth2_provider.models import Application
 
+# Badgr mails new accounts and first-time recipients; keep those out of the printed variables.
+settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ORIGIN = os.environ.get("BADGR_ORIGIN", "http://127.0.0.1:18731")
 EMAIL = "issuer@badgr.local"
 # A 1x1 PNG: Badgr stores it as the badge class image.
@@ -88,7 +91,32 @@ ApplicationInfo.objects.update_or_create(
     application=application, defaults={"allowed_scopes": "rw:issuer", "issue_refresh_token": False}
 )
 
+# Another account's issuer and one of its assertions: the product's login may not revoke it.
+OTHER = "other-issuer@badgr.local"
+other = BadgeUser.objects.filter(email=OTHER).first() or BadgeUser.objects.create(
+    email=OTHER,
+    first_name="Other",
+    last_name="Issuer",
+    plaintext_password=secrets.token_urlsafe(12),
+    send_confirmation=False,
+)
+other_issuer = Issuer.objects.filter(name="Another Test Issuer").first() or Issuer.objects.create(
+    name="Another Test Issuer", url="https://other.example.edu", email=OTHER, created_by=other
+)
+IssuerStaff.objects.get_or_create(issuer=other_issuer, user=other, defaults={"role": IssuerStaff.ROLE_OWNER})
+foreign_class = BadgeClass.objects.filter(issuer=other_issuer).first()
+if foreign_class is None:
+    foreign_class = BadgeClass(
+        issuer=other_issuer, name="Not Yours", description="Not yours", criteria_text="-", created_by=other
+    )
+    foreign_class.image.save("badge.png", ContentFile(PNG), save=False)
+    foreign_class.save()
+foreign = foreign_class.badgeinstances.filter(revoked=False).first() or foreign_class.issue(
+    recipient_id="someone@uni.example.edu", created_by=other
+)
+
 print(f"export BADGR_TEST_URL={ORIGIN}")
+print(f"export BADGR_TEST_FOREIGN_ASSERTION={foreign.entity_id}")
 print(f"export BADGR_TEST_USERNAME={EMAIL}")
 print(f"export BADGR_TEST_PASSWORD={password}")
 print(f"export BADGR_TEST_CLIENT_ID={application.client_id}")

@@ -19,6 +19,7 @@ from badging.services import canvas_credentials, notifications
 from badging.services.issuance import award_revoke
 from tests.badging.test_public import issued_award
 
+# BADGR_TEST_FOREIGN_ASSERTION (optional): another account's assertion, for the permission case.
 NAMES = ["URL", "CLIENT_ID", "CLIENT_SECRET", "USERNAME", "PASSWORD", "BADGE_CLASS", "BADGE_CLASS_2"]
 ENV = {name: os.environ.get(f"BADGR_TEST_{name}", "") for name in NAMES}
 BASE = "https://badges.uni.example.edu"
@@ -182,3 +183,25 @@ def test_password_logins_get_every_scope_and_a_refused_login_is_not_repeated(liv
     assert CanvasCredentialsConnection.objects.get().login_refused
     again = push(other_award(first, f"lin-{run}@uni.example.edu", same_badge_class=True))
     assert "not trying again until an admin changes the credentials" in again.last_error
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BADGR_TEST_FOREIGN_ASSERTION"), reason="no other account's assertion configured"
+)
+def test_an_assertion_the_login_may_not_revoke_is_a_failure_not_success(live):
+    """Another account's live assertion (scripts/badgr_local_setup.py makes one): Badgr answers
+    the DELETE with 404 "entity not found or insufficient privileges", as for a missing one."""
+    _run, first, _connection = live
+    delivery = push(first)
+    award_revoke(award_id=first.pk, reason="Issued in error", actor="admin:alice")
+    Delivery.objects.filter(pk=delivery.pk).update(external_id=os.environ["BADGR_TEST_FOREIGN_ASSERTION"])
+    with pytest.raises(canvas_credentials.CanvasCredentialsRefused):
+        canvas_credentials.canvas_credentials_revoke(delivery_id=delivery.pk)
+    assert not AuditEvent.objects.filter(action="canvas_credentials_revoked", award=first).exists()
+    assert "entity not found or insufficient privileges" in Delivery.objects.get(pk=delivery.pk).last_error
+    public = requests.get(
+        f"{ENV['URL']}/public/assertions/{os.environ['BADGR_TEST_FOREIGN_ASSERTION']}",
+        headers={"Accept": "application/json"},
+        timeout=20,
+    )
+    assert public.status_code == 200 and not public.json().get("revoked")  # still live there
