@@ -94,7 +94,7 @@ def _login_refused_record(connection: CanvasCredentialsConnection, error: Except
 
 
 def _token_fetch(connection: CanvasCredentialsConnection) -> None:
-    """Get a fresh access token (refresh token first, then the configured grant) and store it.
+    """Get a fresh access token (client credentials; else the refresh token, then the password) and store it.
 
     Raises CanvasCredentialsLoginRefused without calling Canvas Credentials while these very
     credentials stand refused."""
@@ -104,7 +104,10 @@ def _token_fetch(connection: CanvasCredentialsConnection) -> None:
             "not trying again until an admin changes the credentials of the connection."
         )
     payload = None
-    if connection.refresh_token:
+    client_credentials = bool(connection.client_id and connection.client_secret)
+    # With client credentials a new grant costs no more than a refresh, and a refused refresh
+    # (no username) would back Badgr's token endpoint off for our whole address, this grant included.
+    if connection.refresh_token and not client_credentials:
         try:
             payload = _token_request(
                 connection, {"grant_type": "refresh_token", "refresh_token": connection.refresh_token}
@@ -112,7 +115,7 @@ def _token_fetch(connection: CanvasCredentialsConnection) -> None:
         except CanvasCredentialsError:
             payload = None  # an expired refresh token: fall back to the configured grant
     if payload is None:
-        if connection.client_id and connection.client_secret:
+        if client_credentials:
             # Preferred: Badgr limits these tokens to the scope asked for and allowed to the app.
             data = {
                 "grant_type": "client_credentials",

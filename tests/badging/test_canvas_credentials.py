@@ -350,6 +350,20 @@ def test_client_credentials_login_and_renewal_without_a_refresh_token(badgr, awa
     assert "refused the login" in CanvasCredentialsConnection.objects.get().last_error
 
 
+def test_client_credentials_renew_by_their_grant_not_a_refresh_token(badgr, award):
+    """badgr-server mainsite/utils.py keys the login back-off by username, or by the client's
+    address when there is none: a refused refresh would throttle the client-credentials grant
+    too. Applications issue refresh tokens unless told not to (mainsite/models.py ApplicationInfo)."""
+    badgr.apps["app-1"] = ("app-s3cret", OWNER, ["rw:issuer"], True)
+    CanvasCredentialsConnection.objects.update(username="", password="", client_id="app-1", client_secret="app-s3cret")
+    assert push(award).status == Delivery.SENT
+    assert CanvasCredentialsConnection.objects.get().refresh_token
+    badgr.refresh_tokens.clear()  # rotated there, e.g. by a refresh whose answer was lost
+    badgr.expire_tokens()
+    assert push(second_award(award)).status == Delivery.SENT
+    assert badgr.token_requests == ["client_credentials", "client_credentials"]
+
+
 # --- 6. Scopes ------------------------------------------------------------------------------------
 
 
