@@ -351,6 +351,8 @@ def status_list(request, public_id: str, list_number: int):
     if found is None:
         raise Http404("No such issuer")
     document = issuance.status_list_render(issuer=found, list_number=list_number, links=public_links(request))
+    if document is None:
+        raise Http404("No such status list")
     response = _json(request, document, content_type="application/ld+json")
     response["Cache-Control"] = "public, max-age=30"
     return response
