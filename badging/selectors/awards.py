@@ -42,7 +42,7 @@ def award_image_get(*, award: Award, content_type: str) -> AwardImage | None:
 def award_recipient_matches(*, award: Award, email: str) -> bool:
     """Was the award issued to this address? Compares hashes, as a verifier would."""
     candidate = ob2.identity_hash(ob2.normalise_email(email), award.salt)
-    return candidate == ob2.identity_hash(award.recipient_email, award.salt)
+    return candidate == ob2.award_identity(award)
 
 
 # Award.status_list_index is a PostgreSQL integer: no list starts beyond it.

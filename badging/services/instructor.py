@@ -131,6 +131,8 @@ def award_resend_refusal(*, award: Award) -> str:
     the cache holds."""
     if award.revoked:
         return "This badge was revoked: its email is not sent again."
+    if not award.recipient_email:
+        return "The learner's personal data was removed on request: the badge email cannot be sent."
     limit = settings.BADGING_RESENDS_PER_LEARNER_PER_DAY
     if limit < 1:
         return "Sending the badge email again is turned off on this Badges server."
