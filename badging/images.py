@@ -224,6 +224,16 @@ def _svg_attribute_check(*, element_name: str, attribute: str, value: str) -> No
         return
     if URL_IGNORED.sub("", value).lower().startswith(("javascript:", "data:")):
         raise ValidationError(f"the SVG attribute {shown} refers to something outside the file")
+    if namespace or attr.startswith(("data-", "aria-")):
+        return  # editor notes and accessibility text are never read as CSS
+    # Presentation attributes (fill, mask, filter…) are parsed as CSS values: the same rules apply.
+    if "\\" in value:
+        raise ValidationError(f"the SVG attribute {shown} contains a CSS escape (\\), which is not allowed")
+    loader = CSS_LOADERS.search(value)
+    if loader:
+        raise ValidationError(
+            f"the SVG attribute {shown} uses {loader.group(0).strip()!r}, which loads something from outside the file"
+        )
     _css_urls_check(value, where=f"the SVG attribute {shown}")
 
 

@@ -96,6 +96,9 @@ def refused(body: str) -> bytes:
         (refused('<rect width="4" height="4" fill="url(&quot;//evil.example/p&quot;)"/>'), "outside the file"),
         (refused('<rect width="4" height="4" fill="url(#a) red, url(x.svg#b)"/>'), "outside the file"),
         (refused("<style>.a{width:expression(alert(1))}</style>"), "expression"),
+        # Presentation attributes are CSS values too.
+        (refused(r"""<rect width="4" height="4" fill="u\72l(https://evil.example/p)"/>"""), "CSS escape"),
+        (refused("""<rect width="4" height="4" mask="image-set('https://evil.example/m.png' 1x)"/>"""), "image-set"),
         # Text after a child element of <style> is not what a check of style.text sees.
         (refused('<style>.a{fill:red}<g/>@import "https://evil.example/x.css";</style>'), "<g> element"),
         # Elements that run, embed or load.
