@@ -136,6 +136,10 @@ def test_personal_data_goes_and_the_badge_still_verifies():
     key = Client().get(after["ob3"]["proof"][0]["verificationMethod"].removeprefix(BASE)).json()
     assert verify_eddsa_rdfc_2022(after["ob3"], multikey_to_raw(key["publicKeyMultibase"]))
     assert "Lovelace" not in after["page"] and "Ada" not in after["page"]
+    # The baked images carry the same hashed documents, never the address in clear.
+    assert award.images.count() >= 2
+    for image in award.images.all():
+        assert b"ada.old@" not in bytes(image.data) and b"Lovelace" not in bytes(image.data), image.content_type
     # Whoever holds her address can still check that the badge is hers (the hash is kept).
     check = Client().post(f"/public/assertions/{award.public_id}/check", {"email": "Ada.Old@uni.example.edu"})
     assert b"<strong>Yes:</strong>" in check.content
