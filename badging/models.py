@@ -326,7 +326,12 @@ class Award(models.Model):
     badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="awards")
     course_badge = models.ForeignKey(CourseBadge, on_delete=models.PROTECT, related_name="awards")
     learner = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="awards")
-    recipient_email = models.EmailField(max_length=320, help_text="Normalised: trimmed, lowercased")
+    # Empty once the learner's personal data was removed (learner_forget): recipient_identity then
+    # keeps the salted hash that the assertion and the credential publish, so the badge still verifies.
+    recipient_email = models.EmailField(max_length=320, blank=True, help_text="Normalised: trimmed, lowercased")
+    recipient_identity = models.CharField(
+        max_length=80, blank=True, help_text="sha256$… of the email and salt, kept when the email is removed"
+    )
     salt = models.CharField(max_length=64, default=new_salt)
     issued_on = models.DateTimeField()
     expires = models.DateTimeField(null=True, blank=True)
@@ -351,11 +356,15 @@ class Award(models.Model):
             models.CheckConstraint(
                 condition=Q(revoked=False) | ~Q(revocation_reason=""), name="badging_award_revocation_has_reason"
             ),
+            # An award always names its recipient, in clear or (after learner_forget) as the hash.
+            models.CheckConstraint(
+                condition=~Q(recipient_email="") | ~Q(recipient_identity=""), name="badging_award_has_recipient"
+            ),
         ]
         indexes = [models.Index(fields=["course_badge", "-issued_on"], name="badging_award_course_idx")]
 
     def __str__(self) -> str:
-        return f"{self.badge_class} → {self.recipient_email}"
+        return f"{self.badge_class} → {self.recipient_email or 'recipient removed'}"
 
 
 class AwardImage(models.Model):

@@ -237,6 +237,24 @@ def person_upsert(
     return person
 
 
+def person_forget(*, person: Person) -> dict[str, int]:
+    """Removes what the tool keeps about a person (name, sortable name, email, and their launches,
+    which hold the launch's email) in the caller's transaction; returns counts per kind.
+
+    The row itself stays, with its Canvas user id and LTI subject (opaque ids, no personal data):
+    awards point to it, and a later sync or launch of the same Canvas user finds it again instead
+    of issuing a second badge. Such a sync reads the name and email from Canvas again."""
+    had_profile = bool(person.name or person.sortable_name or person.email or person.email_read_at)
+    if had_profile:
+        Person.objects.filter(pk=person.pk).update(
+            name="", sortable_name="", email="", email_read_at=None, updated_at=timezone.now()
+        )
+        person.name = person.sortable_name = person.email = ""
+        person.email_read_at = None
+    launches, _ = LaunchContext.objects.filter(person=person).delete()
+    return {"learner_profiles": int(had_profile), "launches": launches}
+
+
 def launch_context_create(
     *,
     platform: Platform,

@@ -198,6 +198,8 @@ CANVAS_VERIFY_TLS = env.bool("CANVAS_VERIFY_TLS", default=True)
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)
 BADGING_STALE_AFTER_MINUTES = env.int("BADGING_STALE_AFTER_MINUTES", default=5)
 BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=10)
+# How often instructors may send a learner's badge email again, per learner in 24 hours.
+BADGING_RESENDS_PER_LEARNER_PER_DAY = env.int("BADGING_RESENDS_PER_LEARNER_PER_DAY", default=3)
 # Who instructors should ask about setting up a badge (an email address or a web page) [unset].
 BADGES_SUPPORT_CONTACT = env.str("BADGES_SUPPORT_CONTACT", default="")
 LIVE_EVENTS_JWKS_URL = env.str("LIVE_EVENTS_JWKS_URL", default="")

@@ -27,9 +27,15 @@ def identity_hash(identity: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((identity + salt).encode("utf-8")).hexdigest()
 
 
-def recipient(email: str, salt: str) -> dict:
-    """§IdentityObject for an email recipient, hashed and salted."""
-    return {"type": "email", "hashed": True, "salt": salt, "identity": identity_hash(normalise_email(email), salt)}
+def award_identity(award) -> str:
+    """The award's hashed recipient: the stored hash once the email itself was removed (the
+    learner asked to be forgotten), else computed from the email. Both give the same value."""
+    return award.recipient_identity or identity_hash(normalise_email(award.recipient_email), award.salt)
+
+
+def recipient(award) -> dict:
+    """§IdentityObject for the award's email recipient, hashed and salted."""
+    return {"type": "email", "hashed": True, "salt": award.salt, "identity": award_identity(award)}
 
 
 def issuer_document(issuer, links: PublicLinks) -> dict:
@@ -95,7 +101,7 @@ def assertion_document(award, links: PublicLinks) -> dict:
         "@context": CONTEXT,
         "type": "Assertion",
         "id": links.assertion(award.public_id),
-        "recipient": recipient(award.recipient_email, award.salt),
+        "recipient": recipient(award),
         "badge": links.badge_class(badge_class.public_id),
         "verification": {"type": "HostedBadge"},
         "issuedOn": ob_datetime(award.issued_on),

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from badging.openbadges import jsonld
 from badging.openbadges.multibase import multibase_encode
-from badging.openbadges.ob2 import alignments, identity_hash, is_svg, normalise_email
+from badging.openbadges.ob2 import alignments, award_identity, is_svg
 
 CONTEXTS = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 # No credentialSchema entry: its type "1EdTechJsonSchemaValidator2019" is defined in no bundled
@@ -103,7 +103,7 @@ def credential_document(award, links) -> dict:
                     "identityType": "emailAddress",
                     "hashed": True,
                     "salt": award.salt,
-                    "identityHash": identity_hash(normalise_email(award.recipient_email), award.salt),
+                    "identityHash": award_identity(award),
                 }
             ],
             "achievement": achievement(badge_class, links),

@@ -42,7 +42,21 @@ def award_image_get(*, award: Award, content_type: str) -> AwardImage | None:
 def award_recipient_matches(*, award: Award, email: str) -> bool:
     """Was the award issued to this address? Compares hashes, as a verifier would."""
     candidate = ob2.identity_hash(ob2.normalise_email(email), award.salt)
-    return candidate == ob2.identity_hash(award.recipient_email, award.salt)
+    return candidate == ob2.award_identity(award)
+
+
+# Award.status_list_index is a PostgreSQL integer: no list starts beyond it.
+_LARGEST_INDEX = 2**31 - 1
+
+
+def status_list_in_use(*, issuer: Issuer, list_number: int) -> bool:
+    """Does any award of this issuer sit on this status list? Only such a list exists publicly."""
+    low = list_number * ob3.STATUS_LIST_SIZE
+    if list_number < 0 or low > _LARGEST_INDEX:
+        return False
+    return Award.objects.filter(
+        badge_class__issuer=issuer, status_list_index__gte=low, status_list_index__lt=low + ob3.STATUS_LIST_SIZE
+    ).exists()
 
 
 def status_list_revoked_positions(*, issuer: Issuer, list_number: int) -> tuple[list[int], datetime | None]:

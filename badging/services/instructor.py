@@ -8,9 +8,11 @@ who may act, record the action and hand over, enqueuing Celery work only after t
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -118,17 +120,54 @@ def award_keep_as_instructor(*, launch: LaunchContext, award: Award) -> Award:
     return award_review_keep(award_id=award.pk, actor=instructor_actor(launch=launch))
 
 
+RESEND_WINDOW = timedelta(hours=24)
+
+
+def award_resend_refusal(*, award: Award) -> str:
+    """Why the award's email cannot be sent again now, in the instructor's words, or "".
+
+    Resends are bounded per learner (over all their badges) in 24 hours, counted from the audit
+    trail in the database: a mail box is not flooded from the tool, whoever clicks and whatever
+    the cache holds."""
+    if award.revoked:
+        return "This badge was revoked: its email is not sent again."
+    if not award.recipient_email:
+        return "The learner's personal data was removed on request: the badge email cannot be sent."
+    limit = settings.BADGING_RESENDS_PER_LEARNER_PER_DAY
+    if limit < 1:
+        return "Sending the badge email again is turned off on this Badges server."
+    since = timezone.now() - RESEND_WINDOW
+    recent = list(
+        AuditEvent.objects.filter(action=ACTION_RESEND, award__learner_id=award.learner_id, at__gte=since)
+        .order_by("at")
+        .values_list("at", flat=True)
+    )
+    if len(recent) < limit:
+        return ""
+    times = "once" if limit == 1 else "twice" if limit == 2 else f"{limit} times"
+    again = timezone.localtime(recent[len(recent) - limit] + RESEND_WINDOW)
+    return (
+        f"The badge email has already been sent again {times} to this learner in the last 24 hours, "
+        f"which is the limit. It can be sent again after {again:%d %b %Y, %H:%M}. "
+        "The learner can also open their badges from the Badges page in Canvas."
+    )
+
+
 def award_notification_resend(*, launch: LaunchContext, award: Award) -> Delivery:
     """Re-opens the award's email delivery and hands it to the notification task after commit.
 
     The notification service sends a delivery only while it is not marked sent, so a resend is:
     mark it pending again, then enqueue it. If that message is lost, the reconciler picks the
-    delivery up once its next-attempt time has passed.
+    delivery up once its next-attempt time has passed. Refused (ActionUnavailable) for a revoked
+    award and once the learner's resends in 24 hours reach the limit (award_resend_refusal).
     """
     _require_award(launch, award)
-    if award.revoked:
-        raise ActionUnavailable("This badge was revoked: its email is not sent again.")
     with transaction.atomic():
+        # Locks the learner's awards: two resends at once cannot both pass the count below.
+        list(Award.objects.select_for_update().filter(learner_id=award.learner_id).values_list("pk", flat=True))
+        refusal = award_resend_refusal(award=award)
+        if refusal:
+            raise ActionUnavailable(refusal)
         delivery, _ = Delivery.objects.select_for_update().get_or_create(award=award, kind=Delivery.KIND_EMAIL)
         delivery.status = Delivery.PENDING
         delivery.next_attempt_at = timezone.now() + QUEUED_STALE_AFTER

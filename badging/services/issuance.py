@@ -694,14 +694,19 @@ def award_review_keep(*, award_id: int, actor: str, note: str = "") -> Award:
 STATUS_LIST_CACHE_SECONDS = 3600
 
 
-def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) -> dict:
-    """The issuer's signed BitstringStatusListCredential for one list (revocation bits set).
+def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) -> dict | None:
+    """The issuer's signed BitstringStatusListCredential for one list (revocation bits set), or None
+    when no award of the issuer is on that list.
 
     Always current: a revocation changes the cache key, so a cached list is never served after a
     badge on it was revoked. Signing costs milliseconds and verifiers ask often, hence the cache.
+    Only lists that carry awards are signed and cached: the URL is public, and any other number
+    would let an anonymous visitor make the server sign and store without bound.
     """
-    from badging.selectors.awards import status_list_revoked_positions
+    from badging.selectors.awards import status_list_in_use, status_list_revoked_positions
 
+    if not status_list_in_use(issuer=issuer, list_number=list_number):
+        return None
     positions, newest = status_list_revoked_positions(issuer=issuer, list_number=list_number)
     version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
     cache_key = f"badging:status-list:{links.base}:{issuer.public_id}:{list_number}:{version}"

@@ -92,6 +92,9 @@ def _send_email(delivery: Delivery, connection, links: PublicLinks) -> None:
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
 
 
+RECIPIENT_REMOVED = "Not sent: the learner's personal data was removed on request (learner_forget)."
+
+
 def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
     """One delivery attempt. The claim (row lock + "not sent yet" check + marking it sent) is a
     single UPDATE in the transaction that surrounds the send: a concurrent duplicate waits on the
@@ -99,6 +102,13 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
     from badging.services import canvas_credentials
 
     now = timezone.now()
+    if not delivery.award.recipient_email:
+        # The learner's personal data was removed on request: there is no one to send to, ever.
+        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.SENT).update(
+            status=Delivery.FAILED, last_error=RECIPIENT_REMOVED, next_attempt_at=None, updated_at=now
+        )
+        delivery.status, delivery.last_error, delivery.next_attempt_at = Delivery.FAILED, RECIPIENT_REMOVED, None
+        return delivery
     try:
         if delivery.kind == Delivery.KIND_CANVAS_CREDENTIALS:
             canvas_credentials.canvas_credentials_prepare(delivery=delivery)

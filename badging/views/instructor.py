@@ -331,8 +331,8 @@ def resend(request, launch, award_public_id: str):
             ),
             button="Send again",
             cancel_url=back,
-            disabled=award.revoked,
-            disabled_reason="This badge was revoked: its email is not sent again.",
+            disabled=bool(refusal := svc.award_resend_refusal(award=award)),
+            disabled_reason=refusal,
         )
     try:
         svc.award_notification_resend(launch=launch, award=award)

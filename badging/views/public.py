@@ -32,10 +32,17 @@ JSON_MAX_AGE = 60
 # validation ever let something through; inline styles are how SVGs are drawn.
 IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 # "Was this issued to this address?" answers only yes or no, but unthrottled it would let anyone try
-# a list of addresses against an assertion. Per client, and per assertion whatever the client.
+# a list of addresses against an assertion. Limits, checked in this order (a refused check counts
+# against no later limit, so one client spending its checks does not use up anyone else's):
+# - per client and assertion: a person checking an address or two never meets it;
+# - per client over all assertions: one client cannot sweep an address across many badges;
+# - per assertion whatever the client: caps a distributed guesser, set well above the first so
+#   that it takes many clients, not one, to hold up the checks of a badge's real verifiers.
 CHECKS_PER_CLIENT = 10
 CHECKS_PER_CLIENT_WINDOW = 600
-CHECKS_PER_AWARD = 30
+CHECKS_PER_CLIENT_ALL_AWARDS = 60
+CHECKS_PER_CLIENT_ALL_AWARDS_WINDOW = 3600
+CHECKS_PER_AWARD = 300
 CHECKS_PER_AWARD_WINDOW = 3600
 
 
@@ -162,19 +169,29 @@ def assertion(request, public_id: str):
     return _vary(_award_page(request, award, status=status))
 
 
+def _check_limited(*, client: str, award_id: str) -> int:
+    """Seconds to wait when this check is over a limit, else 0 (see CHECKS_PER_* above)."""
+    limits = [
+        (f"check:client-award:{client}:{award_id}", CHECKS_PER_CLIENT, CHECKS_PER_CLIENT_WINDOW),
+        (f"check:client:{client}", CHECKS_PER_CLIENT_ALL_AWARDS, CHECKS_PER_CLIENT_ALL_AWARDS_WINDOW),
+        (f"check:award:{award_id}", CHECKS_PER_AWARD, CHECKS_PER_AWARD_WINDOW),
+    ]
+    for key, limit, window in limits:
+        if rate_limit_exceeded(key=key, limit=limit, window_seconds=window):
+            return window
+    return 0
+
+
 @csrf_exempt  # a read-only question ("was it issued to this address?"), nothing changes
 @require_http_methods(["POST"])
 def assertion_check(request, public_id: str):
     award = _award_or_404(public_id)
     email = request.POST.get("email", "")[:320]
     status = 410 if award.revoked else 200
-    if rate_limit_exceeded(
-        key=f"check:client:{client_address(request)}", limit=CHECKS_PER_CLIENT, window_seconds=CHECKS_PER_CLIENT_WINDOW
-    ) or rate_limit_exceeded(
-        key=f"check:award:{award.public_id}", limit=CHECKS_PER_AWARD, window_seconds=CHECKS_PER_AWARD_WINDOW
-    ):
+    retry_after = _check_limited(client=client_address(request), award_id=award.public_id)
+    if retry_after:
         response = _award_page(request, award, status=429, check_result="limited", checked_email=email.strip())
-        response["Retry-After"] = str(CHECKS_PER_CLIENT_WINDOW)
+        response["Retry-After"] = str(retry_after)
         return response
     if not ob2.normalise_email(email):
         result = "empty"
@@ -351,6 +368,8 @@ def status_list(request, public_id: str, list_number: int):
     if found is None:
         raise Http404("No such issuer")
     document = issuance.status_list_render(issuer=found, list_number=list_number, links=public_links(request))
+    if document is None:
+        raise Http404("No such status list")
     response = _json(request, document, content_type="application/ld+json")
     response["Cache-Control"] = "public, max-age=30"
     return response
