@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('badging', '0002_canvas_credentials_notify'),
+        ('badging', '0003_canvas_credentials_results_and_refused_login'),
         ('lti', '0003_platform_live_events_key'),
     ]
 
