@@ -303,11 +303,11 @@ def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> 
     credential = ob3.data_integrity_sign(
         unsigned,
         private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
-        verification_method=links.issuer_key(issuer_id, signing.ed25519.public_id),
+        verification_method=links.issuer_verification_method(issuer_id, signing.ed25519.public_id),
         created=award.issued_on,
     )
     jwt = ob3.credential_jwt(
-        unsigned,
+        credential,
         private_key=keys.private_key_load(signing.rsa.pk, signing.rsa.private_key_pem),
         kid=links.issuer_key(issuer_id, signing.rsa.public_id),
     )
@@ -704,7 +704,7 @@ def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) 
 
     positions, newest = status_list_revoked_positions(issuer=issuer, list_number=list_number)
     version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
-    cache_key = f"badging:status-list:{links.base}:{issuer.public_id}:{list_number}:{version}"
+    cache_key = f"badging:status-list:did:{links.base}:{issuer.public_id}:{list_number}:{version}"
     document = cache.get(cache_key)
     if document is None:
         signing = issuer_keys_current(issuer=issuer)
@@ -716,7 +716,7 @@ def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) 
         document = ob3.data_integrity_sign(
             unsigned,
             private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
-            verification_method=links.issuer_key(issuer.public_id, signing.ed25519.public_id),
+            verification_method=links.issuer_verification_method(issuer.public_id, signing.ed25519.public_id),
             created=valid_from,
         )
         cache.set(cache_key, document, STATUS_LIST_CACHE_SECONDS)

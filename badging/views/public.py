@@ -338,11 +338,31 @@ def issuer_key(request, public_id: str, kid: str):
     links = public_links(request)
     document = keys.key_document(
         key_url=links.issuer_key(found.public_id, key.public_id),
-        controller=links.issuer(found.public_id),
+        controller=links.issuer_did(found.public_id),
         algorithm=key.algorithm,
         public_jwk=key.public_jwk,
     )
     return _json(request, document, content_type="application/json" if key.algorithm == keys.RS256 else None)
+
+
+@require_safe
+def issuer_did_document(request, public_id: str):
+    """The did:web DID document of an issuer (OB 3.0 credentials name the DID as their issuer)."""
+    found = selectors.issuer_public_get(public_id=public_id)
+    if found is None:
+        raise Http404("No such issuer")
+    links = public_links(request)
+    document = keys.did_document(
+        did=links.issuer_did(found.public_id),
+        also_known_as=links.issuer(found.public_id),
+        ed25519_keys=[
+            (links.issuer_verification_method(found.public_id, key.public_id), key.public_jwk)
+            for key in selectors.issuer_keys_published(issuer=found, algorithm=keys.ED25519)
+        ],
+    )
+    response = _json(request, document, content_type="application/did+ld+json")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @require_safe
@@ -369,6 +389,7 @@ urlpatterns = [
     path("public/badges/<slug:public_id>/image", badge_class_image, name="public-badge-image"),
     path("public/issuers/<slug:public_id>", issuer, name="public-issuer"),
     path("public/issuers/<slug:public_id>/image", issuer_image, name="public-issuer-image"),
+    path("public/issuers/<slug:public_id>/did.json", issuer_did_document, name="public-issuer-did"),
     path("public/issuers/<slug:public_id>/keys/<slug:kid>", issuer_key, name="public-issuer-key"),
     path("public/status/<slug:public_id>/<int:list_number>", status_list, name="public-status-list"),
 ]
