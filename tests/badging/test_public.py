@@ -1,6 +1,7 @@
 """Public verification URLs: content negotiation, revocation, the email check, link previews, and the
 page in a real browser."""
 
+import io
 import json
 import os
 import re
@@ -114,7 +115,41 @@ def test_revoked_assertion_is_gone_everywhere(award):
     assert page.status_code == 410
     assert "This badge has been revoked" in page.content.decode() and "Issued in error" in page.content.decode()
     assert "(revoked)" in get(path, None, ua="Twitterbot/1.0").content.decode()
-    assert get(path + "/image").status_code == 410
+    # The image still answers an image, marked revoked and no longer carrying the badge.
+    for image_path in ("/image", "/image.ob3"):
+        image = get(path + image_path)
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        from PIL import Image
+
+        marked = Image.open(io.BytesIO(image.content))
+        assert marked.format == "PNG" and marked.size == Image.open(io.BytesIO(bytes(award.badge_class.image))).size
+        assert b"openbadge" not in image.content
+        assert (180, 35, 24, 255) in {marked.getpixel((x, marked.height // 2)) for x in range(marked.width)}
+
+
+def test_revoked_svg_badge_image_is_a_marked_svg_that_embeds_nothing_active(db):
+    from tests.badging.test_issuance_support import SVG
+
+    award = issued_award()
+    award.badge_class.image, award.badge_class.image_content_type = SVG, "image/svg+xml"
+    award.badge_class.save()
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    image = get(f"/public/assertions/{award.public_id}/image")
+    assert image.status_code == 200 and image["Content-Type"] == "image/svg+xml"
+    body = image.content.decode()
+    assert "REVOKED" in body and "openbadges" not in body and "<script" not in body
+    assert image["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_credential_url_answers_the_vc_jwt_when_asked_for_it(award):
+    path = f"/public/assertions/{award.public_id}.ob3.json"
+    jwt = get(path, "application/vc+jwt")
+    assert jwt.status_code == 200 and jwt["Content-Type"] == "application/vc+jwt"
+    assert jwt.content.decode() == award.ob3_jwt and "Accept" in jwt["Vary"]
+    assert get(path, "application/ld+json, application/vc+jwt;q=0.5").json() == award.ob3_credential
+    assert get(path, "application/json").json() == award.ob3_credential
+    assert get(path, None).json() == award.ob3_credential
+    assert get(f"/public/assertions/{award.public_id}.jwt")["Content-Type"] == "application/vc+jwt"
 
 
 def test_email_check_answers_yes_or_no_without_revealing_the_address(award):
@@ -370,3 +405,15 @@ def test_credentials_signed_for_the_old_https_issuer_are_signed_again_on_first_r
     assert credential["issuer"]["id"].startswith("did:web:testserver:")
     assert credential["credentialStatus"] == old["credentialStatus"]
     assert get(f"/public/assertions/{award.public_id}/image").status_code == 200
+
+
+def test_embedded_issuer_profile_carries_the_issuer_image(db):
+    award = issued_award()
+    issuer = award.badge_class.issuer
+    issuer.image, issuer.image_content_type = make_png(), "image/png"
+    issuer.save()
+    issuance.award_documents_render(award=award, links=PublicLinks("http://testserver"))
+    profile = award.ob3_credential["issuer"]
+    assert profile["image"] == {"id": f"http://testserver/public/issuers/{issuer.public_id}/image", "type": "Image"}
+    assert get(profile["image"]["id"].removeprefix("http://testserver")).status_code == 200
+    assert award.ob3_credential["credentialSubject"]["achievement"]["creator"]["image"] == profile["image"]
