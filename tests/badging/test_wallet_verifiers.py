@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from badging.models import Award
 from badging.openbadges import keys, ob3
 from badging.openbadges.links import PublicLinks
 from badging.services import issuance
@@ -138,3 +139,49 @@ def test_a_key_another_issuer_publishes_is_not_accepted_for_this_issuer(served):
     verdict = verify(resigned, served.url)
     assert not verdict["digitalbazaar"]["verified"]
     assert "issuer must match" in verdict["digitalbazaar"]["error"]
+
+
+@pytest.fixture
+def outside(transactional_db, live_server, monkeypatch, settings):
+    """Canvas's profile endpoint and a mail server for the worker; its PUBLIC_BASE_URL is the live server."""
+    from tests.badging.test_issuance_support import CanvasProfiles, SMTPSink
+
+    with CanvasProfiles() as profiles, SMTPSink() as smtp:
+        monkeypatch.setenv("EMAIL_URL", smtp.url)
+        monkeypatch.setenv("PUBLIC_BASE_URL", live_server.url)  # read by the worker process
+        settings.PUBLIC_BASE_URL = live_server.url
+        yield profiles
+
+
+@pytest.fixture
+def worker(served, outside, celery_worker_process):
+    return outside
+
+
+@pytest.mark.integration
+def test_credential_issued_by_a_real_worker_verifies_then_shows_revoked(worker, live_server):
+    """The whole path a learner's badge takes: a Celery worker process reads the email from Canvas,
+    signs and stores the credential; the live server serves the DID document and the status list."""
+    from skillsforward.celery import app
+    from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
+    from tests.conftest import wait_for
+
+    course_badge = course_badge_with_assessments(api_base_url=worker.url)
+    progress = eligible_progress(course_badge, email="ada@uni.example.edu")
+    worker.emails = {progress.learner.canvas_user_id: "Ada@Uni.example.edu"}
+    app.send_task("badging.award_issue", args=[progress.pk])
+    wait_for(lambda: Award.objects.filter(ob3_credential__isnull=False).exists(), timeout=90, message="award")
+    award = Award.objects.get()
+    assert award.ob3_credential["issuer"]["id"].startswith("did:web:localhost%3A")
+    verdict = verify(award.ob3_credential, live_server.url)
+    assert verdict["digitalbazaar"]["verified"], verdict["digitalbazaar"]
+    assert verdict["dcc"]["verified"], verdict["dcc"]
+    assert verify(award.ob3_jwt, live_server.url)["jwt"]["verified"]
+    tampered = copy.deepcopy(award.ob3_credential)
+    tampered["validFrom"] = "2020-01-01T00:00:00Z"
+    verdict = verify(tampered, live_server.url)
+    assert not verdict["digitalbazaar"]["verified"] and not verdict["dcc"]["verified"]
+
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    verdict = verify(award.ob3_credential, live_server.url)
+    assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True
