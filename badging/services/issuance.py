@@ -721,3 +721,26 @@ def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) 
         )
         cache.set(cache_key, document, STATUS_LIST_CACHE_SECONDS)
     return document
+
+
+def award_credential_for_holder(*, award: Award, holder_id: str, links: PublicLinks) -> dict:
+    """The award's OB 3.0 credential bound to a wallet: credentialSubject.id is the holder's DID
+    (the wallet proved it controls it), a credential id of its own, the award's status list entry
+    (a revocation shows in the wallet too), signed with the issuer's current key."""
+    import uuid
+
+    signing = issuer_keys_current(issuer=award.badge_class.issuer)
+    unsigned = ob3.credential_document(award, links)
+    unsigned["id"] = f"urn:uuid:{uuid.uuid4()}"
+    unsigned["credentialSubject"] = {
+        "id": holder_id,
+        **{k: v for k, v in unsigned["credentialSubject"].items() if k != "id"},
+    }
+    return ob3.data_integrity_sign(
+        unsigned,
+        private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
+        verification_method=links.issuer_verification_method(
+            award.badge_class.issuer.public_id, signing.ed25519.public_id
+        ),
+        created=timezone.now(),
+    )

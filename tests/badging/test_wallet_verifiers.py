@@ -185,3 +185,18 @@ def test_credential_issued_by_a_real_worker_verifies_then_shows_revoked(worker, 
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     verdict = verify(award.ob3_credential, live_server.url)
     assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True
+
+
+def test_credential_claimed_into_a_wallet_verifies_in_both_stacks(served):
+    """What the OID4VCI credential endpoint answers (subject = the wallet's DID, id urn:uuid)."""
+    from tests.badging.test_wallet_claim import ScriptedWallet
+
+    award = issued_award(base=served.url)
+    holder = ScriptedWallet(client=None)
+    credential = issuance.award_credential_for_holder(award=award, holder_id=holder.did, links=PublicLinks(served.url))
+    verdict = verify(credential, served.url)
+    assert verdict["digitalbazaar"]["verified"], verdict["digitalbazaar"]
+    assert verdict["dcc"]["verified"], verdict["dcc"]
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    verdict = verify(credential, served.url)
+    assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True
