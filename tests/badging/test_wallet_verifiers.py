@@ -53,6 +53,9 @@ def test_issued_credential_verifies_in_both_stacks_and_revocation_shows(served):
     assert verdict["digitalbazaar"]["revoked"] is False and verdict["digitalbazaar"]["statusChecked"]
     assert verdict["dcc"]["verified"], verdict["dcc"]
     assert verdict["dcc"]["revoked"] is False
+    # DCC validates against the official schema it picks from the type and context: valid.
+    (schema_check,) = verdict["dcc"]["schema"]
+    assert [r["result"]["valid"] for r in schema_check["results"]] == [True], schema_check
     assert all(url.startswith((served.url, "https://")) for url in verdict["requested"]), verdict["requested"]
 
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
