@@ -18,6 +18,7 @@ import random
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -727,8 +728,6 @@ def award_credential_for_holder(*, award: Award, holder_id: str, links: PublicLi
     """The award's OB 3.0 credential bound to a wallet: credentialSubject.id is the holder's DID
     (the wallet proved it controls it), a credential id of its own, the award's status list entry
     (a revocation shows in the wallet too), signed with the issuer's current key."""
-    import uuid
-
     signing = issuer_keys_current(issuer=award.badge_class.issuer)
     unsigned = ob3.credential_document(award, links)
     unsigned["id"] = f"urn:uuid:{uuid.uuid4()}"

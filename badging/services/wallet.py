@@ -19,6 +19,7 @@ import secrets
 from datetime import timedelta
 from urllib.parse import quote
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -59,6 +60,7 @@ def issuer_metadata(*, links: PublicLinks) -> dict:
     return {
         "credential_issuer": links.base,
         "credential_endpoint": f"{links.base}/oid4vci/credential",
+        "nonce_endpoint": f"{links.base}/oid4vci/nonce",
         # Drafts before 1.0 read the token endpoint here; 1.0 reads the authorization server metadata.
         "token_endpoint": f"{links.base}/oid4vci/token",
         "display": [{"name": "Skills Forward Badges", "locale": "en"}],
@@ -150,6 +152,27 @@ def wallet_token_exchange(*, grant_type: str, pre_authorized_code: str) -> dict:
     }
 
 
+def _nonce_key(nonce: str) -> str:
+    return f"badging:oid4vci:nonce:{_hash(nonce)}"
+
+
+def wallet_nonce_issue() -> dict:
+    """Nonce endpoint (OID4VCI 1.0 §7): a fresh c_nonce for a proof, valid NONCE_TTL, usable once.
+    (Wallets on earlier drafts use the c_nonce of the token response instead.)"""
+    nonce = secrets.token_urlsafe(24)
+    cache.set(_nonce_key(nonce), True, int(NONCE_TTL.total_seconds()))
+    return {"c_nonce": nonce}
+
+
+def _nonce_valid(offer: WalletOffer, nonce: str, now) -> bool:
+    """The offer's own c_nonce (token response, or the one sent with the last refusal), or one from
+    the nonce endpoint, which is spent by this check."""
+    current = offer.nonce_expires_at is not None and offer.nonce_expires_at > now
+    if current and secrets.compare_digest(_hash(nonce), offer.nonce_hash):
+        return True
+    return bool(cache.delete(_nonce_key(nonce)))
+
+
 def _proof_jwt(body: dict) -> str:
     proofs = body.get("proofs")
     if isinstance(proofs, dict) and isinstance(proofs.get("jwt"), list) and len(proofs["jwt"]) == 1:
@@ -180,7 +203,7 @@ def wallet_credential_issue(*, access_token: str, body: dict, links: PublicLinks
     """Credential endpoint (OID4VCI §8): with the access token (once) and a proof of possession
     over the current c_nonce, the award's credential bound to the wallet's DID. Audited."""
     now = timezone.now()
-    refusal: WalletError | None
+    refusal: WalletError | None = None
     if not isinstance(body, dict):
         raise WalletError("invalid_credential_request", "The request body must be a JSON object.")
     with transaction.atomic():
@@ -204,17 +227,15 @@ def wallet_credential_issue(*, access_token: str, body: dict, links: PublicLinks
             raise WalletError("unknown_credential_configuration", "Only OpenBadgeCredential is offered.")
         try:
             proof = holder.proof_verify(_proof_jwt(body), audience=links.base, now=now)
-            if (
-                offer.nonce_expires_at is None
-                or offer.nonce_expires_at <= now
-                or not secrets.compare_digest(_hash(proof.nonce), offer.nonce_hash)
-            ):
-                raise holder.InvalidProof("the proof does not carry the current c_nonce")
         except holder.InvalidProof as exc:
             # A fresh nonce for the next try (§8.3.1.2), saved: the refusal is raised after commit.
             refusal = WalletError("invalid_proof", str(exc), c_nonce=_new_nonce(offer, now))
         else:
-            refusal = None
+            if not _nonce_valid(offer, proof.nonce, now):
+                refusal = WalletError(
+                    "invalid_nonce", "The proof does not carry a current c_nonce.", c_nonce=_new_nonce(offer, now)
+                )
+        if refusal is None:
             credential = issuance.award_credential_for_holder(award=award, holder_id=proof.holder_id, links=links)
             offer.claimed_at, offer.holder_id, offer.credential_id = now, proof.holder_id, credential["id"]
             offer.nonce_hash, offer.nonce_expires_at = "", None

@@ -65,6 +65,12 @@ def token(request):
     return _no_store(JsonResponse(body))
 
 
+@csrf_exempt  # a wallet's request, no cookies: a nonce is no secret, it only makes a proof fresh
+@require_POST
+def nonce(request):
+    return _no_store(JsonResponse(wallet.wallet_nonce_issue()))
+
+
 @csrf_exempt  # a wallet's request: authorised by its bearer access token, not a cookie
 @require_POST
 def credential(request):
@@ -119,6 +125,7 @@ urlpatterns = [
     path(".well-known/openid-credential-issuer", credential_issuer_metadata, name="oid4vci-issuer-metadata"),
     path(".well-known/oauth-authorization-server", authorization_server_metadata, name="oid4vci-as-metadata"),
     path("oid4vci/token", token, name="oid4vci-token"),
+    path("oid4vci/nonce", nonce, name="oid4vci-nonce"),
     path("oid4vci/credential", credential, name="oid4vci-credential"),
     path("l/<str:launch_id>/awards/<str:award_public_id>/wallet/", learner_wallet_offer, name="learner_award_wallet"),
 ]

@@ -197,7 +197,6 @@ def test_proof_of_possession_is_checked(learner_award):
     token = holder.token(code).json()
     access = token["access_token"]
     bad = [
-        holder.proof(nonce="not-the-nonce"),
         holder.proof(nonce=token["c_nonce"], audience="https://other-issuer.example"),
         holder.proof(nonce=token["c_nonce"], iat=time.time() - 3600),
         holder.proof(nonce=token["c_nonce"]).rsplit(".", 1)[0] + ".AAAA",
@@ -210,8 +209,10 @@ def test_proof_of_possession_is_checked(learner_award):
         assert response.status_code == 400 and response.json()["error"] == "invalid_proof", response.content
         assert response.json()["c_nonce"] != nonce
         nonce = response.json()["c_nonce"]
-    # The old nonce no longer works; the fresh one does.
-    assert holder.credential(access, holder.proof(nonce=token["c_nonce"])).json()["error"] == "invalid_proof"
+    # A nonce the issuer did not hand out, and the superseded one, are refused as invalid_nonce.
+    for stale in ("not-the-nonce", token["c_nonce"]):
+        response = holder.credential(access, holder.proof(nonce=stale))
+        assert response.status_code == 400 and response.json()["error"] == "invalid_nonce", response.content
     no_proof = client.post(
         "/oid4vci/credential", json.dumps({"credential_configuration_id": "OpenBadgeCredential"}),
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {access}",
@@ -248,3 +249,24 @@ def test_metadata_and_errors_follow_oauth(learner_award):
     assert client.post("/oid4vci/token", {"grant_type": PRE_AUTH, "pre-authorized_code": "guess"}).status_code == 400
     anonymous = client.post("/oid4vci/credential", "{}", content_type="application/json")
     assert anonymous.status_code == 401 and "Bearer" in anonymous["WWW-Authenticate"]
+
+
+def test_a_wallet_on_oid4vci_1_0_takes_its_nonce_from_the_nonce_endpoint_once(learner_award):
+    award, launch = learner_award
+    client = Client()
+    holder = ScriptedWallet(client)
+    offer = ScriptedWallet.parse_offer(start_claim(client, launch, award))
+    metadata, _ = holder.metadata(offer)
+    token = holder.token(offer["grants"][PRE_AUTH]["pre-authorized_code"]).json()
+    nonce_endpoint = metadata["nonce_endpoint"].removeprefix(BASE)
+    first = client.post(nonce_endpoint).json()["c_nonce"]
+    second = client.post(nonce_endpoint).json()["c_nonce"]
+    assert first != second
+    other = ScriptedWallet(client)
+    other_offer = ScriptedWallet.parse_offer(start_claim(client, launch, award))
+    other_token = other.token(other_offer["grants"][PRE_AUTH]["pre-authorized_code"]).json()
+    assert holder.credential(token["access_token"], holder.proof(nonce=first)).status_code == 200
+    # Spent: the same endpoint nonce does not make a second proof fresh, even for another offer.
+    again = other.credential(other_token["access_token"], other.proof(nonce=first))
+    assert again.json()["error"] == "invalid_nonce"
+    assert other.credential(other_token["access_token"], other.proof(nonce=second)).status_code == 200
