@@ -270,3 +270,15 @@ def test_a_wallet_on_oid4vci_1_0_takes_its_nonce_from_the_nonce_endpoint_once(le
     again = other.credential(other_token["access_token"], other.proof(nonce=first))
     assert again.json()["error"] == "invalid_nonce"
     assert other.credential(other_token["access_token"], other.proof(nonce=second)).status_code == 200
+
+
+def test_admins_see_wallet_claims_but_no_secrets(learner_award, admin_client):
+    award, launch = learner_award
+    client = Client()
+    holder = ScriptedWallet(client)
+    holder.claim(start_claim(client, launch, award))
+    offer = WalletOffer.objects.get()
+    listing = admin_client.get(reverse("admin:badging_walletoffer_changelist"))
+    assert listing.status_code == 200 and holder.did in listing.content.decode()
+    detail = admin_client.get(reverse("admin:badging_walletoffer_change", args=[offer.pk])).content.decode()
+    assert offer.code_hash not in detail and offer.token_hash not in detail
