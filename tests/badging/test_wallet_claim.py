@@ -231,6 +231,8 @@ def test_a_revoked_badge_cannot_be_claimed(learner_award):
     code = ScriptedWallet.parse_offer(start_claim(client, launch, award))["grants"][PRE_AUTH]["pre-authorized_code"]
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert holder.token(code).json()["error"] == "invalid_grant"
+    page = client.get(reverse("badging:launch_home", args=[launch.public_id])).content.decode()
+    assert reverse("badging:learner_award_wallet", args=[launch.public_id, award.public_id]) not in page
     with pytest.raises(wallet.AwardNotYours):
         wallet.wallet_offer_create(
             award_public_id=award.public_id, learner=award.learner, links=wallet.PublicLinks(BASE)
