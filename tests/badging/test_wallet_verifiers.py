@@ -24,7 +24,13 @@ from tests.badging.test_public import issued_award
 from tests.conftest import ROOT
 
 VERIFIERS = ROOT / "tests" / "verifiers"
-SCHEMAS = Path(os.environ.get("SFB_REFERENCE_DATA", "/work/shared/reference/data")) / "ob30-schema"
+# ../shared beside the clone (CI), else the workplace's copy; SFB_REFERENCE_DATA overrides both.
+_SHARED_DATA = [ROOT.parent / "shared" / "reference" / "data", Path("/work/shared/reference/data")]
+SCHEMAS = (
+    Path(os.environ["SFB_REFERENCE_DATA"])
+    if "SFB_REFERENCE_DATA" in os.environ
+    else next((p for p in _SHARED_DATA if p.exists()), _SHARED_DATA[-1])
+) / "ob30-schema"
 
 
 def verify(document, base: str) -> dict:
