@@ -14,7 +14,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed
+# The third-party Open Badges 3.0 verifiers the tests run (node packages pinned by the lockfile).
+VERIFIERS := tests/verifiers
+$(VERIFIERS)/node_modules/.installed: $(VERIFIERS)/package.json $(VERIFIERS)/package-lock.json
+	npm ci --prefix $(VERIFIERS) --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(VENV)/.installed $(VERIFIERS)/node_modules/.installed
 
 demo: venv
 	$(PY) -m sandbox.demo

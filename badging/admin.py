@@ -36,6 +36,7 @@ from badging.models import (
     IssuerKey,
     LearnerProgress,
     SyncRun,
+    WalletOffer,
 )
 from badging.selectors.learner import badge_image_url
 
@@ -820,6 +821,21 @@ class DeliveryAdmin(ReadOnlyAdmin):
             self.message_user(
                 request, "Nothing to retry: those deliveries were sent, or their awards revoked.", messages.WARNING
             )
+
+
+@admin.register(WalletOffer)
+class WalletOfferAdmin(ReadOnlyAdmin):
+    """Offers of badges to learners' wallets (OID4VCI): when made, whether claimed, by which DID."""
+
+    list_display = ["award", "created_at", "code_expires_at", "code_used_at", "claimed_at", "holder_id"]
+    list_select_related = ["award__badge_class"]
+    search_fields = ["award__public_id", "holder_id", "credential_id"]
+    exclude = ["code_hash", "token_hash", "nonce_hash"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        deferred = ("award__ob3_credential", "award__ob3_jwt", "award__badge_class__image")
+        return super().get_queryset(request).defer(*deferred)
 
 
 @admin.register(AuditEvent)

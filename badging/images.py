@@ -9,13 +9,14 @@ sanitiser (nh3) would parse them as HTML and rewrite them rather than say what i
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 from django.core.exceptions import ValidationError
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 256 * 1024
 MIN_SIDE = 90
@@ -284,3 +285,39 @@ def _css_urls_check(text: str, *, where: str) -> None:
     # An url( the pattern above could not read (unclosed, odd quoting) is refused rather than guessed.
     if len(re.findall(r"url\s*\(", text, re.I)) != found:
         raise ValidationError(f"{where} has a url( that refers outside the file; only url(#id) is allowed")
+
+
+REVOKED_RED = (180, 35, 24)
+
+
+def revoked_marked(data: bytes, content_type: str) -> tuple[bytes, str]:
+    """The badge image marked as revoked (greyed, a red band reading REVOKED), unbaked: what a
+    revoked award's image URL answers, so that a wallet shows a revoked badge, not a broken picture.
+
+    PNG: redrawn with Pillow. SVG: a new SVG showing the original as an image (an <img>-context
+    SVG runs no script and loads nothing) under the band, so the original markup is never edited."""
+    if content_type.startswith("image/svg"):
+        encoded = base64.b64encode(data).decode("ascii")
+        svg = (
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 400" width="400" height="400">'
+            '<filter id="grey"><feColorMatrix type="saturate" values="0"/></filter>'
+            f'<image href="data:image/svg+xml;base64,{encoded}" width="400" height="400" filter="url(#grey)" '
+            'opacity="0.6"/>'
+            '<rect x="0" y="170" width="400" height="60" fill="rgb(%d,%d,%d)"/>'
+            % REVOKED_RED
+            + '<text x="200" y="212" font-family="sans-serif" font-size="36" font-weight="bold" fill="#fff" '
+            'text-anchor="middle">REVOKED</text></svg>'
+        )
+        return svg.encode("utf-8"), "image/svg+xml"
+    with Image.open(io.BytesIO(data)) as original:
+        image = ImageOps.grayscale(original.convert("RGB")).convert("RGBA")
+    width, height = image.size
+    band = max(height // 6, 12)
+    draw = ImageDraw.Draw(image)
+    top = (height - band) // 2
+    draw.rectangle((0, top, width, top + band), fill=(*REVOKED_RED, 255))
+    font = ImageFont.load_default(size=max(band * 2 // 3, 8))
+    draw.text((width / 2, top + band / 2), "REVOKED", fill=(255, 255, 255, 255), font=font, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue(), "image/png"

@@ -469,3 +469,29 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["course", "-at"], name="badging_audit_course_idx")]
+
+
+class WalletOffer(models.Model):
+    """An OpenID for Verifiable Credential Issuance offer (pre-authorised code flow) of one award to
+    the learner's wallet. Codes, tokens and nonces are stored as SHA-256 hashes only: a database
+    reader cannot claim a badge. Each step works once and within its time: the code is exchanged
+    for one access token, which fetches one credential."""
+
+    award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="wallet_offers")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    code_expires_at = models.DateTimeField()
+    code_used_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    nonce_hash = models.CharField(max_length=64, blank=True)
+    nonce_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    holder_id = models.CharField(max_length=2000, blank=True, help_text="The wallet's DID the credential was bound to")
+    credential_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Wallet offer of {self.award_id} at {self.created_at:%Y-%m-%d %H:%M}"

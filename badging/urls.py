@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from badging.views import events, instructor, learner, public
+from badging.views import events, instructor, learner, public, wallet
 
 app_name = "badging"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include(instructor.urlpatterns)),
     path("", include(public.urlpatterns)),
     path("", include(events.urlpatterns)),
+    path("", include(wallet.urlpatterns)),
 ]

@@ -58,16 +58,40 @@ def public_multikey(public_jwk: dict) -> str:
     return ed25519_multikey(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
 
 
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+
+
 def key_document(*, key_url: str, controller: str, algorithm: str, public_jwk: dict) -> dict:
-    """The public key as served at its URL: a Multikey (Controlled Identifiers §2.2.2) for Ed25519,
-    which Data Integrity verifiers dereference from verificationMethod; a JWK with kid for RSA."""
+    """The public key as served at its URL. Ed25519: a Multikey (Controlled Identifiers §2.2.2)
+    giving the key once, as publicKeyMultibase (the Multikey context defines no publicKeyJwk).
+    RSA: the bare JWK with kid (RFC 7517), what a VC-JWT header's kid dereferences to (OB 3.0 §8.2)."""
     if algorithm == ED25519:
         return {
-            "@context": "https://w3id.org/security/multikey/v1",
+            "@context": MULTIKEY_CONTEXT,
             "id": key_url,
             "type": "Multikey",
             "controller": controller,
             "publicKeyMultibase": public_multikey(public_jwk),
-            "publicKeyJwk": public_jwk,
         }
     return {**public_jwk, "kid": key_url, "use": "sig"}
+
+
+def did_document(*, did: str, also_known_as: str, ed25519_keys: list[tuple[str, dict]]) -> dict:
+    """The issuer's did:web DID document (DID Core §5): every Ed25519 signing key it ever had,
+    current and superseded, as a Multikey verification method listed under assertionMethod, which
+    is what Data Integrity verifiers check a proof's verificationMethod against (proof purpose
+    "assertionMethod"). ed25519_keys: (verification method id, public JWK) pairs."""
+    methods = [
+        {"id": method_id, "type": "Multikey", "controller": did, "publicKeyMultibase": public_multikey(jwk)}
+        for method_id, jwk in ed25519_keys
+    ]
+    return {
+        # DID v1 first: verifiers use a DID document as it is (no JSON-LD framing); it defines
+        # assertionMethod/verificationMethod/controller/alsoKnownAs, Multikey v1 the key terms.
+        "@context": [DID_CONTEXT, MULTIKEY_CONTEXT],
+        "id": did,
+        "alsoKnownAs": [also_known_as],
+        "verificationMethod": methods,
+        "assertionMethod": [method["id"] for method in methods],
+    }

@@ -6,6 +6,7 @@ of them are built from the same base (PUBLIC_BASE_URL, else the requesting host)
 
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.urls import reverse
@@ -69,6 +70,23 @@ class PublicLinks:
 
     def issuer_image(self, issuer_id: str) -> str:
         return self._url("public-issuer-image", public_id=issuer_id)
+
+    def issuer_did(self, issuer_id: str) -> str:
+        """The issuer's OB 3.0 identifier: a did:web whose document is served at issuer_did_document.
+
+        did:web §3.2 (Read): the method-specific id is the host (a port percent-encoded as %3A)
+        followed by the path segments, each ':'-separated; it resolves to https://host/path/did.json.
+        """
+        url = urlsplit(self.issuer(issuer_id))
+        segments = [quote(segment, safe="") for segment in url.path.split("/") if segment]
+        return ":".join(["did:web", quote(url.netloc.lower(), safe=""), *segments])
+
+    def issuer_did_document(self, issuer_id: str) -> str:
+        return self._url("public-issuer-did", public_id=issuer_id)
+
+    def issuer_verification_method(self, issuer_id: str, kid: str) -> str:
+        """A signing key as a DID URL: the issuer's DID document lists it under assertionMethod."""
+        return f"{self.issuer_did(issuer_id)}#{kid}"
 
     def issuer_key(self, issuer_id: str, kid: str) -> str:
         return self._url("public-issuer-key", public_id=issuer_id, kid=kid)

@@ -24,3 +24,14 @@ def multibase_encode(data: bytes) -> str:
 
 def ed25519_multikey(public_key_raw: bytes) -> str:
     return multibase_encode(ED25519_PUB_PREFIX + public_key_raw)
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    for char in text:
+        index = ALPHABET.find(char)
+        if index < 0:
+            raise ValueError(f"not base58-btc: {char!r}")
+        n = n * 58 + index
+    pad = len(text) - len(text.lstrip("1"))
+    return b"\0" * pad + (n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b"")

@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import json
+import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -39,10 +40,16 @@ def status_position(status_list_index: int) -> tuple[int, int]:
     return divmod(status_list_index, STATUS_LIST_SIZE)
 
 
+# Namespace of the credential subjects' ids (uuid5 of the award's public id).
+SUBJECT_NAMESPACE = uuid.UUID("5b0c8f0e-3c4e-4d3b-9a53-3f1b0a7c2d61")
+
+
 def issuer_profile(issuer, links) -> dict:
-    """§8.2.11 Profile: id and type required, name expected."""
+    """§8.2.11 Profile: id and type required, name expected. The id is the issuer's did:web, whose
+    DID document lists the signing keys under assertionMethod (what verifiers check a proof's
+    verificationMethod against); the image lets a wallet show who issued the badge."""
     profile = {
-        "id": links.issuer(issuer.public_id),
+        "id": links.issuer_did(issuer.public_id),
         "type": ["Profile"],
         "name": issuer.name,
         "url": issuer.url,
@@ -50,7 +57,16 @@ def issuer_profile(issuer, links) -> dict:
     }
     if issuer.description:
         profile["description"] = issuer.description
+    if issuer.image:
+        profile["image"] = {"id": links.issuer_image(issuer.public_id), "type": "Image"}
     return profile
+
+
+def subject_id(award_public_id: str) -> str:
+    """credentialSubject.id (and the VC-JWT sub): stable for the award and identifying no one (not
+    the email, not a Canvas id; one per award, so that two of a learner's badges are not linked by
+    it). A wallet's claim replaces it with the wallet's own DID."""
+    return f"urn:uuid:{uuid.uuid5(SUBJECT_NAMESPACE, award_public_id)}"
 
 
 def achievement(badge_class, links) -> dict:
@@ -96,6 +112,7 @@ def credential_document(award, links) -> dict:
         "issuer": issuer_profile(issuer, links),
         "validFrom": vc_datetime(award.issued_on),
         "credentialSubject": {
+            "id": subject_id(award.public_id),
             "type": ["AchievementSubject"],
             "identifier": [
                 {
@@ -180,17 +197,17 @@ def _timestamp(text: str) -> int:
 
 
 def credential_jwt(document: dict, *, private_key, kid: str) -> str:
-    """§8.5.2 VC-JWT: compact JWS (RS256, header kid + typ only) over the credential, with the
-    registered claims iss = issuer.id, jti = id, nbf = validFrom, exp = validUntil (sub when the
-    subject has an id)."""
-    payload = {k: v for k, v in document.items() if k != "proof"}
+    """§8.2 VC-JWT: compact JWS (RS256, header kid + typ only) whose payload is the credential as
+    issued, embedded proof included (§8: the proof is added before the JWT is made), plus the
+    registered claims iss = issuer.id, jti = id, sub = credentialSubject.id, nbf = validFrom,
+    exp = validUntil. kid is the URL of the RSA public key as a JWK."""
+    payload = dict(document)
     payload["iss"] = document["issuer"]["id"]
     payload["jti"] = document["id"]
     payload["nbf"] = _timestamp(document["validFrom"])
     if "validUntil" in document:
         payload["exp"] = _timestamp(document["validUntil"])
-    if subject_id := document["credentialSubject"].get("id"):
-        payload["sub"] = subject_id
+    payload["sub"] = document["credentialSubject"]["id"]
     header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
     signing_input = (
         _b64url(json.dumps(header, separators=(",", ":")).encode())
@@ -219,7 +236,7 @@ def status_list_credential(*, issuer, list_url: str, revoked_positions, valid_fr
         "@context": [CONTEXTS[0]],
         "id": list_url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-        "issuer": links.issuer(issuer.public_id),
+        "issuer": links.issuer_did(issuer.public_id),
         "validFrom": vc_datetime(valid_from),
         "credentialSubject": {
             "id": f"{list_url}#list",

@@ -35,6 +35,11 @@ def issuer_key_public_get(*, issuer: Issuer, kid: str) -> IssuerKey | None:
     return IssuerKey.objects.filter(issuer=issuer, public_id=kid).first()
 
 
+def issuer_keys_published(*, issuer: Issuer, algorithm: str) -> list[IssuerKey]:
+    """Every key of the algorithm the issuer ever had, oldest first (superseded ones included)."""
+    return list(IssuerKey.objects.filter(issuer=issuer, algorithm=algorithm).order_by("created_at", "pk"))
+
+
 def award_image_get(*, award: Award, content_type: str) -> AwardImage | None:
     return AwardImage.objects.filter(award=award, content_type=content_type).first()
 

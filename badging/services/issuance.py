@@ -18,6 +18,7 @@ import random
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -303,11 +304,11 @@ def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> 
     credential = ob3.data_integrity_sign(
         unsigned,
         private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
-        verification_method=links.issuer_key(issuer_id, signing.ed25519.public_id),
+        verification_method=links.issuer_verification_method(issuer_id, signing.ed25519.public_id),
         created=award.issued_on,
     )
     jwt = ob3.credential_jwt(
-        unsigned,
+        credential,
         private_key=keys.private_key_load(signing.rsa.pk, signing.rsa.private_key_pem),
         kid=links.issuer_key(issuer_id, signing.rsa.public_id),
     )
@@ -709,7 +710,7 @@ def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) 
         return None
     positions, newest = status_list_revoked_positions(issuer=issuer, list_number=list_number)
     version = f"{len(positions)}:{newest.timestamp() if newest else 0}"
-    cache_key = f"badging:status-list:{links.base}:{issuer.public_id}:{list_number}:{version}"
+    cache_key = f"badging:status-list:did:{links.base}:{issuer.public_id}:{list_number}:{version}"
     document = cache.get(cache_key)
     if document is None:
         signing = issuer_keys_current(issuer=issuer)
@@ -721,8 +722,29 @@ def status_list_render(*, issuer: Issuer, list_number: int, links: PublicLinks) 
         document = ob3.data_integrity_sign(
             unsigned,
             private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
-            verification_method=links.issuer_key(issuer.public_id, signing.ed25519.public_id),
+            verification_method=links.issuer_verification_method(issuer.public_id, signing.ed25519.public_id),
             created=valid_from,
         )
         cache.set(cache_key, document, STATUS_LIST_CACHE_SECONDS)
     return document
+
+
+def award_credential_for_holder(*, award: Award, holder_id: str, links: PublicLinks) -> dict:
+    """The award's OB 3.0 credential bound to a wallet: credentialSubject.id is the holder's DID
+    (the wallet proved it controls it), a credential id of its own, the award's status list entry
+    (a revocation shows in the wallet too), signed with the issuer's current key."""
+    signing = issuer_keys_current(issuer=award.badge_class.issuer)
+    unsigned = ob3.credential_document(award, links)
+    unsigned["id"] = f"urn:uuid:{uuid.uuid4()}"
+    unsigned["credentialSubject"] = {
+        "id": holder_id,
+        **{k: v for k, v in unsigned["credentialSubject"].items() if k != "id"},
+    }
+    return ob3.data_integrity_sign(
+        unsigned,
+        private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
+        verification_method=links.issuer_verification_method(
+            award.badge_class.issuer.public_id, signing.ed25519.public_id
+        ),
+        created=timezone.now(),
+    )

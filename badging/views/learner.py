@@ -67,6 +67,7 @@ def launch_home(request, launch: LaunchContext):
             "launch": launch,
             "page": page,
             "share_token": share_form_token(launch),
+            "wallet_token": launch_form_token(launch=launch, purpose="learner.wallet"),
             "shared": request.GET.get("shared"),
         },
     )

@@ -16,6 +16,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from badging import images
 from badging.openbadges import keys, ob2
 from badging.openbadges.links import public_links
 from badging.selectors import awards as selectors
@@ -219,7 +220,14 @@ def _image_response(image, *, filename: str, download: bool) -> HttpResponse:
 def _assertion_image(request, award, *, content_type: str, extension: str):
     award = _documents_ensured(request, award)
     if award.revoked:
-        return HttpResponse("This badge has been revoked.", status=410, content_type="text/plain; charset=utf-8")
+        # Still an image (a wallet or a page embedding it shows a revoked badge, not a broken
+        # picture), but not the baked one: that carries the credential.
+        badge = award.badge_class
+        data, marked_type = images.revoked_marked(bytes(badge.image), badge.image_content_type)
+        response = _image(data, marked_type)
+        response["Cache-Control"] = "public, max-age=300"
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
     image = selectors.award_image_get(award=award, content_type=content_type)
     if image is None:
         raise Http404("No such image for this badge")
@@ -255,28 +263,43 @@ def assertion_ob3_image(request, public_id: str):
     )
 
 
+# VC-JOSE-COSE §6.1.1: the media type of a VC secured as a JWT (OB 3.0 §8.2).
+VC_JWT = "application/vc+jwt"
+
+
+def _wants_jwt(request) -> bool:
+    ranges = _accept_q(request.headers.get("Accept", ""))
+    jwt = max(ranges.get(VC_JWT, 0.0), ranges.get("application/jwt", 0.0))
+    data = max(ranges.get("application/ld+json", 0.0), ranges.get("application/json", 0.0), ranges.get("*/*", 0.0))
+    return jwt > 0 and jwt >= data
+
+
+def _jwt_response(request, award) -> HttpResponse:
+    response = HttpResponse(award.ob3_jwt, content_type=VC_JWT, status=410 if award.revoked else 200)
+    response["Access-Control-Allow-Origin"] = "*"
+    if "download" in request.GET:
+        response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.jwt"'
+    return response
+
+
 @require_safe
 def assertion_ob3(request, public_id: str):
+    """The credential at its id: the Data Integrity JSON-LD, or the VC-JWT for Accept: application/vc+jwt."""
     award = _award_with_documents(request, public_id)
+    if _wants_jwt(request):
+        return _vary(_jwt_response(request, award))
     # A revoked credential answers 410 like every URL of a revoked award; the body stays, as its
     # status list entry is what an OB 3.0 verifier checks.
     status = 410 if award.revoked else 200
     response = _json(request, award.ob3_credential, content_type="application/ld+json", status=status)
     if "download" in request.GET:
         response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.ob3.json"'
-    return response
+    return _vary(response)
 
 
 @require_safe
 def assertion_jwt(request, public_id: str):
-    award = _award_with_documents(request, public_id)
-    response = HttpResponse(
-        award.ob3_jwt, content_type="application/vc+ld+json+jwt", status=410 if award.revoked else 200
-    )
-    response["Access-Control-Allow-Origin"] = "*"
-    if "download" in request.GET:
-        response["Content-Disposition"] = f'attachment; filename="badge-{award.public_id}.jwt"'
-    return response
+    return _jwt_response(request, _award_with_documents(request, public_id))
 
 
 @require_safe
@@ -355,11 +378,31 @@ def issuer_key(request, public_id: str, kid: str):
     links = public_links(request)
     document = keys.key_document(
         key_url=links.issuer_key(found.public_id, key.public_id),
-        controller=links.issuer(found.public_id),
+        controller=links.issuer_did(found.public_id),
         algorithm=key.algorithm,
         public_jwk=key.public_jwk,
     )
     return _json(request, document, content_type="application/json" if key.algorithm == keys.RS256 else None)
+
+
+@require_safe
+def issuer_did_document(request, public_id: str):
+    """The did:web DID document of an issuer (OB 3.0 credentials name the DID as their issuer)."""
+    found = selectors.issuer_public_get(public_id=public_id)
+    if found is None:
+        raise Http404("No such issuer")
+    links = public_links(request)
+    document = keys.did_document(
+        did=links.issuer_did(found.public_id),
+        also_known_as=links.issuer(found.public_id),
+        ed25519_keys=[
+            (links.issuer_verification_method(found.public_id, key.public_id), key.public_jwk)
+            for key in selectors.issuer_keys_published(issuer=found, algorithm=keys.ED25519)
+        ],
+    )
+    response = _json(request, document, content_type="application/did+ld+json")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @require_safe
@@ -388,6 +431,7 @@ urlpatterns = [
     path("public/badges/<slug:public_id>/image", badge_class_image, name="public-badge-image"),
     path("public/issuers/<slug:public_id>", issuer, name="public-issuer"),
     path("public/issuers/<slug:public_id>/image", issuer_image, name="public-issuer-image"),
+    path("public/issuers/<slug:public_id>/did.json", issuer_did_document, name="public-issuer-did"),
     path("public/issuers/<slug:public_id>/keys/<slug:kid>", issuer_key, name="public-issuer-key"),
     path("public/status/<slug:public_id>/<int:list_number>", status_list, name="public-status-list"),
 ]

@@ -1,6 +1,7 @@
 """Public verification URLs: content negotiation, revocation, the email check, link previews, and the
 page in a real browser."""
 
+import io
 import json
 import os
 import re
@@ -114,7 +115,41 @@ def test_revoked_assertion_is_gone_everywhere(award):
     assert page.status_code == 410
     assert "This badge has been revoked" in page.content.decode() and "Issued in error" in page.content.decode()
     assert "(revoked)" in get(path, None, ua="Twitterbot/1.0").content.decode()
-    assert get(path + "/image").status_code == 410
+    # The image still answers an image, marked revoked and no longer carrying the badge.
+    for image_path in ("/image", "/image.ob3"):
+        image = get(path + image_path)
+        assert image.status_code == 200 and image["Content-Type"] == "image/png"
+        from PIL import Image
+
+        marked = Image.open(io.BytesIO(image.content))
+        assert marked.format == "PNG" and marked.size == Image.open(io.BytesIO(bytes(award.badge_class.image))).size
+        assert b"openbadge" not in image.content
+        assert (180, 35, 24, 255) in {marked.getpixel((x, marked.height // 2)) for x in range(marked.width)}
+
+
+def test_revoked_svg_badge_image_is_a_marked_svg_that_embeds_nothing_active(db):
+    from tests.badging.test_issuance_support import SVG
+
+    award = issued_award()
+    award.badge_class.image, award.badge_class.image_content_type = SVG, "image/svg+xml"
+    award.badge_class.save()
+    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    image = get(f"/public/assertions/{award.public_id}/image")
+    assert image.status_code == 200 and image["Content-Type"] == "image/svg+xml"
+    body = image.content.decode()
+    assert "REVOKED" in body and "openbadges" not in body and "<script" not in body
+    assert image["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_credential_url_answers_the_vc_jwt_when_asked_for_it(award):
+    path = f"/public/assertions/{award.public_id}.ob3.json"
+    jwt = get(path, "application/vc+jwt")
+    assert jwt.status_code == 200 and jwt["Content-Type"] == "application/vc+jwt"
+    assert jwt.content.decode() == award.ob3_jwt and "Accept" in jwt["Vary"]
+    assert get(path, "application/ld+json, application/vc+jwt;q=0.5").json() == award.ob3_credential
+    assert get(path, "application/json").json() == award.ob3_credential
+    assert get(path, None).json() == award.ob3_credential
+    assert get(f"/public/assertions/{award.public_id}.jwt")["Content-Type"] == "application/vc+jwt"
 
 
 def test_email_check_answers_yes_or_no_without_revealing_the_address(award):
@@ -165,6 +200,45 @@ def test_old_keys_stay_published_after_rotation(award):
     for kid in old_ids:
         assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/{kid}").status_code == 200
     assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/nope").status_code == 404
+
+
+def test_did_document_lists_current_and_superseded_keys_under_assertion_method(award):
+    issuer = award.badge_class.issuer
+    path = f"/public/issuers/{issuer.public_id}/did.json"
+    before = get(path).json()
+    issuance.issuer_key_rotate(issuer_id=issuer.pk)
+    issuance.issuer_keys_current(issuer=issuer)
+    response = get(path)
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/did+ld+json")
+    document = response.json()
+    did = f"did:web:testserver:public:issuers:{issuer.public_id}"
+    assert document["id"] == did == award.ob3_credential["issuer"]["id"]
+    assert document["@context"] == ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"]
+    assert document["alsoKnownAs"] == [f"http://testserver/public/issuers/{issuer.public_id}"]
+    ed25519 = issuer.keys.filter(algorithm="Ed25519")
+    assert ed25519.count() == 2
+    assert document["assertionMethod"] == [m["id"] for m in document["verificationMethod"]]
+    assert set(before["assertionMethod"]) < set(document["assertionMethod"])
+    assert award.ob3_credential["proof"][0]["verificationMethod"] in document["assertionMethod"]
+    for method in document["verificationMethod"]:
+        # The key once: Multikey publicKeyMultibase only (the Multikey context defines no JWK term).
+        assert set(method) == {"id", "type", "controller", "publicKeyMultibase"}
+        assert method["type"] == "Multikey" and method["controller"] == did
+    assert get("/public/issuers/nope/did.json").status_code == 404
+
+
+def test_did_web_encodes_the_port_and_path_of_the_public_base_url():
+    from badging.openbadges.links import PublicLinks
+
+    assert PublicLinks("http://127.0.0.1:8000").issuer_did("abc") == "did:web:127.0.0.1%3A8000:public:issuers:abc"
+    assert PublicLinks("https://Uni.example.edu").issuer_did("a-b_c") == "did:web:uni.example.edu:public:issuers:a-b_c"
+
+
+def test_ed25519_key_document_gives_the_key_once(award):
+    kid = award.badge_class.issuer.keys.get(algorithm="Ed25519").public_id
+    document = get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/{kid}").json()
+    assert document["type"] == "Multikey" and "publicKeyJwk" not in document
+    assert document["controller"] == award.ob3_credential["issuer"]["id"]
 
 
 def test_unknown_ids_are_404(db):
@@ -308,3 +382,38 @@ def test_the_status_list_is_signed_once_until_a_badge_on_it_is_revoked(award, mo
     assert get(path).json() == first and len(signed) == 1
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert get(path).json() != first and len(signed) == 2
+
+
+def test_credentials_signed_for_the_old_https_issuer_are_signed_again_on_first_request(award):
+    """Before the did:web issuer, credentials named the OB 2.0 issuer URL (refused by strict
+    verifiers): migration 0003 clears them and the first request signs them again, same status slot."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("badging.migrations.0003_resign_credentials_with_did_web_issuer")
+    old = dict(award.ob3_credential)
+    old["issuer"] = {**old["issuer"], "id": f"http://testserver/public/issuers/{award.badge_class.issuer.public_id}"}
+    type(award).objects.filter(pk=award.pk).update(ob3_credential=old)
+    fresh = issued_award()
+    migration.clear_http_issuer_credentials(apps, None)
+    award.refresh_from_db()
+    fresh.refresh_from_db()
+    assert award.ob3_credential is None and not award.images.exists()
+    assert fresh.ob3_credential is not None  # already did:web: left alone
+    credential = get(f"/public/assertions/{award.public_id}.ob3.json").json()
+    assert credential["issuer"]["id"].startswith("did:web:testserver:")
+    assert credential["credentialStatus"] == old["credentialStatus"]
+    assert get(f"/public/assertions/{award.public_id}/image").status_code == 200
+
+
+def test_embedded_issuer_profile_carries_the_issuer_image(db):
+    award = issued_award()
+    issuer = award.badge_class.issuer
+    issuer.image, issuer.image_content_type = make_png(), "image/png"
+    issuer.save()
+    issuance.award_documents_render(award=award, links=PublicLinks("http://testserver"))
+    profile = award.ob3_credential["issuer"]
+    assert profile["image"] == {"id": f"http://testserver/public/issuers/{issuer.public_id}/image", "type": "Image"}
+    assert get(profile["image"]["id"].removeprefix("http://testserver")).status_code == 200
+    assert award.ob3_credential["credentialSubject"]["achievement"]["creator"]["image"] == profile["image"]

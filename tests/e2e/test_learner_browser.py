@@ -248,3 +248,17 @@ def test_inside_the_canvas_iframe_without_cookies(page, live_server, screenshot,
     expect(frame.get_by_text("Your name is now shown on the public badge page.")).to_be_visible()
     assert Award.objects.get().learner_name_public is True
     assert page.context.cookies() == []  # nothing relied on a cookie
+
+
+def test_add_to_a_wallet_shows_a_qr_code_and_a_deep_link(page, live_server, screenshot):
+    launch = build("issued")
+    page.set_viewport_size({"width": 1100, "height": 900})
+    open_page(page, live_server, launch)
+    page.get_by_role("button", name="Add to a digital wallet").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("to your digital wallet")
+    expect(page.locator(".wallet-qr svg")).to_be_visible()
+    link = page.get_by_role("link", name="Open in my wallet app")
+    assert link.get_attribute("href").startswith("openid-credential-offer://?credential_offer=")
+    expect(page.get_by_role("link", name="download the credential (.json)")).to_be_visible()
+    screenshot(page, "learner-add-to-wallet")
+    check_a11y(page, "add to wallet")

@@ -109,8 +109,14 @@ def test_svg_images_are_served_with_a_policy_that_blocks_scripts_and_loads():
 def test_revoked_award_answers_410_on_its_ob3_credential_and_jwt_too():
     award = issued_award()
     issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
-    for suffix in (".ob3.json", ".jwt", "", "/image", "/evidence"):
+    for suffix in (".ob3.json", ".jwt", "", "/evidence"):
         assert Client().get(f"/public/assertions/{award.public_id}{suffix}").status_code == 410, suffix
+    # Its images still answer an image (wallets show a revoked badge, not a broken picture), marked
+    # revoked and no longer baked: the credential is not handed out there any more.
+    for suffix in ("/image", "/image.ob3", "/image.svg"):
+        response = Client().get(f"/public/assertions/{award.public_id}{suffix}")
+        assert response.status_code == 200 and response["Content-Type"].startswith("image/"), suffix
+        assert b"openbadge" not in response.content and award.public_id.encode() not in response.content
 
 
 def test_baking_text_from_canvas_into_an_svg_cannot_add_markup():
