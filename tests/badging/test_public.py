@@ -391,7 +391,7 @@ def test_credentials_signed_for_the_old_https_issuer_are_signed_again_on_first_r
 
     from django.apps import apps
 
-    migration = importlib.import_module("badging.migrations.0003_resign_credentials_with_did_web_issuer")
+    migration = importlib.import_module("badging.migrations.0005_resign_credentials_with_did_web_issuer")
     old = dict(award.ob3_credential)
     old["issuer"] = {**old["issuer"], "id": f"http://testserver/public/issuers/{award.badge_class.issuer.public_id}"}
     type(award).objects.filter(pk=award.pk).update(ob3_credential=old)
