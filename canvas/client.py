@@ -71,6 +71,10 @@ class CanvasClient:
         max_throttle_waits: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        if getattr(platform, "is_trusted", True) is False:
+            raise CanvasConfigurationError(
+                f"{platform} is not an approved, active platform: an admin must approve it before Canvas is called"
+            )
         base = (platform.api_base_url or "").strip().rstrip("/")
         if not base:
             raise CanvasConfigurationError(

@@ -511,7 +511,13 @@ def oidc_login(request, *, launch_url: str):
         raise Refused("missing_parameters", "iss or login_hint missing in the login request")
     tool_conf = DbToolConf()
     if tool_conf.platform(params["iss"], params["client_id"] or None) is None:
-        raise Refused("unknown_platform", f"login iss={params['iss']} client_id={params['client_id']}")
+        # Never redirect to the login URL of a registration nobody approved (an open redirect).
+        code = (
+            "platform_pending"
+            if selectors.platform_pending_exists(issuer=params["iss"], client_id=params["client_id"] or None)
+            else "unknown_platform"
+        )
+        raise Refused(code, f"login iss={params['iss']} client_id={params['client_id']}")
     login = DjangoOIDCLogin(request, tool_conf)
     login.set_launch_data_storage(DjangoCacheDataStorage())
     login.set_launch_data_lifetime(LOGIN_STATE_SECONDS)

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import transaction
 
 from lti import config, services
 from lti.adapter import body_within, http_session
@@ -97,10 +96,35 @@ def _json(response: requests.Response, what: str) -> dict:
     return data
 
 
+def registration_deployment_id(answer: dict) -> str:
+    """The deployment Canvas created with the registration: at the top level of its answer
+    (render_registration), or inside the tool configuration (IMS Dynamic Registration §3.6)."""
+    tool_conf = answer.get(TOOL_CONFIGURATION)
+    for source in (answer, tool_conf if isinstance(tool_conf, dict) else {}):
+        value = source.get("deployment_id")
+        if isinstance(value, (str, int)) and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
 def platform_register_dynamic(
-    *, openid_configuration_url: str, registration_token: str, base_url: str
+    *,
+    openid_configuration_url: str,
+    registration_token: str,
+    base_url: str,
+    requested_ip: str | None = None,
+    requested_with: str = "",
+    invite_token: str = "",
 ) -> RegistrationResult:
-    """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails."""
+    """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails.
+
+    The platform is recorded pending (trusted nowhere until an admin approves it), or approved when
+    the registration came through an admin's one-time link (`invite_token`).
+    """
+    invite = services.registration_invite_find(token=invite_token) if invite_token else None
+    if invite is None and services.platforms_pending_full():
+        # Refused before this server fetches anything for an anonymous caller.
+        raise Refused("registrations_full", "too many registrations wait for approval")
     _check_url(openid_configuration_url, "openid_configuration")
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
     headers = {"Accept": "application/json", **auth}
@@ -125,35 +149,50 @@ def platform_register_dynamic(
     client_id = str(answer.get("client_id") or "").strip()
     if not client_id:
         raise Refused("registration_failed", "the registration answer has no client_id")
-    tool_conf = answer.get(TOOL_CONFIGURATION) or {}
-    deployment_id = str(tool_conf.get("deployment_id") or "").strip() if isinstance(tool_conf, dict) else ""
+    deployment_id = registration_deployment_id(answer)
 
     issuer = openid["issuer"].rstrip("/")
     origin = urlsplit(openid_configuration_url)
-    is_canvas = platform_conf.get("product_family_code") == "canvas"
-    api_base_url = f"{origin.scheme}://{origin.netloc}" if is_canvas else ""
     name = str(platform_conf.get("https://canvas.instructure.com/lti/account_name") or "")
-    with transaction.atomic():
-        if Platform.objects.filter(issuer=issuer, client_id=client_id).exists():
-            raise Refused("registration_exists", f"{issuer} client_id={client_id} is already registered")
-        platform = services.platform_upsert(
-            issuer=issuer,
-            client_id=client_id,
-            deployment_ids=[deployment_id] if deployment_id else [],
-            api_base_url=api_base_url,
-            name=name or origin.netloc,
-            auth_login_url=openid["authorization_endpoint"],
-            auth_token_url=openid["token_endpoint"],
-            keyset_url=openid["jwks_uri"],
-            registered_via="dynamic",
-        )
-        if not deployment_id:
-            platform.accept_new_deployments = True
-            platform.save(update_fields=["accept_new_deployments", "updated_at"])
+    platform = services.platform_create_registered(
+        issuer=issuer,
+        client_id=client_id,
+        deployment_id=deployment_id,
+        api_base_url=registration_api_base_url(
+            openid_configuration_url=openid_configuration_url, issuer=issuer, platform_conf=platform_conf
+        ),
+        name=name or origin.netloc,
+        auth_login_url=openid["authorization_endpoint"],
+        auth_token_url=openid["token_endpoint"],
+        keyset_url=openid["jwks_uri"],
+        requested_ip=requested_ip,
+        requested_with=requested_with,
+        invite=invite,
+    )
     logger.info(
-        "lti dynamic registration: %s client_id=%s deployment=%s (API token still to be added)",
+        "lti dynamic registration (%s): %s client_id=%s deployment=%s from %s",
+        platform.status,
         issuer,
         client_id,
         deployment_id or "(first launch)",
+        requested_ip or "?",
     )
     return RegistrationResult(platform=platform, deployment_id=deployment_id)
+
+
+def registration_api_base_url(*, openid_configuration_url: str, issuer: str, platform_conf: dict) -> str:
+    """Canvas's REST base as far as registration can tell; "" when it cannot.
+
+    Hosted Canvas serves the OpenID configuration on its LTI issuer host (https://canvas.instructure.com
+    for every customer; app/controllers/lti/ims/dynamic_registration_controller.rb
+    `oidc_configuration_url` uses the issuer's host outside development), so that host says nothing
+    about the institution's. Only a configuration served from another host than the issuer's is
+    the institution's own Canvas. A signed launch's $Canvas.api.baseUrl fills or corrects this
+    (lti.services.launch_record).
+    """
+    if platform_conf.get("product_family_code") != "canvas":
+        return ""
+    origin = urlsplit(openid_configuration_url)
+    if not origin.netloc or origin.netloc == urlsplit(issuer).netloc:
+        return ""
+    return f"{origin.scheme}://{origin.netloc}"

@@ -188,6 +188,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 LTI_HTTP_TIMEOUT = env.float("LTI_HTTP_TIMEOUT", default=10.0)
 LTI_KEY_ROTATION_GRACE_DAYS = env.int("LTI_KEY_ROTATION_GRACE_DAYS", default=14)
 LTI_TOOL_TITLE = env.str("LTI_TOOL_TITLE", default="Badges")
+# Dynamic registrations awaiting an admin's approval: at most this many, deleted after this many days.
+LTI_PENDING_REGISTRATIONS_MAX = env.int("LTI_PENDING_REGISTRATIONS_MAX", default=20)
+LTI_PENDING_REGISTRATION_DAYS = env.int("LTI_PENDING_REGISTRATION_DAYS", default=7)
 
 # Canvas REST
 CANVAS_HTTP_TIMEOUT = env.float("CANVAS_HTTP_TIMEOUT", default=30.0)

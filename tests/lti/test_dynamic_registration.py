@@ -67,7 +67,8 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Badges is registered with Test University" in html
+    assert "Badges registration received from Test University" in html
+    assert "approved this registration" in html
     assert "API token" in html
     # The close message is sent by an external script (CSP forbids inline scripts).
     assert '<script src="/static/lti/js/registration-close.js"></script>' in html
@@ -75,11 +76,15 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     platform = Platform.objects.get()
     assert platform.issuer == "https://canvas.instructure.com" and platform.client_id == "10000000000555"
     assert platform.registered_via == "dynamic"
+    assert platform.status == Platform.STATUS_PENDING and not platform.is_trusted
+    assert platform.requested_ip == "127.0.0.1"
     assert platform.needs_api_token
     assert platform.auth_login_url == "https://sso.uni.canvas.test/api/lti/authorize_redirect"
     assert platform.auth_token_url == "https://uni.canvas.test/login/oauth2/token"
     assert platform.keyset_url == "https://sso.uni.canvas.test/api/lti/security/jwks"
+    # Served from the institution's host, not the issuer's: that host is its Canvas.
     assert platform.api_base_url == "https://uni.canvas.test"
+    assert platform.api_base_url_source == Platform.SOURCE_REGISTRATION
     assert platform.name == "Test University"
     assert platform.accept_new_deployments and not platform.deployments.exists()
 
@@ -115,9 +120,12 @@ def test_close_script_posts_the_lti_close_message():
 
 
 def test_dynamically_registered_canvas_can_launch(client, fake_canvas, rsps):
-    """Canvas creates the deployment after registration: the first signed launch records it."""
+    """Canvas creates the deployment after registration: the first signed launch records it
+    (once an admin approved the registration)."""
+    from lti.services import platform_approve
+
     start(client)
-    platform = Platform.objects.get()
+    platform = platform_approve(platform=Platform.objects.get(), approved_by="admin")
     canvas = FakeCanvas(client_id=platform.client_id, deployment_id="12:fresh-deployment")
     canvas.keyset_url, canvas.auth_login_url = platform.keyset_url, platform.auth_login_url
     canvas.serve_jwks(rsps)
