@@ -6,19 +6,17 @@ asks Canvas to close the dialog. A registration never overwrites an existing one
 who can reach this URL could re-point a live registration at keys of their own.
 """
 
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 
 from lti import config, services
 from lti.adapter import body_within, http_session
 from lti.errors import Refused
 from lti.models import Platform
+from skillsforward.outbound import OutboundRefused, url_check
 
 logger = logging.getLogger(__name__)
 
@@ -34,52 +32,26 @@ class RegistrationResult:
     deployment_id: str
 
 
-def _internal_address(host: str) -> str:
-    """The first address of `host` that is not on the public internet, or "" if there is none.
-
-    Anyone who can reach /lti/register/ chooses the URLs this server then fetches (and later uses as
-    the platform's key set and token endpoint): they must not point it at the cloud metadata
-    service, localhost or the campus network behind the firewall. A name that does not resolve is
-    left to fail when it is fetched.
-    """
-    try:
-        candidates = [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            return ""
-        candidates = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in candidates:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return str(address)
-    return ""
-
-
 def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url or "")
-    local_ok = settings.DEBUG or settings.SANDBOX_ENABLED  # the local Canvas stand-in speaks http on localhost
-    if not parts.hostname or parts.scheme not in (("https", "http") if local_ok else ("https",)):
-        raise Refused("registration_failed", f"{what} is not an https URL: {url!r}")
-    if not local_ok and (address := _internal_address(parts.hostname)):
-        raise Refused("registration_failed", f"{what} points at a non-public address ({address}): {url!r}")
+    """Refuses, before anything is fetched, a URL the guarded client would not reach: anyone who can
+    open /lti/register/ chooses these URLs (and the key set and token URLs used later)."""
+    try:
+        url_check(url or "")
+    except OutboundRefused as exc:
+        raise Refused("registration_failed", f"{what}: {exc}") from exc
     return url
 
 
 def _fetch(method: str, url: str, what: str, **kwargs) -> dict:
-    """One bounded request: no redirects (each URL is checked before it is fetched), at most
+    """One bounded request through the guarded client (no redirects, checked addresses), at most
     MAX_RESPONSE_BYTES read, a JSON object back."""
     try:
-        with http_session().request(method, url, allow_redirects=False, stream=True, **kwargs) as response:
+        with http_session().request(method, url, stream=True, **kwargs) as response:
             body = body_within(response, limit=MAX_RESPONSE_BYTES)
             if body is None:
                 raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
     except requests.RequestException as exc:
         raise Refused("registration_failed", f"{what}: {exc}") from exc
-    if response.is_redirect:
-        raise Refused("registration_failed", f"{what}: redirected to {response.headers.get('Location')!r}")
     response._content = body
     return _json(response, what)
 

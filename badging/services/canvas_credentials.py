@@ -18,6 +18,7 @@ from django.utils import timezone
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.openbadges.links import PublicLinks
 from badging.openbadges.ob2 import ob_datetime
+from skillsforward.outbound import outbound_session
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _base(connection: CanvasCredentialsConnection) -> str:
 
 def _token_request(connection: CanvasCredentialsConnection, data: dict) -> dict:
     try:
-        response = requests.post(f"{_base(connection)}/o/token", data=data, timeout=TIMEOUT)
+        response = outbound_session(timeout=TIMEOUT).post(f"{_base(connection)}/o/token", data=data)
     except requests.RequestException as exc:
         raise CanvasCredentialsError(f"Canvas Credentials is unreachable: {exc}") from exc
     if response.status_code == 429:
@@ -93,7 +94,7 @@ def _call(connection: CanvasCredentialsConnection, method: str, path: str, **kwa
         _token_fetch(connection)
     for attempt in (1, 2):
         try:
-            response = requests.request(
+            response = outbound_session(timeout=TIMEOUT).request(
                 method,
                 f"{_base(connection)}{path}",
                 headers={"Authorization": f"Bearer {connection.access_token}"},

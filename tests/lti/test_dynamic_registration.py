@@ -98,7 +98,7 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     assert sent["initiate_login_uri"] == "https://testserver/lti/login/"
     assert sent["redirect_uris"] == ["https://testserver/lti/launch/"]
     assert sent["jwks_uri"] == "https://testserver/lti/jwks.json"
-    assert "contextmembership.readonly" in sent["scope"]
+    assert sent["scope"] == ""  # no LTI service scopes: see test_only_the_scopes_the_product_uses
     tool = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
     assert tool["domain"] == "testserver"
     assert tool["https://canvas.instructure.com/lti/privacy_level"] == "public"
@@ -213,3 +213,18 @@ def test_registration_page_may_be_framed_by_the_registering_canvas(client, fake_
     assert "script-src 'self';" in csp and "unsafe-inline" not in csp
     assert "X-Frame-Options" not in response
     assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"  # popup platforms keep window.opener
+
+
+def test_only_the_scopes_the_product_uses(client, fake_canvas):
+    """The tool reads courses through the REST API token (canvas/), never through NRPS or AGS, so it
+    asks for no LTI Advantage scope. Canvas takes the registration's `scope` as a space-separated
+    list and calls .split on it (app/controllers/lti/ims/dynamic_registration_controller.rb
+    `create`), so the key is sent, empty; the developer key JSON's `scopes` is an empty list
+    (doc/api/lti_dev_key_config.md)."""
+    from lti import config
+
+    start(client)
+
+    assert fake_canvas["registration"]["scope"] == ""
+    assert client.get("/lti/config.json").json()["scopes"] == []
+    assert config.SCOPES == []
