@@ -87,6 +87,9 @@ class PlatformForm(forms.ModelForm):
             cleaned["api_token"] = self.stored_api_token
         else:
             cleaned["api_token"] = token
+        if "api_base_url" in self.changed_data:
+            # An admin's value: a launch's $Canvas.api.baseUrl never changes it.
+            self.instance.api_base_url_source = Platform.SOURCE_MANUAL
         return cleaned
 
 
@@ -120,6 +123,7 @@ class PlatformAdmin(admin.ModelAdmin):
         "issuer",
         "client_id",
         "api_base_url",
+        "api_base_url_source",
         "registered_via",
         "status",
         "active",
