@@ -146,7 +146,10 @@ def _public_pem(public_jwk: dict) -> str:
 
 
 def service_registration(*, platform: Platform) -> Registration:
-    """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch."""
+    """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch;
+    only for a trusted (approved, active) platform."""
+    if not platform.is_trusted:
+        raise LtiException(f"{platform} is not an approved, active platform")
     return DbToolConf()._registration(platform)
 
 

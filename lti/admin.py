@@ -144,7 +144,8 @@ class PlatformAdmin(admin.ModelAdmin):
     ]
     actions = ["approve_registrations", "test_connection"]
 
-    @admin.action(description="Approve selected registrations (shows what you approve first)")
+    # Only admins who may change platforms approve them (a view-only staff user sees the list).
+    @admin.action(description="Approve selected registrations (shows what you approve first)", permissions=["change"])
     def approve_registrations(self, request, queryset):
         pending = [p for p in queryset if p.status == Platform.STATUS_PENDING]
         if request.POST.get("confirm"):

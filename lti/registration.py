@@ -2,8 +2,9 @@
 
 Canvas opens GET /lti/register/?openid_configuration=…&registration_token=… in an iframe; the tool
 reads the platform's OpenID configuration, posts its own registration, records the Platform and
-asks Canvas to close the dialog. A registration never overwrites an existing one: otherwise anyone
-who can reach this URL could re-point a live registration at keys of their own.
+asks Canvas to close the dialog. Anyone can reach this URL, so what it records is pending (trusted
+nowhere) until an admin approves it, unless it came through an admin's one-time link; it never
+overwrites an existing registration; every URL it fetches goes through the guarded outbound client.
 """
 
 import logging

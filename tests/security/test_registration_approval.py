@@ -189,3 +189,32 @@ def test_an_admins_one_time_link_registers_approved_once(client, admin_client, r
     assert invite.used_at and invite.platform == platform
     again = register(client, url=OPENID_URL, path="/" + path)
     assert again.status_code == 403 and b"registration link is not valid" in again.content
+
+
+def test_lti_services_are_never_called_for_a_pending_platform(client, attacker):
+    from pylti1p3.exception import LtiException
+
+    from lti.adapter import service_connector
+
+    register(client)
+    with pytest.raises(LtiException, match="approved"):
+        service_connector(platform=Platform.objects.get())
+
+
+def test_a_view_only_staff_user_cannot_approve(client, attacker):
+    from django.contrib.auth.models import Permission
+
+    register(client)
+    platform = Platform.objects.get()
+    viewer = get_user_model().objects.create_user("viewer", "v@example.edu", "pw-long-enough-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_platform"))
+    client.force_login(viewer)
+
+    client.post(
+        "/admin/lti/platform/",
+        {"action": "approve_registrations", "_selected_action": [platform.pk], "confirm": "yes"},
+        secure=True,
+    )
+
+    platform.refresh_from_db()
+    assert platform.status == Platform.STATUS_PENDING
