@@ -194,3 +194,16 @@ def test_the_admin_sees_where_the_api_address_came_from_and_an_edit_makes_it_the
     assert response.status_code == 302, response.content.decode()[:3000]
     platform.refresh_from_db()
     assert (platform.api_base_url, platform.api_base_url_source) == ("https://canvas.uni.example.edu", "manual")
+
+
+@pytest.mark.django_db
+def test_the_seed_can_make_a_hosted_shaped_sandbox(capsys):
+    from django.core.management import call_command
+
+    call_command(
+        "sandbox_seed", "--learners=1", "--assessments=1", "--instance=hostedseed", "--no-register",
+        "--base-url=http://localhost:8001", "--issuer-url=http://127.0.0.1:8001",
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert "OpenID configuration (issuer host): http://127.0.0.1:8001/sandbox/hostedseed/api/lti/security/" in out
