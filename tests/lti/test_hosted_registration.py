@@ -6,8 +6,11 @@ Canvas sources (instructure/canvas-lms):
   https://canvas.instructure.com for every hosted customer; the request's host only in development),
   with the registration token in its query; `registration_token` expires after an hour.
 - the same controller's `create`/`render_registration`: the answer carries `client_id`, the
-  registration echoed and the tool configuration; newer Canvas also puts the `deployment_id` it
-  created at the top level (see ../shared/reference/lti-canvas.md, "Corrections").
+  registration echoed and the tool configuration. The version read here (commit f84104eb) has no
+  deployment in it; the project's reference sheet (../shared/reference/lti-canvas.md,
+  "Corrections", checked against newer canvas-lms) says the answer carries `deployment_id` at the
+  top level. The tool reads it there and inside the tool configuration (IMS Dynamic Registration
+  §3.6), and without either records the deployment at the first signed launch.
 - lib/lti/variable_expander.rb: `$Canvas.api.baseUrl` expands to the institution's Canvas address.
 
 So the registration cannot tell the tool the REST API's address: the first launch does.
