@@ -102,3 +102,31 @@ def admin_login_throttled(app_configs=None, **kwargs):
             id="skillsforward.E005",
         )
     ]
+
+
+@register(deploy=True)
+def outbound_allow_list(app_configs=None, **kwargs):
+    """OUTBOUND_ALLOWED_HOSTS lifts the guard against internal addresses for the hosts it names."""
+    from skillsforward.outbound import allowed_host_risks
+
+    link_local, loopback = allowed_host_risks()
+    messages = []
+    if link_local:
+        messages.append(
+            Error(
+                f"OUTBOUND_ALLOWED_HOSTS allows link-local addresses ({', '.join(link_local)}): the cloud "
+                "metadata service lives there, with this server's credentials.",
+                hint="Remove them; allow only the campus hosts the tool must reach (e.g. a self-hosted Canvas).",
+                id="skillsforward.E006",
+            )
+        )
+    if loopback:
+        messages.append(
+            Warning(
+                f"OUTBOUND_ALLOWED_HOSTS allows this machine itself ({', '.join(loopback)}): a platform's "
+                "URLs may then reach services that listen on localhost only.",
+                hint="That is for the local sandbox and the demo; remove it in production.",
+                id="skillsforward.W002",
+            )
+        )
+    return messages

@@ -129,6 +129,9 @@ class GuardedSession(requests.Session):
         self.mount("http://", adapter)
 
     def request(self, method, url, *args, **kwargs):
+        if kwargs.get("verify") in (None, True) and isinstance(self.verify, str):
+            # Without trust_env, a per-call verify=True would drop the operator's CA bundle.
+            kwargs["verify"] = self.verify
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
         return super().request(method, url, *args, **kwargs)
@@ -137,3 +140,24 @@ class GuardedSession(requests.Session):
 def outbound_session(*, timeout: float | None = None) -> GuardedSession:
     """The session for any request to a URL that came from outside (see the module docstring)."""
     return GuardedSession(timeout=timeout)
+
+
+def allowed_host_risks() -> tuple[list[str], list[str]]:
+    """(link-local, loopback) entries of OUTBOUND_ALLOWED_HOSTS, by their literal address (or the
+    name localhost): allowing the cloud metadata range or this machine itself is rarely meant."""
+    link_local, loopback = [], []
+    for host in sorted(allowed_hosts()):
+        if host == "localhost" or host.endswith(".localhost"):
+            loopback.append(host)
+            continue
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.is_link_local:
+            link_local.append(host)
+        elif ip.is_loopback or ip.is_unspecified:
+            loopback.append(host)
+    return link_local, loopback

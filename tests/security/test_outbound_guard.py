@@ -172,3 +172,32 @@ def test_canvas_credentials_calls_go_through_the_guard(rsps):
     with pytest.raises(canvas_credentials.CanvasCredentialsError, match="unreachable"):
         canvas_credentials._token_request(connection, {"grant_type": "client_credentials"})
     assert len(rsps.calls) == 0
+
+
+def test_check_deploy_flags_a_risky_allow_list(settings):
+    from django.core.checks import run_checks
+
+    def ids():
+        return {m.id for m in run_checks(include_deployment_checks=True)}
+
+    settings.OUTBOUND_ALLOWED_HOSTS = ["169.254.169.254", "canvas.campus.test"]
+    assert "skillsforward.E006" in ids()
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    assert "skillsforward.W002" in ids() and "skillsforward.E006" not in ids()
+    settings.OUTBOUND_ALLOWED_HOSTS = ["canvas.campus.test"]
+    assert not {"skillsforward.E006", "skillsforward.W002"} & ids()
+
+
+def test_the_operators_ca_bundle_is_kept_when_a_caller_asks_for_verification(monkeypatch, rsps):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/campus-ca.pem")
+    rsps.add("GET", "https://uni.canvas.test/api/v1/x", json={})
+    sent = {}
+    real_send = outbound.PinnedAddressAdapter.send
+
+    def send(self, request, *args, **kwargs):
+        sent["verify"] = kwargs.get("verify")
+        return real_send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(outbound.PinnedAddressAdapter, "send", send)
+    outbound_session().get("https://uni.canvas.test/api/v1/x", verify=True)
+    assert sent["verify"] == "/etc/ssl/campus-ca.pem"
