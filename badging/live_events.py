@@ -25,6 +25,7 @@ from django.core.cache import cache
 
 from badging.models import CourseBadge
 from lti.models import Platform
+from skillsforward.outbound import outbound_session
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _jwks(*, refresh: bool = False) -> dict:
         if not url:
             raise LiveEventRejected("signed events cannot be checked: LIVE_EVENTS_JWKS_URL is not set", 401)
         try:
-            with requests.get(url, timeout=JWKS_TIMEOUT, stream=True) as response:
+            with outbound_session(timeout=JWKS_TIMEOUT).get(url, stream=True) as response:
                 response.raise_for_status()
                 body = b""
                 for chunk in response.iter_content(64 * 1024):

@@ -135,6 +135,8 @@ def main(argv: list[str]) -> int:
             "PUBLIC_BASE_URL": "https://badges.bench.example.edu",
             "EMAIL_URL": smtp.url,
             "LOG_LEVEL": "WARNING",
+            # The bench's Canvas runs on this machine: the outbound guard is told it may go there.
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_DEBUG": "false",
             "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
         }

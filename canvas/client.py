@@ -42,6 +42,7 @@ from canvas.records import (
     CanvasSubmission,
     CanvasUser,
 )
+from skillsforward.outbound import OutboundRefused, outbound_session
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ class CanvasClient:
         max_throttle_waits: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        if getattr(platform, "is_trusted", True) is False:
+            raise CanvasConfigurationError(
+                f"{platform} is not an approved, active platform: an admin must approve it before Canvas is called"
+            )
         base = (platform.api_base_url or "").strip().rstrip("/")
         if not base:
             raise CanvasConfigurationError(
@@ -84,7 +89,8 @@ class CanvasClient:
         self.api_root = base if base.endswith("/api/v1") else base + "/api/v1"
         self._origin = _origin(self.api_root)
         self._token = platform.api_token
-        self._session = session or requests.Session()
+        # The API base is typed by an admin or taken from a launch: only the guarded client reaches it.
+        self._session = session or outbound_session(timeout=settings.CANVAS_HTTP_TIMEOUT)
         self._timeout = timeout if timeout is not None else settings.CANVAS_HTTP_TIMEOUT
         self._max_retries = max_retries if max_retries is not None else settings.CANVAS_MAX_RETRIES
         # Background syncs pass MAX_THROTTLE_WAITS; interactive callers keep the short retry budget.
@@ -254,6 +260,11 @@ class CanvasClient:
                 response = self._session.get(
                     url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
                 )
+            except OutboundRefused as exc:
+                # A redirect or an address an admin did not allow: retrying cannot help.
+                raise CanvasConfigurationError(
+                    f"the Canvas API address of this platform is refused: {exc}", url=_path(url)
+                ) from exc
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self.http_seconds += time.perf_counter() - started
                 last_problem = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"

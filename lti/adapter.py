@@ -1,7 +1,8 @@
 """The only module that touches pylti1p3: tool configuration from our models, OIDC login, launch.
 
 pylti1p3 2.0.0 leaves gaps that this module closes (reference/lti-canvas.md §A):
-- every HTTP call has a timeout (a requests session with a default timeout);
+- every HTTP call goes through the guarded outbound client (skillsforward.outbound): a timeout,
+  no redirects, no internal addresses, the checked address is the one connected to;
 - the platform JWKS is cached in the Django cache and refetched once when a token names an
   unknown `kid` (Canvas rotates its keys);
 - only RS256/384/512 are accepted (never `none` or HMAC), `aud` must contain our client_id and
@@ -37,6 +38,7 @@ from lti import selectors, services
 from lti.claims import LTI
 from lti.errors import Refused
 from lti.models import Platform
+from skillsforward.outbound import GuardedSession, outbound_session
 
 logger = logging.getLogger(__name__)
 
@@ -56,22 +58,10 @@ LOGIN_PARAMS = ("iss", "login_hint", "target_link_uri", "lti_message_hint", "lti
 COOKIE_PREFIX = "lti1p3-"
 
 
-class TimeoutSession(requests.Session):
-    """A requests session whose calls time out (pylti1p3 passes no timeout of its own)."""
-
-    def __init__(self, timeout: float | None = None):
-        super().__init__()
-        self.timeout = timeout if timeout is not None else settings.LTI_HTTP_TIMEOUT
-        self.headers["User-Agent"] = "SkillsForwardBadges/1.0 (+LTI 1.3 tool)"
-
-    def request(self, method, url, **kwargs):
-        kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, **kwargs)
-
-
-def http_session() -> TimeoutSession:
-    """A session for calls to a platform (key sets, tokens, services): every request times out."""
-    return TimeoutSession()
+def http_session() -> GuardedSession:
+    """A session for calls to a platform (key sets, tokens, services): the guarded outbound client
+    (checked and pinned addresses, no redirects), and every request times out."""
+    return outbound_session(timeout=settings.LTI_HTTP_TIMEOUT)
 
 
 def body_within(response: requests.Response, *, limit: int) -> bytes | None:
@@ -156,7 +146,10 @@ def _public_pem(public_jwk: dict) -> str:
 
 
 def service_registration(*, platform: Platform) -> Registration:
-    """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch."""
+    """A pylti1p3 Registration for LTI services (NRPS, AGS) called from workers, without a launch;
+    only for a trusted (approved, active) platform."""
+    if not platform.is_trusted:
+        raise LtiException(f"{platform} is not an approved, active platform")
     return DbToolConf()._registration(platform)
 
 
@@ -511,7 +504,13 @@ def oidc_login(request, *, launch_url: str):
         raise Refused("missing_parameters", "iss or login_hint missing in the login request")
     tool_conf = DbToolConf()
     if tool_conf.platform(params["iss"], params["client_id"] or None) is None:
-        raise Refused("unknown_platform", f"login iss={params['iss']} client_id={params['client_id']}")
+        # Never redirect to the login URL of a registration nobody approved (an open redirect).
+        code = (
+            "platform_pending"
+            if selectors.platform_pending_exists(issuer=params["iss"], client_id=params["client_id"] or None)
+            else "unknown_platform"
+        )
+        raise Refused(code, f"login iss={params['iss']} client_id={params['client_id']}")
     login = DjangoOIDCLogin(request, tool_conf)
     login.set_launch_data_storage(DjangoCacheDataStorage())
     login.set_launch_data_lifetime(LOGIN_STATE_SECONDS)

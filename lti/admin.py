@@ -3,12 +3,16 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
 from django.forms.models import BaseInlineFormSet
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from canvas.connection import platform_connection_test
-from lti.models import Deployment, LaunchContext, Platform, ToolKey
-from lti.selectors import platform_live_events_url
+from lti import services
+from lti.models import Deployment, LaunchContext, Platform, RegistrationInvite, ToolKey
+from lti.selectors import platform_frame_origins, platform_live_events_url, platform_origins
 
 
 def _https_url_fields(db_field, **kwargs):
@@ -83,6 +87,9 @@ class PlatformForm(forms.ModelForm):
             cleaned["api_token"] = self.stored_api_token
         else:
             cleaned["api_token"] = token
+        if "api_base_url" in self.changed_data:
+            # An admin's value: a launch's $Canvas.api.baseUrl never changes it.
+            self.instance.api_base_url_source = Platform.SOURCE_MANUAL
         return cleaned
 
 
@@ -111,11 +118,64 @@ class PlatformAdmin(admin.ModelAdmin):
     form = PlatformForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [DeploymentInline]
-    list_display = ["name", "issuer", "client_id", "api_base_url", "registered_via", "active", "api_token_status"]
-    list_filter = ["active", "registered_via"]
+    list_display = [
+        "name",
+        "issuer",
+        "client_id",
+        "api_base_url",
+        "api_base_url_source",
+        "registered_via",
+        "status",
+        "active",
+        "api_token_status",
+    ]
+    list_filter = ["status", "active", "registered_via"]
     search_fields = ["name", "issuer", "client_id", "api_base_url"]
-    readonly_fields = ["registered_via", "created_at", "updated_at"]
-    actions = ["test_connection"]
+    readonly_fields = [
+        "status",
+        "registered_via",
+        "api_base_url_source",
+        "requested_ip",
+        "requested_with",
+        "approved_at",
+        "approved_by",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["approve_registrations", "test_connection"]
+
+    # Only admins who may change platforms approve them (a view-only staff user sees the list).
+    @admin.action(description="Approve selected registrations (shows what you approve first)", permissions=["change"])
+    def approve_registrations(self, request, queryset):
+        pending = [p for p in queryset if p.status == Platform.STATUS_PENDING]
+        if request.POST.get("confirm"):
+            who = f"{request.user.get_username()} (admin)"
+            for platform in pending:
+                services.platform_approve(platform=platform, approved_by=who)
+            self.message_user(request, f"Approved {len(pending)} registration(s).", messages.SUCCESS)
+            return None
+        if not pending:
+            self.message_user(request, "None of the selected platforms waits for approval.", messages.WARNING)
+            return None
+        known = platform_origins()
+        items = [
+            {
+                "platform": p,
+                "deployments": list(p.deployments.values_list("deployment_id", flat=True)),
+                "new_origins": sorted(platform_frame_origins(p) - known),
+                "known_origins": sorted(platform_frame_origins(p) & known),
+            }
+            for p in pending
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Approve registrations",
+            "items": items,
+            "skipped": len(queryset) - len(pending),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/lti/platform/approve.html", context)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -132,6 +192,52 @@ class PlatformAdmin(admin.ModelAdmin):
     @admin.display(description="API token")
     def api_token_status(self, obj: Platform) -> str:
         return "needs API token" if obj.needs_api_token else "set"
+
+
+class RegistrationInviteForm(forms.ModelForm):
+    days = forms.IntegerField(
+        min_value=1, max_value=30, initial=7, help_text="The link works once, for this many days."
+    )
+
+    class Meta:
+        model = RegistrationInvite
+        fields = ["note"]
+
+
+@admin.register(RegistrationInvite)
+class RegistrationInviteAdmin(admin.ModelAdmin):
+    """One-time dynamic registration links: a registration made through one is approved at once."""
+
+    list_display = ["note", "created_by", "created_at", "expires_at", "used_at", "platform"]
+    readonly_fields = ["created_by", "created_at", "expires_at", "used_at", "platform"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = RegistrationInviteForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["note", "days"] if obj is None else ["note", *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        invite, token = services.registration_invite_create(
+            note=form.cleaned_data["note"], created_by=request.user.get_username(), days=form.cleaned_data["days"]
+        )
+        obj.pk = invite.pk
+        base = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+        url = base + reverse("lti:register_invited", args=[token])
+        # Shown once: only the token's hash is stored.
+        self.message_user(
+            request,
+            f"Registration link (works once, copy it now, it is not shown again): {url} — in Canvas: "
+            "Admin › Developer Keys › + Developer Key › + LTI Registration, paste this link.",
+            messages.WARNING,
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ToolKey)

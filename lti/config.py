@@ -9,10 +9,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.urls import reverse
 
-NRPS_READ = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-AGS_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-AGS_RESULT_READ = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
-SCOPES = [NRPS_READ, AGS_LINEITEM, AGS_RESULT_READ]
+# LTI Advantage service scopes the tool asks for: none. Course data comes from the REST API token
+# (canvas/), never from NRPS or AGS, and a scope nobody uses is a permission nobody should grant.
+SCOPES: list[str] = []
 TOOL_ID = "skills-forward-badges"
 DESCRIPTION = (
     "Shows each learner their progress on the course's credentialing assessments and issues an "
@@ -98,6 +97,7 @@ def registration_request(*, base_url: str, scopes_supported: list[str] | None = 
         "client_uri": base_url,
         "jwks_uri": urls["jwks"],
         "token_endpoint_auth_method": "private_key_jwt",
+        # Present even when empty: Canvas splits it (dynamic_registration_controller.rb `create`).
         "scope": " ".join(scopes),
         "https://purl.imsglobal.org/spec/lti-tool-configuration": {
             "domain": urlsplit(base_url).netloc,

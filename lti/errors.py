@@ -58,6 +58,12 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
         "Badges has no registration for the Canvas site (or developer key) that sent this launch.",
         "Ask your Canvas administrator to register Badges (see the installation guide).",
     ),
+    "platform_pending": (
+        403,
+        "Badges is waiting for approval",
+        "This Canvas registered Badges, but an administrator of Badges has not approved the registration yet.",
+        "Ask the Badges administrator to approve it (admin pages › Platforms), then open Badges again.",
+    ),
     "unknown_deployment": (
         403,
         "Badges is not installed here",
@@ -155,6 +161,18 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
         "Too many attempts",
         "Badges was asked to register with a Canvas too many times from your network in the last hour.",
         "Wait an hour, then start the installation again from Canvas.",
+    ),
+    "registrations_full": (
+        503,
+        "Badges cannot take more registrations now",
+        "Too many registrations are waiting for an administrator's approval.",
+        "Ask the Badges administrator for a registration link, or try again after pending ones are reviewed.",
+    ),
+    "invite_invalid": (
+        403,
+        "This registration link is not valid",
+        "The registration link was already used, has expired, or was never issued.",
+        "Ask the Badges administrator for a new registration link.",
     ),
     "registration_exists": (
         409,

@@ -22,7 +22,24 @@ def new_live_events_key() -> str:
 
 
 class Platform(models.Model):
-    """A Canvas instance (an LTI registration: issuer + client_id) and its REST API credential."""
+    """A Canvas instance (an LTI registration: issuer + client_id) and its REST API credential.
+
+    Only an approved, active platform is trusted (lti.selectors.platforms_trusted): a dynamic
+    registration anyone can start stays pending, out of launches, logins, CSP and Live Events, until
+    an admin approves it.
+    """
+
+    STATUS_PENDING = "pending"
+    STATUS_APPROVED = "approved"
+    STATUS_CHOICES = [(STATUS_PENDING, "Pending approval"), (STATUS_APPROVED, "Approved")]
+    SOURCE_MANUAL = "manual"
+    SOURCE_REGISTRATION = "registration"
+    SOURCE_LAUNCH = "launch"
+    SOURCE_CHOICES = [
+        (SOURCE_MANUAL, "Entered by an admin"),
+        (SOURCE_REGISTRATION, "Dynamic registration"),
+        (SOURCE_LAUNCH, "Launch ($Canvas.api.baseUrl)"),
+    ]
 
     name = models.CharField(max_length=200)
     issuer = models.URLField(max_length=500)
@@ -32,6 +49,11 @@ class Platform(models.Model):
     auth_audience = models.CharField(max_length=500, blank=True)
     keyset_url = models.URLField(max_length=500, default=CANVAS_KEYSET_URL)
     api_base_url = models.URLField(max_length=500, blank=True, help_text="https://<canvas-host>")
+    # Hosted Canvas registers from its shared issuer host, so a registration's guess may be wrong;
+    # a signed launch's $Canvas.api.baseUrl corrects it. The admin sees which one is stored.
+    api_base_url_source = models.CharField(
+        "API base URL from", max_length=20, choices=SOURCE_CHOICES, default=SOURCE_MANUAL, editable=False
+    )
     api_token = EncryptedTextField(blank=True, help_text="Canvas REST token of an admin or service account")
     active = models.BooleanField(default=True)
     registered_via = models.CharField(
@@ -42,6 +64,12 @@ class Platform(models.Model):
     accept_new_deployments = models.BooleanField(
         default=False, help_text="Accept launches from deployments not listed below (and record them)"
     )
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=STATUS_APPROVED, editable=False)
+    # Who asked for a dynamic registration, for the admin who approves it.
+    requested_ip = models.GenericIPAddressField("requested from", null=True, blank=True, editable=False)
+    requested_with = models.CharField(max_length=200, blank=True, editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_by = models.CharField(max_length=150, blank=True, editable=False)
     # Canvas signs every customer's Live Events with the same Instructure key: the URL they are
     # posted to (…/events/canvas/<key>/) is what says which platform they are from.
     live_events_key = models.CharField(max_length=64, unique=True, default=new_live_events_key, editable=False)
@@ -53,8 +81,14 @@ class Platform(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_issuer_client_unique")
+            models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_issuer_client_unique"),
+            models.CheckConstraint(condition=Q(status__in=["pending", "approved"]), name="lti_platform_status_valid"),
+            models.CheckConstraint(
+                condition=Q(api_base_url_source__in=["manual", "registration", "launch"]),
+                name="lti_platform_api_base_url_source_valid",
+            ),
         ]
+        indexes = [models.Index(fields=["status", "created_at"], name="lti_platform_status_idx")]
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -63,6 +97,10 @@ class Platform(models.Model):
     @property
     def needs_api_token(self) -> bool:
         return not self.api_token
+
+    @property
+    def is_trusted(self) -> bool:
+        return self.active and self.status == self.STATUS_APPROVED
 
 
 class Deployment(models.Model):
@@ -171,3 +209,22 @@ class LaunchContext(models.Model):
     @property
     def is_instructor(self) -> bool:
         return self.role in (self.ROLE_INSTRUCTOR, self.ROLE_ADMIN)
+
+
+class RegistrationInvite(models.Model):
+    """A one-time dynamic registration link an admin issued: a registration made through it is
+    approved at once (the admin vouched for it in advance). Only the token's hash is stored."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    note = models.CharField(max_length=200, help_text="Which Canvas this link is for, e.g. “State University”")
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.note

@@ -2,24 +2,22 @@
 
 Canvas opens GET /lti/register/?openid_configuration=…&registration_token=… in an iframe; the tool
 reads the platform's OpenID configuration, posts its own registration, records the Platform and
-asks Canvas to close the dialog. A registration never overwrites an existing one: otherwise anyone
-who can reach this URL could re-point a live registration at keys of their own.
+asks Canvas to close the dialog. Anyone can reach this URL, so what it records is pending (trusted
+nowhere) until an admin approves it, unless it came through an admin's one-time link; it never
+overwrites an existing registration; every URL it fetches goes through the guarded outbound client.
 """
 
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
-from django.db import transaction
 
 from lti import config, services
 from lti.adapter import body_within, http_session
 from lti.errors import Refused
 from lti.models import Platform
+from skillsforward.outbound import OutboundRefused, url_check
 
 logger = logging.getLogger(__name__)
 
@@ -35,52 +33,26 @@ class RegistrationResult:
     deployment_id: str
 
 
-def _internal_address(host: str) -> str:
-    """The first address of `host` that is not on the public internet, or "" if there is none.
-
-    Anyone who can reach /lti/register/ chooses the URLs this server then fetches (and later uses as
-    the platform's key set and token endpoint): they must not point it at the cloud metadata
-    service, localhost or the campus network behind the firewall. A name that does not resolve is
-    left to fail when it is fetched.
-    """
-    try:
-        candidates = [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-        except (OSError, UnicodeError):
-            return ""
-        candidates = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in candidates:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            return str(address)
-    return ""
-
-
 def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url or "")
-    local_ok = settings.DEBUG or settings.SANDBOX_ENABLED  # the local Canvas stand-in speaks http on localhost
-    if not parts.hostname or parts.scheme not in (("https", "http") if local_ok else ("https",)):
-        raise Refused("registration_failed", f"{what} is not an https URL: {url!r}")
-    if not local_ok and (address := _internal_address(parts.hostname)):
-        raise Refused("registration_failed", f"{what} points at a non-public address ({address}): {url!r}")
+    """Refuses, before anything is fetched, a URL the guarded client would not reach: anyone who can
+    open /lti/register/ chooses these URLs (and the key set and token URLs used later)."""
+    try:
+        url_check(url or "")
+    except OutboundRefused as exc:
+        raise Refused("registration_failed", f"{what}: {exc}") from exc
     return url
 
 
 def _fetch(method: str, url: str, what: str, **kwargs) -> dict:
-    """One bounded request: no redirects (each URL is checked before it is fetched), at most
+    """One bounded request through the guarded client (no redirects, checked addresses), at most
     MAX_RESPONSE_BYTES read, a JSON object back."""
     try:
-        with http_session().request(method, url, allow_redirects=False, stream=True, **kwargs) as response:
+        with http_session().request(method, url, stream=True, **kwargs) as response:
             body = body_within(response, limit=MAX_RESPONSE_BYTES)
             if body is None:
                 raise Refused("registration_failed", f"{what}: response larger than {MAX_RESPONSE_BYTES} bytes")
     except requests.RequestException as exc:
         raise Refused("registration_failed", f"{what}: {exc}") from exc
-    if response.is_redirect:
-        raise Refused("registration_failed", f"{what}: redirected to {response.headers.get('Location')!r}")
     response._content = body
     return _json(response, what)
 
@@ -97,10 +69,35 @@ def _json(response: requests.Response, what: str) -> dict:
     return data
 
 
+def registration_deployment_id(answer: dict) -> str:
+    """The deployment Canvas created with the registration: at the top level of its answer
+    (render_registration), or inside the tool configuration (IMS Dynamic Registration §3.6)."""
+    tool_conf = answer.get(TOOL_CONFIGURATION)
+    for source in (answer, tool_conf if isinstance(tool_conf, dict) else {}):
+        value = source.get("deployment_id")
+        if isinstance(value, (str, int)) and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
 def platform_register_dynamic(
-    *, openid_configuration_url: str, registration_token: str, base_url: str
+    *,
+    openid_configuration_url: str,
+    registration_token: str,
+    base_url: str,
+    requested_ip: str | None = None,
+    requested_with: str = "",
+    invite_token: str = "",
 ) -> RegistrationResult:
-    """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails."""
+    """Runs the whole registration exchange; raises Refused (nothing recorded) when any step fails.
+
+    The platform is recorded pending (trusted nowhere until an admin approves it), or approved when
+    the registration came through an admin's one-time link (`invite_token`).
+    """
+    invite = services.registration_invite_find(token=invite_token) if invite_token else None
+    if invite is None and services.platforms_pending_full():
+        # Refused before this server fetches anything for an anonymous caller.
+        raise Refused("registrations_full", "too many registrations wait for approval")
     _check_url(openid_configuration_url, "openid_configuration")
     auth = {"Authorization": f"Bearer {registration_token}"} if registration_token else {}
     headers = {"Accept": "application/json", **auth}
@@ -125,35 +122,50 @@ def platform_register_dynamic(
     client_id = str(answer.get("client_id") or "").strip()
     if not client_id:
         raise Refused("registration_failed", "the registration answer has no client_id")
-    tool_conf = answer.get(TOOL_CONFIGURATION) or {}
-    deployment_id = str(tool_conf.get("deployment_id") or "").strip() if isinstance(tool_conf, dict) else ""
+    deployment_id = registration_deployment_id(answer)
 
     issuer = openid["issuer"].rstrip("/")
     origin = urlsplit(openid_configuration_url)
-    is_canvas = platform_conf.get("product_family_code") == "canvas"
-    api_base_url = f"{origin.scheme}://{origin.netloc}" if is_canvas else ""
     name = str(platform_conf.get("https://canvas.instructure.com/lti/account_name") or "")
-    with transaction.atomic():
-        if Platform.objects.filter(issuer=issuer, client_id=client_id).exists():
-            raise Refused("registration_exists", f"{issuer} client_id={client_id} is already registered")
-        platform = services.platform_upsert(
-            issuer=issuer,
-            client_id=client_id,
-            deployment_ids=[deployment_id] if deployment_id else [],
-            api_base_url=api_base_url,
-            name=name or origin.netloc,
-            auth_login_url=openid["authorization_endpoint"],
-            auth_token_url=openid["token_endpoint"],
-            keyset_url=openid["jwks_uri"],
-            registered_via="dynamic",
-        )
-        if not deployment_id:
-            platform.accept_new_deployments = True
-            platform.save(update_fields=["accept_new_deployments", "updated_at"])
+    platform = services.platform_create_registered(
+        issuer=issuer,
+        client_id=client_id,
+        deployment_id=deployment_id,
+        api_base_url=registration_api_base_url(
+            openid_configuration_url=openid_configuration_url, issuer=issuer, platform_conf=platform_conf
+        ),
+        name=name or origin.netloc,
+        auth_login_url=openid["authorization_endpoint"],
+        auth_token_url=openid["token_endpoint"],
+        keyset_url=openid["jwks_uri"],
+        requested_ip=requested_ip,
+        requested_with=requested_with,
+        invite=invite,
+    )
     logger.info(
-        "lti dynamic registration: %s client_id=%s deployment=%s (API token still to be added)",
+        "lti dynamic registration (%s): %s client_id=%s deployment=%s from %s",
+        platform.status,
         issuer,
         client_id,
         deployment_id or "(first launch)",
+        requested_ip or "?",
     )
     return RegistrationResult(platform=platform, deployment_id=deployment_id)
+
+
+def registration_api_base_url(*, openid_configuration_url: str, issuer: str, platform_conf: dict) -> str:
+    """Canvas's REST base as far as registration can tell; "" when it cannot.
+
+    Hosted Canvas serves the OpenID configuration on its LTI issuer host (https://canvas.instructure.com
+    for every customer; app/controllers/lti/ims/dynamic_registration_controller.rb
+    `oidc_configuration_url` uses the issuer's host outside development), so that host says nothing
+    about the institution's. Only a configuration served from another host than the issuer's is
+    the institution's own Canvas. A signed launch's $Canvas.api.baseUrl fills or corrects this
+    (lti.services.launch_record).
+    """
+    if platform_conf.get("product_family_code") != "canvas":
+        return ""
+    origin = urlsplit(openid_configuration_url)
+    if not origin.netloc or origin.netloc == urlsplit(issuer).netloc:
+        return ""
+    return f"{origin.scheme}://{origin.netloc}"

@@ -1,21 +1,46 @@
 from urllib.parse import urlsplit
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from lti.models import Platform, ToolKey
 
 
+def platforms_trusted() -> QuerySet[Platform]:
+    """The platforms the tool trusts: active and approved by an admin. Every place that accepts
+    something from a platform (launch, login, CSP frame-ancestors, Live Events, Canvas calls)
+    starts from this one queryset, so a pending registration is trusted nowhere."""
+    return Platform.objects.filter(active=True, status=Platform.STATUS_APPROVED)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(str(url or ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def platform_frame_origins(platform: Platform) -> set[str]:
+    """Scheme://host[:port] of this platform's Canvas pages (issuer, login and API hosts)."""
+    return {o for o in map(_origin, (platform.issuer, platform.auth_login_url, platform.api_base_url)) if o}
+
+
 def platform_origins() -> set[str]:
-    """Scheme://host[:port] of every active platform's Canvas, for CSP frame-ancestors."""
+    """Scheme://host[:port] of every trusted platform's Canvas, for CSP frame-ancestors."""
     origins: set[str] = set()
-    for row in Platform.objects.filter(active=True).values("issuer", "auth_login_url", "api_base_url"):
-        for url in row.values():
-            parts = urlsplit(str(url or ""))
-            if parts.scheme in ("http", "https") and parts.netloc:
-                origins.add(f"{parts.scheme}://{parts.netloc}")
+    for platform in platforms_trusted().only("issuer", "auth_login_url", "api_base_url"):
+        origins |= platform_frame_origins(platform)
     return origins
+
+
+def platform_pending_exists(*, issuer: str, client_id: str | None) -> bool:
+    """Whether a registration for this issuer (and client id) waits for an admin's approval."""
+    pending = Platform.objects.filter(issuer=issuer.rstrip("/"), status=Platform.STATUS_PENDING)
+    return (pending.filter(client_id=client_id) if client_id else pending).exists()
+
+
+def platform_for_live_events(*, key: str) -> Platform | None:
+    """The trusted platform whose Live Events URL carries this key."""
+    return platforms_trusted().filter(live_events_key=key).first()
 
 
 def platform_live_events_url(*, platform: Platform, base_url: str) -> str:
@@ -25,9 +50,9 @@ def platform_live_events_url(*, platform: Platform, base_url: str) -> str:
 
 
 def platform_for_launch(*, issuer: str, client_id: str | None) -> Platform | None:
-    """The active registration for iss + client_id. Without a client_id (optional in an OIDC login
-    request) only an issuer with exactly one active registration is unambiguous."""
-    platforms = Platform.objects.filter(issuer=issuer.rstrip("/"), active=True)
+    """The trusted registration for iss + client_id. Without a client_id (optional in an OIDC login
+    request) only an issuer with exactly one trusted registration is unambiguous."""
+    platforms = platforms_trusted().filter(issuer=issuer.rstrip("/"))
     if client_id:
         return platforms.filter(client_id=client_id).first()
     found = list(platforms[:2])

@@ -1,6 +1,8 @@
 """Writes of the LTI side: platform registrations, our signing keys, courses, people and launches."""
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +23,7 @@ from lti.models import (
     LaunchContext,
     Person,
     Platform,
+    RegistrationInvite,
     ToolKey,
 )
 from lti.roles import NoUsableRole, RoleDecision, role_decide
@@ -46,6 +49,27 @@ def _check_url(field: str, url: str) -> None:
         raise ValueError(f"{field} is not an http(s) URL: {url!r}")
 
 
+class PlatformConflict(ValueError):
+    """A manual registration names a client id that a dynamic registration already holds."""
+
+
+def _platform_endpoints_check(platform: Platform) -> None:
+    for field in ("issuer", "auth_login_url", "auth_token_url", "keyset_url", "api_base_url"):
+        _check_url(field, getattr(platform, field))
+
+
+def _platform_conflict_message(platform: Platform) -> str:
+    state = "pending approval" if platform.status == Platform.STATUS_PENDING else "approved"
+    origin = f" from {platform.requested_ip}" if platform.requested_ip else ""
+    return (
+        f"client id {platform.client_id} of {platform.issuer} was registered through dynamic registration "
+        f"({state}, {platform.created_at:%Y-%m-%d %H:%M} UTC{origin}), with its own key set {platform.keyset_url} "
+        "and login URL: a manual registration never merges into it. Check in Canvas (Admin > Developer Keys) "
+        "which key this client id is. If that registration is not yours, delete it in the admin (Platforms) "
+        "or run again with --replace-dynamic; if it is yours, add the API token in the admin instead."
+    )
+
+
 def platform_upsert(
     *,
     issuer: str,
@@ -57,12 +81,17 @@ def platform_upsert(
     auth_login_url: str | None = None,
     auth_token_url: str | None = None,
     keyset_url: str | None = None,
-    registered_via: str = "manual",
+    replace_dynamic: bool = False,
 ) -> Platform:
-    """Create or update the registration (issuer + client_id) and make sure its deployments exist.
+    """Create or update a manual registration (issuer + client_id) and make sure its deployments exist.
 
     Idempotent. Omitted endpoints get the hosted-Canvas defaults on creation and are left alone on
     update; an empty api_token never erases a stored one. Deployments are only ever added.
+
+    A row made by dynamic registration is never merged into: anyone could have started it, with
+    key set and login URLs of their own. Raises PlatformConflict, unless `replace_dynamic`: then a
+    registration nobody launched from is deleted and created anew from these values only (one
+    that has courses is refused: its data would be mixed with the real Canvas's).
     """
     issuer = issuer.strip().rstrip("/")
     client_id = client_id.strip()
@@ -71,9 +100,20 @@ def platform_upsert(
     api_base_url = api_base_url.strip().rstrip("/")
     with transaction.atomic():
         existing = Platform.objects.select_for_update().filter(issuer=issuer, client_id=client_id).first()
+        if existing is not None and existing.registered_via == "dynamic":
+            if not replace_dynamic:
+                raise PlatformConflict(_platform_conflict_message(existing))
+            if existing.courses.exists():
+                raise PlatformConflict(
+                    f"client id {client_id} of {issuer} is a dynamic registration that courses were launched "
+                    "from: it is not replaced. Edit it in the admin (Platforms) instead."
+                )
+            logger.warning("lti platform %s: dynamic registration replaced by a manual one", existing)
+            existing.delete()
+            existing = None
         created = existing is None
         if existing is None:
-            platform = Platform(issuer=issuer, client_id=client_id, registered_via=registered_via)
+            platform = Platform(issuer=issuer, client_id=client_id, registered_via="manual")
             platform.auth_login_url = auth_login_url or CANVAS_AUTH_LOGIN_URL
             platform.keyset_url = keyset_url or CANVAS_KEYSET_URL
             platform.auth_token_url = auth_token_url or canvas_token_url(api_base_url)
@@ -89,14 +129,14 @@ def platform_upsert(
                 platform.auth_token_url = canvas_token_url(api_base_url)
         if api_base_url:
             platform.api_base_url = api_base_url
+            platform.api_base_url_source = Platform.SOURCE_MANUAL
         if api_token:
             platform.api_token = api_token
         if name:
             platform.name = name
         elif not platform.name:
             platform.name = platform.api_base_url.split("//")[-1] or issuer.split("//")[-1]
-        for field in ("issuer", "auth_login_url", "auth_token_url", "keyset_url", "api_base_url"):
-            _check_url(field, getattr(platform, field))
+        _platform_endpoints_check(platform)
         platform.save()
         for deployment_id in deployment_ids:
             deployment_id = deployment_id.strip()
@@ -108,6 +148,116 @@ def platform_upsert(
         "lti platform %s: %s client_id=%s", "created" if created else "updated", platform.issuer, platform.client_id
     )
     return platform
+
+
+def platform_create_registered(
+    *,
+    issuer: str,
+    client_id: str,
+    deployment_id: str,
+    api_base_url: str,
+    name: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    keyset_url: str,
+    requested_ip: str | None,
+    requested_with: str,
+    invite: RegistrationInvite | None = None,
+) -> Platform:
+    """Records a dynamic registration: pending until an admin approves it, or approved at once when
+    it came through an unused, unexpired invite (which is then used up). Never touches an existing
+    registration (raises Refused "registration_exists"); bounded by LTI_PENDING_REGISTRATIONS_MAX."""
+    issuer = issuer.strip().rstrip("/")
+    with transaction.atomic():
+        if Platform.objects.filter(issuer=issuer, client_id=client_id).exists():
+            raise Refused("registration_exists", f"{issuer} client_id={client_id} is already registered")
+        now = timezone.now()
+        if invite is not None:
+            invite = RegistrationInvite.objects.select_for_update().filter(pk=invite.pk, used_at__isnull=True).first()
+            if invite is None or invite.expires_at <= now:
+                raise Refused("invite_invalid", "the registration link was used or has expired meanwhile")
+        elif platforms_pending_full():
+            raise Refused("registrations_full", "too many registrations wait for approval")
+        platform = Platform(
+            issuer=issuer,
+            client_id=client_id,
+            api_base_url=api_base_url.rstrip("/"),
+            api_base_url_source=Platform.SOURCE_REGISTRATION if api_base_url else Platform.SOURCE_MANUAL,
+            name=name[:200],
+            auth_login_url=auth_login_url,
+            auth_token_url=auth_token_url,
+            keyset_url=keyset_url,
+            registered_via="dynamic",
+            # Canvas creates the deployment after registration without telling the tool.
+            accept_new_deployments=not deployment_id,
+            status=Platform.STATUS_APPROVED if invite else Platform.STATUS_PENDING,
+            requested_ip=requested_ip or None,
+            requested_with=requested_with[:200],
+            approved_at=now if invite else None,
+            approved_by=f"invite: {invite.note} (by {invite.created_by})"[:150] if invite else "",
+        )
+        _platform_endpoints_check(platform)
+        platform.save()
+        if deployment_id:
+            Deployment.objects.create(platform=platform, deployment_id=deployment_id)
+        if invite is not None:
+            RegistrationInvite.objects.filter(pk=invite.pk).update(used_at=now, platform=platform)
+            transaction.on_commit(_frame_ancestors_forget)
+    return platform
+
+
+def platforms_pending_full() -> bool:
+    """Old pending registrations expire (deleted here); the rest are capped, so an anonymous
+    caller cannot grow the table or the admin's review queue without bound."""
+    platforms_pending_purge()
+    return Platform.objects.filter(status=Platform.STATUS_PENDING).count() >= settings.LTI_PENDING_REGISTRATIONS_MAX
+
+
+def platforms_pending_purge() -> int:
+    """Deletes registrations still pending after LTI_PENDING_REGISTRATION_DAYS; returns how many."""
+    cutoff = timezone.now() - timedelta(days=settings.LTI_PENDING_REGISTRATION_DAYS)
+    deleted, _ = Platform.objects.filter(status=Platform.STATUS_PENDING, created_at__lt=cutoff).delete()
+    return deleted
+
+
+def platform_approve(*, platform: Platform, approved_by: str) -> Platform:
+    """An admin approves a pending registration: from now on it is trusted (launches, logins, CSP,
+    Live Events). Approving an approved platform changes nothing."""
+    with transaction.atomic():
+        platform = Platform.objects.select_for_update().get(pk=platform.pk)
+        if platform.status == Platform.STATUS_APPROVED:
+            return platform
+        platform.status = Platform.STATUS_APPROVED
+        platform.approved_at = timezone.now()
+        platform.approved_by = approved_by[:150]
+        platform.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
+        transaction.on_commit(_frame_ancestors_forget)
+    logger.info("lti platform %s approved by %s", platform, approved_by)
+    return platform
+
+
+def _invite_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def registration_invite_create(*, note: str, created_by: str, days: int = 7) -> tuple[RegistrationInvite, str]:
+    """A one-time registration link's invite and its secret token (shown once, stored hashed)."""
+    token = secrets.token_urlsafe(24)
+    invite = RegistrationInvite.objects.create(
+        token_hash=_invite_hash(token),
+        note=note,
+        created_by=created_by[:150],
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    return invite, token
+
+
+def registration_invite_find(*, token: str) -> RegistrationInvite:
+    """The unused, unexpired invite of this token; raises Refused "invite_invalid" otherwise."""
+    invite = RegistrationInvite.objects.filter(token_hash=_invite_hash(token), used_at__isnull=True).first()
+    if invite is None or invite.expires_at <= timezone.now():
+        raise Refused("invite_invalid", "unknown, used or expired registration link")
+    return invite
 
 
 def _frame_ancestors_forget() -> None:
@@ -301,6 +451,34 @@ def platform_guid_record(*, platform: Platform, claims: dict) -> None:
     platform.save(update_fields=["canvas_guid", "updated_at"])
 
 
+def platform_api_base_url_record(*, platform: Platform, launched: str) -> None:
+    """Takes the REST base from a signed launch's $Canvas.api.baseUrl when registration could not
+    know it or guessed it (hosted Canvas registers from its shared issuer host). An admin's value is
+    never changed, and the first launch's value is kept: the Canvas API token is sent to this
+    address, so a later launch (e.g. a sub-account's custom field) cannot move it elsewhere."""
+    launched = launched.strip().rstrip("/")
+    parts = urlsplit(launched)
+    if not launched or parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        return
+    if launched == platform.api_base_url:
+        return
+    if platform.api_base_url and platform.api_base_url_source != Platform.SOURCE_REGISTRATION:
+        logger.warning(
+            "lti launch: %s sent $Canvas.api.baseUrl %r, kept %r (from %s)",
+            platform,
+            launched,
+            platform.api_base_url,
+            platform.api_base_url_source,
+        )
+        return
+    platform.api_base_url = launched
+    platform.api_base_url_source = Platform.SOURCE_LAUNCH
+    platform.auth_token_url = platform.auth_token_url or canvas_token_url(launched)
+    platform.save(update_fields=["api_base_url", "api_base_url_source", "auth_token_url", "updated_at"])
+    # The API host frames the tool too (CSP frame-ancestors).
+    transaction.on_commit(_frame_ancestors_forget)
+
+
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
     """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
 
@@ -344,11 +522,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             sortable_name=parsed.sortable_name,
             email=parsed.email,
         )
-        if parsed.api_base_url and not platform.api_base_url:
-            # A signed claim from this very platform: fills what dynamic registration could not know.
-            platform.api_base_url = parsed.api_base_url.rstrip("/")
-            platform.auth_token_url = platform.auth_token_url or canvas_token_url(platform.api_base_url)
-            platform.save(update_fields=["api_base_url", "auth_token_url", "updated_at"])
+        platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
         platform_guid_record(platform=platform, claims=claims)
         context = launch_context_create(
             platform=platform,

@@ -7,5 +7,7 @@ from lti import services
 
 @shared_task(name="lti.launches_purge", acks_late=True, ignore_result=True)
 def launches_purge() -> int:
-    """Delete launch contexts past their expiry; idempotent, so a repeat is harmless."""
+    """Delete launch contexts past their expiry and dynamic registrations left pending too long;
+    idempotent, so a repeat is harmless."""
+    services.platforms_pending_purge()
     return services.launch_contexts_purge_expired()

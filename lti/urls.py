@@ -9,4 +9,6 @@ urlpatterns = [
     path("jwks.json", views.jwks, name="jwks"),
     path("config.json", views.config_json, name="config"),
     path("register/", views.register, name="register"),
+    # An admin's one-time registration link: approved at once (lti.models.RegistrationInvite).
+    path("register/<str:invite>/", views.register, name="register_invited"),
 ]

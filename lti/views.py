@@ -96,7 +96,7 @@ def _frameable_by_registering_platform(response, openid_configuration: str):
 
 @never_cache
 @require_GET
-def register(request):
+def register(request, invite: str = ""):
     openid_configuration = request.GET.get("openid_configuration", "")
     if not openid_configuration:
         response = refused_page(
@@ -117,6 +117,9 @@ def register(request):
             openid_configuration_url=openid_configuration,
             registration_token=request.GET.get("registration_token", ""),
             base_url=config.tool_base_url(request),
+            requested_ip=client_address(request) or None,
+            requested_with=request.META.get("HTTP_USER_AGENT", "")[:200],
+            invite_token=invite,
         )
     except Refused as refusal:
         response = refused_page(request, refusal, stage="dynamic registration")

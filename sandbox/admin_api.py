@@ -222,3 +222,15 @@ def faults(request, sandbox, admin, body):
 @admin_json
 def rotate_keys(request, sandbox, admin, body):
     return {"kid": services.platform_key_rotate(instance=sandbox).kid}
+
+
+@admin_json
+def lti_registration_start(request, sandbox, admin, body):
+    """{"registration_url": the tool's dynamic registration URL} → {"url": what Canvas opens}:
+    the tool's URL with openid_configuration (on the issuer's host) and a registration token."""
+    from sandbox.platform import registration_start
+
+    url = str(body.get("registration_url") or "")
+    if not url.startswith(("http://", "https://")):
+        raise SandboxError("registration_url must be an http(s) URL")
+    return {"url": registration_start(instance=sandbox, tool_registration_url=url)}

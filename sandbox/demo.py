@@ -46,6 +46,9 @@ def base_env() -> dict[str, str]:
     env.setdefault("LOG_LEVEL", "INFO")
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("DJANGO_SETTINGS_MODULE", "skillsforward.settings")
+    # The demo's Canvas is the sandbox on this machine: the outbound guard must be told it may go there.
+    sandbox_host = urlsplit(os.environ.get("DEMO_SANDBOX_URL", "http://localhost:8001")).hostname or "localhost"
+    env.setdefault("OUTBOUND_ALLOWED_HOSTS", ",".join(sorted({"127.0.0.1", "localhost", sandbox_host})))
     return env
 
 

@@ -40,6 +40,10 @@ class SandboxInstance(models.Model):
     base_url = models.URLField(
         max_length=300, help_text="Origin the sandbox is served from, e.g. http://localhost:8001"
     )
+    # Hosted Canvas has one LTI issuer for every customer (https://canvas.instructure.com), on
+    # another host than the institution's: set this to another origin of the same sandbox server
+    # (e.g. http://127.0.0.1:8001 next to http://localhost:8001) to behave that way. Empty: base_url.
+    issuer_base_url = models.URLField(max_length=300, blank=True)
     # The tool's LTI 1.3 developer key and its deployment in this instance.
     tool_name = models.CharField(max_length=100, default="Badges")
     client_id = models.CharField(max_length=64)
@@ -79,7 +83,19 @@ class SandboxInstance(models.Model):
 
     @property
     def issuer(self) -> str:
+        if self.issuer_base_url:
+            return f"{self.issuer_base_url.rstrip('/')}/sandbox/{self.slug}"
         return self.root_url
+
+    @property
+    def openid_configuration_url(self) -> str:
+        """Served on the issuer's host, as Canvas does (dynamic_registration_controller.rb
+        `oidc_configuration_url`), not on the institution's."""
+        return f"{self.issuer}/api/lti/security/openid-configuration"
+
+    @property
+    def registration_endpoint(self) -> str:
+        return f"{self.issuer}/api/lti/registrations"
 
     @property
     def lti_guid(self) -> str:

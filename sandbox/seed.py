@@ -135,13 +135,14 @@ def _criteria(rng: random.Random, titles: list[str], used: set[str]) -> list[dic
     return out
 
 
-def _instance(*, slug: str, base_url: str, tool_url: str) -> SandboxInstance:
+def _instance(*, slug: str, base_url: str, tool_url: str, issuer_url: str = "") -> SandboxInstance:
     tool_url = tool_url.rstrip("/")
     instance, _ = SandboxInstance.objects.update_or_create(
         slug=slug,
         defaults={
             "name": f"Canvas sandbox ({slug})",
             "base_url": base_url.rstrip("/"),
+            "issuer_base_url": issuer_url.rstrip("/"),
             "client_id": "10000000000001",
             "deployment_id": "1:8865aa05b4b79b64a91a86042e43af5ea8ae79eb",
             "tool_login_url": f"{tool_url}/lti/login/",
@@ -437,18 +438,21 @@ def sandbox_seed(
     reset: bool = False,
     live_events_url: str | None = None,
     live_events: bool = False,
+    issuer_url: str = "",
 ) -> SeedResult:
     """Creates (once) the demo course and (every time) the tool's registration and configuration.
 
     `live_events` posts the sandbox's signed Live Events to the tool's URL for the platform it
     registers (under tool_url); `live_events_url` sets any other URL ('' turns them off).
+    `issuer_url`: serve the LTI issuer and OpenID configuration from this origin instead of
+    base_url, as hosted Canvas does (https://canvas.instructure.com for every customer).
     """
     if learners < 0 or assessments < 1:
         raise ValueError("learners must be >= 0 and assessments >= 1")
     rng = random.Random(seed)
     if reset:
         SandboxInstance.objects.filter(slug=slug).delete()
-    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url)
+    instance = _instance(slug=slug, base_url=base_url, tool_url=tool_url, issuer_url=issuer_url)
     course = SandboxCourse.objects.filter(instance=instance, sis_course_id=COURSE_SIS_ID).first()
     created = course is None
     count = 0

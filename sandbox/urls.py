@@ -39,12 +39,15 @@ admin = [
     path("users/<int:user_id>/primary_email", admin_api.primary_email, name="admin_primary_email"),
     path("faults", admin_api.faults, name="admin_faults"),
     path("keys/rotate", admin_api.rotate_keys, name="admin_rotate_keys"),
+    path("lti_registrations", admin_api.lti_registration_start, name="admin_lti_registration_start"),
 ]
 
 instance: list[URLPattern | URLResolver] = [
     path("api/v1/", include(rest)),
     path("admin_api/v1/", include(admin)),
     path("api/lti/security/jwks", views_lti.jwks, name="jwks"),
+    path("api/lti/security/openid-configuration", views_lti.openid_configuration, name="openid_configuration"),
+    path("api/lti/registrations", views_lti.registrations, name="registrations"),
     path("api/lti/authorize_redirect", views_lti.authorize, name="authorize"),
     path("login/oauth2/token", views_lti.token, name="token"),
     path("api/lti/courses/<int:course_id>/names_and_roles", views_lti.names_and_roles, name="nrps"),

@@ -1,5 +1,6 @@
 """LTI 1.3 platform endpoints: JWKS, OIDC authorization (form_post launch), token, NRPS."""
 
+import json
 import time
 from urllib.parse import urlencode
 
@@ -75,6 +76,40 @@ def authorize(request: HttpRequest, instance: str) -> HttpResponse:
     if params.get("lti_storage_target"):
         fields["lti_storage_target"] = params["lti_storage_target"]
     return post_back(fields)
+
+
+def _registration_token(request: HttpRequest) -> str:
+    return bearer_token(request) or request.GET.get("registration_token", "")
+
+
+@require_GET
+def openid_configuration(request: HttpRequest, instance: str) -> JsonResponse:
+    """The OpenID configuration a registering tool reads (only with a valid registration token)."""
+    sandbox = get_object_or_404(SandboxInstance, slug=instance)
+    try:
+        platform.registration_token_read(instance=sandbox, token=_registration_token(request))
+    except PlatformError as exc:
+        return JsonResponse({"errorMessage": str(exc)}, status=401)
+    return JsonResponse(platform.openid_configuration(instance=sandbox))
+
+
+@csrf_exempt
+@require_POST
+def registrations(request: HttpRequest, instance: str) -> JsonResponse:
+    """The tool's registration request (Bearer registration token): installs it, answers its client id."""
+    sandbox = get_object_or_404(SandboxInstance, slug=instance)
+    try:
+        platform.registration_token_read(instance=sandbox, token=bearer_token(request) or "")
+    except PlatformError as exc:
+        return JsonResponse({"errorMessage": str(exc)}, status=401)
+    try:
+        body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+        answer = platform.registration_create(instance=sandbox, body=body)
+    except (ValueError, PlatformError) as exc:
+        return JsonResponse({"errors": [{"message": str(exc)}]}, status=422)
+    return JsonResponse(answer)
 
 
 def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:

@@ -6,4 +6,9 @@ class SkillsForwardConfig(AppConfig):
     verbose_name = "Skills Forward Badges"
 
     def ready(self):
+        from django.contrib import admin
+
         from skillsforward import checks  # noqa: F401  (registers the deployment checks)
+        from skillsforward.admin_login import ThrottledAdminAuthenticationForm
+
+        admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -35,3 +35,98 @@ def secret_key_set(app_configs=None, **kwargs):
             id="skillsforward.E001",
         )
     ]
+
+
+@register(deploy=True)
+def field_encryption_key_set(app_configs=None, **kwargs):
+    """Secrets at rest must not hang on SECRET_KEY (rotated for other reasons, or leaked with it)."""
+    if settings.DEBUG or settings.FIELD_ENCRYPTION_KEY.strip():
+        return []
+    return [
+        Error(
+            "FIELD_ENCRYPTION_KEY is not set: the Canvas API tokens and private keys stored in the database "
+            "are encrypted with a key derived from DJANGO_SECRET_KEY.",
+            hint="Set FIELD_ENCRYPTION_KEY (python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'), then run `manage.py rotate_field_encryption`.",
+            id="skillsforward.E003",
+        )
+    ]
+
+
+@register(deploy=True)
+def proxy_headers_trusted(app_configs=None, **kwargs):
+    """X-Forwarded-Proto is believed only from proxies the operator said are there."""
+    if not getattr(settings, "SECURE_PROXY_SSL_HEADER", None) or settings.TRUSTED_PROXY_COUNT > 0:
+        return []
+    return [
+        Error(
+            "DJANGO_SECURE_PROXY_SSL_HEADER is on but TRUSTED_PROXY_COUNT is 0: any client can claim https "
+            "with an X-Forwarded-Proto header.",
+            hint="Set TRUSTED_PROXY_COUNT to the number of proxies in front of gunicorn (usually 1).",
+            id="skillsforward.E002",
+        )
+    ]
+
+
+@register(deploy=True)
+def admin_cookies_lax(app_configs=None, **kwargs):
+    """The admin's session must not ride along with requests other sites make (CSRF, framing)."""
+    unsafe = [
+        name
+        for name in ("SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SAMESITE")
+        if str(getattr(settings, name, "")).lower() not in ("lax", "strict")
+    ]
+    if not unsafe:
+        return []
+    return [
+        Error(
+            f"{', '.join(unsafe)} must be Lax or Strict: these cookies serve the admin only.",
+            id="skillsforward.E004",
+        )
+    ]
+
+
+@register(deploy=True)
+def admin_login_throttled(app_configs=None, **kwargs):
+    from django.contrib import admin
+
+    from skillsforward.admin_login import ThrottledAdminAuthenticationForm
+
+    limits_off = settings.ADMIN_LOGIN_FAILURES_PER_USER < 1 or settings.ADMIN_LOGIN_FAILURES_PER_ADDRESS < 1
+    if admin.site.login_form is ThrottledAdminAuthenticationForm and not limits_off:
+        return []
+    return [
+        Error(
+            "Failed admin sign-ins are not throttled.",
+            hint="Keep ADMIN_LOGIN_FAILURES_PER_USER and ADMIN_LOGIN_FAILURES_PER_ADDRESS at 1 or more.",
+            id="skillsforward.E005",
+        )
+    ]
+
+
+@register(deploy=True)
+def outbound_allow_list(app_configs=None, **kwargs):
+    """OUTBOUND_ALLOWED_HOSTS lifts the guard against internal addresses for the hosts it names."""
+    from skillsforward.outbound import allowed_host_risks
+
+    link_local, loopback = allowed_host_risks()
+    messages = []
+    if link_local:
+        messages.append(
+            Error(
+                f"OUTBOUND_ALLOWED_HOSTS allows link-local addresses ({', '.join(link_local)}): the cloud "
+                "metadata service lives there, with this server's credentials.",
+                hint="Remove them; allow only the campus hosts the tool must reach (e.g. a self-hosted Canvas).",
+                id="skillsforward.E006",
+            )
+        )
+    if loopback:
+        messages.append(
+            Warning(
+                f"OUTBOUND_ALLOWED_HOSTS allows this machine itself ({', '.join(loopback)}): a platform's "
+                "URLs may then reach services that listen on localhost only.",
+                hint="That is for the local sandbox and the demo; remove it in production.",
+                id="skillsforward.W002",
+            )
+        )
+    return messages

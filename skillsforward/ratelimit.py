@@ -5,12 +5,18 @@ from django.core.cache import cache
 
 
 def client_address(request) -> str:
-    """The client's address. Behind the TLS proxy (SECURE_PROXY_SSL_HEADER set) that proxy appends
-    the real address last to X-Forwarded-For; earlier entries are whatever the client claimed."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+    """The client's address, for every rate limit and log line.
+
+    X-Forwarded-For is anyone's to write: only with TRUSTED_PROXY_COUNT = N proxies in front of the
+    server (each appends the address it saw) is the N-th entry from the end the client as the
+    outermost trusted proxy saw it; entries before it are whatever the client claimed. Without
+    trusted proxies the header is ignored and the peer address counts.
+    """
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if trusted > 0:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if forwarded:
-            return forwarded[-1][:64]
+        if len(forwarded) >= trusted:
+            return forwarded[-trusted][:64]
     return request.META.get("REMOTE_ADDR", "")[:64]
 
 

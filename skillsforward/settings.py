@@ -162,15 +162,25 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 
-# Behind a TLS-terminating proxy, request.is_secure() must see https (LTI cookies need Secure).
-if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=True):
+# How many reverse proxies (e.g. the TLS-terminating one) stand in front of gunicorn. Only then are
+# X-Forwarded-For (client address for rate limits: skillsforward.ratelimit) and X-Forwarded-Proto
+# (request.is_secure(): LTI cookies need Secure) believed; with 0, anyone could write them.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=TRUSTED_PROXY_COUNT > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-# Canvas shows the tool in an iframe on another site: cookies must be SameSite=None to be sent there.
-SESSION_COOKIE_SAMESITE = "None" if HTTPS else "Lax"
-CSRF_COOKIE_SAMESITE = "None" if HTTPS else "Lax"
+# Django's session and CSRF cookies serve the operators' admin only, which never opens inside Canvas:
+# Lax keeps them from being sent with cross-site requests. The pages Canvas frames do not use them
+# (launch link + form tokens; the LTI login cookie is SameSite=None; Secure on its own).
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+# Failed admin sign-ins (skillsforward.admin_login): per address and user name, and per address.
+ADMIN_LOGIN_FAILURES_PER_USER = env.int("ADMIN_LOGIN_FAILURES_PER_USER", default=5)
+ADMIN_LOGIN_FAILURES_PER_ADDRESS = env.int("ADMIN_LOGIN_FAILURES_PER_ADDRESS", default=30)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=15)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]  # probes speak plain HTTP inside the cluster
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
@@ -184,10 +194,19 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
+# Outbound requests to URLs from outside (skillsforward.outbound): hosts that may be reached although
+# they resolve to loopback, private or link-local addresses (and over plain http). An admin's choice,
+# e.g. a self-hosted Canvas on the campus network; the local sandbox needs 127.0.0.1,localhost.
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", default=20.0)
+
 # LTI
 LTI_HTTP_TIMEOUT = env.float("LTI_HTTP_TIMEOUT", default=10.0)
 LTI_KEY_ROTATION_GRACE_DAYS = env.int("LTI_KEY_ROTATION_GRACE_DAYS", default=14)
 LTI_TOOL_TITLE = env.str("LTI_TOOL_TITLE", default="Badges")
+# Dynamic registrations awaiting an admin's approval: at most this many, deleted after this many days.
+LTI_PENDING_REGISTRATIONS_MAX = env.int("LTI_PENDING_REGISTRATIONS_MAX", default=20)
+LTI_PENDING_REGISTRATION_DAYS = env.int("LTI_PENDING_REGISTRATION_DAYS", default=7)
 
 # Canvas REST
 CANVAS_HTTP_TIMEOUT = env.float("CANVAS_HTTP_TIMEOUT", default=30.0)

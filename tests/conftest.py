@@ -198,5 +198,27 @@ def _isolated_cache(settings, tmp_path):
     yield
 
 
+# A public address (never contacted: `responses` answers the requests made to these hosts).
+FAKE_PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def _fake_public_dns(monkeypatch):
+    """The tests' Canvas hosts (uni.canvas.test, sso.canvaslms.com, ...) do not resolve on a machine
+    without DNS: the outbound guard sees them at a public address. Names under `.invalid` (RFC 2606)
+    still do not resolve, and real names keep their real addresses (localhost is loopback)."""
+    from skillsforward import outbound
+
+    real = outbound._resolve
+
+    def resolve(host: str, port: int) -> list[str]:
+        found = real(host, port)
+        if found or host.endswith(".invalid"):
+            return found
+        return [FAKE_PUBLIC_ADDRESS]
+
+    monkeypatch.setattr(outbound, "_resolve", resolve)
+
+
 def pytest_sessionstart(session):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

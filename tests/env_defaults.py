@@ -6,3 +6,6 @@ import os
 os.environ.setdefault("SANDBOX_ENABLED", "true")
 # Tests render templates without running collectstatic: plain static storage, no manifest lookup.
 os.environ.setdefault("STATIC_MANIFEST", "false")
+# The tests' Canvas stand-ins and live servers run on this machine: the outbound guard allows them
+# explicitly (tests of the guard itself clear this list).
+os.environ.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")

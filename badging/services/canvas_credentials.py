@@ -33,6 +33,7 @@ from django.utils import timezone
 from badging.models import AuditEvent, Award, CanvasCredentialsConnection, Delivery
 from badging.openbadges.links import PublicLinks
 from badging.openbadges.ob2 import ob_datetime
+from skillsforward.outbound import outbound_session
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _base(connection: CanvasCredentialsConnection) -> str:
 
 def _token_request(connection: CanvasCredentialsConnection, data: dict) -> dict:
     try:
-        response = requests.post(f"{_base(connection)}/o/token", data=data, timeout=TIMEOUT)
+        response = outbound_session(timeout=TIMEOUT).post(f"{_base(connection)}/o/token", data=data)
     except requests.RequestException as exc:
         raise CanvasCredentialsError(f"Canvas Credentials is unreachable: {exc}") from exc
     if response.status_code == 429:
@@ -171,7 +172,7 @@ def _call(
         if authenticated:
             headers["Authorization"] = f"Bearer {connection.access_token}"
         try:
-            response = requests.request(
+            response = outbound_session(timeout=TIMEOUT).request(
                 method, f"{_base(connection)}{path}", headers=headers, timeout=TIMEOUT, **kwargs
             )
         except requests.RequestException as exc:

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from badging.live_events import LiveEventRejected, live_event_handle, live_event_parse, live_event_platform_check
-from lti.models import Platform
+from lti.selectors import platform_for_live_events
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def canvas_live_event(request, key: str):
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > MAX_EVENT_BYTES or len(request.body) > MAX_EVENT_BYTES:
         return JsonResponse({"error": "the event is too large"}, status=413)
-    platform = Platform.objects.filter(live_events_key=key, active=True).first()
+    platform = platform_for_live_events(key=key)
     if platform is None:
         return JsonResponse({"error": "no active platform has this Live Events URL"}, status=404)
     try:

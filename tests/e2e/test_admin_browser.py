@@ -139,3 +139,38 @@ def test_retry_a_failed_delivery_and_see_it_in_the_audit_log(logged_in, live_ser
     expect(page.locator("#result_list")).to_contain_text("delivery_retried")
     screenshot(page, "admin-audit-log")
     check_a11y(page, "audit log")
+
+
+def test_approving_a_dynamic_registration_shows_what_is_approved(logged_in, live_server, screenshot):
+    """The admin approves a pending registration from the platform list, after a page listing its
+    issuer, client id, key set and login URLs and the hosts that would frame Badges."""
+    from lti.models import Platform
+
+    platform = Platform.objects.create(
+        name="State University",
+        issuer="https://canvas.instructure.com",
+        client_id="10000000000321",
+        auth_login_url="https://sso.canvaslms.com/api/lti/authorize_redirect",
+        keyset_url="https://sso.canvaslms.com/api/lti/security/jwks",
+        auth_token_url="https://state.instructure.com/login/oauth2/token",
+        registered_via="dynamic",
+        accept_new_deployments=True,
+        status=Platform.STATUS_PENDING,
+        requested_ip="198.51.100.23",
+    )
+    page = logged_in
+    page.goto(f"{live_server.url}/admin/lti/platform/?status__exact=pending")
+    page.get_by_role("row", name=re.compile("State University")).get_by_role("checkbox").check()
+    page.get_by_label("Action:").select_option("approve_registrations")
+    page.get_by_role("button", name="Go").click()
+
+    expect(page.get_by_role("heading", name="State University")).to_be_visible()
+    expect(page.get_by_text("https://sso.canvaslms.com/api/lti/security/jwks")).to_be_visible()
+    expect(page.get_by_text("198.51.100.23", exact=False)).to_be_visible()
+    screenshot(page, "admin-approve-registration")
+    check_a11y(page, "approve registration")
+    page.get_by_role("button", name="Approve 1 registration").click()
+
+    expect(page.get_by_text("Approved 1 registration(s).")).to_be_visible()
+    platform.refresh_from_db()
+    assert platform.is_trusted

@@ -92,7 +92,7 @@ def test_dynamic_registration_page(page, live_server, screenshot, rsps):
 
     assert json.loads(message) == {"subject": "org.imsglobal.lti.close"}, problems
     frame = page.frame_locator("iframe")
-    assert "Badges is registered with Test University" in frame.locator("h1").inner_text()
+    assert "Badges registration received from Test University" in frame.locator("h1").inner_text()
     assert "API token" in frame.locator(".notice").inner_text()
     screenshot(page, "lti-registered-in-canvas")
     assert problems == []

@@ -67,7 +67,8 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Badges is registered with Test University" in html
+    assert "Badges registration received from Test University" in html
+    assert "approved this registration" in html
     assert "API token" in html
     # The close message is sent by an external script (CSP forbids inline scripts).
     assert '<script src="/static/lti/js/registration-close.js"></script>' in html
@@ -75,11 +76,15 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     platform = Platform.objects.get()
     assert platform.issuer == "https://canvas.instructure.com" and platform.client_id == "10000000000555"
     assert platform.registered_via == "dynamic"
+    assert platform.status == Platform.STATUS_PENDING and not platform.is_trusted
+    assert platform.requested_ip == "127.0.0.1"
     assert platform.needs_api_token
     assert platform.auth_login_url == "https://sso.uni.canvas.test/api/lti/authorize_redirect"
     assert platform.auth_token_url == "https://uni.canvas.test/login/oauth2/token"
     assert platform.keyset_url == "https://sso.uni.canvas.test/api/lti/security/jwks"
+    # Served from the institution's host, not the issuer's: that host is its Canvas.
     assert platform.api_base_url == "https://uni.canvas.test"
+    assert platform.api_base_url_source == Platform.SOURCE_REGISTRATION
     assert platform.name == "Test University"
     assert platform.accept_new_deployments and not platform.deployments.exists()
 
@@ -93,7 +98,7 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     assert sent["initiate_login_uri"] == "https://testserver/lti/login/"
     assert sent["redirect_uris"] == ["https://testserver/lti/launch/"]
     assert sent["jwks_uri"] == "https://testserver/lti/jwks.json"
-    assert "contextmembership.readonly" in sent["scope"]
+    assert sent["scope"] == ""  # no LTI service scopes: see test_only_the_scopes_the_product_uses
     tool = sent["https://purl.imsglobal.org/spec/lti-tool-configuration"]
     assert tool["domain"] == "testserver"
     assert tool["https://canvas.instructure.com/lti/privacy_level"] == "public"
@@ -115,9 +120,12 @@ def test_close_script_posts_the_lti_close_message():
 
 
 def test_dynamically_registered_canvas_can_launch(client, fake_canvas, rsps):
-    """Canvas creates the deployment after registration: the first signed launch records it."""
+    """Canvas creates the deployment after registration: the first signed launch records it
+    (once an admin approved the registration)."""
+    from lti.services import platform_approve
+
     start(client)
-    platform = Platform.objects.get()
+    platform = platform_approve(platform=Platform.objects.get(), approved_by="admin")
     canvas = FakeCanvas(client_id=platform.client_id, deployment_id="12:fresh-deployment")
     canvas.keyset_url, canvas.auth_login_url = platform.keyset_url, platform.auth_login_url
     canvas.serve_jwks(rsps)
@@ -205,3 +213,18 @@ def test_registration_page_may_be_framed_by_the_registering_canvas(client, fake_
     assert "script-src 'self';" in csp and "unsafe-inline" not in csp
     assert "X-Frame-Options" not in response
     assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"  # popup platforms keep window.opener
+
+
+def test_only_the_scopes_the_product_uses(client, fake_canvas):
+    """The tool reads courses through the REST API token (canvas/), never through NRPS or AGS, so it
+    asks for no LTI Advantage scope. Canvas takes the registration's `scope` as a space-separated
+    list and calls .split on it (app/controllers/lti/ims/dynamic_registration_controller.rb
+    `create`), so the key is sent, empty; the developer key JSON's `scopes` is an empty list
+    (doc/api/lti_dev_key_config.md)."""
+    from lti import config
+
+    start(client)
+
+    assert fake_canvas["registration"]["scope"] == ""
+    assert client.get("/lti/config.json").json()["scopes"] == []
+    assert config.SCOPES == []

@@ -91,7 +91,7 @@ def test_config_json_is_a_canvas_developer_key(client, settings):
     assert config["oidc_initiation_url"] == base + "/lti/login/"
     assert config["target_link_uri"] == base + "/lti/launch/"
     assert config["public_jwk_url"] == base + "/lti/jwks.json"
-    assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in config["scopes"]
+    assert config["scopes"] == []  # no LTI service is used: tests/lti/test_dynamic_registration.py
     assert config["custom_fields"] == {
         "canvas_user_id": "$Canvas.user.id",
         "canvas_course_id": "$Canvas.course.id",

@@ -37,7 +37,7 @@ def test_email_check_is_rate_limited_per_assertion_whatever_the_client(award):
 
 
 def test_email_check_behind_the_proxy_counts_the_address_the_proxy_saw(award, settings):
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXY_COUNT = 1
     client = Client(REMOTE_ADDR="10.0.0.1")
     url = f"/public/assertions/{award.public_id}/check"
     for n in range(public.CHECKS_PER_CLIENT):

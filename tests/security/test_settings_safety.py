@@ -27,7 +27,8 @@ def _settings_in_a_clean_environment(**env) -> dict:
         "import json, django; from django.conf import settings; django.setup(); print(json.dumps({k: "
         "getattr(settings, k) for k in ('DEBUG', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', "
         "'SESSION_COOKIE_SAMESITE', 'SECURE_CONTENT_TYPE_NOSNIFF', 'SECURE_REFERRER_POLICY', "
-        "'X_FRAME_OPTIONS', 'SECURE_HSTS_SECONDS', 'SANDBOX_ENABLED')}))"
+        "'X_FRAME_OPTIONS', 'SECURE_HSTS_SECONDS', 'SANDBOX_ENABLED', 'CSRF_COOKIE_SAMESITE', "
+        "'SECURE_PROXY_SSL_HEADER', 'TRUSTED_PROXY_COUNT') if hasattr(settings, k)}))"
     )
     clean = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "skillsforward.settings", **env}
     clean["SFB_VAR_DIR"] = env.get("SFB_VAR_DIR", "/tmp/sfb-settings-check")
@@ -39,7 +40,8 @@ def test_settings_are_safe_with_no_environment_at_all():
     values = _settings_in_a_clean_environment()
     assert values["DEBUG"] is False and values["SANDBOX_ENABLED"] is False
     assert values["SESSION_COOKIE_SECURE"] and values["CSRF_COOKIE_SECURE"]
-    assert values["SESSION_COOKIE_SAMESITE"] == "None"  # the Canvas iframe, over https only
+    # The session and CSRF cookies serve the admin only, never inside Canvas's iframe.
+    assert values["SESSION_COOKIE_SAMESITE"] == "Lax" and values["CSRF_COOKIE_SAMESITE"] == "Lax"
     assert values["SECURE_CONTENT_TYPE_NOSNIFF"] and values["X_FRAME_OPTIONS"] == "DENY"
     assert values["SECURE_REFERRER_POLICY"] in ("same-origin", "strict-origin-when-cross-origin", "no-referrer")
     assert values["SECURE_HSTS_SECONDS"] >= 31536000

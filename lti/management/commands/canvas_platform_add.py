@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--api-base-url", required=True, help="https://<institution>.instructure.com")
         parser.add_argument("--api-token", required=True, help="Canvas REST token of an admin or service account")
         parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--replace-dynamic",
+            action="store_true",
+            help="the client id was registered through dynamic registration and that registration is not "
+            "yours: delete it (only if no course was launched from it) and register this one instead",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -31,7 +37,10 @@ class Command(BaseCommand):
                 auth_login_url=options["auth_login_url"],
                 auth_token_url=options["auth_token_url"],
                 keyset_url=options["keyset_url"],
+                replace_dynamic=options["replace_dynamic"],
             )
+        except services.PlatformConflict as exc:
+            raise CommandError(str(exc)) from exc
         except Exception as exc:  # validation errors are the operator's to fix: say what, not a traceback
             raise CommandError(f"could not register the platform: {exc}") from exc
         deployments = ", ".join(platform.deployments.values_list("deployment_id", flat=True))

@@ -21,6 +21,12 @@ class Command(BaseCommand):
             help="POST signed Live Events to the tool's Live Events URL of the registered platform",
         )
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
+        parser.add_argument(
+            "--issuer-url",
+            default="",
+            help="serve the LTI issuer and OpenID configuration from this origin, as hosted Canvas does "
+            "(another host name of the sandbox, e.g. http://127.0.0.1:8001 next to http://localhost:8001)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -35,6 +41,7 @@ class Command(BaseCommand):
                 register_in_tool=not options["no_register"],
                 live_events_url=options["live_events_url"],
                 live_events=options["live_events"],
+                issuer_url=options["issuer_url"],
             )
         except ValueError as exc:
             raise CommandError(str(exc))
@@ -46,6 +53,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
             self.stdout.write(f"Course badge: {result.course_badge_key}")
         self.stdout.write(f"JWKS: {result.instance.keyset_url}")
+        if result.instance.issuer_base_url:
+            self.stdout.write(f"OpenID configuration (issuer host): {result.instance.openid_configuration_url}")
         if result.instance.live_events_url:
             self.stdout.write(f"Live Events: {result.instance.live_events_url}")
         self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
