@@ -276,6 +276,7 @@ class CanvasCourse:
     name: str
     course_code: str
     workflow_state: str
+    locale: str = ""  # the course's own language; null when the account's applies
 
     @classmethod
     def from_api(cls, data: dict) -> CanvasCourse:
@@ -284,4 +285,5 @@ class CanvasCourse:
             name=data.get("name") or "",
             course_code=data.get("course_code") or "",
             workflow_state=data.get("workflow_state") or "",
+            locale=str(data.get("locale") or "")[:35],
         )

@@ -4,6 +4,7 @@ Canvas sends custom fields as strings, and a substitution it cannot fill arrives
 (the literal "$Canvas.user.id"): such values count as absent.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -42,7 +43,25 @@ class LaunchClaims:
     sortable_name: str = ""
     email: str = ""
     api_base_url: str = ""
+    locale: str = ""
     custom: dict = field(default_factory=dict)
+
+
+# A BCP 47 language tag as Canvas sends it ("es", "fr-CA", "zh-Hant", "en-GB-x-ukhe").
+_LOCALE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+def _locale(body: dict) -> str:
+    """The user's Canvas language: launch_presentation.locale, else the top-level locale claim.
+
+    Canvas fills both with I18n.locale, the language Canvas itself is shown in for that user
+    (canvas-lms lib/lti/messages/jwt_message.rb, add_launch_presentation_claims! and add_i18n_claims!)."""
+    presentation = body.get(LTI + "launch_presentation")
+    candidates = [presentation.get("locale") if isinstance(presentation, dict) else None, body.get("locale")]
+    for value in candidates:
+        if isinstance(value, str) and len(value) <= 35 and _LOCALE.match(value.strip()):
+            return value.strip()
+    return ""
 
 
 def claims_parse(body: dict) -> LaunchClaims:
@@ -69,5 +88,6 @@ def claims_parse(body: dict) -> LaunchClaims:
         # $Person.email.primary is the primary address; the standard claim is the fallback.
         email=_email(custom_value(custom, "email")) or _email(str(body.get("email") or "")),
         api_base_url=custom_value(custom, "canvas_api_base_url"),
+        locale=_locale(body),
         custom={k: v for k, v in custom.items() if isinstance(v, str)},
     )

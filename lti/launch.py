@@ -4,10 +4,11 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 
 from lti.models import LaunchContext
+from skillsforward.i18n import language_for
 
 # (title, what went wrong, what to do) on the page that refuses a launch-bound request.
 EXPIRED = (
@@ -43,6 +44,11 @@ def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
             )
             if launch is None:
                 return _refused(request, 404, *EXPIRED)
+            # The user's Canvas language wins over the browser's (LocaleMiddleware chose that one).
+            language = language_for(launch.locale)
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
             if roles is not None and launch.role not in roles:
                 return _refused(request, 403, *NOT_YOURS)
             response = func(request, *args, launch=launch, **kwargs)

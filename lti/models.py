@@ -140,6 +140,8 @@ class Course(models.Model):
     lti_context_id = models.CharField(max_length=255, blank=True)
     name = models.CharField(max_length=500, blank=True)
     course_code = models.CharField(max_length=255, blank=True)
+    # The course's own language set in Canvas (REST `locale`), blank when the account's applies.
+    locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -161,6 +163,8 @@ class Person(models.Model):
     # The primary email as last read from Canvas (launch claim or REST); re-read before issuing.
     email = models.EmailField(max_length=320, blank=True)
     email_read_at = models.DateTimeField(null=True, blank=True)
+    # The Canvas language of the person's latest launch (LTI locale claim): their emails use it.
+    locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,6 +196,8 @@ class LaunchContext(models.Model):
     is_test_user = models.BooleanField(default=False, help_text="Canvas Student View: never badged")
     roles = models.JSONField(default=list)
     email = models.EmailField(max_length=320, blank=True)
+    # The LTI launch_presentation locale (or the top-level locale claim), e.g. "es", "fr-CA", "ar".
+    locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

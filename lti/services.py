@@ -361,12 +361,19 @@ def person_upsert(
     name: str = "",
     sortable_name: str = "",
     email: str = "",
+    locale: str = "",
 ) -> Person:
     """The person row for this Canvas user (from a launch or a sync); blanks never erase known values.
 
     A new email also stamps email_read_at, so issuance can tell how fresh the address is.
     """
-    values = {"lti_sub": lti_sub, "name": name, "sortable_name": sortable_name, "email": email.strip().lower()}
+    values = {
+        "lti_sub": lti_sub,
+        "name": name,
+        "sortable_name": sortable_name,
+        "email": email.strip().lower(),
+        "locale": locale,
+    }
     defaults: dict[str, object] = {k: v for k, v in values.items() if v}
     if defaults.get("email"):
         defaults["email_read_at"] = timezone.now()
@@ -414,6 +421,7 @@ def launch_context_create(
     decision: RoleDecision,
     roles: list[str],
     email: str = "",
+    locale: str = "",
 ) -> LaunchContext:
     """A server-side record of this launch, addressed by an opaque id, valid for 8 hours."""
     return LaunchContext.objects.create(
@@ -426,6 +434,7 @@ def launch_context_create(
         is_test_user=decision.is_test_user,
         roles=list(roles),
         email=email,
+        locale=locale,
         expires_at=timezone.now() + LAUNCH_CONTEXT_LIFETIME,
     )
 
@@ -521,6 +530,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             name=parsed.name,
             sortable_name=parsed.sortable_name,
             email=parsed.email,
+            locale=parsed.locale,
         )
         platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
         platform_guid_record(platform=platform, claims=claims)
@@ -532,6 +542,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             decision=decision,
             roles=parsed.roles,
             email=parsed.email,
+            locale=parsed.locale,
         )
     logger.info(
         "lti launch: %s as %s%s in course %s (%s)",

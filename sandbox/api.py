@@ -807,7 +807,7 @@ def _profile(caller: Caller, user: SandboxUser) -> dict:
         "avatar_url": f"{instance.base_url.rstrip('/')}/static/sandbox/img/avatar-50.png",
         "calendar": {"ics": f"{instance.root_url}/feeds/calendars/user_{user.lti_sub}.ics"},
         "time_zone": "UTC",
-        "locale": None,
+        "locale": user.locale or None,
         "lti_user_id": user.lti_sub,
         "k5_user": False,
     }

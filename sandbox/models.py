@@ -157,6 +157,8 @@ class SandboxUser(models.Model):
     is_account_admin = models.BooleanField(default=False)
     # Canvas creates one "Test Student" per course for Student View.
     is_test_user = models.BooleanField(default=False)
+    # The user's language setting in Canvas (Account > Settings > Language); blank: the default, English.
+    locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

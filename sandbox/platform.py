@@ -140,7 +140,7 @@ def id_token_claims(
         "family_name": family,
         "email": user.primary_email,
         "picture": f"{instance.base_url.rstrip('/')}/static/sandbox/img/avatar-50.png",
-        "locale": "en",
+        "locale": user.locale or "en",
         f"{CLAIM}/message_type": "LtiResourceLinkRequest",
         f"{CLAIM}/version": "1.3.0",
         f"{CLAIM}/deployment_id": instance.deployment_id,
@@ -162,7 +162,7 @@ def id_token_claims(
         f"{CLAIM}/launch_presentation": {
             "document_target": "iframe",
             "return_url": f"{instance.root_url}/courses/{course.id}/",
-            "locale": "en",
+            "locale": user.locale or "en",
             "height": 600,
             "width": 800,
         },

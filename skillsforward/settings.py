@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "skillsforward.health.HealthProbeMiddleware",  # before Host validation: probes use the IP
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # Accept-Language; a launch's locale claim wins (lti/launch.py)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -144,7 +145,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Languages: a launch's language is the LTI locale claim Canvas sends (the user's Canvas language),
+# else the browser's Accept-Language, else DEFAULT_LANGUAGE (see README "Languages").
+# Arabic has no catalogue yet: it is listed so that a right-to-left launch gets dir="rtl" (and
+# English text) rather than a left-to-right page; its texts fall back to English.
+LANGUAGE_CODE = env.str("DEFAULT_LANGUAGE", default="en")
+LANGUAGES = [("en", "English"), ("es", "Español"), ("fr", "Français"), ("ar", "العربية")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["skillsforward.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

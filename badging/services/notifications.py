@@ -17,12 +17,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from badging.models import Award, Delivery
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors.awards import award_links
 from badging.services.issuance import retry_delay
+from skillsforward.i18n import language_for_person
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,14 @@ def learner_page_url(*, course) -> str:
 
 
 def award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
-    """The notification email (plain text + HTML) for an award."""
+    """The notification email (plain text + HTML) for an award, in the learner's language: the
+    locale of their latest launch, else the course's Canvas language, else the default."""
+    course = award.course_badge.course
+    with translation.override(language_for_person(award.learner, course)):
+        return _award_email_message(award=award, links=links, connection=connection)
+
+
+def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     context = {
         "award": award,
         "badge": award.badge_class,
@@ -66,7 +75,7 @@ def award_email_message(*, award: Award, links: PublicLinks, connection=None) ->
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
         "learner_page_url": learner_page_url(course=award.course_badge.course),
     }
-    subject = f"You earned the “{award.badge_class.name}” badge"
+    subject = _("You earned the “%(badge)s” badge") % {"badge": award.badge_class.name}
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("email/award_issued.txt", context),
@@ -75,7 +84,7 @@ def award_email_message(*, award: Award, links: PublicLinks, connection=None) ->
         # Learners answer award emails with questions: send them to the issuer's contact, not a no-reply box.
         reply_to=[award.badge_class.issuer.email] if award.badge_class.issuer.email else None,
         connection=connection,
-        headers={"X-Badge-Award": award.public_id},
+        headers={"X-Badge-Award": award.public_id, "Content-Language": translation.get_language()},
     )
     message.attach_alternative(render_to_string("email/award_issued.html", context), "text/html")
     return message

@@ -499,11 +499,12 @@ def _fail(
 
 
 def _course_details_sync(*, client: CanvasClient, course: Course) -> None:
-    """The course's name as Canvas has it now (a course configured before its first launch has none)."""
+    """The course's name and language as Canvas has them now (a course configured before its first
+    launch has no name; the language is the course's own, Canvas REST Course `locale`)."""
     details = client.get_course(course.canvas_course_id)
-    name, code = details.name[:500], details.course_code[:255]
-    if (course.name, course.course_code) != (name, code):
-        Course.objects.filter(pk=course.pk).update(name=name, course_code=code)
+    name, code, locale = details.name[:500], details.course_code[:255], details.locale
+    if (course.name, course.course_code, course.locale) != (name, code, locale):
+        Course.objects.filter(pk=course.pk).update(name=name, course_code=code, locale=locale)
 
 
 def _assignments_sync(*, client: CanvasClient, course: Course) -> int:
