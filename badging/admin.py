@@ -20,6 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from badging.models import (
     AssessmentResult,
@@ -52,9 +54,9 @@ def _formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
-admin.site.site_header = "Skills Forward Badges administration"
+admin.site.site_header = gettext_lazy("Skills Forward Badges administration")
 admin.site.site_title = "Skills Forward Badges"
-admin.site.index_title = "Configuration and records"
+admin.site.index_title = gettext_lazy("Configuration and records")
 
 
 def _actor(request) -> str:
@@ -88,7 +90,7 @@ class ImageUploadForm(forms.ModelForm):
 
     image_upload = forms.FileField(
         required=False,
-        label="Image",
+        label=gettext_lazy("Image"),
         help_text=(
             "PNG or SVG, at most 256 KB, about square, 90 to 2048 pixels a side. "
             "SVGs with scripts, event handlers or links to other servers are refused."
@@ -101,7 +103,7 @@ class ImageUploadForm(forms.ModelForm):
         upload = self.cleaned_data.get("image_upload")
         if not upload:
             if self.image_required and not (self.instance.pk and self.instance.image):
-                raise ValidationError("Upload the badge image (PNG or SVG).")
+                raise ValidationError(_("Upload the badge image (PNG or SVG)."))
             return None
         self._image = image_validate(upload)
         return upload
@@ -136,8 +138,10 @@ class ReadOnlyInline(admin.TabularInline):
 class IssuerKeyInline(ReadOnlyInline):
     model = IssuerKey
     fields = readonly_fields = ("algorithm", "public_id", "created_at", "superseded_at")
-    verbose_name = "signing key"
-    verbose_name_plural = "signing keys (made and rotated by the issuance service; old keys stay published)"
+    verbose_name = gettext_lazy("signing key")
+    verbose_name_plural = gettext_lazy(
+        "signing keys (made and rotated by the issuance service; old keys stay published)"
+    )
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -148,12 +152,12 @@ class CanvasCredentialsForm(forms.ModelForm):
     password = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the stored password.",
+        help_text=gettext_lazy("Leave empty to keep the stored password."),
     )
     client_secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Leave empty to keep the stored secret.",
+        help_text=gettext_lazy("Leave empty to keep the stored secret."),
     )
 
     class Meta:
@@ -162,12 +166,12 @@ class CanvasCredentialsForm(forms.ModelForm):
         fields = ["enabled", "api_base_url", "username", "password", "client_id", "client_secret"]
         fields += ["badge_class_entity_ids", "notify_recipients"]
         help_texts = {
-            "badge_class_entity_ids": (
+            "badge_class_entity_ids": gettext_lazy(
                 'JSON: {"<badge class key>": "<Canvas Credentials badge class entityId>"}. One Canvas Credentials '
                 "badge class per badge class: it refuses a second live award of a badge class to one email."
             ),
             "api_base_url": "US https://api.badgr.io, EU https://api.eu.badgr.io, AU https://api.au.badgr.io, …",
-            "client_id": (
+            "client_id": gettext_lazy(
                 "Recommended: an application's client credentials, allowed the rw:issuer scope only. "
                 "A username and password get every scope of the account (profile and backpack too)."
             ),
@@ -184,15 +188,18 @@ class CanvasCredentialsForm(forms.ModelForm):
 
         value = self.cleaned_data.get("badge_class_entity_ids") or {}
         if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
-            raise ValidationError('Use {"badge-class-key": "entityId", …}.')
+            raise ValidationError(_('Use {"badge-class-key": "entityId", …}.'))
         value = {k: v.strip() for k, v in value.items()}
         conflicts = mapping_conflicts(value)
         if conflicts:
             raise ValidationError(
                 [
-                    f"Canvas Credentials badge class {entity} is mapped from {', '.join(keys)}: map each badge class "
-                    "to its own Canvas Credentials badge class (it keeps one live award per badge class and email, "
-                    "so the awards would collapse into one)."
+                    _(
+                        "Canvas Credentials badge class %(entity)s is mapped from %(keys)s: map each badge class "
+                        "to its own Canvas Credentials badge class (it keeps one live award per badge class and "
+                        "email, so the awards would collapse into one)."
+                    )
+                    % {"entity": entity, "keys": ", ".join(keys)}
                     for entity, keys in conflicts.items()
                 ]
             )
@@ -200,7 +207,7 @@ class CanvasCredentialsForm(forms.ModelForm):
         badge_classes = BadgeClass.objects.filter(issuer_id=issuer_id) if issuer_id else BadgeClass.objects.none()
         unknown = sorted(set(value) - set(badge_classes.values_list("key", flat=True)))
         if unknown:
-            raise ValidationError(f"Not a badge class of this issuer: {', '.join(unknown)}.")
+            raise ValidationError(_("Not a badge class of this issuer: %(keys)s.") % {"keys": ", ".join(unknown)})
         return value
 
 
@@ -211,24 +218,24 @@ class CanvasCredentialsInline(admin.StackedInline):
     extra = 0
     max_num = 1
     readonly_fields = ["login_status", "token_scope_shown", "token_expires_at", "last_result_shown", "last_error"]
-    verbose_name = "Canvas Credentials (Badgr) connection"
-    verbose_name_plural = "Canvas Credentials (Badgr) connection: also issue awards there"
+    verbose_name = gettext_lazy("Canvas Credentials (Badgr) connection")
+    verbose_name_plural = gettext_lazy("Canvas Credentials (Badgr) connection: also issue awards there")
 
-    @admin.display(description="Login")
+    @admin.display(description=gettext_lazy("Login"))
     def login_status(self, obj: CanvasCredentialsConnection) -> str:
         if not obj.pk:
             return "—"
         if obj.login_refused:
-            return (
-                f"Needs attention: Canvas Credentials refused this login on {obj.login_refused_at:%Y-%m-%d %H:%M} UTC. "
+            return _(
+                "Needs attention: Canvas Credentials refused this login on %(when)s UTC. "
                 "Nothing is sent until the credentials are changed here (failed logins lock the account out "
                 "for up to an hour). After saving new ones, resync the issuer to push what was missed."
-            )
+            ) % {"when": f"{obj.login_refused_at:%Y-%m-%d %H:%M}"}
         if obj.client_id and obj.client_secret:
-            return "Client credentials (recommended)."
-        return "Username and password."
+            return _("Client credentials (recommended).")
+        return _("Username and password.")
 
-    @admin.display(description="Token scope")
+    @admin.display(description=gettext_lazy("Token scope"))
     def token_scope_shown(self, obj: CanvasCredentialsConnection) -> str:
         granted = set(obj.token_scope.split())
         if granted - {"rw:issuer"} and not (obj.client_id and obj.client_secret):
@@ -238,7 +245,7 @@ class CanvasCredentialsInline(admin.StackedInline):
             )
         return obj.token_scope or "—"
 
-    @admin.display(description="Last push or revocation")
+    @admin.display(description=gettext_lazy("Last push or revocation"))
     def last_result_shown(self, obj: CanvasCredentialsConnection) -> str:
         if not obj.last_result:
             return "—"
@@ -257,8 +264,8 @@ class IssuerAdmin(admin.ModelAdmin):
     readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "key", "url", "email", "description"]}),
-        ("Image", {"fields": ["image_preview", "image_upload"]}),
-        ("Record", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
+        (gettext_lazy("Image"), {"fields": ["image_preview", "image_upload"]}),
+        (gettext_lazy("Record"), {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request):
@@ -277,19 +284,21 @@ class IssuerAdmin(admin.ModelAdmin):
             return ""
         return format_html('<img src="{}" alt="" width="32" height="32">', url)
 
-    @admin.display(description="Current image")
+    @admin.display(description=gettext_lazy("Current image"))
     def image_preview(self, obj: Issuer):
         url = self._image_url(obj) if obj.pk and obj.image_content_type else ""
         if not url:
-            return "No image yet (optional for issuers)."
-        return format_html('<img src="{}" alt="Issuer image of {}" width="120" height="120">', url, obj.name)
+            return _("No image yet (optional for issuers).")
+        return format_html(
+            '<img src="{}" alt="{}" width="120" height="120">', url, _("Issuer image of %(name)s") % {"name": obj.name}
+        )
 
-    @admin.display(description="Badge classes", ordering="badge_class_total")
+    @admin.display(description=gettext_lazy("Badge classes"), ordering="badge_class_total")
     def badge_class_count(self, obj: Issuer) -> int:
         # Annotated by get_queryset: one query for the whole list, not one per issuer.
         return obj.badge_class_total  # type: ignore[attr-defined]
 
-    @admin.action(description="Resync with Canvas Credentials (Badgr)", permissions=["change"])
+    @admin.action(description=gettext_lazy("Resync with Canvas Credentials (Badgr)"), permissions=["change"])
     def resync_canvas_credentials(self, request, queryset):
         from badging.services.canvas_credentials import (
             CanvasCredentialsError,
@@ -301,7 +310,7 @@ class IssuerAdmin(admin.ModelAdmin):
         connections = CanvasCredentialsConnection.objects.filter(issuer__in=queryset).select_related("issuer")
         if not connections:
             self.message_user(
-                request, "None of the selected issuers has a Canvas Credentials connection.", messages.WARNING
+                request, _("None of the selected issuers has a Canvas Credentials connection."), messages.WARNING
             )
         for connection in connections:
             try:
@@ -340,14 +349,14 @@ class BadgeClassForm(ImageUploadForm):
             "valid_for_days",
         ]
         help_texts = {
-            "alignments": (
+            "alignments": gettext_lazy(
                 "Skills this badge certifies (Open Badges alignments), as JSON: "
                 '[{"targetName": "Data analysis", "targetUrl": "https://…", "targetDescription": "…", '
                 '"targetFramework": "…", "targetCode": "…"}]. targetName and targetUrl are required.'
             ),
-            "tags": 'Keywords, as JSON: ["data", "analysis"].',
-            "criteria_narrative": "What a learner must do to earn it, in plain words (Markdown).",
-            "key": "Stable key used by badging_import/export and Canvas Credentials mapping.",
+            "tags": gettext_lazy('Keywords, as JSON: ["data", "analysis"].'),
+            "criteria_narrative": gettext_lazy("What a learner must do to earn it, in plain words (Markdown)."),
+            "key": gettext_lazy("Stable key used by badging_import/export and Canvas Credentials mapping."),
         }
         widgets = {
             "alignments": forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField"}),
@@ -357,13 +366,13 @@ class BadgeClassForm(ImageUploadForm):
     def clean_alignments(self):
         value = self.cleaned_data.get("alignments") or []
         if not isinstance(value, list):
-            raise ValidationError("Alignments must be a JSON list of objects.")
+            raise ValidationError(_("Alignments must be a JSON list of objects."))
         for i, item in enumerate(value, start=1):
             if not isinstance(item, dict) or not item.get("targetName") or not item.get("targetUrl"):
-                raise ValidationError(f"Alignment {i} needs a targetName and a targetUrl.")
+                raise ValidationError(_("Alignment %(n)s needs a targetName and a targetUrl.") % {"n": i})
             url = str(item["targetUrl"])
             if not url.startswith(("https://", "http://")):
-                raise ValidationError(f"Alignment {i}: targetUrl must be an http(s) URL.")
+                raise ValidationError(_("Alignment %(n)s: targetUrl must be an http(s) URL.") % {"n": i})
         return value
 
     def clean_tags(self):
@@ -385,10 +394,10 @@ class BadgeClassAdmin(admin.ModelAdmin):
     readonly_fields = ["image_preview", "public_id", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["issuer", "name", "key", "description"]}),
-        ("Image", {"fields": ["image_preview", "image_upload"]}),
-        ("Criteria and skills", {"fields": ["criteria_narrative", "criteria_url", "alignments", "tags"]}),
-        ("Validity", {"fields": ["valid_for_days"]}),
-        ("Record", {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
+        (gettext_lazy("Image"), {"fields": ["image_preview", "image_upload"]}),
+        (gettext_lazy("Criteria and skills"), {"fields": ["criteria_narrative", "criteria_url", "alignments", "tags"]}),
+        (gettext_lazy("Validity"), {"fields": ["valid_for_days"]}),
+        (gettext_lazy("Record"), {"fields": ["public_id", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request):
@@ -398,10 +407,10 @@ class BadgeClassAdmin(admin.ModelAdmin):
     def thumbnail(self, obj: BadgeClass):
         return format_html('<img src="{}" alt="" width="32" height="32">', badge_image_url(badge_class=obj))
 
-    @admin.display(description="Current image")
+    @admin.display(description=gettext_lazy("Current image"))
     def image_preview(self, obj: BadgeClass):
         if not obj.pk:
-            return "Upload an image below."
+            return _("Upload an image below.")
         return format_html(
             '<img src="{}" alt="Badge image of {}" width="160" height="160"><br>{}',
             badge_image_url(badge_class=obj),
@@ -409,7 +418,7 @@ class BadgeClassAdmin(admin.ModelAdmin):
             obj.image_content_type,
         )
 
-    @admin.display(description="Skills")
+    @admin.display(description=gettext_lazy("Skills"))
     def skills(self, obj: BadgeClass) -> str:
         return ", ".join(a.get("targetName", "") for a in obj.alignments or [] if isinstance(a, dict))
 
@@ -438,15 +447,19 @@ class CourseBadgeForm(forms.ModelForm):
             "final_grade_assignment_name",
         ]
         help_texts = {
-            "course": "The course's id in this tool (shown by the Badges set-up page when an admin launches it).",
-            "assessment_group_name": "Canvas assignment group holding the credentialing assessments.",
-            "assessment_ids": "Optional JSON list of Canvas assignment ids; when set it wins over the group name.",
-            "mastery_overrides": (
+            "course": gettext_lazy(
+                "The course's id in this tool (shown by the Badges set-up page when an admin launches it)."
+            ),
+            "assessment_group_name": gettext_lazy("Canvas assignment group holding the credentialing assessments."),
+            "assessment_ids": gettext_lazy(
+                "Optional JSON list of Canvas assignment ids; when set it wins over the group name."
+            ),
+            "mastery_overrides": gettext_lazy(
                 # No angle brackets: the admin shows help texts as HTML ("<canvas …>" became an element).
                 "Optional JSON keyed by Canvas assignment id, for assessments with their own threshold, "
                 'e.g. {"501": {"min_percent": 90}, "502": {"min_points": 10}}.'
             ),
-            "min_rubric_criterion_percent": (
+            "min_rubric_criterion_percent": gettext_lazy(
                 "Optional: every rubric criterion must also reach this share of its points (0–100)."
             ),
         }
@@ -454,7 +467,7 @@ class CourseBadgeForm(forms.ModelForm):
     def clean_assessment_ids(self):
         value = self.cleaned_data.get("assessment_ids") or []
         if not isinstance(value, list) or not all(str(v).strip().isdigit() for v in value):
-            raise ValidationError("Use a JSON list of Canvas assignment ids, e.g. [501, 502].")
+            raise ValidationError(_("Use a JSON list of Canvas assignment ids, e.g. [501, 502]."))
         return [str(v).strip() for v in value]
 
     def clean_mastery_overrides(self):
@@ -466,17 +479,19 @@ class CourseBadgeForm(forms.ModelForm):
                 raise ValidationError(f'Assessment {key}: use {{"min_percent": N}} or {{"min_points": N}}.')
             number = next(iter(rule.values()))
             if not isinstance(number, int | float) or number < 0 or ("min_percent" in rule and number > 100):
-                raise ValidationError(f"Assessment {key}: the minimum must be a number (a percent is 0–100).")
+                raise ValidationError(
+                    _("Assessment %(id)s: the minimum must be a number (a percent is 0–100).") % {"id": key}
+                )
         return value
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("mastery_mode") == CourseBadge.MASTERY_POINTS and cleaned.get("mastery_min_points") is None:
-            self.add_error("mastery_min_points", "Mastery by points needs the minimum points.")
+            self.add_error("mastery_min_points", _("Mastery by points needs the minimum points."))
         if cleaned.get("final_grade_source") == CourseBadge.FINAL_GRADE_ASSIGNMENT and not (
             cleaned.get("final_grade_assignment_id") or cleaned.get("final_grade_assignment_name")
         ):
-            self.add_error("final_grade_assignment_id", "Name the final-grade assignment (its Canvas id or name).")
+            self.add_error("final_grade_assignment_id", _("Name the final-grade assignment (its Canvas id or name)."))
         return cleaned
 
 
@@ -513,14 +528,17 @@ class CourseBadgeAdmin(admin.ModelAdmin):
     readonly_fields = ["rule", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["key", "badge_class", "course", "active"]}),
-        ("Credentialing assessments", {"fields": ["assessment_group_name", "assessment_ids"]}),
+        (gettext_lazy("Credentialing assessments"), {"fields": ["assessment_group_name", "assessment_ids"]}),
         (
-            "Mastery",
+            gettext_lazy("Mastery"),
             {"fields": ["mastery_mode", "mastery_min_percent", "mastery_min_points", "mastery_overrides"]},
         ),
-        ("Rubric", {"fields": ["min_rubric_criterion_percent"]}),
-        ("Final grade", {"fields": ["final_grade_source", "final_grade_assignment_id", "final_grade_assignment_name"]}),
-        ("The rule, as saved", {"fields": ["rule", "created_at", "updated_at"]}),
+        (gettext_lazy("Rubric"), {"fields": ["min_rubric_criterion_percent"]}),
+        (
+            gettext_lazy("Final grade"),
+            {"fields": ["final_grade_source", "final_grade_assignment_id", "final_grade_assignment_name"]},
+        ),
+        (gettext_lazy("The rule, as saved"), {"fields": ["rule", "created_at", "updated_at"]}),
     ]
 
     def get_queryset(self, request):
@@ -535,13 +553,13 @@ class CourseBadgeAdmin(admin.ModelAdmin):
         if change and "course" in form.changed_data and form.initial.get("course"):
             course_evaluate_request(course_id=form.initial["course"])
 
-    @admin.display(description="Course", ordering="course__name")
+    @admin.display(description=gettext_lazy("Course"), ordering="course__name")
     def course_name(self, obj: CourseBadge) -> str:
         return f"{obj.course} (Canvas {obj.course.canvas_course_id})"
 
-    @admin.display(description="Rule")
+    @admin.display(description=gettext_lazy("Rule"))
     def rule(self, obj: CourseBadge) -> str:
-        return course_badge_rule_text(obj) if obj.pk else "Shown after saving."
+        return course_badge_rule_text(obj) if obj.pk else _("Shown after saving.")
 
 
 # --- What Canvas says: read-only --------------------------------------------------------------------
@@ -572,11 +590,11 @@ class AssignmentAdmin(ReadOnlyAdmin):
     readonly_fields = ["rubric_table"]
     exclude = ["rubric"]
 
-    @admin.display(description="Rubric criteria")
+    @admin.display(description=gettext_lazy("Rubric criteria"))
     def rubric_size(self, obj: Assignment) -> int:
         return len(obj.rubric or [])
 
-    @admin.display(description="Rubric")
+    @admin.display(description=gettext_lazy("Rubric"))
     def rubric_table(self, obj: Assignment):
         rows = [
             (
@@ -588,7 +606,7 @@ class AssignmentAdmin(ReadOnlyAdmin):
             if isinstance(c, dict)
         ]
         if not rows:
-            return "No rubric."
+            return _("No rubric.")
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
         return format_html("<table><tr><th>Criterion</th><th>Points</th><th>Ratings</th></tr>{}</table>", body)
 
@@ -608,7 +626,7 @@ class AssessmentResultAdmin(ReadOnlyAdmin):
     list_select_related = ["learner", "assignment"]
     search_fields = ["learner__name", "learner__email", "assignment__name", "course__canvas_course_id"]
 
-    @admin.display(boolean=True, description="Posted")
+    @admin.display(boolean=True, description=gettext_lazy("Posted"))
     def posted(self, obj: AssessmentResult) -> bool:
         return obj.is_posted
 
@@ -634,11 +652,11 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("course_badge__badge_class__image")
 
-    @admin.display(description="Mastered")
+    @admin.display(description=gettext_lazy("Mastered"))
     def mastered(self, obj: LearnerProgress) -> str:
         return f"{obj.mastered_count} of {obj.assessment_count}"
 
-    @admin.display(description="Issuing failed")
+    @admin.display(description=gettext_lazy("Issuing failed"))
     def issue_failure(self, obj: LearnerProgress) -> str:
         if obj.issue_status != LearnerProgress.ISSUE_FAILED:
             return ""
@@ -650,7 +668,7 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
         error = _shortened(obj.issue_error, 160)
         return f"{error} (attempt {obj.issue_attempts}).{retry}"
 
-    @admin.display(description="Evaluation detail")
+    @admin.display(description=gettext_lazy("Evaluation detail"))
     def detail_pretty(self, obj: LearnerProgress):
         return format_html("<pre>{}</pre>", json.dumps(obj.detail, indent=2, ensure_ascii=False))
 
@@ -673,11 +691,11 @@ class SyncRunAdmin(ReadOnlyAdmin):
     readonly_fields = ["stats_pretty"]
     exclude = ["stats"]
 
-    @admin.display(description="Error")
+    @admin.display(description=gettext_lazy("Error"))
     def error_short(self, obj: SyncRun) -> str:
         return _shortened(obj.error, 120)
 
-    @admin.display(description="Results")
+    @admin.display(description=gettext_lazy("Results"))
     def stats_pretty(self, obj: SyncRun):
         return format_html("<pre>{}</pre>", json.dumps(obj.stats, indent=2, ensure_ascii=False))
 
@@ -689,13 +707,15 @@ class RevokeForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
-        help_text="Shown on the public badge page and to the learner, e.g. “Issued in error: grade corrected”.",
+        help_text=gettext_lazy(
+            "Shown on the public badge page and to the learner, e.g. “Issued in error: grade corrected”."
+        ),
     )
 
     def clean_reason(self):
         reason = self.cleaned_data["reason"].strip()
         if not reason:
-            raise ValidationError("Give the reason for revoking.")
+            raise ValidationError(_("Give the reason for revoking."))
         return reason
 
 
@@ -727,11 +747,11 @@ class AwardAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Award._meta.fields if f.name not in self.exclude] + ["public_links"]
 
-    @admin.display(description="Learner", ordering="learner__name")
+    @admin.display(description=gettext_lazy("Learner"), ordering="learner__name")
     def learner_name(self, obj: Award) -> str:
         return obj.learner.name
 
-    @admin.display(description="Public links")
+    @admin.display(description=gettext_lazy("Public links"))
     def public_links(self, obj: Award):
         from badging.selectors.learner import award_link_list
 
@@ -740,7 +760,9 @@ class AwardAdmin(ReadOnlyAdmin):
             "", '<a href="{}" target="_blank" rel="noopener">{}</a><br>', ((x["url"], x["label"]) for x in links)
         )
 
-    @admin.action(description="Keep the selected awards (reviewed: clear “needs review”)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Keep the selected awards (reviewed: clear “needs review”)"), permissions=["change"]
+    )
     def keep_reviewed_awards(self, request, queryset):
         from badging.services.issuance import award_review_keep
 
@@ -749,13 +771,14 @@ class AwardAdmin(ReadOnlyAdmin):
             award_review_keep(award_id=award_id, actor=_actor(request))
         self.message_user(
             request,
-            f"Kept {len(flagged)} award{'s' if len(flagged) != 1 else ''} after review."
+            ngettext("Kept %(n)s award after review.", "Kept %(n)s awards after review.", len(flagged))
+            % {"n": len(flagged)}
             if flagged
-            else "None of the selected awards needed review.",
+            else _("None of the selected awards needed review."),
             messages.SUCCESS if flagged else messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected awards…", permissions=["change"])
+    @admin.action(description=gettext_lazy("Revoke the selected awards…"), permissions=["change"])
     def revoke_awards(self, request, queryset):
         from badging.services.issuance import award_revoke
 
@@ -767,16 +790,20 @@ class AwardAdmin(ReadOnlyAdmin):
                 for award_id in live.values_list("pk", flat=True):
                     award_revoke(award_id=award_id, reason=form.cleaned_data["reason"], actor=_actor(request))
                     count += 1
-                self.message_user(request, f"Revoked {count} award{'s' if count != 1 else ''}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    ngettext("Revoked %(n)s award.", "Revoked %(n)s awards.", count) % {"n": count},
+                    messages.SUCCESS,
+                )
                 return None
         else:
             form = RevokeForm()
         if not live.exists():
-            self.message_user(request, "The selected awards are already revoked.", messages.WARNING)
+            self.message_user(request, _("The selected awards are already revoked."), messages.WARNING)
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Revoke awards",
+            "title": _("Revoke awards"),
             "opts": self.model._meta,
             "awards": live.select_related("badge_class", "learner"),
             "already_revoked": queryset.filter(revoked=True).count(),
@@ -806,11 +833,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Delivery._meta.fields]
 
-    @admin.display(description="Last error")
+    @admin.display(description=gettext_lazy("Last error"))
     def last_error_short(self, obj: Delivery) -> str:
         return _shortened(obj.last_error, 100)
 
-    @admin.action(description="Retry the selected deliveries now", permissions=["change"])
+    @admin.action(description=gettext_lazy("Retry the selected deliveries now"), permissions=["change"])
     def retry_deliveries(self, request, queryset):
         from badging.services.deliveries import deliveries_retry
 
@@ -819,7 +846,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
             self.message_user(request, f"{count} deliver{'ies' if count != 1 else 'y'} queued for another attempt.")
         else:
             self.message_user(
-                request, "Nothing to retry: those deliveries were sent, or their awards revoked.", messages.WARNING
+                request, _("Nothing to retry: those deliveries were sent, or their awards revoked."), messages.WARNING
             )
 
 

@@ -14,6 +14,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from lti.models import Course, Person
 from skillsforward.fields import EncryptedTextField
@@ -389,10 +390,13 @@ class Delivery(models.Model):
 
     award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(
-        max_length=30, choices=[(KIND_EMAIL, "Email"), (KIND_CANVAS_CREDENTIALS, "Canvas Credentials")]
+        max_length=30,
+        choices=[(KIND_EMAIL, gettext_lazy("Email")), (KIND_CANVAS_CREDENTIALS, gettext_lazy("Canvas Credentials"))],
     )
     status = models.CharField(
-        max_length=10, choices=[(PENDING, "Pending"), (SENT, "Sent"), (FAILED, "Failed")], default=PENDING
+        max_length=10,
+        choices=[(PENDING, gettext_lazy("Pending")), (SENT, gettext_lazy("Sent")), (FAILED, gettext_lazy("Failed"))],
+        default=PENDING,
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

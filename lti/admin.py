@@ -8,6 +8,8 @@ from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from canvas.connection import platform_connection_test
 from lti import services
@@ -27,15 +29,19 @@ class PlatformForm(forms.ModelForm):
     api_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Canvas REST token of an admin or service account. Leave empty to keep the current one.",
+        help_text=gettext_lazy(
+            "Canvas REST token of an admin or service account. Leave empty to keep the current one."
+        ),
     )
-    clear_api_token = forms.BooleanField(required=False, label="Remove the stored API token")
+    clear_api_token = forms.BooleanField(required=False, label=gettext_lazy("Remove the stored API token"))
     # Shown, never saved (not a model field): readonly, so it can still be selected and copied.
     live_events_url = forms.CharField(
         required=False,
-        label="Live Events URL",
+        label=gettext_lazy("Live Events URL"),
         widget=forms.TextInput(attrs={"readonly": True, "size": 80}),
-        help_text="In Canvas: Admin › Data Services › Add, HTTPS with Sign Payload, to this URL. Keep it private.",
+        help_text=gettext_lazy(
+            "In Canvas: Admin › Data Services › Add, HTTPS with Sign Payload, to this URL. Keep it private."
+        ),
     )
     # The tool's origin for that URL; PlatformAdmin.get_form sets it per request.
     live_events_base_url = ""
@@ -62,15 +68,21 @@ class PlatformForm(forms.ModelForm):
         ]
         # The admin shows help texts as HTML: the models' "https://<canvas-host>" lost its host.
         help_texts = {
-            "auth_token_url": "Canvas's OAuth2 token endpoint, e.g. https://canvas.uni.example.edu/login/oauth2/token",
-            "api_base_url": "The Canvas address learners and instructors use, e.g. https://canvas.uni.example.edu",
+            "auth_token_url": gettext_lazy(
+                "Canvas's OAuth2 token endpoint, e.g. https://canvas.uni.example.edu/login/oauth2/token"
+            ),
+            "api_base_url": gettext_lazy(
+                "The Canvas address learners and instructors use, e.g. https://canvas.uni.example.edu"
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stored_api_token = self.instance.api_token if self.instance.pk else ""
         if self.stored_api_token:
-            self.fields["api_token"].help_text = "A token is stored. " + self.fields["api_token"].help_text
+            self.fields["api_token"].help_text = _("A token is stored. %(help)s") % {
+                "help": self.fields["api_token"].help_text
+            }
         if "live_events_url" in self.fields:
             url_field = self.fields["live_events_url"]
             if self.instance.pk:
@@ -145,17 +157,25 @@ class PlatformAdmin(admin.ModelAdmin):
     actions = ["approve_registrations", "test_connection"]
 
     # Only admins who may change platforms approve them (a view-only staff user sees the list).
-    @admin.action(description="Approve selected registrations (shows what you approve first)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Approve selected registrations (shows what you approve first)"),
+        permissions=["change"],
+    )
     def approve_registrations(self, request, queryset):
         pending = [p for p in queryset if p.status == Platform.STATUS_PENDING]
         if request.POST.get("confirm"):
             who = f"{request.user.get_username()} (admin)"
             for platform in pending:
                 services.platform_approve(platform=platform, approved_by=who)
-            self.message_user(request, f"Approved {len(pending)} registration(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Approved %(n)s registration.", "Approved %(n)s registrations.", len(pending))
+                % {"n": len(pending)},
+                messages.SUCCESS,
+            )
             return None
         if not pending:
-            self.message_user(request, "None of the selected platforms waits for approval.", messages.WARNING)
+            self.message_user(request, _("None of the selected platforms waits for approval."), messages.WARNING)
             return None
         known = platform_origins()
         items = [
@@ -170,7 +190,7 @@ class PlatformAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Approve registrations",
+            "title": _("Approve registrations"),
             "items": items,
             "skipped": len(queryset) - len(pending),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -183,20 +203,20 @@ class PlatformAdmin(admin.ModelAdmin):
         form.live_events_base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
         return form
 
-    @admin.action(description="Test the Canvas API connection")
+    @admin.action(description=gettext_lazy("Test the Canvas API connection"))
     def test_connection(self, request, queryset):
         for platform in queryset:
             report = platform_connection_test(platform=platform)
             self.message_user(request, report.message, messages.SUCCESS if report.ok else messages.ERROR)
 
-    @admin.display(description="API token")
+    @admin.display(description=gettext_lazy("API token"))
     def api_token_status(self, obj: Platform) -> str:
         return "needs API token" if obj.needs_api_token else "set"
 
 
 class RegistrationInviteForm(forms.ModelForm):
     days = forms.IntegerField(
-        min_value=1, max_value=30, initial=7, help_text="The link works once, for this many days."
+        min_value=1, max_value=30, initial=7, help_text=gettext_lazy("The link works once, for this many days.")
     )
 
     class Meta:
@@ -231,8 +251,11 @@ class RegistrationInviteAdmin(admin.ModelAdmin):
         # Shown once: only the token's hash is stored.
         self.message_user(
             request,
-            f"Registration link (works once, copy it now, it is not shown again): {url} — in Canvas: "
-            "Admin › Developer Keys › + Developer Key › + LTI Registration, paste this link.",
+            _(
+                "Registration link (works once, copy it now, it is not shown again): %(url)s — in Canvas: "
+                "Admin › Developer Keys › + Developer Key › + LTI Registration, paste this link."
+            )
+            % {"url": url},
             messages.WARNING,
         )
 

@@ -6,24 +6,25 @@ from urllib.parse import urlsplit
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 
 from lti.models import LaunchContext
 from skillsforward.i18n import language_for
 
 # (title, what went wrong, what to do) on the page that refuses a launch-bound request.
 EXPIRED = (
-    "This page has expired",
-    "Your Badges session has expired or the link is not valid.",
-    "Click Badges in your Canvas course menu again.",
+    _("This page has expired"),
+    _("Your Badges session has expired or the link is not valid."),
+    _("Click Badges in your Canvas course menu again."),
 )
 NOT_YOURS = (
-    "Not available to you",
-    "This page is for instructors of this course.",
-    "Go back to Badges from your Canvas course menu.",
+    _("Not available to you"),
+    _("This page is for instructors of this course."),
+    _("Go back to Badges from your Canvas course menu."),
 )
 
 
-def _refused(request, status: int, title: str, message: str, advice: str):
+def _refused(request, status: int, title, message, advice):
     context = {"title": title, "message": message, "advice": advice}
     return render(request, "lti/error.html", context, status=status)
 

@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from skillsforward.fields import EncryptedTextField
 
@@ -184,7 +185,11 @@ class LaunchContext(models.Model):
     ROLE_LEARNER = "learner"
     ROLE_INSTRUCTOR = "instructor"
     ROLE_ADMIN = "admin"
-    ROLE_CHOICES = [(ROLE_LEARNER, "Learner"), (ROLE_INSTRUCTOR, "Instructor"), (ROLE_ADMIN, "Admin")]
+    ROLE_CHOICES = [
+        (ROLE_LEARNER, gettext_lazy("Learner")),
+        (ROLE_INSTRUCTOR, gettext_lazy("Instructor")),
+        (ROLE_ADMIN, gettext_lazy("Admin")),
+    ]
 
     public_id = models.CharField(max_length=64, unique=True, default=new_public_id)
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE)

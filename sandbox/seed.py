@@ -257,6 +257,8 @@ def _course(
     for i in range(learners - len(special)):
         users_spec.append((_learner_name(i), _pick_kind(rng), "active", [section_a if i % 2 else section_b]))
 
+    # Two learners use Canvas in another language: their Badges pages and emails follow it.
+    locales = {"José Núñez-García": "es", "Amélie Dupont & Fils": "fr"}
     new_users = []
     for i, (name, _, _, _) in enumerate(users_spec):
         new_users.append(
@@ -267,6 +269,7 @@ def _course(
                 short_name=name.split(" ")[0],
                 login_id=f"learner{i + 1}",
                 sis_user_id=f"S{100000 + i}",
+                locale=locales.get(name, ""),
             )
         )
     created_users = SandboxUser.objects.bulk_create(new_users, batch_size=1000)

@@ -308,6 +308,28 @@ def grade_override_set(*, course: SandboxCourse, user: SandboxUser, score: Decim
     return enrollments
 
 
+# The languages a sandbox user can choose (Canvas: Account > Settings > Language); "" is the
+# account default, English. Canvas offers many more; these cover the tool's catalogues, a regional
+# variant and a right-to-left language.
+LOCALES = [
+    ("", "Default (English)"),
+    ("en", "English"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("fr-CA", "Français (Canada)"),
+    ("ar", "العربية"),
+]
+
+
+def user_locale_set(*, user: SandboxUser, locale: str) -> SandboxUser:
+    """The user's Canvas language: sent as the locale claims of their next launch."""
+    if locale not in dict(LOCALES):
+        raise SandboxError("choose one of the listed languages")
+    user.locale = locale
+    user.save(update_fields=["locale"])
+    return user
+
+
 def primary_email_set(*, user: SandboxUser, address: str) -> CommunicationChannel:
     """Makes `address` the user's primary email (position 1), adding the channel if needed."""
     address = address.strip()

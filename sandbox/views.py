@@ -152,7 +152,14 @@ def learner_page(request: HttpRequest, instance: str, course_id: int, user_id: i
             messages.error(request, "Enter numbers in the number fields.")
         return redirect(request.path)
     context = selectors.learner_detail(course=course, user=user)
-    context.update(course=course, instance=course.instance, person=user, nav="people", states=SandboxEnrollment.STATES)
+    context.update(
+        course=course,
+        instance=course.instance,
+        person=user,
+        nav="people",
+        states=SandboxEnrollment.STATES,
+        locales=services.LOCALES,
+    )
     return render(request, "sandbox/learner.html", context)
 
 
@@ -178,6 +185,9 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
         score = None if "clear" in request.POST else _decimal(request.POST.get("override_score", ""), "the override")
         services.grade_override_set(course=course, user=user, score=score)
         return f"Final grade override {'cleared' if score is None else f'set to {score}%'} for {user.name}."
+    if action == "locale":
+        services.user_locale_set(user=user, locale=request.POST.get("locale", ""))
+        return f"{user.name}'s language is now {dict(services.LOCALES)[user.locale]}."
     if action == "email":
         services.primary_email_set(user=user, address=request.POST.get("address", ""))
         return f"{user.name}'s primary email is now {request.POST.get('address', '').strip()}."

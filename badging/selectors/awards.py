@@ -6,6 +6,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from badging.models import Award, AwardImage, BadgeClass, Issuer, IssuerKey
 from badging.openbadges import ob2, ob3
@@ -109,39 +110,39 @@ def award_links(award: Award, *, request=None, links: PublicLinks | None = None)
     kind = "SVG" if svg else "PNG"
     return {
         "page": {
-            "label": "Public badge page",
+            "label": _("Public badge page"),
             "url": page,
-            "help": "Share this link: anyone can check the badge is genuine.",
+            "help": _("Share this link: anyone can check the badge is genuine."),
             "download": False,
         },
         "linkedin": {
-            "label": "Add to LinkedIn profile",
+            "label": _("Add to LinkedIn profile"),
             "url": linkedin_add_url(award=award, links=links),
-            "help": "Adds it under Licenses & certifications.",
+            "help": _("Adds it under Licenses & certifications."),
             "download": False,
         },
         "image": {
-            "label": f"Download badge image ({kind})",
+            "label": _("Download badge image (%(kind)s)") % {"kind": kind},
             "url": links.assertion_image(award.public_id, svg=svg) + "?download=1",
-            "help": "The badge data is baked into the image: upload it to Badgr / Canvas Credentials.",
+            "help": _("The badge data is baked into the image: upload it to Badgr / Canvas Credentials."),
             "download": True,
         },
         "ob3_json": {
-            "label": "Download Open Badges 3.0 credential",
+            "label": _("Download Open Badges 3.0 credential"),
             "url": links.credential_json(award.public_id) + "?download=1",
-            "help": "A signed verifiable credential for digital wallets.",
+            "help": _("A signed verifiable credential for digital wallets."),
             "download": True,
         },
         "ob3_jwt": {
-            "label": "Open Badges 3.0 credential (JWT)",
+            "label": _("Open Badges 3.0 credential (JWT)"),
             "url": links.credential_jwt(award.public_id) + "?download=1",
-            "help": "The same credential as a signed JSON Web Token.",
+            "help": _("The same credential as a signed JSON Web Token."),
             "download": True,
         },
         "json": {
-            "label": "Open Badges 2.0 data (JSON)",
+            "label": _("Open Badges 2.0 data (JSON)"),
             "url": page + "?format=json",
-            "help": "The hosted assertion, for backpacks that import by URL.",
+            "help": _("The hosted assertion, for backpacks that import by URL."),
             "download": False,
         },
     }

@@ -16,8 +16,10 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Length
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from badging.evaluation import points_text
 from badging.models import (
     AssessmentResult,
     Assignment,
@@ -46,16 +48,16 @@ REVOKED = LearnerProgress.REVOKED
 NOT_EARNED = LearnerProgress.NOT_EARNED
 INELIGIBLE = LearnerProgress.INELIGIBLE
 
-DISPLAY_STATES: list[tuple[str, str]] = [
-    (NOT_STARTED, "Not started"),
-    (IN_PROGRESS, "In progress"),
-    (AWAITING_FINAL_GRADE, "Awaiting final grade"),
-    (ELIGIBLE, "Eligible, queued"),
-    (ISSUED, "Issued"),
-    (FAILED, "Failed, will retry"),
-    (REVOKED, "Revoked"),
-    (NOT_EARNED, "Not earned"),
-    (INELIGIBLE, "Not enrolled"),
+DISPLAY_STATES: list[tuple[str, Promise]] = [
+    (NOT_STARTED, gettext_lazy("Not started")),
+    (IN_PROGRESS, gettext_lazy("In progress")),
+    (AWAITING_FINAL_GRADE, gettext_lazy("Awaiting final grade")),
+    (ELIGIBLE, gettext_lazy("Eligible, queued")),
+    (ISSUED, gettext_lazy("Issued")),
+    (FAILED, gettext_lazy("Failed, will retry")),
+    (REVOKED, gettext_lazy("Revoked")),
+    (NOT_EARNED, gettext_lazy("Not earned")),
+    (INELIGIBLE, gettext_lazy("Not enrolled")),
 ]
 DISPLAY_STATE_LABELS = dict(DISPLAY_STATES)
 # CSS modifier for each state's pill (colour is never the only signal: the label is always shown).
@@ -71,13 +73,25 @@ DISPLAY_STATE_TONES = {
     INELIGIBLE: "neutral",
 }
 
+# The final grade column when the evaluation gave no detail.
+FINAL_ENTERED = gettext_lazy("Entered")
+FINAL_NOT_ENTERED = gettext_lazy("Not entered")
+
+
+def _pts(value) -> str:
+    """Points as Canvas shows them, with the page language's decimal separator."""
+    from badging.templatetags.learner_format import localized_points
+
+    return localized_points(value, missing="—")
+
+
 SORTS = {
-    "name": "Name",
-    "user": "Canvas user id",
-    "state": "State",
-    "mastered": "Assessments mastered",
-    "final": "Final grade",
-    "awarded": "Award date",
+    "name": gettext_lazy("Name"),
+    "user": gettext_lazy("Canvas user id"),
+    "state": gettext_lazy("State"),
+    "mastered": gettext_lazy("Assessments mastered"),
+    "final": gettext_lazy("Final grade"),
+    "awarded": gettext_lazy("Award date"),
 }
 
 _STATE_ORDER = [s for s, _ in DISPLAY_STATES]
@@ -146,18 +160,21 @@ class AssessmentRule:
 
     @property
     def points_text(self) -> str:
-        return points_text(self.points_possible)
+        return _pts(self.points_possible)
 
     @property
     def needed_text(self) -> str:
         if self.needed_points is not None:
-            return f"{points_text(self.needed_points)} points"
+            return _("%(points)s points") % {"points": _pts(self.needed_points)}
         if self.needed_percent is not None:
             if self.points_possible:
                 points = self.points_possible * self.needed_percent / 100
-                of = f"{points_text(points)} of {points_text(self.points_possible)} points"
-                return f"{points_text(self.needed_percent)}% ({of})"
-            return f"{points_text(self.needed_percent)}% of the points"
+                return _("%(percent)s%% (%(points)s of %(possible)s points)") % {
+                    "percent": _pts(self.needed_percent),
+                    "points": _pts(points),
+                    "possible": _pts(self.points_possible),
+                }
+            return _("%(percent)s%% of the points") % {"percent": _pts(self.needed_percent)}
         return "—"
 
     @property
@@ -254,59 +271,64 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
     flags: list[RuleFlag] = []
 
     if course_badge.assessment_ids:
-        selection = f"Picked assignments ({len(course_badge.assessment_ids)})"
+        selection = _("Picked assignments (%(count)s)") % {"count": len(course_badge.assessment_ids)}
         by_id = {a.canvas_assignment_id: a for a in assignments}
         for raw_id in course_badge.assessment_ids:
             a = by_id.get(str(raw_id))
             if a is None:
                 flags.append(
                     RuleFlag(
-                        f"Assignment {raw_id} is not in this Canvas course.",
-                        "Check the assignment ids in the badge configuration, then sync again.",
+                        _("Assignment %(id)s is not in this Canvas course.") % {"id": raw_id},
+                        _("Check the assignment ids in the badge configuration, then sync again."),
                     )
                 )
             elif a.deleted_in_canvas:
                 flags.append(
-                    RuleFlag(f"“{a.name}” was deleted in Canvas.", "Restore it in Canvas or remove it from the rule.")
+                    RuleFlag(
+                        _("“%(name)s” was deleted in Canvas.") % {"name": a.name},
+                        _("Restore it in Canvas or remove it from the rule."),
+                    )
                 )
             elif not a.published:
                 flags.append(
                     RuleFlag(
-                        f"“{a.name}” is unpublished in Canvas.",
-                        "Learners cannot submit it and Canvas does not report its grades: publish it.",
+                        _("“%(name)s” is unpublished in Canvas.") % {"name": a.name},
+                        _("Learners cannot submit it and Canvas does not report its grades: publish it."),
                     )
                 )
     else:
-        selection = f"Assignment group “{course_badge.assessment_group_name}”"
+        selection = _("Assignment group “%(group)s”") % {"group": course_badge.assessment_group_name}
         group = course_badge.assessment_group_name.strip().casefold()
         in_group = [a for a in assignments if a.assignment_group_name.strip().casefold() == group]
         live_in_group = [a for a in in_group if not a.deleted_in_canvas]
         if not live_in_group:
             flags.append(
                 RuleFlag(
-                    f"Canvas has no assignment group named “{course_badge.assessment_group_name}” "
-                    "with assignments in it.",
-                    "Create the group in Canvas (Assignments → + Group) or rename it, then sync again.",
+                    _("Canvas has no assignment group named “%(group)s” with assignments in it.")
+                    % {"group": course_badge.assessment_group_name},
+                    _("Create the group in Canvas (Assignments → + Group) or rename it, then sync again."),
                 )
             )
         for a in in_group:
             if a.deleted_in_canvas:
                 flags.append(
                     RuleFlag(
-                        f"“{a.name}” was deleted in Canvas, so it no longer counts.",
-                        "Restore it in Canvas if learners still need it, then sync again.",
+                        _("“%(name)s” was deleted in Canvas, so it no longer counts.") % {"name": a.name},
+                        _("Restore it in Canvas if learners still need it, then sync again."),
                     )
                 )
         for a in live_in_group:
             if not a.published:
                 flags.append(
                     RuleFlag(
-                        f"“{a.name}” is unpublished in Canvas, so it does not count yet.",
-                        "Publish it in Canvas if it is a credentialing assessment.",
+                        _("“%(name)s” is unpublished in Canvas, so it does not count yet.") % {"name": a.name},
+                        _("Publish it in Canvas if it is a credentialing assessment."),
                     )
                 )
         if live_in_group and not assessments:
-            flags.append(RuleFlag("No published assignment is in the group.", "Publish the assessments in Canvas."))
+            flags.append(
+                RuleFlag(_("No published assignment is in the group."), _("Publish the assessments in Canvas."))
+            )
 
     for rule in assessments:
         a = rule.assignment
@@ -314,43 +336,56 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
             continue
         if not a.rubric:
             flags.append(
-                RuleFlag(f"“{a.name}” has no rubric in Canvas.", "Attach the credentialing rubric to the assignment.")
+                RuleFlag(
+                    _("“%(name)s” has no rubric in Canvas.") % {"name": a.name},
+                    _("Attach the credentialing rubric to the assignment."),
+                )
             )
         elif _rubric_changed(a):
             flags.append(
                 RuleFlag(
-                    f"The rubric of “{a.name}” changed after some learners were assessed.",
-                    "Their ratings refer to criteria that are no longer in the rubric: re-assess them in SpeedGrader.",
+                    _("The rubric of “%(name)s” changed after some learners were assessed.") % {"name": a.name},
+                    _(
+                        "Their ratings refer to criteria that are no longer in the rubric: "
+                        "re-assess them in SpeedGrader."
+                    ),
                 )
             )
         if not a.points_possible and rule.needed_points is None:
-            flags.append(RuleFlag(f"“{a.name}” is worth 0 points in Canvas, so a percentage cannot be mastered."))
+            flags.append(
+                RuleFlag(
+                    _("“%(name)s” is worth 0 points in Canvas, so a percentage cannot be mastered.") % {"name": a.name}
+                )
+            )
         needed = rule.needed_score
         if needed is not None and a.points_possible is not None and needed > a.points_possible:
             flags.append(
                 RuleFlag(
-                    f"“{a.name}” needs {points_text(needed)} points but is worth only "
-                    f"{points_text(a.points_possible)}: nobody can master it."
+                    _("“%(name)s” needs %(needed)s points but is worth only %(possible)s: nobody can master it.")
+                    % {"name": a.name, "needed": _pts(needed), "possible": _pts(a.points_possible)}
                 )
             )
 
     if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-        mastery = f"A score of at least {points_text(course_badge.mastery_min_points)} points on each assessment"
+        mastery = _("A score of at least %(points)s points on each assessment") % {
+            "points": _pts(course_badge.mastery_min_points)
+        }
     else:
-        mastery = (
-            f"A score of at least {points_text(course_badge.mastery_min_percent)}% of the points on each assessment"
-        )
+        mastery = _("A score of at least %(percent)s%% of the points on each assessment") % {
+            "percent": _pts(course_badge.mastery_min_percent)
+        }
     if course_badge.mastery_overrides:
-        mastery += " (some assessments have their own threshold, shown below)"
+        mastery = _("%(rule)s (some assessments have their own threshold, shown below)") % {"rule": mastery}
     criterion = (
-        f"Every rubric criterion rated at least {points_text(course_badge.min_rubric_criterion_percent)}% of its points"
+        _("Every rubric criterion rated at least %(percent)s%% of its points")
+        % {"percent": _pts(course_badge.min_rubric_criterion_percent)}
         if course_badge.min_rubric_criterion_percent is not None
-        else "No minimum per rubric criterion"
+        else _("No minimum per rubric criterion")
     )
 
     if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
         label = course_badge.final_grade_assignment_name or course_badge.final_grade_assignment_id
-        final_grade = f"The assignment “{label}” is graded and posted"
+        final_grade = _("The assignment “%(name)s” is graded and posted") % {"name": label}
         target = None
         for a in assignments:
             if (
@@ -366,14 +401,16 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
         if target is None or target.deleted_in_canvas:
             flags.append(
                 RuleFlag(
-                    f"The final-grade assignment “{label}” is not in this Canvas course.",
-                    "No learner can be issued the badge until it exists: create it or fix the configuration.",
+                    _("The final-grade assignment “%(name)s” is not in this Canvas course.") % {"name": label},
+                    _("No learner can be issued the badge until it exists: create it or fix the configuration."),
                 )
             )
         elif not target.published:
-            flags.append(RuleFlag(f"The final-grade assignment “{target.name}” is unpublished in Canvas."))
+            flags.append(
+                RuleFlag(_("The final-grade assignment “%(name)s” is unpublished in Canvas.") % {"name": target.name})
+            )
     else:
-        final_grade = "The instructor enters a Final Grade Override in the Canvas gradebook"
+        final_grade = _("The instructor enters a Final Grade Override in the Canvas gradebook")
 
     return RuleCheck(
         course_badge=course_badge,
@@ -404,27 +441,33 @@ class SyncStatus:
 _SYNC_ERROR_HINTS = [
     (
         ("401", "unauthorized", "invalid access token", "revoked", "invalid_token", "expired token"),
-        "the Canvas API token was revoked or has expired: ask your Canvas admin for a new one.",
+        gettext_lazy("the Canvas API token was revoked or has expired: ask your Canvas admin for a new one."),
     ),
     (
         ("rate limit",),
-        "Canvas asked us to slow down (rate limit). The next sync will continue where this one stopped.",
+        gettext_lazy("Canvas asked us to slow down (rate limit). The next sync will continue where this one stopped."),
     ),
     (
         ("invalid_scope", "insufficient scopes"),
-        "the Canvas API key does not allow a request the tool needs: ask your Canvas admin to add the scopes.",
+        gettext_lazy(
+            "the Canvas API key does not allow a request the tool needs: ask your Canvas admin to add the scopes."
+        ),
     ),
     (
         ("403", "forbidden", "not authorized", "permission"),
-        "Canvas refused access: the API token's account cannot read this course's grades. Ask your Canvas admin.",
+        gettext_lazy(
+            "Canvas refused access: the API token's account cannot read this course's grades. Ask your Canvas admin."
+        ),
     ),
     (
         ("404", "not found"),
-        "Canvas could not find this course: it may have been deleted, or the token belongs to another Canvas.",
+        gettext_lazy(
+            "Canvas could not find this course: it may have been deleted, or the token belongs to another Canvas."
+        ),
     ),
     (
         ("timeout", "timed out", "connection", "502", "503", "504", "unavailable"),
-        "Canvas did not answer in time. The tool will try again at the next sync.",
+        gettext_lazy("Canvas did not answer in time. The tool will try again at the next sync."),
     ),
 ]
 
@@ -490,8 +533,8 @@ class AssessmentCell:
         if self.score is None:
             return "—"
         if self.points_possible is not None:
-            return f"{points_text(self.score)}/{points_text(self.points_possible)}"
-        return points_text(self.score)
+            return f"{_pts(self.score)}/{_pts(self.points_possible)}"
+        return _pts(self.score)
 
 
 @dataclass
@@ -512,7 +555,7 @@ class LearnerRow:
 
     @property
     def state_label(self) -> str:
-        return DISPLAY_STATE_LABELS.get(self.display_state, self.display_state)
+        return str(DISPLAY_STATE_LABELS.get(self.display_state, self.display_state))
 
     @property
     def state_tone(self) -> str:
@@ -678,18 +721,20 @@ def _cell_from_result(
         )
 
     if result is None or result.workflow_state in ("", "unsubmitted"):
-        return cell("not_submitted", "Not submitted")
+        return cell("not_submitted", _("Not submitted"))
     if result.excused:
-        return cell("excused", "Excused in Canvas")
+        return cell("excused", _("Excused in Canvas"))
     if result.score is None or result.workflow_state in ("submitted", "pending_review"):
-        return cell("awaiting_grading", "Submitted, awaiting grading")
+        return cell("awaiting_grading", _("Submitted, awaiting grading"))
     if result.posted_at is None:
-        return cell("not_posted", "Graded, grade not posted yet", score=result.score)
+        return cell("not_posted", _("Graded, grade not posted yet"), score=result.score)
     needed = rule.needed_score
     mastered = needed is not None and result.score >= needed and _rating_ok(course_badge, rule, result)
     if mastered:
-        return cell("mastered", f"Score {points_text(result.score)} (needs {rule.needed_text})", result.score, True)
-    return cell("not_mastered", f"Score {points_text(result.score)}, needs {rule.needed_text}", result.score)
+        text = _("Score %(score)s (needs %(needed)s)") % {"score": _pts(result.score), "needed": rule.needed_text}
+        return cell("mastered", text, result.score, True)
+    text = _("Score %(score)s, needs %(needed)s") % {"score": _pts(result.score), "needed": rule.needed_text}
+    return cell("not_mastered", text, result.score)
 
 
 def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
@@ -698,27 +743,28 @@ def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
         text = final.get("reason") or final.get("summary") or final.get("grade") or ""
         if text:
             return str(text)
-    return "Entered" if progress.final_grade_entered else "Not entered"
+    return str(FINAL_ENTERED if progress.final_grade_entered else FINAL_NOT_ENTERED)
 
 
 def _reason(progress: LearnerProgress, display_state: str, award: Award | None) -> str:
     detail = progress.detail if isinstance(progress.detail, dict) else {}
     if display_state == FAILED:
-        return progress.issue_error or "Issuing failed; it will be retried."
+        return progress.issue_error or _("Issuing failed; it will be retried.")
     if display_state == REVOKED or (award is not None and award.revoked and display_state != ISSUED):
-        return f"Revoked: {award.revocation_reason}" if award else "Revoked"
+        return _("Revoked: %(reason)s") % {"reason": award.revocation_reason} if award else _("Revoked")
     summary = detail.get("summary") or detail.get("reason")
     if summary:
         return str(summary)
     n, k = progress.assessment_count, progress.mastered_count
     return {
-        NOT_STARTED: "Nothing submitted yet",
-        IN_PROGRESS: f"{k} of {n} assessments mastered",
-        AWAITING_FINAL_GRADE: "Every assessment mastered; the final grade is not entered yet",
-        ELIGIBLE: "Earned; the badge is being issued",
-        ISSUED: "Issued",
-        NOT_EARNED: f"Final grade entered with {k} of {n} assessments mastered",
-        INELIGIBLE: "No active or completed student enrollment",
+        NOT_STARTED: _("Nothing submitted yet"),
+        IN_PROGRESS: _("%(mastered)s of %(total)s assessments mastered") % {"mastered": k, "total": n},
+        AWAITING_FINAL_GRADE: _("Every assessment mastered; the final grade is not entered yet"),
+        ELIGIBLE: _("Earned; the badge is being issued"),
+        ISSUED: _("Issued"),
+        NOT_EARNED: _("Final grade entered with %(mastered)s of %(total)s assessments mastered")
+        % {"mastered": k, "total": n},
+        INELIGIBLE: _("No active or completed student enrollment"),
     }.get(display_state, "")
 
 
@@ -863,7 +909,7 @@ def learner_explanation(*, course_badge: CourseBadge, learner_id: int) -> Learne
     )
     detail = progress.detail if isinstance(progress.detail, dict) else {}
     final_detail = _final_grade_text(progress, detail)
-    if final_detail in ("Entered", "Not entered"):
+    if final_detail in (str(FINAL_ENTERED), str(FINAL_NOT_ENTERED)):
         final_detail = _final_grade_fallback(course_badge, progress, enrollments)
     return LearnerExplanation(
         row=row,
@@ -877,25 +923,25 @@ def learner_explanation(*, course_badge: CourseBadge, learner_id: int) -> Learne
 def _final_grade_fallback(course_badge: CourseBadge, progress: LearnerProgress, enrollments: list[Enrollment]) -> str:
     if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
         return (
-            "The final-grade assignment is graded and posted"
+            _("The final-grade assignment is graded and posted")
             if progress.final_grade_entered
-            else "The final-grade assignment is not graded and posted yet"
+            else _("The final-grade assignment is not graded and posted yet")
         )
     for enrollment in enrollments:
         if enrollment.override_grade or enrollment.override_score is not None:
-            shown = enrollment.override_grade or f"{points_text(enrollment.override_score)}%"
-            return f"Final Grade Override entered in Canvas: {shown}"
-    return "No Final Grade Override entered in Canvas yet"
+            shown = enrollment.override_grade or f"{_pts(enrollment.override_score)}%"
+            return _("Final Grade Override entered in Canvas: %(grade)s") % {"grade": shown}
+    return _("No Final Grade Override entered in Canvas yet")
 
 
 # --- The audit trail ----------------------------------------------------------------------------
 
 ACTION_LABELS = {
-    "instructor.sync_requested": "asked for a sync",
-    "instructor.issuance_retried": "retried failed issuing",
-    "award_revoked": "revoked a badge",
-    "instructor.notification_resent": "re-sent a badge email",
-    "instructor.learners_exported": "exported the learner table",
+    "instructor.sync_requested": gettext_lazy("asked for a sync"),
+    "instructor.issuance_retried": gettext_lazy("retried failed issuing"),
+    "award_revoked": gettext_lazy("revoked a badge"),
+    "instructor.notification_resent": gettext_lazy("re-sent a badge email"),
+    "instructor.learners_exported": gettext_lazy("exported the learner table"),
 }
 
 

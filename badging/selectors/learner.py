@@ -10,9 +10,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from badging import evaluation as ev
 from badging.models import (
@@ -123,7 +124,10 @@ def _num(value) -> Decimal | None:
         return None
 
 
-_fmt = partial(ev.points_text, missing="")
+def _fmt(value) -> str:
+    from badging.templatetags.learner_format import localized_points
+
+    return localized_points(value)
 
 
 def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignment) -> tuple[Decimal | None, str]:
@@ -139,24 +143,40 @@ def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignme
         else:
             min_percent = _num(course_badge.mastery_min_percent)
     if min_points is not None:
-        text = f"at least {_fmt(min_points)}"
-        text += f" of {_fmt(possible)} points" if possible is not None else " points"
+        if possible is not None:
+            text = _("at least %(needed)s of %(possible)s points") % {
+                "needed": _fmt(min_points),
+                "possible": _fmt(possible),
+            }
+        else:
+            text = _("at least %(needed)s points") % {"needed": _fmt(min_points)}
         points = min_points
     else:
         points = (possible * min_percent / 100) if possible is not None and min_percent is not None else None
-        text = f"at least {_fmt(min_percent)}%"
         if points is not None:
-            text += f" ({_fmt(points)} of {_fmt(possible)} points)"
+            text = _("at least %(percent)s%% (%(needed)s of %(possible)s points)") % {
+                "percent": _fmt(min_percent),
+                "needed": _fmt(points),
+                "possible": _fmt(possible),
+            }
+        else:
+            text = _("at least %(percent)s%%") % {"percent": _fmt(min_percent)}
     if course_badge.min_rubric_criterion_percent is not None and assignment.rubric:
-        text += f", and at least {_fmt(_num(course_badge.min_rubric_criterion_percent))}% on every rubric criterion"
+        text = _("%(rule)s, and at least %(percent)s%% on every rubric criterion") % {
+            "rule": text,
+            "percent": _fmt(_num(course_badge.min_rubric_criterion_percent)),
+        }
     return points, text
 
 
 def course_badge_final_grade_rule(*, course_badge: CourseBadge) -> str:
     if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
-        name = course_badge.final_grade_assignment_name or "the final-grade assignment"
-        return f"your instructor has graded and posted “{name}”"
-    return "your instructor has entered your final grade in Canvas"
+        if course_badge.final_grade_assignment_name:
+            return _("your instructor has graded and posted “%(name)s”") % {
+                "name": course_badge.final_grade_assignment_name
+            }
+        return _("your instructor has graded and posted the final-grade assignment")
+    return _("your instructor has entered your final grade in Canvas")
 
 
 # --- the learner's standing --------------------------------------------------------------------
@@ -297,14 +317,14 @@ OPEN_STATES = frozenset(
 )
 
 STATE_LABELS = {
-    LearnerProgress.NOT_STARTED: "Not started",
-    LearnerProgress.IN_PROGRESS: "In progress",
-    LearnerProgress.AWAITING_FINAL_GRADE: "Mastered, awaiting final grade",
-    LearnerProgress.ELIGIBLE: "Earned, being issued",
-    LearnerProgress.ISSUED: "Badge earned",
-    LearnerProgress.NOT_EARNED: "Not earned",
-    LearnerProgress.REVOKED: "Revoked",
-    LearnerProgress.INELIGIBLE: "Not eligible",
+    LearnerProgress.NOT_STARTED: gettext_lazy("Not started"),
+    LearnerProgress.IN_PROGRESS: gettext_lazy("In progress"),
+    LearnerProgress.AWAITING_FINAL_GRADE: gettext_lazy("Mastered, awaiting final grade"),
+    LearnerProgress.ELIGIBLE: gettext_lazy("Earned, being issued"),
+    LearnerProgress.ISSUED: gettext_lazy("Badge earned"),
+    LearnerProgress.NOT_EARNED: gettext_lazy("Not earned"),
+    LearnerProgress.REVOKED: gettext_lazy("Revoked"),
+    LearnerProgress.INELIGIBLE: gettext_lazy("Not eligible"),
 }
 
 
@@ -437,7 +457,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 tags=[str(t) for t in (badge.tags or [])],
                 valid_for_days=badge.valid_for_days,
                 state=state,
-                state_label=STATE_LABELS.get(state, state),
+                state_label=str(STATE_LABELS.get(state, state)),
                 assessments=rows,
                 mastered_count=sum(r.result == RESULT_MASTERED for r in rows),
                 remaining=sum(r.result != RESULT_MASTERED for r in rows),

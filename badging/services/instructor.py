@@ -16,6 +16,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
 from badging.services.issuance import QUEUED_STALE_AFTER, award_review_keep, award_revoke, awards_enqueue_eligible
@@ -116,7 +119,7 @@ def award_keep_as_instructor(*, launch: LaunchContext, award: Award) -> Award:
     issuance service); the same situation is not flagged again, a further change is."""
     _require_award(launch, award)
     if award.revoked or not award.needs_review:
-        raise ActionUnavailable("This badge does not need review.")
+        raise ActionUnavailable(_("This badge does not need review."))
     return award_review_keep(award_id=award.pk, actor=instructor_actor(launch=launch))
 
 
@@ -130,12 +133,12 @@ def award_resend_refusal(*, award: Award) -> str:
     trail in the database: a mail box is not flooded from the tool, whoever clicks and whatever
     the cache holds."""
     if award.revoked:
-        return "This badge was revoked: its email is not sent again."
+        return _("This badge was revoked: its email is not sent again.")
     if not award.recipient_email:
-        return "The learner's personal data was removed on request: the badge email cannot be sent."
+        return _("The learner's personal data was removed on request: the badge email cannot be sent.")
     limit = settings.BADGING_RESENDS_PER_LEARNER_PER_DAY
     if limit < 1:
-        return "Sending the badge email again is turned off on this Badges server."
+        return _("Sending the badge email again is turned off on this Badges server.")
     since = timezone.now() - RESEND_WINDOW
     recent = list(
         AuditEvent.objects.filter(action=ACTION_RESEND, award__learner_id=award.learner_id, at__gte=since)
@@ -144,13 +147,16 @@ def award_resend_refusal(*, award: Award) -> str:
     )
     if len(recent) < limit:
         return ""
-    times = "once" if limit == 1 else "twice" if limit == 2 else f"{limit} times"
     again = timezone.localtime(recent[len(recent) - limit] + RESEND_WINDOW)
-    return (
-        f"The badge email has already been sent again {times} to this learner in the last 24 hours, "
-        f"which is the limit. It can be sent again after {again:%d %b %Y, %H:%M}. "
-        "The learner can also open their badges from the Badges page in Canvas."
-    )
+    return ngettext(
+        "The badge email has already been sent again once to this learner in the last 24 hours, which is the "
+        "limit. It can be sent again after %(when)s. The learner can also open their badges from the Badges "
+        "page in Canvas.",
+        "The badge email has already been sent again %(count)s times to this learner in the last 24 hours, "
+        "which is the limit. It can be sent again after %(when)s. The learner can also open their badges from "
+        "the Badges page in Canvas.",
+        limit,
+    ) % {"count": limit, "when": date_format(again, "DATETIME_FORMAT")}
 
 
 def award_notification_resend(*, launch: LaunchContext, award: Award) -> Delivery:

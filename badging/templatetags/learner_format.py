@@ -1,10 +1,12 @@
-"""Formatting for the learner pages: points as Canvas shows them (12, 9.6, 0.25)."""
+"""Formatting for the learner pages: points as Canvas shows them (12, 9.6, 0.25), with the decimal
+separator of the page's language (9,6 in Spanish and French)."""
 
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
 
 from badging.evaluation import points_text
 
@@ -16,9 +18,16 @@ def points(value) -> str:
     if value is None or value == "":
         return ""
     try:
-        return points_text(value)
+        return localized_points(value)
     except InvalidOperation:
         return str(value)
+
+
+def localized_points(value, *, missing: str = "") -> str:
+    """points_text (no trailing zeros) with the active language's decimal separator."""
+    if value is None or value == "":
+        return missing
+    return formats.number_format(Decimal(points_text(value)))
 
 
 @register.filter
@@ -27,5 +36,5 @@ def ago(value) -> str:
     if not value:
         return ""
     if (timezone.now() - value).total_seconds() < 60:
-        return "just now"
-    return f"{timesince(value)} ago"
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(value)}

@@ -14,6 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -29,12 +32,15 @@ INSTRUCTOR_ROLES = ("instructor", "admin")
 # Fixed texts for the notice shown after an action (a key in the redirect, so no cookie is needed
 # inside the Canvas iframe, and nothing from the URL is ever echoed).
 NOTICES = {
-    "sync": ("success", "Sync requested. Canvas data usually arrives within a minute: reload this page to see it."),
-    "sync_queued": ("success", "A sync of this course is already queued: it will include your request."),
-    "retry": ("success", "Failed issuing handed back to the issuer: the learners are queued again."),
-    "revoked": ("success", "The badge was revoked. Its public page and credential now say so."),
-    "resent": ("success", "The badge email is being sent again."),
-    "kept": ("success", "You kept the badge. It is no longer marked for review."),
+    "sync": (
+        "success",
+        gettext_lazy("Sync requested. Canvas data usually arrives within a minute: reload this page to see it."),
+    ),
+    "sync_queued": ("success", gettext_lazy("A sync of this course is already queued: it will include your request.")),
+    "retry": ("success", gettext_lazy("Failed issuing handed back to the issuer: the learners are queued again.")),
+    "revoked": ("success", gettext_lazy("The badge was revoked. Its public page and credential now say so.")),
+    "resent": ("success", gettext_lazy("The badge email is being sent again.")),
+    "kept": ("success", gettext_lazy("You kept the badge. It is no longer marked for review.")),
 }
 
 
@@ -60,9 +66,9 @@ def confirmed_action(action: str):
                     request,
                     "lti/error.html",
                     {
-                        "title": "This form cannot be used",
-                        "message": "The form was not sent from this Badges page, or it has expired.",
-                        "advice": "Go back to the dashboard and try again.",
+                        "title": _("This form cannot be used"),
+                        "message": _("The form was not sent from this Badges page, or it has expired."),
+                        "advice": _("Go back to the dashboard and try again."),
                     },
                     status=403,
                 )
@@ -241,12 +247,12 @@ def sync_now(request, launch):
             request,
             launch,
             action="sync",
-            title="Sync with Canvas now?",
-            question=(
+            title=_("Sync with Canvas now?"),
+            question=_(
                 "The tool will read this course's assignments, rubrics, grades and learners from Canvas again, "
                 "then update every learner's badge status. It runs in the background."
             ),
-            button="Sync now",
+            button=_("Sync now"),
             cancel_url=back,
         )
     enqueued = svc.course_sync_now(launch=launch)
@@ -263,16 +269,19 @@ def retry_failed(request, launch, course_badge_id: int):
             request,
             launch,
             action="retry",
-            title="Retry failed issuing?",
-            question=(
-                f"{failed} learner{'s' if failed != 1 else ''} earned “{course_badge.badge_class.name}” but issuing "
-                "failed. The tool will try to issue their badges again now instead of waiting for the next "
-                "automatic retry."
-            ),
-            button="Retry now",
+            title=_("Retry failed issuing?"),
+            question=ngettext(
+                "%(count)s learner earned “%(badge)s” but issuing failed. The tool will try to issue their "
+                "badge again now instead of waiting for the next automatic retry.",
+                "%(count)s learners earned “%(badge)s” but issuing failed. The tool will try to issue their "
+                "badges again now instead of waiting for the next automatic retry.",
+                failed,
+            )
+            % {"count": failed, "badge": course_badge.badge_class.name},
+            button=_("Retry now"),
             cancel_url=back,
             disabled=failed == 0,
-            disabled_reason="No learner has failed issuing: there is nothing to retry.",
+            disabled_reason=_("No learner has failed issuing: there is nothing to retry."),
         )
     svc.issuance_failures_retry(launch=launch, course_badge=course_badge)
     return redirect(_dashboard_url(launch, course_badge, done="retry"))
@@ -283,15 +292,15 @@ def revoke(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = _learner_url(launch, award)
     if award.revoked:
-        return _unavailable(request, launch, Exception("This badge is already revoked."), back)
+        return _unavailable(request, launch, Exception(_("This badge is already revoked.")), back)
     error = ""
     reason = ""
     if request.method == "POST":
         reason = (request.POST.get("reason") or "").strip()
         if not reason:
-            error = "Give a reason: it is shown on the badge's public page and to the learner."
+            error = _("Give a reason: it is shown on the badge's public page and to the learner.")
         elif len(reason) > 1000:
-            error = "Keep the reason under 1,000 characters."
+            error = _("Keep the reason under 1,000 characters.")
         else:
             svc.award_revoke_as_instructor(launch=launch, award=award, reason=reason)
             return redirect(f"{back}?done=revoked")
@@ -299,13 +308,18 @@ def revoke(request, launch, award_public_id: str):
         request,
         launch,
         action="revoke",
-        title="Revoke this badge?",
-        question=(
-            f"“{award.badge_class.name}” issued to {award.learner} ({award.recipient_email}) on "
-            f"{timezone.localtime(award.issued_on):%d %b %Y}. Revoking cannot be undone: its public page, "
-            "its Open Badges assertion and its credential will say it was revoked, with your reason."
-        ),
-        button="Revoke badge",
+        title=_("Revoke this badge?"),
+        question=_(
+            "“%(badge)s” issued to %(learner)s (%(email)s) on %(date)s. Revoking cannot be undone: its public "
+            "page, its Open Badges assertion and its credential will say it was revoked, with your reason."
+        )
+        % {
+            "badge": award.badge_class.name,
+            "learner": award.learner,
+            "email": award.recipient_email,
+            "date": date_format(timezone.localtime(award.issued_on), "SHORT_DATE_FORMAT"),
+        },
+        button=_("Revoke badge"),
         danger=True,
         cancel_url=back,
         reason_field=True,
@@ -324,12 +338,10 @@ def resend(request, launch, award_public_id: str):
             request,
             launch,
             action="resend",
-            title="Send the badge email again?",
-            question=(
-                f"The email about “{award.badge_class.name}” goes again to {award.recipient_email}, "
-                "the address the badge was issued to."
-            ),
-            button="Send again",
+            title=_("Send the badge email again?"),
+            question=_("The email about “%(badge)s” goes again to %(email)s, the address the badge was issued to.")
+            % {"badge": award.badge_class.name, "email": award.recipient_email},
+            button=_("Send again"),
             cancel_url=back,
             disabled=bool(refusal := svc.award_resend_refusal(award=award)),
             disabled_reason=refusal,
@@ -350,17 +362,21 @@ def keep(request, launch, award_public_id: str):
             request,
             launch,
             action="keep",
-            title="Keep this badge?",
-            question=(
-                f"“{award.badge_class.name}” was issued to {award.learner} on "
-                f"{timezone.localtime(award.issued_on):%d %b %Y}; since then "
-                f"{award.review_reason or 'a grade changed'}. "
-                "Keeping it leaves the badge valid and clears the review mark; a further change marks it again."
-            ),
-            button="Keep badge",
+            title=_("Keep this badge?"),
+            question=_(
+                "“%(badge)s” was issued to %(learner)s on %(date)s; since then %(change)s. Keeping it leaves the "
+                "badge valid and clears the review mark; a further change marks it again."
+            )
+            % {
+                "badge": award.badge_class.name,
+                "learner": award.learner,
+                "date": date_format(timezone.localtime(award.issued_on), "SHORT_DATE_FORMAT"),
+                "change": award.review_reason or _("a grade changed"),
+            },
+            button=_("Keep badge"),
             cancel_url=back,
             disabled=award.revoked or not award.needs_review,
-            disabled_reason="This badge does not need review.",
+            disabled_reason=_("This badge does not need review."),
         )
     try:
         svc.award_keep_as_instructor(launch=launch, award=award)
@@ -390,25 +406,28 @@ def _csv_lines(course_badge, filters, links: PublicLinks):
     header_done = False
     for rules, row in sel.learner_rows_iter(course_badge=course_badge, filters=filters):
         if not header_done:
-            header = ["Name", "Sortable name", "Canvas user id"]
+            header = [_("Name"), _("Sortable name"), _("Canvas user id")]
             for rule in rules:
-                header += [f"{rule.name}: score", f"{rule.name}: mastered"]
+                header += [
+                    _("%(assessment)s: score") % {"assessment": rule.name},
+                    _("%(assessment)s: mastered") % {"assessment": rule.name},
+                ]
             header += [
-                "Final grade",
-                "State",
-                "Reason",
-                "Award date",
-                "Public assertion",
-                "Email",
-                "Email delivery",
-                "Delivery error",
+                _("Final grade"),
+                _("State"),
+                _("Reason"),
+                _("Award date"),
+                _("Public assertion"),
+                _("Email"),
+                _("Email delivery"),
+                _("Delivery error"),
             ]
             yield writer.writerow([_cell(h) for h in header])
             header_done = True
         learner = row.learner
         line = [learner.name, learner.sortable_name, learner.canvas_user_id]
         for cell in row.assessments:
-            line += [cell.score_text if cell.score is not None else "", "yes" if cell.mastered else "no"]
+            line += [cell.score_text if cell.score is not None else "", _("yes") if cell.mastered else _("no")]
         delivery = row.email_delivery
         line += [
             row.final_grade_text,
@@ -422,7 +441,7 @@ def _csv_lines(course_badge, filters, links: PublicLinks):
         ]
         yield writer.writerow([_cell(v) for v in line])
     if not header_done:
-        yield writer.writerow(["Name", "Sortable name", "Canvas user id", "State"])
+        yield writer.writerow([_("Name"), _("Sortable name"), _("Canvas user id"), _("State")])
 
 
 @confirmed_action("export")
@@ -433,21 +452,29 @@ def export(request, launch, course_badge_id: int):
     if request.method == "GET":
         described = []
         if filters.state:
-            described.append(f"state “{sel.DISPLAY_STATE_LABELS[filters.state]}”")
+            described.append(_("state “%(state)s”") % {"state": sel.DISPLAY_STATE_LABELS[filters.state]})
         if filters.q:
-            described.append(f"search “{filters.q}”")
-        scope = "the learners matching " + " and ".join(described) if described else "every learner"
+            described.append(_("search “%(search)s”") % {"search": filters.q})
+        if len(described) == 2:
+            scope = _("the learners matching %(first)s and %(second)s") % {
+                "first": described[0],
+                "second": described[1],
+            }
+        elif described:
+            scope = _("the learners matching %(filter)s") % {"filter": described[0]}
+        else:
+            scope = _("every learner")
         return _confirm(
             request,
             launch,
             action="export",
-            title="Export the learner table?",
-            question=(
-                f"A CSV file with {scope} of “{course_badge.badge_class.name}”: names, Canvas user ids, "
-                "results, states and the email addresses badges went to. It contains personal data: store "
-                "it as your institution requires."
-            ),
-            button="Download CSV",
+            title=_("Export the learner table?"),
+            question=_(
+                "A CSV file with %(scope)s of “%(badge)s”: names, Canvas user ids, results, states and the email "
+                "addresses badges went to. It contains personal data: store it as your institution requires."
+            )
+            % {"scope": scope, "badge": course_badge.badge_class.name},
+            button=_("Download CSV"),
             cancel_url=_dashboard_url(launch, course_badge, **filters.as_query()),
             hidden=filters.as_query(),
         )

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -102,7 +103,7 @@ def _refused(request, status: int, message: str):
     return render(
         request,
         "lti/error.html",
-        {"title": "Not saved", "message": message, "advice": "Click Badges in your Canvas course menu again."},
+        {"title": _("Not saved"), "message": message, "advice": _("Click Badges in your Canvas course menu again.")},
         status=status,
     )
 
@@ -112,12 +113,12 @@ def _refused(request, status: int, message: str):
 @launch_context_required
 def award_share(request, launch: LaunchContext, award_public_id: str):
     if not request_from_this_site(request):
-        return _refused(request, 403, "This request came from another site, so it was refused.")
+        return _refused(request, 403, _("This request came from another site, so it was refused."))
     if not constant_time_compare(request.POST.get("token", ""), share_form_token(launch)):
-        return _refused(request, 403, "This form is no longer valid.")
+        return _refused(request, 403, _("This form is no longer valid."))
     choice = request.POST.get("show_name")
     if choice not in ("yes", "no"):
-        return _refused(request, 400, "Choose whether to show your name, then save.")
+        return _refused(request, 400, _("Choose whether to show your name, then save."))
     try:
         award_share_set(award_public_id=award_public_id, learner=launch.person, show_name=choice == "yes")
     except AwardNotYours:

@@ -8,6 +8,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
@@ -96,9 +97,9 @@ def credential(request):
 @launch_context_required
 def learner_wallet_offer(request, launch: LaunchContext, award_public_id: str):
     if not request_from_this_site(request):
-        return _refused(request, 403, "This request came from another site, so it was refused.")
+        return _refused(request, 403, _("This request came from another site, so it was refused."))
     if not constant_time_compare(request.POST.get("token", ""), wallet_form_token(launch)):
-        return _refused(request, 403, "This form is no longer valid.")
+        return _refused(request, 403, _("This form is no longer valid."))
     links = public_links(request)
     try:
         offer, uri = wallet.wallet_offer_create(award_public_id=award_public_id, learner=launch.person, links=links)

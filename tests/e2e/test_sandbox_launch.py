@@ -79,7 +79,7 @@ def test_student_view_launch_is_never_offered_a_badge(page, course, screenshot):
 
 
 def test_open_in_a_new_tab(page, course, screenshot):
-    _launch(page, course, "José Núñez-García")
+    _launch(page, course, "Priya Raman")
     with page.context.expect_page() as popup_info:
         page.get_by_role("link", name="Open in a new tab").click()
     popup = popup_info.value

@@ -1,0 +1,228 @@
+"""Which language a page or an email is in (README "Languages"): the launch's LTI locale claim,
+then the browser's Accept-Language, then the default; emails in the learner's language; public
+badge pages in the viewer's; numbers and dates in the page's language; right to left for Arabic.
+
+Canvas fills `launch_presentation.locale` and the top-level `locale` claim with I18n.locale, the
+language Canvas is shown in for that user (canvas-lms lib/lti/messages/jwt_message.rb,
+add_launch_presentation_claims! and add_i18n_claims!). The Canvas REST Course object carries the
+course's own `locale` when one is set (canvas-lms doc/api courses.html, "Course" object; null when
+the account's applies); the sandbox sends both the same way (sandbox/platform.py, sandbox/api.py)."""
+
+import csv
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import translation
+from django.utils.formats import date_format
+
+from badging.services import notifications
+from canvas.records import CanvasCourse
+from lti.claims import claims_parse
+from skillsforward.i18n import language_for, language_for_person
+from tests import factories as f
+from tests.badging.test_dashboard import build_course
+from tests.badging.test_public import issued_award
+from tests.lti.platform import LEARNER, LTI
+
+pytestmark = pytest.mark.django_db
+
+
+def html_lang(response) -> tuple[str, str]:
+    match = re.search(r'<html lang="([^"]+)" dir="(ltr|rtl)">', response.content.decode())
+    assert match, response.content[:300]
+    return match.group(1), match.group(2)
+
+
+# --- the locale claim ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "locale"),
+    [
+        ({LTI + "launch_presentation": {"locale": "fr-CA"}, "locale": "en"}, "fr-CA"),
+        ({"locale": "es"}, "es"),
+        ({LTI + "launch_presentation": {"locale": "<script>"}, "locale": "ar"}, "ar"),
+        ({LTI + "launch_presentation": "es"}, ""),
+        ({"locale": "x" * 40}, ""),
+        ({}, ""),
+    ],
+)
+def test_the_launch_locale_is_the_presentation_claim_then_the_top_level_one(body, locale):
+    assert claims_parse({"sub": "s", LTI + "roles": LEARNER, **body}).locale == locale
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [("es", "es"), ("es-419", "es"), ("fr-CA", "fr"), ("FR", "fr"), ("ar", "ar"), ("en-GB-x-ukhe", "en")],
+)
+def test_canvas_locales_map_to_a_supported_language(locale, language):
+    assert language_for(locale) == language
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "pt-BR", "", None])
+def test_an_unsupported_locale_has_no_language(locale):
+    assert language_for(locale) is None
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def learner_launch():
+    s = build_course()
+    return f.LaunchContextFactory(course=s["course"], person=s["people"]["bob"])
+
+
+def test_the_launch_language_wins_over_the_browser(client, learner_launch):
+    learner_launch.locale = "es"
+    learner_launch.save()
+    response = client.get(f"/l/{learner_launch.public_id}/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 200
+    assert html_lang(response) == ("es", "ltr")
+    assert response["Content-Language"] == "es"
+    page = response.content.decode()
+    assert "Insignias en este curso" in page and "Badges in this course" not in page
+
+
+def test_without_a_launch_language_the_browser_decides(client, learner_launch):
+    response = client.get(f"/l/{learner_launch.public_id}/", HTTP_ACCEPT_LANGUAGE="fr-CA,fr;q=0.9,en;q=0.5")
+    assert html_lang(response) == ("fr", "ltr")
+    page = response.content.decode()
+    assert "Badges de ce cours" in page and "Comment l’obtenir" in page
+
+
+@override_settings(LANGUAGE_CODE="fr")
+def test_without_either_the_default_language_applies(client, learner_launch):
+    response = client.get(f"/l/{learner_launch.public_id}/")
+    assert html_lang(response)[0] == "fr"
+
+
+def test_an_unsupported_launch_language_falls_back_to_the_browser(client, learner_launch):
+    learner_launch.locale = "zh-Hant"
+    learner_launch.save()
+    response = client.get(f"/l/{learner_launch.public_id}/", HTTP_ACCEPT_LANGUAGE="es")
+    assert html_lang(response)[0] == "es"
+
+
+def test_an_arabic_launch_is_right_to_left(client, learner_launch):
+    learner_launch.locale = "ar"
+    learner_launch.save()
+    response = client.get(f"/l/{learner_launch.public_id}/")
+    assert html_lang(response) == ("ar", "rtl")
+
+
+def test_points_and_dates_use_the_page_language(client):
+    s = build_course()
+    ada = s["people"]["ada"]
+    launch = f.LaunchContextFactory(course=s["course"], person=ada, locale="fr")
+    page = client.get(f"/l/{launch.public_id}/").content.decode()
+    # 80 % of 12 points: 9.6 in English, 9,6 in French.
+    assert "au moins 80 % (9,6 points sur 12)" in page
+    award = ada.awards.get()
+    with translation.override("fr"):
+        issued = date_format(award.issued_on, "DATE_FORMAT")
+    assert re.search(r"[a-zéû]+ 20\d\d", issued) and issued in page
+
+
+def test_instructor_pages_and_csv_headers_in_the_launch_language(client):
+    s = build_course()
+    launch = s["launch"]
+    launch.locale = "es"
+    launch.save()
+    page = client.get(f"/l/{launch.public_id}/instructor/").content.decode()
+    assert "Buscar por nombre, correo o ID de usuario de Canvas" in page
+    assert "Sincronizar ahora" in page
+    url = f"/l/{launch.public_id}/instructor/badges/{s['badge'].pk}/export/"
+    confirm = client.get(url)
+    token = re.search(r'name="token" value="([^"]+)"', confirm.content.decode()).group(1)
+    response = client.post(url, {"token": token}, HTTP_ORIGIN="http://testserver")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["Nombre", "Nombre para ordenar", "ID de usuario de Canvas"]
+    assert "Calificación final" in rows[0] and "Estado" in rows[0]
+
+
+def test_an_expired_launch_is_refused_in_the_browser_language(client):
+    response = client.get("/l/not-a-launch/", HTTP_ACCEPT_LANGUAGE="es")
+    assert response.status_code == 404
+    assert "Esta página ha caducado" in response.content.decode()
+
+
+def test_public_badge_pages_follow_the_viewer(client):
+    award = issued_award()
+    page = client.get(
+        f"/public/assertions/{award.public_id}", HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    assert "Badge valide" in page and "Valid badge" not in page
+    page = client.get(
+        f"/public/assertions/{award.public_id}", HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE="es"
+    ).content.decode()
+    assert "Insignia válida" in page
+
+
+def test_error_pages_follow_the_viewer(client):
+    response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 404 and "Page introuvable" in response.content.decode()
+
+
+# --- emails -------------------------------------------------------------------------------------
+
+
+def _sent(award) -> mail.EmailMultiAlternatives:
+    mail.outbox.clear()
+    notifications.award_email_message(award=award, links=notifications.delivery_links()).send()
+    return mail.outbox[-1]
+
+
+def test_the_email_is_in_the_language_of_the_latest_launch():
+    award = issued_award()
+    award.learner.locale = "es"
+    award.learner.save()
+    message = _sent(award)
+    assert message.subject == "Has obtenido la insignia «Data Analysis Fundamentals»"
+    assert message.extra_headers["Content-Language"] == "es"
+    assert "¡Enhorabuena!" in message.body
+    html = message.alternatives[0][0]
+    assert '<html lang="es" dir="ltr">' in html and "Ver tu insignia" in html
+
+
+def test_without_a_launch_the_course_language_then_the_default_applies(settings):
+    award = issued_award()
+    course = award.course_badge.course
+    course.locale = "fr"
+    course.save()
+    assert _sent(award).subject == "Vous avez obtenu le badge « Data Analysis Fundamentals »"
+    course.locale = ""
+    course.save()
+    assert _sent(award).subject == "You earned the “Data Analysis Fundamentals” badge"
+    settings.LANGUAGE_CODE = "es"
+    assert language_for_person(award.learner, course) == "es"
+
+
+def test_sending_an_email_leaves_the_active_language_alone():
+    award = issued_award()
+    award.learner.locale = "fr"
+    with translation.override("es"):
+        _sent(award)
+        assert translation.get_language() == "es"
+
+
+# --- the course language from Canvas REST -------------------------------------------------------
+
+
+def test_the_course_record_reads_the_course_language():
+    assert CanvasCourse.from_api({"id": 7, "name": "Data", "locale": "fr-CA"}).locale == "fr-CA"
+    assert CanvasCourse.from_api({"id": 7, "name": "Data", "locale": None}).locale == ""
+
+
+def test_localized_points_keep_canvas_precision():
+    from badging.templatetags.learner_format import localized_points
+
+    with translation.override("fr"):
+        assert localized_points(Decimal("9.625")) == "9,63"
+        assert localized_points(12) == "12"
+    with translation.override("en"):
+        assert localized_points(Decimal("9.60")) == "9.6"
