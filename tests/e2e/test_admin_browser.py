@@ -171,6 +171,6 @@ def test_approving_a_dynamic_registration_shows_what_is_approved(logged_in, live
     check_a11y(page, "approve registration")
     page.get_by_role("button", name="Approve 1 registration").click()
 
-    expect(page.get_by_text("Approved 1 registration(s).")).to_be_visible()
+    expect(page.get_by_text("Approved 1 registration.")).to_be_visible()
     platform.refresh_from_db()
     assert platform.is_trusted
