@@ -168,7 +168,7 @@ def extracted(tmp_path_factory) -> set[str]:
 # makemessages run against the scratch copy (its own locale/ folder), with the project's settings.
 _MAKEMESSAGES = """
 import os, sys
-from pathlib import Path
+sys.path.insert(0, os.getcwd())  # the project, before the scratch copy becomes the working directory
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillsforward.settings")
 import django
 django.setup()

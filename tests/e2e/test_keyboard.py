@@ -167,6 +167,12 @@ def test_every_instructor_action_by_keyboard(page, live_server, screenshot, _no_
     action("Send the email again", "Send again", "being sent again")
     assert Delivery.objects.get().status == Delivery.PENDING
 
+    # Keep a badge flagged for review after a grade change.
+    Award.objects.update(needs_review=True, review_reason="Present findings: 10 → 6 points after issue")
+    page.reload()
+    action("Keep the badge…", "Keep badge", "You kept the badge.")
+    assert not Award.objects.get().needs_review
+
     # Revoke: submitting without a reason puts focus in the reason field with the error read out.
     tab_to(page, "Revoke…")
     with page.expect_navigation():
