@@ -9,13 +9,16 @@ from urllib.parse import urlencode, urlsplit
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from lti import adapter, config, selectors, services
+from lti.claims import claims_parse
 from lti.errors import Refused
 from lti.registration import platform_register_dynamic
+from skillsforward.i18n import language_for
 from skillsforward.middleware import content_security_policy
 from skillsforward.ratelimit import client_address, rate_limit_exceeded
 
@@ -53,10 +56,17 @@ def login(request):
 def launch(request):
     try:
         validated = adapter.launch_validate(request)
+    except Refused as refusal:
+        return refused_page(request, refusal, stage="launch")
+    try:
         context = services.launch_record(
             platform=validated.platform, deployment_id=validated.deployment_id, claims=validated.claims
         )
     except Refused as refusal:
+        # The launch is verified: its refusal is in the user's Canvas language, as its pages would be.
+        language = language_for(claims_parse(validated.claims).locale)
+        if language:
+            translation.activate(language)
         return refused_page(request, refusal, stage="launch")
     response = redirect(reverse("badging:launch_home", args=[context.public_id]))
     # The state cookie has served its purpose.
