@@ -126,6 +126,6 @@ def test_an_arabic_launch_is_right_to_left(page, course, screenshot):  # noqa: F
 
 def test_the_people_page_shows_each_persons_language(page, course, screenshot):  # noqa: F811 (the imported fixture)
     page.goto(f"{course.instance.root_url}/courses/{course.course.id}/")
-    expect(page.locator("tr", has_text="José Núñez-García")).to_contain_text("(es)")
-    expect(page.locator("tr", has_text="Amélie Dupont & Fils")).to_contain_text("(fr)")
+    expect(page.locator("tr", has_text="José Núñez-García")).to_contain_text("Canvas language: es")
+    expect(page.locator("tr", has_text="Amélie Dupont & Fils")).to_contain_text("Canvas language: fr")
     screenshot(page, "language-sandbox-people")
