@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -439,7 +440,7 @@ def tool_demo_config(
     from badging.services.config import config_import
 
     image = "data:image/png;base64," + base64.b64encode(badge_png("DATA")).decode()
-    data = {
+    data: dict[str, Any] = {
         "issuers": [
             {
                 "key": "skills-forward-academy",
