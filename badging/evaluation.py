@@ -454,12 +454,21 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
     if eligible_by_rule:
         return done(ELIGIBLE, "every credentialing assessment is mastered and the final grade is entered")
     pending = sum(1 for o in outcomes if o.status in (AWAITING_GRADING, GRADED_NOT_POSTED))
+    # Unpublished or deleted in Canvas: the rule no longer matches Canvas, which is not the learner's doing.
+    blocked = sum(1 for o in outcomes if o.status == MISSING_IN_CANVAS)
     if final.entered and pending:
         # Grading is not finished: "not earned" would be premature (and alarming) until it is.
         return done(
             IN_PROGRESS,
             f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
             f"{pending} still awaiting grading or posting",
+        )
+    if final.entered and blocked:
+        return done(
+            IN_PROGRESS,
+            f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
+            f"{blocked} not available in Canvas (unpublished or deleted) until the instructor restores "
+            f"{'it' if blocked == 1 else 'them'} or the badge's assessments change",
         )
     if final.entered:
         return done(NOT_EARNED, f"the final grade was entered with {k} of {n} credentialing assessments mastered")

@@ -340,10 +340,17 @@ def _course(
 
 
 def _problem_course(
-    *, instance: SandboxInstance, sis_id: str, name: str, code: str, allow_override: bool, unpublish_second: bool
+    *,
+    instance: SandboxInstance,
+    sis_id: str,
+    name: str,
+    code: str,
+    allow_override: bool,
+    unpublish_second: bool,
+    learners: list[str],
 ) -> SandboxCourse:
     """A small course with two credentialing assessments and four learners who mastered the first one
-    (Ada mastered both and has her final grade entered, where the course allows it). Idempotent."""
+    (the first learner mastered both and had the final grade entered). Idempotent."""
     course = SandboxCourse.objects.filter(instance=instance, sis_course_id=sis_id).first()
     if course is not None:
         return course
@@ -358,7 +365,6 @@ def _problem_course(
     second = services.assessment_add(
         course=course, name="Assessment 2: Chart the trend", criteria_titles=["Chart choice", "Labels"]
     )
-    learners = ["Ada Okafor", "Bea Lindqvist", "Carlos Mendes", "Dana Kowalski"]
     for i, learner_name in enumerate(learners):
         slug = sis_id.lower().replace("sfb-demo-", "")
         user = services.user_create(
@@ -393,6 +399,7 @@ def problem_courses(*, instance: SandboxInstance) -> tuple[SandboxCourse, Sandbo
         code="SHEETS-102",
         allow_override=True,
         unpublish_second=True,
+        learners=["Ada Okafor", "Bea Lindqvist", "Carlos Mendes", "Dana Kowalski"],
     )
     no_override = _problem_course(
         instance=instance,
@@ -401,6 +408,7 @@ def problem_courses(*, instance: SandboxInstance) -> tuple[SandboxCourse, Sandbo
         code="STATS-103",
         allow_override=False,
         unpublish_second=False,
+        learners=["Eli Haddad", "Fatima Zahra", "Gustavo Lima", "Hana Sato"],
     )
     return unpublished, no_override
 
