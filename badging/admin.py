@@ -432,6 +432,7 @@ class CourseBadgeForm(forms.ModelForm):
             "mastery_min_percent",
             "mastery_min_points",
             "mastery_overrides",
+            "mastery_score",
             "min_rubric_criterion_percent",
             "final_grade_source",
             "final_grade_assignment_id",
@@ -516,7 +517,15 @@ class CourseBadgeAdmin(admin.ModelAdmin):
         ("Credentialing assessments", {"fields": ["assessment_group_name", "assessment_ids"]}),
         (
             "Mastery",
-            {"fields": ["mastery_mode", "mastery_min_percent", "mastery_min_points", "mastery_overrides"]},
+            {
+                "fields": [
+                    "mastery_mode",
+                    "mastery_min_percent",
+                    "mastery_min_points",
+                    "mastery_overrides",
+                    "mastery_score",
+                ]
+            },
         ),
         ("Rubric", {"fields": ["min_rubric_criterion_percent"]}),
         ("Final grade", {"fields": ["final_grade_source", "final_grade_assignment_id", "final_grade_assignment_name"]}),

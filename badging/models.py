@@ -104,6 +104,8 @@ class CourseBadge(models.Model):
 
     MASTERY_PERCENT = "percent"
     MASTERY_POINTS = "points"
+    SCORE_ENTERED = "entered"
+    SCORE_AFTER_PENALTIES = "after_penalties"
     FINAL_GRADE_OVERRIDE = "override"
     FINAL_GRADE_ASSIGNMENT = "assignment"
 
@@ -120,6 +122,16 @@ class CourseBadge(models.Model):
     mastery_min_points = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     # {"<canvas assignment id>": {"min_percent": N} | {"min_points": N}}
     mastery_overrides = models.JSONField(default=dict, blank=True)
+    # Which Canvas score mastery is judged on: the grader's entered score (before late/missing
+    # penalties: a badge certifies the skill, not punctuality) or Canvas's score after them.
+    mastery_score = models.CharField(
+        max_length=20,
+        choices=[
+            (SCORE_ENTERED, "The score the grader entered (before late penalties)"),
+            (SCORE_AFTER_PENALTIES, "Canvas's score after late/missing penalties"),
+        ],
+        default=SCORE_ENTERED,
+    )
     # Optional minimum rubric rating per criterion, as a share of the criterion's points (0-100).
     min_rubric_criterion_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     final_grade_source = models.CharField(
@@ -157,6 +169,9 @@ class CourseSync(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # graded_since watermark for incremental submission syncs (Canvas time of the last full/incremental pass).
     submissions_graded_since = models.DateTimeField(null=True, blank=True)
+    # Canvas's course setting "Allow final grade override" as last read (None: not read yet). Off,
+    # Canvas reports no override at all, so a rule on the Final Grade Override cannot be met.
+    allow_final_grade_override = models.BooleanField(null=True, blank=True)
     last_status = models.CharField(max_length=20, blank=True)
     last_error = models.TextField(blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
@@ -247,7 +262,11 @@ class AssessmentResult(models.Model):
     workflow_state = models.CharField(
         max_length=30, blank=True, help_text="unsubmitted, submitted, pending_review, graded"
     )
+    # Canvas's score: after the late/missing policy's deductions.
     score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # What the grader entered, before deductions (Canvas's entered_score), and the deduction.
+    entered_score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    points_deducted = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     grade = models.CharField(max_length=40, blank=True)
     excused = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -185,9 +185,11 @@ def main() -> int:
         tool_url,
         # Signed Live Events go to the tool's URL for the platform the seed registers.
         "--live-events",
+        # Two more courses whose Canvas settings stop the badge, to see how the tool explains it.
+        "--problem-courses",
     )
     seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    open_url, course_badge = seeded["Open"], seeded["Course badge"]
+    open_url = seeded["Open"]
 
     # The tool runs as in production (no sandbox app); only the sandbox process serves the fake Canvas.
     # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's JWKS.
@@ -218,7 +220,7 @@ def main() -> int:
         wait_logged("worker", "ready.", procs)
         # A first sync now, so the first launch already shows where every learner stands.
         synced = subprocess.run(
-            [PY, "manage.py", "badging_sync", "--course-badge", course_badge, "--full"],
+            [PY, "manage.py", "badging_sync", "--all", "--full"],
             cwd=ROOT,
             env=tool_env,
             capture_output=True,

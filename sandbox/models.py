@@ -302,7 +302,8 @@ class Rubric(models.Model):
 
     @property
     def points_possible(self) -> float:
-        return float(sum(c["points"] for c in self.data))
+        # Criteria marked ignore_for_scoring are rated but not counted (app/models/rubric.rb).
+        return float(sum(c["points"] for c in self.data if not c.get("ignore_for_scoring")))
 
 
 class SandboxAssignment(models.Model):
@@ -333,7 +334,9 @@ class Submission(models.Model):
     assignment = models.ForeignKey(SandboxAssignment, on_delete=models.CASCADE, related_name="submissions")
     user = models.ForeignKey(SandboxUser, on_delete=models.CASCADE, related_name="submissions")
     workflow_state = models.CharField(max_length=20, default="unsubmitted")  # unsubmitted, submitted, graded
+    # What the grader entered; Canvas's `score` is this less the late/missing policy's points_deducted.
     score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    points_deducted = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     grade = models.CharField(max_length=40, blank=True)
     rubric_assessment = models.JSONField(default=dict, blank=True)
     rubric_assessment_id = models.PositiveIntegerField(null=True, blank=True)

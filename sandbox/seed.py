@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -37,6 +38,9 @@ from sandbox.models import (
 )
 
 COURSE_SIS_ID = "SFB-DEMO-101"
+# Two small courses whose Canvas settings break the badge rule, each showing how the tool says so.
+UNPUBLISHED_COURSE_SIS_ID = "SFB-DEMO-UNPUBLISHED"
+NO_OVERRIDE_COURSE_SIS_ID = "SFB-DEMO-NO-OVERRIDE"
 CREDENTIALING_GROUP = "Credentialing Assessments"
 ASSESSMENT_TITLES = [
     "Assessment 1: Data cleaning & validation",
@@ -335,6 +339,80 @@ def _course(
     return course, len(created_users)
 
 
+def _problem_course(
+    *,
+    instance: SandboxInstance,
+    sis_id: str,
+    name: str,
+    code: str,
+    allow_override: bool,
+    unpublish_second: bool,
+    learners: list[str],
+) -> SandboxCourse:
+    """A small course with two credentialing assessments and four learners who mastered the first one
+    (the first learner mastered both and had the final grade entered). Idempotent."""
+    course = SandboxCourse.objects.filter(instance=instance, sis_course_id=sis_id).first()
+    if course is not None:
+        return course
+    teacher = SandboxUser.objects.filter(instance=instance, name="Grace Hopper-Núñez").first()
+    course = SandboxCourse.objects.create(
+        instance=instance, name=name, course_code=code, sis_course_id=sis_id, allow_final_grade_override=True
+    )
+    section = CourseSection.objects.create(course=course, name="Section 001")
+    if teacher is not None:
+        SandboxEnrollment.objects.create(course=course, user=teacher, section=section, type="TeacherEnrollment")
+    first = services.assessment_add(course=course, name="Assessment 1: Tidy a table", criteria_titles=["Structure"])
+    second = services.assessment_add(
+        course=course, name="Assessment 2: Chart the trend", criteria_titles=["Chart choice", "Labels"]
+    )
+    for i, learner_name in enumerate(learners):
+        slug = sis_id.lower().replace("sfb-demo-", "")
+        user = services.user_create(
+            instance=instance, name=learner_name, email=f"{slug}.learner{i + 1}@students.example.edu"
+        )
+        services.enrollment_create(course=course, user=user, type="StudentEnrollment", section=section)
+        grader = teacher or user
+        for assignment in (first, second) if i == 0 else (first,):
+            assert assignment.rubric is not None
+            services.submission_grade(
+                assignment=assignment,
+                user=user,
+                grader=grader,
+                grade=services.GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
+            )
+        if i == 0:
+            services.grade_override_set(course=course, user=user, score=Decimal(93))
+    if unpublish_second:
+        services.assignment_published_set(assignment=second, published=False)
+    if not allow_override:
+        services.course_final_grade_override_set(course=course, allowed=False)
+    return course
+
+
+def problem_courses(*, instance: SandboxInstance) -> tuple[SandboxCourse, SandboxCourse]:
+    """The demo's two courses whose Canvas settings stop the badge: a picked credentialing assessment
+    unpublished, and Final Grade Override turned off."""
+    unpublished = _problem_course(
+        instance=instance,
+        sis_id=UNPUBLISHED_COURSE_SIS_ID,
+        name="Spreadsheet Skills — an assessment unpublished",
+        code="SHEETS-102",
+        allow_override=True,
+        unpublish_second=True,
+        learners=["Ada Okafor", "Bea Lindqvist", "Carlos Mendes", "Dana Kowalski"],
+    )
+    no_override = _problem_course(
+        instance=instance,
+        sis_id=NO_OVERRIDE_COURSE_SIS_ID,
+        name="Statistics Basics — no Final Grade Override",
+        code="STATS-103",
+        allow_override=False,
+        unpublish_second=False,
+        learners=["Eli Haddad", "Fatima Zahra", "Gustavo Lima", "Hana Sato"],
+    )
+    return unpublished, no_override
+
+
 def tool_register(*, instance: SandboxInstance, api_token: str) -> int | None:
     """Registers this sandbox as a Canvas platform in the tool (lti.services.platform_upsert)."""
     from lti.services import platform_upsert
@@ -361,12 +439,16 @@ def tool_live_events_url(*, platform_id: int, tool_url: str) -> str:
     return platform_live_events_url(platform=Platform.objects.get(pk=platform_id), base_url=tool_url)
 
 
-def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> list[str]:
-    """The tool's demo configuration (issuer, badge class, course badge) via the badging import service."""
+def tool_demo_config(
+    *, instance: SandboxInstance, course: SandboxCourse, extra_courses: tuple[SandboxCourse, ...] = ()
+) -> list[str]:
+    """The tool's demo configuration (issuer, badge class, course badge) via the badging import service.
+
+    `extra_courses` (the problem courses) get the same badge class, on the two assessments picked by id."""
     from badging.services.config import config_import
 
     image = "data:image/png;base64," + base64.b64encode(badge_png("DATA")).decode()
-    data = {
+    data: dict[str, Any] = {
         "issuers": [
             {
                 "key": "skills-forward-academy",
@@ -410,8 +492,26 @@ def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> lis
             }
         ],
     }
+    for extra in extra_courses:
+        data["course_badges"].append(
+            {
+                "key": course_badge_key(instance=instance, course=extra),
+                "badge_class": "data-skills-practitioner",
+                "platform_issuer": instance.issuer,
+                "client_id": instance.client_id,
+                "canvas_course_id": str(extra.id),
+                "assessments": {
+                    "assignment_ids": [
+                        str(a.id) for a in SandboxAssignment.objects.filter(course=extra).order_by("position", "id")
+                    ]
+                },
+                "mastery": {"min_percent": 80},
+                "final_grade": {"source": "override"},
+            }
+        )
     report = config_import(data=data, base_dir=Path.cwd())
-    _tool_course_details(instance=instance, course=course)
+    for c in (course, *extra_courses):
+        _tool_course_details(instance=instance, course=c)
     return report.lines()
 
 
@@ -439,6 +539,7 @@ def sandbox_seed(
     live_events_url: str | None = None,
     live_events: bool = False,
     issuer_url: str = "",
+    problem_courses_too: bool = False,
 ) -> SeedResult:
     """Creates (once) the demo course and (every time) the tool's registration and configuration.
 
@@ -446,6 +547,8 @@ def sandbox_seed(
     registers (under tool_url); `live_events_url` sets any other URL ('' turns them off).
     `issuer_url`: serve the LTI issuer and OpenID configuration from this origin instead of
     base_url, as hosted Canvas does (https://canvas.instructure.com for every customer).
+    `problem_courses_too`: also the two small courses whose Canvas settings stop the badge (an
+    unpublished credentialing assessment; Final Grade Override off), with their course badges.
     """
     if learners < 0 or assessments < 1:
         raise ValueError("learners must be >= 0 and assessments >= 1")
@@ -458,6 +561,7 @@ def sandbox_seed(
     count = 0
     if course is None:
         course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
+    extra = problem_courses(instance=instance) if problem_courses_too else ()
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
     if admin is None:
         raise ValueError(f"the sandbox instance {slug!r} has no account admin: seed it again with --reset")
@@ -467,7 +571,7 @@ def sandbox_seed(
     platform_id = None
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
-        tool_demo_config(instance=instance, course=course)
+        tool_demo_config(instance=instance, course=course, extra_courses=extra)
     if live_events and live_events_url is None:
         if platform_id is None:
             raise ValueError("live events go to the tool's URL of the registered platform: register it too")

@@ -127,13 +127,14 @@ def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | 
         enrollments = enrollments.filter(user_id__in=user_ids)
     # user -> [posted score, posted points, all score, all points]
     sums: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
-    for user_id, assignment_id, score, posted_at, excused in subs.values_list(
-        "user_id", "assignment_id", "score", "posted_at", "excused"
+    for user_id, assignment_id, score, deducted, posted_at, excused in subs.values_list(
+        "user_id", "assignment_id", "score", "points_deducted", "posted_at", "excused"
     ):
         if excused:
             continue
         row = sums[user_id]
-        score = score or Decimal(0)  # never None here (score__isnull=False); typed as nullable
+        # Course grades count the score after late/missing deductions, as Canvas's do.
+        score = (score or Decimal(0)) - (deducted or Decimal(0))
         if posted_at is not None:
             row[0] += score
             row[1] += assignments[assignment_id]
@@ -172,6 +173,8 @@ class GradeInput:
     ratings: dict[str, str] | None = None
     score: Decimal | None = None
     comments: dict[str, str] | None = None
+    # The late/missing policy's deduction (Canvas's points_deducted): `score` stays what was entered.
+    points_deducted: Decimal | None = None
 
 
 def submission_grade(
@@ -206,7 +209,16 @@ def submission_grade(
                 "rating_id": rating_id,
                 "comments": (grade.comments or {}).get(criterion_id, ""),
             }
-        score = Decimal(str(sum(item["points"] for item in assessment.values())))
+        # A criterion marked ignore_for_scoring is rated but adds nothing to the score.
+        score = Decimal(
+            str(
+                sum(
+                    item["points"]
+                    for criterion_id, item in assessment.items()
+                    if not criteria[criterion_id].get("ignore_for_scoring")
+                )
+            )
+        )
     elif grade.score is not None:
         score = Decimal(grade.score)
     else:
@@ -214,13 +226,19 @@ def submission_grade(
     _score_in_range(score, "a score")
     if score < 0:
         raise SandboxError("a score cannot be negative")
+    deducted = grade.points_deducted
+    if deducted is not None:
+        _score_in_range(deducted, "points_deducted")
+        if deducted < 0 or deducted > score:
+            raise SandboxError("points_deducted must be between 0 and the score")
     now = timezone.now()
     with transaction.atomic():
         submission, _ = Submission.objects.select_for_update().get_or_create(assignment=assignment, user=user)
         old_score = submission.score
         submission.workflow_state = "graded"
         submission.score = score
-        submission.grade = _format_points(score)
+        submission.points_deducted = deducted or None
+        submission.grade = _format_points(score - (deducted or 0))
         submission.rubric_assessment = assessment
         if assessment and submission.rubric_assessment_id is None:
             submission.rubric_assessment_id = submission.id
@@ -492,6 +510,7 @@ def assessment_add(
     group_name: str = "Credentialing Assessments",
     points_per_criterion: int = 4,
     published: bool = True,
+    ignored_for_scoring: list[str] | None = None,
 ) -> SandboxAssignment:
     """Adds a rubric-graded assignment (by default a credentialing assessment) to the course."""
     name = name.strip()
@@ -506,11 +525,11 @@ def assessment_add(
         if group is None:
             position = AssignmentGroup.objects.filter(course=course).count() + 1
             group = AssignmentGroup.objects.create(course=course, name=group_name, position=position)
-        rubric = Rubric.objects.create(
-            course=course,
-            title=f"{name} rubric",
-            data=rubric_criteria(criteria_titles, points_each=points_per_criterion),
-        )
+        data = rubric_criteria(criteria_titles, points_each=points_per_criterion)
+        for criterion in data:
+            if criterion["description"] in (ignored_for_scoring or []):
+                criterion["ignore_for_scoring"] = True
+        rubric = Rubric.objects.create(course=course, title=f"{name} rubric", data=data)
         assignment = SandboxAssignment.objects.create(
             course=course,
             group=group,
@@ -585,3 +604,20 @@ def live_events_url_set(*, instance: SandboxInstance, url: str) -> SandboxInstan
     instance.live_events_url = url
     instance.save(update_fields=["live_events_url"])
     return instance
+
+
+def course_final_grade_override_set(*, course: SandboxCourse, allowed: bool) -> SandboxCourse:
+    """Turns the course's "Allow final grade override" setting on or off (Gradebook settings).
+
+    Turning it off hides every override from the API (the stored values stay, as in Canvas)."""
+    course.allow_final_grade_override = allowed
+    course.save(update_fields=["allow_final_grade_override"])
+    return course
+
+
+def assignment_published_set(*, assignment: SandboxAssignment, published: bool) -> SandboxAssignment:
+    """Publishes or unpublishes an assignment (an unpublished one keeps its submissions, as in Canvas)."""
+    assignment.published = published
+    assignment.save(update_fields=["published", "updated_at"])
+    enrollment_grades_recompute(course=assignment.course)
+    return assignment

@@ -212,6 +212,10 @@ LTI_PENDING_REGISTRATION_DAYS = env.int("LTI_PENDING_REGISTRATION_DAYS", default
 CANVAS_HTTP_TIMEOUT = env.float("CANVAS_HTTP_TIMEOUT", default=30.0)
 CANVAS_MAX_RETRIES = env.int("CANVAS_MAX_RETRIES", default=5)
 CANVAS_VERIFY_TLS = env.bool("CANVAS_VERIFY_TLS", default=True)
+# Requests in flight at once per Canvas API token, across every worker (Canvas throttles per token).
+CANVAS_MAX_IN_FLIGHT_PER_TOKEN = env.int("CANVAS_MAX_IN_FLIGHT_PER_TOKEN", default=3)
+# A slot held by a worker that died is free again after this long (longer than any one request).
+CANVAS_SLOT_LEASE_SECONDS = env.float("CANVAS_SLOT_LEASE_SECONDS", default=120.0)
 
 # Badging
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)

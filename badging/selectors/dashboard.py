@@ -11,12 +11,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, F, FilteredRelation, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Length
 
+from badging import assessments as credentialing
 from badging.evaluation import points_text
 from badging.models import (
     AssessmentResult,
@@ -199,7 +201,6 @@ def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[As
     over the group name; deleted ones never count), so the dashboard's columns are exactly what
     each learner was evaluated on.
     """
-    live = [a for a in assignments if not a.deleted_in_canvas]
     rule = badge_rule_build(
         course_badge=course_badge,
         assignments=[
@@ -208,13 +209,15 @@ def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[As
                 "name": a.name,
                 "assignment_group_name": a.assignment_group_name,
                 "published": a.published,
+                "deleted_in_canvas": a.deleted_in_canvas,
                 "points_possible": a.points_possible,
                 "rubric": a.rubric,
             }
-            for a in live
+            for a in assignments
         ],
+        final_grade_override_allowed=None,  # the rows only; the setting is checked in rule_check
     )
-    by_id = {a.canvas_assignment_id: a for a in live}
+    by_id = {a.canvas_assignment_id: a for a in assignments}
     return [
         AssessmentRule(
             assignment=by_id.get(spec.assignment_id),
@@ -246,36 +249,44 @@ def _rubric_changed(assignment: Assignment) -> bool:
     return any(isinstance(assessed, dict) and set(map(str, assessed)) - current for assessed in recent)
 
 
-def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | None = None) -> RuleCheck:
+def rule_check(
+    *,
+    course_badge: CourseBadge,
+    assignments: list[Assignment] | None = None,
+    override_allowed: bool | EllipsisType | None = ...,
+) -> RuleCheck:
     """The rule as configured, and every way it no longer matches what Canvas has now."""
     if assignments is None:
         assignments = course_assignments(course_id=course_badge.course_id)
     assessments = credentialing_assessments(course_badge=course_badge, assignments=assignments)
     flags: list[RuleFlag] = []
+    if isinstance(override_allowed, EllipsisType):
+        override_allowed = (
+            CourseSync.objects.filter(course_id=course_badge.course_id)
+            .values_list("allow_final_grade_override", flat=True)
+            .first()
+        )
 
+    advice = {
+        credentialing.UNPUBLISHED: (
+            "is unpublished in Canvas, so Canvas reports no grades for it and nobody can earn the badge",
+            "Publish it in Canvas, or remove it from the badge's assessments (ask your admin), then sync again.",
+        ),
+        credentialing.DELETED: (
+            "was deleted in Canvas, so nobody can earn the badge",
+            "Restore it in Canvas (Course → Settings → Restore deleted items) or remove it from the rule.",
+        ),
+        credentialing.NOT_FOUND: (
+            "is not in this Canvas course, so nobody can earn the badge",
+            "Check the assignment ids in the badge configuration, then sync again.",
+        ),
+    }
     if course_badge.assessment_ids:
         selection = f"Picked assignments ({len(course_badge.assessment_ids)})"
-        by_id = {a.canvas_assignment_id: a for a in assignments}
-        for raw_id in course_badge.assessment_ids:
-            a = by_id.get(str(raw_id))
-            if a is None:
-                flags.append(
-                    RuleFlag(
-                        f"Assignment {raw_id} is not in this Canvas course.",
-                        "Check the assignment ids in the badge configuration, then sync again.",
-                    )
-                )
-            elif a.deleted_in_canvas:
-                flags.append(
-                    RuleFlag(f"“{a.name}” was deleted in Canvas.", "Restore it in Canvas or remove it from the rule.")
-                )
-            elif not a.published:
-                flags.append(
-                    RuleFlag(
-                        f"“{a.name}” is unpublished in Canvas.",
-                        "Learners cannot submit it and Canvas does not report its grades: publish it.",
-                    )
-                )
+        for item in credentialing.credentialing_assessments(course_badge=course_badge, assignments=assignments):
+            if item.problem:
+                what, fix = advice[item.problem]
+                flags.append(RuleFlag(f"Credentialing assessment “{item.name}” {what}.", fix))
     else:
         selection = f"Assignment group “{course_badge.assessment_group_name}”"
         group = course_badge.assessment_group_name.strip().casefold()
@@ -289,19 +300,18 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
                     "Create the group in Canvas (Assignments → + Group) or rename it, then sync again.",
                 )
             )
-        for a in in_group:
-            if a.deleted_in_canvas:
+        for item in credentialing.group_members_not_counted(course_badge=course_badge, assignments=assignments):
+            if item.problem == credentialing.DELETED:
                 flags.append(
                     RuleFlag(
-                        f"“{a.name}” was deleted in Canvas, so it no longer counts.",
+                        f"“{item.name}” was deleted in Canvas, so it no longer counts.",
                         "Restore it in Canvas if learners still need it, then sync again.",
                     )
                 )
-        for a in live_in_group:
-            if not a.published:
+            else:
                 flags.append(
                     RuleFlag(
-                        f"“{a.name}” is unpublished in Canvas, so it does not count yet.",
+                        f"“{item.name}” is unpublished in Canvas, so it does not count yet.",
                         "Publish it in Canvas if it is a credentialing assessment.",
                     )
                 )
@@ -342,6 +352,10 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
         )
     if course_badge.mastery_overrides:
         mastery += " (some assessments have their own threshold, shown below)"
+    if course_badge.mastery_score == CourseBadge.SCORE_AFTER_PENALTIES:
+        mastery += ", judged on Canvas's score after late or missing penalties"
+    else:
+        mastery += ", judged on the score the grader entered (late penalties do not count)"
     criterion = (
         f"Every rubric criterion rated at least {points_text(course_badge.min_rubric_criterion_percent)}% of its points"
         if course_badge.min_rubric_criterion_percent is not None
@@ -374,6 +388,15 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
             flags.append(RuleFlag(f"The final-grade assignment “{target.name}” is unpublished in Canvas."))
     else:
         final_grade = "The instructor enters a Final Grade Override in the Canvas gradebook"
+        if override_allowed is False:
+            flags.append(
+                RuleFlag(
+                    "This course does not allow Final Grade Override in Canvas, so no final grade can be entered "
+                    "and nobody can earn the badge.",
+                    "Turn it on in Canvas: Grades → Settings (gear) → Advanced → “Allow final grade override”, "
+                    "then sync again. Or ask your admin to use a final-grade assignment for this badge instead.",
+                )
+            )
 
     return RuleCheck(
         course_badge=course_badge,
@@ -429,11 +452,34 @@ _SYNC_ERROR_HINTS = [
 ]
 
 
-def sync_error_explained(error: str) -> str:
+# A failed sync's Canvas error (SyncRun.stats["error_kind"], canvas.errors) in instructors' words:
+# the run keeps the admin's message (what to change where); the instructor learns whom to ask.
+INSTRUCTOR_SYNC_ERRORS = {
+    "token": "The badge tool's access to Canvas has stopped working (its API token was revoked or has "
+    "expired). Ask your Canvas admin to give the badge tool a new token; badges update again after that.",
+    "permission": "The badge tool's Canvas account is not allowed to read something this course needs "
+    "(Canvas said: user not authorized to perform that action). Ask your Canvas admin to give that account "
+    "the permissions listed in the badge tool's documentation.",
+    "throttled": "Canvas asked the badge tool to slow down (rate limit) because many courses were syncing. "
+    "Nothing is lost: the next sync continues where this one stopped.",
+    "invalid_assignments": "Canvas refused to report grades because a credentialing assessment was "
+    "unpublished or deleted while the badge tool was reading it. Sync again; if it keeps happening, "
+    "check the rule panel below.",
+    "bad_request": "Canvas refused one of the badge tool's requests as invalid. This is not a permission "
+    "problem: your admin can find the details in the sync runs.",
+    "configuration": "The badge tool is not fully connected to this Canvas yet (no API address or token). "
+    "Ask your Canvas admin to finish the setup.",
+    "unavailable": "Canvas did not answer in time. The tool will try again at the next sync.",
+}
+
+
+def sync_error_explained(error: str, *, kind: str = "") -> str:
     """The Canvas error of a failed sync in plain words (the sync's own plain message wins)."""
     text = (error or "").strip()
     if not text:
         return ""
+    if kind in INSTRUCTOR_SYNC_ERRORS:
+        return INSTRUCTOR_SYNC_ERRORS[kind]
     lowered = text.casefold()
     # The Canvas client already writes plain-words messages ("the Canvas API token was revoked ...").
     if ":" in text and any(w in lowered for w in ("ask your", "try again", "will retry")):
@@ -465,7 +511,11 @@ def sync_status(*, course: Course) -> SyncStatus:
         running=bool(run and run.status == SyncRun.STATUS_RUNNING),
         running_since=run.started_at if run and run.status == SyncRun.STATUS_RUNNING else None,
         failed=failed,
-        error_plain=sync_error_explained(error) if failed else "",
+        error_plain=sync_error_explained(
+            error, kind=str(((finished.stats or {}) if finished else {}).get("error_kind", ""))
+        )
+        if failed
+        else "",
         requested_at=state.requested_at if state else None,
         api_token_missing=course.platform.needs_api_token,
     )

@@ -33,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from badging.assessments import evidence_names
 from badging.models import (
     Assignment,
     AuditEvent,
@@ -261,12 +262,8 @@ def issuer_key_rotate(*, issuer_id: int, actor: str = "system") -> SigningKeys:
 
 
 def _evidence_narrative(course_badge) -> str:
-    assignments = Assignment.objects.filter(course=course_badge.course, deleted_in_canvas=False)
-    if course_badge.assessment_ids:
-        assignments = assignments.filter(canvas_assignment_id__in=[str(i) for i in course_badge.assessment_ids])
-    else:
-        assignments = assignments.filter(assignment_group_name=course_badge.assessment_group_name)
-    names = list(assignments.order_by("position", "name").values_list("name", flat=True))
+    assignments = Assignment.objects.filter(course=course_badge.course).order_by("position", "name", "id")
+    names = evidence_names(course_badge=course_badge, assignments=assignments)
     course_name = str(course_badge.course)
     if not names:
         return f"Mastered every credentialing assessment in {course_name} and received a final grade."

@@ -56,9 +56,9 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
-    # Course, groups, assignments, enrollments, then submissions by state (graded, submitted,
-    # pending review): unsubmitted placeholders are never read.
-    assert run.canvas_requests == len(canvas.requests) == 7
+    # Course, groups, assignments, course settings (Final Grade Override allowed?), enrollments, then
+    # submissions by state (graded, submitted, pending review): unsubmitted placeholders are never read.
+    assert run.canvas_requests == len(canvas.requests) == 8
     course_badge.course.refresh_from_db()
     assert course_badge.course.name == "Data Skills <101>"
     assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
@@ -453,6 +453,7 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
                 "mastery_min_percent": "90",
                 "mastery_min_points": "",
                 "mastery_overrides": "{}",
+                "mastery_score": "entered",
                 "min_rubric_criterion_percent": "",
                 "final_grade_source": "override",
                 "final_grade_assignment_id": "",

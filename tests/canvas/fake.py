@@ -31,6 +31,7 @@ class FakeCanvas:
     enrollment_emails: bool = True
     requests: list[str] = field(default_factory=list)
     fail_with: int | None = None
+    allow_final_grade_override: bool = True
 
     @property
     def api(self) -> str:
@@ -120,7 +121,11 @@ class FakeCanvas:
     def _handle(self, request):
         self.requests.append(request.url)
         if request.headers.get("Authorization") != "Bearer canvas-api-token":
-            return 401, {}, json.dumps({"errors": [{"message": "Invalid access token."}]})
+            return (
+                401,
+                {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+                json.dumps({"errors": [{"message": "Invalid access token."}]}),
+            )
         if self.fail_with:
             return self.fail_with, {}, json.dumps({"errors": [{"message": "boom"}]})
         parts = urlsplit(request.url)
@@ -129,6 +134,8 @@ class FakeCanvas:
         c = f"/courses/{self.course_id}"
         if path == c:
             return 200, {}, json.dumps({"id": int(self.course_id), "name": "Data Skills <101>", "course_code": "DS101"})
+        if path == f"{c}/settings":
+            return 200, {}, json.dumps({"allow_final_grade_override": self.allow_final_grade_override})
         if path == f"{c}/assignment_groups":
             items = self.groups
         elif path == f"{c}/assignments":
@@ -154,6 +161,9 @@ class FakeCanvas:
             ]
         elif path == f"{c}/students/submissions":
             aids = set(q.get("assignment_ids[]", []))
+            published = {str(a["id"]) for a in self.assignments if a.get("published", True)}
+            if aids - published:  # submissions_api_controller.rb#for_students
+                return 403, {}, json.dumps({"error": "invalid assignment ids requested"})
             students = set(q.get("student_ids[]", []))
             since = q.get("graded_since", [None])[0]
             state = q.get("workflow_state", [None])[0]

@@ -22,6 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
         parser.add_argument(
+            "--problem-courses",
+            action="store_true",
+            help="also seed two small courses whose Canvas settings stop the badge (an unpublished credentialing "
+            "assessment; Final Grade Override turned off), each with a course badge",
+        )
+        parser.add_argument(
             "--issuer-url",
             default="",
             help="serve the LTI issuer and OpenID configuration from this origin, as hosted Canvas does "
@@ -42,6 +48,7 @@ class Command(BaseCommand):
                 live_events_url=options["live_events_url"],
                 live_events=options["live_events"],
                 issuer_url=options["issuer_url"],
+                problem_courses_too=options["problem_courses"],
             )
         except ValueError as exc:
             raise CommandError(str(exc))
