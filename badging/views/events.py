@@ -2,6 +2,11 @@
 
 The key in the URL names the platform (lti.Platform.live_events_key): the signature alone cannot,
 since hosted Canvas signs every customer's events with the same key.
+
+Answers: 202 a sync was requested; 204 nothing to do (another event, a course without a badge);
+200 {"ignored": why} for an authentic event not acted on (another root account, stale, replayed).
+Canvas deactivates a subscription after repeated failed deliveries in 24 hours, so only what is not
+authentic, malformed or too large is answered 4xx.
 """
 
 import logging
@@ -11,7 +16,15 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from badging.live_events import LiveEventRejected, live_event_handle, live_event_parse, live_event_platform_check
+from badging.live_events import (
+    LiveEventRejected,
+    live_event_first_delivery,
+    live_event_forget_delivery,
+    live_event_handle,
+    live_event_other_root_account,
+    live_event_parse,
+    live_event_stale,
+)
 from lti.selectors import platform_for_live_events
 
 logger = logging.getLogger(__name__)
@@ -33,11 +46,25 @@ def canvas_live_event(request, key: str):
         event = live_event_parse(
             body=request.body, content_type=request.content_type, secret=request.GET.get("secret", "")
         )
-        live_event_platform_check(event=event, platform=platform)
     except LiveEventRejected as exc:
         logger.info("live event for %s refused: %s", platform, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
-    outcome = live_event_handle(event=event, platform=platform)
+    other = live_event_other_root_account(event=event, platform=platform)
+    ignored = (
+        f"the event is from another Canvas root account ({other!r}) than this platform's"
+        if other
+        else live_event_stale(event=event)
+    )
+    if not ignored and not live_event_first_delivery(event=event, platform=platform):
+        ignored = "this event was already delivered"
+    if ignored:
+        logger.info("live event for %s ignored: %s", platform, ignored)
+        return JsonResponse({"ignored": ignored}, status=200)
+    try:
+        outcome = live_event_handle(event=event, platform=platform)
+    except Exception:
+        live_event_forget_delivery(event=event, platform=platform)
+        raise
     if not outcome.course_ids:
         return HttpResponse(status=204)
     return JsonResponse({"event": outcome.event_name, "courses": len(outcome.course_ids)}, status=202)
