@@ -4,6 +4,7 @@ Every change that Canvas would announce with a Live Event returns after queueing
 (sandbox.live_events), so the tool's /events/canvas/<platform key>/ receiver can be exercised locally.
 """
 
+import contextlib
 import math
 import secrets
 from collections import defaultdict
@@ -54,6 +55,23 @@ GRADING_SCHEME = [
 
 class SandboxError(ValueError):
     """A teacher/admin action that Canvas would refuse; the message is shown to the user."""
+
+
+def _course_request(*, course: SandboxCourse, path: str, actor: SandboxUser | None = None, referrer: str = ""):
+    """The web request a teacher's action in the course is (its Live Events share its request_id).
+    Inside an action already under way (one request), that request."""
+    if live_events._current.get() is not None:
+        return contextlib.nullcontext()
+    if actor is None:
+        actor = (
+            SandboxUser.objects.filter(
+                enrollments__course=course, enrollments__type="TeacherEnrollment", enrollments__workflow_state="active"
+            )
+            .order_by("id")
+            .first()
+        )
+    base = f"{course.instance.root_url}/courses/{course.id}"
+    return live_events.request(actor=actor, url=f"{base}/{path}", referrer=f"{base}/{referrer}" if referrer else None)
 
 
 def letter_grade(score: Decimal | float | None) -> str | None:
@@ -140,18 +158,31 @@ def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | 
         row[2] += score
         row[3] += assignments[assignment_id]
     changed = []
-    for enrollment in enrollments:
+    moved = []
+    for enrollment in enrollments.select_related("user"):
+        old = {name: getattr(enrollment, name) for name in live_events.SCORE_FIELDS}
         posted_score, posted_points, all_score, all_points = sums[enrollment.user_id]
         enrollment.current_score = _pct(posted_score, posted_points)
         enrollment.final_score = _pct(posted_score, total)
         enrollment.unposted_current_score = _pct(all_score, all_points)
         enrollment.unposted_final_score = _pct(all_score, total)
         changed.append(enrollment)
+        if any(old[name] != getattr(enrollment, name) for name in live_events.SCORE_FIELDS):
+            moved.append((enrollment, old))
     SandboxEnrollment.objects.bulk_update(
         changed,
         ["current_score", "final_score", "unposted_current_score", "unposted_final_score"],
         batch_size=1000,
     )
+    # Canvas's GradeCalculator announces each student whose course scores moved (course_grade_change).
+    for enrollment, old in moved:
+        live_events.emit_on_commit(
+            instance=course.instance,
+            event_name="course_grade_change",
+            body=live_events.course_grade_change_body(enrollment, old),
+            course=course,
+            job_tag="GradeCalculator#recompute_final_score",
+        )
     return len(changed)
 
 
@@ -217,7 +248,7 @@ def submission_grade(
     now = timezone.now()
     with transaction.atomic():
         submission, _ = Submission.objects.select_for_update().get_or_create(assignment=assignment, user=user)
-        old_score = submission.score
+        old_score, old_grade = submission.score, submission.grade
         submission.workflow_state = "graded"
         submission.score = score
         submission.grade = _format_points(score)
@@ -231,25 +262,34 @@ def submission_grade(
         if post:
             submission.posted_at = now
         submission.save()
-        enrollment_grades_recompute(course=assignment.course, user_ids=[user.id])
-        live_events.emit_on_commit(
-            instance=assignment.course.instance,
-            event_name="grade_change",
-            user_id=grader.id,
-            context_type="Course",
-            context_id=assignment.course_id,
-            body={
-                "submission_id": str(submission.id),
-                "assignment_id": str(assignment.id),
-                "user_id": str(user.id),
-                "grader_id": str(grader.id),
-                "grade": submission.grade,
-                "score": float(score),
-                "old_score": float(old_score) if old_score is not None else None,
-                "grading_complete": True,
-                "muted": submission.posted_at is None,
-            },
-        )
+        course = assignment.course
+        with _course_request(
+            course=course,
+            actor=grader,
+            path="gradebook/update_submission",
+            referrer=f"gradebook/speed_grader?assignment_id={assignment.id}&student_id={user.id}",
+        ):
+            # As Canvas: the grade, the submission, its rubric assessment, then the course scores.
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="grade_change",
+                body=live_events.grade_change_body(submission, old_score=old_score, old_grade=old_grade, grader=grader),
+                course=course,
+            )
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="submission_updated",
+                body=live_events.submission_body(submission),
+                course=course,
+            )
+            if assessment:
+                live_events.emit_on_commit(
+                    instance=course.instance,
+                    event_name="rubric_assessed",
+                    body=live_events.rubric_assessed_body(submission),
+                    course=course,
+                )
+            enrollment_grades_recompute(course=course, user_ids=[user.id])
     return submission
 
 
@@ -267,7 +307,9 @@ def assignment_grades_post(*, assignment: SandboxAssignment) -> int:
             ).values_list("user_id", flat=True)
         )
         Submission.objects.filter(assignment=assignment, user_id__in=ids).update(posted_at=now, updated_at=now)
-        enrollment_grades_recompute(course=assignment.course, user_ids=ids)
+        # Posting moves the posted course scores: course_grade_change for each learner (no grade_change).
+        with _course_request(course=assignment.course, path=f"assignments/{assignment.id}/post_policy"):
+            enrollment_grades_recompute(course=assignment.course, user_ids=ids)
     return len(ids)
 
 
@@ -289,22 +331,13 @@ def grade_override_set(*, course: SandboxCourse, user: SandboxUser, score: Decim
         for enrollment in enrollments:
             enrollment.override_score = score
             enrollment.save(update_fields=["override_score", "updated_at"])
-        live_events.emit_on_commit(
-            instance=course.instance,
-            event_name="grade_override",
-            user_id=None,
-            context_type="Course",
-            context_id=course.id,
-            body={
-                "enrollment_id": str(enrollments[0].id),
-                "user_id": str(user.id),
-                "course_id": str(course.id),
-                "grading_period_id": None,
-                "override_score": float(score) if score is not None else None,
-                "old_override_score": float(old) if old is not None else None,
-                "updated_at": timezone.now().isoformat(),
-            },
-        )
+        with _course_request(course=course, path="gradebook/final_grade_overrides"):
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="grade_override",
+                body=live_events.grade_override_body(enrollments[0], old_score=old),
+                course=course,
+            )
     return enrollments
 
 
@@ -395,21 +428,13 @@ def enrollment_create(
             )
             enrollment_grades_recompute(course=course, user_ids=[user.id])
             enrollment.refresh_from_db()
-        live_events.emit_on_commit(
-            instance=course.instance,
-            event_name="enrollment_created" if created else "enrollment_updated",
-            user_id=None,
-            context_type="Course",
-            context_id=course.id,
-            body={
-                "enrollment_id": str(enrollment.id),
-                "course_id": str(course.id),
-                "user_id": str(user.id),
-                "type": enrollment.type,
-                "workflow_state": enrollment.workflow_state,
-                "course_section_id": str(enrollment.section_id),
-            },
-        )
+        with _course_request(course=course, path="enroll_users"):
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="enrollment_created" if created else "enrollment_updated",
+                body=live_events.enrollment_body(enrollment),
+                course=course,
+            )
     return enrollment
 
 
@@ -419,21 +444,13 @@ def enrollment_state_set(*, enrollment: SandboxEnrollment, state: str) -> Sandbo
         raise SandboxError(f"unknown enrollment state {state}")
     enrollment.workflow_state = state
     enrollment.save(update_fields=["workflow_state", "updated_at"])
-    live_events.emit_on_commit(
-        instance=enrollment.course.instance,
-        event_name="enrollment_updated",
-        user_id=None,
-        context_type="Course",
-        context_id=enrollment.course_id,
-        body={
-            "enrollment_id": str(enrollment.id),
-            "course_id": str(enrollment.course_id),
-            "user_id": str(enrollment.user_id),
-            "type": enrollment.type,
-            "workflow_state": state,
-            "course_section_id": str(enrollment.section_id),
-        },
-    )
+    with _course_request(course=enrollment.course, path=f"unenroll/{enrollment.id}"):
+        live_events.emit_on_commit(
+            instance=enrollment.course.instance,
+            event_name="enrollment_updated",
+            body=live_events.enrollment_body(enrollment),
+            course=enrollment.course,
+        )
     return enrollment
 
 
