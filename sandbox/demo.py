@@ -185,6 +185,8 @@ def main() -> int:
         tool_url,
         # Signed Live Events go to the tool's URL for the platform the seed registers.
         "--live-events",
+        # A second Canvas registered the way hosted Canvas registers (Django admin › Platforms).
+        "--hosted-example",
     )
     seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     open_url, course_badge = seeded["Open"], seeded["Course badge"]

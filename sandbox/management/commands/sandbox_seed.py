@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.seed import sandbox_seed
+from sandbox.seed import hosted_registration_seed, sandbox_seed
 
 
 class Command(BaseCommand):
@@ -26,6 +26,13 @@ class Command(BaseCommand):
             default="",
             help="serve the LTI issuer and OpenID configuration from this origin, as hosted Canvas does "
             "(another host name of the sandbox, e.g. http://127.0.0.1:8001 next to http://localhost:8001)",
+        )
+
+        parser.add_argument(
+            "--hosted-example",
+            action="store_true",
+            help="also seed a second Canvas set up as hosted Canvas (issuer on another host name) and "
+            "registered in the tool by dynamic registration, its API base URL from the launch",
         )
 
     def handle(self, *args, **options):
@@ -59,3 +66,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Live Events: {result.instance.live_events_url}")
         self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
         self.stdout.write(f"Open: {result.launch_url()}")
+        if options["hosted_example"]:
+            try:
+                hosted = hosted_registration_seed(base_url=options["base_url"], tool_url=options["tool_url"])
+            except ValueError as exc:
+                raise CommandError(str(exc))
+            self.stdout.write(
+                f"Hosted-style Canvas (issuer {hosted.instance.issuer}), platform {hosted.platform_id} "
+                f"registered dynamically: {hosted.launch_url()}"
+            )
