@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from badging.live_events import (
+    HANDLED_EVENTS,
     LiveEventRejected,
     live_event_first_delivery,
     live_event_forget_delivery,
@@ -55,7 +56,9 @@ def canvas_live_event(request, key: str):
         if other
         else live_event_stale(event=event)
     )
-    if not ignored and not live_event_first_delivery(event=event, platform=platform):
+    # Only events the tool acts on are remembered: the others cost no cache entry.
+    handled = str((event.get("metadata") or {}).get("event_name") or "") in HANDLED_EVENTS
+    if not ignored and handled and not live_event_first_delivery(event=event, platform=platform):
         ignored = "this event was already delivered"
     if ignored:
         logger.info("live event for %s ignored: %s", platform, ignored)

@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 from lti.models import Platform
 from sandbox.models import SandboxEnrollment
 from sandbox.seed import sandbox_seed
+from tests.e2e.test_admin_browser import check_a11y
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -45,12 +46,14 @@ def test_hosted_canvas_registers_the_admin_approves_and_the_launch_tells_the_api
     page.goto(f"{instance.root_url}/courses/{seeded.course.id}/settings/")
     expect(page.get_by_text(f"{issuer_origin}/sandbox/hostedui/api/lti/security/openid-configuration")).to_be_visible()
     page.get_by_label("Dynamic Registration URL").fill(f"{api_origin}/lti/register/")
+    screenshot(page, "hosted-registration-sandbox-settings")
     page.get_by_role("button", name="Start registration").click()
     frame = page.frame_locator("iframe[name=registration]")
     expect(frame.get_by_role("heading", name=re.compile("Badges registration received"))).to_be_visible(timeout=15000)
     src = page.locator("iframe[name=registration]").get_attribute("src")
     assert "openid_configuration=" + issuer_origin.replace(":", "%3A").replace("/", "%2F") in src
     screenshot(page, "hosted-registration-received")
+    check_a11y(page, "sandbox registration page")
     platform = Platform.objects.get()
     assert platform.status == Platform.STATUS_PENDING and platform.issuer == instance.issuer
     assert platform.api_base_url == ""  # the OpenID configuration came from the issuer's host
