@@ -72,6 +72,7 @@ class LiveEventOutcome:
     event_name: str
     course_ids: tuple[int, ...]  # our Course pks whose sync was requested
     handled: bool
+    ignored: str = ""  # why an authentic event was not acted on (acknowledged all the same)
 
 
 def local_id(value: object) -> str:
@@ -289,3 +290,23 @@ def live_event_handle(*, event: dict, platform: Platform) -> LiveEventOutcome:
             roster=True if name in ROSTER_EVENTS and not learner else None,
         )
     return LiveEventOutcome(name, course_ids, True)
+
+
+def live_event_receive(*, event: dict, platform: Platform) -> LiveEventOutcome:
+    """An authentic event posted to `platform`'s URL: ignored (with the reason) when it is another
+    root account's, stale, or a second delivery of an event the tool acts on; handled otherwise."""
+    name = str((event.get("metadata") or {}).get("event_name") or "")
+    other = live_event_other_root_account(event=event, platform=platform)
+    if other:
+        return LiveEventOutcome(name, (), False, f"the event is from another Canvas root account ({other!r})")
+    stale = live_event_stale(event=event)
+    if stale:
+        return LiveEventOutcome(name, (), False, f"the event is not acted on: {stale}")
+    # Only events the tool acts on are remembered: the others cost no cache entry.
+    if name in HANDLED_EVENTS and not live_event_first_delivery(event=event, platform=platform):
+        return LiveEventOutcome(name, (), False, "this event was already delivered")
+    try:
+        return live_event_handle(event=event, platform=platform)
+    except Exception:
+        live_event_forget_delivery(event=event, platform=platform)  # Canvas's redelivery is taken
+        raise

@@ -16,16 +16,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from badging.live_events import (
-    HANDLED_EVENTS,
-    LiveEventRejected,
-    live_event_first_delivery,
-    live_event_forget_delivery,
-    live_event_handle,
-    live_event_other_root_account,
-    live_event_parse,
-    live_event_stale,
-)
+from badging.live_events import LiveEventRejected, live_event_parse, live_event_receive
 from lti.selectors import platform_for_live_events
 
 logger = logging.getLogger(__name__)
@@ -50,24 +41,10 @@ def canvas_live_event(request, key: str):
     except LiveEventRejected as exc:
         logger.info("live event for %s refused: %s", platform, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
-    other = live_event_other_root_account(event=event, platform=platform)
-    ignored = (
-        f"the event is from another Canvas root account ({other!r}) than this platform's"
-        if other
-        else live_event_stale(event=event)
-    )
-    # Only events the tool acts on are remembered: the others cost no cache entry.
-    handled = str((event.get("metadata") or {}).get("event_name") or "") in HANDLED_EVENTS
-    if not ignored and handled and not live_event_first_delivery(event=event, platform=platform):
-        ignored = "this event was already delivered"
-    if ignored:
-        logger.info("live event for %s ignored: %s", platform, ignored)
-        return JsonResponse({"ignored": ignored}, status=200)
-    try:
-        outcome = live_event_handle(event=event, platform=platform)
-    except Exception:
-        live_event_forget_delivery(event=event, platform=platform)
-        raise
+    outcome = live_event_receive(event=event, platform=platform)
+    if outcome.ignored:
+        logger.info("live event for %s ignored: %s", platform, outcome.ignored)
+        return JsonResponse({"ignored": outcome.ignored}, status=200)
     if not outcome.course_ids:
         return HttpResponse(status=204)
     return JsonResponse({"event": outcome.event_name, "courses": len(outcome.course_ids)}, status=202)

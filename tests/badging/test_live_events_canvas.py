@@ -191,7 +191,7 @@ def test_a_replayed_event_is_acted_on_once_and_events_of_one_request_are_each_ha
     # An event whose handling failed is taken when Canvas delivers it again.
     token = signed(event())
     client.raise_request_exception = False
-    with mock.patch("badging.views.events.live_event_handle", side_effect=RuntimeError("database gone")):
+    with mock.patch("badging.live_events.live_event_handle", side_effect=RuntimeError("database gone")):
         assert post(client, token).status_code == 500
     assert post(client, token).status_code == 202
 
