@@ -7,8 +7,8 @@ stringified; global ids, shard * 10**13 + local id, where Canvas sends global on
 doc/api/data_services/md/dynamic/data_service_canvas_*.md for the documented examples.
 
 Like Canvas, delivery is best effort: one attempt after commit, no retry, failures only logged.
-The JWT is signed with the instance's current platform key, so the receiver verifies it with
-the sandbox's JWKS (set LIVE_EVENTS_JWKS_URL to the instance's keyset URL).
+The JWT is signed with the sandbox's Live Events key, not an instance's LTI key, as Canvas does:
+the receiver verifies it with the Live Events key set (set LIVE_EVENTS_JWKS_URL to keyset_url()).
 """
 
 from __future__ import annotations
@@ -142,11 +142,17 @@ def emit_on_commit(*, instance, event_name: str, body: dict, course=None, job_ta
 
 
 def sign(*, instance, message: dict) -> str:
-    """ "Sign Payload": the event is the JWT's claims, RS256, the key named by `kid`."""
-    from sandbox.services import platform_key_current
+    """With "Sign Payload" the event is the JWT's claims, RS256, signed with the current Live Events
+    key (one for every instance, as Instructure's for every hosted customer) named by `kid`."""
+    from sandbox.services import live_events_key_current
 
-    key = platform_key_current(instance=instance)
+    key = live_events_key_current()
     return jwt.encode(message, key.private_key_pem, algorithm="RS256", headers={"kid": key.kid})
+
+
+def keyset_url(base_url: str) -> str:
+    """Where the sandbox publishes its Live Events keys (the tool's LIVE_EVENTS_JWKS_URL)."""
+    return f"{base_url.rstrip('/')}/sandbox/live-events/jwks"
 
 
 def deliver(*, instance, message: dict) -> bool:

@@ -235,7 +235,7 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
             enrollment_create(course=seeded.course, user=newcomer)
         bodies = [call.request.body for call in mock.calls]
         assert {call.request.headers["Content-Type"] for call in mock.calls} == {"application/jwt"}
-    keys = client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]
+    keys = client.get("/sandbox/live-events/jwks").json()["keys"]
     events = []
     for body in bodies:
         token = body.decode() if isinstance(body, bytes) else body

@@ -15,7 +15,9 @@ Canvas sources (instructure/canvas-lms):
 - lib/grade_calculator.rb create_course_grade_live_event: course_grade_change whenever one of
   current/final/unposted scores moved (grading, posting grades, a new enrollment's first scores).
 - doc/api/data_services/md/static/data_service_setup.md: with "Sign Payload" the POST body is a JWT
-  whose claims are the event; the receiver matches the JWT's kid to a key of the published key set.
+  whose claims are the event; the receiver matches the JWT's kid to a key of the published key set,
+  Instructure's (not the platform's LTI keys), which lists the previous, current and next key and
+  rotates monthly.
 """
 
 import re
@@ -151,11 +153,13 @@ def emitted(seeded, client):
                 body = call.request.body
                 tokens.append(body.decode() if isinstance(body, bytes) else body)
                 assert call.request.headers["Content-Type"] == "application/jwt"
-            keys = {k["kid"]: k for k in client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]}
+            # Signed with the Live Events keys (Instructure's, for hosted Canvas), not the LTI ones.
+            keys = {k["kid"]: k for k in client.get("/sandbox/live-events/jwks").json()["keys"]}
+            lti_kids = {k["kid"] for k in client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]}
             decoded = []
             for token in tokens:
                 header = jwt.get_unverified_header(token)
-                assert header["alg"] == "RS256"
+                assert header["alg"] == "RS256" and header["kid"] not in lti_kids
                 decoded.append(jwt.decode(token, jwt.PyJWK(keys[header["kid"]]).key, algorithms=["RS256"]))
             return decoded
 
@@ -280,3 +284,21 @@ def test_the_tool_acts_on_the_documented_examples(client, settings, django_captu
         assert response.json() == {"event": name, "courses": 1}
         assert (sync._postings_marked_take(badge.course_id) == ["48"]) == ("postings" in marks), name
         assert (sync._learners_marked_take(badge.course_id) == ["48"]) == ("learners" in marks), name
+
+
+def test_the_live_events_key_set_lists_previous_current_and_next_and_rotates(client, seeded):
+    from sandbox.live_events import sign
+    from sandbox.services import live_events_key_rotate
+
+    first = {k["kid"] for k in client.get("/sandbox/live-events/jwks").json()["keys"]}
+    assert len(first) == 2  # current and next (no previous before the first rotation)
+    token = sign(instance=seeded.instance, message={"metadata": {}, "body": {}})
+    current = jwt.get_unverified_header(token)["kid"]
+    assert current in first
+    live_events_key_rotate()
+    after = {k["kid"] for k in client.get("/sandbox/live-events/jwks").json()["keys"]}
+    assert len(after) == 3 and first <= after  # previous, current (the old next), a new next
+    rotated = jwt.get_unverified_header(sign(instance=seeded.instance, message={"metadata": {}, "body": {}}))["kid"]
+    assert rotated in first and rotated != current  # already published before it was used
+    live_events_key_rotate()
+    assert current not in {k["kid"] for k in client.get("/sandbox/live-events/jwks").json()["keys"]}

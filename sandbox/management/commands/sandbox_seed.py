@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from sandbox.live_events import keyset_url as live_events_keyset_url
 from sandbox.seed import hosted_registration_seed, sandbox_seed
 
 
@@ -60,6 +61,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
             self.stdout.write(f"Course badge: {result.course_badge_key}")
         self.stdout.write(f"JWKS: {result.instance.keyset_url}")
+        self.stdout.write(f"Live Events JWKS: {live_events_keyset_url(result.instance.base_url)}")
         if result.instance.issuer_base_url:
             self.stdout.write(f"OpenID configuration (issuer host): {result.instance.openid_configuration_url}")
         if result.instance.live_events_url:
