@@ -469,14 +469,6 @@ def enrollment_create(
         if not created and enrollment.workflow_state != workflow_state:
             enrollment.workflow_state = workflow_state
             enrollment.save(update_fields=["workflow_state", "updated_at"])
-        if type in STUDENT_TYPES:
-            # Canvas keeps a submission row for every student and assignment, graded or not.
-            Submission.objects.bulk_create(
-                [Submission(assignment=a, user=user) for a in SandboxAssignment.objects.filter(course=course)],
-                ignore_conflicts=True,
-            )
-            enrollment_grades_recompute(course=course, user_ids=[user.id])
-            enrollment.refresh_from_db()
         with _course_request(course=course, path="enroll_users"):
             live_events.emit_on_commit(
                 instance=course.instance,
@@ -484,6 +476,16 @@ def enrollment_create(
                 body=live_events.enrollment_body(enrollment),
                 course=course,
             )
+        if type in STUDENT_TYPES:
+            # Canvas keeps a submission row for every student and assignment, graded or not.
+            Submission.objects.bulk_create(
+                [Submission(assignment=a, user=user) for a in SandboxAssignment.objects.filter(course=course)],
+                ignore_conflicts=True,
+            )
+            # The new student's scores are computed after the enrollment is saved, by a job in Canvas
+            # (its course_grade_change carries the job's metadata).
+            enrollment_grades_recompute(course=course, user_ids=[user.id])
+            enrollment.refresh_from_db()
     return enrollment
 
 

@@ -244,16 +244,16 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
         events.append(jwt.decode(token, key, algorithms=["RS256"]))
     names = [e["metadata"]["event_name"] for e in events]
     # Grading: the grade, the submission, the learner's course scores; then the override; then the
-    # newcomer's enrollment (its course scores are computed as it is created).
+    # newcomer's enrollment and its first course scores.
     assert names == [
         "grade_change",
         "submission_updated",
         "course_grade_change",
         "grade_override",
-        "course_grade_change",
         "enrollment_created",
+        "course_grade_change",
     ]
-    grade, _, scores, override, _, enrolled = events
+    grade, _, scores, override, enrolled, _ = events
     assert enrolled["body"]["user_id"] == str(10**13 + newcomer.id) and enrolled["body"]["workflow_state"] == "active"
     assert grade["metadata"]["context_type"] == "Course"
     assert grade["metadata"]["context_id"] == str(10**13 + seeded.course.id)  # a global id, as Canvas

@@ -195,7 +195,7 @@ def test_every_event_the_tool_listens_to_has_canvas_s_documented_shape(
         # posting the grades: the posted scores move
         "course_grade_change",
         "grade_override",
-        "course_grade_change", "enrollment_created",
+        "enrollment_created", "course_grade_change",  # the new student's first scores, by a job
         "enrollment_updated",
     ]  # fmt: skip
     for message in events:
@@ -210,7 +210,8 @@ def test_every_event_the_tool_listens_to_has_canvas_s_documented_shape(
         assert conforms(body, BODIES[name], skip=OBSERVER_ONLY) == [], name
         for key in GLOBAL_IDS.get(name, ()):
             assert body[key] is None or int(body[key]) >= 10**13, (name, key)
-    grade, submission, rubric, scores, posted, override, _, created, updated = events
+    grade, submission, rubric, scores, posted, override, created, first_scores, updated = events
+    assert "job_id" in first_scores["metadata"] and "request_id" not in first_scores["metadata"]
     # One request (the teacher's grading) emits several events with one request_id.
     assert len({e["metadata"]["request_id"] for e in (grade, submission, rubric, scores)}) == 1
     assert grade["metadata"]["user_id"] == str(10**13 + teacher.id)
