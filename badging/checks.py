@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -30,3 +30,21 @@ def public_base_url_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def live_events_key_set_check(app_configs, **kwargs):
+    """Every platform has a Live Events URL that takes Canvas's signed events: without a key set to
+    check them against, each delivery is refused, and Canvas deactivates a subscription after
+    repeated failures within 24 hours (canvas-lms doc/api/data_services/md/static/data_service_setup.md)."""
+    if settings.LIVE_EVENTS_JWKS_URL:
+        return []
+    return [
+        Warning(
+            "Live Events are enabled but LIVE_EVENTS_JWKS_URL is empty: signed events cannot be "
+            "checked and every signed delivery is refused.",
+            hint="Leave LIVE_EVENTS_JWKS_URL unset for hosted Canvas (it defaults to the key set Canvas "
+            "documents for Data Services HTTPS subscriptions), or set your own Canvas's key set URL.",
+            id="badging.W001",
+        )
+    ]

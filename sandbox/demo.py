@@ -187,16 +187,19 @@ def main() -> int:
         "--live-events",
         # Two more courses whose Canvas settings stop the badge, to see how the tool explains it.
         "--problem-courses",
+        # A second Canvas registered the way hosted Canvas registers (Django admin › Platforms).
+        "--hosted-example",
     )
     seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     open_url = seeded["Open"]
 
     # The tool runs as in production (no sandbox app); only the sandbox process serves the fake Canvas.
-    # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's JWKS.
+    # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's
+    # Live Events key set (as against Instructure's for hosted Canvas).
     tool_env = {
         **env,
         "SANDBOX_ENABLED": "false",
-        "LIVE_EVENTS_JWKS_URL": seeded["JWKS"],
+        "LIVE_EVENTS_JWKS_URL": seeded["Live Events JWKS"],
     }
     sandbox_env = {**env, "SANDBOX_ENABLED": "true", "DJANGO_SETTINGS_MODULE": "sandbox.demo_settings"}
     gunicorn = [PY, "-m", "gunicorn", "skillsforward.wsgi", "--workers", "2", "--threads", "4", "--timeout", "120"]

@@ -146,6 +146,39 @@ class PlatformKey(models.Model):
         return f"{self.kid} ({self.status})"
 
 
+class LiveEventsKey(models.Model):
+    """A key that signs Live Events ("Sign Payload"). Hosted Canvas signs every customer's events
+    with Instructure's keys, not a platform's LTI key, so these are shared by every sandbox instance
+    and published apart from the LTI keys; the set lists the previous, current and next key
+    (canvas-lms doc/api/data_services/md/static/data_service_setup.md)."""
+
+    PREVIOUS = "previous"
+    CURRENT = "current"
+    NEXT = "next"
+    RETIRED = "retired"
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_pem = models.TextField()
+    public_jwk = models.JSONField()
+    status = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="current"), name="sandbox_one_current_le_key"
+            ),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="next"), name="sandbox_one_next_le_key"),
+            models.CheckConstraint(
+                condition=Q(status__in=["previous", "current", "next", "retired"]), name="sandbox_le_key_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.status})"
+
+
 class SandboxUser(models.Model):
     instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="users")
     name = models.CharField(max_length=255)

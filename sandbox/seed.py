@@ -582,3 +582,82 @@ def sandbox_seed(
     return SeedResult(
         instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
     )
+
+
+HOSTED_SLUG = "hosted"
+
+
+def other_host_name(origin: str) -> str:
+    """The same server under its other loopback name (localhost ↔ 127.0.0.1): the sandbox's stand-in
+    for hosted Canvas's LTI issuer host, which is not the institution's."""
+    if "://localhost" in origin:
+        return origin.replace("://localhost", "://127.0.0.1", 1)
+    return origin.replace("://127.0.0.1", "://localhost", 1)
+
+
+def hosted_registration_seed(*, base_url: str, tool_url: str, learners: int = 6) -> SeedResult:
+    """A second sandbox Canvas set up as hosted Canvas is, and registered in the tool the way hosted
+    Canvas registers it, so the tool's admin shows both kinds side by side.
+
+    The OpenID configuration and the issuer are on the issuer's host (another name of the sandbox),
+    so registration cannot tell the REST address; the registration exchange (the tool's request, the
+    sandbox's answer with its top-level deployment_id) runs in-process, the registration is approved
+    as an admin would, and the API base is recorded from the `$Canvas.api.baseUrl` the sandbox's
+    launch sends, as its first launch records it (source "Launch"). Idempotent."""
+    from lti import services as lti_services
+    from lti.config import registration_request
+    from lti.models import Platform
+    from lti.registration import registration_api_base_url, registration_deployment_id
+    from sandbox import platform as sandbox_platform
+
+    result = sandbox_seed(
+        learners=learners,
+        assessments=2,
+        seed=7,
+        slug=HOSTED_SLUG,
+        base_url=base_url,
+        tool_url=tool_url,
+        register_in_tool=False,
+        issuer_url=other_host_name(base_url),
+    )
+    instance = result.instance
+    openid = sandbox_platform.openid_configuration(instance=instance)
+    body = registration_request(base_url=tool_url.rstrip("/"), scopes_supported=openid["scopes_supported"])
+    answer = sandbox_platform.registration_create(instance=instance, body=body)
+    platform = Platform.objects.filter(issuer=openid["issuer"], client_id=answer["client_id"]).first()
+    if platform is None:
+        platform = lti_services.platform_create_registered(
+            issuer=openid["issuer"],
+            client_id=answer["client_id"],
+            deployment_id=registration_deployment_id(answer),
+            api_base_url=registration_api_base_url(
+                openid_configuration_url=instance.openid_configuration_url,
+                issuer=openid["issuer"],
+                platform_conf=openid[sandbox_platform.PLATFORM_CONFIGURATION],
+            ),
+            name=f"{instance.name}, hosted-style",
+            auth_login_url=openid["authorization_endpoint"],
+            auth_token_url=openid["token_endpoint"],
+            keyset_url=openid["jwks_uri"],
+            requested_ip="127.0.0.1",
+            requested_with="sandbox seed: dynamic registration as hosted Canvas does it",
+        )
+    platform = lti_services.platform_approve(platform=platform, approved_by="demo seed")
+    admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
+    if admin is None:
+        raise ValueError(f"the sandbox instance {HOSTED_SLUG!r} has no account admin: seed it again with --reset")
+    launched = sandbox_platform.custom_substitute(instance=instance, user=admin, course=result.course).get(
+        "canvas_api_base_url", ""
+    )
+    lti_services.platform_api_base_url_record(platform=platform, launched=launched)
+    platform.refresh_from_db()
+    platform.api_token = result.api_token
+    platform.save(update_fields=["api_token", "updated_at"])
+    return SeedResult(
+        instance=instance,
+        course=result.course,
+        api_token=result.api_token,
+        created=result.created,
+        platform_id=platform.pk,
+        learners=result.learners,
+    )

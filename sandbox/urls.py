@@ -67,5 +67,6 @@ instance: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("live-events/jwks", views_lti.live_events_jwks, name="live_events_jwks"),
     path("<slug:instance>/", include(instance)),
 ]

@@ -196,6 +196,8 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
 @require_http_methods(["GET", "POST"])
 def course_settings(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
     course = _course(instance, course_id)
+    if request.method == "POST" and request.POST.get("action") == "register_tool":
+        return _tool_register_by_url(request, course)
     if request.method == "POST":
         try:
             messages.success(request, _settings_action(request, course))
@@ -211,6 +213,24 @@ def course_settings(request: HttpRequest, instance: str, course_id: int) -> Http
         request,
         "sandbox/settings.html",
         {"course": course, "instance": course.instance, "assignments": assignments, "nav": "settings"},
+    )
+
+
+def _tool_register_by_url(request: HttpRequest, course: SandboxCourse) -> HttpResponse:
+    """Canvas's "+ LTI Registration" with a URL: the tool's registration page opens in a frame of
+    Canvas's, with openid_configuration (on the issuer's host) and a registration token added."""
+    from sandbox.platform import registration_start
+
+    url = request.POST.get("registration_url", "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        messages.error(request, "Enter the tool's registration URL (http or https).")
+        return redirect(request.path)
+    opened = registration_start(instance=course.instance, tool_registration_url=url)
+    return render(
+        request,
+        "sandbox/register.html",
+        {"course": course, "instance": course.instance, "opened": opened, "nav": "settings"},
     )
 
 

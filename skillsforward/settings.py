@@ -225,7 +225,15 @@ BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES
 BADGING_RESENDS_PER_LEARNER_PER_DAY = env.int("BADGING_RESENDS_PER_LEARNER_PER_DAY", default=3)
 # Who instructors should ask about setting up a badge (an email address or a web page) [unset].
 BADGES_SUPPORT_CONTACT = env.str("BADGES_SUPPORT_CONTACT", default="")
-LIVE_EVENTS_JWKS_URL = env.str("LIVE_EVENTS_JWKS_URL", default="")
+# Canvas Live Events, HTTPS delivery with "Sign Payload": the key set Canvas documents for hosted
+# Canvas (canvas-lms doc/api/data_services/md/static/data_service_setup.md; rotated monthly, it
+# lists the previous, current and next key). Self-hosted Canvas with its own key: set yours.
+LIVE_EVENTS_JWKS_URL = env.str(
+    "LIVE_EVENTS_JWKS_URL", default="https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"
+)
+# Events older than this (event_time, or the JWT's iat/exp) are acknowledged and not acted on; each
+# event id is remembered at least this long, so a replayed delivery is acknowledged and ignored too.
+LIVE_EVENTS_MAX_AGE_SECONDS = env.int("LIVE_EVENTS_MAX_AGE_SECONDS", default=3600)
 LIVE_EVENTS_ALLOW_UNSIGNED = env.bool("LIVE_EVENTS_ALLOW_UNSIGNED", default=False)
 LIVE_EVENTS_SHARED_SECRET = env.str("LIVE_EVENTS_SHARED_SECRET", default="")
 
