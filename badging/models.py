@@ -277,6 +277,7 @@ class LearnerProgress(models.Model):
     NOT_EARNED = "not_earned"
     REVOKED = "revoked"
     INELIGIBLE = "ineligible"  # dropped, inactive, Student View
+    HELD_ELSEWHERE = "held_elsewhere"  # holds the badge class through another course's badge
     STATES = [
         (NOT_STARTED, "Not started"),
         (IN_PROGRESS, "In progress"),
@@ -286,6 +287,7 @@ class LearnerProgress(models.Model):
         (NOT_EARNED, "Not earned"),
         (REVOKED, "Revoked"),
         (INELIGIBLE, "Not enrolled"),
+        (HELD_ELSEWHERE, "Holds this badge from another course"),
     ]
 
     ISSUE_NONE = ""

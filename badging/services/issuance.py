@@ -430,10 +430,14 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
         return []
     live = _live_awards({_key(p) for p in rows})
     result: dict[tuple[int, int], Award] = {}
-    to_issue, already, not_eligible, deactivated, seen = [], [], [], [], set()
+    to_issue, already, not_eligible, deactivated, elsewhere, seen = [], [], [], [], [], set()
     for progress in rows:
         key = _key(progress)
-        if progress.state == LearnerProgress.ISSUED and key in live:
+        if key in live and live[key].course_badge_id != progress.course_badge_id:
+            # Held through another course's badge: never issued twice, and never shown here as this
+            # course's award (its email, links and dates belong to the other course).
+            elsewhere.append(progress.pk)
+        elif progress.state == LearnerProgress.ISSUED and key in live:
             result[key] = live[key]
         elif progress.state != LearnerProgress.ELIGIBLE:
             not_eligible.append(progress.pk)  # re-evaluated while queued: nothing to issue or retry
@@ -443,13 +447,17 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
             already.append(progress.pk)
             result[key] = live[key]
         elif key in seen:
-            already.append(progress.pk)  # the same badge class from two courses: issued once below
+            elsewhere.append(progress.pk)  # the same badge class from two courses: issued once below
         else:
             seen.add(key)
             to_issue.append(progress)
     if not_eligible:
         LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+    if elsewhere:
+        LearnerProgress.objects.filter(pk__in=elsewhere).update(
+            state=LearnerProgress.HELD_ELSEWHERE, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if deactivated:
         LearnerProgress.objects.filter(pk__in=deactivated).update(
@@ -647,7 +655,7 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
     with transaction.atomic():
         award = (
             Award.objects.select_for_update()
-            .filter(badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False)
+            .filter(course_badge_id=progress.course_badge_id, learner_id=progress.learner_id, revoked=False)
             .first()
         )
         if award is None:

@@ -1034,28 +1034,51 @@ def progress_evaluate_course(*, course_id: int) -> dict:
     now = timezone.now()
     for badge in badges:
         rule = badge_rule_build(course_badge=badge, assignments=assignments)
+        # Only this course badge's awards: another course offering the same badge class has its own
+        # learners. Its live awards only say that an enrolled learner here already holds the class.
         awards: dict[int, tuple[bool, bool]] = {}
-        for learner_id, revoked, needs_review in Award.objects.filter(badge_class_id=badge.badge_class_id).values_list(
+        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
             "learner_id", "revoked", "needs_review"
         ):
             live, flagged = awards.get(learner_id, (False, False))
             if not revoked:
                 live, flagged = True, needs_review
             awards[learner_id] = (live, flagged)
+        held_elsewhere = set(
+            Award.objects.filter(badge_class_id=badge.badge_class_id, revoked=False, learner_id__in=list(facts))
+            .exclude(course_badge_id=badge.pk)
+            .values_list("learner_id", flat=True)
+        )
         learner_ids = set(facts) | {lid for lid, (live, _) in awards.items() if live}
+        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
+        # an evaluation that read another course's awards) are not this course's learners.
+        LearnerProgress.objects.filter(course_badge=badge).exclude(learner_id__in=learner_ids).exclude(
+            learner_id__in=list(awards)
+        ).delete()
         rows: list[LearnerProgress] = []
         to_flag: dict[int, str] = {}
         counts: dict[str, int] = defaultdict(int)
         for learner_id in learner_ids:
             f = facts.get(learner_id) or _Facts([], {})
             award = awards.get(learner_id)
-            award_state = None if award is None else (ev.AWARD_LIVE if award[0] else ev.AWARD_REVOKED)
+            if award is not None and award[0]:
+                award_state: str | None = ev.AWARD_LIVE
+            elif learner_id in held_elsewhere:
+                award_state = ev.AWARD_ELSEWHERE
+            else:
+                award_state = None if award is None else ev.AWARD_REVOKED
             result = ev.evaluate_learner(
                 rule=rule,
                 learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
             )
             counts[result.state] += 1
-            if award is not None and result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+            if (
+                award is not None
+                and award[0]
+                and result.state == ev.ISSUED
+                and not result.eligible_by_rule
+                and not award[1]
+            ):
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
                 LearnerProgress(
