@@ -144,7 +144,15 @@ class Course(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique"),
+            # A signed context (launch claim context.id) is one course: a custom field cannot move it.
+            models.UniqueConstraint(
+                fields=["platform", "lti_context_id"],
+                condition=~Q(lti_context_id=""),
+                name="lti_course_context_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"Course {self.canvas_course_id}"
@@ -167,6 +175,10 @@ class Person(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_user_id"], name="lti_person_unique"),
+            # A signed subject (launch claim sub) is one person.
+            models.UniqueConstraint(
+                fields=["platform", "lti_sub"], condition=~Q(lti_sub=""), name="lti_person_sub_unique"
+            ),
         ]
         indexes = [models.Index(fields=["platform", "lti_sub"], name="lti_person_sub_idx")]
 

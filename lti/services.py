@@ -345,7 +345,10 @@ def course_upsert(
         )
     except IntegrityError:  # a concurrent launch created it first
         course, created = Course.objects.get(platform=platform, canvas_course_id=canvas_course_id), False
-    changed = [k for k, v in defaults.items() if getattr(course, k) != v]
+    # The signed context a course is bound to never changes (lti_course_context_unique).
+    changed = [
+        k for k, v in defaults.items() if getattr(course, k) != v and not (k == "lti_context_id" and course.lti_context_id)
+    ]
     if not created and changed:
         for key in changed:
             setattr(course, key, defaults[key])
@@ -377,7 +380,12 @@ def person_upsert(
     except IntegrityError:
         person, created = Person.objects.get(platform=platform, canvas_user_id=canvas_user_id), False
     if not created:
-        changed = [k for k, v in defaults.items() if k != "email_read_at" and getattr(person, k) != v]
+        # A person's signed subject never changes (lti_person_sub_unique).
+        changed = [
+            k
+            for k, v in defaults.items()
+            if k != "email_read_at" and getattr(person, k) != v and not (k == "lti_sub" and person.lti_sub)
+        ]
         if defaults.get("email"):
             changed.append("email_read_at")
         if changed:
@@ -479,6 +487,85 @@ def platform_api_base_url_record(*, platform: Platform, launched: str) -> None:
     transaction.on_commit(_frame_ancestors_forget)
 
 
+def _launch_course(*, platform: Platform, parsed) -> Course:
+    """The course of a launch, by the signed `context.id`. The custom canvas_course_id only names
+    the Canvas course the first time a context is seen: it never moves a known context to another
+    course, nor takes over a course already bound to another context."""
+    if not parsed.context_id:
+        raise Refused("missing_course", "no context.id in the launch")
+    course = Course.objects.filter(platform=platform, lti_context_id=parsed.context_id).first()
+    if course is not None:
+        if parsed.canvas_course_id and parsed.canvas_course_id != course.canvas_course_id:
+            logger.warning(
+                "lti launch: context %s is course %s; custom canvas_course_id %r ignored",
+                parsed.context_id,
+                course.canvas_course_id,
+                parsed.canvas_course_id,
+            )
+        return course_upsert(
+            platform=platform,
+            canvas_course_id=course.canvas_course_id,
+            lti_context_id=parsed.context_id,
+            name=parsed.context_title,
+            course_code=parsed.context_label,
+        )
+    if not parsed.canvas_course_id:
+        raise Refused("missing_course", f"no canvas_course_id; context {parsed.context_id!r}")
+    bound = (
+        Course.objects.filter(platform=platform, canvas_course_id=parsed.canvas_course_id)
+        .exclude(lti_context_id="")
+        .first()
+    )
+    if bound is not None:
+        raise Refused(
+            "identity_conflict",
+            f"context {parsed.context_id!r} claims course {parsed.canvas_course_id}, "
+            f"which is context {bound.lti_context_id!r}",
+        )
+    return course_upsert(
+        platform=platform,
+        canvas_course_id=parsed.canvas_course_id,
+        lti_context_id=parsed.context_id,
+        name=parsed.context_title,
+        course_code=parsed.context_label,
+    )
+
+
+def _launch_person(*, platform: Platform, parsed) -> Person:
+    """The person of a launch, by the signed `sub`. The custom canvas_user_id only names the Canvas
+    user the first time a subject is seen: it never writes into another person's record."""
+    person = Person.objects.filter(platform=platform, lti_sub=parsed.sub).first() if parsed.sub else None
+    if person is not None:
+        if parsed.canvas_user_id and parsed.canvas_user_id != person.canvas_user_id:
+            logger.warning(
+                "lti launch: sub %s is Canvas user %s; custom canvas_user_id %r ignored",
+                parsed.sub,
+                person.canvas_user_id,
+                parsed.canvas_user_id,
+            )
+        canvas_user_id = person.canvas_user_id
+    else:
+        canvas_user_id = parsed.canvas_user_id
+        if not canvas_user_id:
+            raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
+        bound = (
+            Person.objects.filter(platform=platform, canvas_user_id=canvas_user_id).exclude(lti_sub="").first()
+        )
+        if bound is not None and bound.lti_sub != parsed.sub:
+            raise Refused(
+                "identity_conflict",
+                f"sub {parsed.sub!r} claims Canvas user {canvas_user_id}, which is sub {bound.lti_sub!r}",
+            )
+    return person_upsert(
+        platform=platform,
+        canvas_user_id=canvas_user_id,
+        lti_sub=parsed.sub,
+        name=parsed.name,
+        sortable_name=parsed.sortable_name,
+        email=parsed.email,
+    )
+
+
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
     """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
 
@@ -495,33 +582,8 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             deployment = deployment_record(platform=platform, deployment_id=deployment_id)
         except Deployment.DoesNotExist as exc:
             raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
-        canvas_course_id = parsed.canvas_course_id
-        if not canvas_course_id and parsed.context_id:
-            known = Course.objects.filter(platform=platform, lti_context_id=parsed.context_id).first()
-            canvas_course_id = known.canvas_course_id if known else ""
-        if not canvas_course_id:
-            raise Refused("missing_course", f"no canvas_course_id; context {parsed.context_id!r}")
-        canvas_user_id = parsed.canvas_user_id
-        if not canvas_user_id and parsed.sub:
-            known_person = Person.objects.filter(platform=platform, lti_sub=parsed.sub).first()
-            canvas_user_id = known_person.canvas_user_id if known_person else ""
-        if not canvas_user_id:
-            raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
-        course = course_upsert(
-            platform=platform,
-            canvas_course_id=canvas_course_id,
-            lti_context_id=parsed.context_id,
-            name=parsed.context_title,
-            course_code=parsed.context_label,
-        )
-        person = person_upsert(
-            platform=platform,
-            canvas_user_id=canvas_user_id,
-            lti_sub=parsed.sub,
-            name=parsed.name,
-            sortable_name=parsed.sortable_name,
-            email=parsed.email,
-        )
+        course = _launch_course(platform=platform, parsed=parsed)
+        person = _launch_person(platform=platform, parsed=parsed)
         platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
         platform_guid_record(platform=platform, claims=claims)
         context = launch_context_create(
