@@ -346,9 +346,8 @@ def course_upsert(
     except IntegrityError:  # a concurrent launch created it first
         course, created = Course.objects.get(platform=platform, canvas_course_id=canvas_course_id), False
     # The signed context a course is bound to never changes (lti_course_context_unique).
-    changed = [
-        k for k, v in defaults.items() if getattr(course, k) != v and not (k == "lti_context_id" and course.lti_context_id)
-    ]
+    rebind = bool(course.lti_context_id)
+    changed = [k for k, v in defaults.items() if getattr(course, k) != v and not (k == "lti_context_id" and rebind)]
     if not created and changed:
         for key in changed:
             setattr(course, key, defaults[key])
@@ -548,9 +547,7 @@ def _launch_person(*, platform: Platform, parsed) -> Person:
         canvas_user_id = parsed.canvas_user_id
         if not canvas_user_id:
             raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
-        bound = (
-            Person.objects.filter(platform=platform, canvas_user_id=canvas_user_id).exclude(lti_sub="").first()
-        )
+        bound = Person.objects.filter(platform=platform, canvas_user_id=canvas_user_id).exclude(lti_sub="").first()
         if bound is not None and bound.lti_sub != parsed.sub:
             raise Refused(
                 "identity_conflict",
