@@ -26,7 +26,7 @@ from lti.models import (
     RegistrationInvite,
     ToolKey,
 )
-from lti.roles import NoUsableRole, RoleDecision, role_decide
+from lti.roles import NoUsableRole, RoleDecision, concluded_roles_parse, role_decide
 
 logger = logging.getLogger(__name__)
 
@@ -431,6 +431,7 @@ def launch_context_create(
         role=decision.role,
         is_teaching_assistant=decision.is_teaching_assistant,
         is_test_user=decision.is_test_user,
+        concluded=decision.concluded,
         roles=list(roles),
         email=email,
         expires_at=timezone.now() + LAUNCH_CONTEXT_LIFETIME,
@@ -571,7 +572,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
     """
     parsed = claims_parse(claims)
     try:
-        decision = role_decide(parsed.roles)
+        decision = role_decide(parsed.roles, concluded_roles=concluded_roles_parse(parsed.concluded_roles))
     except NoUsableRole as exc:
         raise Refused("no_usable_role", f"roles: {exc}") from exc
     with transaction.atomic():
@@ -593,10 +594,11 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             email=parsed.email,
         )
     logger.info(
-        "lti launch: %s as %s%s in course %s (%s)",
+        "lti launch: %s as %s%s%s in course %s (%s)",
         person.canvas_user_id,
         decision.role,
         " (test user)" if decision.is_test_user else "",
+        " (concluded enrollment, read-only)" if decision.concluded else "",
         course.canvas_course_id,
         platform,
     )

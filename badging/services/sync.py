@@ -41,6 +41,7 @@ from badging.models import (
     Assignment,
     Award,
     CourseBadge,
+    CourseStaff,
     CourseSync,
     Enrollment,
     LearnerProgress,
@@ -68,7 +69,10 @@ QUEUED_TTL = 15 * 60
 # A trigger arriving during a run makes the running sync loop again, at most this many times.
 MAX_EXTRA_PASSES = 3
 ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
-ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+STUDENT_ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+# Read in the same roster request: who teaches the course (instructor actions re-check it).
+STAFF_ENROLLMENT_TYPES = ("TeacherEnrollment", "TaEnrollment")
+ENROLLMENT_TYPES = STUDENT_ENROLLMENT_TYPES + STAFF_ENROLLMENT_TYPES
 STUDENT_IDS_PER_REQUEST = 100
 # Above this many learners marked for a targeted refresh, one roster pass is cheaper.
 TARGETED_LEARNERS_MAX = 20
@@ -468,7 +472,15 @@ def _sync_once(
     state.submissions_graded_since = started - WATERMARK_OVERLAP
     state.last_status = SyncRun.STATUS_OK
     state.last_error = ""
-    state.save()
+    state.save(
+        update_fields=[
+            "last_synced_at",
+            "last_full_sync_at",
+            "submissions_graded_since",
+            "last_status",
+            "last_error",
+        ]
+    )
     run.status = SyncRun.STATUS_OK
     run.finished_at = finished
     run.canvas_requests = client.request_count - before
@@ -607,9 +619,11 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
     known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
     # Keyed by id: a row listed twice (pages shifting under a concurrent change) must be written once,
     # or PostgreSQL refuses the whole upsert batch.
-    enrollments: list[CanvasEnrollment] = list(
+    listed: list[CanvasEnrollment] = list(
         {e.id: e for e in client.list_enrollments(cid, types=ENROLLMENT_TYPES)}.values()
     )
+    _staff_write(course=course, staff=[e for e in listed if e.type in STAFF_ENROLLMENT_TYPES])
+    enrollments = [e for e in listed if e.type not in STAFF_ENROLLMENT_TYPES]
     emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
     users_pass = False
     if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
@@ -633,6 +647,29 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
         # Learners new since the last roster pass: an incremental window may have skipped their grades.
         "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
     }
+
+
+def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
+    """Replaces the course's teacher and TA enrollments with the ones Canvas listed just now."""
+    people = people_upsert_from_canvas(
+        platform_id=course.platform_id,
+        users=((e.user_id, e.user.name, e.user.sortable_name, "") for e in staff),
+    )
+    rows = [
+        CourseStaff(
+            course=course,
+            person_id=people[e.user_id],
+            canvas_enrollment_id=e.id,
+            enrollment_type=e.type[:40],
+            state=e.enrollment_state[:20],
+        )
+        for e in staff
+        if e.user_id in people
+    ]
+    with transaction.atomic():
+        CourseStaff.objects.filter(course=course).delete()
+        CourseStaff.objects.bulk_create(rows, batch_size=BATCH)
+        CourseSync.objects.update_or_create(course=course, defaults={"staff_synced_at": timezone.now()})
 
 
 def _enrollments_write(
@@ -691,7 +728,7 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
     )
     enrollments: dict[str, CanvasEnrollment] = {}
     for user_id in user_ids:
-        for e in client.list_enrollments(course.canvas_course_id, types=ENROLLMENT_TYPES, user_id=user_id):
+        for e in client.list_enrollments(course.canvas_course_id, types=STUDENT_ENROLLMENT_TYPES, user_id=user_id):
             enrollments[e.id] = e
     listed = list(enrollments.values())
     _enrollments_write(
