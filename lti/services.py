@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
@@ -30,7 +31,6 @@ from lti.roles import NoUsableRole, RoleDecision, concluded_roles_parse, role_de
 
 logger = logging.getLogger(__name__)
 
-LAUNCH_CONTEXT_LIFETIME = timedelta(hours=8)
 TOOL_KEY_BITS = 2048
 
 
@@ -422,8 +422,15 @@ def launch_context_create(
     roles: list[str],
     email: str = "",
 ) -> LaunchContext:
-    """A server-side record of this launch, addressed by an opaque id, valid for 8 hours."""
-    return LaunchContext.objects.create(
+    """A server-side record of this launch, addressed by an opaque id: it ends when unused for
+    LTI_LAUNCH_IDLE_MINUTES, and at the latest LTI_LAUNCH_MAX_HOURS after the launch.
+
+    `browser_key` (not stored; only its hash is) is the cookie the launch response gives the
+    launching browser (lti.launch.launch_cookie_set): once it comes back, the link only works with it.
+    """
+    now = timezone.now()
+    browser_key = secrets.token_urlsafe(32)
+    context = LaunchContext.objects.create(
         platform=platform,
         deployment=deployment,
         course=course,
@@ -434,13 +441,19 @@ def launch_context_create(
         concluded=decision.concluded,
         roles=list(roles),
         email=email,
-        expires_at=timezone.now() + LAUNCH_CONTEXT_LIFETIME,
+        expires_at=now + timedelta(hours=settings.LTI_LAUNCH_MAX_HOURS),
+        last_used_at=now,
+        browser_key_hash=hashlib.sha256(browser_key.encode()).hexdigest(),
     )
+    context.browser_key = browser_key  # type: ignore[attr-defined]
+    return context
 
 
 def launch_contexts_purge_expired() -> int:
-    """Deletes launch contexts past their expiry; returns how many."""
-    deleted, _ = LaunchContext.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Deletes launch contexts past their absolute expiry or idle for too long; returns how many."""
+    now = timezone.now()
+    idle_since = now - timedelta(minutes=settings.LTI_LAUNCH_IDLE_MINUTES)
+    deleted, _ = LaunchContext.objects.filter(Q(expires_at__lte=now) | Q(last_used_at__lte=idle_since)).delete()
     return deleted
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from badging.models import Award, CourseBadge
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors import dashboard as sel
-from badging.selectors.powers import instructor_powers
+from badging.selectors.powers import NOT_ON_ROSTER, instructor_powers, still_teaches
 from badging.services import instructor as svc
 from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site
@@ -457,6 +457,16 @@ def _csv_lines(course_badge, filters, links: PublicLinks):
 @confirmed_action("export")
 def export(request, launch, course_badge_id: int):
     course_badge = _course_badge(launch, course_badge_id)
+    if launch.role == "instructor" and not still_teaches(launch=launch):
+        # Reading the table stays a read (teaching assistants, concluded courses), but a file of
+        # every learner's email leaves with someone Canvas says no longer teaches here: no.
+        return render(
+            request,
+            "badging/instructor/unavailable.html",
+            _base_context(launch)
+            | {"title": "Read-only", "message": NOT_ON_ROSTER, "back_url": _dashboard_url(launch)},
+            status=403,
+        )
     source = request.GET if request.method == "GET" else request.POST
     filters = sel.LearnerFilters.from_query(source)
     if request.method == "GET":
