@@ -538,6 +538,10 @@ def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) ->
     return _store(candidates, now=now, rebuild=rebuild)
 
 
+def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Award]) -> bool:
+    return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
+
+
 def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
     """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
 
@@ -569,9 +573,17 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
                     for ct, data in c.images.items()
                 ]
             )
-            _mark_issued(
-                [c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others]
-            )
+            # A race lost to this course badge's own award (a retried task) is issued; one lost to
+            # another course's award of the same badge class is held from there, never shown as ours.
+            same = [c for c in losers if _key(c.progress) in others and _same_course_badge(c, others)]
+            elsewhere = [c for c in losers if _key(c.progress) in others and not _same_course_badge(c, others)]
+            _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in same])
+            if elsewhere:
+                LearnerProgress.objects.filter(pk__in=[c.progress.pk for c in elsewhere]).update(
+                    state=LearnerProgress.HELD_ELSEWHERE,
+                    issue_status=LearnerProgress.ISSUE_NONE,
+                    issue_next_attempt_at=None,
+                )
             deliveries = Delivery.objects.bulk_create(
                 [
                     Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
@@ -582,7 +594,7 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
                 transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))
-        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
+        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in same]
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
         if round_number < 3:

@@ -179,3 +179,39 @@ def test_the_learner_page_in_the_other_course_shows_no_award_of_the_first(two_co
     assert response.status_code == 200
     assert "You already hold this badge from another course" in html
     assert sam_award.public_id not in html
+
+
+def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued_here(monkeypatch, settings):
+    """Another worker issues the badge class to the learner through course A between this batch's
+    read of live awards and its insert: the database keeps A's award, and B's row says "held"."""
+    import responses
+
+    from badging.services import issuance
+    from tests.badging.test_issuance import CANVAS, FakeCelery, canvas_email
+    from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
+
+    settings.PUBLIC_BASE_URL = "https://badges.example.edu"
+    monkeypatch.setattr(issuance, "current_app", FakeCelery())
+    badge_b = course_badge_with_assessments(api_base_url=CANVAS)
+    progress = eligible_progress(badge_b)
+    other_course = CourseFactory(platform=badge_b.course.platform)
+    badge_a = CourseBadgeFactory(course=other_course, badge_class=badge_b.badge_class)
+    real_live_awards = issuance._live_awards
+    calls = []
+
+    def racing(pairs):
+        calls.append(pairs)
+        if len(calls) == 1:  # the batch's first read: nothing yet; then course A's worker wins
+            AwardFactory(course_badge=badge_a, learner=progress.learner)
+            return {}
+        return real_live_awards(pairs)
+
+    monkeypatch.setattr(issuance, "_live_awards", racing)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        canvas_email(rsps, progress.learner, progress.learner.email)
+        assert issuance.award_issue(progress_id=progress.pk) is None
+    assert list(Award.objects.filter(learner=progress.learner).values_list("course_badge_id", flat=True)) == [
+        badge_a.pk
+    ]
+    progress.refresh_from_db()
+    assert progress.state == LearnerProgress.HELD_ELSEWHERE
