@@ -426,6 +426,7 @@ class CourseBadgeForm(forms.ModelForm):
             "badge_class",
             "course",
             "active",
+            "teaching_assistants_may_act",
             "assessment_group_name",
             "assessment_ids",
             "mastery_mode",
@@ -513,7 +514,7 @@ class CourseBadgeAdmin(admin.ModelAdmin):
     raw_id_fields = ["course"]
     readonly_fields = ["rule", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["key", "badge_class", "course", "active"]}),
+        (None, {"fields": ["key", "badge_class", "course", "active", "teaching_assistants_may_act"]}),
         ("Credentialing assessments", {"fields": ["assessment_group_name", "assessment_ids"]}),
         (
             "Mastery",

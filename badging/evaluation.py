@@ -33,6 +33,10 @@ ISSUED = "issued"
 NOT_EARNED = "not_earned"
 REVOKED = "revoked"
 INELIGIBLE = "ineligible"
+# The learner holds this badge class through another course's badge: the database allows one live
+# award per badge class and learner, so it is not issued again here (and nothing of the other
+# course's award is shown here).
+HELD_ELSEWHERE = "held_elsewhere"
 
 FINAL_GRADE_OVERRIDE = "override"
 FINAL_GRADE_ASSIGNMENT = "assignment"
@@ -53,6 +57,7 @@ NOT_MASTERED = "not_mastered"
 
 AWARD_LIVE = "live"
 AWARD_REVOKED = "revoked"
+AWARD_ELSEWHERE = "elsewhere"  # a live award of the same badge class from another course badge
 
 
 # --- Inputs ---------------------------------------------------------------------------------------
@@ -124,7 +129,9 @@ class ResultFact:
 class LearnerFacts:
     enrollments: tuple[EnrollmentFact, ...]
     results: Mapping[str, ResultFact]  # by Canvas assignment id
-    award: str | None = None  # AWARD_LIVE, AWARD_REVOKED (no live award) or None
+    # AWARD_LIVE, AWARD_REVOKED (no live award) of this course badge, AWARD_ELSEWHERE (a live award of
+    # the badge class through another course badge) or None
+    award: str | None = None
 
 
 # --- Outputs --------------------------------------------------------------------------------------
@@ -445,6 +452,8 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
 
     if learner.award == AWARD_LIVE:
         return done(ISSUED, "the badge has been issued")
+    if learner.award == AWARD_ELSEWHERE:
+        return done(HELD_ELSEWHERE, "the learner already holds this badge from another course")
     if learner.award == AWARD_REVOKED:
         return done(REVOKED, "the badge was issued and then revoked")
     if not enrollment.counts:

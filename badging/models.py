@@ -145,6 +145,10 @@ class CourseBadge(models.Model):
     final_grade_assignment_id = models.CharField(max_length=64, blank=True)
     final_grade_assignment_name = models.CharField(max_length=255, blank=True)
     active = models.BooleanField(default=True)
+    # Teaching assistants see the dashboard read-only unless this is on; instructors always act.
+    teaching_assistants_may_act = models.BooleanField(
+        default=False, help_text="Let teaching assistants act on this badge (sync, retry, revoke, resend, keep)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,9 +179,33 @@ class CourseSync(models.Model):
     last_status = models.CharField(max_length=20, blank=True)
     last_error = models.TextField(blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
+    # When the roster pass last read the course's teachers and TAs (CourseStaff).
+    staff_synced_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sync of {self.course}"
+
+
+class CourseStaff(models.Model):
+    """A teacher or TA enrollment as the last roster sync read it: before every instructor action
+    the launching instructor must still be listed here (when the roster is newer than the launch)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="staff")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="staff_enrollments")
+    canvas_enrollment_id = models.CharField(max_length=64)
+    enrollment_type = models.CharField(max_length=40)
+    state = models.CharField(max_length=20)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "canvas_enrollment_id"], name="badging_coursestaff_unique")
+        ]
+        indexes = [models.Index(fields=["course", "person"], name="badging_coursestaff_person_idx")]
+        verbose_name_plural = "course staff"
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.enrollment_type}, {self.state}) in {self.course}"
 
 
 class SyncRun(models.Model):
@@ -296,6 +324,7 @@ class LearnerProgress(models.Model):
     NOT_EARNED = "not_earned"
     REVOKED = "revoked"
     INELIGIBLE = "ineligible"  # dropped, inactive, Student View
+    HELD_ELSEWHERE = "held_elsewhere"  # holds the badge class through another course's badge
     STATES = [
         (NOT_STARTED, "Not started"),
         (IN_PROGRESS, "In progress"),
@@ -305,6 +334,7 @@ class LearnerProgress(models.Model):
         (NOT_EARNED, "Not earned"),
         (REVOKED, "Revoked"),
         (INELIGIBLE, "Not enrolled"),
+        (HELD_ELSEWHERE, "Holds this badge from another course"),
     ]
 
     ISSUE_NONE = ""

@@ -42,6 +42,7 @@ class LaunchClaims:
     sortable_name: str = ""
     email: str = ""
     api_base_url: str = ""
+    concluded_roles: str = ""
     custom: dict = field(default_factory=dict)
 
 
@@ -69,5 +70,6 @@ def claims_parse(body: dict) -> LaunchClaims:
         # $Person.email.primary is the primary address; the standard claim is the fallback.
         email=_email(custom_value(custom, "email")) or _email(str(body.get("email") or "")),
         api_base_url=custom_value(custom, "canvas_api_base_url"),
+        concluded_roles=custom_value(custom, "concluded_roles"),
         custom={k: v for k, v in custom.items() if isinstance(v, str)},
     )

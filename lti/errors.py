@@ -143,6 +143,14 @@ REFUSALS: dict[str, tuple[int, str, str, str]] = {
         "Open Badges from the course menu. Administrators: the developer key needs the custom field "
         "canvas_course_id=$Canvas.course.id.",
     ),
+    "identity_conflict": (
+        403,
+        "This launch does not match this course or person",
+        "The course or person Canvas signed for this launch is recorded here with different Canvas ids.",
+        "Open Badges again from your course menu. If it keeps failing, tell your Canvas administrator "
+        "(the developer key's custom fields must be canvas_course_id=$Canvas.course.id and "
+        "canvas_user_id=$Canvas.user.id).",
+    ),
     "missing_user": (
         400,
         "Badges could not tell who you are",

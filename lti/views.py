@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from lti import adapter, config, selectors, services
 from lti.errors import Refused
+from lti.launch import launch_cookie_set
 from lti.registration import platform_register_dynamic
 from skillsforward.middleware import content_security_policy
 from skillsforward.ratelimit import client_address, rate_limit_exceeded
@@ -59,6 +60,7 @@ def launch(request):
     except Refused as refusal:
         return refused_page(request, refusal, stage="launch")
     response = redirect(reverse("badging:launch_home", args=[context.public_id]))
+    launch_cookie_set(response, launch=context, browser_key=context.browser_key, secure=request.is_secure())
     # The state cookie has served its purpose.
     response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
     return response

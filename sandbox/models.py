@@ -29,6 +29,7 @@ DEFAULT_CUSTOM_FIELDS = {
     "canvas_course_id": "$Canvas.course.id",
     "canvas_api_base_url": "$Canvas.api.baseUrl",
     "email": "$Person.email.primary",
+    "concluded_roles": "$Canvas.membership.concludedRoles",
 }
 
 

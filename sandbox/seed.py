@@ -250,6 +250,9 @@ def _course(
         ("Zoë O'Brien <b>", "eligible", "active", [section_a]),
         ("José Núñez-García", "awaiting_final_grade", "active", [section_a]),
         ("Priya Raman", "eligible", "active", [section_a, section_b]),
+        # Concluded at term end (enrollment completed) with every assessment mastered and the final
+        # grade entered: the tool issues her badge, and her launches carry no course role, only
+        # $Canvas.membership.concludedRoles=Learner (Badges opens read-only).
         ("Ana Müller", "eligible", "completed", [section_b]),
         ("Liam Ó Súilleabháin", "eligible", "deleted", [section_a]),
         ("Chen Wei", "partial", "inactive", [section_b]),

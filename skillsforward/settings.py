@@ -203,6 +203,10 @@ OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", default=20.0)
 # LTI
 LTI_HTTP_TIMEOUT = env.float("LTI_HTTP_TIMEOUT", default=10.0)
 LTI_KEY_ROTATION_GRACE_DAYS = env.int("LTI_KEY_ROTATION_GRACE_DAYS", default=14)
+# The launch link (/l/<id>/) is a bearer capability: it ends after this long unused, and at the
+# latest this long after the launch.
+LTI_LAUNCH_IDLE_MINUTES = env.int("LTI_LAUNCH_IDLE_MINUTES", default=60)
+LTI_LAUNCH_MAX_HOURS = env.int("LTI_LAUNCH_MAX_HOURS", default=8)
 LTI_TOOL_TITLE = env.str("LTI_TOOL_TITLE", default="Badges")
 # Dynamic registrations awaiting an admin's approval: at most this many, deleted after this many days.
 LTI_PENDING_REGISTRATIONS_MAX = env.int("LTI_PENDING_REGISTRATIONS_MAX", default=20)

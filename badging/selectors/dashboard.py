@@ -47,6 +47,7 @@ FAILED = "failed"
 REVOKED = LearnerProgress.REVOKED
 NOT_EARNED = LearnerProgress.NOT_EARNED
 INELIGIBLE = LearnerProgress.INELIGIBLE
+HELD_ELSEWHERE = LearnerProgress.HELD_ELSEWHERE
 
 DISPLAY_STATES: list[tuple[str, str]] = [
     (NOT_STARTED, "Not started"),
@@ -58,6 +59,7 @@ DISPLAY_STATES: list[tuple[str, str]] = [
     (REVOKED, "Revoked"),
     (NOT_EARNED, "Not earned"),
     (INELIGIBLE, "Not enrolled"),
+    (HELD_ELSEWHERE, "Holds it from another course"),
 ]
 DISPLAY_STATE_LABELS = dict(DISPLAY_STATES)
 # CSS modifier for each state's pill (colour is never the only signal: the label is always shown).
@@ -71,6 +73,7 @@ DISPLAY_STATE_TONES = {
     REVOKED: "danger",
     NOT_EARNED: "neutral",
     INELIGIBLE: "neutral",
+    HELD_ELSEWHERE: "neutral",
 }
 
 SORTS = {
@@ -769,6 +772,7 @@ def _reason(progress: LearnerProgress, display_state: str, award: Award | None) 
         ISSUED: "Issued",
         NOT_EARNED: f"Final grade entered with {k} of {n} assessments mastered",
         INELIGIBLE: "No active or completed student enrollment",
+        HELD_ELSEWHERE: "Already holds this badge from another course: it is not issued twice",
     }.get(display_state, "")
 
 

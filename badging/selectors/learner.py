@@ -321,6 +321,7 @@ STATE_LABELS = {
     LearnerProgress.NOT_EARNED: "Not earned",
     LearnerProgress.REVOKED: "Revoked",
     LearnerProgress.INELIGIBLE: "Not eligible",
+    LearnerProgress.HELD_ELSEWHERE: "Already earned in another course",
 }
 
 
@@ -384,12 +385,21 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         .defer("ob3_credential", "ob3_jwt", "badge_class__image", "badge_class__issuer__image")
         .order_by("revoked", "-issued_on")
     )
+    # Only this course's awards are shown here; a live award of the same badge class from another
+    # course only says that the learner already holds it (it is not issued twice).
+    own_badge_ids = {cb.pk for cb in course_badges}
+    held_elsewhere: set[int] = set()
     for row in award_rows:
-        awards.setdefault(row.badge_class_id, row)
+        if row.course_badge_id in own_badge_ids:
+            awards.setdefault(row.course_badge_id, row)
+        elif not row.revoked:
+            held_elsewhere.add(row.badge_class_id)
 
     for cb in course_badges:
         badge = cb.badge_class
-        award = awards.get(badge.pk)
+        award = awards.get(cb.pk)
+        if award is not None and award.revoked and badge.pk in held_elsewhere:
+            award = None
         # The same rule the sync's evaluation applies: which assessments, what mastery means.
         rule = badge_rule_build(
             course_badge=cb, assignments=assignment_rows, final_grade_override_allowed=override_allowed
@@ -408,7 +418,13 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
             learner=ev.LearnerFacts(
                 enrollments=enrollment_facts,
                 results=result_facts,
-                award=None if award is None else (ev.AWARD_REVOKED if award.revoked else ev.AWARD_LIVE),
+                award=(
+                    ev.AWARD_ELSEWHERE
+                    if award is None and badge.pk in held_elsewhere
+                    else None
+                    if award is None
+                    else (ev.AWARD_REVOKED if award.revoked else ev.AWARD_LIVE)
+                ),
             ),
         )
         prog = progress.get(cb.pk)
@@ -429,7 +445,9 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
             for a in picked
         ]
         final_entered = live.final_grade.entered
-        if award is not None or launch.is_test_user:
+        if badge.pk in held_elsewhere and award is None:
+            state = LearnerProgress.HELD_ELSEWHERE
+        elif award is not None or launch.is_test_user:
             state = live.state if award is not None else LearnerProgress.INELIGIBLE
         elif (
             prog is not None

@@ -242,7 +242,10 @@ def _course_badge_fields(obj: dict, where: str, errors: _Errors, badge_class_key
         "final_grade_assignment_id": "",
         "final_grade_assignment_name": "",
         "active": bool(obj.get("active", True)),
+        "teaching_assistants_may_act": obj.get("teaching_assistants_may_act", False),
     }
+    if not isinstance(fields["teaching_assistants_may_act"], bool):
+        errors.add(f"{where}.teaching_assistants_may_act", "must be true or false")
     assessments = obj.get("assessments", {"assignment_group": "Credentialing Assessments"})
     if not isinstance(assessments, dict) or len(assessments) != 1:
         errors.add(f"{where}.assessments", 'must be {"assignment_group": NAME} or {"assignment_ids": [ids]}')
@@ -502,6 +505,7 @@ def config_export() -> dict:
                 "mastery": mastery,
                 "final_grade": final,
                 "active": cb.active,
+                "teaching_assistants_may_act": cb.teaching_assistants_may_act,
             }
         )
     return {"version": 1, "issuers": issuers, "badge_classes": classes, "course_badges": course_badges}

@@ -427,10 +427,14 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
         return []
     live = _live_awards({_key(p) for p in rows})
     result: dict[tuple[int, int], Award] = {}
-    to_issue, already, not_eligible, deactivated, seen = [], [], [], [], set()
+    to_issue, already, not_eligible, deactivated, elsewhere, seen = [], [], [], [], [], set()
     for progress in rows:
         key = _key(progress)
-        if progress.state == LearnerProgress.ISSUED and key in live:
+        if key in live and live[key].course_badge_id != progress.course_badge_id:
+            # Held through another course's badge: never issued twice, and never shown here as this
+            # course's award (its email, links and dates belong to the other course).
+            elsewhere.append(progress.pk)
+        elif progress.state == LearnerProgress.ISSUED and key in live:
             result[key] = live[key]
         elif progress.state != LearnerProgress.ELIGIBLE:
             not_eligible.append(progress.pk)  # re-evaluated while queued: nothing to issue or retry
@@ -440,13 +444,17 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
             already.append(progress.pk)
             result[key] = live[key]
         elif key in seen:
-            already.append(progress.pk)  # the same badge class from two courses: issued once below
+            elsewhere.append(progress.pk)  # the same badge class from two courses: issued once below
         else:
             seen.add(key)
             to_issue.append(progress)
     if not_eligible:
         LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+    if elsewhere:
+        LearnerProgress.objects.filter(pk__in=elsewhere).update(
+            state=LearnerProgress.HELD_ELSEWHERE, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if deactivated:
         LearnerProgress.objects.filter(pk__in=deactivated).update(
@@ -527,6 +535,10 @@ def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) ->
     return _store(candidates, now=now, rebuild=rebuild)
 
 
+def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Award]) -> bool:
+    return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
+
+
 def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
     """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
 
@@ -558,9 +570,17 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
                     for ct, data in c.images.items()
                 ]
             )
-            _mark_issued(
-                [c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others]
-            )
+            # A race lost to this course badge's own award (a retried task) is issued; one lost to
+            # another course's award of the same badge class is held from there, never shown as ours.
+            same = [c for c in losers if _key(c.progress) in others and _same_course_badge(c, others)]
+            elsewhere = [c for c in losers if _key(c.progress) in others and not _same_course_badge(c, others)]
+            _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in same])
+            if elsewhere:
+                LearnerProgress.objects.filter(pk__in=[c.progress.pk for c in elsewhere]).update(
+                    state=LearnerProgress.HELD_ELSEWHERE,
+                    issue_status=LearnerProgress.ISSUE_NONE,
+                    issue_next_attempt_at=None,
+                )
             deliveries = Delivery.objects.bulk_create(
                 [
                     Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
@@ -571,7 +591,7 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
                 transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))
-        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
+        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in same]
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
         if round_number < 3:
@@ -644,7 +664,7 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
     with transaction.atomic():
         award = (
             Award.objects.select_for_update()
-            .filter(badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False)
+            .filter(course_badge_id=progress.course_badge_id, learner_id=progress.learner_id, revoked=False)
             .first()
         )
         if award is None:

@@ -43,6 +43,7 @@ from badging.models import (
     Assignment,
     Award,
     CourseBadge,
+    CourseStaff,
     CourseSync,
     Enrollment,
     LearnerProgress,
@@ -70,7 +71,10 @@ QUEUED_TTL = 15 * 60
 # A trigger arriving during a run makes the running sync loop again, at most this many times.
 MAX_EXTRA_PASSES = 3
 ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
-ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+STUDENT_ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+# Read in the same roster request: who teaches the course (instructor actions re-check it).
+STAFF_ENROLLMENT_TYPES = ("TeacherEnrollment", "TaEnrollment")
+ENROLLMENT_TYPES = STUDENT_ENROLLMENT_TYPES + STAFF_ENROLLMENT_TYPES
 STUDENT_IDS_PER_REQUEST = 100
 # Above this many learners marked for a targeted refresh, one roster pass is cheaper.
 TARGETED_LEARNERS_MAX = 20
@@ -444,7 +448,15 @@ def _sync_once(
     state.submissions_graded_since = started - WATERMARK_OVERLAP
     state.last_status = SyncRun.STATUS_OK
     state.last_error = ""
-    state.save()
+    state.save(
+        update_fields=[
+            "last_synced_at",
+            "last_full_sync_at",
+            "submissions_graded_since",
+            "last_status",
+            "last_error",
+        ]
+    )
     run.status = SyncRun.STATUS_OK
     run.finished_at = finished
     run.canvas_requests = client.request_count - before
@@ -650,9 +662,11 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
     known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
     # Keyed by id: a row listed twice (pages shifting under a concurrent change) must be written once,
     # or PostgreSQL refuses the whole upsert batch.
-    enrollments: list[CanvasEnrollment] = list(
+    listed: list[CanvasEnrollment] = list(
         {e.id: e for e in client.list_enrollments(cid, types=ENROLLMENT_TYPES)}.values()
     )
+    _staff_write(course=course, staff=[e for e in listed if e.type in STAFF_ENROLLMENT_TYPES])
+    enrollments = [e for e in listed if e.type not in STAFF_ENROLLMENT_TYPES]
     emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
     users_pass = False
     if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
@@ -676,6 +690,29 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
         # Learners new since the last roster pass: an incremental window may have skipped their grades.
         "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
     }
+
+
+def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
+    """Replaces the course's teacher and TA enrollments with the ones Canvas listed just now."""
+    people = people_upsert_from_canvas(
+        platform_id=course.platform_id,
+        users=((e.user_id, e.user.name, e.user.sortable_name, "") for e in staff),
+    )
+    rows = [
+        CourseStaff(
+            course=course,
+            person_id=people[e.user_id],
+            canvas_enrollment_id=e.id,
+            enrollment_type=e.type[:40],
+            state=e.enrollment_state[:20],
+        )
+        for e in staff
+        if e.user_id in people
+    ]
+    with transaction.atomic():
+        CourseStaff.objects.filter(course=course).delete()
+        CourseStaff.objects.bulk_create(rows, batch_size=BATCH)
+        CourseSync.objects.update_or_create(course=course, defaults={"staff_synced_at": timezone.now()})
 
 
 def _enrollments_write(
@@ -734,7 +771,7 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
     )
     enrollments: dict[str, CanvasEnrollment] = {}
     for user_id in user_ids:
-        for e in client.list_enrollments(course.canvas_course_id, types=ENROLLMENT_TYPES, user_id=user_id):
+        for e in client.list_enrollments(course.canvas_course_id, types=STUDENT_ENROLLMENT_TYPES, user_id=user_id):
             enrollments[e.id] = e
     listed = list(enrollments.values())
     _enrollments_write(
@@ -1092,28 +1129,51 @@ def progress_evaluate_course(*, course_id: int) -> dict:
         rule = badge_rule_build(
             course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
         )
+        # Only this course badge's awards: another course offering the same badge class has its own
+        # learners. Its live awards only say that an enrolled learner here already holds the class.
         awards: dict[int, tuple[bool, bool]] = {}
-        for learner_id, revoked, needs_review in Award.objects.filter(badge_class_id=badge.badge_class_id).values_list(
+        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
             "learner_id", "revoked", "needs_review"
         ):
             live, flagged = awards.get(learner_id, (False, False))
             if not revoked:
                 live, flagged = True, needs_review
             awards[learner_id] = (live, flagged)
+        held_elsewhere = set(
+            Award.objects.filter(badge_class_id=badge.badge_class_id, revoked=False, learner_id__in=list(facts))
+            .exclude(course_badge_id=badge.pk)
+            .values_list("learner_id", flat=True)
+        )
         learner_ids = set(facts) | {lid for lid, (live, _) in awards.items() if live}
+        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
+        # an evaluation that read another course's awards) are not this course's learners.
+        LearnerProgress.objects.filter(course_badge=badge).exclude(learner_id__in=learner_ids).exclude(
+            learner_id__in=list(awards)
+        ).delete()
         rows: list[LearnerProgress] = []
         to_flag: dict[int, str] = {}
         counts: dict[str, int] = defaultdict(int)
         for learner_id in learner_ids:
             f = facts.get(learner_id) or _Facts([], {})
             award = awards.get(learner_id)
-            award_state = None if award is None else (ev.AWARD_LIVE if award[0] else ev.AWARD_REVOKED)
+            if award is not None and award[0]:
+                award_state: str | None = ev.AWARD_LIVE
+            elif learner_id in held_elsewhere:
+                award_state = ev.AWARD_ELSEWHERE
+            else:
+                award_state = None if award is None else ev.AWARD_REVOKED
             result = ev.evaluate_learner(
                 rule=rule,
                 learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
             )
             counts[result.state] += 1
-            if award is not None and result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+            if (
+                award is not None
+                and award[0]
+                and result.state == ev.ISSUED
+                and not result.eligible_by_rule
+                and not award[1]
+            ):
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
                 LearnerProgress(

@@ -185,8 +185,12 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_
         learner=progress.learner,
         state=LearnerProgress.ELIGIBLE,
     )
-    assert issuance.award_issue(progress_id=other.pk).pk == first.pk
-    assert Award.objects.count() == 1
+    # The learner holds it through the first course: nothing is issued, and the second course shows
+    # "holds it from another course", never the first course's award as its own.
+    assert issuance.award_issue(progress_id=other.pk) is None
+    assert list(Award.objects.all()) == [first]
+    other.refresh_from_db()
+    assert other.state == LearnerProgress.HELD_ELSEWHERE
 
 
 def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_capture_on_commit_callbacks):
