@@ -1113,7 +1113,13 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
             )
             counts[result.state] += 1
-            if award is not None and result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+            if (
+                award is not None
+                and result.state == ev.ISSUED
+                and not result.eligible_by_rule
+                and not award[1]
+                and not _canvas_hides_the_facts(rule, result)
+            ):
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
                 LearnerProgress(
@@ -1147,6 +1153,16 @@ def progress_evaluate_course(*, course_id: int) -> dict:
         queued = awards_enqueue_eligible(course_badge_id=badge.pk) if counts.get(ev.ELIGIBLE) else 0
         summary[badge.key] = {**counts, "queued": queued}
     return summary
+
+
+def _canvas_hides_the_facts(rule: ev.BadgeRule, result: ev.LearnerEvaluation) -> bool:
+    """True when the learner misses the rule only because Canvas no longer reports what decided it
+    (an assessment unpublished or deleted, Final Grade Override turned off): a course setting changed,
+    not the learner's grades, so their issued award is not flagged for review."""
+    hidden_final = rule.final_grade_source == ev.FINAL_GRADE_OVERRIDE and rule.final_grade_override_allowed is False
+    return any(a.status == ev.MISSING_IN_CANVAS for a in result.assessments) or (
+        hidden_final and not result.final_grade.entered
+    )
 
 
 def _review_reason(result: ev.LearnerEvaluation) -> str:
