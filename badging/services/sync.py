@@ -11,6 +11,9 @@ Guarantees:
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
 - Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
+- Only published credentialing assessments are asked for (badging.assessments): Canvas refuses the
+  whole submissions request for an unpublished or deleted id. The course's Final Grade Override
+  setting is read with the roster: without it Canvas reports no override.
 - Every run leaves a SyncRun with its status, Canvas request count, stats and, on failure, the
   reason in plain words (also copied to CourseSync.last_error for the instructor dashboard).
 """
