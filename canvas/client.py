@@ -357,6 +357,9 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+_NOT_AUTHORIZED = " (Canvas: user not authorized to perform that action)"
+
+
 def _client_error(response: requests.Response, url: str) -> CanvasError:
     status = response.status_code
     path = _path(url)
@@ -366,6 +369,14 @@ def _client_error(response: requests.Response, url: str) -> CanvasError:
         # lib/authentication_methods.rb: a request without a usable token gets WWW-Authenticate
         # (and "Invalid access token." for a bad one); a user who may not do this gets
         # {"status": "unauthorized", ...} without it.
+        if "insufficient scope" in lowered or "invalid_scope" in lowered:
+            # A scoped developer key without this endpoint (AccessTokenScopeError, also a 401).
+            return CanvasPermissionError(
+                f"the Canvas API token's developer key does not allow {path}{detail}: ask your Canvas admin to "
+                "add the GET scopes the README lists to the key, or to use an unscoped token",
+                status=status,
+                url=path,
+            )
         if response.headers.get("WWW-Authenticate") or "invalid access token" in lowered:
             return CanvasAuthError(
                 "the Canvas API token was revoked or is invalid: ask your Canvas admin to issue a new token "
@@ -374,10 +385,10 @@ def _client_error(response: requests.Response, url: str) -> CanvasError:
                 url=path,
             )
         return CanvasPermissionError(
-            f"the Canvas API token works, but its user may not read this ({path}; Canvas: user not authorized "
-            "to perform that action): ask your Canvas admin to use a token of an account that is an admin of "
-            "the courses' account, or a teacher in every badged course, with the permissions listed in the "
-            "README (view all grades, manage grades, read the course roster, view users' email addresses)",
+            f"the Canvas API token works, but its user may not read this ({path}){detail or _NOT_AUTHORIZED}: "
+            "ask your Canvas admin to use a token of an account that is an admin of the courses' account, or a "
+            "teacher in every badged course, with the permissions listed in the README (view all grades, manage "
+            "grades, read the course roster, view users' email addresses)",
             status=status,
             url=path,
         )

@@ -245,6 +245,15 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
         assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         count = services.assignment_grades_post(assignment=assignment)
         return f"Posted {count} grade{'s' if count != 1 else ''} for {assignment.name}."
+    if action == "publish":
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
+        published = request.POST.get("published") == "1"
+        services.assignment_published_set(assignment=assignment, published=published)
+        return f"{'Published' if published else 'Unpublished'} {assignment.name}."
+    if action == "final_grade_override":
+        allowed = request.POST.get("allowed") == "1"
+        services.course_final_grade_override_set(course=course, allowed=allowed)
+        return f"Final grade override is now {'allowed' if allowed else 'not allowed'} in this course."
     if action == "add_person":
         user = services.user_create(
             instance=instance, name=request.POST.get("name", ""), email=request.POST.get("email", "").strip()

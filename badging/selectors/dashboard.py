@@ -277,7 +277,7 @@ def rule_check(
         ),
         credentialing.DELETED: (
             "was deleted in Canvas, so nobody can earn the badge",
-            "Restore it in Canvas (Course → Settings → Restore deleted items) or remove it from the rule.",
+            "Restore it in Canvas (the course's /undelete page lists deleted items) or remove it from the rule.",
         ),
         credentialing.NOT_FOUND: (
             "is not in this Canvas course, so nobody can earn the badge",

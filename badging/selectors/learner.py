@@ -191,7 +191,8 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
             for r in criterion.get("ratings") or []
         ]
         meets = None
-        if min_share is not None and your_points is not None and possible:
+        # A criterion Canvas ignores for scoring is rated for feedback only: no minimum applies to it.
+        if min_share is not None and your_points is not None and possible and not criterion.get("ignore_for_scoring"):
             meets = your_points >= possible * min_share / 100
         rows.append(
             RubricCriterion(

@@ -11,6 +11,9 @@ Guarantees:
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
 - Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
+- Only published credentialing assessments are asked for (badging.assessments): Canvas refuses the
+  whole submissions request for an unpublished or deleted id. The course's Final Grade Override
+  setting is read with the roster: without it Canvas reports no override.
 - Every run leaves a SyncRun with its status, Canvas request count, stats and, on failure, the
   reason in plain words (also copied to CourseSync.last_error for the instructor dashboard).
 """
@@ -1173,6 +1176,7 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 and result.state == ev.ISSUED
                 and not result.eligible_by_rule
                 and not award[1]
+                and not _canvas_hides_the_facts(rule, result)
             ):
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
@@ -1207,6 +1211,16 @@ def progress_evaluate_course(*, course_id: int) -> dict:
         queued = awards_enqueue_eligible(course_badge_id=badge.pk) if counts.get(ev.ELIGIBLE) else 0
         summary[badge.key] = {**counts, "queued": queued}
     return summary
+
+
+def _canvas_hides_the_facts(rule: ev.BadgeRule, result: ev.LearnerEvaluation) -> bool:
+    """True when the learner misses the rule only because Canvas no longer reports what decided it
+    (an assessment unpublished or deleted, Final Grade Override turned off): a course setting changed,
+    not the learner's grades, so their issued award is not flagged for review."""
+    hidden_final = rule.final_grade_source == ev.FINAL_GRADE_OVERRIDE and rule.final_grade_override_allowed is False
+    return any(a.status == ev.MISSING_IN_CANVAS for a in result.assessments) or (
+        hidden_final and not result.final_grade.entered
+    )
 
 
 def _review_reason(result: ev.LearnerEvaluation) -> str:

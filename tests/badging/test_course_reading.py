@@ -168,3 +168,26 @@ def test_a_missing_permission_is_worded_for_the_instructor_and_the_admin(seeded)
     assert "user not authorized to perform that action" in run.error and "revoked" not in run.error
     status = dash.sync_status(course=course)
     assert status.error_plain == dash.INSTRUCTOR_SYNC_ERRORS["permission"]
+
+
+def test_issued_awards_are_not_flagged_for_review_when_canvas_stops_reporting_a_setting(seeded):
+    """app/models/enrollment.rb: with Final Grade Override turned off Canvas reports no override at all,
+    and an unpublished assessment reports no grades (submissions_api_controller.rb `for_students`): a
+    course setting changed, not the learners' grades, so issued badges are not flagged for review."""
+    from badging.models import Award
+    from tests import factories as f
+
+    result, course, badge, (first, _) = seeded
+    assert sync(course).status == SyncRun.STATUS_OK
+    zoe = progress(badge, "Zoë O'Brien <b>")
+    assert zoe.state == LearnerProgress.ELIGIBLE
+    award = f.AwardFactory(course_badge=badge, learner=zoe.learner)
+
+    services.course_final_grade_override_set(course=result.course, allowed=False)
+    services.assignment_published_set(assignment=first, published=False)
+    assert sync(course).status == SyncRun.STATUS_OK
+
+    award.refresh_from_db()
+    assert progress(badge, "Zoë O'Brien <b>").state == LearnerProgress.ISSUED
+    assert award.needs_review is False
+    assert not Award.objects.filter(badge_class=badge.badge_class, needs_review=True).exists()

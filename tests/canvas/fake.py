@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +33,8 @@ class FakeCanvas:
     requests: list[str] = field(default_factory=list)
     fail_with: int | None = None
     allow_final_grade_override: bool = True
+    # Called with each request's path before it is answered (a change in Canvas between two requests).
+    before: Callable[[str], None] | None = None
 
     @property
     def api(self) -> str:
@@ -131,6 +134,8 @@ class FakeCanvas:
         parts = urlsplit(request.url)
         q = parse_qs(parts.query)
         path = parts.path[len(urlsplit(self.api).path) :]
+        if self.before is not None:
+            self.before(path)
         c = f"/courses/{self.course_id}"
         if path == c:
             return 200, {}, json.dumps({"id": int(self.course_id), "name": "Data Skills <101>", "course_code": "DS101"})

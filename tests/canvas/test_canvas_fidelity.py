@@ -257,3 +257,16 @@ def test_email_fallback_runs_on_the_permission_401_and_never_uses_an_unconfirmed
     client = make_client()
     assert client.get_user_primary_email("43") == "real@uni.edu"
     assert client.get_user_primary_email("44") == ""
+
+
+@responses.activate
+def test_a_scoped_developer_key_without_the_endpoint_is_a_permission_problem_naming_scopes():
+    """config/application.rb maps AccessTokenScopeError to 401 with "Insufficient scopes on access
+    token." (lib/token_scopes.rb): not a bad token, a key that lacks a scope."""
+    responses.get(
+        f"{API}/courses/7/settings",
+        status=401,
+        json={"errors": [{"message": "Insufficient scopes on access token."}]},
+    )
+    with pytest.raises(CanvasPermissionError, match="add the GET scopes"):
+        make_client().get_course_settings("7")

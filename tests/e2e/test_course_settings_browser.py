@@ -98,6 +98,14 @@ def test_final_grade_override_off_instructor_and_learner(page, seeded, screensho
     screenshot(page, "course-settings-no-override-instructor")
     check_a11y(page.frame(name="tool_content"), "instructor, no override")
 
+    # The sandbox's own settings page shows the setting as Canvas's Gradebook settings would.
+    course = SandboxCourse.objects.get(instance=seeded.instance, sis_course_id=NO_OVERRIDE_COURSE_SIS_ID)
+    page.goto(f"{seeded.instance.root_url}/courses/{course.id}/settings/")
+    expect(page.locator("main")).to_contain_text("Allow final grade override: off")
+    expect(page.get_by_role("button", name="Turn it on")).to_be_visible()
+    screenshot(page, "course-settings-no-override-sandbox-settings")
+    check_a11y(page, "sandbox settings")
+
     # Eli mastered both assessments; his override was entered before the setting was turned off.
     frame = launch(page, seeded, NO_OVERRIDE_COURSE_SIS_ID, "Eli Haddad")
     main = frame.locator("main")

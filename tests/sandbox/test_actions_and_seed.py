@@ -315,3 +315,29 @@ def test_settings_page_saves_a_live_events_url_and_refuses_one_that_is_not_a_url
     assert "Live Events URL saved." in response.content.decode()
     seeded.instance.refresh_from_db()
     assert seeded.instance.live_events_url == url
+
+
+def test_settings_page_unpublishes_an_assignment_and_turns_final_grade_override_off(client, seeded):
+    """As a teacher does in Canvas (Assignments → unpublish; Grades → Settings → Advanced → Allow final
+    grade override), with the REST API answering accordingly (courses_controller.rb `api_settings`;
+    submissions_api_controller.rb `for_students` refuses the unpublished id)."""
+    import html
+
+    from sandbox.models import SandboxAssignment
+
+    base = f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}"
+    assignment = SandboxAssignment.objects.filter(course=seeded.course, published=True).first()
+    response = client.post(
+        f"{base}/settings/", {"action": "publish", "assignment_id": assignment.id, "published": "0"}, follow=True
+    )
+    assert f"Unpublished {assignment.name}." in html.unescape(response.content.decode())
+    response = client.post(f"{base}/settings/", {"action": "final_grade_override", "allowed": "0"}, follow=True)
+    assert "Final grade override is now not allowed in this course." in response.content.decode()
+
+    api = f"/sandbox/{seeded.instance.slug}/api/v1/courses/{seeded.course.id}"
+    headers = {"Authorization": f"Bearer {seeded.api_token}"}
+    assert client.get(f"{api}/settings", headers=headers).json()["allow_final_grade_override"] is False
+    refused = client.get(
+        f"{api}/students/submissions", {"student_ids[]": "all", "assignment_ids[]": assignment.id}, headers=headers
+    )
+    assert refused.status_code == 403
