@@ -294,7 +294,7 @@ def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, djan
     # Already queued: not queued again (until the message is presumed lost).
     assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
     with (
-        freeze_time(timezone.now() + issuance.QUEUED_STALE_AFTER + timedelta(seconds=1)),
+        freeze_time(timezone.now() + issuance.queued_stale_after() + timedelta(seconds=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert issuance.awards_reconcile()["learners_queued"] == len(progresses)
