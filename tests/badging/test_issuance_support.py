@@ -118,6 +118,7 @@ class SMTPSink:
 
         self.messages: list[dict] = []
         self.refuse = 0
+        self.refusing = ""  # "421" or "451": every message refused with that code while set
         self.drop = 0
         self.hold = threading.Event()
         self.holding = threading.Event()
@@ -150,6 +151,12 @@ class SMTPSink:
                         while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
                             body.append(chunk)
                         with owner.lock:
+                            if owner.refusing == "421":  # shutting down: refuse and close
+                                self.wfile.write(b"421 4.3.2 service not available, closing\r\n")
+                                return
+                            if owner.refusing:
+                                self.wfile.write(b"451 4.3.0 try again later\r\n")
+                                continue
                             if owner.refuse > 0:
                                 owner.refuse -= 1
                                 self.wfile.write(b"451 4.3.0 try again later\r\n")
