@@ -158,6 +158,8 @@ class Processes:
 
     def worker_start(self) -> None:
         with self.lock:
+            if self.worker is not None and self.worker.poll() is None:
+                return  # one worker at a time (two restarts after two close kills)
             self.incarnation += 1
             self.worker = self._start(
                 [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=INFO",
@@ -166,9 +168,24 @@ class Processes:
                 "worker.log",
             )  # fmt: skip
 
+    def supervise(self, note) -> None:
+        """Start again a worker or beat that exited by itself, as docker-compose's `restart:
+        unless-stopped` does (a Celery worker exits when it loses Redis at the wrong moment)."""
+        with self.lock:
+            worker = self.worker
+        if worker is not None and worker.poll() is not None and not getattr(worker, "killed", False):
+            note(f"worker exited by itself (status {worker.returncode}): started again")
+            self.worker_start()
+        for beat in list(self.beats):
+            if beat.poll() is not None and not getattr(beat, "stopped", False):
+                self.beats.remove(beat)
+                note(f"beat exited by itself (status {beat.returncode}): started again")
+                self.beat_start()
+
     def worker_kill(self) -> None:
         with self.lock:
             if self.worker and self.worker.poll() is None:
+                self.worker.killed = True  # type: ignore[attr-defined]
                 os.killpg(self.worker.pid, signal.SIGKILL)  # main process and pool: nobody gives tasks back
                 self.worker.wait()
 
@@ -187,6 +204,7 @@ class Processes:
     def stop(proc: subprocess.Popen | None, sig=signal.SIGTERM) -> None:
         if proc is None or proc.poll() is not None:
             return
+        proc.stopped = True  # type: ignore[attr-defined]
         os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=20)
@@ -265,7 +283,7 @@ def main(argv: list[str]) -> int:
         "DJANGO_DEBUG": "false",
         "STATIC_MANIFEST": "false",
         "LOG_LEVEL": "WARNING",
-        "CANVAS_HTTP_TIMEOUT": "5",  # a hanging Canvas costs a task 5 s per try, not 30
+        "CANVAS_HTTP_TIMEOUT": "20",  # a hanging Canvas costs a task 20 s per try, not 30
         "BADGING_SYNC_INTERVAL_MINUTES": "1",  # a sync that failed under the faults is tried again soon
         "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
     }
@@ -342,10 +360,10 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     def kill_mid_issuance() -> None:
         from django.db import connections
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while not bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING).exists():
             if time.monotonic() > deadline:
-                note("no batch seen being issued within 120 s: killing anyway")
+                note("no batch seen being issued within 600 s: killing anyway")
                 break
             time.sleep(0.05)
         issuing = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING).count()
@@ -381,7 +399,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
             faults_set(instance=instance, bucket_size=60.0)
             later(fault.duration, lambda: faults_set(instance=instance, bucket_size=bucket), "canvas stops throttling")
         elif kind == "canvas hangs":
-            faults_set(instance=instance, latency_ms=8000)
+            faults_set(instance=instance, latency_ms=25_000)
             later(fault.duration, lambda: faults_set(instance=instance, latency_ms=0), "canvas answers promptly")
         elif kind == "beat stopped":
             for beat in list(procs.beats):
@@ -402,6 +420,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     done_at = None
     while True:
         now = time.monotonic() - started
+        procs.supervise(note)
         while pending and pending[0].at <= now:
             fault = pending.pop(0)
             apply(fault)

@@ -191,3 +191,27 @@ def test_killed_worker_mid_email_sends_it_again_once_and_counts_it(
     assert {p.learner.email for p in progresses} == set(received)
     assert all(received[e] == 1 and unconfirmed[e] == 0 for e in received if e != held)
     assert Award.objects.count() == len(progresses)
+
+
+def test_sigterm_lets_the_worker_finish_its_batch(outside, celery_worker_process):
+    """A deploy or scale-down stops a worker with SIGTERM (Celery's warm shutdown): the batch it is
+    issuing finishes and its learners are issued once, with no reconciler involved (their emails
+    are a new task, left in the queue for the next worker)."""
+    from skillsforward.celery import app
+
+    profiles, _smtp = outside
+    course_badge = course_badge_with_assessments(api_base_url=profiles.url)
+    progresses = [eligible_progress(course_badge, email=f"t{i}@uni.example.edu") for i in range(6)]
+    profiles.emails = {p.learner.canvas_user_id: p.learner.email for p in progresses}
+    slow = progresses[-1].learner.canvas_user_id
+    profiles.slow_users[slow] = 3.0
+    app.send_task("badging.award_issue_batch", args=[[p.pk for p in progresses]])
+
+    wait_for(lambda: profiles.calls.get(slow), timeout=60, message="the batch to be running")
+    os.kill(celery_worker_process.pid, signal.SIGTERM)
+    celery_worker_process.wait(timeout=60)
+
+    assert Award.objects.count() == len(progresses)
+    assert LearnerProgress.objects.filter(state=LearnerProgress.ISSUED).count() == len(progresses)
+    assert not LearnerProgress.objects.filter(issue_status=LearnerProgress.ISSUE_ISSUING).exists()
+    assert profiles.calls[slow] == 1  # finished in the one run, not given back and run again
