@@ -33,7 +33,7 @@ def _free_port() -> int:
 
 def test_chaos_run_loses_nothing_and_does_nothing_twice():
     parts = urlsplit(os.environ["DATABASE_URL"])
-    database_url = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_chaos"))
+    database_url = urlunsplit(parts._replace(path=f"/sf_chaos_{parts.path.strip('/')}"))  # dropped and re-created
     result = subprocess.run(
         [sys.executable, "-m", "bench", "chaos", "--fast", "--learners", "200", "--seed", "11", "--window", "30",
          "--settle", "110", "--database-url", database_url, "--redis-port", str(_free_port())],
