@@ -74,13 +74,15 @@ def _recreate_database(url: str) -> None:
 
 @dataclass
 class Fault:
-    at: float  # seconds after the start
+    at: float  # seconds after the start of the run, or of issuance
     kind: str
     duration: float = 0.0
+    phase: str = "run"  # "issuance": the clock starts when the sync has queued the first learner
 
     def describe(self) -> str:
         lasting = f" for {self.duration:.0f} s" if self.duration else ""
-        return f"t={self.at:6.1f}s  {self.kind}{lasting}"
+        clock = "issuance + " if self.phase == "issuance" else ""
+        return f"at {clock}{self.at:.1f} s: {self.kind}{lasting}"
 
 
 def fault_schedule(seed: int, window: float, kills: int) -> list[Fault]:
@@ -91,21 +93,33 @@ def fault_schedule(seed: int, window: float, kills: int) -> list[Fault]:
         return round(rng.uniform(lo * window, hi * window), 1)
 
     span = max(window / 8, 5.0)
-    # The first kill waits for a batch to be under way (the case that lost learners before leases).
-    faults = [Fault(at(0.0, 0.3), "kill -9 worker mid-issuance")]
-    faults += [Fault(at(0.1, 0.95), "kill -9 worker") for _ in range(kills - 1)]
-    faults += [
-        Fault(at(), "restart redis"),
-        Fault(at(), "smtp refuses 421", round(span, 1)),
-        Fault(at(), "smtp refuses 451", round(span, 1)),
-        Fault(at(0.2, 0.9), "smtp drops one connection after DATA"),
+    # Canvas, Redis and beat faults hit the sync (and what runs beside it); the worker kills and
+    # the mail server's faults hit issuance and the emails, timed from the first learner queued.
+    faults = [
         Fault(at(0.0, 0.5), "canvas 500s (half the requests)", round(span, 1)),
         Fault(at(0.0, 0.5), "canvas throttling", round(span, 1)),
         Fault(at(0.0, 0.5), "canvas hangs", round(span / 2, 1)),
+        Fault(at(0.2, 0.9), "restart redis"),
         Fault(at(), "beat stopped", round(span * 1.5, 1)),
         Fault(at(), "second beat", round(span * 1.5, 1)),
     ]
-    return sorted(faults, key=lambda f: f.at)
+    issuing = [Fault(0.0, "kill -9 worker mid-issuance")]
+    issuing += [Fault(at(0.05, 0.4), "kill -9 worker") for _ in range(kills - 1)]
+    issuing += [
+        Fault(at(0.0, 0.3), "smtp refuses 421", round(span / 2, 1)),
+        Fault(at(0.0, 0.3), "smtp refuses 451", round(span / 2, 1)),
+        Fault(at(0.0, 0.3), "smtp drops one connection after DATA"),
+    ]
+    for fault in issuing:
+        fault.phase = "issuance"
+    faults += sorted(issuing, key=lambda f: f.at)
+    return sorted(faults, key=lambda f: (f.phase == "issuance", f.at))
+
+
+def _due(fault: Fault, now: float, issuance_started: float | None) -> bool:
+    if fault.phase == "issuance":
+        return issuance_started is not None and issuance_started + fault.at <= now
+    return fault.at <= now
 
 
 class Processes:
@@ -419,11 +433,19 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     last_report = 0.0
     done_at = None
     delivered_at: float | None = None
+    issuance_started: float | None = None
     while True:
         now = time.monotonic() - started
         procs.supervise(note)
-        while pending and pending[0].at <= now:
-            fault = pending.pop(0)
+        if issuance_started is None and (
+            bm.LearnerProgress.objects.exclude(issue_status="").exists() or bm.Award.objects.exists()
+        ):
+            issuance_started = now
+            note("the sync queued the first learners: issuance faults start")
+
+        while any(_due(f, now, issuance_started) for f in pending):
+            fault = next(f for f in pending if _due(f, now, issuance_started))
+            pending.remove(fault)
             apply(fault)
             now = time.monotonic() - started
             last_fault_end = max(last_fault_end, now + fault.duration + (2.0 if "kill" in fault.kind else 0.0))
