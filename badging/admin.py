@@ -799,7 +799,16 @@ class AwardAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["award", "kind", "status", "attempts", "last_error_short", "next_attempt_at", "sent_at"]
+    list_display = [
+        "award",
+        "kind",
+        "status",
+        "attempts",
+        "unconfirmed_sends",
+        "last_error_short",
+        "next_attempt_at",
+        "sent_at",
+    ]
     list_filter = ["kind", "status"]
     list_select_related = ["award__badge_class"]
     search_fields = ["award__public_id", "award__recipient_email", "external_id"]

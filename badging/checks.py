@@ -48,3 +48,36 @@ def live_events_key_set_check(app_configs, **kwargs):
             id="badging.W001",
         )
     ]
+
+
+# The longest retry countdown of a task (badging.tasks.issuance._countdown's cap).
+LONGEST_COUNTDOWN_SECONDS = 600
+
+
+@register()
+def recovery_timing_check(app_configs, **kwargs):
+    """The leases that let the reconciler take a dead worker's work over must be longer than the
+    time between two renewals, and Redis's visibility timeout longer than a task can wait and run
+    (else a task still waiting or running is handed to a second worker: harmless, but wasted)."""
+    problems = []
+    if settings.BADGING_LEASE_SECONDS < 6:
+        problems.append(
+            Warning(
+                f"BADGING_LEASE_SECONDS is {settings.BADGING_LEASE_SECONDS}: a busy worker may miss a renewal.",
+                hint="Keep it at 6 seconds or more (default 30); a dead worker's work is re-queued a lease later.",
+                id="badging.W002",
+            )
+        )
+    visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}).get("visibility_timeout")
+    needed = settings.CELERY_TASK_TIME_LIMIT + LONGEST_COUNTDOWN_SECONDS
+    if visibility is not None and visibility < needed:
+        problems.append(
+            Warning(
+                f"CELERY_VISIBILITY_TIMEOUT ({visibility} s) is shorter than the task time limit plus the longest "
+                f"retry countdown ({needed} s): Redis would hand a waiting or running task to a second worker.",
+                hint="Raise CELERY_VISIBILITY_TIMEOUT (default 1800). Recovery from a dead worker does not wait "
+                "for it (see README, Failures).",
+                id="badging.W003",
+            )
+        )
+    return problems

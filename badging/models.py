@@ -339,8 +339,14 @@ class LearnerProgress(models.Model):
 
     ISSUE_NONE = ""
     ISSUE_QUEUED = "queued"
+    ISSUE_ISSUING = "issuing"
     ISSUE_FAILED = "failed"
-    ISSUE_CHOICES = [(ISSUE_NONE, "—"), (ISSUE_QUEUED, "Queued"), (ISSUE_FAILED, "Failed, will retry")]
+    ISSUE_CHOICES = [
+        (ISSUE_NONE, "—"),
+        (ISSUE_QUEUED, "Queued"),
+        (ISSUE_ISSUING, "Being issued"),
+        (ISSUE_FAILED, "Failed, will retry"),
+    ]
 
     course_badge = models.ForeignKey(CourseBadge, on_delete=models.CASCADE, related_name="progress")
     learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="badge_progress")
@@ -354,7 +360,12 @@ class LearnerProgress(models.Model):
     issue_status = models.CharField(max_length=10, choices=ISSUE_CHOICES, default=ISSUE_NONE, blank=True)
     issue_attempts = models.PositiveIntegerField(default=0)
     issue_error = models.TextField(blank=True)
+    # Queued: when to queue again if no worker took it; being issued: when the worker's lease runs
+    # out (it renews it while working); failed: when to retry. The reconciler takes every row past it.
     issue_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker issuing this learner now (a token per batch run), and since when.
+    issue_claim = models.CharField(max_length=32, blank=True)
+    issue_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["course_badge", "learner"], name="badging_progress_unique")]
@@ -433,6 +444,7 @@ class Delivery(models.Model):
     KIND_EMAIL = "email"
     KIND_CANVAS_CREDENTIALS = "canvas_credentials"
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -441,9 +453,20 @@ class Delivery(models.Model):
         max_length=30, choices=[(KIND_EMAIL, "Email"), (KIND_CANVAS_CREDENTIALS, "Canvas Credentials")]
     )
     status = models.CharField(
-        max_length=10, choices=[(PENDING, "Pending"), (SENT, "Sent"), (FAILED, "Failed")], default=PENDING
+        max_length=10,
+        choices=[(PENDING, "Pending"), (SENDING, "Sending"), (SENT, "Sent"), (FAILED, "Failed")],
+        default=PENDING,
     )
     attempts = models.PositiveIntegerField(default=0)
+    # Written and committed before each email goes to the mail server (status "sending", with a
+    # lease in next_attempt_at): a worker that died after the server took the email but before
+    # "sent" was committed leaves it behind, and the next attempt counts a possible extra email here.
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    unconfirmed_sends = models.PositiveIntegerField(
+        default=0,
+        help_text="Sends whose outcome is unknown (the worker died or the connection dropped): "
+        "the learner may have received this many extra emails",
+    )
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -116,7 +116,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis gives an unacknowledged task (its worker was killed) back only after this many seconds.
+    # Recovery does not wait for it: issuance claims and email sends are leases in the database
+    # that the reconciler re-queues (see README "Operations"). It must exceed the longest task plus
+    # the longest retry countdown (10 min each), or a waiting task would be handed out twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800)}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -224,7 +228,13 @@ CANVAS_SLOT_LEASE_SECONDS = env.float("CANVAS_SLOT_LEASE_SECONDS", default=120.0
 # Badging
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)
 BADGING_STALE_AFTER_MINUTES = env.int("BADGING_STALE_AFTER_MINUTES", default=5)
-BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=10)
+BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=1)
+# A worker issuing a batch (or sending an email) holds a lease on those rows in the database, renewed
+# while it works; once a lease runs out (the worker died) the reconciler queues the work again.
+BADGING_LEASE_SECONDS = env.int("BADGING_LEASE_SECONDS", default=30)
+# A learner or delivery queued this long ago but never picked up (its broker message was lost) is
+# queued again by the reconciler; a repeat finds the work done or leased and does nothing.
+BADGING_QUEUED_STALE_AFTER_SECONDS = env.int("BADGING_QUEUED_STALE_AFTER_SECONDS", default=180)
 # How often instructors may send a learner's badge email again, per learner in 24 hours.
 BADGING_RESENDS_PER_LEARNER_PER_DAY = env.int("BADGING_RESENDS_PER_LEARNER_PER_DAY", default=3)
 # Who instructors should ask about setting up a badge (an email address or a web page) [unset].
