@@ -435,12 +435,14 @@ class CourseBadgeForm(forms.ModelForm):
             "badge_class",
             "course",
             "active",
+            "teaching_assistants_may_act",
             "assessment_group_name",
             "assessment_ids",
             "mastery_mode",
             "mastery_min_percent",
             "mastery_min_points",
             "mastery_overrides",
+            "mastery_score",
             "min_rubric_criterion_percent",
             "final_grade_source",
             "final_grade_assignment_id",
@@ -461,6 +463,14 @@ class CourseBadgeForm(forms.ModelForm):
             ),
             "min_rubric_criterion_percent": gettext_lazy(
                 "Optional: every rubric criterion must also reach this share of its points (0–100)."
+            ),
+            "mastery_score": gettext_lazy(
+                "Which Canvas score mastery is judged on: the score the grader entered (late penalties do not "
+                "count), or Canvas's score after late or missing penalties."
+            ),
+            "teaching_assistants_may_act": gettext_lazy(
+                "Let teaching assistants act on this badge (sync, retry, revoke, resend, keep). Off: they see "
+                "the dashboard read-only."
             ),
         }
 
@@ -527,11 +537,19 @@ class CourseBadgeAdmin(admin.ModelAdmin):
     raw_id_fields = ["course"]
     readonly_fields = ["rule", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["key", "badge_class", "course", "active"]}),
+        (None, {"fields": ["key", "badge_class", "course", "active", "teaching_assistants_may_act"]}),
         (gettext_lazy("Credentialing assessments"), {"fields": ["assessment_group_name", "assessment_ids"]}),
         (
             gettext_lazy("Mastery"),
-            {"fields": ["mastery_mode", "mastery_min_percent", "mastery_min_points", "mastery_overrides"]},
+            {
+                "fields": [
+                    "mastery_mode",
+                    "mastery_min_percent",
+                    "mastery_min_points",
+                    "mastery_overrides",
+                    "mastery_score",
+                ]
+            },
         ),
         (gettext_lazy("Rubric"), {"fields": ["min_rubric_criterion_percent"]}),
         (
@@ -816,7 +834,16 @@ class AwardAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["award", "kind", "status", "attempts", "last_error_short", "next_attempt_at", "sent_at"]
+    list_display = [
+        "award",
+        "kind",
+        "status",
+        "attempts",
+        "unconfirmed_sends",
+        "last_error_short",
+        "next_attempt_at",
+        "sent_at",
+    ]
     list_filter = ["kind", "status"]
     list_select_related = ["award__badge_class"]
     search_fields = ["award__public_id", "award__recipient_email", "external_id"]

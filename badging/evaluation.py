@@ -33,9 +33,16 @@ ISSUED = "issued"
 NOT_EARNED = "not_earned"
 REVOKED = "revoked"
 INELIGIBLE = "ineligible"
+# The learner holds this badge class through another course's badge: the database allows one live
+# award per badge class and learner, so it is not issued again here (and nothing of the other
+# course's award is shown here).
+HELD_ELSEWHERE = "held_elsewhere"
 
 FINAL_GRADE_OVERRIDE = "override"
 FINAL_GRADE_ASSIGNMENT = "assignment"
+
+SCORE_ENTERED = "entered"
+SCORE_AFTER_PENALTIES = "after_penalties"
 
 COUNTING_ENROLLMENT_STATES = frozenset({"active", "completed"})
 
@@ -50,6 +57,7 @@ NOT_MASTERED = "not_mastered"
 
 AWARD_LIVE = "live"
 AWARD_REVOKED = "revoked"
+AWARD_ELSEWHERE = "elsewhere"  # a live award of the same badge class from another course badge
 
 
 # --- Inputs ---------------------------------------------------------------------------------------
@@ -60,6 +68,8 @@ class CriterionSpec:
     id: str
     description: str
     points: Decimal | None
+    # Canvas's "ignore_for_scoring": rated, but not part of the score, so not part of mastery either.
+    ignore_for_scoring: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,10 @@ class AssessmentSpec:
     min_percent: Decimal | None = None  # exactly one of min_percent / min_points is set
     min_points: Decimal | None = None
     criteria: tuple[CriterionSpec, ...] = ()
-    # Picked by id but not (or no longer) in Canvas: it stays in the rule, so it blocks the badge.
+    # Picked by id but not (or no longer) in Canvas, or unpublished there: it stays in the rule, so it
+    # blocks the badge. `problem` says which ("unpublished", "deleted", "not_found").
     missing: bool = False
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,10 @@ class BadgeRule:
     final_grade_assignment_id: str = ""
     final_grade_assignment_name: str = ""
     min_rubric_criterion_percent: Decimal | None = None
+    # The course's "Allow final grade override" setting as last read (None: not read yet).
+    final_grade_override_allowed: bool | None = None
+    # Which score mastery uses: "entered" (before late penalties) or "after_penalties".
+    mastery_score: str = SCORE_ENTERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +116,8 @@ class ResultFact:
 
     assignment_id: str
     workflow_state: str = "unsubmitted"
-    score: Decimal | None = None
+    score: Decimal | None = None  # Canvas's score, after late/missing deductions
+    entered_score: Decimal | None = None  # before them (None: unknown, the score is used)
     grade: str = ""
     excused: bool = False
     graded: bool = False  # graded_at is set
@@ -112,7 +129,9 @@ class ResultFact:
 class LearnerFacts:
     enrollments: tuple[EnrollmentFact, ...]
     results: Mapping[str, ResultFact]  # by Canvas assignment id
-    award: str | None = None  # AWARD_LIVE, AWARD_REVOKED (no live award) or None
+    # AWARD_LIVE, AWARD_REVOKED (no live award) of this course badge, AWARD_ELSEWHERE (a live award of
+    # the badge class through another course badge) or None
+    award: str | None = None
 
 
 # --- Outputs --------------------------------------------------------------------------------------
@@ -236,7 +255,11 @@ def needed_points(spec: AssessmentSpec) -> Decimal | None:
 
 
 def assessment_evaluate(
-    *, spec: AssessmentSpec, result: ResultFact | None, min_criterion_percent: Decimal | None = None
+    *,
+    spec: AssessmentSpec,
+    result: ResultFact | None,
+    min_criterion_percent: Decimal | None = None,
+    mastery_score: str = SCORE_ENTERED,
 ) -> AssessmentOutcome:
     needed = needed_points(spec)
     needed_pct = spec.min_percent if spec.min_points is None else None
@@ -257,13 +280,22 @@ def assessment_evaluate(
         )
 
     if spec.missing:
-        return outcome(
-            MISSING_IN_CANVAS,
-            False,
-            "this credentialing assessment was not found in Canvas (deleted, or not synced yet): "
-            "no one can master it until the instructor restores it or an admin changes the badge's assessments",
-            activity=False,
-        )
+        if spec.problem == "unpublished":
+            reason = (
+                "this credentialing assessment is unpublished in Canvas, so Canvas reports no grades for it: "
+                "no one can master it until the instructor publishes it or an admin changes the badge's assessments"
+            )
+        elif spec.problem == "deleted":
+            reason = (
+                "this credentialing assessment was deleted in Canvas: no one can master it until the instructor "
+                "restores it or an admin changes the badge's assessments"
+            )
+        else:
+            reason = (
+                "this credentialing assessment was not found in Canvas (deleted, or not synced yet): "
+                "no one can master it until the instructor restores it or an admin changes the badge's assessments"
+            )
+        return outcome(MISSING_IN_CANVAS, False, reason, activity=False)
     if result is None or (result.workflow_state in ("", "unsubmitted") and not result.graded):
         return outcome(NOT_SUBMITTED, False, "not submitted yet", activity=False)
     if result.excused:
@@ -273,7 +305,11 @@ def assessment_evaluate(
         return outcome(GRADED_NOT_POSTED, False, "graded, but the grade is not posted yet")
     if result.score is None or not result.graded:
         return outcome(AWAITING_GRADING, False, "submitted, awaiting grading")
+    # A badge certifies skill: by default mastery is judged on what the grader entered, before the
+    # late/missing policy's deduction (Canvas's `entered_score`); `score` is after it.
     score = result.score
+    if mastery_score != SCORE_AFTER_PENALTIES and result.entered_score is not None:
+        score = result.entered_score
     if needed is None:
         return outcome(
             NOT_MASTERED, False, "this assessment has no points possible, so mastery cannot be decided", score=score
@@ -283,6 +319,8 @@ def assessment_evaluate(
     if min_criterion_percent is not None and spec.criteria:
         rows = []
         for criterion in spec.criteria:
+            if criterion.ignore_for_scoring:
+                continue  # rated for feedback only: Canvas leaves it out of the score, and so does mastery
             need = criterion.points * min_criterion_percent / Decimal(100) if criterion.points is not None else None
             earned = result.rubric_points.get(criterion.id)
             met = need is None or (earned is not None and earned >= need)
@@ -371,6 +409,14 @@ def final_grade_evaluate(
         if e.override_score is not None or e.override_grade:
             value = e.override_grade or f"{points_text(e.override_score)}%"
             return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, True, value, f"final grade entered ({value})")
+    if rule.final_grade_override_allowed is False:
+        return FinalGradeOutcome(
+            FINAL_GRADE_OVERRIDE,
+            False,
+            "",
+            "this course does not allow Final Grade Override in Canvas, so the final grade this badge needs "
+            "cannot be entered until the instructor turns it on",
+        )
     return FinalGradeOutcome(
         FINAL_GRADE_OVERRIDE, False, "", "the instructor has not entered the final grade (Final Grade Override) yet"
     )
@@ -383,6 +429,7 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
             spec=spec,
             result=learner.results.get(spec.assignment_id),
             min_criterion_percent=rule.min_rubric_criterion_percent,
+            mastery_score=rule.mastery_score,
         )
         for spec in rule.assessments
     )
@@ -405,6 +452,8 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
 
     if learner.award == AWARD_LIVE:
         return done(ISSUED, "the badge has been issued")
+    if learner.award == AWARD_ELSEWHERE:
+        return done(HELD_ELSEWHERE, "the learner already holds this badge from another course")
     if learner.award == AWARD_REVOKED:
         return done(REVOKED, "the badge was issued and then revoked")
     if not enrollment.counts:
@@ -414,6 +463,8 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
     if eligible_by_rule:
         return done(ELIGIBLE, "every credentialing assessment is mastered and the final grade is entered")
     pending = sum(1 for o in outcomes if o.status in (AWAITING_GRADING, GRADED_NOT_POSTED))
+    # Unpublished or deleted in Canvas: the rule no longer matches Canvas, which is not the learner's doing.
+    blocked = sum(1 for o in outcomes if o.status == MISSING_IN_CANVAS)
     if final.entered and pending:
         # Grading is not finished: "not earned" would be premature (and alarming) until it is.
         return done(
@@ -421,9 +472,22 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
             f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
             f"{pending} still awaiting grading or posting",
         )
+    if final.entered and blocked:
+        return done(
+            IN_PROGRESS,
+            f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
+            f"{blocked} not available in Canvas (unpublished or deleted) until the instructor restores "
+            f"{'it' if blocked == 1 else 'them'} or the badge's assessments change",
+        )
     if final.entered:
         return done(NOT_EARNED, f"the final grade was entered with {k} of {n} credentialing assessments mastered")
     if all_mastered:
+        if final.source == FINAL_GRADE_OVERRIDE and rule.final_grade_override_allowed is False:
+            return done(
+                AWAITING_FINAL_GRADE,
+                f"all {n} credentialing assessments mastered, but this course does not allow Final Grade Override "
+                "in Canvas, so the final grade cannot be entered until the instructor turns it on",
+            )
         return done(AWAITING_FINAL_GRADE, f"all {n} credentialing assessments mastered; waiting for the final grade")
     if any(o.activity for o in outcomes):
         return done(IN_PROGRESS, f"{k} of {n} credentialing assessments mastered")

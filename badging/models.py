@@ -105,6 +105,8 @@ class CourseBadge(models.Model):
 
     MASTERY_PERCENT = "percent"
     MASTERY_POINTS = "points"
+    SCORE_ENTERED = "entered"
+    SCORE_AFTER_PENALTIES = "after_penalties"
     FINAL_GRADE_OVERRIDE = "override"
     FINAL_GRADE_ASSIGNMENT = "assignment"
 
@@ -121,6 +123,16 @@ class CourseBadge(models.Model):
     mastery_min_points = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     # {"<canvas assignment id>": {"min_percent": N} | {"min_points": N}}
     mastery_overrides = models.JSONField(default=dict, blank=True)
+    # Which Canvas score mastery is judged on: the grader's entered score (before late/missing
+    # penalties: a badge certifies the skill, not punctuality) or Canvas's score after them.
+    mastery_score = models.CharField(
+        max_length=20,
+        choices=[
+            (SCORE_ENTERED, "The score the grader entered (before late penalties)"),
+            (SCORE_AFTER_PENALTIES, "Canvas's score after late/missing penalties"),
+        ],
+        default=SCORE_ENTERED,
+    )
     # Optional minimum rubric rating per criterion, as a share of the criterion's points (0-100).
     min_rubric_criterion_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     final_grade_source = models.CharField(
@@ -134,6 +146,10 @@ class CourseBadge(models.Model):
     final_grade_assignment_id = models.CharField(max_length=64, blank=True)
     final_grade_assignment_name = models.CharField(max_length=255, blank=True)
     active = models.BooleanField(default=True)
+    # Teaching assistants see the dashboard read-only unless this is on; instructors always act.
+    teaching_assistants_may_act = models.BooleanField(
+        default=False, help_text="Let teaching assistants act on this badge (sync, retry, revoke, resend, keep)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,12 +174,39 @@ class CourseSync(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # graded_since watermark for incremental submission syncs (Canvas time of the last full/incremental pass).
     submissions_graded_since = models.DateTimeField(null=True, blank=True)
+    # Canvas's course setting "Allow final grade override" as last read (None: not read yet). Off,
+    # Canvas reports no override at all, so a rule on the Final Grade Override cannot be met.
+    allow_final_grade_override = models.BooleanField(null=True, blank=True)
     last_status = models.CharField(max_length=20, blank=True)
     last_error = models.TextField(blank=True)
     requested_at = models.DateTimeField(null=True, blank=True)
+    # When the roster pass last read the course's teachers and TAs (CourseStaff).
+    staff_synced_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"sync of {self.course}"
+
+
+class CourseStaff(models.Model):
+    """A teacher or TA enrollment as the last roster sync read it: before every instructor action
+    the launching instructor must still be listed here (when the roster is newer than the launch)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="staff")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="staff_enrollments")
+    canvas_enrollment_id = models.CharField(max_length=64)
+    enrollment_type = models.CharField(max_length=40)
+    state = models.CharField(max_length=20)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "canvas_enrollment_id"], name="badging_coursestaff_unique")
+        ]
+        indexes = [models.Index(fields=["course", "person"], name="badging_coursestaff_person_idx")]
+        verbose_name_plural = "course staff"
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.enrollment_type}, {self.state}) in {self.course}"
 
 
 class SyncRun(models.Model):
@@ -248,7 +291,11 @@ class AssessmentResult(models.Model):
     workflow_state = models.CharField(
         max_length=30, blank=True, help_text="unsubmitted, submitted, pending_review, graded"
     )
+    # Canvas's score: after the late/missing policy's deductions.
     score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # What the grader entered, before deductions (Canvas's entered_score), and the deduction.
+    entered_score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    points_deducted = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     grade = models.CharField(max_length=40, blank=True)
     excused = models.BooleanField(default=False)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -278,6 +325,7 @@ class LearnerProgress(models.Model):
     NOT_EARNED = "not_earned"
     REVOKED = "revoked"
     INELIGIBLE = "ineligible"  # dropped, inactive, Student View
+    HELD_ELSEWHERE = "held_elsewhere"  # holds the badge class through another course's badge
     STATES = [
         (NOT_STARTED, "Not started"),
         (IN_PROGRESS, "In progress"),
@@ -287,12 +335,19 @@ class LearnerProgress(models.Model):
         (NOT_EARNED, "Not earned"),
         (REVOKED, "Revoked"),
         (INELIGIBLE, "Not enrolled"),
+        (HELD_ELSEWHERE, "Holds this badge from another course"),
     ]
 
     ISSUE_NONE = ""
     ISSUE_QUEUED = "queued"
+    ISSUE_ISSUING = "issuing"
     ISSUE_FAILED = "failed"
-    ISSUE_CHOICES = [(ISSUE_NONE, "—"), (ISSUE_QUEUED, "Queued"), (ISSUE_FAILED, "Failed, will retry")]
+    ISSUE_CHOICES = [
+        (ISSUE_NONE, "—"),
+        (ISSUE_QUEUED, "Queued"),
+        (ISSUE_ISSUING, "Being issued"),
+        (ISSUE_FAILED, "Failed, will retry"),
+    ]
 
     course_badge = models.ForeignKey(CourseBadge, on_delete=models.CASCADE, related_name="progress")
     learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="badge_progress")
@@ -306,7 +361,12 @@ class LearnerProgress(models.Model):
     issue_status = models.CharField(max_length=10, choices=ISSUE_CHOICES, default=ISSUE_NONE, blank=True)
     issue_attempts = models.PositiveIntegerField(default=0)
     issue_error = models.TextField(blank=True)
+    # Queued: when to queue again if no worker took it; being issued: when the worker's lease runs
+    # out (it renews it while working); failed: when to retry. The reconciler takes every row past it.
     issue_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker issuing this learner now (a token per batch run), and since when.
+    issue_claim = models.CharField(max_length=32, blank=True)
+    issue_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["course_badge", "learner"], name="badging_progress_unique")]
@@ -385,6 +445,7 @@ class Delivery(models.Model):
     KIND_EMAIL = "email"
     KIND_CANVAS_CREDENTIALS = "canvas_credentials"
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -395,10 +456,24 @@ class Delivery(models.Model):
     )
     status = models.CharField(
         max_length=10,
-        choices=[(PENDING, gettext_lazy("Pending")), (SENT, gettext_lazy("Sent")), (FAILED, gettext_lazy("Failed"))],
+        choices=[
+            (PENDING, gettext_lazy("Pending")),
+            (SENDING, gettext_lazy("Sending")),
+            (SENT, gettext_lazy("Sent")),
+            (FAILED, gettext_lazy("Failed")),
+        ],
         default=PENDING,
     )
     attempts = models.PositiveIntegerField(default=0)
+    # Written and committed before each email goes to the mail server (status "sending", with a
+    # lease in next_attempt_at): a worker that died after the server took the email but before
+    # "sent" was committed leaves it behind, and the next attempt counts a possible extra email here.
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    unconfirmed_sends = models.PositiveIntegerField(
+        default=0,
+        help_text="Sends whose outcome is unknown (the worker died or the connection dropped): "
+        "the learner may have received this many extra emails",
+    )
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

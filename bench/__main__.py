@@ -1,9 +1,9 @@
-"""Run one benchmark: python -m bench {sync,issue,dashboard} [options]."""
+"""Run one benchmark: python -m bench {sync,issue,dashboard,chaos} [options]."""
 
 import importlib
 import sys
 
-BENCHES = ("sync", "issue", "dashboard")
+BENCHES = ("sync", "issue", "dashboard", "chaos")
 
 
 def main() -> int:

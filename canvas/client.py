@@ -3,8 +3,11 @@
 Canvas rules it follows (reference lti-canvas.md §B2-B3):
 - pages of at most 100, next page from the Link header, its URL used as given (bookmarks are
   opaque and case-sensitive);
-- one request at a time; 403 "Rate Limit Exceeded" means wait and retry, and a low
+- one request at a time per client, and at most CANVAS_MAX_IN_FLIGHT_PER_TOKEN per API token across
+  every worker (canvas/budget.py); 403 "Rate Limit Exceeded" means wait and retry, and a low
   X-Rate-Limit-Remaining means slow down before the bucket runs dry;
+- errors by Canvas's own shapes: 401 with WWW-Authenticate is a bad token, 401 "unauthorized" a
+  missing permission, any other 403 a request Canvas refuses as asked (errors.py);
 - timeouts on every call; 5xx, timeouts and connection failures retried with exponential
   backoff and jitter, a bounded number of times.
 """
@@ -25,10 +28,13 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from canvas.budget import TokenBudget
 from canvas.errors import (
     CanvasAuthError,
+    CanvasBadRequestError,
     CanvasConfigurationError,
     CanvasError,
+    CanvasInvalidAssignmentsError,
     CanvasNotFoundError,
     CanvasPermissionError,
     CanvasThrottledError,
@@ -38,6 +44,7 @@ from canvas.records import (
     CanvasAssignment,
     CanvasAssignmentGroup,
     CanvasCourse,
+    CanvasCourseSettings,
     CanvasEnrollment,
     CanvasSubmission,
     CanvasUser,
@@ -71,6 +78,7 @@ class CanvasClient:
         max_retries: int | None = None,
         max_throttle_waits: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        budget: TokenBudget | None = None,
     ):
         if getattr(platform, "is_trusted", True) is False:
             raise CanvasConfigurationError(
@@ -96,6 +104,7 @@ class CanvasClient:
         # Background syncs pass MAX_THROTTLE_WAITS; interactive callers keep the short retry budget.
         self._max_throttle_waits = max_throttle_waits if max_throttle_waits is not None else self._max_retries
         self._sleep = sleep
+        self._budget = budget or TokenBudget(self._token)
         self._verify = getattr(settings, "CANVAS_VERIFY_TLS", True)
         # Every HTTP request sent, retries included (SyncRun.canvas_requests, benchmarks).
         self.request_count = 0
@@ -110,6 +119,10 @@ class CanvasClient:
 
     def get_course(self, course_id: str) -> CanvasCourse:
         return CanvasCourse.from_api(self._get_json(f"/courses/{course_id}"))
+
+    def get_course_settings(self, course_id: str) -> CanvasCourseSettings:
+        """The course settings the badge rule depends on (`/courses/:id/settings`)."""
+        return CanvasCourseSettings.from_api(self._get_json(f"/courses/{course_id}/settings"))
 
     def list_assignment_groups(self, course_id: str) -> list[CanvasAssignmentGroup]:
         return [CanvasAssignmentGroup.from_api(g) for g in self._paginate(f"/courses/{course_id}/assignment_groups")]
@@ -131,7 +144,10 @@ class CanvasClient:
         student_ids: Iterable[str] | None = None,
         workflow_state: str | None = None,
     ) -> Iterator[CanvasSubmission]:
-        """Submissions (with rubric assessments) of all students, or of `student_ids`, on these assignments."""
+        """Submissions (with rubric assessments) of all students, or of `student_ids`, on these assignments.
+
+        Every id must be a published assignment: Canvas refuses the whole request otherwise
+        (CanvasInvalidAssignmentsError)."""
         assignment_ids = list(assignment_ids)
         if not assignment_ids:
             return
@@ -177,7 +193,9 @@ class CanvasClient:
             yield CanvasUser.from_api(item)
 
     def get_user_primary_email(self, user_id: str) -> str:
-        """The user's primary email now (profile, else communication channel at position 1); "" if none."""
+        """The user's primary email now (profile, else their first *active* email channel); "" if none.
+
+        An unconfirmed channel is never used: nobody proved they own that address."""
         try:
             profile = self._get_json(f"/users/{user_id}/profile")
             email = (profile.get("primary_email") or "").strip()
@@ -188,7 +206,7 @@ class CanvasClient:
         channels = [
             c
             for c in self._paginate(f"/users/{user_id}/communication_channels")
-            if c.get("type") == "email" and c.get("workflow_state", "active") in ("active", "unconfirmed")
+            if c.get("type") == "email" and c.get("workflow_state") == "active"
         ]
         channels.sort(key=lambda c: c.get("position") or 0)
         return (channels[0].get("address") or "").strip() if channels else ""
@@ -257,9 +275,10 @@ class CanvasClient:
             self.request_count += 1
             started = time.perf_counter()
             try:
-                response = self._session.get(
-                    url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
-                )
+                with self._budget.slot():
+                    response = self._session.get(
+                        url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
+                    )
             except OutboundRefused as exc:
                 # A redirect or an address an admin did not allow: retrying cannot help.
                 raise CanvasConfigurationError(
@@ -338,21 +357,52 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+_NOT_AUTHORIZED = " (Canvas: user not authorized to perform that action)"
+
+
 def _client_error(response: requests.Response, url: str) -> CanvasError:
     status = response.status_code
     path = _path(url)
     detail = _canvas_message(response)
+    lowered = response.text[:1000].lower()
     if status == 401:
-        return CanvasAuthError(
-            "the Canvas API token was revoked or is invalid: ask your Canvas admin to issue a new token "
-            "for the badges tool and enter it in the platform settings",
+        # lib/authentication_methods.rb: a request without a usable token gets WWW-Authenticate
+        # (and "Invalid access token." for a bad one); a user who may not do this gets
+        # {"status": "unauthorized", ...} without it.
+        if "insufficient scope" in lowered or "invalid_scope" in lowered:
+            # A scoped developer key without this endpoint (AccessTokenScopeError, also a 401).
+            return CanvasPermissionError(
+                f"the Canvas API token's developer key does not allow {path}{detail}: ask your Canvas admin to "
+                "add the GET scopes the README lists to the key, or to use an unscoped token",
+                status=status,
+                url=path,
+            )
+        if response.headers.get("WWW-Authenticate") or "invalid access token" in lowered:
+            return CanvasAuthError(
+                "the Canvas API token was revoked or is invalid: ask your Canvas admin to issue a new token "
+                "for the badges tool (it may have expired) and enter it in the platform settings",
+                status=status,
+                url=path,
+            )
+        return CanvasPermissionError(
+            f"the Canvas API token works, but its user may not read this ({path}){detail or _NOT_AUTHORIZED}: "
+            "ask your Canvas admin to use a token of an account that is an admin of the courses' account, or a "
+            "teacher in every badged course, with the permissions listed in the README (view all grades, manage "
+            "grades, read the course roster, view users' email addresses)",
             status=status,
             url=path,
         )
     if status == 403:
-        return CanvasPermissionError(
-            "the Canvas API token is not allowed to read this course's data "
-            f"({path}): the token's user must be a teacher or admin of the course{detail}",
+        if "invalid assignment ids requested" in lowered:
+            return CanvasInvalidAssignmentsError(
+                f"Canvas refused to report grades ({path}) because a requested assignment is unpublished or "
+                "deleted in Canvas",
+                status=status,
+                url=path,
+            )
+        return CanvasBadRequestError(
+            f"Canvas refused the request as it was asked ({status} on {path}){detail}; this is not a missing "
+            "permission: please report it to the badges tool's maintainers",
             status=status,
             url=path,
         )
@@ -376,6 +426,8 @@ def _canvas_message(response: requests.Response) -> str:
             messages = [str(e.get("message", "")) for e in body["errors"] if isinstance(e, dict)]
         elif body.get("message"):
             messages = [str(body["message"])]
+        elif isinstance(body.get("error"), str):
+            messages = [body["error"]]
     text = "; ".join(m for m in messages if m)
     return f" (Canvas: {text[:200]})" if text else ""
 

@@ -56,6 +56,8 @@ class RubricCriterion:
     long_description: str
     points: Decimal | None
     ratings: tuple[RubricRating, ...] = ()
+    # Canvas lets a criterion (typically an outcome-aligned one) be assessed but left out of the score.
+    ignore_for_scoring: bool = False
 
     def to_json(self) -> dict:
         """The shape stored in Assignment.rubric (Canvas's own, numbers as floats)."""
@@ -64,6 +66,7 @@ class RubricCriterion:
             "description": self.description,
             "long_description": self.long_description,
             "points": _float(self.points),
+            "ignore_for_scoring": self.ignore_for_scoring,
             "ratings": [{"id": r.id, "description": r.description, "points": _float(r.points)} for r in self.ratings],
         }
 
@@ -110,6 +113,7 @@ class CanvasAssignment:
                     )
                     for r in c.get("ratings") or []
                 ),
+                ignore_for_scoring=bool(c.get("ignore_for_scoring")),
             )
             for c in data.get("rubric") or []
         )
@@ -146,13 +150,17 @@ class CanvasSubmission:
     assignment_id: str
     user_id: str
     workflow_state: str
-    score: Decimal | None
+    score: Decimal | None  # after late/missing-policy deductions
     grade: str
     excused: bool
     submitted_at: datetime | None
     graded_at: datetime | None
     posted_at: datetime | None
     rubric_assessment: dict[str, CriterionAssessment] = field(default_factory=dict)
+    # What the grader entered, before late/missing-policy deductions; points_deducted is the difference.
+    entered_score: Decimal | None = None
+    points_deducted: Decimal | None = None
+    late: bool = False
 
     @classmethod
     def from_api(cls, data: dict) -> CanvasSubmission:
@@ -176,6 +184,11 @@ class CanvasSubmission:
             graded_at=_datetime(data.get("graded_at")),
             posted_at=_datetime(data.get("posted_at")),
             rubric_assessment=rubric,
+            # Older Canvas (and callers that cannot see the grade) omit entered_score: then nothing was
+            # deducted that we can know of, and the entered score is the score.
+            entered_score=_decimal(data["entered_score"]) if "entered_score" in data else _decimal(data.get("score")),
+            points_deducted=_decimal(data.get("points_deducted")),
+            late=bool(data.get("late")),
         )
 
     def rubric_assessment_json(self) -> dict:
@@ -235,6 +248,27 @@ class CanvasGrades:
             override_grade=data.get("override_grade") or "",
         )
 
+    @classmethod
+    def from_enrollment(cls, enrollment: dict) -> CanvasGrades:
+        """The grades of an enrollment. Canvas puts the course's Final Grade Override under `grades`
+        and, for some callers and versions, also at the top level of the enrollment
+        (`override_score`/`override_grade`): either place counts. `current_period_override_*` (a
+        grading period's override) is deliberately not read: it is not the course's final grade."""
+        grades = cls.from_api(enrollment.get("grades"))
+        if grades.override_score is None and not grades.override_grade:
+            top_score = _decimal(enrollment.get("override_score"))
+            top_grade = enrollment.get("override_grade") or ""
+            if top_score is not None or top_grade:
+                return cls(
+                    current_score=grades.current_score,
+                    final_score=grades.final_score,
+                    current_grade=grades.current_grade,
+                    final_grade=grades.final_grade,
+                    override_score=top_score,
+                    override_grade=str(top_grade),
+                )
+        return grades
+
     @property
     def has_override(self) -> bool:
         return self.override_score is not None or bool(self.override_grade)
@@ -261,7 +295,7 @@ class CanvasEnrollment:
             course_section_id=_str_id(data.get("course_section_id")),
             type=data.get("type") or data.get("role") or "",
             enrollment_state=data.get("enrollment_state") or "",
-            grades=CanvasGrades.from_api(data.get("grades")),
+            grades=CanvasGrades.from_enrollment(data),
             user=user,
         )
 
@@ -287,3 +321,14 @@ class CanvasCourse:
             workflow_state=data.get("workflow_state") or "",
             locale=str(data.get("locale") or "")[:35],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasCourseSettings:
+    """`GET /courses/:id/settings`: only the settings the badge rule depends on."""
+
+    allow_final_grade_override: bool
+
+    @classmethod
+    def from_api(cls, data: dict) -> CanvasCourseSettings:
+        return cls(allow_final_grade_override=bool(data.get("allow_final_grade_override")))

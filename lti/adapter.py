@@ -9,10 +9,15 @@ pylti1p3 2.0.0 leaves gaps that this module closes (reference/lti-canvas.md §A)
   `azp`, when present or when `aud` lists several audiences, must equal it; exp/iat are checked
   with a small leeway;
 - the nonce is single-use (an atomic `cache.add`), so a replayed id_token is refused;
+- the nonce is bound to the state of its login: pylti1p3 accepts any nonce it issued, so an
+  id_token from another login of the same browser (another tab, another course) would pass with
+  this login's state; the login step records which nonce went with which state, the launch step
+  requires the id_token's nonce to be that one;
 - several registrations may share one issuer (Canvas cloud): lookups are always by iss + client_id.
 """
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -355,11 +360,20 @@ class BadgesMessageLaunch(DjangoMessageLaunch):
             raise Refused("malformed_token", "no kid in the JWT header")
         return self
 
+    # The SHA-256 of the nonce issued with the posted state (set by launch_validate).
+    expected_nonce_digest: str | None = None
+
     def validate_nonce(self):
         try:
-            return super().validate_nonce()
+            super().validate_nonce()
         except LtiException as exc:
             raise Refused("nonce_mismatch", str(exc)) from exc
+        nonce = str(self._jwt["body"].get("nonce") or "")
+        if not self.expected_nonce_digest or not hmac.compare_digest(
+            hashlib.sha256(nonce.encode()).hexdigest(), self.expected_nonce_digest
+        ):
+            raise Refused("nonce_mismatch", "the id_token's nonce was not issued with the posted state")
+        return self
 
     def validate_registration(self):
         body = self._jwt["body"]
@@ -470,6 +484,7 @@ def launch_validate(request) -> ValidatedLaunch:
 
     tool_conf = DbToolConf()
     launch = BadgesMessageLaunch(DjangoRequest(request, post_only=True), tool_conf, requests_session=http_session())
+    launch.expected_nonce_digest = cache.get(_login_nonce_cache_key(state))
     storage = DjangoCacheDataStorage()
     try:
         launch.set_launch_data_storage(storage)
@@ -490,6 +505,10 @@ def launch_validate(request) -> ValidatedLaunch:
 
 def _login_params_cache_key(state: str) -> str:
     return f"lti:login-params:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+def _login_nonce_cache_key(state: str) -> str:
+    return f"lti:login-nonce:{hashlib.sha256(state.encode()).hexdigest()}"
 
 
 def login_params_for_state(state: str) -> dict[str, str] | None:
@@ -520,7 +539,10 @@ def oidc_login(request, *, launch_url: str):
         raise Refused("unknown_platform", str(exc)) from exc
     location = redirect.get_redirect_url()
     state = _query_value(location, "state")
+    nonce = _query_value(location, "nonce")
     cache.set(_login_params_cache_key(state), {k: v for k, v in params.items() if v}, LOGIN_STATE_SECONDS)
+    # Which nonce this login issued: the launch posting this state must carry exactly that one.
+    cache.set(_login_nonce_cache_key(state), hashlib.sha256(nonce.encode()).hexdigest(), LOGIN_STATE_SECONDS)
     return redirect.do_redirect()
 
 

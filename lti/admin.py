@@ -281,8 +281,18 @@ class ToolKeyAdmin(admin.ModelAdmin):
 
 @admin.register(LaunchContext)
 class LaunchContextAdmin(admin.ModelAdmin):
-    list_display = ["person", "role", "is_teaching_assistant", "is_test_user", "course", "created_at", "expires_at"]
-    list_filter = ["role", "is_test_user", "platform"]
+    list_display = [
+        "person",
+        "role",
+        "is_teaching_assistant",
+        "is_test_user",
+        "concluded",
+        "course",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+    ]
+    list_filter = ["role", "is_test_user", "concluded", "platform"]
     search_fields = ["person__name", "person__canvas_user_id", "course__name", "course__canvas_course_id"]
     list_select_related = ["person", "course"]
 

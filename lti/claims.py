@@ -44,6 +44,7 @@ class LaunchClaims:
     email: str = ""
     api_base_url: str = ""
     locale: str = ""
+    concluded_roles: str = ""
     custom: dict = field(default_factory=dict)
 
 
@@ -89,5 +90,6 @@ def claims_parse(body: dict) -> LaunchClaims:
         email=_email(custom_value(custom, "email")) or _email(str(body.get("email") or "")),
         api_base_url=custom_value(custom, "canvas_api_base_url"),
         locale=_locale(body),
+        concluded_roles=custom_value(custom, "concluded_roles"),
         custom={k: v for k, v in custom.items() if isinstance(v, str)},
     )

@@ -23,6 +23,9 @@ CUSTOM_FIELDS = {
     "canvas_course_id": "$Canvas.course.id",
     "canvas_api_base_url": "$Canvas.api.baseUrl",
     "email": "$Person.email.primary",
+    # The LIS roles of the person's concluded enrollments in the course: Canvas sends course roles
+    # for current enrollments only, so a learner whose term has ended launches without one.
+    "concluded_roles": "$Canvas.membership.concludedRoles",
 }
 CLAIMS = ["iss", "sub", "name", "given_name", "family_name", "email", "locale"]
 

@@ -148,6 +148,16 @@ REFUSALS: dict[str, tuple[int, Promise, Promise, Promise]] = {
             "canvas_course_id=$Canvas.course.id."
         ),
     ),
+    "identity_conflict": (
+        403,
+        _("This launch does not match this course or person"),
+        _("The course or person Canvas signed for this launch is recorded here with different Canvas ids."),
+        _(
+            "Open Badges again from your course menu. If it keeps failing, tell your Canvas administrator "
+            "(the developer key's custom fields must be canvas_course_id=$Canvas.course.id and "
+            "canvas_user_id=$Canvas.user.id)."
+        ),
+    ),
     "missing_user": (
         400,
         _("Badges could not tell who you are"),

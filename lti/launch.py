@@ -1,11 +1,25 @@
-"""How views receive the launch context: the opaque id in the URL, checked and not expired."""
+"""How views receive the launch context: the opaque id in the URL, checked and not expired.
 
+The launch link (/l/<id>/…) is a bearer capability, so it is kept short-lived and tied to its
+browser where possible:
+- it ends after LTI_LAUNCH_IDLE_MINUTES without use (sliding), and at the latest
+  LTI_LAUNCH_MAX_HOURS after the launch;
+- the launch response gives the browser a cookie of its own for this launch; once that cookie has
+  come back, the link works only with it (a copied link is refused in another browser). Inside
+  Canvas's iframe a browser that blocks third-party cookies never sends it back: the link then
+  works without it (idle and absolute limits still apply).
+"""
+
+import hashlib
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from lti.models import LaunchContext
@@ -22,11 +36,58 @@ NOT_YOURS = (
     _("This page is for instructors of this course."),
     _("Go back to Badges from your Canvas course menu."),
 )
+OTHER_BROWSER = (
+    _("This link belongs to another browser"),
+    _("Badges pages are opened from Canvas, in the browser that opened them; a copied link does not work elsewhere."),
+    _("Click Badges in your Canvas course menu."),
+)
+# Writing last_used_at on every request is not needed for a timeout counted in minutes.
+LAST_USED_WRITE_INTERVAL = timedelta(seconds=60)
+
+
+def launch_cookie_name(public_id: str) -> str:
+    """The cookie of one launch (several launches, e.g. two courses, may share a browser)."""
+    return "sfb-launch-" + hashlib.sha256(public_id.encode()).hexdigest()[:16]
+
+
+def launch_cookie_set(response, *, launch: LaunchContext, browser_key: str, secure: bool) -> None:
+    response.set_cookie(
+        launch_cookie_name(launch.public_id),
+        browser_key,
+        max_age=settings.LTI_LAUNCH_MAX_HOURS * 3600,
+        path="/l/",
+        secure=secure,
+        httponly=True,
+        # Inside Canvas's iframe the tool is a third party: only SameSite=None (and Secure) comes back.
+        samesite="None" if secure else "Lax",
+    )
 
 
 def _refused(request, status: int, title, message, advice):
     context = {"title": title, "message": message, "advice": advice}
     return render(request, "lti/error.html", context, status=status)
+
+
+def launch_usable(request, launch: LaunchContext) -> tuple[bool, str]:
+    """(usable, why not) for this request: idle timeout, then the browser binding. Records the use
+    (and binds the launch to its browser the first time its cookie comes back)."""
+    now = timezone.now()
+    last_used = launch.last_used_at or launch.created_at
+    if now - last_used > timedelta(minutes=settings.LTI_LAUNCH_IDLE_MINUTES):
+        return False, "idle"
+    updates: dict = {}
+    cookie = request.COOKIES.get(launch_cookie_name(launch.public_id))
+    if launch.browser_key_hash and (launch.browser_bound or cookie is not None):
+        presented = hashlib.sha256((cookie or "").encode()).hexdigest()
+        if not constant_time_compare(presented, launch.browser_key_hash):
+            return False, "other_browser"
+        if not launch.browser_bound:
+            updates["browser_bound"] = launch.browser_bound = True
+    if now - last_used >= LAST_USED_WRITE_INTERVAL:
+        updates["last_used_at"] = launch.last_used_at = now
+    if updates:
+        LaunchContext.objects.filter(pk=launch.pk).update(**updates)
+    return True, ""
 
 
 def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
@@ -45,6 +106,17 @@ def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
             )
             if launch is None:
                 return _refused(request, 404, *EXPIRED)
+            # An unusable link may be in someone else's browser: its refusal speaks the browser's
+            # language, as for a link that does not exist.
+            usable, why = launch_usable(request, launch)
+            if not usable:
+                response = _refused(
+                    request,
+                    403 if why == "other_browser" else 404,
+                    *(OTHER_BROWSER if why == "other_browser" else EXPIRED),
+                )
+                add_never_cache_headers(response)
+                return response
             # The user's Canvas language wins over the browser's (LocaleMiddleware chose that one).
             language = language_for(launch.locale)
             if language:

@@ -147,7 +147,15 @@ class Course(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique"),
+            # A signed context (launch claim context.id) is one course: a custom field cannot move it.
+            models.UniqueConstraint(
+                fields=["platform", "lti_context_id"],
+                condition=~Q(lti_context_id=""),
+                name="lti_course_context_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"Course {self.canvas_course_id}"
@@ -172,6 +180,10 @@ class Person(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_user_id"], name="lti_person_unique"),
+            # A signed subject (launch claim sub) is one person.
+            models.UniqueConstraint(
+                fields=["platform", "lti_sub"], condition=~Q(lti_sub=""), name="lti_person_sub_unique"
+            ),
         ]
         indexes = [models.Index(fields=["platform", "lti_sub"], name="lti_person_sub_idx")]
 
@@ -199,12 +211,21 @@ class LaunchContext(models.Model):
     role = models.CharField(max_length=20, choices=ROLE_CHOICES)
     is_teaching_assistant = models.BooleanField(default=False)
     is_test_user = models.BooleanField(default=False, help_text="Canvas Student View: never badged")
+    # The person's enrollment in the course has concluded ($Canvas.membership.concludedRoles, no
+    # current course role): every page is read-only.
+    concluded = models.BooleanField(default=False, help_text="Concluded enrollment: read-only")
     roles = models.JSONField(default=list)
     email = models.EmailField(max_length=320, blank=True)
     # The LTI launch_presentation locale (or the top-level locale claim), e.g. "es", "fr-CA", "ar".
     locale = models.CharField(max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The absolute end (LTI_LAUNCH_MAX_HOURS after the launch); an idle link ends earlier
+    # (LTI_LAUNCH_IDLE_MINUTES after last_used_at).
     expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # The launching browser's cookie (its SHA-256): once it has come back, the link works only with it.
+    browser_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    browser_bound = models.BooleanField(default=False, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["expires_at"], name="lti_launch_expires_idx")]

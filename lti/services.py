@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
@@ -26,11 +27,10 @@ from lti.models import (
     RegistrationInvite,
     ToolKey,
 )
-from lti.roles import NoUsableRole, RoleDecision, role_decide
+from lti.roles import NoUsableRole, RoleDecision, concluded_roles_parse, role_decide
 
 logger = logging.getLogger(__name__)
 
-LAUNCH_CONTEXT_LIFETIME = timedelta(hours=8)
 TOOL_KEY_BITS = 2048
 
 
@@ -345,7 +345,9 @@ def course_upsert(
         )
     except IntegrityError:  # a concurrent launch created it first
         course, created = Course.objects.get(platform=platform, canvas_course_id=canvas_course_id), False
-    changed = [k for k, v in defaults.items() if getattr(course, k) != v]
+    # The signed context a course is bound to never changes (lti_course_context_unique).
+    rebind = bool(course.lti_context_id)
+    changed = [k for k, v in defaults.items() if getattr(course, k) != v and not (k == "lti_context_id" and rebind)]
     if not created and changed:
         for key in changed:
             setattr(course, key, defaults[key])
@@ -384,7 +386,12 @@ def person_upsert(
     except IntegrityError:
         person, created = Person.objects.get(platform=platform, canvas_user_id=canvas_user_id), False
     if not created:
-        changed = [k for k, v in defaults.items() if k != "email_read_at" and getattr(person, k) != v]
+        # A person's signed subject never changes (lti_person_sub_unique).
+        changed = [
+            k
+            for k, v in defaults.items()
+            if k != "email_read_at" and getattr(person, k) != v and not (k == "lti_sub" and person.lti_sub)
+        ]
         if defaults.get("email"):
             changed.append("email_read_at")
         if changed:
@@ -423,8 +430,15 @@ def launch_context_create(
     email: str = "",
     locale: str = "",
 ) -> LaunchContext:
-    """A server-side record of this launch, addressed by an opaque id, valid for 8 hours."""
-    return LaunchContext.objects.create(
+    """A server-side record of this launch, addressed by an opaque id: it ends when unused for
+    LTI_LAUNCH_IDLE_MINUTES, and at the latest LTI_LAUNCH_MAX_HOURS after the launch.
+
+    `browser_key` (not stored; only its hash is) is the cookie the launch response gives the
+    launching browser (lti.launch.launch_cookie_set): once it comes back, the link only works with it.
+    """
+    now = timezone.now()
+    browser_key = secrets.token_urlsafe(32)
+    context = LaunchContext.objects.create(
         platform=platform,
         deployment=deployment,
         course=course,
@@ -432,16 +446,23 @@ def launch_context_create(
         role=decision.role,
         is_teaching_assistant=decision.is_teaching_assistant,
         is_test_user=decision.is_test_user,
+        concluded=decision.concluded,
         roles=list(roles),
         email=email,
         locale=locale,
-        expires_at=timezone.now() + LAUNCH_CONTEXT_LIFETIME,
+        expires_at=now + timedelta(hours=settings.LTI_LAUNCH_MAX_HOURS),
+        last_used_at=now,
+        browser_key_hash=hashlib.sha256(browser_key.encode()).hexdigest(),
     )
+    context.browser_key = browser_key  # type: ignore[attr-defined]
+    return context
 
 
 def launch_contexts_purge_expired() -> int:
-    """Deletes launch contexts past their expiry; returns how many."""
-    deleted, _ = LaunchContext.objects.filter(expires_at__lte=timezone.now()).delete()
+    """Deletes launch contexts past their absolute expiry or idle for too long; returns how many."""
+    now = timezone.now()
+    idle_since = now - timedelta(minutes=settings.LTI_LAUNCH_IDLE_MINUTES)
+    deleted, _ = LaunchContext.objects.filter(Q(expires_at__lte=now) | Q(last_used_at__lte=idle_since)).delete()
     return deleted
 
 
@@ -488,6 +509,84 @@ def platform_api_base_url_record(*, platform: Platform, launched: str) -> None:
     transaction.on_commit(_frame_ancestors_forget)
 
 
+def _launch_course(*, platform: Platform, parsed) -> Course:
+    """The course of a launch, by the signed `context.id`. The custom canvas_course_id only names
+    the Canvas course the first time a context is seen: it never moves a known context to another
+    course, nor takes over a course already bound to another context."""
+    if not parsed.context_id:
+        raise Refused("missing_course", "no context.id in the launch")
+    course = Course.objects.filter(platform=platform, lti_context_id=parsed.context_id).first()
+    if course is not None:
+        if parsed.canvas_course_id and parsed.canvas_course_id != course.canvas_course_id:
+            logger.warning(
+                "lti launch: context %s is course %s; custom canvas_course_id %r ignored",
+                parsed.context_id,
+                course.canvas_course_id,
+                parsed.canvas_course_id,
+            )
+        return course_upsert(
+            platform=platform,
+            canvas_course_id=course.canvas_course_id,
+            lti_context_id=parsed.context_id,
+            name=parsed.context_title,
+            course_code=parsed.context_label,
+        )
+    if not parsed.canvas_course_id:
+        raise Refused("missing_course", f"no canvas_course_id; context {parsed.context_id!r}")
+    bound = (
+        Course.objects.filter(platform=platform, canvas_course_id=parsed.canvas_course_id)
+        .exclude(lti_context_id="")
+        .first()
+    )
+    if bound is not None:
+        raise Refused(
+            "identity_conflict",
+            f"context {parsed.context_id!r} claims course {parsed.canvas_course_id}, "
+            f"which is context {bound.lti_context_id!r}",
+        )
+    return course_upsert(
+        platform=platform,
+        canvas_course_id=parsed.canvas_course_id,
+        lti_context_id=parsed.context_id,
+        name=parsed.context_title,
+        course_code=parsed.context_label,
+    )
+
+
+def _launch_person(*, platform: Platform, parsed) -> Person:
+    """The person of a launch, by the signed `sub`. The custom canvas_user_id only names the Canvas
+    user the first time a subject is seen: it never writes into another person's record."""
+    person = Person.objects.filter(platform=platform, lti_sub=parsed.sub).first() if parsed.sub else None
+    if person is not None:
+        if parsed.canvas_user_id and parsed.canvas_user_id != person.canvas_user_id:
+            logger.warning(
+                "lti launch: sub %s is Canvas user %s; custom canvas_user_id %r ignored",
+                parsed.sub,
+                person.canvas_user_id,
+                parsed.canvas_user_id,
+            )
+        canvas_user_id = person.canvas_user_id
+    else:
+        canvas_user_id = parsed.canvas_user_id
+        if not canvas_user_id:
+            raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
+        bound = Person.objects.filter(platform=platform, canvas_user_id=canvas_user_id).exclude(lti_sub="").first()
+        if bound is not None and bound.lti_sub != parsed.sub:
+            raise Refused(
+                "identity_conflict",
+                f"sub {parsed.sub!r} claims Canvas user {canvas_user_id}, which is sub {bound.lti_sub!r}",
+            )
+    return person_upsert(
+        platform=platform,
+        canvas_user_id=canvas_user_id,
+        lti_sub=parsed.sub,
+        name=parsed.name,
+        sortable_name=parsed.sortable_name,
+        email=parsed.email,
+        locale=parsed.locale,
+    )
+
+
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
     """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
 
@@ -496,7 +595,7 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
     """
     parsed = claims_parse(claims)
     try:
-        decision = role_decide(parsed.roles)
+        decision = role_decide(parsed.roles, concluded_roles=concluded_roles_parse(parsed.concluded_roles))
     except NoUsableRole as exc:
         raise Refused("no_usable_role", f"roles: {exc}") from exc
     with transaction.atomic():
@@ -504,34 +603,8 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             deployment = deployment_record(platform=platform, deployment_id=deployment_id)
         except Deployment.DoesNotExist as exc:
             raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
-        canvas_course_id = parsed.canvas_course_id
-        if not canvas_course_id and parsed.context_id:
-            known = Course.objects.filter(platform=platform, lti_context_id=parsed.context_id).first()
-            canvas_course_id = known.canvas_course_id if known else ""
-        if not canvas_course_id:
-            raise Refused("missing_course", f"no canvas_course_id; context {parsed.context_id!r}")
-        canvas_user_id = parsed.canvas_user_id
-        if not canvas_user_id and parsed.sub:
-            known_person = Person.objects.filter(platform=platform, lti_sub=parsed.sub).first()
-            canvas_user_id = known_person.canvas_user_id if known_person else ""
-        if not canvas_user_id:
-            raise Refused("missing_user", f"no canvas_user_id for sub {parsed.sub!r}")
-        course = course_upsert(
-            platform=platform,
-            canvas_course_id=canvas_course_id,
-            lti_context_id=parsed.context_id,
-            name=parsed.context_title,
-            course_code=parsed.context_label,
-        )
-        person = person_upsert(
-            platform=platform,
-            canvas_user_id=canvas_user_id,
-            lti_sub=parsed.sub,
-            name=parsed.name,
-            sortable_name=parsed.sortable_name,
-            email=parsed.email,
-            locale=parsed.locale,
-        )
+        course = _launch_course(platform=platform, parsed=parsed)
+        person = _launch_person(platform=platform, parsed=parsed)
         platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
         platform_guid_record(platform=platform, claims=claims)
         context = launch_context_create(
@@ -545,10 +618,11 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
             locale=parsed.locale,
         )
     logger.info(
-        "lti launch: %s as %s%s in course %s (%s)",
+        "lti launch: %s as %s%s%s in course %s (%s)",
         person.canvas_user_id,
         decision.role,
         " (test user)" if decision.is_test_user else "",
+        " (concluded enrollment, read-only)" if decision.concluded else "",
         course.canvas_course_id,
         platform,
     )

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from lti import adapter, config, selectors, services
 from lti.claims import claims_parse
 from lti.errors import Refused
+from lti.launch import launch_cookie_set
 from lti.registration import platform_register_dynamic
 from skillsforward.i18n import language_for
 from skillsforward.middleware import content_security_policy
@@ -69,6 +70,7 @@ def launch(request):
             translation.activate(language)
         return refused_page(request, refusal, stage="launch")
     response = redirect(reverse("badging:launch_home", args=[context.public_id]))
+    launch_cookie_set(response, launch=context, browser_key=context.browser_key, secure=request.is_secure())
     # The state cookie has served its purpose.
     response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
     return response

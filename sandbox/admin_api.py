@@ -105,13 +105,18 @@ def _user(sandbox, user_id) -> SandboxUser:
 
 @admin_json
 def grade(request, sandbox, admin, body, course_id: int):
-    """{"user_id", "assignment_id", "ratings": {criterion_id: rating_id} | "score": n, "post": true}"""
+    """{"user_id", "assignment_id", "ratings": {criterion_id: rating_id} | "score": n, "post": true,
+    "points_deducted"?: n (a late penalty: Canvas's score is the entered score less this)}"""
     course = _course(sandbox, course_id)
     assignment = SandboxAssignment.objects.get(course=course, id=_int(body.get("assignment_id"), "assignment_id"))
     ratings = body.get("ratings")
     if ratings is not None and not (isinstance(ratings, dict) and all(isinstance(v, str) for v in ratings.values())):
         raise SandboxError('ratings must be an object {"criterion id": "rating id"}')
-    grade_input = GradeInput(ratings=ratings, score=_decimal(body.get("score"), "score"))
+    grade_input = GradeInput(
+        ratings=ratings,
+        score=_decimal(body.get("score"), "score"),
+        points_deducted=_decimal(body.get("points_deducted"), "points_deducted"),
+    )
     submission = services.submission_grade(
         assignment=assignment,
         user=_user(sandbox, body.get("user_id")),
@@ -185,19 +190,46 @@ def conclude_course(request, sandbox, admin, body, course_id: int):
 
 @admin_json
 def add_assessment(request, sandbox, admin, body, course_id: int):
-    """{"name", "criteria": ["..."], "points_per_criterion": 4, "group_name"?}"""
+    """{"name", "criteria": ["..."], "points_per_criterion": 4, "group_name"?, "published"?: true,
+    "ignore_for_scoring"?: ["criterion title", ...]}"""
     criteria = body.get("criteria") or []
     if not isinstance(criteria, list):
         raise SandboxError("criteria must be a list of titles")
+    ignored = body.get("ignore_for_scoring") or []
+    if not isinstance(ignored, list):
+        raise SandboxError("ignore_for_scoring must be a list of criterion titles")
     assignment = services.assessment_add(
         course=_course(sandbox, course_id),
         name=str(body.get("name", "")),
         criteria_titles=[str(c) for c in criteria],
         group_name=str(body.get("group_name") or "Credentialing Assessments"),
         points_per_criterion=_int(body.get("points_per_criterion", 4), "points_per_criterion"),
+        published=bool(body.get("published", True)),
+        ignored_for_scoring=[str(c) for c in ignored],
     )
     criteria = assignment.rubric.data if assignment.rubric else []
     return {"assignment_id": assignment.id, "rubric_id": assignment.rubric_id, "criteria": criteria}
+
+
+@admin_json
+def course_settings_set(request, sandbox, admin, body, course_id: int):
+    """{"allow_final_grade_override": true|false}"""
+    value = body.get("allow_final_grade_override")
+    if not isinstance(value, bool):
+        raise SandboxError("allow_final_grade_override must be true or false")
+    course = services.course_final_grade_override_set(course=_course(sandbox, course_id), allowed=value)
+    return {"allow_final_grade_override": course.allow_final_grade_override}
+
+
+@admin_json
+def assignment_published(request, sandbox, admin, body, course_id: int, assignment_id: int):
+    """{"published": true|false}"""
+    value = body.get("published")
+    if not isinstance(value, bool):
+        raise SandboxError("published must be true or false")
+    assignment = SandboxAssignment.objects.get(course=_course(sandbox, course_id), id=assignment_id)
+    assignment = services.assignment_published_set(assignment=assignment, published=value)
+    return {"assignment_id": assignment.id, "published": assignment.published}
 
 
 @admin_json

@@ -301,6 +301,8 @@ def rubric_criteria_json(rubric) -> list[dict]:
             "description": c["description"],
             "long_description": c.get("long_description", ""),
             "criterion_use_range": c.get("criterion_use_range", False),
+            # Canvas sends it only on criteria that have it (lib/api/v1/assignment.rb slices the keys).
+            **({"ignore_for_scoring": True} if c.get("ignore_for_scoring") else {}),
             "ratings": [
                 {
                     "id": r["id"],
@@ -365,7 +367,11 @@ def rubric_assessment_json(submission: Submission) -> dict:
 
 
 def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: set[str]) -> dict:
+    """lib/api/v1/submission.rb: `score`/`grade` are after the late/missing policy's deduction,
+    `entered_score`/`entered_grade` what the grader entered, `points_deducted` the difference."""
     graded = s.workflow_state == "graded"
+    deducted = s.points_deducted if s.points_deducted else None
+    final_score = s.score - deducted if s.score is not None and deducted is not None else s.score
     data: dict[str, Any] = {
         "id": s.id,
         "assignment_id": s.assignment_id,
@@ -375,8 +381,8 @@ def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: 
         "submission_type": "online_upload" if s.submitted_at else None,
         "workflow_state": s.workflow_state if (show_grade or not graded) else "submitted",
         "grade": s.grade or None if show_grade else None,
-        "score": num(s.score) if show_grade else None,
-        "entered_grade": s.grade or None if show_grade else None,
+        "score": num(final_score) if show_grade else None,
+        "entered_grade": (_points(s.score) if s.score is not None else None) if show_grade else None,
         "entered_score": num(s.score) if show_grade else None,
         "grade_matches_current_submission": True,
         "attempt": s.attempt,
@@ -385,10 +391,10 @@ def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: 
         "grader_id": s.grader_id if show_grade else None,
         "posted_at": iso(s.posted_at),
         "excused": s.excused,
-        "late": False,
+        "late": deducted is not None,
         "missing": False,
-        "late_policy_status": None,
-        "points_deducted": None,
+        "late_policy_status": "late" if deducted is not None else None,
+        "points_deducted": num(deducted) if show_grade else None,
         "seconds_late": 0,
         "extra_attempts": None,
         "grading_period_id": None,
@@ -400,6 +406,10 @@ def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: 
     if "rubric_assessment" in include and s.rubric_assessment and show_grade:
         data["rubric_assessment"] = rubric_assessment_json(s)
     return data
+
+
+def _points(value) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
 
 
 def user_json(user: SandboxUser, *, include_email: bool) -> dict:
@@ -504,6 +514,25 @@ def course_detail(request, caller: Caller, course_id: int):
     course = caller.course(course_id)
     caller.require_member(course)
     return course_json(course)
+
+
+@canvas_api
+def course_settings(request, caller: Caller, course_id: int):
+    """`GET /courses/:id/settings` (courses_controller.rb#api_settings): needs :read_as_admin, i.e. a
+    teacher, TA, designer or admin; a student gets 401 unauthorized. Only the keys the tool reads and
+    a few neighbours are answered."""
+    course = caller.course(course_id)
+    caller.require_grader(course)
+    return {
+        "allow_final_grade_override": course.allow_final_grade_override,
+        "allow_student_discussion_topics": True,
+        "allow_student_forum_attachments": True,
+        "hide_final_grades": False,
+        "hide_distribution_graphs": False,
+        "restrict_student_future_view": False,
+        "restrict_student_past_view": False,
+        "usage_rights_required": False,
+    }
 
 
 def _assignments(caller: Caller, course: SandboxCourse) -> QuerySet:
@@ -661,6 +690,15 @@ def submission_list(request, caller: Caller, course_id: int):
     ).select_related("assignment")
     assignment_ids = _ids(request, "assignment_ids[]")
     if assignment_ids:
+        # submissions_api_controller.rb#for_students looks the ids up among the course's *published*
+        # assignments and refuses the whole request when any is missing (unpublished or deleted).
+        published = set(
+            SandboxAssignment.objects.filter(course=course, published=True, id__in=assignment_ids).values_list(
+                "id", flat=True
+            )
+        )
+        if set(assignment_ids) - published:
+            raise ApiError(403, {"error": "invalid assignment ids requested"})
         qs = qs.filter(assignment_id__in=assignment_ids)
     workflow_state = request.GET.get("workflow_state")
     if workflow_state:

@@ -185,16 +185,21 @@ def main() -> int:
         tool_url,
         # Signed Live Events go to the tool's URL for the platform the seed registers.
         "--live-events",
+        # Two more courses whose Canvas settings stop the badge, to see how the tool explains it.
+        "--problem-courses",
+        # A second Canvas registered the way hosted Canvas registers (Django admin › Platforms).
+        "--hosted-example",
     )
     seeded = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    open_url, course_badge = seeded["Open"], seeded["Course badge"]
+    open_url = seeded["Open"]
 
     # The tool runs as in production (no sandbox app); only the sandbox process serves the fake Canvas.
-    # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's JWKS.
+    # Grading in the sandbox sends signed Live Events; the tool checks them against the sandbox's
+    # Live Events key set (as against Instructure's for hosted Canvas).
     tool_env = {
         **env,
         "SANDBOX_ENABLED": "false",
-        "LIVE_EVENTS_JWKS_URL": seeded["JWKS"],
+        "LIVE_EVENTS_JWKS_URL": seeded["Live Events JWKS"],
     }
     sandbox_env = {**env, "SANDBOX_ENABLED": "true", "DJANGO_SETTINGS_MODULE": "sandbox.demo_settings"}
     gunicorn = [PY, "-m", "gunicorn", "skillsforward.wsgi", "--workers", "2", "--threads", "4", "--timeout", "120"]
@@ -218,7 +223,7 @@ def main() -> int:
         wait_logged("worker", "ready.", procs)
         # A first sync now, so the first launch already shows where every learner stands.
         synced = subprocess.run(
-            [PY, "manage.py", "badging_sync", "--course-badge", course_badge, "--full"],
+            [PY, "manage.py", "badging_sync", "--all", "--full"],
             cwd=ROOT,
             env=tool_env,
             capture_output=True,

@@ -29,6 +29,7 @@ DEFAULT_CUSTOM_FIELDS = {
     "canvas_course_id": "$Canvas.course.id",
     "canvas_api_base_url": "$Canvas.api.baseUrl",
     "email": "$Person.email.primary",
+    "concluded_roles": "$Canvas.membership.concludedRoles",
 }
 
 
@@ -140,6 +141,39 @@ class PlatformKey(models.Model):
             models.UniqueConstraint(
                 fields=["instance"], condition=Q(status="current"), name="sandbox_one_current_key_per_instance"
             )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.status})"
+
+
+class LiveEventsKey(models.Model):
+    """A key that signs Live Events ("Sign Payload"). Hosted Canvas signs every customer's events
+    with Instructure's keys, not a platform's LTI key, so these are shared by every sandbox instance
+    and published apart from the LTI keys; the set lists the previous, current and next key
+    (canvas-lms doc/api/data_services/md/static/data_service_setup.md)."""
+
+    PREVIOUS = "previous"
+    CURRENT = "current"
+    NEXT = "next"
+    RETIRED = "retired"
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_pem = models.TextField()
+    public_jwk = models.JSONField()
+    status = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="current"), name="sandbox_one_current_le_key"
+            ),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="next"), name="sandbox_one_next_le_key"),
+            models.CheckConstraint(
+                condition=Q(status__in=["previous", "current", "next", "retired"]), name="sandbox_le_key_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -304,7 +338,8 @@ class Rubric(models.Model):
 
     @property
     def points_possible(self) -> float:
-        return float(sum(c["points"] for c in self.data))
+        # Criteria marked ignore_for_scoring are rated but not counted (app/models/rubric.rb).
+        return float(sum(c["points"] for c in self.data if not c.get("ignore_for_scoring")))
 
 
 class SandboxAssignment(models.Model):
@@ -335,7 +370,9 @@ class Submission(models.Model):
     assignment = models.ForeignKey(SandboxAssignment, on_delete=models.CASCADE, related_name="submissions")
     user = models.ForeignKey(SandboxUser, on_delete=models.CASCADE, related_name="submissions")
     workflow_state = models.CharField(max_length=20, default="unsubmitted")  # unsubmitted, submitted, graded
+    # What the grader entered; Canvas's `score` is this less the late/missing policy's points_deducted.
     score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    points_deducted = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     grade = models.CharField(max_length=40, blank=True)
     rubric_assessment = models.JSONField(default=dict, blank=True)
     rubric_assessment_id = models.PositiveIntegerField(null=True, blank=True)

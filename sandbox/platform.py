@@ -74,10 +74,37 @@ def launch_hint_read(hint: str) -> tuple[int, int]:
     return int(data["u"]), int(data["c"])
 
 
+# $Canvas.membership.concludedRoles lists concluded enrollments in Canvas's LTI 1.1 role names
+# (canvas-lms lib/lti/substitutions_helper.rb concluded_lis_roles → Lti::LtiUserCreator::ENROLLMENT_MAP,
+# gems/lti_outbound/lib/lti_outbound/lti_roles.rb ContextNotNamespaced), "…/None" when there are none.
+CONCLUDED_ROLE_NAMES = {
+    "StudentEnrollment": "Learner",
+    "TeacherEnrollment": "Instructor",
+    "TaEnrollment": "urn:lti:role:ims/lis/TeachingAssistant",
+    "DesignerEnrollment": "ContentDeveloper",
+    "StudentViewEnrollment": "Learner",
+}
+NO_CONCLUDED_ROLE = "urn:lti:sysrole:ims/lis/None"
+# Canvas's current_enrollments: a concluded (completed) enrollment gives no course role.
+CURRENT_ENROLLMENT_STATES = ("active", "invited")
+
+
+def concluded_roles(enrollments: list[SandboxEnrollment]) -> str:
+    names: list[str] = []
+    for enrollment in enrollments:
+        name = CONCLUDED_ROLE_NAMES.get(enrollment.type)
+        if enrollment.workflow_state == "completed" and name and name not in names:
+            names.append(name)
+    return ",".join(names) or NO_CONCLUDED_ROLE
+
+
 def launch_roles(*, user: SandboxUser, enrollments: list[SandboxEnrollment]) -> list[str]:
-    """The role URIs Canvas sends (lib/lti/substitutions_helper.rb), course roles first."""
+    """The role URIs Canvas sends (lib/lti/substitutions_helper.rb), course roles first: course roles
+    for current enrollments only (course_enrollments reads @context.current_enrollments)."""
     roles: list[str] = []
     for enrollment in enrollments:
+        if enrollment.workflow_state not in CURRENT_ENROLLMENT_STATES:
+            continue
         for role in ENROLLMENT_ROLES.get(enrollment.type, []):
             if role not in roles:
                 roles.append(role)
@@ -96,9 +123,16 @@ def launch_roles(*, user: SandboxUser, enrollments: list[SandboxEnrollment]) -> 
     return roles
 
 
-def custom_substitute(*, instance: SandboxInstance, user: SandboxUser, course: SandboxCourse) -> dict[str, str]:
+def custom_substitute(
+    *,
+    instance: SandboxInstance,
+    user: SandboxUser,
+    course: SandboxCourse,
+    enrollments: list[SandboxEnrollment] | None = None,
+) -> dict[str, str]:
     """Custom fields with Canvas variable substitutions; an unknown variable stays literal, as in Canvas."""
     values = {
+        "$Canvas.membership.concludedRoles": concluded_roles(enrollments or []),
         "$Canvas.user.id": str(user.id),
         "$Canvas.course.id": str(course.id),
         "$Canvas.api.baseUrl": instance.root_url,
@@ -167,7 +201,7 @@ def id_token_claims(
             "width": 800,
         },
         f"{CLAIM}/roles": launch_roles(user=user, enrollments=enrollments),
-        f"{CLAIM}/custom": custom_substitute(instance=instance, user=user, course=course),
+        f"{CLAIM}/custom": custom_substitute(instance=instance, user=user, course=course, enrollments=enrollments),
         f"{CLAIM}/lti11_legacy_user_id": hashlib.sha1(
             f"{instance.id}:{user.id}".encode(), usedforsecurity=False
         ).hexdigest(),

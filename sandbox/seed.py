@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -37,6 +38,9 @@ from sandbox.models import (
 )
 
 COURSE_SIS_ID = "SFB-DEMO-101"
+# Two small courses whose Canvas settings break the badge rule, each showing how the tool says so.
+UNPUBLISHED_COURSE_SIS_ID = "SFB-DEMO-UNPUBLISHED"
+NO_OVERRIDE_COURSE_SIS_ID = "SFB-DEMO-NO-OVERRIDE"
 CREDENTIALING_GROUP = "Credentialing Assessments"
 ASSESSMENT_TITLES = [
     "Assessment 1: Data cleaning & validation",
@@ -246,6 +250,9 @@ def _course(
         ("Zoë O'Brien <b>", "eligible", "active", [section_a]),
         ("José Núñez-García", "awaiting_final_grade", "active", [section_a]),
         ("Priya Raman", "eligible", "active", [section_a, section_b]),
+        # Concluded at term end (enrollment completed) with every assessment mastered and the final
+        # grade entered: the tool issues her badge, and her launches carry no course role, only
+        # $Canvas.membership.concludedRoles=Learner (Badges opens read-only).
         ("Ana Müller", "eligible", "completed", [section_b]),
         ("Liam Ó Súilleabháin", "eligible", "deleted", [section_a]),
         ("Chen Wei", "partial", "inactive", [section_b]),
@@ -338,6 +345,80 @@ def _course(
     return course, len(created_users)
 
 
+def _problem_course(
+    *,
+    instance: SandboxInstance,
+    sis_id: str,
+    name: str,
+    code: str,
+    allow_override: bool,
+    unpublish_second: bool,
+    learners: list[str],
+) -> SandboxCourse:
+    """A small course with two credentialing assessments and four learners who mastered the first one
+    (the first learner mastered both and had the final grade entered). Idempotent."""
+    course = SandboxCourse.objects.filter(instance=instance, sis_course_id=sis_id).first()
+    if course is not None:
+        return course
+    teacher = SandboxUser.objects.filter(instance=instance, name="Grace Hopper-Núñez").first()
+    course = SandboxCourse.objects.create(
+        instance=instance, name=name, course_code=code, sis_course_id=sis_id, allow_final_grade_override=True
+    )
+    section = CourseSection.objects.create(course=course, name="Section 001")
+    if teacher is not None:
+        SandboxEnrollment.objects.create(course=course, user=teacher, section=section, type="TeacherEnrollment")
+    first = services.assessment_add(course=course, name="Assessment 1: Tidy a table", criteria_titles=["Structure"])
+    second = services.assessment_add(
+        course=course, name="Assessment 2: Chart the trend", criteria_titles=["Chart choice", "Labels"]
+    )
+    for i, learner_name in enumerate(learners):
+        slug = sis_id.lower().replace("sfb-demo-", "")
+        user = services.user_create(
+            instance=instance, name=learner_name, email=f"{slug}.learner{i + 1}@students.example.edu"
+        )
+        services.enrollment_create(course=course, user=user, type="StudentEnrollment", section=section)
+        grader = teacher or user
+        for assignment in (first, second) if i == 0 else (first,):
+            assert assignment.rubric is not None
+            services.submission_grade(
+                assignment=assignment,
+                user=user,
+                grader=grader,
+                grade=services.GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
+            )
+        if i == 0:
+            services.grade_override_set(course=course, user=user, score=Decimal(93))
+    if unpublish_second:
+        services.assignment_published_set(assignment=second, published=False)
+    if not allow_override:
+        services.course_final_grade_override_set(course=course, allowed=False)
+    return course
+
+
+def problem_courses(*, instance: SandboxInstance) -> tuple[SandboxCourse, SandboxCourse]:
+    """The demo's two courses whose Canvas settings stop the badge: a picked credentialing assessment
+    unpublished, and Final Grade Override turned off."""
+    unpublished = _problem_course(
+        instance=instance,
+        sis_id=UNPUBLISHED_COURSE_SIS_ID,
+        name="Spreadsheet Skills — an assessment unpublished",
+        code="SHEETS-102",
+        allow_override=True,
+        unpublish_second=True,
+        learners=["Ada Okafor", "Bea Lindqvist", "Carlos Mendes", "Dana Kowalski"],
+    )
+    no_override = _problem_course(
+        instance=instance,
+        sis_id=NO_OVERRIDE_COURSE_SIS_ID,
+        name="Statistics Basics — no Final Grade Override",
+        code="STATS-103",
+        allow_override=False,
+        unpublish_second=False,
+        learners=["Eli Haddad", "Fatima Zahra", "Gustavo Lima", "Hana Sato"],
+    )
+    return unpublished, no_override
+
+
 def tool_register(*, instance: SandboxInstance, api_token: str) -> int | None:
     """Registers this sandbox as a Canvas platform in the tool (lti.services.platform_upsert)."""
     from lti.services import platform_upsert
@@ -364,12 +445,16 @@ def tool_live_events_url(*, platform_id: int, tool_url: str) -> str:
     return platform_live_events_url(platform=Platform.objects.get(pk=platform_id), base_url=tool_url)
 
 
-def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> list[str]:
-    """The tool's demo configuration (issuer, badge class, course badge) via the badging import service."""
+def tool_demo_config(
+    *, instance: SandboxInstance, course: SandboxCourse, extra_courses: tuple[SandboxCourse, ...] = ()
+) -> list[str]:
+    """The tool's demo configuration (issuer, badge class, course badge) via the badging import service.
+
+    `extra_courses` (the problem courses) get the same badge class, on the two assessments picked by id."""
     from badging.services.config import config_import
 
     image = "data:image/png;base64," + base64.b64encode(badge_png("DATA")).decode()
-    data = {
+    data: dict[str, Any] = {
         "issuers": [
             {
                 "key": "skills-forward-academy",
@@ -413,8 +498,26 @@ def tool_demo_config(*, instance: SandboxInstance, course: SandboxCourse) -> lis
             }
         ],
     }
+    for extra in extra_courses:
+        data["course_badges"].append(
+            {
+                "key": course_badge_key(instance=instance, course=extra),
+                "badge_class": "data-skills-practitioner",
+                "platform_issuer": instance.issuer,
+                "client_id": instance.client_id,
+                "canvas_course_id": str(extra.id),
+                "assessments": {
+                    "assignment_ids": [
+                        str(a.id) for a in SandboxAssignment.objects.filter(course=extra).order_by("position", "id")
+                    ]
+                },
+                "mastery": {"min_percent": 80},
+                "final_grade": {"source": "override"},
+            }
+        )
     report = config_import(data=data, base_dir=Path.cwd())
-    _tool_course_details(instance=instance, course=course)
+    for c in (course, *extra_courses):
+        _tool_course_details(instance=instance, course=c)
     return report.lines()
 
 
@@ -442,6 +545,7 @@ def sandbox_seed(
     live_events_url: str | None = None,
     live_events: bool = False,
     issuer_url: str = "",
+    problem_courses_too: bool = False,
 ) -> SeedResult:
     """Creates (once) the demo course and (every time) the tool's registration and configuration.
 
@@ -449,6 +553,8 @@ def sandbox_seed(
     registers (under tool_url); `live_events_url` sets any other URL ('' turns them off).
     `issuer_url`: serve the LTI issuer and OpenID configuration from this origin instead of
     base_url, as hosted Canvas does (https://canvas.instructure.com for every customer).
+    `problem_courses_too`: also the two small courses whose Canvas settings stop the badge (an
+    unpublished credentialing assessment; Final Grade Override off), with their course badges.
     """
     if learners < 0 or assessments < 1:
         raise ValueError("learners must be >= 0 and assessments >= 1")
@@ -461,6 +567,7 @@ def sandbox_seed(
     count = 0
     if course is None:
         course, count = _course(instance=instance, learners=learners, assessments=assessments, rng=rng)
+    extra = problem_courses(instance=instance) if problem_courses_too else ()
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
     if admin is None:
         raise ValueError(f"the sandbox instance {slug!r} has no account admin: seed it again with --reset")
@@ -470,7 +577,7 @@ def sandbox_seed(
     platform_id = None
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
-        tool_demo_config(instance=instance, course=course)
+        tool_demo_config(instance=instance, course=course, extra_courses=extra)
     if live_events and live_events_url is None:
         if platform_id is None:
             raise ValueError("live events go to the tool's URL of the registered platform: register it too")
@@ -480,4 +587,83 @@ def sandbox_seed(
         services.live_events_url_set(instance=instance, url=live_events_url)
     return SeedResult(
         instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
+    )
+
+
+HOSTED_SLUG = "hosted"
+
+
+def other_host_name(origin: str) -> str:
+    """The same server under its other loopback name (localhost ↔ 127.0.0.1): the sandbox's stand-in
+    for hosted Canvas's LTI issuer host, which is not the institution's."""
+    if "://localhost" in origin:
+        return origin.replace("://localhost", "://127.0.0.1", 1)
+    return origin.replace("://127.0.0.1", "://localhost", 1)
+
+
+def hosted_registration_seed(*, base_url: str, tool_url: str, learners: int = 6) -> SeedResult:
+    """A second sandbox Canvas set up as hosted Canvas is, and registered in the tool the way hosted
+    Canvas registers it, so the tool's admin shows both kinds side by side.
+
+    The OpenID configuration and the issuer are on the issuer's host (another name of the sandbox),
+    so registration cannot tell the REST address; the registration exchange (the tool's request, the
+    sandbox's answer with its top-level deployment_id) runs in-process, the registration is approved
+    as an admin would, and the API base is recorded from the `$Canvas.api.baseUrl` the sandbox's
+    launch sends, as its first launch records it (source "Launch"). Idempotent."""
+    from lti import services as lti_services
+    from lti.config import registration_request
+    from lti.models import Platform
+    from lti.registration import registration_api_base_url, registration_deployment_id
+    from sandbox import platform as sandbox_platform
+
+    result = sandbox_seed(
+        learners=learners,
+        assessments=2,
+        seed=7,
+        slug=HOSTED_SLUG,
+        base_url=base_url,
+        tool_url=tool_url,
+        register_in_tool=False,
+        issuer_url=other_host_name(base_url),
+    )
+    instance = result.instance
+    openid = sandbox_platform.openid_configuration(instance=instance)
+    body = registration_request(base_url=tool_url.rstrip("/"), scopes_supported=openid["scopes_supported"])
+    answer = sandbox_platform.registration_create(instance=instance, body=body)
+    platform = Platform.objects.filter(issuer=openid["issuer"], client_id=answer["client_id"]).first()
+    if platform is None:
+        platform = lti_services.platform_create_registered(
+            issuer=openid["issuer"],
+            client_id=answer["client_id"],
+            deployment_id=registration_deployment_id(answer),
+            api_base_url=registration_api_base_url(
+                openid_configuration_url=instance.openid_configuration_url,
+                issuer=openid["issuer"],
+                platform_conf=openid[sandbox_platform.PLATFORM_CONFIGURATION],
+            ),
+            name=f"{instance.name}, hosted-style",
+            auth_login_url=openid["authorization_endpoint"],
+            auth_token_url=openid["token_endpoint"],
+            keyset_url=openid["jwks_uri"],
+            requested_ip="127.0.0.1",
+            requested_with="sandbox seed: dynamic registration as hosted Canvas does it",
+        )
+    platform = lti_services.platform_approve(platform=platform, approved_by="demo seed")
+    admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
+    if admin is None:
+        raise ValueError(f"the sandbox instance {HOSTED_SLUG!r} has no account admin: seed it again with --reset")
+    launched = sandbox_platform.custom_substitute(instance=instance, user=admin, course=result.course).get(
+        "canvas_api_base_url", ""
+    )
+    lti_services.platform_api_base_url_record(platform=platform, launched=launched)
+    platform.refresh_from_db()
+    platform.api_token = result.api_token
+    platform.save(update_fields=["api_token", "updated_at"])
+    return SeedResult(
+        instance=instance,
+        course=result.course,
+        api_token=result.api_token,
+        created=result.created,
+        platform_id=platform.pk,
+        learners=result.learners,
     )

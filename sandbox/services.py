@@ -4,6 +4,7 @@ Every change that Canvas would announce with a Live Event returns after queueing
 (sandbox.live_events), so the tool's /events/canvas/<platform key>/ receiver can be exercised locally.
 """
 
+import contextlib
 import math
 import secrets
 from collections import defaultdict
@@ -13,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from jwcrypto import jwk
 
@@ -24,6 +25,7 @@ from sandbox.models import (
     AssignmentGroup,
     CommunicationChannel,
     CourseSection,
+    LiveEventsKey,
     PlatformKey,
     Rubric,
     SandboxAssignment,
@@ -54,6 +56,23 @@ GRADING_SCHEME = [
 
 class SandboxError(ValueError):
     """A teacher/admin action that Canvas would refuse; the message is shown to the user."""
+
+
+def _course_request(*, course: SandboxCourse, path: str, actor: SandboxUser | None = None, referrer: str = ""):
+    """The web request a teacher's action in the course is (its Live Events share its request_id).
+    Inside an action already under way (one request), that request."""
+    if live_events._current.get() is not None:
+        return contextlib.nullcontext()
+    if actor is None:
+        actor = (
+            SandboxUser.objects.filter(
+                enrollments__course=course, enrollments__type="TeacherEnrollment", enrollments__workflow_state="active"
+            )
+            .order_by("id")
+            .first()
+        )
+    base = f"{course.instance.root_url}/courses/{course.id}"
+    return live_events.request(actor=actor, url=f"{base}/{path}", referrer=f"{base}/{referrer}" if referrer else None)
 
 
 def letter_grade(score: Decimal | float | None) -> str | None:
@@ -99,6 +118,54 @@ def platform_key_current(*, instance: SandboxInstance) -> PlatformKey:
     return key or platform_key_rotate(instance=instance)
 
 
+def _rsa_jwk_pair(kid: str) -> tuple[str, dict]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = jwk.JWK.from_pem(pem.encode()).export_public(as_dict=True)
+    public.update(kid=kid, alg="RS256", use="sig")
+    return pem, public
+
+
+def _live_events_key_new(status: str) -> LiveEventsKey:
+    kid = f"live-events-{timezone.now():%Y-%m}-{secrets.token_hex(4)}"
+    pem, public = _rsa_jwk_pair(kid)
+    return LiveEventsKey.objects.create(kid=kid, private_key_pem=pem, public_jwk=public, status=status)
+
+
+def live_events_key_rotate() -> LiveEventsKey:
+    """Canvas's monthly rotation: the next key becomes current, the current one previous (still
+    published), a new next key is published ahead of use. Returns the new current key."""
+    with transaction.atomic():
+        list(LiveEventsKey.objects.select_for_update().exclude(status=LiveEventsKey.RETIRED))
+        LiveEventsKey.objects.filter(status=LiveEventsKey.PREVIOUS).update(status=LiveEventsKey.RETIRED)
+        LiveEventsKey.objects.filter(status=LiveEventsKey.CURRENT).update(status=LiveEventsKey.PREVIOUS)
+        promoted = LiveEventsKey.objects.filter(status=LiveEventsKey.NEXT).update(status=LiveEventsKey.CURRENT)
+        if not promoted:
+            _live_events_key_new(LiveEventsKey.CURRENT)
+        _live_events_key_new(LiveEventsKey.NEXT)
+        return LiveEventsKey.objects.get(status=LiveEventsKey.CURRENT)
+
+
+def live_events_key_current() -> LiveEventsKey:
+    """The key Live Events are signed with now (the set is made on first use)."""
+    key = LiveEventsKey.objects.filter(status=LiveEventsKey.CURRENT).first()
+    if key is not None:
+        return key
+    try:
+        return live_events_key_rotate()
+    except IntegrityError:  # another process made the first set at the same time
+        return LiveEventsKey.objects.get(status=LiveEventsKey.CURRENT)
+
+
+def live_events_keys_published() -> list[dict]:
+    """The public key set: previous, current and next, as Canvas publishes it."""
+    live_events_key_current()
+    keys = LiveEventsKey.objects.exclude(status=LiveEventsKey.RETIRED)
+    return [k.public_jwk for k in keys]
+
+
 def api_token_create(*, user: SandboxUser, purpose: str = "", token: str | None = None) -> str:
     """Issues a REST token for the user; returns the plaintext (only its hash is stored)."""
     token = token or f"{user.instance_id}~{secrets.token_urlsafe(32)}"
@@ -127,31 +194,45 @@ def enrollment_grades_recompute(*, course: SandboxCourse, user_ids: list[int] | 
         enrollments = enrollments.filter(user_id__in=user_ids)
     # user -> [posted score, posted points, all score, all points]
     sums: dict[int, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
-    for user_id, assignment_id, score, posted_at, excused in subs.values_list(
-        "user_id", "assignment_id", "score", "posted_at", "excused"
+    for user_id, assignment_id, score, deducted, posted_at, excused in subs.values_list(
+        "user_id", "assignment_id", "score", "points_deducted", "posted_at", "excused"
     ):
         if excused:
             continue
         row = sums[user_id]
-        score = score or Decimal(0)  # never None here (score__isnull=False); typed as nullable
+        # Course grades count the score after late/missing deductions, as Canvas's do.
+        score = (score or Decimal(0)) - (deducted or Decimal(0))
         if posted_at is not None:
             row[0] += score
             row[1] += assignments[assignment_id]
         row[2] += score
         row[3] += assignments[assignment_id]
     changed = []
-    for enrollment in enrollments:
+    moved = []
+    for enrollment in enrollments.select_related("user"):
+        old = {name: getattr(enrollment, name) for name in live_events.SCORE_FIELDS}
         posted_score, posted_points, all_score, all_points = sums[enrollment.user_id]
         enrollment.current_score = _pct(posted_score, posted_points)
         enrollment.final_score = _pct(posted_score, total)
         enrollment.unposted_current_score = _pct(all_score, all_points)
         enrollment.unposted_final_score = _pct(all_score, total)
         changed.append(enrollment)
+        if any(old[name] != getattr(enrollment, name) for name in live_events.SCORE_FIELDS):
+            moved.append((enrollment, old))
     SandboxEnrollment.objects.bulk_update(
         changed,
         ["current_score", "final_score", "unposted_current_score", "unposted_final_score"],
         batch_size=1000,
     )
+    # Canvas's GradeCalculator announces each student whose course scores moved (course_grade_change).
+    for enrollment, old in moved:
+        live_events.emit_on_commit(
+            instance=course.instance,
+            event_name="course_grade_change",
+            body=live_events.course_grade_change_body(enrollment, old),
+            course=course,
+            job_tag="GradeCalculator#recompute_final_score",
+        )
     return len(changed)
 
 
@@ -172,6 +253,8 @@ class GradeInput:
     ratings: dict[str, str] | None = None
     score: Decimal | None = None
     comments: dict[str, str] | None = None
+    # The late/missing policy's deduction (Canvas's points_deducted): `score` stays what was entered.
+    points_deducted: Decimal | None = None
 
 
 def submission_grade(
@@ -206,7 +289,16 @@ def submission_grade(
                 "rating_id": rating_id,
                 "comments": (grade.comments or {}).get(criterion_id, ""),
             }
-        score = Decimal(str(sum(item["points"] for item in assessment.values())))
+        # A criterion marked ignore_for_scoring is rated but adds nothing to the score.
+        score = Decimal(
+            str(
+                sum(
+                    item["points"]
+                    for criterion_id, item in assessment.items()
+                    if not criteria[criterion_id].get("ignore_for_scoring")
+                )
+            )
+        )
     elif grade.score is not None:
         score = Decimal(grade.score)
     else:
@@ -214,13 +306,19 @@ def submission_grade(
     _score_in_range(score, "a score")
     if score < 0:
         raise SandboxError("a score cannot be negative")
+    deducted = grade.points_deducted
+    if deducted is not None:
+        _score_in_range(deducted, "points_deducted")
+        if deducted < 0 or deducted > score:
+            raise SandboxError("points_deducted must be between 0 and the score")
     now = timezone.now()
     with transaction.atomic():
         submission, _ = Submission.objects.select_for_update().get_or_create(assignment=assignment, user=user)
-        old_score = submission.score
+        old_score, old_grade = submission.score, submission.grade
         submission.workflow_state = "graded"
         submission.score = score
-        submission.grade = _format_points(score)
+        submission.points_deducted = deducted or None
+        submission.grade = _format_points(score - (deducted or 0))
         submission.rubric_assessment = assessment
         if assessment and submission.rubric_assessment_id is None:
             submission.rubric_assessment_id = submission.id
@@ -231,25 +329,34 @@ def submission_grade(
         if post:
             submission.posted_at = now
         submission.save()
-        enrollment_grades_recompute(course=assignment.course, user_ids=[user.id])
-        live_events.emit_on_commit(
-            instance=assignment.course.instance,
-            event_name="grade_change",
-            user_id=grader.id,
-            context_type="Course",
-            context_id=assignment.course_id,
-            body={
-                "submission_id": str(submission.id),
-                "assignment_id": str(assignment.id),
-                "user_id": str(user.id),
-                "grader_id": str(grader.id),
-                "grade": submission.grade,
-                "score": float(score),
-                "old_score": float(old_score) if old_score is not None else None,
-                "grading_complete": True,
-                "muted": submission.posted_at is None,
-            },
-        )
+        course = assignment.course
+        with _course_request(
+            course=course,
+            actor=grader,
+            path="gradebook/update_submission",
+            referrer=f"gradebook/speed_grader?assignment_id={assignment.id}&student_id={user.id}",
+        ):
+            # As Canvas: the grade, the submission, its rubric assessment, then the course scores.
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="grade_change",
+                body=live_events.grade_change_body(submission, old_score=old_score, old_grade=old_grade, grader=grader),
+                course=course,
+            )
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="submission_updated",
+                body=live_events.submission_body(submission),
+                course=course,
+            )
+            if assessment:
+                live_events.emit_on_commit(
+                    instance=course.instance,
+                    event_name="rubric_assessed",
+                    body=live_events.rubric_assessed_body(submission),
+                    course=course,
+                )
+            enrollment_grades_recompute(course=course, user_ids=[user.id])
     return submission
 
 
@@ -267,7 +374,9 @@ def assignment_grades_post(*, assignment: SandboxAssignment) -> int:
             ).values_list("user_id", flat=True)
         )
         Submission.objects.filter(assignment=assignment, user_id__in=ids).update(posted_at=now, updated_at=now)
-        enrollment_grades_recompute(course=assignment.course, user_ids=ids)
+        # Posting moves the posted course scores: course_grade_change for each learner (no grade_change).
+        with _course_request(course=assignment.course, path=f"assignments/{assignment.id}/post_policy"):
+            enrollment_grades_recompute(course=assignment.course, user_ids=ids)
     return len(ids)
 
 
@@ -289,22 +398,13 @@ def grade_override_set(*, course: SandboxCourse, user: SandboxUser, score: Decim
         for enrollment in enrollments:
             enrollment.override_score = score
             enrollment.save(update_fields=["override_score", "updated_at"])
-        live_events.emit_on_commit(
-            instance=course.instance,
-            event_name="grade_override",
-            user_id=None,
-            context_type="Course",
-            context_id=course.id,
-            body={
-                "enrollment_id": str(enrollments[0].id),
-                "user_id": str(user.id),
-                "course_id": str(course.id),
-                "grading_period_id": None,
-                "override_score": float(score) if score is not None else None,
-                "old_override_score": float(old) if old is not None else None,
-                "updated_at": timezone.now().isoformat(),
-            },
-        )
+        with _course_request(course=course, path="gradebook/final_grade_overrides"):
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="grade_override",
+                body=live_events.grade_override_body(enrollments[0], old_score=old),
+                course=course,
+            )
     return enrollments
 
 
@@ -409,29 +509,23 @@ def enrollment_create(
         if not created and enrollment.workflow_state != workflow_state:
             enrollment.workflow_state = workflow_state
             enrollment.save(update_fields=["workflow_state", "updated_at"])
+        with _course_request(course=course, path="enroll_users"):
+            live_events.emit_on_commit(
+                instance=course.instance,
+                event_name="enrollment_created" if created else "enrollment_updated",
+                body=live_events.enrollment_body(enrollment),
+                course=course,
+            )
         if type in STUDENT_TYPES:
             # Canvas keeps a submission row for every student and assignment, graded or not.
             Submission.objects.bulk_create(
                 [Submission(assignment=a, user=user) for a in SandboxAssignment.objects.filter(course=course)],
                 ignore_conflicts=True,
             )
+            # The new student's scores are computed after the enrollment is saved, by a job in Canvas
+            # (its course_grade_change carries the job's metadata).
             enrollment_grades_recompute(course=course, user_ids=[user.id])
             enrollment.refresh_from_db()
-        live_events.emit_on_commit(
-            instance=course.instance,
-            event_name="enrollment_created" if created else "enrollment_updated",
-            user_id=None,
-            context_type="Course",
-            context_id=course.id,
-            body={
-                "enrollment_id": str(enrollment.id),
-                "course_id": str(course.id),
-                "user_id": str(user.id),
-                "type": enrollment.type,
-                "workflow_state": enrollment.workflow_state,
-                "course_section_id": str(enrollment.section_id),
-            },
-        )
     return enrollment
 
 
@@ -441,21 +535,13 @@ def enrollment_state_set(*, enrollment: SandboxEnrollment, state: str) -> Sandbo
         raise SandboxError(f"unknown enrollment state {state}")
     enrollment.workflow_state = state
     enrollment.save(update_fields=["workflow_state", "updated_at"])
-    live_events.emit_on_commit(
-        instance=enrollment.course.instance,
-        event_name="enrollment_updated",
-        user_id=None,
-        context_type="Course",
-        context_id=enrollment.course_id,
-        body={
-            "enrollment_id": str(enrollment.id),
-            "course_id": str(enrollment.course_id),
-            "user_id": str(enrollment.user_id),
-            "type": enrollment.type,
-            "workflow_state": state,
-            "course_section_id": str(enrollment.section_id),
-        },
-    )
+    with _course_request(course=enrollment.course, path=f"unenroll/{enrollment.id}"):
+        live_events.emit_on_commit(
+            instance=enrollment.course.instance,
+            event_name="enrollment_updated",
+            body=live_events.enrollment_body(enrollment),
+            course=enrollment.course,
+        )
     return enrollment
 
 
@@ -514,6 +600,7 @@ def assessment_add(
     group_name: str = "Credentialing Assessments",
     points_per_criterion: int = 4,
     published: bool = True,
+    ignored_for_scoring: list[str] | None = None,
 ) -> SandboxAssignment:
     """Adds a rubric-graded assignment (by default a credentialing assessment) to the course."""
     name = name.strip()
@@ -528,11 +615,11 @@ def assessment_add(
         if group is None:
             position = AssignmentGroup.objects.filter(course=course).count() + 1
             group = AssignmentGroup.objects.create(course=course, name=group_name, position=position)
-        rubric = Rubric.objects.create(
-            course=course,
-            title=f"{name} rubric",
-            data=rubric_criteria(criteria_titles, points_each=points_per_criterion),
-        )
+        data = rubric_criteria(criteria_titles, points_each=points_per_criterion)
+        for criterion in data:
+            if criterion["description"] in (ignored_for_scoring or []):
+                criterion["ignore_for_scoring"] = True
+        rubric = Rubric.objects.create(course=course, title=f"{name} rubric", data=data)
         assignment = SandboxAssignment.objects.create(
             course=course,
             group=group,
@@ -607,3 +694,20 @@ def live_events_url_set(*, instance: SandboxInstance, url: str) -> SandboxInstan
     instance.live_events_url = url
     instance.save(update_fields=["live_events_url"])
     return instance
+
+
+def course_final_grade_override_set(*, course: SandboxCourse, allowed: bool) -> SandboxCourse:
+    """Turns the course's "Allow final grade override" setting on or off (Gradebook settings).
+
+    Turning it off hides every override from the API (the stored values stay, as in Canvas)."""
+    course.allow_final_grade_override = allowed
+    course.save(update_fields=["allow_final_grade_override"])
+    return course
+
+
+def assignment_published_set(*, assignment: SandboxAssignment, published: bool) -> SandboxAssignment:
+    """Publishes or unpublishes an assignment (an unpublished one keeps its submissions, as in Canvas)."""
+    assignment.published = published
+    assignment.save(update_fields=["published", "updated_at"])
+    enrollment_grades_recompute(course=assignment.course)
+    return assignment

@@ -8,6 +8,7 @@ app_name = "sandbox"
 
 rest = [
     path("courses/<int:course_id>", api.course_detail, name="api_course"),
+    path("courses/<int:course_id>/settings", api.course_settings, name="api_course_settings"),
     path("courses/<int:course_id>/assignments", api.assignment_list, name="api_assignments"),
     path("courses/<int:course_id>/assignments/<int:assignment_id>", api.assignment_detail, name="api_assignment"),
     path("courses/<int:course_id>/assignment_groups", api.assignment_group_list, name="api_assignment_groups"),
@@ -36,6 +37,12 @@ admin = [
     ),
     path("courses/<int:course_id>/assessments", admin_api.add_assessment, name="admin_add_assessment"),
     path("courses/<int:course_id>/conclude", admin_api.conclude_course, name="admin_conclude_course"),
+    path("courses/<int:course_id>/settings", admin_api.course_settings_set, name="admin_course_settings"),
+    path(
+        "courses/<int:course_id>/assignments/<int:assignment_id>/published",
+        admin_api.assignment_published,
+        name="admin_assignment_published",
+    ),
     path("users/<int:user_id>/primary_email", admin_api.primary_email, name="admin_primary_email"),
     path("faults", admin_api.faults, name="admin_faults"),
     path("keys/rotate", admin_api.rotate_keys, name="admin_rotate_keys"),
@@ -60,5 +67,6 @@ instance: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("live-events/jwks", views_lti.live_events_jwks, name="live_events_jwks"),
     path("<slug:instance>/", include(instance)),
 ]

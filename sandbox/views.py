@@ -206,6 +206,8 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
 @require_http_methods(["GET", "POST"])
 def course_settings(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
     course = _course(instance, course_id)
+    if request.method == "POST" and request.POST.get("action") == "register_tool":
+        return _tool_register_by_url(request, course)
     if request.method == "POST":
         try:
             messages.success(request, _settings_action(request, course))
@@ -224,6 +226,24 @@ def course_settings(request: HttpRequest, instance: str, course_id: int) -> Http
     )
 
 
+def _tool_register_by_url(request: HttpRequest, course: SandboxCourse) -> HttpResponse:
+    """Canvas's "+ LTI Registration" with a URL: the tool's registration page opens in a frame of
+    Canvas's, with openid_configuration (on the issuer's host) and a registration token added."""
+    from sandbox.platform import registration_start
+
+    url = request.POST.get("registration_url", "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        messages.error(request, "Enter the tool's registration URL (http or https).")
+        return redirect(request.path)
+    opened = registration_start(instance=course.instance, tool_registration_url=url)
+    return render(
+        request,
+        "sandbox/register.html",
+        {"course": course, "instance": course.instance, "opened": opened, "nav": "settings"},
+    )
+
+
 def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
     action = request.POST.get("action")
     instance = course.instance
@@ -235,6 +255,15 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
         assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         count = services.assignment_grades_post(assignment=assignment)
         return f"Posted {count} grade{'s' if count != 1 else ''} for {assignment.name}."
+    if action == "publish":
+        assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
+        published = request.POST.get("published") == "1"
+        services.assignment_published_set(assignment=assignment, published=published)
+        return f"{'Published' if published else 'Unpublished'} {assignment.name}."
+    if action == "final_grade_override":
+        allowed = request.POST.get("allowed") == "1"
+        services.course_final_grade_override_set(course=course, allowed=allowed)
+        return f"Final grade override is now {'allowed' if allowed else 'not allowed'} in this course."
     if action == "add_person":
         user = services.user_create(
             instance=instance, name=request.POST.get("name", ""), email=request.POST.get("email", "").strip()

@@ -26,6 +26,16 @@ def jwks(request: HttpRequest, instance: str) -> JsonResponse:
     return response
 
 
+@require_GET
+def live_events_jwks(request: HttpRequest) -> JsonResponse:
+    """The Live Events signing keys (previous, current, next), shared by every instance."""
+    from sandbox.services import live_events_keys_published
+
+    response = JsonResponse({"keys": live_events_keys_published()})
+    response["Cache-Control"] = "max-age=300"
+    return response
+
+
 def _error_page(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
     return render(request, "sandbox/lti_error.html", {"message": message}, status=status)
 

@@ -117,7 +117,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis gives an unacknowledged task (its worker was killed) back only after this many seconds.
+    # Recovery does not wait for it: issuance claims and email sends are leases in the database
+    # that the reconciler re-queues (see README "Operations"). It must exceed the longest task plus
+    # the longest retry countdown (10 min each), or a waiting task would be handed out twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=1800)}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -211,6 +215,10 @@ OUTBOUND_HTTP_TIMEOUT = env.float("OUTBOUND_HTTP_TIMEOUT", default=20.0)
 # LTI
 LTI_HTTP_TIMEOUT = env.float("LTI_HTTP_TIMEOUT", default=10.0)
 LTI_KEY_ROTATION_GRACE_DAYS = env.int("LTI_KEY_ROTATION_GRACE_DAYS", default=14)
+# The launch link (/l/<id>/) is a bearer capability: it ends after this long unused, and at the
+# latest this long after the launch.
+LTI_LAUNCH_IDLE_MINUTES = env.int("LTI_LAUNCH_IDLE_MINUTES", default=60)
+LTI_LAUNCH_MAX_HOURS = env.int("LTI_LAUNCH_MAX_HOURS", default=8)
 LTI_TOOL_TITLE = env.str("LTI_TOOL_TITLE", default="Badges")
 # Dynamic registrations awaiting an admin's approval: at most this many, deleted after this many days.
 LTI_PENDING_REGISTRATIONS_MAX = env.int("LTI_PENDING_REGISTRATIONS_MAX", default=20)
@@ -220,16 +228,34 @@ LTI_PENDING_REGISTRATION_DAYS = env.int("LTI_PENDING_REGISTRATION_DAYS", default
 CANVAS_HTTP_TIMEOUT = env.float("CANVAS_HTTP_TIMEOUT", default=30.0)
 CANVAS_MAX_RETRIES = env.int("CANVAS_MAX_RETRIES", default=5)
 CANVAS_VERIFY_TLS = env.bool("CANVAS_VERIFY_TLS", default=True)
+# Requests in flight at once per Canvas API token, across every worker (Canvas throttles per token).
+CANVAS_MAX_IN_FLIGHT_PER_TOKEN = env.int("CANVAS_MAX_IN_FLIGHT_PER_TOKEN", default=3)
+# A slot held by a worker that died is free again after this long (longer than any one request).
+CANVAS_SLOT_LEASE_SECONDS = env.float("CANVAS_SLOT_LEASE_SECONDS", default=120.0)
 
 # Badging
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)
 BADGING_STALE_AFTER_MINUTES = env.int("BADGING_STALE_AFTER_MINUTES", default=5)
-BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=10)
+BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=1)
+# A worker issuing a batch (or sending an email) holds a lease on those rows in the database, renewed
+# while it works; once a lease runs out (the worker died) the reconciler queues the work again.
+BADGING_LEASE_SECONDS = env.int("BADGING_LEASE_SECONDS", default=30)
+# A learner or delivery queued this long ago but never picked up (its broker message was lost) is
+# queued again by the reconciler; a repeat finds the work done or leased and does nothing.
+BADGING_QUEUED_STALE_AFTER_SECONDS = env.int("BADGING_QUEUED_STALE_AFTER_SECONDS", default=180)
 # How often instructors may send a learner's badge email again, per learner in 24 hours.
 BADGING_RESENDS_PER_LEARNER_PER_DAY = env.int("BADGING_RESENDS_PER_LEARNER_PER_DAY", default=3)
 # Who instructors should ask about setting up a badge (an email address or a web page) [unset].
 BADGES_SUPPORT_CONTACT = env.str("BADGES_SUPPORT_CONTACT", default="")
-LIVE_EVENTS_JWKS_URL = env.str("LIVE_EVENTS_JWKS_URL", default="")
+# Canvas Live Events, HTTPS delivery with "Sign Payload": the key set Canvas documents for hosted
+# Canvas (canvas-lms doc/api/data_services/md/static/data_service_setup.md; rotated monthly, it
+# lists the previous, current and next key). Self-hosted Canvas with its own key: set yours.
+LIVE_EVENTS_JWKS_URL = env.str(
+    "LIVE_EVENTS_JWKS_URL", default="https://8axpcl50e4.execute-api.us-east-1.amazonaws.com/main/jwks"
+)
+# Events older than this (event_time, or the JWT's iat/exp) are acknowledged and not acted on; each
+# event id is remembered at least this long, so a replayed delivery is acknowledged and ignored too.
+LIVE_EVENTS_MAX_AGE_SECONDS = env.int("LIVE_EVENTS_MAX_AGE_SECONDS", default=3600)
 LIVE_EVENTS_ALLOW_UNSIGNED = env.bool("LIVE_EVENTS_ALLOW_UNSIGNED", default=False)
 LIVE_EVENTS_SHARED_SECRET = env.str("LIVE_EVENTS_SHARED_SECRET", default="")
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -20,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from badging import assessments as credentialing
 from badging.models import (
     AssessmentResult,
     Assignment,
@@ -47,6 +49,7 @@ FAILED = "failed"
 REVOKED = LearnerProgress.REVOKED
 NOT_EARNED = LearnerProgress.NOT_EARNED
 INELIGIBLE = LearnerProgress.INELIGIBLE
+HELD_ELSEWHERE = LearnerProgress.HELD_ELSEWHERE
 
 DISPLAY_STATES: list[tuple[str, Promise]] = [
     (NOT_STARTED, gettext_lazy("Not started")),
@@ -58,6 +61,7 @@ DISPLAY_STATES: list[tuple[str, Promise]] = [
     (REVOKED, gettext_lazy("Revoked")),
     (NOT_EARNED, gettext_lazy("Not earned")),
     (INELIGIBLE, gettext_lazy("Not enrolled")),
+    (HELD_ELSEWHERE, gettext_lazy("Holds it from another course")),
 ]
 DISPLAY_STATE_LABELS = dict(DISPLAY_STATES)
 # CSS modifier for each state's pill (colour is never the only signal: the label is always shown).
@@ -71,6 +75,7 @@ DISPLAY_STATE_TONES = {
     REVOKED: "danger",
     NOT_EARNED: "neutral",
     INELIGIBLE: "neutral",
+    HELD_ELSEWHERE: "neutral",
 }
 
 # The final grade column when the evaluation gave no detail.
@@ -216,7 +221,6 @@ def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[As
     over the group name; deleted ones never count), so the dashboard's columns are exactly what
     each learner was evaluated on.
     """
-    live = [a for a in assignments if not a.deleted_in_canvas]
     rule = badge_rule_build(
         course_badge=course_badge,
         assignments=[
@@ -225,13 +229,15 @@ def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[As
                 "name": a.name,
                 "assignment_group_name": a.assignment_group_name,
                 "published": a.published,
+                "deleted_in_canvas": a.deleted_in_canvas,
                 "points_possible": a.points_possible,
                 "rubric": a.rubric,
             }
-            for a in live
+            for a in assignments
         ],
+        final_grade_override_allowed=None,  # the rows only; the setting is checked in rule_check
     )
-    by_id = {a.canvas_assignment_id: a for a in live}
+    by_id = {a.canvas_assignment_id: a for a in assignments}
     return [
         AssessmentRule(
             assignment=by_id.get(spec.assignment_id),
@@ -263,39 +269,47 @@ def _rubric_changed(assignment: Assignment) -> bool:
     return any(isinstance(assessed, dict) and set(map(str, assessed)) - current for assessed in recent)
 
 
-def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | None = None) -> RuleCheck:
+def rule_check(
+    *,
+    course_badge: CourseBadge,
+    assignments: list[Assignment] | None = None,
+    override_allowed: bool | EllipsisType | None = ...,
+) -> RuleCheck:
     """The rule as configured, and every way it no longer matches what Canvas has now."""
     if assignments is None:
         assignments = course_assignments(course_id=course_badge.course_id)
     assessments = credentialing_assessments(course_badge=course_badge, assignments=assignments)
     flags: list[RuleFlag] = []
+    if isinstance(override_allowed, EllipsisType):
+        override_allowed = (
+            CourseSync.objects.filter(course_id=course_badge.course_id)
+            .values_list("allow_final_grade_override", flat=True)
+            .first()
+        )
 
+    advice = {
+        credentialing.UNPUBLISHED: (
+            _(
+                "Credentialing assessment “%(name)s” is unpublished in Canvas, so Canvas reports no grades for it "
+                "and nobody can earn the badge."
+            ),
+            _("Publish it in Canvas, or remove it from the badge's assessments (ask your admin), then sync again."),
+        ),
+        credentialing.DELETED: (
+            _("Credentialing assessment “%(name)s” was deleted in Canvas, so nobody can earn the badge."),
+            _("Restore it in Canvas (the course's /undelete page lists deleted items) or remove it from the rule."),
+        ),
+        credentialing.NOT_FOUND: (
+            _("Credentialing assessment “%(name)s” is not in this Canvas course, so nobody can earn the badge."),
+            _("Check the assignment ids in the badge configuration, then sync again."),
+        ),
+    }
     if course_badge.assessment_ids:
         selection = _("Picked assignments (%(count)s)") % {"count": len(course_badge.assessment_ids)}
-        by_id = {a.canvas_assignment_id: a for a in assignments}
-        for raw_id in course_badge.assessment_ids:
-            a = by_id.get(str(raw_id))
-            if a is None:
-                flags.append(
-                    RuleFlag(
-                        _("Assignment %(id)s is not in this Canvas course.") % {"id": raw_id},
-                        _("Check the assignment ids in the badge configuration, then sync again."),
-                    )
-                )
-            elif a.deleted_in_canvas:
-                flags.append(
-                    RuleFlag(
-                        _("“%(name)s” was deleted in Canvas.") % {"name": a.name},
-                        _("Restore it in Canvas or remove it from the rule."),
-                    )
-                )
-            elif not a.published:
-                flags.append(
-                    RuleFlag(
-                        _("“%(name)s” is unpublished in Canvas.") % {"name": a.name},
-                        _("Learners cannot submit it and Canvas does not report its grades: publish it."),
-                    )
-                )
+        for item in credentialing.credentialing_assessments(course_badge=course_badge, assignments=assignments):
+            if item.problem:
+                what, fix = advice[item.problem]
+                flags.append(RuleFlag(what % {"name": item.name}, fix))
     else:
         selection = _("Assignment group “%(group)s”") % {"group": course_badge.assessment_group_name}
         group = course_badge.assessment_group_name.strip().casefold()
@@ -309,19 +323,18 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
                     _("Create the group in Canvas (Assignments → + Group) or rename it, then sync again."),
                 )
             )
-        for a in in_group:
-            if a.deleted_in_canvas:
+        for item in credentialing.group_members_not_counted(course_badge=course_badge, assignments=assignments):
+            if item.problem == credentialing.DELETED:
                 flags.append(
                     RuleFlag(
-                        _("“%(name)s” was deleted in Canvas, so it no longer counts.") % {"name": a.name},
+                        _("“%(name)s” was deleted in Canvas, so it no longer counts.") % {"name": item.name},
                         _("Restore it in Canvas if learners still need it, then sync again."),
                     )
                 )
-        for a in live_in_group:
-            if not a.published:
+            else:
                 flags.append(
                     RuleFlag(
-                        _("“%(name)s” is unpublished in Canvas, so it does not count yet.") % {"name": a.name},
+                        _("“%(name)s” is unpublished in Canvas, so it does not count yet.") % {"name": item.name},
                         _("Publish it in Canvas if it is a credentialing assessment."),
                     )
                 )
@@ -376,6 +389,12 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
         }
     if course_badge.mastery_overrides:
         mastery = _("%(rule)s (some assessments have their own threshold, shown below)") % {"rule": mastery}
+    if course_badge.mastery_score == CourseBadge.SCORE_AFTER_PENALTIES:
+        mastery = _("%(rule)s, judged on Canvas's score after late or missing penalties") % {"rule": mastery}
+    else:
+        mastery = _("%(rule)s, judged on the score the grader entered (late penalties do not count)") % {
+            "rule": mastery
+        }
     criterion = (
         _("Every rubric criterion rated at least %(percent)s%% of its points")
         % {"percent": _pts(course_badge.min_rubric_criterion_percent)}
@@ -411,6 +430,19 @@ def rule_check(*, course_badge: CourseBadge, assignments: list[Assignment] | Non
             )
     else:
         final_grade = _("The instructor enters a Final Grade Override in the Canvas gradebook")
+        if override_allowed is False:
+            flags.append(
+                RuleFlag(
+                    _(
+                        "This course does not allow Final Grade Override in Canvas, so no final grade can be "
+                        "entered and nobody can earn the badge."
+                    ),
+                    _(
+                        "Turn it on in Canvas: Grades → Settings (gear) → Advanced → “Allow final grade override”, "
+                        "then sync again. Or ask your admin to use a final-grade assignment for this badge instead."
+                    ),
+                )
+            )
 
     return RuleCheck(
         course_badge=course_badge,
@@ -472,11 +504,46 @@ _SYNC_ERROR_HINTS = [
 ]
 
 
-def sync_error_explained(error: str) -> str:
+# A failed sync's Canvas error (SyncRun.stats["error_kind"], canvas.errors) in instructors' words:
+# the run keeps the admin's message (what to change where); the instructor learns whom to ask.
+INSTRUCTOR_SYNC_ERRORS = {
+    "token": gettext_lazy(
+        "The badge tool's access to Canvas has stopped working (its API token was revoked or has "
+        "expired). Ask your Canvas admin to give the badge tool a new token; badges update again after that."
+    ),
+    "permission": gettext_lazy(
+        "The badge tool's Canvas account is not allowed to read something this course needs "
+        "(Canvas said: user not authorized to perform that action). Ask your Canvas admin to give that account "
+        "the permissions listed in the badge tool's documentation."
+    ),
+    "throttled": gettext_lazy(
+        "Canvas asked the badge tool to slow down (rate limit) because many courses were syncing. "
+        "Nothing is lost: the next sync continues where this one stopped."
+    ),
+    "invalid_assignments": gettext_lazy(
+        "Canvas refused to report grades because a credentialing assessment was "
+        "unpublished or deleted while the badge tool was reading it. Sync again; if it keeps happening, "
+        "check the rule panel below."
+    ),
+    "bad_request": gettext_lazy(
+        "Canvas refused one of the badge tool's requests as invalid. This is not a permission "
+        "problem: your admin can find the details in the sync runs."
+    ),
+    "configuration": gettext_lazy(
+        "The badge tool is not fully connected to this Canvas yet (no API address or token). "
+        "Ask your Canvas admin to finish the setup."
+    ),
+    "unavailable": gettext_lazy("Canvas did not answer in time. The tool will try again at the next sync."),
+}
+
+
+def sync_error_explained(error: str, *, kind: str = "") -> str:
     """The Canvas error of a failed sync in plain words (the sync's own plain message wins)."""
     text = (error or "").strip()
     if not text:
         return ""
+    if kind in INSTRUCTOR_SYNC_ERRORS:
+        return str(INSTRUCTOR_SYNC_ERRORS[kind])
     lowered = text.casefold()
     # The Canvas client already writes plain-words messages ("the Canvas API token was revoked ...").
     if ":" in text and any(w in lowered for w in ("ask your", "try again", "will retry")):
@@ -508,7 +575,11 @@ def sync_status(*, course: Course) -> SyncStatus:
         running=bool(run and run.status == SyncRun.STATUS_RUNNING),
         running_since=run.started_at if run and run.status == SyncRun.STATUS_RUNNING else None,
         failed=failed,
-        error_plain=sync_error_explained(error) if failed else "",
+        error_plain=sync_error_explained(
+            error, kind=str(((finished.stats or {}) if finished else {}).get("error_kind", ""))
+        )
+        if failed
+        else "",
         requested_at=state.requested_at if state else None,
         api_token_missing=course.platform.needs_api_token,
     )
@@ -765,6 +836,7 @@ def _reason(progress: LearnerProgress, display_state: str, award: Award | None) 
         NOT_EARNED: _("Final grade entered with %(mastered)s of %(total)s assessments mastered")
         % {"mastered": k, "total": n},
         INELIGIBLE: _("No active or completed student enrollment"),
+        HELD_ELSEWHERE: _("Already holds this badge from another course: it is not issued twice"),
     }.get(display_state, "")
 
 

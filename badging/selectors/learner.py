@@ -70,6 +70,9 @@ class AssessmentRow:
     result: str
     score: Decimal | None
     grade: str
+    # Why an assessment that counts cannot be mastered now: "unpublished", "deleted", "not_found" or "".
+    problem: str = ""
+    points_deducted: Decimal | None = None  # a late penalty Canvas took off the posted score
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class BadgeCard:
     still_open: bool  # the badge can still be issued to this learner (so where it will be sent matters)
     final_grade_rule: str
     final_grade_entered: bool
+    # The course does not allow Final Grade Override in Canvas while the badge needs one.
+    final_grade_blocked: bool
+    blocked_assessments: list[str]  # names of counted assessments that are unpublished/deleted in Canvas
+    mastery_score: str
     enrolled: bool
     award: Award | None
     award_links: list[dict]
@@ -204,7 +211,8 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
             for r in criterion.get("ratings") or []
         ]
         meets = None
-        if min_share is not None and your_points is not None and possible:
+        # A criterion Canvas ignores for scoring is rated for feedback only: no minimum applies to it.
+        if min_share is not None and your_points is not None and possible and not criterion.get("ignore_for_scoring"):
             meets = your_points >= possible * min_share / 100
         rows.append(
             RubricCriterion(
@@ -225,6 +233,7 @@ def _result_fact(*, result: AssessmentResult, canvas_assignment_id: str) -> ev.R
         assignment_id=canvas_assignment_id,
         workflow_state=result.workflow_state,
         score=result.score,
+        entered_score=result.entered_score,
         grade=result.grade,
         excused=result.excused,
         graded=result.graded_at is not None,
@@ -259,7 +268,13 @@ _STATUS_TO_RESULT = {
 
 
 def _assessment_row(
-    *, assignment: Assignment, course_badge: CourseBadge, result: AssessmentResult | None, status: str, score
+    *,
+    assignment: Assignment,
+    course_badge: CourseBadge,
+    result: AssessmentResult | None,
+    status: str,
+    score,
+    problem: str = "",
 ) -> AssessmentRow:
     points, text = assessment_mastery_points(course_badge=course_badge, assignment=assignment)
     state = _STATUS_TO_RESULT.get(status, RESULT_NOT_SUBMITTED)
@@ -276,6 +291,8 @@ def _assessment_row(
         result=state,
         score=_num(score) if posted is not None else None,
         grade=posted.grade if posted is not None else "",
+        problem=problem,
+        points_deducted=_num(posted.points_deducted) if posted is not None and posted.points_deducted else None,
     )
 
 
@@ -325,6 +342,7 @@ STATE_LABELS = {
     LearnerProgress.NOT_EARNED: gettext_lazy("Not earned"),
     LearnerProgress.REVOKED: gettext_lazy("Revoked"),
     LearnerProgress.INELIGIBLE: gettext_lazy("Not eligible"),
+    LearnerProgress.HELD_ELSEWHERE: gettext_lazy("Already earned in another course"),
 }
 
 
@@ -343,7 +361,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         .defer("badge_class__image", "badge_class__issuer__image")
         .order_by("badge_class__name", "pk")
     )
-    sync = CourseSync.objects.filter(course=course).only("last_synced_at").first()
+    sync = CourseSync.objects.filter(course=course).only("last_synced_at", "allow_final_grade_override").first()
     page = LearnerPage(
         course=course,
         person=person,
@@ -354,7 +372,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
     if not course_badges:
         return page
 
-    assignments = list(Assignment.objects.filter(course=course, deleted_in_canvas=False))
+    assignments = list(Assignment.objects.filter(course=course).order_by("position", "name", "id"))
     by_canvas_id = {str(a.canvas_assignment_id): a for a in assignments}
     canvas_ids = {a.pk: str(a.canvas_assignment_id) for a in assignments}
     assignment_rows = [
@@ -363,11 +381,13 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
             "name": a.name,
             "assignment_group_name": a.assignment_group_name,
             "published": a.published,
+            "deleted_in_canvas": a.deleted_in_canvas,
             "points_possible": a.points_possible,
             "rubric": a.rubric,
         }
         for a in assignments
     ]
+    override_allowed = sync.allow_final_grade_override if sync else None
     results = {r.assignment_id: r for r in AssessmentResult.objects.filter(course=course, learner=person)}
     result_facts = {
         canvas_ids[pk]: _result_fact(result=r, canvas_assignment_id=canvas_ids[pk])
@@ -386,14 +406,26 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
         .defer("ob3_credential", "ob3_jwt", "badge_class__image", "badge_class__issuer__image")
         .order_by("revoked", "-issued_on")
     )
+    # Only this course's awards are shown here; a live award of the same badge class from another
+    # course only says that the learner already holds it (it is not issued twice).
+    own_badge_ids = {cb.pk for cb in course_badges}
+    held_elsewhere: set[int] = set()
     for row in award_rows:
-        awards.setdefault(row.badge_class_id, row)
+        if row.course_badge_id in own_badge_ids:
+            awards.setdefault(row.course_badge_id, row)
+        elif not row.revoked:
+            held_elsewhere.add(row.badge_class_id)
 
     for cb in course_badges:
         badge = cb.badge_class
-        award = awards.get(badge.pk)
+        award = awards.get(cb.pk)
+        if award is not None and award.revoked and badge.pk in held_elsewhere:
+            award = None
         # The same rule the sync's evaluation applies: which assessments, what mastery means.
-        rule = badge_rule_build(course_badge=cb, assignments=assignment_rows)
+        rule = badge_rule_build(
+            course_badge=cb, assignments=assignment_rows, final_grade_override_allowed=override_allowed
+        )
+        problems = {spec.assignment_id: spec.problem for spec in rule.assessments if spec.missing}
         # A picked assessment Canvas no longer has is still listed (it blocks the badge): say so.
         # Before the first sync nothing has been read yet, so nothing is "missing".
         picked = [
@@ -407,7 +439,13 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
             learner=ev.LearnerFacts(
                 enrollments=enrollment_facts,
                 results=result_facts,
-                award=None if award is None else (ev.AWARD_REVOKED if award.revoked else ev.AWARD_LIVE),
+                award=(
+                    ev.AWARD_ELSEWHERE
+                    if award is None and badge.pk in held_elsewhere
+                    else None
+                    if award is None
+                    else (ev.AWARD_REVOKED if award.revoked else ev.AWARD_LIVE)
+                ),
             ),
         )
         prog = progress.get(cb.pk)
@@ -423,11 +461,14 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 result=results.get(a.pk),
                 status=outcomes[str(a.canvas_assignment_id)][0],
                 score=outcomes[str(a.canvas_assignment_id)][1],
+                problem=problems.get(str(a.canvas_assignment_id), ""),
             )
             for a in picked
         ]
         final_entered = live.final_grade.entered
-        if award is not None or launch.is_test_user:
+        if badge.pk in held_elsewhere and award is None:
+            state = LearnerProgress.HELD_ELSEWHERE
+        elif award is not None or launch.is_test_user:
             state = live.state if award is not None else LearnerProgress.INELIGIBLE
         elif (
             prog is not None
@@ -464,6 +505,11 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 still_open=award is None and state in OPEN_STATES,
                 final_grade_rule=course_badge_final_grade_rule(course_badge=cb),
                 final_grade_entered=final_entered,
+                final_grade_blocked=(
+                    cb.final_grade_source == CourseBadge.FINAL_GRADE_OVERRIDE and override_allowed is False
+                ),
+                blocked_assessments=[r.name for r in rows if r.problem],
+                mastery_score=cb.mastery_score,
                 enrolled=live.enrollment.counts,
                 award=award,
                 award_links=award_link_list(award=award, request=request)

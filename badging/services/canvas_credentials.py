@@ -491,7 +491,7 @@ def canvas_credentials_resync(*, connection_id: int, links: PublicLinks, actor: 
     corrected. Assertions without a marker of ours, and awards revoked only there, are counted
     and left alone (an admin decides). Returns {badge class key: counts, or "error": message}.
     """
-    from badging.services.issuance import QUEUED_STALE_AFTER
+    from badging.services.issuance import queued_stale_after
 
     connection = CanvasCredentialsConnection.objects.select_related("issuer").get(pk=connection_id)
     if not connection.enabled:
@@ -557,7 +557,7 @@ def canvas_credentials_resync(*, connection_id: int, links: PublicLinks, actor: 
                     status=Delivery.PENDING,
                     external_id="",
                     last_error="",
-                    next_attempt_at=timezone.now() + QUEUED_STALE_AFTER,
+                    next_attempt_at=timezone.now() + queued_stale_after(),
                 )
                 reopened.append(delivery.pk)
                 counts["repushed"] += 1

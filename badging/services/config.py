@@ -237,11 +237,15 @@ def _course_badge_fields(obj: dict, where: str, errors: _Errors, badge_class_key
         "mastery_min_points": None,
         "mastery_overrides": {},
         "min_rubric_criterion_percent": None,
+        "mastery_score": CourseBadge.SCORE_ENTERED,
         "final_grade_source": CourseBadge.FINAL_GRADE_OVERRIDE,
         "final_grade_assignment_id": "",
         "final_grade_assignment_name": "",
         "active": bool(obj.get("active", True)),
+        "teaching_assistants_may_act": obj.get("teaching_assistants_may_act", False),
     }
+    if not isinstance(fields["teaching_assistants_may_act"], bool):
+        errors.add(f"{where}.teaching_assistants_may_act", "must be true or false")
     assessments = obj.get("assessments", {"assignment_group": "Credentialing Assessments"})
     if not isinstance(assessments, dict) or len(assessments) != 1:
         errors.add(f"{where}.assessments", 'must be {"assignment_group": NAME} or {"assignment_ids": [ids]}')
@@ -280,6 +284,11 @@ def _course_badge_fields(obj: dict, where: str, errors: _Errors, badge_class_key
             low=0,
             high=100,
         )
+    if "score" in mastery:
+        if mastery["score"] not in (CourseBadge.SCORE_ENTERED, CourseBadge.SCORE_AFTER_PENALTIES):
+            errors.add(f"{where}.mastery.score", 'must be "entered" (before late penalties) or "after_penalties"')
+        else:
+            fields["mastery_score"] = mastery["score"]
     overrides = mastery.get("overrides", {})
     if not isinstance(overrides, dict):
         errors.add(f"{where}.mastery.overrides", 'must map assignment ids to {"min_percent": N} or {"min_points": N}')
@@ -473,6 +482,8 @@ def config_export() -> dict:
             mastery["overrides"] = cb.mastery_overrides
         if cb.min_rubric_criterion_percent is not None:
             mastery["min_rubric_criterion_percent"] = float(cb.min_rubric_criterion_percent)
+        if cb.mastery_score != CourseBadge.SCORE_ENTERED:
+            mastery["score"] = cb.mastery_score
         final: dict[str, Any] = {"source": cb.final_grade_source}
         if cb.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
             if cb.final_grade_assignment_id:
@@ -494,6 +505,7 @@ def config_export() -> dict:
                 "mastery": mastery,
                 "final_grade": final,
                 "active": cb.active,
+                "teaching_assistants_may_act": cb.teaching_assistants_may_act,
             }
         )
     return {"version": 1, "issuers": issuers, "badge_classes": classes, "course_badges": course_badges}

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from badging.models import AuditEvent, Delivery
-from badging.services.issuance import QUEUED_STALE_AFTER
+from badging.services.issuance import queued_stale_after
 
 
 def deliveries_retry(*, delivery_ids: list[int], actor: str) -> int:
@@ -26,8 +26,9 @@ def deliveries_retry(*, delivery_ids: list[int], actor: str) -> int:
             return 0
         now = timezone.now()
         for delivery in rows:
-            delivery.status = Delivery.PENDING
-            delivery.next_attempt_at = now + QUEUED_STALE_AFTER
+            if delivery.status != Delivery.SENDING:  # a send under way keeps its mark (an extra email is counted)
+                delivery.status = Delivery.PENDING
+            delivery.next_attempt_at = now + queued_stale_after()
         Delivery.objects.bulk_update(rows, ["status", "next_attempt_at"])
         AuditEvent.objects.bulk_create(
             [

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
-from badging.services.issuance import QUEUED_STALE_AFTER, award_review_keep, award_revoke, awards_enqueue_eligible
+from badging.services.issuance import award_review_keep, award_revoke, awards_enqueue_eligible, queued_stale_after
 from badging.services.sync import course_sync_request
 from lti.models import LaunchContext
 
@@ -175,8 +175,9 @@ def award_notification_resend(*, launch: LaunchContext, award: Award) -> Deliver
         if refusal:
             raise ActionUnavailable(refusal)
         delivery, _ = Delivery.objects.select_for_update().get_or_create(award=award, kind=Delivery.KIND_EMAIL)
-        delivery.status = Delivery.PENDING
-        delivery.next_attempt_at = timezone.now() + QUEUED_STALE_AFTER
+        if delivery.status != Delivery.SENDING:  # a send under way keeps its mark (an extra email is counted)
+            delivery.status = Delivery.PENDING
+        delivery.next_attempt_at = timezone.now() + queued_stale_after()
         delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])
         audit_event_record(
             launch=launch,

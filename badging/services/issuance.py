@@ -5,7 +5,10 @@ Guarantees:
   `badging_award_one_live` decides, so racing workers, retried tasks and duplicate events end
   with the same single award (the loser of the race returns the winner's award).
 - Nothing is lost: every eligible learner without an award is found again by the reconciler
-  (`awards_reconcile`), also when a broker message or a worker was lost.
+  (`awards_reconcile`), also when a broker message or a worker was lost. A worker issuing a batch
+  holds a lease on its learners in the database (issue_claim, renewed while it works): once the
+  lease runs out (the worker was killed) the reconciler queues them again, whatever the broker did
+  with the task; a queued learner no worker took within queued_stale_after() is queued again too.
 - Failures are recorded per learner (issue_status/issue_error/issue_next_attempt_at), retried
   with capped exponential backoff, and never undo an award already issued.
 """
@@ -26,13 +29,15 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from celery import current_app
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from badging.assessments import evidence_names
 from badging.models import (
     Assignment,
     AuditEvent,
@@ -50,8 +55,10 @@ from badging.openbadges.links import PublicLinks, public_base_url
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
-# A queued learner whose task has not run by then is queued again (lost message, dead worker).
-QUEUED_STALE_AFTER = timedelta(minutes=15)
+UNCONFIRMED_SEND = (
+    "The worker stopped while sending this email, after the mail server may have taken it: the learner "
+    "may receive it twice (counted in unconfirmed sends). Sending it again."
+)
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=6)
 # A badge image that cannot be baked will not fix itself: retry rarely, until an admin replaces it.
@@ -67,6 +74,16 @@ class IssueFailure(Exception):
     def __init__(self, reason: str, *, permanent: bool = False):
         super().__init__(reason)
         self.permanent = permanent
+
+
+def queued_stale_after() -> timedelta:
+    """A learner or delivery queued this long ago and not picked up is queued again (lost message)."""
+    return timedelta(seconds=settings.BADGING_QUEUED_STALE_AFTER_SECONDS)
+
+
+def lease_length() -> timedelta:
+    """How long a worker's claim on its learners (or on an email being sent) lasts unless renewed."""
+    return timedelta(seconds=settings.BADGING_LEASE_SECONDS)
 
 
 def retry_delay(attempts: int, *, base: timedelta = RETRY_BASE, cap: timedelta = RETRY_CAP) -> timedelta:
@@ -99,7 +116,7 @@ def _mark_queued_and_enqueue(queryset) -> int:
         if not ids:
             return 0
         LearnerProgress.objects.filter(pk__in=ids).update(
-            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=now + QUEUED_STALE_AFTER
+            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=now + queued_stale_after()
         )
         transaction.on_commit(lambda: _enqueue_batches(ids))
     return len(ids)
@@ -108,19 +125,30 @@ def _mark_queued_and_enqueue(queryset) -> int:
 def awards_enqueue_eligible(*, course_badge_id: int) -> int:
     """Queue every eligible learner of a course badge who has no award yet; returns how many.
 
-    Learners failing with a retry time in the future, or queued less than QUEUED_STALE_AFTER ago,
-    are left alone. Tasks are enqueued after commit, in batches of BATCH_SIZE.
+    Learners failing with a retry time in the future, queued less than queued_stale_after() ago, or
+    being issued under a live lease, are left alone. Tasks are enqueued after commit, in batches of BATCH_SIZE.
     """
     return _mark_queued_and_enqueue(_due_eligible(timezone.now()).filter(course_badge_id=course_badge_id))
 
 
 def awards_reconcile() -> dict:
     """Find work that should have happened and enqueue it again: eligible learners without an
-    award (never queued, queued too long ago, or failed and due for a retry) and deliveries that
-    are due or stuck. Safe to run any time, from any number of beat schedulers."""
+    award (never queued, queued too long ago, their worker's lease run out, or failed and due for a
+    retry) and deliveries that are due or stuck (an email's sending lease run out). Safe to run any
+    time, from any number of beat schedulers."""
     now = timezone.now()
+    stale = queued_stale_after()
     queued = _mark_queued_and_enqueue(_due_eligible(now))
     with transaction.atomic():
+        # An email whose sending lease ran out: its worker died between handing it to the mail server
+        # and recording the answer. It may have gone out: count it, then send it again.
+        Delivery.objects.filter(status=Delivery.SENDING, next_attempt_at__lte=now).update(
+            status=Delivery.FAILED,
+            unconfirmed_sends=F("unconfirmed_sends") + 1,
+            last_error=UNCONFIRMED_SEND,
+            next_attempt_at=now,
+            updated_at=now,
+        )
         delivery_ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .exclude(status=Delivery.SENT)
@@ -129,12 +157,12 @@ def awards_reconcile() -> dict:
             .values_list("pk", flat=True)
         )
         if delivery_ids:
-            Delivery.objects.filter(pk__in=delivery_ids).update(next_attempt_at=now + QUEUED_STALE_AFTER)
+            Delivery.objects.filter(pk__in=delivery_ids).update(next_attempt_at=now + stale)
             transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids))
     # Revocations that never reached Canvas Credentials (its task exhausted its retries or was lost).
     unpropagated = list(
         Delivery.objects.filter(
-            kind=Delivery.KIND_CANVAS_CREDENTIALS, award__revoked=True, award__revoked_at__lte=now - QUEUED_STALE_AFTER
+            kind=Delivery.KIND_CANVAS_CREDENTIALS, award__revoked=True, award__revoked_at__lte=now - stale
         )
         .exclude(external_id="")
         .exclude(award__in=AuditEvent.objects.filter(action="canvas_credentials_revoked").values("award"))
@@ -261,12 +289,8 @@ def issuer_key_rotate(*, issuer_id: int, actor: str = "system") -> SigningKeys:
 
 
 def _evidence_narrative(course_badge) -> str:
-    assignments = Assignment.objects.filter(course=course_badge.course, deleted_in_canvas=False)
-    if course_badge.assessment_ids:
-        assignments = assignments.filter(canvas_assignment_id__in=[str(i) for i in course_badge.assessment_ids])
-    else:
-        assignments = assignments.filter(assignment_group_name=course_badge.assessment_group_name)
-    names = list(assignments.order_by("position", "name").values_list("name", flat=True))
+    assignments = Assignment.objects.filter(course=course_badge.course).order_by("position", "name", "id")
+    names = evidence_names(course_badge=course_badge, assignments=assignments)
     course_name = str(course_badge.course)
     if not names:
         return f"Mastered every credentialing assessment in {course_name} and received a final grade."
@@ -412,7 +436,9 @@ def _key(progress: LearnerProgress) -> tuple[int, int]:
     return (progress.course_badge.badge_class_id, progress.learner_id)
 
 
-def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: PublicLinks | None = None) -> list[Award]:
+def awards_issue_batch(
+    *, progress_ids: Iterable[int], client=None, links: PublicLinks | None = None, claim: str = ""
+) -> list[Award]:
     """Issue the awards of a batch of learners (one task's worth); exactly once per learner.
 
     Returns the live awards of the batch's learners (new or already existing). Learners no longer
@@ -420,9 +446,91 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
     retried later. Emails are read from Canvas concurrently, documents are signed and baked
     outside the transaction, and the rows are written in a few bulk statements; the partial
     unique constraint decides every race (INSERT … ON CONFLICT DO NOTHING, then re-read).
+
+    The learners are leased to this run first (see _claim). `claim` names the run (the task's id):
+    the same task run again after its worker died takes its own lease over at once.
     """
+    token = claim[:32] or uuid.uuid4().hex
+    ids = _claim(list(progress_ids), token)
+    if not ids:
+        return []
+    renewer = LeaseRenewer(
+        f"issuing {token}",
+        lambda until: LearnerProgress.objects.filter(
+            issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING
+        ).update(issue_next_attempt_at=until),
+    )
+    renewer.start_unless_in_transaction()
+    try:
+        return _issue_claimed(ids, client=client, links=links)
+    finally:
+        renewer.done.set()
+        # Left claimed only if issuing raised: due again at once (the reconciler's next run), not at lease end.
+        LearnerProgress.objects.filter(issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING).update(
+            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=timezone.now()
+        )
+
+
+def _claim(progress_ids: list[int], token: str) -> list[int]:
+    """Lease the batch's eligible learners to this run (committed at once, so the lease is visible
+    to the reconciler): those another worker is issuing under a live lease are left to it. Returns
+    the rows this run looks at: the ones it leased, and the ones not eligible (nothing to issue)."""
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            LearnerProgress.objects.select_for_update(of=("self",))
+            .filter(pk__in=progress_ids)
+            .order_by("pk")  # one lock order for every batch: overlapping batches never deadlock
+            .values_list("pk", "state", "issue_status", "issue_next_attempt_at", "issue_claim")
+        )
+        leased_elsewhere = {
+            pk
+            for pk, state, status, until, claim in rows
+            if state == LearnerProgress.ELIGIBLE
+            and status == LearnerProgress.ISSUE_ISSUING
+            and until is not None
+            and until > now
+            and claim != token
+        }
+        mine = [pk for pk, state, *_ in rows if state == LearnerProgress.ELIGIBLE and pk not in leased_elsewhere]
+        if mine:
+            LearnerProgress.objects.filter(pk__in=mine).update(
+                issue_status=LearnerProgress.ISSUE_ISSUING,
+                issue_claim=token,
+                issue_claimed_at=now,
+                issue_next_attempt_at=now + lease_length(),
+            )
+    return [pk for pk, *_ in rows if pk not in leased_elsewhere]
+
+
+class LeaseRenewer(threading.Thread):
+    """Calls renew() every third of the lease until done is set, from its own database connection
+    (a worker killed mid-task stops renewing: its lease runs out and the reconciler takes over)."""
+
+    def __init__(self, name: str, renew):
+        super().__init__(name=name, daemon=True)
+        self.renew, self.done = renew, threading.Event()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self.done.wait(lease_length().total_seconds() / 3):
+                try:
+                    self.renew(timezone.now() + lease_length())
+                except Exception:  # the database is unreachable: the lease runs out, the work is redone
+                    logger.warning("could not renew the lease %s", self.name, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def start_unless_in_transaction(self) -> None:
+        if not connection.in_atomic_block:  # a caller's open transaction hides the lease from other connections
+            self.start()
+
+
+def _issue_claimed(progress_ids: list[int], *, client, links: PublicLinks | None) -> list[Award]:
     rows = list(
-        LearnerProgress.objects.filter(pk__in=list(progress_ids))
+        LearnerProgress.objects.filter(pk__in=progress_ids)
         .select_related("course_badge__badge_class__issuer", "course_badge__course__platform", "learner")
         .order_by("pk")
     )
@@ -430,10 +538,14 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
         return []
     live = _live_awards({_key(p) for p in rows})
     result: dict[tuple[int, int], Award] = {}
-    to_issue, already, not_eligible, deactivated, seen = [], [], [], [], set()
+    to_issue, already, not_eligible, deactivated, elsewhere, seen = [], [], [], [], [], set()
     for progress in rows:
         key = _key(progress)
-        if progress.state == LearnerProgress.ISSUED and key in live:
+        if key in live and live[key].course_badge_id != progress.course_badge_id:
+            # Held through another course's badge: never issued twice, and never shown here as this
+            # course's award (its email, links and dates belong to the other course).
+            elsewhere.append(progress.pk)
+        elif progress.state == LearnerProgress.ISSUED and key in live:
             result[key] = live[key]
         elif progress.state != LearnerProgress.ELIGIBLE:
             not_eligible.append(progress.pk)  # re-evaluated while queued: nothing to issue or retry
@@ -443,13 +555,17 @@ def awards_issue_batch(*, progress_ids: Iterable[int], client=None, links: Publi
             already.append(progress.pk)
             result[key] = live[key]
         elif key in seen:
-            already.append(progress.pk)  # the same badge class from two courses: issued once below
+            elsewhere.append(progress.pk)  # the same badge class from two courses: issued once below
         else:
             seen.add(key)
             to_issue.append(progress)
     if not_eligible:
         LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
+        )
+    if elsewhere:
+        LearnerProgress.objects.filter(pk__in=elsewhere).update(
+            state=LearnerProgress.HELD_ELSEWHERE, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if deactivated:
         LearnerProgress.objects.filter(pk__in=deactivated).update(
@@ -530,6 +646,10 @@ def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) ->
     return _store(candidates, now=now, rebuild=rebuild)
 
 
+def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Award]) -> bool:
+    return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
+
+
 def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
     """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
 
@@ -561,12 +681,20 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
                     for ct, data in c.images.items()
                 ]
             )
-            _mark_issued(
-                [c.progress.pk for c in winners] + [c.progress.pk for c in losers if _key(c.progress) in others]
-            )
+            # A race lost to this course badge's own award (a retried task) is issued; one lost to
+            # another course's award of the same badge class is held from there, never shown as ours.
+            same = [c for c in losers if _key(c.progress) in others and _same_course_badge(c, others)]
+            elsewhere = [c for c in losers if _key(c.progress) in others and not _same_course_badge(c, others)]
+            _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in same])
+            if elsewhere:
+                LearnerProgress.objects.filter(pk__in=[c.progress.pk for c in elsewhere]).update(
+                    state=LearnerProgress.HELD_ELSEWHERE,
+                    issue_status=LearnerProgress.ISSUE_NONE,
+                    issue_next_attempt_at=None,
+                )
             deliveries = Delivery.objects.bulk_create(
                 [
-                    Delivery(award=c.award, kind=kind, next_attempt_at=now + QUEUED_STALE_AFTER)
+                    Delivery(award=c.award, kind=kind, next_attempt_at=timezone.now() + queued_stale_after())
                     for c in winners
                     for kind in c.kinds
                 ]
@@ -574,7 +702,7 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
                 transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))
-        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in losers if _key(c.progress) in others]
+        issued += [c.award for c in winners] + [others[_key(c.progress)] for c in same]
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
         if round_number < 3:
@@ -586,13 +714,13 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
     return issued
 
 
-def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None) -> Award | None:
+def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None, claim: str = "") -> Award | None:
     """Issue one learner's award if they are eligible; exactly once (see awards_issue_batch).
 
     Returns the award (new, or the live one that already existed), or None when the learner is
     not eligible (any more) or issuing failed (recorded on the LearnerProgress, retried later).
     """
-    awards = awards_issue_batch(progress_ids=[progress_id], client=client, links=links)
+    awards = awards_issue_batch(progress_ids=[progress_id], client=client, links=links, claim=claim)
     return awards[0] if awards else None
 
 
@@ -647,7 +775,7 @@ def award_flag_for_review(*, progress_id: int, reason: str) -> Award | None:
     with transaction.atomic():
         award = (
             Award.objects.select_for_update()
-            .filter(badge_class_id=progress.course_badge.badge_class_id, learner_id=progress.learner_id, revoked=False)
+            .filter(course_badge_id=progress.course_badge_id, learner_id=progress.learner_id, revoked=False)
             .first()
         )
         if award is None:

@@ -11,6 +11,9 @@ Guarantees:
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
 - Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
+- Only published credentialing assessments are asked for (badging.assessments): Canvas refuses the
+  whole submissions request for an unpublished or deleted id. The course's Final Grade Override
+  setting is read with the roster: without it Canvas reports no override.
 - Every run leaves a SyncRun with its status, Canvas request count, stats and, on failure, the
   reason in plain words (also copied to CourseSync.last_error for the instructor dashboard).
 """
@@ -27,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 from django.conf import settings
@@ -34,20 +38,23 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from badging import assessments as credentialing
 from badging import evaluation as ev
 from badging.models import (
     AssessmentResult,
     Assignment,
     Award,
     CourseBadge,
+    CourseStaff,
     CourseSync,
     Enrollment,
     LearnerProgress,
     SyncRun,
 )
 from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
-from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasSubmission
+from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasInvalidAssignmentsError, CanvasSubmission
 from canvas.client import MAX_THROTTLE_WAITS
 from lti.models import Course, Person
 
@@ -68,7 +75,10 @@ QUEUED_TTL = 15 * 60
 # A trigger arriving during a run makes the running sync loop again, at most this many times.
 MAX_EXTRA_PASSES = 3
 ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
-ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+STUDENT_ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
+# Read in the same roster request: who teaches the course (instructor actions re-check it).
+STAFF_ENROLLMENT_TYPES = ("TeacherEnrollment", "TaEnrollment")
+ENROLLMENT_TYPES = STUDENT_ENROLLMENT_TYPES + STAFF_ENROLLMENT_TYPES
 STUDENT_IDS_PER_REQUEST = 100
 # Above this many learners marked for a targeted refresh, one roster pass is cheaper.
 TARGETED_LEARNERS_MAX = 20
@@ -397,6 +407,11 @@ def _sync_once(
             _course_details_sync(client=client, course=course)
         stats["assignments"] = _assignments_sync(client=client, course=course)
         timer.lap("assignments")
+        if roster or state.allow_final_grade_override is None:
+            # Whether Canvas reports Final Grade Overrides at all in this course: read with the roster.
+            state.allow_final_grade_override = _course_settings_sync(client=client, course=course)
+            CourseSync.objects.filter(pk=state.pk).update(allow_final_grade_override=state.allow_final_grade_override)
+            stats["allow_final_grade_override"] = state.allow_final_grade_override
         if roster:
             stats.update(_roster_sync(client=client, course=course))
             timer.lap("roster")
@@ -404,50 +419,19 @@ def _sync_once(
             stats["new_learner_ids"] = _learners_refresh(client=client, course=course, user_ids=targeted)
             stats["learners_refreshed"] = len(targeted)
             timer.lap("learners")
-        wanted = _submission_assignment_ids(course)
-        previous_ids = set(
-            SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
-            .order_by("-started_at")
-            .values_list("stats__assignment_ids", flat=True)
-            .first()
-            or []
-        )
-        stats["assignment_ids"] = sorted(wanted)
-        learners = _course_learner_ids(course)
-        if full:
-            fetched = _submissions_history_sync(
-                client=client, course=course, learners=learners, assignment_ids=sorted(wanted), stats=stats
+        try:
+            fetched = _submissions_pass(
+                client=client, course=course, state=state, full=full, roster=roster, postings=postings, stats=stats
             )
-        else:
-            new_ids = wanted - previous_ids
-            old_ids = wanted & previous_ids
-            fetched = 0
-            if new_ids:  # assessments added since the last sync: read their history once
-                fetched += _submissions_history_sync(
-                    client=client, course=course, learners=learners, assignment_ids=sorted(new_ids), stats=stats
-                )
-            if old_ids:
-                fetched += _submissions_sync(
-                    client=client,
-                    course=course,
-                    learners=learners,
-                    records=client.list_submissions(
-                        cid, assignment_ids=sorted(old_ids), graded_since=state.submissions_graded_since
-                    ),
-                )
-            fetched += _students_refetch(
-                client=client,
-                course=course,
-                learners=learners,
-                student_ids=stats.get("new_learner_ids", []),
-                assignment_ids=sorted(wanted),
+        except CanvasInvalidAssignmentsError:
+            # An assessment was unpublished or deleted in Canvas after we listed the assignments:
+            # list them again (it then no longer counts as readable) and ask once more.
+            logger.info("course %s: an assessment changed in Canvas during the sync; listing assignments again", cid)
+            stats["assignments"] = _assignments_sync(client=client, course=course)
+            stats["assignments_relisted"] = True
+            fetched = _submissions_pass(
+                client=client, course=course, state=state, full=full, roster=roster, postings=postings, stats=stats
             )
-            if roster:
-                stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, learners=learners)
-            elif postings:
-                stats["unposted_rechecked"] = _unposted_recheck(
-                    client=client, course=course, learners=learners, only=postings
-                )
         stats.pop("new_learner_ids", None)
         stats["submissions"] = fetched
         timer.lap("submissions")
@@ -468,7 +452,15 @@ def _sync_once(
     state.submissions_graded_since = started - WATERMARK_OVERLAP
     state.last_status = SyncRun.STATUS_OK
     state.last_error = ""
-    state.save()
+    state.save(
+        update_fields=[
+            "last_synced_at",
+            "last_full_sync_at",
+            "submissions_graded_since",
+            "last_status",
+            "last_error",
+        ]
+    )
     run.status = SyncRun.STATUS_OK
     run.finished_at = finished
     run.canvas_requests = client.request_count - before
@@ -478,6 +470,65 @@ def _sync_once(
     return run
 
 
+def _submissions_pass(
+    *,
+    client: CanvasClient,
+    course: Course,
+    state: CourseSync,
+    full: bool,
+    roster: bool,
+    postings: list[str],
+    stats: dict,
+) -> int:
+    cid = course.canvas_course_id
+    wanted = _submission_assignment_ids(course)
+    previous_ids = set(
+        SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
+        .order_by("-started_at")
+        .values_list("stats__assignment_ids", flat=True)
+        .first()
+        or []
+    )
+    stats["assignment_ids"] = sorted(wanted)
+    learners = _course_learner_ids(course)
+    if full:
+        return _submissions_history_sync(
+            client=client, course=course, learners=learners, assignment_ids=sorted(wanted), stats=stats
+        )
+    new_ids = wanted - previous_ids
+    old_ids = wanted & previous_ids
+    fetched = 0
+    if new_ids:  # assessments added (or published) since the last sync: read their history once
+        fetched += _submissions_history_sync(
+            client=client, course=course, learners=learners, assignment_ids=sorted(new_ids), stats=stats
+        )
+    if old_ids:
+        fetched += _submissions_sync(
+            client=client,
+            course=course,
+            learners=learners,
+            records=client.list_submissions(
+                cid, assignment_ids=sorted(old_ids), graded_since=state.submissions_graded_since
+            ),
+        )
+    fetched += _students_refetch(
+        client=client,
+        course=course,
+        learners=learners,
+        student_ids=stats.get("new_learner_ids", []),
+        assignment_ids=sorted(wanted),
+    )
+    if roster:
+        stats["unposted_rechecked"] = _unposted_recheck(
+            client=client, course=course, learners=learners, readable=wanted
+        )
+    elif postings:
+        stats["unposted_rechecked"] = _unposted_recheck(
+            client=client, course=course, learners=learners, only=postings, readable=wanted
+        )
+    return fetched
+
+
 def _fail(
     run: SyncRun, state: CourseSync, exc: Exception, *, requests: int, stats: dict, plain: bool = True
 ) -> SyncRun:
@@ -485,12 +536,15 @@ def _fail(
     run.status = SyncRun.STATUS_FAILED
     run.finished_at = timezone.now()
     run.error = message
+    if isinstance(exc, CanvasError):
+        # The dashboard words the failure for instructors by its kind (the admin message stays in error).
+        stats["error_kind"] = exc.kind
     run.canvas_requests = requests
     run.stats = stats
     run.save()
     state.last_status = SyncRun.STATUS_FAILED
     state.last_error = message
-    state.save(update_fields=["last_status", "last_error"])
+    state.save(update_fields=["last_status", "last_error", "allow_final_grade_override"])
     logger.warning("sync of course %s failed: %s", run.course_id, message)
     return run
 
@@ -505,6 +559,11 @@ def _course_details_sync(*, client: CanvasClient, course: Course) -> None:
     name, code, locale = details.name[:500], details.course_code[:255], details.locale
     if (course.name, course.course_code, course.locale) != (name, code, locale):
         Course.objects.filter(pk=course.pk).update(name=name, course_code=code, locale=locale)
+
+
+def _course_settings_sync(*, client: CanvasClient, course: Course) -> bool:
+    """Whether the course allows Final Grade Override: without it Canvas never reports an override."""
+    return client.get_course_settings(course.canvas_course_id).allow_final_grade_override
 
 
 def _assignments_sync(*, client: CanvasClient, course: Course) -> int:
@@ -608,9 +667,11 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
     known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
     # Keyed by id: a row listed twice (pages shifting under a concurrent change) must be written once,
     # or PostgreSQL refuses the whole upsert batch.
-    enrollments: list[CanvasEnrollment] = list(
+    listed: list[CanvasEnrollment] = list(
         {e.id: e for e in client.list_enrollments(cid, types=ENROLLMENT_TYPES)}.values()
     )
+    _staff_write(course=course, staff=[e for e in listed if e.type in STAFF_ENROLLMENT_TYPES])
+    enrollments = [e for e in listed if e.type not in STAFF_ENROLLMENT_TYPES]
     emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
     users_pass = False
     if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
@@ -634,6 +695,29 @@ def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
         # Learners new since the last roster pass: an incremental window may have skipped their grades.
         "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
     }
+
+
+def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
+    """Replaces the course's teacher and TA enrollments with the ones Canvas listed just now."""
+    people = people_upsert_from_canvas(
+        platform_id=course.platform_id,
+        users=((e.user_id, e.user.name, e.user.sortable_name, "") for e in staff),
+    )
+    rows = [
+        CourseStaff(
+            course=course,
+            person_id=people[e.user_id],
+            canvas_enrollment_id=e.id,
+            enrollment_type=e.type[:40],
+            state=e.enrollment_state[:20],
+        )
+        for e in staff
+        if e.user_id in people
+    ]
+    with transaction.atomic():
+        CourseStaff.objects.filter(course=course).delete()
+        CourseStaff.objects.bulk_create(rows, batch_size=BATCH)
+        CourseSync.objects.update_or_create(course=course, defaults={"staff_synced_at": timezone.now()})
 
 
 def _enrollments_write(
@@ -692,7 +776,7 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
     )
     enrollments: dict[str, CanvasEnrollment] = {}
     for user_id in user_ids:
-        for e in client.list_enrollments(course.canvas_course_id, types=ENROLLMENT_TYPES, user_id=user_id):
+        for e in client.list_enrollments(course.canvas_course_id, types=STUDENT_ENROLLMENT_TYPES, user_id=user_id):
             enrollments[e.id] = e
     listed = list(enrollments.values())
     _enrollments_write(
@@ -706,20 +790,29 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
 
 
 def _submission_assignment_ids(course: Course) -> set[str]:
-    """Canvas ids of every credentialing assessment (and final-grade assignment) of the course's badges."""
-    ids: set[str] = set()
-    assignments = list(
-        Assignment.objects.filter(course=course, deleted_in_canvas=False).values(
-            "canvas_assignment_id", "name", "assignment_group_name", "published"
-        )
+    """Canvas ids whose submissions are read: see badging.assessments (published ones only)."""
+    return credentialing.submission_assignment_ids(
+        course_badges=CourseBadge.objects.filter(course=course, active=True),
+        assignments=rule_assignments(course_id=course.pk),
     )
-    for badge in CourseBadge.objects.filter(course=course, active=True):
-        for spec in _assessment_rows(badge, assignments):
-            ids.add(spec["canvas_assignment_id"])
-        final_id = _final_grade_assignment_id(badge, assignments)
-        if final_id:
-            ids.add(final_id)
-    return ids
+
+
+def rule_assignments(*, course_id: int) -> list[dict[str, Any]]:
+    """The course's synced assignments as the rule reads them (deleted ones flagged, not dropped)."""
+    return [
+        dict(row)
+        for row in Assignment.objects.filter(course_id=course_id)
+        .order_by("position", "name", "id")
+        .values(
+            "canvas_assignment_id",
+            "name",
+            "assignment_group_name",
+            "published",
+            "deleted_in_canvas",
+            "points_possible",
+            "rubric",
+        )
+    ]
 
 
 def _course_learner_ids(course: Course) -> dict[str, int]:
@@ -791,6 +884,8 @@ def _submissions_sync(
             canvas_submission_id=sub.id,
             workflow_state=sub.workflow_state[:30],
             score=sub.score,
+            entered_score=sub.entered_score,
+            points_deducted=sub.points_deducted,
             grade=sub.grade[:40],
             excused=sub.excused,
             submitted_at=sub.submitted_at,
@@ -817,6 +912,8 @@ def _results_write(rows: list[AssessmentResult]) -> int:
                 "canvas_submission_id",
                 "workflow_state",
                 "score",
+                "entered_score",
+                "points_deducted",
                 "grade",
                 "excused",
                 "submitted_at",
@@ -857,11 +954,21 @@ def _students_refetch(
 
 
 def _unposted_recheck(
-    *, client: CanvasClient, course: Course, learners: dict[str, int], only: list[str] | None = None
+    *,
+    client: CanvasClient,
+    course: Course,
+    learners: dict[str, int],
+    readable: set[str],
+    only: list[str] | None = None,
 ) -> int:
-    """Graded-but-unposted results (of every learner, or of `only`): posting does not change
-    graded_at, so graded_since misses it."""
-    unposted = AssessmentResult.objects.filter(course=course, graded_at__isnull=False, posted_at__isnull=True)
+    """Graded-but-unposted results (of every learner, or of `only`) on assignments Canvas will
+    report: posting does not change graded_at, so graded_since misses it."""
+    unposted = AssessmentResult.objects.filter(
+        course=course,
+        graded_at__isnull=False,
+        posted_at__isnull=True,
+        assignment__canvas_assignment_id__in=sorted(readable),
+    )
     if only is not None:
         unposted = unposted.filter(learner__canvas_user_id__in=only)
     pending = list(unposted.values_list("learner__canvas_user_id", "assignment__canvas_assignment_id").distinct())
@@ -880,29 +987,6 @@ def _unposted_recheck(
 # --- Evaluation -----------------------------------------------------------------------------------
 
 
-def _assessment_rows(badge: CourseBadge, assignments: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The credentialing assessments: the picked ids (in that order) or the published assignments of
-    the named group (Canvas order)."""
-    if badge.assessment_ids:
-        by_id = {a["canvas_assignment_id"]: a for a in assignments}
-        return [by_id[str(i)] for i in badge.assessment_ids if str(i) in by_id]
-    name = badge.assessment_group_name.strip().casefold()
-    return [a for a in assignments if a["published"] and a["assignment_group_name"].strip().casefold() == name]
-
-
-def _final_grade_assignment_id(badge: CourseBadge, assignments: Sequence[Mapping[str, Any]]) -> str:
-    if badge.final_grade_source != CourseBadge.FINAL_GRADE_ASSIGNMENT:
-        return ""
-    if badge.final_grade_assignment_id:
-        wanted = str(badge.final_grade_assignment_id)
-        return wanted if any(a["canvas_assignment_id"] == wanted for a in assignments) else ""
-    name = badge.final_grade_assignment_name.strip().casefold()
-    for a in assignments:
-        if name and a["name"].strip().casefold() == name:
-            return a["canvas_assignment_id"]
-    return ""
-
-
 def _threshold(badge: CourseBadge, assignment_id: str) -> tuple[Decimal | None, Decimal | None]:
     override = (badge.mastery_overrides or {}).get(str(assignment_id)) or {}
     if override.get("min_points") is not None:
@@ -915,40 +999,51 @@ def _threshold(badge: CourseBadge, assignment_id: str) -> tuple[Decimal | None, 
 
 
 def badge_rule_build(
-    *, course_badge: CourseBadge, assignments: Sequence[Mapping[str, Any]] | None = None
+    *,
+    course_badge: CourseBadge,
+    assignments: Sequence[Mapping[str, Any]] | None = None,
+    final_grade_override_allowed: bool | EllipsisType | None = ...,
 ) -> ev.BadgeRule:
-    """The evaluation rule of a course badge, from its settings and the synced assignments."""
+    """The evaluation rule of a course badge, from its settings and the synced assignments.
+
+    Which assignments count comes from badging.assessments. `final_grade_override_allowed` is the
+    course's Canvas setting as last synced (None: not read yet); omitted, it is read here."""
     if assignments is None:
-        assignments = list(
-            Assignment.objects.filter(course_id=course_badge.course_id, deleted_in_canvas=False).values(
-                "canvas_assignment_id", "name", "assignment_group_name", "published", "points_possible", "rubric"
-            )
+        assignments = rule_assignments(course_id=course_badge.course_id)
+    override_allowed: bool | None
+    if isinstance(final_grade_override_allowed, EllipsisType):
+        override_allowed = (
+            CourseSync.objects.filter(course_id=course_badge.course_id)
+            .values_list("allow_final_grade_override", flat=True)
+            .first()
         )
+    else:
+        override_allowed = final_grade_override_allowed
     specs = []
-    found = {row["canvas_assignment_id"]: row for row in _assessment_rows(course_badge, assignments)}
-    # Picked ids keep their place even when Canvas no longer has the assignment: a deleted
-    # credentialing assessment must block the badge, not silently lower the bar.
-    wanted = (
-        list(dict.fromkeys(str(i) for i in course_badge.assessment_ids)) if course_badge.assessment_ids else list(found)
-    )
-    for assignment_id in wanted:
-        row = found.get(assignment_id)
-        min_percent, min_points = _threshold(course_badge, assignment_id)
-        if row is None:
+    for item in credentialing.credentialing_assessments(course_badge=course_badge, assignments=assignments):
+        min_percent, min_points = _threshold(course_badge, item.canvas_assignment_id)
+        row = item.assignment
+        if not item.readable or row is None:
+            # Unpublished, deleted or never seen: it stays in the rule and blocks the badge.
             specs.append(
                 ev.AssessmentSpec(
-                    assignment_id=assignment_id,
-                    name=f"Assignment {assignment_id} (not found in Canvas)",
-                    points_possible=None,
+                    assignment_id=item.canvas_assignment_id,
+                    name=(
+                        item.name
+                        if item.problem != credentialing.NOT_FOUND
+                        else gettext("%(name)s (not found in Canvas)") % {"name": item.name}
+                    ),
+                    points_possible=row["points_possible"] if row is not None else None,
                     min_percent=min_percent,
                     min_points=min_points,
                     missing=True,
+                    problem=item.problem,
                 )
             )
             continue
         specs.append(
             ev.AssessmentSpec(
-                assignment_id=assignment_id,
+                assignment_id=item.canvas_assignment_id,
                 name=row["name"],
                 points_possible=row["points_possible"],
                 min_percent=min_percent,
@@ -958,6 +1053,7 @@ def badge_rule_build(
                         id=str(c.get("id", "")),
                         description=c.get("description") or "",
                         points=Decimal(str(c["points"])) if c.get("points") is not None else None,
+                        ignore_for_scoring=bool(c.get("ignore_for_scoring")),
                     )
                     for c in row.get("rubric") or []
                 ),
@@ -966,13 +1062,17 @@ def badge_rule_build(
     return ev.BadgeRule(
         assessments=tuple(specs),
         final_grade_source=course_badge.final_grade_source,
-        final_grade_assignment_id=_final_grade_assignment_id(course_badge, assignments),
+        final_grade_assignment_id=credentialing.final_grade_assignment_id(
+            course_badge=course_badge, assignments=assignments
+        ),
         final_grade_assignment_name=course_badge.final_grade_assignment_name,
         min_rubric_criterion_percent=(
             Decimal(course_badge.min_rubric_criterion_percent)
             if course_badge.min_rubric_criterion_percent is not None
             else None
         ),
+        final_grade_override_allowed=override_allowed,
+        mastery_score=course_badge.mastery_score,
     )
 
 
@@ -986,10 +1086,9 @@ def progress_evaluate_course(*, course_id: int) -> dict:
     """Evaluate every learner on every active course badge of the course from the synced rows,
     write LearnerProgress (bulk), flag issued awards whose learner no longer meets the rule, and
     hand the eligible learners to issuance. Returns counts by state per course badge key."""
-    assignments = list(
-        Assignment.objects.filter(course_id=course_id, deleted_in_canvas=False).values(
-            "canvas_assignment_id", "name", "assignment_group_name", "published", "points_possible", "rubric"
-        )
+    assignments = rule_assignments(course_id=course_id)
+    override_allowed = (
+        CourseSync.objects.filter(course_id=course_id).values_list("allow_final_grade_override", flat=True).first()
     )
     facts: dict[int, _Facts] = defaultdict(lambda: _Facts([], {}))
     for row in Enrollment.objects.filter(course_id=course_id).values(
@@ -1012,7 +1111,8 @@ def progress_evaluate_course(*, course_id: int) -> dict:
     ).delete()
     # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
     with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
-    fields = ["learner_id", "assignment__canvas_assignment_id", "workflow_state", "score", "grade", "excused"]
+    fields = ["learner_id", "assignment__canvas_assignment_id", "workflow_state", "score", "entered_score"]
+    fields += ["grade", "excused"]
     fields += ["graded_at", "posted_at"] + (["rubric_assessment"] if with_rubric else [])
     for row in AssessmentResult.objects.filter(course_id=course_id).values(*fields):
         aid = row["assignment__canvas_assignment_id"]
@@ -1021,6 +1121,7 @@ def progress_evaluate_course(*, course_id: int) -> dict:
             assignment_id=aid,
             workflow_state=row["workflow_state"],
             score=row["score"],
+            entered_score=row["entered_score"],
             grade=row["grade"],
             excused=row["excused"],
             graded=row["graded_at"] is not None,
@@ -1034,29 +1135,55 @@ def progress_evaluate_course(*, course_id: int) -> dict:
     summary: dict = {}
     now = timezone.now()
     for badge in badges:
-        rule = badge_rule_build(course_badge=badge, assignments=assignments)
+        rule = badge_rule_build(
+            course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
+        )
+        # Only this course badge's awards: another course offering the same badge class has its own
+        # learners. Its live awards only say that an enrolled learner here already holds the class.
         awards: dict[int, tuple[bool, bool]] = {}
-        for learner_id, revoked, needs_review in Award.objects.filter(badge_class_id=badge.badge_class_id).values_list(
+        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
             "learner_id", "revoked", "needs_review"
         ):
             live, flagged = awards.get(learner_id, (False, False))
             if not revoked:
                 live, flagged = True, needs_review
             awards[learner_id] = (live, flagged)
+        held_elsewhere = set(
+            Award.objects.filter(badge_class_id=badge.badge_class_id, revoked=False, learner_id__in=list(facts))
+            .exclude(course_badge_id=badge.pk)
+            .values_list("learner_id", flat=True)
+        )
         learner_ids = set(facts) | {lid for lid, (live, _) in awards.items() if live}
+        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
+        # an evaluation that read another course's awards) are not this course's learners.
+        LearnerProgress.objects.filter(course_badge=badge).exclude(learner_id__in=learner_ids).exclude(
+            learner_id__in=list(awards)
+        ).delete()
         rows: list[LearnerProgress] = []
         to_flag: dict[int, str] = {}
         counts: dict[str, int] = defaultdict(int)
         for learner_id in learner_ids:
             f = facts.get(learner_id) or _Facts([], {})
             award = awards.get(learner_id)
-            award_state = None if award is None else (ev.AWARD_LIVE if award[0] else ev.AWARD_REVOKED)
+            if award is not None and award[0]:
+                award_state: str | None = ev.AWARD_LIVE
+            elif learner_id in held_elsewhere:
+                award_state = ev.AWARD_ELSEWHERE
+            else:
+                award_state = None if award is None else ev.AWARD_REVOKED
             result = ev.evaluate_learner(
                 rule=rule,
                 learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
             )
             counts[result.state] += 1
-            if award is not None and result.state == ev.ISSUED and not result.eligible_by_rule and not award[1]:
+            if (
+                award is not None
+                and award[0]
+                and result.state == ev.ISSUED
+                and not result.eligible_by_rule
+                and not award[1]
+                and not _canvas_hides_the_facts(rule, result)
+            ):
                 to_flag[learner_id] = _review_reason(result)
             rows.append(
                 LearnerProgress(
@@ -1090,6 +1217,16 @@ def progress_evaluate_course(*, course_id: int) -> dict:
         queued = awards_enqueue_eligible(course_badge_id=badge.pk) if counts.get(ev.ELIGIBLE) else 0
         summary[badge.key] = {**counts, "queued": queued}
     return summary
+
+
+def _canvas_hides_the_facts(rule: ev.BadgeRule, result: ev.LearnerEvaluation) -> bool:
+    """True when the learner misses the rule only because Canvas no longer reports what decided it
+    (an assessment unpublished or deleted, Final Grade Override turned off): a course setting changed,
+    not the learner's grades, so their issued award is not flagged for review."""
+    hidden_final = rule.final_grade_source == ev.FINAL_GRADE_OVERRIDE and rule.final_grade_override_allowed is False
+    return any(a.status == ev.MISSING_IN_CANVAS for a in result.assessments) or (
+        hidden_final and not result.final_grade.entered
+    )
 
 
 def _review_reason(result: ev.LearnerEvaluation) -> str:

@@ -1,7 +1,9 @@
 """Celery tasks for issuance, delivery and the reconciler (see badging.services.issuance).
 
 Thin: ids in, one service call. All are idempotent (acks_late + reject_on_worker_lost: a task
-lost with its worker runs again and finds the work done).
+whose pool process died runs again and finds the work done). A task lost with its whole worker
+stays with the broker until its visibility timeout; the work does not wait for it: the database
+leases run out and the reconciler queues it again (see badging.services.issuance).
 """
 
 from datetime import timedelta
@@ -19,17 +21,23 @@ def _countdown(retries: int) -> float:
     return delay.total_seconds()
 
 
-@shared_task(name="badging.award_issue_batch", acks_late=True, reject_on_worker_lost=True)
-def award_issue_batch(progress_ids: list[int]) -> int:
+def _claim(request) -> str:
+    # The task's id names its lease on the learners: the same task given back after its pool process
+    # died takes its own lease over at once instead of waiting for it to run out.
+    return (request.id or "").replace("-", "")
+
+
+@shared_task(bind=True, name="badging.award_issue_batch", acks_late=True, reject_on_worker_lost=True)
+def award_issue_batch(self, progress_ids: list[int]) -> int:
     """Issue a batch of eligible learners; per-learner failures are recorded on their rows."""
-    return len(issuance.awards_issue_batch(progress_ids=progress_ids))
+    return len(issuance.awards_issue_batch(progress_ids=progress_ids, claim=_claim(self.request)))
 
 
-@shared_task(name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)
-def award_issue(progress_id: int) -> str | None:
+@shared_task(bind=True, name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)
+def award_issue(self, progress_id: int) -> str | None:
     """Issue one learner's award if still eligible, exactly once: a repeat returns the live award's
     public id. None when not eligible, or when issuing failed (recorded on the learner's progress)."""
-    award = issuance.award_issue(progress_id=progress_id)
+    award = issuance.award_issue(progress_id=progress_id, claim=_claim(self.request))
     return award.public_id if award else None
 
 

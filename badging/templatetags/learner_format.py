@@ -38,3 +38,15 @@ def ago(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return _("just now")
     return _("%(time)s ago") % {"time": timesince(value)}
+
+
+@register.filter
+def plural_count(value) -> int:
+    """A whole number that picks the right plural form for `value` points: the number itself when it
+    is whole; for a fraction, 0 below 1 (“0.5 points”, French “0,5 point”) and 2 above it (“1.5 points”)."""
+    if value is None or value == "":
+        return 0
+    number = Decimal(str(value))
+    if number == number.to_integral_value():
+        return int(number)
+    return 2 if number > 1 else 0

@@ -2,6 +2,11 @@
 
 The key in the URL names the platform (lti.Platform.live_events_key): the signature alone cannot,
 since hosted Canvas signs every customer's events with the same key.
+
+Answers: 202 a sync was requested; 204 nothing to do (another event, a course without a badge);
+200 {"ignored": why} for an authentic event not acted on (another root account, stale, replayed).
+Canvas deactivates a subscription after repeated failed deliveries in 24 hours, so only what is not
+authentic, malformed or too large is answered 4xx.
 """
 
 import logging
@@ -11,7 +16,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from badging.live_events import LiveEventRejected, live_event_handle, live_event_parse, live_event_platform_check
+from badging.live_events import LiveEventRejected, live_event_parse, live_event_receive
 from lti.selectors import platform_for_live_events
 
 logger = logging.getLogger(__name__)
@@ -33,11 +38,13 @@ def canvas_live_event(request, key: str):
         event = live_event_parse(
             body=request.body, content_type=request.content_type, secret=request.GET.get("secret", "")
         )
-        live_event_platform_check(event=event, platform=platform)
     except LiveEventRejected as exc:
         logger.info("live event for %s refused: %s", platform, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
-    outcome = live_event_handle(event=event, platform=platform)
+    outcome = live_event_receive(event=event, platform=platform)
+    if outcome.ignored:
+        logger.info("live event for %s ignored: %s", platform, outcome.ignored)
+        return JsonResponse({"ignored": outcome.ignored}, status=200)
     if not outcome.course_ids:
         return HttpResponse(status=204)
     return JsonResponse({"event": outcome.event_name, "courses": len(outcome.course_ids)}, status=202)

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from badging.models import Award, CourseBadge
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors import dashboard as sel
+from badging.selectors.powers import NOT_ON_ROSTER, instructor_powers, still_teaches
 from badging.services import instructor as svc
 from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site
@@ -148,6 +149,7 @@ def dashboard(request, launch):
         "sync": sel.sync_status(course=launch.course),
         "recent_actions": sel.recent_actions(course=launch.course),
         "notice": NOTICES.get(request.GET.get("done", "")),
+        "course_powers": instructor_powers(launch=launch),
     }
     if selected is not None:
         filters = sel.LearnerFilters.from_query(request.GET)
@@ -175,6 +177,7 @@ def dashboard(request, launch):
             "failed_count": selected_counts.get(sel.FAILED, 0),
             "review_count": sel.awards_needing_review_count(course_badge=selected),
             "state_choices": sel.DISPLAY_STATES,
+            "powers": instructor_powers(launch=launch, course_badge=selected),
             "sort_links": _sort_links(launch, selected, filters),
             "page_url_prefix": _dashboard_url(launch, selected, **filters.as_query()),
             "export_url": reverse("badging:instructor_export", args=[launch.public_id, selected.pk])
@@ -201,6 +204,7 @@ def learner_detail(request, launch, course_badge_id: int, learner_id: int):
             "row": explanation.row,
             "back_url": _dashboard_url(launch, course_badge),
             "notice": NOTICES.get(request.GET.get("done", "")),
+            "powers": instructor_powers(launch=launch, course_badge=course_badge),
             "public_url": (
                 PublicLinks(public_base_url(request)).assertion(explanation.row.award.public_id)
                 if explanation.row.award
@@ -230,6 +234,21 @@ def _confirm(
     )
 
 
+def _read_only(request, launch, course_badge, back_url: str):
+    """The refusal of an action this launch may not take (concluded enrollment, a teaching assistant
+    on a badge that does not allow them, an instructor no longer on the roster); None when allowed.
+    Checked on GET and POST alike, before anything is done."""
+    powers = instructor_powers(launch=launch, course_badge=course_badge)
+    if powers.may_act:
+        return None
+    return render(
+        request,
+        "badging/instructor/unavailable.html",
+        _base_context(launch) | {"title": _("Read-only"), "message": powers.why_not, "back_url": back_url},
+        status=403,
+    )
+
+
 def _unavailable(request, launch, exc: Exception, back_url: str):
     return render(
         request,
@@ -242,6 +261,8 @@ def _unavailable(request, launch, exc: Exception, back_url: str):
 @confirmed_action("sync")
 def sync_now(request, launch):
     back = _dashboard_url(launch)
+    if refused := _read_only(request, launch, None, back):
+        return refused
     if request.method == "GET":
         return _confirm(
             request,
@@ -263,6 +284,8 @@ def sync_now(request, launch):
 def retry_failed(request, launch, course_badge_id: int):
     course_badge = _course_badge(launch, course_badge_id)
     back = _dashboard_url(launch, course_badge)
+    if refused := _read_only(request, launch, course_badge, back):
+        return refused
     if request.method == "GET":
         failed = sel.state_counts(course_badge_ids=[course_badge.pk])[course_badge.pk][sel.FAILED]
         return _confirm(
@@ -291,6 +314,8 @@ def retry_failed(request, launch, course_badge_id: int):
 def revoke(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = _learner_url(launch, award)
+    if refused := _read_only(request, launch, award.course_badge, back):
+        return refused
     if award.revoked:
         return _unavailable(request, launch, Exception(_("This badge is already revoked.")), back)
     error = ""
@@ -333,6 +358,8 @@ def revoke(request, launch, award_public_id: str):
 def resend(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = _learner_url(launch, award)
+    if refused := _read_only(request, launch, award.course_badge, back):
+        return refused
     if request.method == "GET":
         return _confirm(
             request,
@@ -357,6 +384,8 @@ def resend(request, launch, award_public_id: str):
 def keep(request, launch, award_public_id: str):
     award = _award(launch, award_public_id)
     back = _learner_url(launch, award)
+    if refused := _read_only(request, launch, award.course_badge, back):
+        return refused
     if request.method == "GET":
         return _confirm(
             request,
@@ -447,6 +476,16 @@ def _csv_lines(course_badge, filters, links: PublicLinks):
 @confirmed_action("export")
 def export(request, launch, course_badge_id: int):
     course_badge = _course_badge(launch, course_badge_id)
+    if launch.role == "instructor" and not still_teaches(launch=launch):
+        # Reading the table stays a read (teaching assistants, concluded courses), but a file of
+        # every learner's email leaves with someone Canvas says no longer teaches here: no.
+        return render(
+            request,
+            "badging/instructor/unavailable.html",
+            _base_context(launch)
+            | {"title": _("Read-only"), "message": NOT_ON_ROSTER, "back_url": _dashboard_url(launch)},
+            status=403,
+        )
     source = request.GET if request.method == "GET" else request.POST
     filters = sel.LearnerFilters.from_query(source)
     if request.method == "GET":

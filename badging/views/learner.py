@@ -116,6 +116,8 @@ def award_share(request, launch: LaunchContext, award_public_id: str):
         return _refused(request, 403, _("This request came from another site, so it was refused."))
     if not constant_time_compare(request.POST.get("token", ""), share_form_token(launch)):
         return _refused(request, 403, _("This form is no longer valid."))
+    if launch.concluded:
+        return _refused(request, 403, _("Your enrollment in this course has concluded: this page is read-only."))
     choice = request.POST.get("show_name")
     if choice not in ("yes", "no"):
         return _refused(request, 400, _("Choose whether to show your name, then save."))

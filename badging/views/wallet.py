@@ -100,6 +100,8 @@ def learner_wallet_offer(request, launch: LaunchContext, award_public_id: str):
         return _refused(request, 403, _("This request came from another site, so it was refused."))
     if not constant_time_compare(request.POST.get("token", ""), wallet_form_token(launch)):
         return _refused(request, 403, _("This form is no longer valid."))
+    if launch.concluded:
+        return _refused(request, 403, _("Your enrollment in this course has concluded: this page is read-only."))
     links = public_links(request)
     try:
         offer, uri = wallet.wallet_offer_create(award_public_id=award_public_id, learner=launch.person, links=links)

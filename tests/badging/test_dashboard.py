@@ -299,11 +299,13 @@ def test_rule_flags_what_no_longer_matches_canvas():
     a1.deleted_in_canvas = True
     a1.save()
     texts = flag_texts(sel.rule_check(course_badge=badge))
-    assert "“Clean a data set” was deleted in Canvas." in texts
-    assert "Assignment 999 is not in this Canvas course." in texts
-    # Picked ones Canvas no longer has stay in the rule (they block the badge), named as missing.
+    assert "Credentialing assessment “Clean a data set” was deleted in Canvas, so nobody can earn the badge." in texts
+    assert (
+        "Credentialing assessment “Assignment 999” is not in this Canvas course, so nobody can earn the badge." in texts
+    )
+    # Picked ones Canvas no longer has stay in the rule (they block the badge); a deleted one keeps its name.
     assert [a.name for a in sel.rule_check(course_badge=badge).assessments] == [
-        "Assignment 501 (not found in Canvas)",
+        "Clean a data set",
         "Assignment 999 (not found in Canvas)",
     ]
 

@@ -185,8 +185,12 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_
         learner=progress.learner,
         state=LearnerProgress.ELIGIBLE,
     )
-    assert issuance.award_issue(progress_id=other.pk).pk == first.pk
-    assert Award.objects.count() == 1
+    # The learner holds it through the first course: nothing is issued, and the second course shows
+    # "holds it from another course", never the first course's award as its own.
+    assert issuance.award_issue(progress_id=other.pk) is None
+    assert list(Award.objects.all()) == [first]
+    other.refresh_from_db()
+    assert other.state == LearnerProgress.HELD_ELSEWHERE
 
 
 def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_capture_on_commit_callbacks):
@@ -294,7 +298,7 @@ def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, djan
     # Already queued: not queued again (until the message is presumed lost).
     assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
     with (
-        freeze_time(timezone.now() + issuance.QUEUED_STALE_AFTER + timedelta(seconds=1)),
+        freeze_time(timezone.now() + issuance.queued_stale_after() + timedelta(seconds=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert issuance.awards_reconcile()["learners_queued"] == len(progresses)
@@ -402,3 +406,71 @@ def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, celery_app):
     canvas_email(canvas, progress.learner, progress.learner.email)
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.ob3_credential["proof"][0]["verificationMethod"].endswith(f"#{new.ed25519.public_id}")
+
+
+def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(canvas, celery_app, settings):
+    settings.BADGING_LEASE_SECONDS = 30
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    mine, theirs, expired = (eligible_progress(course_badge, email=f"l{i}@uni.example.edu") for i in range(3))
+    for progress in (mine, expired):
+        canvas_email(canvas, progress.learner, progress.learner.email)
+    now = timezone.now()
+    # Another worker is issuing `theirs` right now; `expired`'s worker died a minute ago.
+    in_20s = now + timedelta(seconds=20)
+    LearnerProgress.objects.filter(pk=theirs.pk).update(
+        issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="other", issue_next_attempt_at=in_20s
+    )
+    LearnerProgress.objects.filter(pk=expired.pk).update(
+        issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="dead", issue_next_attempt_at=now - timedelta(minutes=1)
+    )
+    awards = issuance.awards_issue_batch(progress_ids=[mine.pk, theirs.pk, expired.pk], claim="run-1")
+    assert {a.learner_id for a in awards} == {mine.learner_id, expired.learner_id}
+    theirs.refresh_from_db()
+    assert theirs.state == LearnerProgress.ELIGIBLE and theirs.issue_claim == "other"
+    # The same task given back after its pool process died takes its own live lease over.
+    LearnerProgress.objects.filter(pk=theirs.pk).update(issue_claim="run-2")
+    canvas_email(canvas, theirs.learner, theirs.learner.email)
+    assert [a.learner_id for a in issuance.awards_issue_batch(progress_ids=[theirs.pk], claim="run-2")] == [
+        theirs.learner_id
+    ]
+
+
+def test_the_reconciler_requeues_a_dead_workers_learners_once_its_lease_ran_out(
+    celery_app, settings, django_capture_on_commit_callbacks
+):
+    settings.BADGING_QUEUED_STALE_AFTER_SECONDS = 600
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    live, dead = (eligible_progress(course_badge, email=f"r{i}@uni.example.edu") for i in range(2))
+    now = timezone.now()
+    LearnerProgress.objects.filter(pk=live.pk).update(
+        issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="a", issue_next_attempt_at=now + timedelta(seconds=20)
+    )
+    LearnerProgress.objects.filter(pk=dead.pk).update(
+        issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="b", issue_next_attempt_at=now - timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert issuance.awards_reconcile()["learners_queued"] == 1
+    assert celery_app.sent == [("badging.award_issue_batch", [[dead.pk]])]
+    dead.refresh_from_db()
+    assert dead.issue_status == LearnerProgress.ISSUE_QUEUED
+    assert dead.issue_next_attempt_at > now + timedelta(seconds=590)  # queued: stale after the configured time
+
+
+def test_the_reconciler_counts_an_email_whose_worker_died_while_sending(celery_app, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    stuck = Delivery.objects.create(
+        award=f.AwardFactory(), kind=Delivery.KIND_EMAIL, status=Delivery.SENDING, send_started_at=now,
+        next_attempt_at=now - timedelta(seconds=1), attempts=1,
+    )  # fmt: skip
+    sending = Delivery.objects.create(
+        award=f.AwardFactory(), kind=Delivery.KIND_EMAIL, status=Delivery.SENDING, send_started_at=now,
+        next_attempt_at=now + timedelta(seconds=30), attempts=1,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert issuance.awards_reconcile()["deliveries_queued"] == 1
+    stuck.refresh_from_db()
+    sending.refresh_from_db()
+    assert (stuck.status, stuck.unconfirmed_sends) == (Delivery.FAILED, 1)
+    assert "may receive it twice" in stuck.last_error
+    assert (sending.status, sending.unconfirmed_sends) == (Delivery.SENDING, 0)  # its worker is still at it
+    assert celery_app.sent == [("badging.deliveries_send", [[stuck.pk]])]

@@ -107,13 +107,21 @@ def eligible_progress(course_badge, *, email: str = "learner@uni.example.edu", *
 
 class SMTPSink:
     """A minimal SMTP server on 127.0.0.1 that accepts every message and keeps it (threaded, real
-    sockets: Celery worker processes send to it). `refuse` > 0 answers 451 to that many DATA commands."""
+    sockets: Celery worker processes send to it). `refuse` > 0 answers 451 to that many DATA commands.
+    `drop` > 0 keeps that many messages and closes the connection without answering (a server that
+    took the email but whose 250 never arrived). While `hold` is set, a kept message's 250 waits
+    until it is cleared (`holding` is set meanwhile): the sender is stuck between the server taking
+    the email and knowing it."""
 
     def __init__(self):
         import socketserver
 
         self.messages: list[dict] = []
         self.refuse = 0
+        self.refusing = ""  # "421" or "451": every message refused with that code while set
+        self.drop = 0
+        self.hold = threading.Event()
+        self.holding = threading.Event()
         self.lock = threading.Lock()
         owner = self
 
@@ -143,11 +151,24 @@ class SMTPSink:
                         while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
                             body.append(chunk)
                         with owner.lock:
+                            if owner.refusing == "421":  # shutting down: refuse and close
+                                self.wfile.write(b"421 4.3.2 service not available, closing\r\n")
+                                return
+                            if owner.refusing:
+                                self.wfile.write(b"451 4.3.0 try again later\r\n")
+                                continue
                             if owner.refuse > 0:
                                 owner.refuse -= 1
                                 self.wfile.write(b"451 4.3.0 try again later\r\n")
                                 continue
                             owner.messages.append({"from": sender, "to": recipients, "data": b"".join(body)})
+                            dropped = owner.drop > 0
+                            owner.drop -= 1 if dropped else 0
+                        if dropped:
+                            return  # the connection closes with no answer to the message
+                        while owner.hold.is_set():
+                            owner.holding.set()
+                            time.sleep(0.05)
                         self.wfile.write(b"250 OK queued\r\n")
                     elif verb == "QUIT":
                         self.wfile.write(b"221 bye\r\n")

@@ -554,7 +554,7 @@ def test_picked_assessment_deleted_in_canvas_is_shown_and_blocks_the_badge(clien
     s["learner"].enrollments.update(override_score=Decimal("90"))
     text = text_of(page(client, s["launch"]))
     assert "Master each of the 2 credentialing assessments" in text
-    assert "Not found in Canvas" in text
+    assert "Removed from Canvas" in text
     assert "You have earned this badge" not in text
 
 

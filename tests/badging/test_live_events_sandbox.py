@@ -1,6 +1,6 @@
 """End to end over HTTP: the sandbox Canvas grades a submission, posts a signed Live Event to the
 tool's URL for the sandbox's platform (set up by the seed), the tool verifies it against the
-sandbox's JWKS and its root account guid, and requests a sync of that platform's course only."""
+sandbox's Live Events key set and its root account guid, and requests a sync of that platform's course only."""
 
 from decimal import Decimal
 from unittest import mock
@@ -32,7 +32,7 @@ def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, setti
     # As after a first launch (tool_platform.guid): the event's root_account_lti_guid must match it.
     platform.canvas_guid = "sandbox-liveevents"
     platform.save()
-    settings.LIVE_EVENTS_JWKS_URL = instance.keyset_url
+    settings.LIVE_EVENTS_JWKS_URL = f"{live_server.url}/sandbox/live-events/jwks"  # not the LTI key set
     settings.LIVE_EVENTS_ALLOW_UNSIGNED = False
     course = Course.objects.get(platform_id=result.platform_id, canvas_course_id=str(result.course.id))
     assignment = SandboxAssignment.objects.filter(course=result.course, group__name="Credentialing Assessments").first()

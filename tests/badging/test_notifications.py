@@ -138,3 +138,32 @@ def test_task_retries_back_off_within_bounds(retries):
     waits = [_countdown(retries) for _ in range(50)]
     assert all(ceiling / 2 <= w <= ceiling for w in waits)
     assert len(set(waits)) > 1  # jittered: queued retries do not all wake at once
+
+
+def test_a_connection_dropped_after_data_is_an_unconfirmed_send_and_a_refusal_is_not(award, settings):
+    """A server that took the message and closed the connection before its 250 may have delivered
+    it: the retry sends it again and the delivery counts the possible extra email. A 451 refusal
+    is no send at all (RFC 5321 §4.2.1: a 4yz reply means the message was not accepted)."""
+    from tests.badging.test_issuance_support import SMTPSink
+
+    with SMTPSink() as smtp:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", smtp.port, False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        delivery = email_delivery(award)
+
+        smtp.refuse = 1
+        notifications.deliveries_send(delivery_ids=[delivery.pk])
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.unconfirmed_sends, len(smtp.messages)) == (Delivery.FAILED, 0, 0)
+
+        smtp.drop = 1
+        notifications.deliveries_send(delivery_ids=[delivery.pk])
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.unconfirmed_sends, len(smtp.messages)) == (Delivery.FAILED, 1, 1)
+        assert "may have been delivered" in delivery.last_error
+
+        notifications.deliveries_send(delivery_ids=[delivery.pk])
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.unconfirmed_sends, len(smtp.messages)) == (Delivery.SENT, 1, 2)
+        assert delivery.attempts == 3

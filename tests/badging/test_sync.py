@@ -56,9 +56,9 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
-    # Course, groups, assignments, enrollments, then submissions by state (graded, submitted,
-    # pending review): unsubmitted placeholders are never read.
-    assert run.canvas_requests == len(canvas.requests) == 7
+    # Course, groups, assignments, course settings (Final Grade Override allowed?), enrollments, then
+    # submissions by state (graded, submitted, pending review): unsubmitted placeholders are never read.
+    assert run.canvas_requests == len(canvas.requests) == 8
     course_badge.course.refresh_from_db()
     assert course_badge.course.name == "Data Skills <101>"
     assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
@@ -453,6 +453,7 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
                 "mastery_min_percent": "90",
                 "mastery_min_points": "",
                 "mastery_overrides": "{}",
+                "mastery_score": "entered",
                 "min_rubric_criterion_percent": "",
                 "final_grade_source": "override",
                 "final_grade_assignment_id": "",
@@ -501,3 +502,27 @@ def test_the_sync_waits_out_throttling_far_longer_than_interactive_calls(course_
         run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.status == SyncRun.STATUS_FAILED and run.error == "stop here"
     assert make.call_args.kwargs == {"max_throttle_waits": MAX_THROTTLE_WAITS} and MAX_THROTTLE_WAITS >= 10
+
+
+def test_an_assessment_unpublished_during_the_sync_is_left_out_and_the_rest_synced(canvas, course_badge):
+    """app/controllers/submissions_api_controller.rb `for_students`: a requested id that is no longer
+    published answers 403 {"error": "invalid assignment ids requested"} for the whole request. When an
+    assessment is unpublished between the assignment list and the submissions request, the sync lists
+    the assignments again and asks only for the published ones."""
+    now = timezone.now()
+    canvas.grade(55, 42, 12, at=now)
+    canvas.grade(56, 42, 12, at=now)
+
+    def unpublish_once(path: str) -> None:
+        if path.endswith("/students/submissions") and canvas.assignments[1]["published"]:
+            canvas.assignments[1]["published"] = False  # the teacher unpublishes "Present findings" now
+
+    canvas.before = unpublish_once
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+
+    assert run.status == SyncRun.STATUS_OK, run.error
+    assert run.stats["assignments_relisted"] is True and run.stats["assignment_ids"] == ["55"]
+    assert Assignment.objects.get(canvas_assignment_id="56").published is False
+    assert AssessmentResult.objects.filter(assignment__canvas_assignment_id="55").exists()
+    detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
+    assert [a["assignment_id"] for a in detail["assessments"]] == ["55"]  # a group rule: unpublished ones do not count

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -31,6 +32,9 @@ class FakeCanvas:
     enrollment_emails: bool = True
     requests: list[str] = field(default_factory=list)
     fail_with: int | None = None
+    allow_final_grade_override: bool = True
+    # Called with each request's path before it is answered (a change in Canvas between two requests).
+    before: Callable[[str], None] | None = None
 
     @property
     def api(self) -> str:
@@ -120,15 +124,23 @@ class FakeCanvas:
     def _handle(self, request):
         self.requests.append(request.url)
         if request.headers.get("Authorization") != "Bearer canvas-api-token":
-            return 401, {}, json.dumps({"errors": [{"message": "Invalid access token."}]})
+            return (
+                401,
+                {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+                json.dumps({"errors": [{"message": "Invalid access token."}]}),
+            )
         if self.fail_with:
             return self.fail_with, {}, json.dumps({"errors": [{"message": "boom"}]})
         parts = urlsplit(request.url)
         q = parse_qs(parts.query)
         path = parts.path[len(urlsplit(self.api).path) :]
+        if self.before is not None:
+            self.before(path)
         c = f"/courses/{self.course_id}"
         if path == c:
             return 200, {}, json.dumps({"id": int(self.course_id), "name": "Data Skills <101>", "course_code": "DS101"})
+        if path == f"{c}/settings":
+            return 200, {}, json.dumps({"allow_final_grade_override": self.allow_final_grade_override})
         if path == f"{c}/assignment_groups":
             items = self.groups
         elif path == f"{c}/assignments":
@@ -154,6 +166,9 @@ class FakeCanvas:
             ]
         elif path == f"{c}/students/submissions":
             aids = set(q.get("assignment_ids[]", []))
+            published = {str(a["id"]) for a in self.assignments if a.get("published", True)}
+            if aids - published:  # submissions_api_controller.rb#for_students
+                return 403, {}, json.dumps({"error": "invalid assignment ids requested"})
             students = set(q.get("student_ids[]", []))
             since = q.get("graded_since", [None])[0]
             state = q.get("workflow_state", [None])[0]

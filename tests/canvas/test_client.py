@@ -152,12 +152,17 @@ def test_revoked_token_401_is_auth_error_in_plain_words_and_not_retried():
 
 @responses.activate
 def test_permission_and_not_found_errors():
-    responses.get(f"{API}/courses/7", status=403, json={"status": "unauthorized", "errors": [{"message": "no"}]})
+    # lib/authentication_methods.rb render_json_unauthorized: a missing permission is a 401 without WWW-Authenticate.
+    responses.get(
+        f"{API}/courses/7",
+        status=401,
+        json={"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]},
+    )
     responses.get(
         f"{API}/courses/8", status=404, json={"errors": [{"message": "The specified resource does not exist."}]}
     )
     client, _ = make_client()
-    with pytest.raises(CanvasPermissionError, match="teacher or admin"):
+    with pytest.raises(CanvasPermissionError, match="may not read this"):
         client.get_course("7")
     with pytest.raises(CanvasNotFoundError, match="does not exist"):
         client.get_course("8")
@@ -249,7 +254,11 @@ def test_submissions_query_and_records():
 @responses.activate
 def test_primary_email_from_profile_else_first_channel():
     responses.get(f"{API}/users/42/profile", json={"id": 42, "primary_email": " Ada@Uni.edu "})
-    responses.get(f"{API}/users/43/profile", status=403, json={"errors": [{"message": "unauthorized"}]})
+    responses.get(
+        f"{API}/users/43/profile",
+        status=401,
+        json={"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]},
+    )
     responses.get(
         f"{API}/users/43/communication_channels",
         json=[
@@ -267,7 +276,12 @@ def test_primary_email_from_profile_else_first_channel():
 def test_error_on_a_later_page_reaches_the_caller_and_abandoning_a_list_stops_fetching():
     page2 = f"{API}/courses/7/users?page=2"
     responses.get(f"{API}/courses/7/users", json=[{"id": 1}], headers={"Link": f'<{page2}>; rel="next"'})
-    responses.get(page2, status=401)
+    responses.get(
+        page2,
+        status=401,
+        json={"errors": [{"message": "Invalid access token."}]},
+        headers={"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+    )
     client, _ = make_client()
     users = client.list_users_with_email("7")
     assert next(users).id == "1"

@@ -72,3 +72,29 @@ def test_sandbox_throttle_is_recognised_and_low_remaining_slows_down(seeded):
     with pytest.raises(CanvasThrottledError, match="rate limit"):
         client.get_course(course_id)
     assert client.throttle_waits == 3 and client.request_count == 3
+
+
+def test_a_missing_permission_and_a_bad_token_are_told_apart_against_the_sandbox(seeded):
+    """lib/authentication_methods.rb `render_json_unauthorized`: a known user without the right gets
+    401 `{"status": "unauthorized", ...}` without WWW-Authenticate; a bad token gets 401 "Invalid access
+    token." with WWW-Authenticate. The sandbox answers both so; the client names each for what it is."""
+    from canvas import CanvasPermissionError
+    from canvas.connection import platform_connection_test
+    from sandbox.models import SandboxEnrollment
+    from sandbox.services import api_token_create
+
+    result, platform = seeded
+    learner = SandboxEnrollment.objects.filter(course=result.course, type="StudentEnrollment").first().user
+    platform.api_token = api_token_create(user=learner, purpose="a learner's token by mistake")
+    platform.save()
+    client = CanvasClient(platform)
+    published = client.list_assignments(str(result.course.id))[0].id  # a student may list these
+    with pytest.raises(CanvasPermissionError, match="user not authorized to perform that action"):
+        list(client.list_submissions(str(result.course.id), assignment_ids=[published]))  # all students: graders only
+    # The connection test reads the token's own profile: that works, so it names the account.
+    assert platform_connection_test(platform=platform).ok
+
+    platform.api_token = "expired-token"
+    platform.save()
+    report = platform_connection_test(platform=platform)
+    assert not report.ok and "revoked or is invalid" in report.message

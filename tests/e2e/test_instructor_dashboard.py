@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from badging.models import AuditEvent, Award, Delivery, LearnerProgress
+from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
 from lti.models import LaunchContext
 from tests.badging.test_dashboard import build_course
 from tests.factories import LaunchContextFactory, PersonFactory
@@ -146,6 +146,16 @@ def test_teaching_assistant(page, live_server, screenshot):
     )
     open_dashboard(page, live_server, ta)
     expect(page.locator(".who")).to_contain_text("Tia Assistant · Teaching assistant")
+    # Read-only by default: the page says so and offers no action.
+    expect(page.locator(".read-only")).to_contain_text("actions on this badge are turned off")
+    expect(page.get_by_role("link", name="Sync now")).to_have_count(0)
+    expect(page.get_by_role("link", name="Retry failed (1)")).to_have_count(0)
+    screenshot(page, "instructor-dashboard-ta-read-only")
+    check_a11y(page, "dashboard ta read-only")
+    # The course badge lets teaching assistants act.
+    CourseBadge.objects.filter(pk=s["badge"].pk).update(teaching_assistants_may_act=True)
+    open_dashboard(page, live_server, ta)
+    expect(page.locator(".read-only")).to_contain_text("this badge lets teaching assistants act")
     page.get_by_role("link", name="Sync now").click()
     page.get_by_role("button", name="Sync now").click()
     expect(page.get_by_role("status")).to_contain_text("Sync requested.")

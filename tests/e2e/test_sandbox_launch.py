@@ -145,3 +145,16 @@ def test_sandbox_pages_pass_axe(page, course):
             if v["impact"] in ("serious", "critical")
         ]
         assert not bad, f"{url}: {bad}"
+
+
+def test_launch_as_teaching_assistant_shows_a_read_only_dashboard(page, course, screenshot):
+    """Canvas sends a TA membership/Instructor#TeachingAssistant with membership#Instructor
+    (canvas-lms lib/lti/substitutions_helper.rb LIS_V2_LTI_ADVANTAGE_ROLE_MAP, TaEnrollment): the
+    dashboard is read-only for them unless the course badge lets teaching assistants act."""
+    frame = _launch(page, course, "Alan Turing")
+    expect(frame.get_by_role("heading", name=re.compile("Badges in Data Skills for Everyone"))).to_be_visible(
+        timeout=15000
+    )
+    expect(frame.get_by_text("Read-only", exact=True)).to_be_visible()
+    expect(frame.get_by_role("link", name="Sync now")).to_have_count(0)
+    screenshot(page, "sandbox-launch-teaching-assistant")

@@ -210,3 +210,42 @@ def test_the_seed_can_make_a_hosted_shaped_sandbox(capsys):
 
     out = capsys.readouterr().out
     assert "OpenID configuration (issuer host): http://127.0.0.1:8001/sandbox/hostedseed/api/lti/security/" in out
+
+
+@pytest.mark.django_db
+def test_the_demo_seeds_a_hosted_style_registration_the_admin_can_read(client, capsys):
+    """`sandbox_seed --hosted-example` (run by `make demo`): a second sandbox Canvas whose issuer and
+    OpenID configuration are on another host name than its own, registered in the tool through the
+    registration exchange, approved, its API base taken from the launch's $Canvas.api.baseUrl."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from sandbox.models import SandboxInstance
+
+    for _ in range(2):  # idempotent, like the rest of the seed
+        call_command(
+            "sandbox_seed", "--learners=2", "--assessments=1", "--instance=main",
+            "--base-url=http://localhost:8001", "--tool-url=http://localhost:8000", "--hosted-example",
+        )  # fmt: skip
+    out = capsys.readouterr().out
+    hosted = SandboxInstance.objects.get(slug="hosted")
+    assert hosted.issuer == "http://127.0.0.1:8001/sandbox/hosted"
+    assert hosted.openid_configuration_url.startswith("http://127.0.0.1:8001/")
+    assert hosted.root_url == "http://localhost:8001/sandbox/hosted"
+    assert f"Hosted-style Canvas (issuer {hosted.issuer})" in out
+
+    assert Platform.objects.count() == 2
+    platform = Platform.objects.get(issuer=hosted.issuer)
+    assert platform.registered_via == "dynamic" and platform.status == Platform.STATUS_APPROVED
+    assert (platform.api_base_url, platform.api_base_url_source) == (hosted.root_url, Platform.SOURCE_LAUNCH)
+    assert list(platform.deployments.values_list("deployment_id", flat=True)) == [hosted.deployment_id]
+    assert not platform.needs_api_token
+    # The sandbox Canvas holds what the tool asked for at registration (its launch asks for the API base).
+    assert hosted.tool_custom_fields["canvas_api_base_url"] == "$Canvas.api.baseUrl"
+    assert hosted.tool_launch_url == "http://localhost:8000/lti/launch/"
+
+    client.force_login(get_user_model().objects.create_superuser("root", "r@example.edu", "pw-long-enough-1"))
+    page = client.get(f"/admin/lti/platform/{platform.pk}/change/").content.decode()
+    assert "Launch ($Canvas.api.baseUrl)" in page and hosted.root_url in page
+    listing = client.get("/sandbox/").content.decode()
+    assert "Set up as hosted Canvas" in listing

@@ -97,6 +97,7 @@ def test_config_json_is_a_canvas_developer_key(client, settings):
         "canvas_course_id": "$Canvas.course.id",
         "canvas_api_base_url": "$Canvas.api.baseUrl",
         "email": "$Person.email.primary",
+        "concluded_roles": "$Canvas.membership.concludedRoles",
     }
     (extension,) = config["extensions"]
     assert extension["platform"] == "canvas.instructure.com"

@@ -14,7 +14,8 @@ from tests.lti.platform import ADMIN, INSTRUCTOR, LEARNER, LIS, LTI, OBSERVER, S
         (INSTRUCTOR, ("instructor", False, False)),
         (TEACHING_ASSISTANT, ("instructor", True, False)),
         (ADMIN, ("admin", False, False)),
-        (ADMIN + INSTRUCTOR, ("admin", False, False)),
+        # The course role decides: an account administrator who teaches the course is its instructor.
+        (ADMIN + INSTRUCTOR, ("instructor", False, False)),
         (STUDENT_VIEW, ("learner", False, True)),
         (["Learner"], ("learner", False, False)),  # short LTI 1.1-style context role
         (["Instructor"], ("instructor", False, False)),

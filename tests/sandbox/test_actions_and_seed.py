@@ -234,22 +234,31 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
             newcomer = user_create(instance=instance, name="Nia Okafor", email="nia@x.edu")
             enrollment_create(course=seeded.course, user=newcomer)
         bodies = [call.request.body for call in mock.calls]
-        assert [call.request.headers["Content-Type"] for call in mock.calls] == ["application/jwt"] * 3
-    keys = client.get(f"/sandbox/{instance.slug}/api/lti/security/jwks").json()["keys"]
+        assert {call.request.headers["Content-Type"] for call in mock.calls} == {"application/jwt"}
+    keys = client.get("/sandbox/live-events/jwks").json()["keys"]
     events = []
     for body in bodies:
         token = body.decode() if isinstance(body, bytes) else body
         kid = jwt.get_unverified_header(token)["kid"]
         key = jwt.PyJWK(next(k for k in keys if k["kid"] == kid)).key
         events.append(jwt.decode(token, key, algorithms=["RS256"]))
-    grade, override, enrolled = events
-    assert enrolled["metadata"]["event_name"] == "enrollment_created"
-    assert enrolled["body"]["user_id"] == str(newcomer.id) and enrolled["body"]["workflow_state"] == "active"
-    assert grade["metadata"]["event_name"] == "grade_change"
+    names = [e["metadata"]["event_name"] for e in events]
+    # Grading: the grade, the submission, the learner's course scores; then the override; then the
+    # newcomer's enrollment and its first course scores.
+    assert names == [
+        "grade_change",
+        "submission_updated",
+        "course_grade_change",
+        "grade_override",
+        "enrollment_created",
+        "course_grade_change",
+    ]
+    grade, _, scores, override, enrolled, _ = events
+    assert enrolled["body"]["user_id"] == str(10**13 + newcomer.id) and enrolled["body"]["workflow_state"] == "active"
     assert grade["metadata"]["context_type"] == "Course"
-    assert grade["metadata"]["context_id"] == str(seeded.course.id)
-    assert grade["body"]["user_id"] == str(sofia.id) and grade["body"]["score"] == 7.0
-    assert override["metadata"]["event_name"] == "grade_override"
+    assert grade["metadata"]["context_id"] == str(10**13 + seeded.course.id)  # a global id, as Canvas
+    assert grade["body"]["user_id"] == str(10**13 + sofia.id) and grade["body"]["score"] == 7.0
+    assert scores["body"]["user_id"] == str(sofia.id) and scores["body"]["course_id"] == str(seeded.course.id)
     assert override["body"]["override_score"] == 90.0 and override["body"]["course_id"] == str(seeded.course.id)
 
 
@@ -306,3 +315,29 @@ def test_settings_page_saves_a_live_events_url_and_refuses_one_that_is_not_a_url
     assert "Live Events URL saved." in response.content.decode()
     seeded.instance.refresh_from_db()
     assert seeded.instance.live_events_url == url
+
+
+def test_settings_page_unpublishes_an_assignment_and_turns_final_grade_override_off(client, seeded):
+    """As a teacher does in Canvas (Assignments → unpublish; Grades → Settings → Advanced → Allow final
+    grade override), with the REST API answering accordingly (courses_controller.rb `api_settings`;
+    submissions_api_controller.rb `for_students` refuses the unpublished id)."""
+    import html
+
+    from sandbox.models import SandboxAssignment
+
+    base = f"/sandbox/{seeded.instance.slug}/courses/{seeded.course.id}"
+    assignment = SandboxAssignment.objects.filter(course=seeded.course, published=True).first()
+    response = client.post(
+        f"{base}/settings/", {"action": "publish", "assignment_id": assignment.id, "published": "0"}, follow=True
+    )
+    assert f"Unpublished {assignment.name}." in html.unescape(response.content.decode())
+    response = client.post(f"{base}/settings/", {"action": "final_grade_override", "allowed": "0"}, follow=True)
+    assert "Final grade override is now not allowed in this course." in response.content.decode()
+
+    api = f"/sandbox/{seeded.instance.slug}/api/v1/courses/{seeded.course.id}"
+    headers = {"Authorization": f"Bearer {seeded.api_token}"}
+    assert client.get(f"{api}/settings", headers=headers).json()["allow_final_grade_override"] is False
+    refused = client.get(
+        f"{api}/students/submissions", {"student_ids[]": "all", "assignment_ids[]": assignment.id}, headers=headers
+    )
+    assert refused.status_code == 403

@@ -102,6 +102,7 @@ def test_authorize_form_posts_a_signed_id_token_with_canvas_claims(client, seede
         "canvas_course_id": str(seeded.course.id),
         "canvas_api_base_url": instance.root_url,
         "email": "learner1@students.example.edu",
+        "concluded_roles": "urn:lti:sysrole:ims/lis/None",  # no concluded enrollment
     }
     assert all(isinstance(v, str) for v in custom.values())
     nrps = claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"]
@@ -310,3 +311,26 @@ def test_the_picture_claim_points_at_a_real_image(client, seeded, settings):
     path = claims["picture"].removeprefix(seeded.instance.base_url)
     assert path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL)
     assert finders.find(path.split("/static/", 1)[1])
+
+
+def test_a_concluded_enrollment_sends_no_course_role_and_its_roles_in_concluded_roles(client, seeded):
+    """Canvas sends course roles for current enrollments only (canvas-lms lib/lti/substitutions_helper.rb:
+    course_enrollments = @context.current_enrollments) and lists concluded ones in
+    $Canvas.membership.concludedRoles (lib/lti/variable_expander.rb registers it with COURSE_GUARD as
+    lti_helper.concluded_lis_roles: LTI 1.1 names from Lti::LtiUserCreator::ENROLLMENT_MAP, "Learner"
+    for a student, urn:lti:sysrole:ims/lis/None when there is none)."""
+    from sandbox.models import SandboxInstance
+
+    SandboxInstance.objects.filter(pk=seeded.instance.pk).update(
+        tool_custom_fields={"concluded_roles": "$Canvas.membership.concludedRoles"}
+    )
+    seeded.instance.refresh_from_db()
+    ana = _user(seeded, "Ana Müller")  # the seed's concluded learner
+    assert set(ana.enrollments.values_list("workflow_state", flat=True)) == {"completed"}
+    claims = _verify(client, seeded, _form_fields(_authorize(client, seeded, ana))["id_token"])
+    assert not [r for r in claims[f"{CLAIM}/roles"] if "/membership" in r]
+    assert claims[f"{CLAIM}/custom"]["concluded_roles"] == "Learner"
+    zoe = _user(seeded, "Zoë O'Brien <b>")
+    claims = _verify(client, seeded, _form_fields(_authorize(client, seeded, zoe))["id_token"])
+    assert f"{LIS}/membership#Learner" in claims[f"{CLAIM}/roles"]
+    assert claims[f"{CLAIM}/custom"]["concluded_roles"] == "urn:lti:sysrole:ims/lis/None"

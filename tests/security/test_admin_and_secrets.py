@@ -115,3 +115,50 @@ def test_secrets_stored_before_the_key_was_set_are_read_then_rotated(settings):
     call_command("rotate_field_encryption")
 
     assert Fernet(new).decrypt(_stored(platform)[len(PREFIX) :].encode()) == b"legacy-token"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_stopped_half_way_then_run_again_loses_no_secret(settings, monkeypatch):
+    """The rotation killed after some rows (each row is its own transaction): every secret stays
+    readable with both keys configured, and running it again finishes the job."""
+    from django.db.models import QuerySet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    platforms = [PlatformFactory(api_token=f"canvas-token-{i}") for i in range(3)]
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+
+    real_update, writes = QuerySet.update, []
+
+    def dies_after_two_rows(self, **kwargs):
+        if self.model is Platform and "api_token" in kwargs:
+            if len(writes) == 2:
+                raise KeyboardInterrupt  # the operator's Ctrl-C, or the process killed
+            writes.append(kwargs)
+        return real_update(self, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", dies_after_two_rows)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("rotate_field_encryption")
+    monkeypatch.undo()
+
+    stored = [_stored(p) for p in platforms]
+    on_new = [p for p, value in zip(platforms, stored, strict=True) if _decrypts(new, value)]
+    assert len(on_new) == 2  # half-way: two rows moved, the third still on the old key
+    assert [Platform.objects.get(pk=p.pk).api_token for p in platforms] == [f"canvas-token-{i}" for i in range(3)]
+
+    call_command("rotate_field_encryption")
+    call_command("rotate_field_encryption")  # and once more: nothing changes but the ciphertexts
+    settings.FIELD_ENCRYPTION_KEY = new  # the old key removed
+    assert all(_decrypts(new, _stored(p)) for p in platforms)
+    assert [Platform.objects.get(pk=p.pk).api_token for p in platforms] == [f"canvas-token-{i}" for i in range(3)]
+
+
+def _decrypts(key: str, stored: str) -> bool:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        Fernet(key).decrypt(stored[len(PREFIX) :].encode())
+    except InvalidToken:
+        return False
+    return True

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox.seed import sandbox_seed
+from sandbox.live_events import keyset_url as live_events_keyset_url
+from sandbox.seed import hosted_registration_seed, sandbox_seed
 
 
 class Command(BaseCommand):
@@ -22,10 +23,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-register", action="store_true", help="do not register the sandbox in the tool")
         parser.add_argument(
+            "--problem-courses",
+            action="store_true",
+            help="also seed two small courses whose Canvas settings stop the badge (an unpublished credentialing "
+            "assessment; Final Grade Override turned off), each with a course badge",
+        )
+        parser.add_argument(
             "--issuer-url",
             default="",
             help="serve the LTI issuer and OpenID configuration from this origin, as hosted Canvas does "
             "(another host name of the sandbox, e.g. http://127.0.0.1:8001 next to http://localhost:8001)",
+        )
+
+        parser.add_argument(
+            "--hosted-example",
+            action="store_true",
+            help="also seed a second Canvas set up as hosted Canvas (issuer on another host name) and "
+            "registered in the tool by dynamic registration, its API base URL from the launch",
         )
 
     def handle(self, *args, **options):
@@ -42,6 +56,7 @@ class Command(BaseCommand):
                 live_events_url=options["live_events_url"],
                 live_events=options["live_events"],
                 issuer_url=options["issuer_url"],
+                problem_courses_too=options["problem_courses"],
             )
         except ValueError as exc:
             raise CommandError(str(exc))
@@ -53,9 +68,19 @@ class Command(BaseCommand):
             self.stdout.write(f"Registered in the tool as platform {result.platform_id} ({result.instance.issuer}).")
             self.stdout.write(f"Course badge: {result.course_badge_key}")
         self.stdout.write(f"JWKS: {result.instance.keyset_url}")
+        self.stdout.write(f"Live Events JWKS: {live_events_keyset_url(result.instance.base_url)}")
         if result.instance.issuer_base_url:
             self.stdout.write(f"OpenID configuration (issuer host): {result.instance.openid_configuration_url}")
         if result.instance.live_events_url:
             self.stdout.write(f"Live Events: {result.instance.live_events_url}")
         self.stdout.write(f"Admin REST token (sandbox only): {result.api_token}")
         self.stdout.write(f"Open: {result.launch_url()}")
+        if options["hosted_example"]:
+            try:
+                hosted = hosted_registration_seed(base_url=options["base_url"], tool_url=options["tool_url"])
+            except ValueError as exc:
+                raise CommandError(str(exc))
+            self.stdout.write(
+                f"Hosted-style Canvas (issuer {hosted.instance.issuer}), platform {hosted.platform_id} "
+                f"registered dynamically: {hosted.launch_url()}"
+            )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0002_instance_issuer_base_url'),
+        ('sandbox', '0004_live_events_key'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lti', '0004_platform_approval_and_registration_invites'),
+        ('lti', '0006_launch_concluded_and_link_lifetime'),
     ]
 
     operations = [
