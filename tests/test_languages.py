@@ -9,9 +9,11 @@ course's own `locale` when one is set (canvas-lms doc/api courses.html, "Course"
 the account's applies); the sandbox sends both the same way (sandbox/platform.py, sandbox/api.py)."""
 
 import csv
+import hashlib
 import io
 import re
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -19,9 +21,12 @@ from django.test import override_settings
 from django.utils import translation
 from django.utils.formats import date_format
 
+from badging.models import CourseSync
 from badging.services import notifications
 from canvas.records import CanvasCourse
 from lti.claims import claims_parse
+from lti.launch import launch_cookie_name
+from lti.models import LaunchContext
 from skillsforward.i18n import language_for, language_for_person
 from tests import factories as f
 from tests.badging.test_dashboard import build_course
@@ -166,6 +171,90 @@ def test_public_badge_pages_follow_the_viewer(client):
 def test_error_pages_follow_the_viewer(client):
     response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 404 and "Page introuvable" in response.content.decode()
+
+
+# --- read-only modes and Canvas course settings (main's pages, in the launch's language) ---------
+
+
+def test_a_concluded_learner_is_told_in_her_language(client, learner_launch):
+    learner_launch.locale = "es"
+    learner_launch.concluded = True
+    learner_launch.save()
+    page = client.get(f"/l/{learner_launch.public_id}/").content.decode()
+    assert "Tu inscripción en este curso ha finalizado: esta página es de solo lectura." in page
+    assert "has concluded" not in page
+
+
+def test_a_teaching_assistants_read_only_dashboard_in_french(client):
+    s = build_course()
+    ta = f.LaunchContextFactory(
+        course=s["course"],
+        person=f.PersonFactory(platform=s["course"].platform, canvas_user_id="3"),
+        role=LaunchContext.ROLE_INSTRUCTOR,
+        is_teaching_assistant=True,
+        locale="fr",
+    )
+    page = client.get(f"/l/{ta.public_id}/instructor/").content.decode()
+    assert "Lecture seule" in page and "Vous êtes assistant d’enseignement" in page
+    assert "Assistant d’enseignement" in page  # who is signed in
+    assert "Read-only" not in page and "You are a teaching assistant" not in page
+
+
+def test_the_rule_panel_says_final_grade_override_is_off_in_spanish(client):
+    s = build_course()
+    CourseSync.objects.update_or_create(course=s["course"], defaults={"allow_final_grade_override": False})
+    s["launch"].locale = "es"
+    s["launch"].save()
+    page = client.get(f"/l/{s['launch'].public_id}/instructor/").content.decode()
+    assert "Este curso no permite la anulación de la calificación final en Canvas" in page
+    assert "según la puntuación que introdujo el corrector" in page
+
+
+def test_a_link_from_another_browser_is_refused_in_the_browsers_language(client, learner_launch):
+    """The launch's language is the launch user's; someone else's browser is answered in its own."""
+    learner_launch.locale = "fr"
+    learner_launch.browser_key_hash = hashlib.sha256(b"the-right-key").hexdigest()
+    learner_launch.browser_bound = True
+    learner_launch.save()
+    client.cookies[launch_cookie_name(learner_launch.public_id)] = "a-guess"
+    response = client.get(f"/l/{learner_launch.public_id}/", HTTP_ACCEPT_LANGUAGE="es")
+    assert response.status_code == 403
+    assert html_lang(response)[0] == "es"
+    assert "Este enlace pertenece a otro navegador" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("deducted", "language", "text"),
+    [
+        ("1", "en", "Canvas took 1 point off"),
+        ("0.5", "en", "Canvas took 0.5 points off"),
+        ("1.5", "en", "Canvas took 1.5 points off"),
+        ("0.5", "fr", "Canvas a retiré 0,5 point pour retard"),
+        ("3", "fr", "Canvas a retiré 3 points pour retard"),
+        ("1", "es", "Canvas restó 1 punto por entrega tardía"),
+        ("2.5", "es", "Canvas restó 2,5 puntos por entrega tardía"),
+    ],
+)
+def test_late_penalty_points_take_the_languages_plural(deducted, language, text):
+    from django.template.loader import render_to_string
+
+    row = SimpleNamespace(
+        name="Clean a data set",
+        result="mastered",
+        problem="",
+        score=Decimal("9"),
+        points_possible=Decimal("12"),
+        grade="",
+        points_deducted=Decimal(deducted),
+        mastery_text="",
+        criteria=[],
+        url="",
+    )
+    with translation.override(language):
+        html = render_to_string(
+            "badging/learner/_assessment.html", {"a": row, "badge": SimpleNamespace(mastery_score="entered")}
+        )
+    assert text in " ".join(html.split())
 
 
 # --- emails -------------------------------------------------------------------------------------
