@@ -47,7 +47,9 @@ def test_sync_now_through_the_worker_then_a_revoked_token(celery_worker_process,
     wait_for(lambda: len(finished_runs(course)) == 1, timeout=90, message="the instructor's sync to finish")
     run = finished_runs(course)[0]
     assert run.status == SyncRun.STATUS_OK, run.error
-    assert run.trigger == "instructor"
+    # Setting up the course badge queues a re-evaluation that holds the course's lock for a moment:
+    # an instructor's request arriving then is folded into it and runs as its "requested_again" pass.
+    assert run.trigger in ("instructor", "requested_again")
     learners = LearnerProgress.objects.filter(course_badge__course=course).count()
     assert learners >= 12
     html = client.get(dashboard).content.decode()
