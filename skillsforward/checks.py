@@ -1,7 +1,7 @@
 """Deployment checks of the project itself (`manage.py check --deploy`)."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(deploy=True)
@@ -130,3 +130,50 @@ def outbound_allow_list(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+@register(Tags.database)
+def stored_secrets_readable(app_configs=None, databases=None, **kwargs):
+    """The database's secrets open with this FIELD_ENCRYPTION_KEY (a restored backup needs the key it
+    was taken with). Runs where Django runs database checks: `migrate` (so a release on the wrong
+    key stops before any web process or worker starts) and `check --database default`."""
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError, transaction
+
+    from skillsforward.fields import EncryptedTextField
+
+    unreadable: list[str] = []
+    for alias in databases or []:
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if not isinstance(field, EncryptedTextField):
+                    continue
+                rows = model._default_manager.using(alias).exclude(**{field.name: ""})
+                try:
+                    with transaction.atomic(using=alias):  # a failed query must not spoil a caller's transaction
+                        # The newest stored value of each kind: reading it decrypts it.
+                        rows.exclude(**{f"{field.name}__isnull": True}).order_by("-pk").values_list(
+                            field.name, flat=True
+                        ).first()
+                except ImproperlyConfigured:
+                    unreadable.append(f"{model._meta.label}.{field.name}")
+                except DatabaseError:
+                    return []  # not migrated yet: nothing is stored
+    if not unreadable:
+        return []
+    why = (
+        "FIELD_ENCRYPTION_KEY is not set, so only the key derived from DJANGO_SECRET_KEY is tried"
+        if not settings.FIELD_ENCRYPTION_KEY.strip()
+        else "none of the keys in FIELD_ENCRYPTION_KEY (nor the one derived from DJANGO_SECRET_KEY) opens them"
+    )
+    return [
+        Error(
+            f"The secrets stored in the database cannot be decrypted ({', '.join(unreadable)}): {why}. "
+            "This database was written with another key: Canvas API tokens and issuer signing keys are "
+            "unusable, so syncs, Canvas calls and new awards would fail.",
+            hint="Set FIELD_ENCRYPTION_KEY to the key the database was written with (for a restored backup: "
+            "the key kept with that backup). During a rotation give both keys, new first, comma-separated.",
+            id="skillsforward.E007",
+        )
+    ]
