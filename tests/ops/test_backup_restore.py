@@ -162,7 +162,7 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
         refused = manage("migrate", "--noinput", FIELD_ENCRYPTION_KEY=wrong)
         assert refused.returncode != 0, refused.stdout
         assert "skillsforward.E007" in refused.stderr, refused.stderr
-        assert "cannot be decrypted" in refused.stderr and "lti.Platform.api_token" in refused.stderr
+        assert "cannot be decrypted" in refused.stderr and "lti.Platform.api_token: 1 of 1" in refused.stderr
         assert "badging.IssuerKey.private_key_pem" in refused.stderr
         assert ("FIELD_ENCRYPTION_KEY is not set" in refused.stderr) == (wrong == "")
 

@@ -23,7 +23,7 @@ def test_secrets_written_with_another_key_are_reported_with_the_reason(settings)
 
     settings.FIELD_ENCRYPTION_KEY = other
     (error,) = _e007()
-    assert "lti.Platform.api_token" in error.msg and "cannot be decrypted" in error.msg
+    assert "lti.Platform.api_token: 1 of 1" in error.msg and "cannot be decrypted" in error.msg
     assert "none of the keys in FIELD_ENCRYPTION_KEY" in error.msg
     assert "kept with that backup" in error.hint
     assert _e007(databases=()) == []  # only the database checks read the database
@@ -34,3 +34,23 @@ def test_secrets_written_with_another_key_are_reported_with_the_reason(settings)
 
     settings.FIELD_ENCRYPTION_KEY = f"{other},{old}"  # mid-rotation: new key first, old one kept
     assert _e007() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rotation_stopped_half_way_needs_the_old_key_kept(settings):
+    """Rows still on the old key are found even when the newest row opens with the new key alone."""
+
+    from lti.models import Platform
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    platforms = [PlatformFactory(api_token=f"canvas-token-{i}") for i in range(3)]
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    for platform in platforms[1:]:  # the rotation re-encrypted the two newest rows, then stopped
+        Platform.objects.filter(pk=platform.pk).update(api_token=platform.api_token)
+    assert _e007() == []
+
+    settings.FIELD_ENCRYPTION_KEY = new  # the old key removed too early
+    (error,) = _e007()
+    assert "lti.Platform.api_token: 1 of 3" in error.msg
+    assert "rotate_field_encryption" in error.hint
