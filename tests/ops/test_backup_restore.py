@@ -31,6 +31,7 @@ from django.db import connection
 from badging.models import Award
 from badging.openbadges import multibase
 from badging.services import issuance
+from lti import services as lti_services
 from tests.badging.test_issuance import FakeCelery, canvas_email
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 from tests.badging.test_openbadges import verify_eddsa_rdfc_2022, verify_rs256_jwt
@@ -133,6 +134,7 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
     assert all(issued)
     issuance.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
     platform = course_badge.course.platform
+    lti_services.tool_key_current()  # the tool's LTI signing key: a secret at rest too
 
     # --- Backup and restore, with the PostgreSQL client tools an operator uses --------------------
     db = connection.settings_dict
@@ -163,7 +165,7 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
         assert refused.returncode != 0, refused.stdout
         assert "skillsforward.E007" in refused.stderr, refused.stderr
         assert "cannot be decrypted" in refused.stderr and "lti.Platform.api_token: 1 of 1" in refused.stderr
-        assert "badging.IssuerKey.private_key_pem" in refused.stderr
+        assert "badging.IssuerKey.private_key_pem" in refused.stderr and "lti.ToolKey.private_key_pem" in refused.stderr
         assert ("FIELD_ENCRYPTION_KEY is not set" in refused.stderr) == (wrong == "")
 
     # --- The right key: migrate passes, the token decrypts, the keys sign ------------------------
