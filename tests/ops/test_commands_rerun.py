@@ -196,8 +196,11 @@ def test_rotating_the_lti_key_twice_keeps_one_current_key_and_the_first_grace_pe
     assert len(kids) == 3 and kids[0] == lti_services.tool_key_current().kid
 
 
-def test_sandbox_seed_command_twice_keeps_one_of_everything():
-    args = ["sandbox_seed", "--learners", "4", "--assessments", "1", "--instance", "rerun"]
+@pytest.mark.parametrize(
+    "extra", [[], ["--problem-courses", "--hosted-example"]], ids=["demo-course", "with-problem-courses-and-hosted"]
+)
+def test_sandbox_seed_command_twice_keeps_one_of_everything(extra):
+    args = ["sandbox_seed", "--learners", "4", "--assessments", "1", "--instance", "rerun", *extra]
     first = run(*args)
     before = row_counts()
     second = run(*args)
