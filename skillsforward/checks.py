@@ -1,7 +1,7 @@
 """Deployment checks of the project itself (`manage.py check --deploy`)."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(deploy=True)
@@ -130,3 +130,59 @@ def outbound_allow_list(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+@register(Tags.database)
+def stored_secrets_readable(app_configs=None, databases=None, **kwargs):
+    """Every secret stored in the database opens with this FIELD_ENCRYPTION_KEY (a restored backup
+    needs the key it was taken with; a rotation stopped half-way needs the old key kept). Runs where
+    Django runs database checks: `migrate` (so a release on the wrong key stops before any web process
+    or worker starts) and `check --database default`. A few hundred rows: each one is decrypted."""
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError, connections, transaction
+
+    from skillsforward.fields import EncryptedTextField, decrypt_text
+
+    unreadable: list[str] = []
+    for alias in databases or []:
+        connection = connections[alias]
+        quote = connection.ops.quote_name
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if not isinstance(field, EncryptedTextField):
+                    continue
+                column, table = quote(field.column), quote(model._meta.db_table)
+                try:
+                    with transaction.atomic(using=alias), connection.cursor() as cursor:
+                        # a failed query must not spoil a caller's transaction: hence the savepoint
+                        cursor.execute(f"SELECT {column} FROM {table} WHERE {column} <> ''")  # noqa: S608
+                        stored = [row[0] for row in cursor.fetchall()]
+                except DatabaseError:
+                    return []  # not migrated yet: nothing is stored
+                failed = 0
+                for value in stored:
+                    try:
+                        decrypt_text(value)
+                    except ImproperlyConfigured:
+                        failed += 1
+                if failed:
+                    unreadable.append(f"{model._meta.label}.{field.name}: {failed} of {len(stored)}")
+    if not unreadable:
+        return []
+    why = (
+        "FIELD_ENCRYPTION_KEY is not set, so only the key derived from DJANGO_SECRET_KEY is tried"
+        if not settings.FIELD_ENCRYPTION_KEY.strip()
+        else "none of the keys in FIELD_ENCRYPTION_KEY (nor the one derived from DJANGO_SECRET_KEY) opens them"
+    )
+    return [
+        Error(
+            f"The secrets stored in the database cannot be decrypted ({'; '.join(unreadable)}): {why}. "
+            "This database was written with another key: Canvas API tokens and issuer signing keys are "
+            "unusable, so syncs, Canvas calls and new awards would fail.",
+            hint="Set FIELD_ENCRYPTION_KEY to the key the database was written with (for a restored backup: "
+            "the key kept with that backup). During a rotation give both keys, new first, comma-separated, "
+            "until `manage.py rotate_field_encryption` has finished.",
+            id="skillsforward.E007",
+        )
+    ]

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from badging.models import AuditEvent, LearnerProgress, SyncRun
 from lti.models import Course, LaunchContext
+from sandbox.models import SandboxEnrollment
 from sandbox.seed import sandbox_seed
 from tests.conftest import wait_for
 from tests.factories import LaunchContextFactory, PersonFactory
@@ -24,9 +25,12 @@ def finished_runs(course):
 def test_sync_now_through_the_worker_then_a_revoked_token(celery_worker_process, live_server):
     seeded = sandbox_seed(learners=12, assessments=2, slug="instructorsync", base_url=live_server.url)
     course = Course.objects.get(platform_id=seeded.platform_id, canvas_course_id=str(seeded.course.id))
+    teacher = SandboxEnrollment.objects.get(course=seeded.course, type="TeacherEnrollment").user
     launch = LaunchContextFactory(
         course=course,
-        person=PersonFactory(platform=course.platform, name="Tess Teacher"),
+        # The course's teacher in the sandbox: instructor actions need the launching person on the
+        # roster the sync reads (someone no longer teaching is refused once that roster is newer).
+        person=PersonFactory(platform=course.platform, name="Tess Teacher", canvas_user_id=str(teacher.id)),
         role=LaunchContext.ROLE_INSTRUCTOR,
     )
     client = Client(enforce_csrf_checks=True)
@@ -43,7 +47,9 @@ def test_sync_now_through_the_worker_then_a_revoked_token(celery_worker_process,
     wait_for(lambda: len(finished_runs(course)) == 1, timeout=90, message="the instructor's sync to finish")
     run = finished_runs(course)[0]
     assert run.status == SyncRun.STATUS_OK, run.error
-    assert run.trigger == "instructor"
+    # Setting up the course badge queues a re-evaluation that holds the course's lock for a moment:
+    # an instructor's request arriving then is folded into it and runs as its "requested_again" pass.
+    assert run.trigger in ("instructor", "requested_again")
     learners = LearnerProgress.objects.filter(course_badge__course=course).count()
     assert learners >= 12
     html = client.get(dashboard).content.decode()

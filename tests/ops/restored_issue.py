@@ -1,0 +1,61 @@
+"""Run inside a restored database (DATABASE_URL, FIELD_ENCRYPTION_KEY and PUBLIC_BASE_URL from the
+environment): issues one eligible learner's award the way a worker does, Canvas answered by
+`responses`, and prints what the backup drill checks as one JSON line.
+
+    python tests/ops/restored_issue.py PROGRESS_ID CANVAS_BASE_URL
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillsforward.settings")
+
+import django
+
+django.setup()
+
+import responses  # noqa: E402
+
+from badging.models import IssuerKey, LearnerProgress  # noqa: E402
+from badging.services import issuance  # noqa: E402
+from skillsforward import outbound  # noqa: E402
+from tests.conftest import FAKE_PUBLIC_ADDRESS  # noqa: E402
+
+
+class _NoBroker:
+    """The email is queued on commit; the drill checks the award, not the mail."""
+
+    def send_task(self, *args, **kwargs):
+        pass
+
+
+def main(progress_id: int, canvas: str) -> dict:
+    issuance.current_app = _NoBroker()
+    # The drill's Canvas host has no DNS here: the outbound guard sees it at a public address, as the
+    # test suite's own fixture does (tests/conftest.py, _fake_public_dns).
+    outbound._resolve = lambda host, port: [FAKE_PUBLIC_ADDRESS]
+    progress = LearnerProgress.objects.select_related("learner", "course_badge__course__platform").get(pk=progress_id)
+    user_id = progress.learner.canvas_user_id
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        profile = {"primary_email": "restored@uni.example.edu"}
+        rsps.add(responses.GET, f"{canvas}/api/v1/users/{user_id}/profile", json=profile)
+        rsps.add(responses.GET, f"{canvas}/api/v1/users/{user_id}/communication_channels", json=[])
+        award = issuance.award_issue(progress_id=progress_id)
+        authorization = [call.request.headers.get("Authorization") for call in rsps.calls]
+    progress.refresh_from_db()
+    return {
+        "api_token": progress.course_badge.course.platform.api_token,
+        "authorization": authorization,
+        "award": award.public_id if award else None,
+        "issue_error": progress.issue_error,
+        "current_keys": sorted(
+            IssuerKey.objects.filter(superseded_at__isnull=True).values_list("public_id", flat=True)
+        ),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(int(sys.argv[1]), sys.argv[2])))
