@@ -71,7 +71,7 @@ def test_hosted_canvas_registers_the_admin_approves_and_the_launch_tells_the_api
     expect(page.get_by_text(instance.keyset_url)).to_be_visible()
     screenshot(page, "hosted-registration-approve")
     page.get_by_role("button", name="Approve 1 registration").click()
-    expect(page.get_by_text("Approved 1 registration(s).")).to_be_visible()
+    expect(page.get_by_text("Approved 1 registration.")).to_be_visible()
 
     # The teacher launches Badges from the course: the launch carries $Canvas.api.baseUrl.
     teacher = SandboxEnrollment.objects.filter(course=seeded.course, type="TeacherEnrollment").first().user
