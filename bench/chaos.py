@@ -46,7 +46,8 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from bench.databases import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,21 +56,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 @dataclass
@@ -277,7 +263,7 @@ def main(argv: list[str]) -> int:
         print(f"  {fault.describe()}")
     sys.stdout.flush()
 
-    _recreate_database(args.database_url)
+    recreate_database(args.database_url)
     smtp = SMTPSink()
     smtp.__enter__()
     env = {

@@ -23,7 +23,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from bench.databases import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_SECOND = 150.0
@@ -41,21 +42,6 @@ def _badge_png() -> bytes:
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def _start_worker(index: int, queue: str, env: dict, logdir: Path) -> subprocess.Popen:
@@ -123,7 +109,7 @@ def main(argv: list[str]) -> int:
     queue = f"bench-issue-{uuid.uuid4().hex[:8]}"
     logdir = ROOT / "var" / "bench-issue"
     logdir.mkdir(parents=True, exist_ok=True)
-    _recreate_database(args.database_url)
+    recreate_database(args.database_url)
 
     with CanvasProfiles() as profiles, SMTPSink() as smtp:
         env = {
