@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from lti.models import Course, Person
 from skillsforward.fields import EncryptedTextField
@@ -36,18 +37,20 @@ class Issuer(models.Model):
     """An Open Badges issuer profile (the organisation that vouches for the badges)."""
 
     public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
-    key = models.SlugField(max_length=100, unique=True, help_text="Stable key for badging_import/export")
-    name = models.CharField(max_length=200)
-    url = models.URLField(max_length=500)
-    email = models.EmailField(max_length=320)
-    description = models.TextField(blank=True)
-    image = models.BinaryField(blank=True, null=True, editable=True)
-    image_content_type = models.CharField(max_length=50, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    key = models.SlugField(_("key"), max_length=100, unique=True, help_text=_("Stable key for badging_import/export"))
+    name = models.CharField(_("name"), max_length=200)
+    url = models.URLField(_("url"), max_length=500)
+    email = models.EmailField(_("email"), max_length=320)
+    description = models.TextField(_("description"), blank=True)
+    image = models.BinaryField(_("image"), blank=True, null=True, editable=True)
+    image_content_type = models.CharField(_("image content type"), max_length=50, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("issuer")
+        verbose_name_plural = _("issuers")
 
     def __str__(self) -> str:
         return self.name
@@ -67,6 +70,8 @@ class IssuerKey(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("issuer key")
+        verbose_name_plural = _("issuer keys")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -77,24 +82,31 @@ class BadgeClass(models.Model):
     """The achievement a badge certifies (OB 2.0 BadgeClass / OB 3.0 Achievement)."""
 
     public_id = models.CharField(max_length=64, unique=True, default=new_public_id, editable=False)
-    key = models.SlugField(max_length=100, unique=True)
-    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="badge_classes")
-    name = models.CharField(max_length=200)
-    description = models.TextField()
-    image = models.BinaryField(editable=True)
-    image_content_type = models.CharField(max_length=50, help_text="image/png or image/svg+xml")
-    criteria_narrative = models.TextField(help_text="Markdown: what a learner must do to earn it")
-    criteria_url = models.URLField(max_length=500, blank=True)
+    key = models.SlugField(_("key"), max_length=100, unique=True)
+    issuer = models.ForeignKey(Issuer, on_delete=models.PROTECT, related_name="badge_classes", verbose_name=_("issuer"))
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"))
+    image = models.BinaryField(_("image"), editable=True)
+    image_content_type = models.CharField(
+        _("image content type"), max_length=50, help_text=_("image/png or image/svg+xml")
+    )
+    criteria_narrative = models.TextField(
+        _("criteria narrative"), help_text=_("Markdown: what a learner must do to earn it")
+    )
+    criteria_url = models.URLField(_("criteria url"), max_length=500, blank=True)
     # [{"targetName", "targetUrl", "targetDescription"?, "targetFramework"?, "targetCode"?}]
-    alignments = models.JSONField(default=list, blank=True)
-    tags = models.JSONField(default=list, blank=True)
-    valid_for_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: never expires")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    alignments = models.JSONField(_("alignments"), default=list, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    valid_for_days = models.PositiveIntegerField(
+        _("valid for days"), null=True, blank=True, help_text=_("Empty: never expires")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "badge classes"
+        verbose_name = _("badge class")
+        verbose_name_plural = _("badge classes")
 
     def __str__(self) -> str:
         return self.name
@@ -110,50 +122,69 @@ class CourseBadge(models.Model):
     FINAL_GRADE_OVERRIDE = "override"
     FINAL_GRADE_ASSIGNMENT = "assignment"
 
-    key = models.SlugField(max_length=100, unique=True)
-    badge_class = models.ForeignKey(BadgeClass, on_delete=models.PROTECT, related_name="course_badges")
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="course_badges")
-    # Which assignments are the credentialing assessments: explicit ids win over the group name.
-    assessment_group_name = models.CharField(max_length=255, default="Credentialing Assessments")
-    assessment_ids = models.JSONField(default=list, blank=True, help_text="Canvas assignment ids")
-    mastery_mode = models.CharField(
-        max_length=10, choices=[(MASTERY_PERCENT, "% of points"), (MASTERY_POINTS, "points")], default=MASTERY_PERCENT
+    key = models.SlugField(_("key"), max_length=100, unique=True)
+    badge_class = models.ForeignKey(
+        BadgeClass, on_delete=models.PROTECT, related_name="course_badges", verbose_name=_("badge class")
     )
-    mastery_min_percent = models.DecimalField(max_digits=5, decimal_places=2, default=80)
-    mastery_min_points = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="course_badges", verbose_name=_("course"))
+    # Which assignments are the credentialing assessments: explicit ids win over the group name.
+    assessment_group_name = models.CharField(
+        _("assessment group name"), max_length=255, default="Credentialing Assessments"
+    )
+    assessment_ids = models.JSONField(
+        _("assessment ids"), default=list, blank=True, help_text=_("Canvas assignment ids")
+    )
+    mastery_mode = models.CharField(
+        _("mastery mode"),
+        max_length=10,
+        choices=[(MASTERY_PERCENT, _("% of points")), (MASTERY_POINTS, _("points"))],
+        default=MASTERY_PERCENT,
+    )
+    mastery_min_percent = models.DecimalField(_("mastery min percent"), max_digits=5, decimal_places=2, default=80)
+    mastery_min_points = models.DecimalField(
+        _("mastery min points"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
     # {"<canvas assignment id>": {"min_percent": N} | {"min_points": N}}
-    mastery_overrides = models.JSONField(default=dict, blank=True)
+    mastery_overrides = models.JSONField(_("mastery overrides"), default=dict, blank=True)
     # Which Canvas score mastery is judged on: the grader's entered score (before late/missing
     # penalties: a badge certifies the skill, not punctuality) or Canvas's score after them.
     mastery_score = models.CharField(
+        _("mastery score"),
         max_length=20,
         choices=[
-            (SCORE_ENTERED, "The score the grader entered (before late penalties)"),
-            (SCORE_AFTER_PENALTIES, "Canvas's score after late/missing penalties"),
+            (SCORE_ENTERED, _("The score the grader entered (before late penalties)")),
+            (SCORE_AFTER_PENALTIES, _("Canvas's score after late/missing penalties")),
         ],
         default=SCORE_ENTERED,
     )
     # Optional minimum rubric rating per criterion, as a share of the criterion's points (0-100).
-    min_rubric_criterion_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    min_rubric_criterion_percent = models.DecimalField(
+        _("min rubric criterion percent"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
     final_grade_source = models.CharField(
+        _("final grade source"),
         max_length=12,
         choices=[
-            (FINAL_GRADE_OVERRIDE, "Canvas Final Grade Override"),
-            (FINAL_GRADE_ASSIGNMENT, "A final-grade assignment"),
+            (FINAL_GRADE_OVERRIDE, _("Canvas Final Grade Override")),
+            (FINAL_GRADE_ASSIGNMENT, _("A final-grade assignment")),
         ],
         default=FINAL_GRADE_OVERRIDE,
     )
-    final_grade_assignment_id = models.CharField(max_length=64, blank=True)
-    final_grade_assignment_name = models.CharField(max_length=255, blank=True)
-    active = models.BooleanField(default=True)
+    final_grade_assignment_id = models.CharField(_("final grade assignment id"), max_length=64, blank=True)
+    final_grade_assignment_name = models.CharField(_("final grade assignment name"), max_length=255, blank=True)
+    active = models.BooleanField(_("active"), default=True)
     # Teaching assistants see the dashboard read-only unless this is on; instructors always act.
     teaching_assistants_may_act = models.BooleanField(
-        default=False, help_text="Let teaching assistants act on this badge (sync, retry, revoke, resend, keep)"
+        _("teaching assistants may act"),
+        default=False,
+        help_text=_("Let teaching assistants act on this badge (sync, retry, revoke, resend, keep)"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("course badge")
+        verbose_name_plural = _("course badges")
         constraints = [
             models.UniqueConstraint(fields=["course", "badge_class"], name="badging_coursebadge_unique"),
             models.CheckConstraint(
@@ -183,6 +214,10 @@ class CourseSync(models.Model):
     # When the roster pass last read the course's teachers and TAs (CourseStaff).
     staff_synced_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = _("course sync")
+        verbose_name_plural = _("course syncs")
+
     def __str__(self) -> str:
         return f"sync of {self.course}"
 
@@ -203,7 +238,8 @@ class CourseStaff(models.Model):
             models.UniqueConstraint(fields=["course", "canvas_enrollment_id"], name="badging_coursestaff_unique")
         ]
         indexes = [models.Index(fields=["course", "person"], name="badging_coursestaff_person_idx")]
-        verbose_name_plural = "course staff"
+        verbose_name = _("course staff")
+        verbose_name_plural = _("course staff")
 
     def __str__(self) -> str:
         return f"{self.person} ({self.enrollment_type}, {self.state}) in {self.course}"
@@ -225,6 +261,8 @@ class SyncRun(models.Model):
     stats = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["course", "-started_at"], name="badging_syncrun_course_idx")]
 
@@ -249,6 +287,8 @@ class Assignment(models.Model):
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
         constraints = [
             models.UniqueConstraint(fields=["course", "canvas_assignment_id"], name="badging_assignment_unique")
         ]
@@ -275,6 +315,8 @@ class Enrollment(models.Model):
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
         constraints = [
             models.UniqueConstraint(fields=["course", "canvas_enrollment_id"], name="badging_enrollment_unique")
         ]
@@ -306,6 +348,8 @@ class AssessmentResult(models.Model):
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("assessment result")
+        verbose_name_plural = _("assessment results")
         constraints = [models.UniqueConstraint(fields=["assignment", "learner"], name="badging_result_unique")]
         indexes = [models.Index(fields=["course", "learner"], name="badging_result_learner_idx")]
 
@@ -327,15 +371,15 @@ class LearnerProgress(models.Model):
     INELIGIBLE = "ineligible"  # dropped, inactive, Student View
     HELD_ELSEWHERE = "held_elsewhere"  # holds the badge class through another course's badge
     STATES = [
-        (NOT_STARTED, "Not started"),
-        (IN_PROGRESS, "In progress"),
-        (AWAITING_FINAL_GRADE, "Mastered, awaiting final grade"),
-        (ELIGIBLE, "Eligible"),
-        (ISSUED, "Issued"),
-        (NOT_EARNED, "Not earned"),
-        (REVOKED, "Revoked"),
-        (INELIGIBLE, "Not enrolled"),
-        (HELD_ELSEWHERE, "Holds this badge from another course"),
+        (NOT_STARTED, _("Not started")),
+        (IN_PROGRESS, _("In progress")),
+        (AWAITING_FINAL_GRADE, _("Mastered, awaiting final grade")),
+        (ELIGIBLE, _("Eligible")),
+        (ISSUED, _("Issued")),
+        (NOT_EARNED, _("Not earned")),
+        (REVOKED, _("Revoked")),
+        (INELIGIBLE, _("Not enrolled")),
+        (HELD_ELSEWHERE, _("Holds this badge from another course")),
     ]
 
     ISSUE_NONE = ""
@@ -344,9 +388,9 @@ class LearnerProgress(models.Model):
     ISSUE_FAILED = "failed"
     ISSUE_CHOICES = [
         (ISSUE_NONE, "—"),
-        (ISSUE_QUEUED, "Queued"),
-        (ISSUE_ISSUING, "Being issued"),
-        (ISSUE_FAILED, "Failed, will retry"),
+        (ISSUE_QUEUED, _("Queued")),
+        (ISSUE_ISSUING, _("Being issued")),
+        (ISSUE_FAILED, _("Failed, will retry")),
     ]
 
     course_badge = models.ForeignKey(CourseBadge, on_delete=models.CASCADE, related_name="progress")
@@ -373,7 +417,8 @@ class LearnerProgress(models.Model):
         indexes = [
             models.Index(fields=["course_badge", "state"], name="badging_progress_state_idx"),
         ]
-        verbose_name_plural = "learner progress"
+        verbose_name = _("learner progress")
+        verbose_name_plural = _("learner progress")
 
 
 class Award(models.Model):
@@ -410,6 +455,8 @@ class Award(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("award")
+        verbose_name_plural = _("awards")
         constraints = [
             models.UniqueConstraint(
                 fields=["badge_class", "learner"], condition=Q(revoked=False), name="badging_award_one_live"
@@ -436,6 +483,8 @@ class AwardImage(models.Model):
     data = models.BinaryField()
 
     class Meta:
+        verbose_name = _("award image")
+        verbose_name_plural = _("award images")
         constraints = [models.UniqueConstraint(fields=["award", "content_type"], name="badging_awardimage_unique")]
 
 
@@ -484,7 +533,8 @@ class Delivery(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["award", "kind"], name="badging_delivery_unique")]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="badging_delivery_due_idx")]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
 
 class CanvasCredentialsConnection(models.Model):
@@ -517,6 +567,10 @@ class CanvasCredentialsConnection(models.Model):
     login_refused_at = models.DateTimeField(null=True, blank=True)
     login_refused_fingerprint = models.CharField(max_length=64, blank=True)
 
+    class Meta:
+        verbose_name = _("canvas credentials connection")
+        verbose_name_plural = _("canvas credentials connections")
+
     def __str__(self) -> str:
         return f"Canvas Credentials for {self.issuer}"
 
@@ -546,6 +600,8 @@ class AuditEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-at"]
         indexes = [models.Index(fields=["course", "-at"], name="badging_audit_course_idx")]
 
@@ -570,6 +626,8 @@ class WalletOffer(models.Model):
     credential_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        verbose_name = _("wallet offer")
+        verbose_name_plural = _("wallet offers")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from skillsforward.fields import EncryptedTextField
 
@@ -32,55 +33,70 @@ class Platform(models.Model):
 
     STATUS_PENDING = "pending"
     STATUS_APPROVED = "approved"
-    STATUS_CHOICES = [(STATUS_PENDING, "Pending approval"), (STATUS_APPROVED, "Approved")]
+    STATUS_CHOICES = [(STATUS_PENDING, _("Pending approval")), (STATUS_APPROVED, _("Approved"))]
     SOURCE_MANUAL = "manual"
     SOURCE_REGISTRATION = "registration"
     SOURCE_LAUNCH = "launch"
     SOURCE_CHOICES = [
-        (SOURCE_MANUAL, "Entered by an admin"),
-        (SOURCE_REGISTRATION, "Dynamic registration"),
-        (SOURCE_LAUNCH, "Launch ($Canvas.api.baseUrl)"),
+        (SOURCE_MANUAL, _("Entered by an admin")),
+        (SOURCE_REGISTRATION, _("Dynamic registration")),
+        (SOURCE_LAUNCH, _("Launch ($Canvas.api.baseUrl)")),
     ]
 
-    name = models.CharField(max_length=200)
-    issuer = models.URLField(max_length=500)
-    client_id = models.CharField(max_length=255)
-    auth_login_url = models.URLField(max_length=500, default=CANVAS_AUTH_LOGIN_URL)
-    auth_token_url = models.URLField(max_length=500, blank=True, help_text="https://<canvas-host>/login/oauth2/token")
-    auth_audience = models.CharField(max_length=500, blank=True)
-    keyset_url = models.URLField(max_length=500, default=CANVAS_KEYSET_URL)
-    api_base_url = models.URLField(max_length=500, blank=True, help_text="https://<canvas-host>")
+    name = models.CharField(_("name"), max_length=200)
+    issuer = models.URLField(_("issuer"), max_length=500)
+    client_id = models.CharField(_("client id"), max_length=255)
+    auth_login_url = models.URLField(_("auth login url"), max_length=500, default=CANVAS_AUTH_LOGIN_URL)
+    auth_token_url = models.URLField(
+        _("auth token url"), max_length=500, blank=True, help_text="https://<canvas-host>/login/oauth2/token"
+    )
+    auth_audience = models.CharField(_("auth audience"), max_length=500, blank=True)
+    keyset_url = models.URLField(_("keyset url"), max_length=500, default=CANVAS_KEYSET_URL)
+    api_base_url = models.URLField(_("api base url"), max_length=500, blank=True, help_text="https://<canvas-host>")
     # Hosted Canvas registers from its shared issuer host, so a registration's guess may be wrong;
     # a signed launch's $Canvas.api.baseUrl corrects it. The admin sees which one is stored.
     api_base_url_source = models.CharField(
-        "API base URL from", max_length=20, choices=SOURCE_CHOICES, default=SOURCE_MANUAL, editable=False
+        _("API base URL from"), max_length=20, choices=SOURCE_CHOICES, default=SOURCE_MANUAL, editable=False
     )
-    api_token = EncryptedTextField(blank=True, help_text="Canvas REST token of an admin or service account")
-    active = models.BooleanField(default=True)
+    api_token = EncryptedTextField(
+        _("api token"), blank=True, help_text=_("Canvas REST token of an admin or service account")
+    )
+    active = models.BooleanField(_("active"), default=True)
     registered_via = models.CharField(
-        max_length=20, choices=[("manual", "Manual"), ("dynamic", "Dynamic registration")], default="manual"
+        _("registered via"),
+        max_length=20,
+        choices=[("manual", _("Manual")), ("dynamic", _("Dynamic registration"))],
+        default="manual",
     )
     # Canvas creates deployments after dynamic registration without telling the tool: a signed launch
     # from this registration may then add its deployment. Off for manual registrations.
     accept_new_deployments = models.BooleanField(
-        default=False, help_text="Accept launches from deployments not listed below (and record them)"
+        _("accept new deployments"),
+        default=False,
+        help_text=_("Accept launches from deployments not listed below (and record them)"),
     )
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=STATUS_APPROVED, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=STATUS_CHOICES, default=STATUS_APPROVED, editable=False
+    )
     # Who asked for a dynamic registration, for the admin who approves it.
-    requested_ip = models.GenericIPAddressField("requested from", null=True, blank=True, editable=False)
-    requested_with = models.CharField(max_length=200, blank=True, editable=False)
-    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
-    approved_by = models.CharField(max_length=150, blank=True, editable=False)
+    requested_ip = models.GenericIPAddressField(_("requested from"), null=True, blank=True, editable=False)
+    requested_with = models.CharField(_("requested with"), max_length=200, blank=True, editable=False)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True, editable=False)
+    approved_by = models.CharField(_("approved by"), max_length=150, blank=True, editable=False)
     # Canvas signs every customer's Live Events with the same Instructure key: the URL they are
     # posted to (…/events/canvas/<key>/) is what says which platform they are from.
-    live_events_key = models.CharField(max_length=64, unique=True, default=new_live_events_key, editable=False)
+    live_events_key = models.CharField(
+        _("live events key"), max_length=64, unique=True, default=new_live_events_key, editable=False
+    )
     # The root account's LTI guid (launch claim tool_platform.guid); Live Events carry it as
     # metadata.root_account_lti_guid. Empty until the first launch.
-    canvas_guid = models.CharField(max_length=255, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    canvas_guid = models.CharField(_("canvas guid"), max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("platform")
+        verbose_name_plural = _("platforms")
         constraints = [
             models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_issuer_client_unique"),
             models.CheckConstraint(condition=Q(status__in=["pending", "approved"]), name="lti_platform_status_valid"),
@@ -105,12 +121,16 @@ class Platform(models.Model):
 
 
 class Deployment(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="deployments")
-    deployment_id = models.CharField(max_length=255)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="deployments", verbose_name=_("platform")
+    )
+    deployment_id = models.CharField(_("deployment id"), max_length=255)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
         constraints = [models.UniqueConstraint(fields=["platform", "deployment_id"], name="lti_deployment_unique")]
 
     def __str__(self) -> str:
@@ -129,6 +149,8 @@ class ToolKey(models.Model):
     retire_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("tool key")
+        verbose_name_plural = _("tool keys")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -136,17 +158,19 @@ class ToolKey(models.Model):
 
 
 class Course(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="courses")
-    canvas_course_id = models.CharField(max_length=64)
-    lti_context_id = models.CharField(max_length=255, blank=True)
-    name = models.CharField(max_length=500, blank=True)
-    course_code = models.CharField(max_length=255, blank=True)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="courses", verbose_name=_("platform"))
+    canvas_course_id = models.CharField(_("canvas course id"), max_length=64)
+    lti_context_id = models.CharField(_("lti context id"), max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=500, blank=True)
+    course_code = models.CharField(_("course code"), max_length=255, blank=True)
     # The course's own language set in Canvas (REST `locale`), blank when the account's applies.
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique"),
             # A signed context (launch claim context.id) is one course: a custom field cannot move it.
@@ -178,6 +202,8 @@ class Person(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_user_id"], name="lti_person_unique"),
             # A signed subject (launch claim sub) is one person.
@@ -228,6 +254,8 @@ class LaunchContext(models.Model):
     browser_bound = models.BooleanField(default=False, editable=False)
 
     class Meta:
+        verbose_name = _("launch context")
+        verbose_name_plural = _("launch contexts")
         indexes = [models.Index(fields=["expires_at"], name="lti_launch_expires_idx")]
         constraints = [
             models.CheckConstraint(
@@ -256,6 +284,8 @@ class RegistrationInvite(models.Model):
     platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
 
     class Meta:
+        verbose_name = _("registration invite")
+        verbose_name_plural = _("registration invites")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -315,3 +315,30 @@ def test_localized_points_keep_canvas_precision():
         assert localized_points(12) == "12"
     with translation.override("en"):
         assert localized_points(Decimal("9.60")) == "9.6"
+
+
+# --- the admin's own texts: model field labels, help texts and choices -----------------------------
+
+
+def test_the_admin_course_badge_and_platform_pages_in_spanish(admin_client):
+    """The admin follows the browser's Accept-Language (README "Languages"); its labels, help
+    texts and choices come from the models' translatable verbose names."""
+    badge = f.CourseBadgeFactory()
+    page = admin_client.get(f"/admin/badging/coursebadge/{badge.pk}/change/", HTTP_ACCEPT_LANGUAGE="es")
+    text = page.content.decode()
+    assert "Modificar insignia del curso" in text
+    for label in ("Porcentaje mínimo de dominio:", "Modo de dominio:", "Los profesores asistentes pueden actuar"):
+        assert f">{label}</label>" in text, label
+    assert "Anulación de la calificación final de Canvas" in text and "% de los puntos" in text
+    assert "Dominar el grupo de tareas «Credentialing Assessments» (al menos el 80 % de los puntos)" in text
+    assert ">Insignias del curso</a>" in text and ">Progreso del estudiante</a>" in text  # the admin's menu
+    assert "Mastery min percent" not in text and "Canvas Final Grade Override" not in text
+
+    platform = f.PlatformFactory()
+    text = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Modificar plataforma" in text
+    assert ">Url del conjunto de claves:</label>" in text and ">Id de cliente:</label>" in text
+    assert "Aceptar lanzamientos de implementaciones que no figuran abajo" in text
+    assert "Keyset url" not in text and "Client id" not in text
+    english = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert ">Keyset url:</label>" in english.content.decode()
