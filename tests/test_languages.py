@@ -21,7 +21,9 @@ from django.test import override_settings
 from django.utils import translation
 from django.utils.formats import date_format
 
-from badging.models import CourseSync
+from badging import evaluation as ev
+from badging.models import CourseSync, LearnerProgress
+from badging.selectors.reasons import reason_text
 from badging.services import notifications
 from canvas.records import CanvasCourse
 from lti.claims import claims_parse
@@ -342,3 +344,55 @@ def test_the_admin_course_badge_and_platform_pages_in_spanish(admin_client):
     assert "Keyset url" not in text and "Client id" not in text
     english = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
     assert ">Keyset url:</label>" in english.content.decode()
+
+
+# --- the evaluation's reasons, in the viewer's language ----------------------------------------------
+
+
+def _evaluated_detail():
+    """What the evaluator stores for a learner with one assessment below mastery (6 of 12 points,
+    9.6 needed), one mastered, and no Final Grade Override yet."""
+    rule = ev.BadgeRule(
+        assessments=(
+            ev.AssessmentSpec("501", "Clean a data set", Decimal(12), min_percent=Decimal(80)),
+            ev.AssessmentSpec("502", "Present findings", Decimal(12), min_percent=Decimal(80)),
+        )
+    )
+    facts = ev.LearnerFacts(
+        enrollments=(ev.EnrollmentFact(state="active"),),
+        results={
+            "501": ev.ResultFact("501", "graded", score=Decimal(12), graded=True, posted=True),
+            "502": ev.ResultFact("502", "graded", score=Decimal(6), graded=True, posted=True),
+        },
+    )
+    return ev.evaluate_learner(rule=rule, learner=facts).detail()
+
+
+def test_a_spanish_instructor_reads_the_evaluations_reasons_in_spanish(client):
+    """The reasons are stored with their code and values and shown in the viewer's language on the
+    dashboard, "why not issued?" and the CSV; the stored English stays for older rows."""
+    s = build_course()
+    bob = s["people"]["bob"]
+    detail = _evaluated_detail()
+    assert detail["assessments"][1]["reason"] == "6 of 12 points; 9.6 needed for mastery"  # the English kept
+    LearnerProgress.objects.filter(course_badge=s["badge"], learner=bob).update(detail=detail)
+    s["launch"].locale = "es"
+    s["launch"].save()
+    launch, badge = s["launch"].public_id, s["badge"].pk
+    why = client.get(f"/l/{launch}/instructor/badges/{badge}/learners/{bob.pk}/").content.decode()
+    assert "6 de 12 puntos; se necesitan 9,6 para superarla" in why
+    assert "Superada: 12 de 12 puntos (se necesitan 9,6)" in why
+    assert "El profesor aún no ha introducido la calificación final" in why
+    assert "needed for mastery" not in why and "has not entered the final grade" not in why
+    dashboard = client.get(f"/l/{launch}/instructor/").content.decode()
+    assert "1 de 2 evaluaciones acreditativas superadas" in dashboard
+    url = f"/l/{launch}/instructor/badges/{badge}/export/"
+    token = re.search(r'name="token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    response = client.post(url, {"token": token}, HTTP_ORIGIN="http://testserver")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    bob_row = next(r for r in rows if r[2] == bob.canvas_user_id)
+    assert "1 de 2 evaluaciones acreditativas superadas" in bob_row
+    with translation.override("fr"):
+        assert reason_text(detail["assessments"][1]) == "6 sur 12 points ; 9,6 nécessaires pour la maîtrise"
+    # A row stored before the codes: its English words as they are.
+    assert reason_text({"reason": "an older reason"}) == "an older reason"
