@@ -140,13 +140,13 @@ class Deployment(models.Model):
 class ToolKey(models.Model):
     """Our RSA key pair that signs LTI service requests; published in the JWKS until retired."""
 
-    kid = models.CharField(max_length=64, unique=True)
-    private_key_pem = EncryptedTextField()
-    public_jwk = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    kid = models.CharField(_("kid"), max_length=64, unique=True)
+    private_key_pem = EncryptedTextField(_("private key pem"))
+    public_jwk = models.JSONField(_("public jwk"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # The newest active key signs; a superseded key stays published until retire_after.
-    superseded_at = models.DateTimeField(null=True, blank=True)
-    retire_after = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    retire_after = models.DateTimeField(_("retire after"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("tool key")
@@ -188,18 +188,18 @@ class Course(models.Model):
 class Person(models.Model):
     """A Canvas user: a learner, an instructor or an admin. Known from a launch or from a sync."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="people")
-    canvas_user_id = models.CharField(max_length=64)
-    lti_sub = models.CharField(max_length=255, blank=True)
-    name = models.CharField(max_length=500, blank=True)
-    sortable_name = models.CharField(max_length=500, blank=True)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="people", verbose_name=_("platform"))
+    canvas_user_id = models.CharField(_("canvas user id"), max_length=64)
+    lti_sub = models.CharField(_("lti sub"), max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=500, blank=True)
+    sortable_name = models.CharField(_("sortable name"), max_length=500, blank=True)
     # The primary email as last read from Canvas (launch claim or REST); re-read before issuing.
-    email = models.EmailField(max_length=320, blank=True)
-    email_read_at = models.DateTimeField(null=True, blank=True)
+    email = models.EmailField(_("email"), max_length=320, blank=True)
+    email_read_at = models.DateTimeField(_("email read at"), null=True, blank=True)
     # The Canvas language of the person's latest launch (LTI locale claim): their emails use it.
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("person")
@@ -229,29 +229,31 @@ class LaunchContext(models.Model):
         (ROLE_ADMIN, gettext_lazy("Admin")),
     ]
 
-    public_id = models.CharField(max_length=64, unique=True, default=new_public_id)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE)
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE)
-    course = models.ForeignKey(Course, on_delete=models.CASCADE)
-    person = models.ForeignKey(Person, on_delete=models.CASCADE)
-    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
-    is_teaching_assistant = models.BooleanField(default=False)
-    is_test_user = models.BooleanField(default=False, help_text="Canvas Student View: never badged")
+    public_id = models.CharField(_("public id"), max_length=64, unique=True, default=new_public_id)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, verbose_name=_("platform"))
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, verbose_name=_("deployment"))
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, verbose_name=_("course"))
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, verbose_name=_("person"))
+    role = models.CharField(_("role"), max_length=20, choices=ROLE_CHOICES)
+    is_teaching_assistant = models.BooleanField(_("is teaching assistant"), default=False)
+    is_test_user = models.BooleanField(
+        _("is test user"), default=False, help_text=_("Canvas Student View: never badged")
+    )
     # The person's enrollment in the course has concluded ($Canvas.membership.concludedRoles, no
     # current course role): every page is read-only.
-    concluded = models.BooleanField(default=False, help_text="Concluded enrollment: read-only")
-    roles = models.JSONField(default=list)
-    email = models.EmailField(max_length=320, blank=True)
+    concluded = models.BooleanField(_("concluded"), default=False, help_text=_("Concluded enrollment: read-only"))
+    roles = models.JSONField(_("roles"), default=list)
+    email = models.EmailField(_("email"), max_length=320, blank=True)
     # The LTI launch_presentation locale (or the top-level locale claim), e.g. "es", "fr-CA", "ar".
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # The absolute end (LTI_LAUNCH_MAX_HOURS after the launch); an idle link ends earlier
     # (LTI_LAUNCH_IDLE_MINUTES after last_used_at).
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     # The launching browser's cookie (its SHA-256): once it has come back, the link works only with it.
-    browser_key_hash = models.CharField(max_length=64, blank=True, editable=False)
-    browser_bound = models.BooleanField(default=False, editable=False)
+    browser_key_hash = models.CharField(_("browser key hash"), max_length=64, blank=True, editable=False)
+    browser_bound = models.BooleanField(_("browser bound"), default=False, editable=False)
 
     class Meta:
         verbose_name = _("launch context")
@@ -275,13 +277,17 @@ class RegistrationInvite(models.Model):
     """A one-time dynamic registration link an admin issued: a registration made through it is
     approved at once (the admin vouched for it in advance). Only the token's hash is stored."""
 
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    note = models.CharField(max_length=200, help_text="Which Canvas this link is for, e.g. “State University”")
-    created_by = models.CharField(max_length=150, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(editable=False)
-    used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    note = models.CharField(
+        _("note"), max_length=200, help_text=_("Which Canvas this link is for, e.g. “State University”")
+    )
+    created_by = models.CharField(_("created by"), max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), editable=False)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True, editable=False)
+    platform = models.ForeignKey(
+        Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False, verbose_name=_("platform")
+    )
 
     class Meta:
         verbose_name = _("registration invite")
