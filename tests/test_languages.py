@@ -345,6 +345,11 @@ def test_the_admin_course_badge_and_platform_pages_in_spanish(admin_client):
     english = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
     assert ">Keyset url:</label>" in english.content.decode()
 
+    award = f.AwardFactory()
+    text = admin_client.get(f"/admin/badging/award/{award.pk}/change/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Affichage de badge décerné" in text and "Adresse du destinataire" in text
+    assert "Recipient email" not in text
+
 
 # --- the evaluation's reasons, in the viewer's language ----------------------------------------------
 
