@@ -506,25 +506,31 @@ class CourseBadgeForm(forms.ModelForm):
 
 
 def course_badge_rule_text(obj: CourseBadge) -> str:
-    """The rule in one readable sentence for operators."""
+    """The rule in one readable sentence for operators, in the admin's language."""
     if obj.assessment_ids:
-        which = "assignments " + ", ".join(str(i) for i in obj.assessment_ids)
+        which = _("assignments %(ids)s") % {"ids": ", ".join(str(i) for i in obj.assessment_ids)}
     else:
-        which = f"the assignment group “{obj.assessment_group_name}”"
+        which = _("the assignment group “%(name)s”") % {"name": obj.assessment_group_name}
     if obj.mastery_mode == CourseBadge.MASTERY_POINTS and obj.mastery_min_points is not None:
-        mastery = f"at least {obj.mastery_min_points.normalize():f} points"
+        mastery = _("at least %(points)s points") % {"points": f"{obj.mastery_min_points.normalize():f}"}
     else:
-        mastery = f"at least {obj.mastery_min_percent.normalize():f}% of points"
+        mastery = _("at least %(percent)s%% of points") % {"percent": f"{obj.mastery_min_percent.normalize():f}"}
     if obj.mastery_overrides:
-        mastery += f" ({len(obj.mastery_overrides)} assessment-specific)"
+        mastery += " " + _("(%(n)s assessment-specific)") % {"n": len(obj.mastery_overrides)}
     if obj.min_rubric_criterion_percent is not None:
-        mastery += f", every rubric criterion ≥ {obj.min_rubric_criterion_percent.normalize():f}%"
+        mastery += _(", every rubric criterion ≥ %(percent)s%%") % {
+            "percent": f"{obj.min_rubric_criterion_percent.normalize():f}"
+        }
     if obj.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
-        name = obj.final_grade_assignment_name or f"assignment {obj.final_grade_assignment_id}"
-        final = f"“{name}” is graded and posted"
+        name = obj.final_grade_assignment_name or _("assignment %(id)s") % {"id": obj.final_grade_assignment_id}
+        final = _("“%(name)s” is graded and posted") % {"name": name}
     else:
-        final = "the instructor has entered the final grade (Canvas Final Grade Override)"
-    return f"Master {which} ({mastery}); issued once {final}."
+        final = _("the instructor has entered the final grade (Canvas Final Grade Override)")
+    return _("Master %(which)s (%(mastery)s); issued once %(final)s.") % {
+        "which": which,
+        "mastery": mastery,
+        "final": final,
+    }
 
 
 @admin.register(CourseBadge)

@@ -16,6 +16,9 @@ LearnerProgress.detail shape (version 1):
      "final_grade": {"source", "entered", "value", "reason"},
      "enrollment": {"state", "counts", "reason"},
      "mastered_count", "assessment_count", "eligible_by_rule"}
+Beside each "reason" (the English words) are "reason_code" and "reason_params": the key of its
+template in REASONS and the values that fill it, so that pages show the reason in the viewer's
+language (badging/selectors/reasons.py). Rows written before the codes have the English only.
 """
 
 from __future__ import annotations
@@ -58,6 +61,113 @@ NOT_MASTERED = "not_mastered"
 AWARD_LIVE = "live"
 AWARD_REVOKED = "revoked"
 AWARD_ELSEWHERE = "elsewhere"  # a live award of the same badge class from another course badge
+
+
+# --- Reasons --------------------------------------------------------------------------------------
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a reason's template for the translation catalogues (makemessages reads this name) while
+    the evaluation stays free of Django: pages translate it when they show it."""
+    return message
+
+
+# Every reason the evaluation gives, by code: the English templates (stored as the reason's words)
+# and the msgids that badging/selectors/reasons.py translates. Points are filled as points_text.
+REASONS: dict[str, str] = {
+    "assessment_unpublished": gettext_noop(
+        "this credentialing assessment is unpublished in Canvas, so Canvas reports no grades for it: "
+        "no one can master it until the instructor publishes it or an admin changes the badge's assessments"
+    ),
+    "assessment_deleted": gettext_noop(
+        "this credentialing assessment was deleted in Canvas: no one can master it until the instructor "
+        "restores it or an admin changes the badge's assessments"
+    ),
+    "assessment_not_found": gettext_noop(
+        "this credentialing assessment was not found in Canvas (deleted, or not synced yet): "
+        "no one can master it until the instructor restores it or an admin changes the badge's assessments"
+    ),
+    "not_submitted": gettext_noop("not submitted yet"),
+    "excused": gettext_noop("excused: an excused assessment does not count as mastered"),
+    "graded_not_posted": gettext_noop("graded, but the grade is not posted yet"),
+    "awaiting_grading": gettext_noop("submitted, awaiting grading"),
+    "no_points_possible": gettext_noop("this assessment has no points possible, so mastery cannot be decided"),
+    "below_needed": gettext_noop("%(score)s of %(possible)s points; %(needed)s needed for mastery"),
+    "below_needed_no_total": gettext_noop("%(score)s points; %(needed)s needed for mastery"),
+    "rubric_below": gettext_noop(
+        "%(score)s of %(possible)s points, but the rubric rating is below the minimum on: %(criteria)s"
+    ),
+    "rubric_below_no_total": gettext_noop(
+        "%(score)s points, but the rubric rating is below the minimum on: %(criteria)s"
+    ),
+    "mastered": gettext_noop("mastered: %(score)s of %(possible)s points (%(needed)s needed)"),
+    "mastered_no_total": gettext_noop("mastered: %(score)s points (%(needed)s needed)"),
+    "not_a_student": gettext_noop("not enrolled as a student in this course"),
+    "student_view": gettext_noop("Student View (test student): never earns a badge"),
+    "counts": "",
+    "enrollment_inactive": gettext_noop("the enrollment is inactive"),
+    "enrollment_deleted": gettext_noop("the learner was removed from the course"),
+    "enrollment_rejected": gettext_noop("the course invitation was rejected"),
+    "enrollment_invited": gettext_noop("the course invitation has not been accepted yet"),
+    "enrollment_other": gettext_noop("the enrollment is %(state)s"),
+    "final_assignment_not_found": gettext_noop("%(assignment)s was not found in Canvas"),
+    "final_assignment_not_graded": gettext_noop("no final grade yet (%(assignment)s is not graded)"),
+    "final_assignment_not_posted": gettext_noop("%(assignment)s is graded but not posted yet"),
+    "final_assignment_entered": gettext_noop("final grade entered (%(assignment)s: %(value)s)"),
+    "final_override_entered": gettext_noop("final grade entered (%(value)s)"),
+    "final_override_not_allowed": gettext_noop(
+        "this course does not allow Final Grade Override in Canvas, so the final grade this badge needs "
+        "cannot be entered until the instructor turns it on"
+    ),
+    "final_override_missing": gettext_noop("the instructor has not entered the final grade (Final Grade Override) yet"),
+    "issued": gettext_noop("the badge has been issued"),
+    "held_elsewhere": gettext_noop("the learner already holds this badge from another course"),
+    "revoked": gettext_noop("the badge was issued and then revoked"),
+    "no_assessments": gettext_noop("no credentialing assessments are set up in this course yet"),
+    "eligible": gettext_noop("every credentialing assessment is mastered and the final grade is entered"),
+    "final_entered_pending": gettext_noop(
+        "the final grade is entered; %(mastered)s of %(total)s credentialing assessments mastered, "
+        "%(pending)s still awaiting grading or posting"
+    ),
+    "final_entered_blocked_one": gettext_noop(
+        "the final grade is entered; %(mastered)s of %(total)s credentialing assessments mastered, "
+        "%(blocked)s not available in Canvas (unpublished or deleted) until the instructor restores "
+        "it or the badge's assessments change"
+    ),
+    "final_entered_blocked": gettext_noop(
+        "the final grade is entered; %(mastered)s of %(total)s credentialing assessments mastered, "
+        "%(blocked)s not available in Canvas (unpublished or deleted) until the instructor restores "
+        "them or the badge's assessments change"
+    ),
+    "not_earned": gettext_noop(
+        "the final grade was entered with %(mastered)s of %(total)s credentialing assessments mastered"
+    ),
+    "mastered_override_not_allowed": gettext_noop(
+        "all %(total)s credentialing assessments mastered, but this course does not allow Final Grade Override "
+        "in Canvas, so the final grade cannot be entered until the instructor turns it on"
+    ),
+    "awaiting_final_grade": gettext_noop(
+        "all %(total)s credentialing assessments mastered; waiting for the final grade"
+    ),
+    "in_progress": gettext_noop("%(mastered)s of %(total)s credentialing assessments mastered"),
+    "nothing_submitted": gettext_noop("none of the %(total)s credentialing assessments submitted yet"),
+}
+# The final-grade assignment when the rule does not name it (the "assignment" parameter is then "").
+FINAL_ASSIGNMENT_UNNAMED = gettext_noop("the final-grade assignment")
+
+
+def reason_english(code: str, params: Mapping[str, str]) -> str:
+    """A reason's English words, as stored in LearnerProgress.detail."""
+    filled = dict(params)
+    if "assignment" in filled and not filled["assignment"]:
+        filled["assignment"] = FINAL_ASSIGNMENT_UNNAMED
+    return REASONS[code] % filled if filled else REASONS[code]
+
+
+def _why(code: str, **params: object) -> dict:
+    """The reason fields of an outcome: its English words, its code and its parameters (as text)."""
+    values = {k: str(v) for k, v in params.items()}
+    return {"reason": reason_english(code, values), "reason_code": code, "reason_params": tuple(values.items())}
 
 
 # --- Inputs ---------------------------------------------------------------------------------------
@@ -160,6 +270,8 @@ class AssessmentOutcome:
     reason: str
     criteria: tuple[CriterionOutcome, ...] = ()
     activity: bool = False  # the learner has submitted or been graded
+    reason_code: str = ""
+    reason_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +280,8 @@ class FinalGradeOutcome:
     entered: bool
     value: str
     reason: str
+    reason_code: str = ""
+    reason_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +289,8 @@ class EnrollmentOutcome:
     state: str
     counts: bool
     reason: str
+    reason_code: str = ""
+    reason_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +302,8 @@ class LearnerEvaluation:
     enrollment: EnrollmentOutcome
     # The rule's verdict ignoring awards: an issued learner whose grades no longer meet it is flagged.
     eligible_by_rule: bool
+    reason_code: str = ""
+    reason_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def mastered_count(self) -> int:
@@ -200,6 +318,8 @@ class LearnerEvaluation:
             "version": 1,
             "state": self.state,
             "reason": self.reason,
+            "reason_code": self.reason_code,
+            "reason_params": dict(self.reason_params),
             "assessments": [
                 {
                     "assignment_id": a.assignment_id,
@@ -211,6 +331,8 @@ class LearnerEvaluation:
                     "status": a.status,
                     "mastered": a.mastered,
                     "reason": a.reason,
+                    "reason_code": a.reason_code,
+                    "reason_params": dict(a.reason_params),
                     "criteria": [
                         {
                             "id": c.id,
@@ -230,11 +352,15 @@ class LearnerEvaluation:
                 "entered": self.final_grade.entered,
                 "value": self.final_grade.value,
                 "reason": self.final_grade.reason,
+                "reason_code": self.final_grade.reason_code,
+                "reason_params": dict(self.final_grade.reason_params),
             },
             "enrollment": {
                 "state": self.enrollment.state,
                 "counts": self.enrollment.counts,
                 "reason": self.enrollment.reason,
+                "reason_code": self.enrollment.reason_code,
+                "reason_params": dict(self.enrollment.reason_params),
             },
             "mastered_count": self.mastered_count,
             "assessment_count": self.assessment_count,
@@ -264,7 +390,7 @@ def assessment_evaluate(
     needed = needed_points(spec)
     needed_pct = spec.min_percent if spec.min_points is None else None
 
-    def outcome(status: str, mastered: bool, reason: str, *, score=None, criteria=(), activity=True):
+    def outcome(status: str, mastered: bool, reason: dict, *, score=None, criteria=(), activity=True):
         return AssessmentOutcome(
             assignment_id=spec.assignment_id,
             name=spec.name,
@@ -274,46 +400,30 @@ def assessment_evaluate(
             score=score,
             status=status,
             mastered=mastered,
-            reason=reason,
             criteria=criteria,
             activity=activity,
+            **reason,
         )
 
     if spec.missing:
-        if spec.problem == "unpublished":
-            reason = (
-                "this credentialing assessment is unpublished in Canvas, so Canvas reports no grades for it: "
-                "no one can master it until the instructor publishes it or an admin changes the badge's assessments"
-            )
-        elif spec.problem == "deleted":
-            reason = (
-                "this credentialing assessment was deleted in Canvas: no one can master it until the instructor "
-                "restores it or an admin changes the badge's assessments"
-            )
-        else:
-            reason = (
-                "this credentialing assessment was not found in Canvas (deleted, or not synced yet): "
-                "no one can master it until the instructor restores it or an admin changes the badge's assessments"
-            )
-        return outcome(MISSING_IN_CANVAS, False, reason, activity=False)
+        code = {"unpublished": "assessment_unpublished", "deleted": "assessment_deleted"}
+        return outcome(MISSING_IN_CANVAS, False, _why(code.get(spec.problem, "assessment_not_found")), activity=False)
     if result is None or (result.workflow_state in ("", "unsubmitted") and not result.graded):
-        return outcome(NOT_SUBMITTED, False, "not submitted yet", activity=False)
+        return outcome(NOT_SUBMITTED, False, _why("not_submitted"), activity=False)
     if result.excused:
-        return outcome(EXCUSED, False, "excused: an excused assessment does not count as mastered")
+        return outcome(EXCUSED, False, _why("excused"))
     if result.graded and not result.posted:
         # The learner cannot see this grade yet, so it must not decide anything.
-        return outcome(GRADED_NOT_POSTED, False, "graded, but the grade is not posted yet")
+        return outcome(GRADED_NOT_POSTED, False, _why("graded_not_posted"))
     if result.score is None or not result.graded:
-        return outcome(AWAITING_GRADING, False, "submitted, awaiting grading")
+        return outcome(AWAITING_GRADING, False, _why("awaiting_grading"))
     # A badge certifies skill: by default mastery is judged on what the grader entered, before the
     # late/missing policy's deduction (Canvas's `entered_score`); `score` is after it.
     score = result.score
     if mastery_score != SCORE_AFTER_PENALTIES and result.entered_score is not None:
         score = result.entered_score
     if needed is None:
-        return outcome(
-            NOT_MASTERED, False, "this assessment has no points possible, so mastery cannot be decided", score=score
-        )
+        return outcome(NOT_MASTERED, False, _why("no_points_possible"), score=score)
     criteria: tuple[CriterionOutcome, ...] = ()
     criteria_met = True
     if min_criterion_percent is not None and spec.criteria:
@@ -336,90 +446,72 @@ def assessment_evaluate(
             )
         criteria = tuple(rows)
         criteria_met = all(c.met for c in criteria)
-    of = f" of {points_text(spec.points_possible)}" if spec.points_possible is not None else ""
+    # The reason names the points possible when Canvas has them ("9 of 10 points").
+    total = "" if spec.points_possible is not None else "_no_total"
+    points = {"score": points_text(score), "needed": points_text(needed)}
+    if spec.points_possible is not None:
+        points["possible"] = points_text(spec.points_possible)
     if score < needed:
-        return outcome(
-            NOT_MASTERED,
-            False,
-            f"{points_text(score)}{of} points; {points_text(needed)} needed for mastery",
-            score=score,
-            criteria=criteria,
-        )
+        return outcome(NOT_MASTERED, False, _why("below_needed" + total, **points), score=score, criteria=criteria)
     if not criteria_met:
         missed = ", ".join(c.description or c.id for c in criteria if not c.met)
+        points.pop("needed")
         return outcome(
             NOT_MASTERED,
             False,
-            f"{points_text(score)}{of} points, but the rubric rating is below the minimum on: {missed}",
+            _why("rubric_below" + total, **points, criteria=missed),
             score=score,
             criteria=criteria,
         )
-    return outcome(
-        MASTERED,
-        True,
-        f"mastered: {points_text(score)}{of} points ({points_text(needed)} needed)",
-        score=score,
-        criteria=criteria,
-    )
+    return outcome(MASTERED, True, _why("mastered" + total, **points), score=score, criteria=criteria)
 
 
 def enrollment_evaluate(enrollments: Sequence[EnrollmentFact]) -> EnrollmentOutcome:
     students = [e for e in enrollments if e.enrollment_type in ("StudentEnrollment", "StudentViewEnrollment", "")]
     if not students:
-        return EnrollmentOutcome(state="", counts=False, reason="not enrolled as a student in this course")
+        return EnrollmentOutcome(state="", counts=False, **_why("not_a_student"))
     if any(e.is_test_user or e.enrollment_type == "StudentViewEnrollment" for e in students):
-        return EnrollmentOutcome(
-            state="student_view", counts=False, reason="Student View (test student): never earns a badge"
-        )
+        return EnrollmentOutcome(state="student_view", counts=False, **_why("student_view"))
     counting = [e for e in students if e.state in COUNTING_ENROLLMENT_STATES]
     if counting:
         state = "active" if any(e.state == "active" for e in counting) else "completed"
-        return EnrollmentOutcome(state=state, counts=True, reason="")
+        return EnrollmentOutcome(state=state, counts=True, **_why("counts"))
     state = students[0].state
-    words = {
-        "inactive": "the enrollment is inactive",
-        "deleted": "the learner was removed from the course",
-        "rejected": "the course invitation was rejected",
-        "invited": "the course invitation has not been accepted yet",
-    }
-    return EnrollmentOutcome(state=state, counts=False, reason=words.get(state, f"the enrollment is {state}"))
+    if state in ("inactive", "deleted", "rejected", "invited"):
+        return EnrollmentOutcome(state=state, counts=False, **_why(f"enrollment_{state}"))
+    return EnrollmentOutcome(state=state, counts=False, **_why("enrollment_other", state=state))
 
 
 def final_grade_evaluate(
     *, rule: BadgeRule, enrollments: Sequence[EnrollmentFact], results: Mapping[str, ResultFact]
 ) -> FinalGradeOutcome:
     if rule.final_grade_source == FINAL_GRADE_ASSIGNMENT:
-        label = rule.final_grade_assignment_name or "the final-grade assignment"
+        label = rule.final_grade_assignment_name  # "" reads "the final-grade assignment"
         if not rule.final_grade_assignment_id:
             return FinalGradeOutcome(
-                source=FINAL_GRADE_ASSIGNMENT,
-                entered=False,
-                value="",
-                reason=f"{label} was not found in Canvas",
+                FINAL_GRADE_ASSIGNMENT, False, "", **_why("final_assignment_not_found", assignment=label)
             )
         result = results.get(rule.final_grade_assignment_id)
         if result is None or not result.graded or (result.score is None and not result.grade):
-            return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"no final grade yet ({label} is not graded)")
+            return FinalGradeOutcome(
+                FINAL_GRADE_ASSIGNMENT, False, "", **_why("final_assignment_not_graded", assignment=label)
+            )
         if not result.posted:
-            return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, False, "", f"{label} is graded but not posted yet")
+            return FinalGradeOutcome(
+                FINAL_GRADE_ASSIGNMENT, False, "", **_why("final_assignment_not_posted", assignment=label)
+            )
         value = result.grade or points_text(result.score)
-        return FinalGradeOutcome(FINAL_GRADE_ASSIGNMENT, True, value, f"final grade entered ({label}: {value})")
+        return FinalGradeOutcome(
+            FINAL_GRADE_ASSIGNMENT, True, value, **_why("final_assignment_entered", assignment=label, value=value)
+        )
     counting = [e for e in enrollments if e.state in COUNTING_ENROLLMENT_STATES and not e.is_test_user]
     for e in counting or enrollments:
         if e.override_score is not None or e.override_grade:
             value = e.override_grade or f"{points_text(e.override_score)}%"
-            return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, True, value, f"final grade entered ({value})")
+            return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, True, value, **_why("final_override_entered", value=value))
     if rule.final_grade_override_allowed is False:
-        return FinalGradeOutcome(
-            FINAL_GRADE_OVERRIDE,
-            False,
-            "",
-            "this course does not allow Final Grade Override in Canvas, so the final grade this badge needs "
-            "cannot be entered until the instructor turns it on",
-        )
-    return FinalGradeOutcome(
-        FINAL_GRADE_OVERRIDE, False, "", "the instructor has not entered the final grade (Final Grade Override) yet"
-    )
+        return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, False, "", **_why("final_override_not_allowed"))
+    return FinalGradeOutcome(FINAL_GRADE_OVERRIDE, False, "", **_why("final_override_missing"))
 
 
 def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvaluation:
@@ -440,58 +532,53 @@ def evaluate_learner(*, rule: BadgeRule, learner: LearnerFacts) -> LearnerEvalua
     all_mastered = n > 0 and k == n
     eligible_by_rule = all_mastered and final.entered and enrollment.counts
 
-    def done(state: str, reason: str) -> LearnerEvaluation:
+    def done(state: str, reason: dict) -> LearnerEvaluation:
         return LearnerEvaluation(
             state=state,
-            reason=reason,
             assessments=outcomes,
             final_grade=final,
             enrollment=enrollment,
             eligible_by_rule=eligible_by_rule,
+            **reason,
         )
 
     if learner.award == AWARD_LIVE:
-        return done(ISSUED, "the badge has been issued")
+        return done(ISSUED, _why("issued"))
     if learner.award == AWARD_ELSEWHERE:
-        return done(HELD_ELSEWHERE, "the learner already holds this badge from another course")
+        return done(HELD_ELSEWHERE, _why("held_elsewhere"))
     if learner.award == AWARD_REVOKED:
-        return done(REVOKED, "the badge was issued and then revoked")
+        return done(REVOKED, _why("revoked"))
     if not enrollment.counts:
-        return done(INELIGIBLE, enrollment.reason)
+        return done(
+            INELIGIBLE,
+            {
+                "reason": enrollment.reason,
+                "reason_code": enrollment.reason_code,
+                "reason_params": enrollment.reason_params,
+            },
+        )
     if n == 0:
-        return done(NOT_STARTED, "no credentialing assessments are set up in this course yet")
+        return done(NOT_STARTED, _why("no_assessments"))
     if eligible_by_rule:
-        return done(ELIGIBLE, "every credentialing assessment is mastered and the final grade is entered")
+        return done(ELIGIBLE, _why("eligible"))
     pending = sum(1 for o in outcomes if o.status in (AWAITING_GRADING, GRADED_NOT_POSTED))
     # Unpublished or deleted in Canvas: the rule no longer matches Canvas, which is not the learner's doing.
     blocked = sum(1 for o in outcomes if o.status == MISSING_IN_CANVAS)
     if final.entered and pending:
         # Grading is not finished: "not earned" would be premature (and alarming) until it is.
-        return done(
-            IN_PROGRESS,
-            f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
-            f"{pending} still awaiting grading or posting",
-        )
+        return done(IN_PROGRESS, _why("final_entered_pending", mastered=k, total=n, pending=pending))
     if final.entered and blocked:
-        return done(
-            IN_PROGRESS,
-            f"the final grade is entered; {k} of {n} credentialing assessments mastered, "
-            f"{blocked} not available in Canvas (unpublished or deleted) until the instructor restores "
-            f"{'it' if blocked == 1 else 'them'} or the badge's assessments change",
-        )
+        code = "final_entered_blocked_one" if blocked == 1 else "final_entered_blocked"
+        return done(IN_PROGRESS, _why(code, mastered=k, total=n, blocked=blocked))
     if final.entered:
-        return done(NOT_EARNED, f"the final grade was entered with {k} of {n} credentialing assessments mastered")
+        return done(NOT_EARNED, _why("not_earned", mastered=k, total=n))
     if all_mastered:
         if final.source == FINAL_GRADE_OVERRIDE and rule.final_grade_override_allowed is False:
-            return done(
-                AWAITING_FINAL_GRADE,
-                f"all {n} credentialing assessments mastered, but this course does not allow Final Grade Override "
-                "in Canvas, so the final grade cannot be entered until the instructor turns it on",
-            )
-        return done(AWAITING_FINAL_GRADE, f"all {n} credentialing assessments mastered; waiting for the final grade")
+            return done(AWAITING_FINAL_GRADE, _why("mastered_override_not_allowed", total=n))
+        return done(AWAITING_FINAL_GRADE, _why("awaiting_final_grade", total=n))
     if any(o.activity for o in outcomes):
-        return done(IN_PROGRESS, f"{k} of {n} credentialing assessments mastered")
-    return done(NOT_STARTED, f"none of the {n} credentialing assessments submitted yet")
+        return done(IN_PROGRESS, _why("in_progress", mastered=k, total=n))
+    return done(NOT_STARTED, _why("nothing_submitted", total=n))
 
 
 # --- Helpers --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from skillsforward.fields import EncryptedTextField
 
@@ -32,55 +33,70 @@ class Platform(models.Model):
 
     STATUS_PENDING = "pending"
     STATUS_APPROVED = "approved"
-    STATUS_CHOICES = [(STATUS_PENDING, "Pending approval"), (STATUS_APPROVED, "Approved")]
+    STATUS_CHOICES = [(STATUS_PENDING, _("Pending approval")), (STATUS_APPROVED, _("Approved"))]
     SOURCE_MANUAL = "manual"
     SOURCE_REGISTRATION = "registration"
     SOURCE_LAUNCH = "launch"
     SOURCE_CHOICES = [
-        (SOURCE_MANUAL, "Entered by an admin"),
-        (SOURCE_REGISTRATION, "Dynamic registration"),
-        (SOURCE_LAUNCH, "Launch ($Canvas.api.baseUrl)"),
+        (SOURCE_MANUAL, _("Entered by an admin")),
+        (SOURCE_REGISTRATION, _("Dynamic registration")),
+        (SOURCE_LAUNCH, _("Launch ($Canvas.api.baseUrl)")),
     ]
 
-    name = models.CharField(max_length=200)
-    issuer = models.URLField(max_length=500)
-    client_id = models.CharField(max_length=255)
-    auth_login_url = models.URLField(max_length=500, default=CANVAS_AUTH_LOGIN_URL)
-    auth_token_url = models.URLField(max_length=500, blank=True, help_text="https://<canvas-host>/login/oauth2/token")
-    auth_audience = models.CharField(max_length=500, blank=True)
-    keyset_url = models.URLField(max_length=500, default=CANVAS_KEYSET_URL)
-    api_base_url = models.URLField(max_length=500, blank=True, help_text="https://<canvas-host>")
+    name = models.CharField(_("name"), max_length=200)
+    issuer = models.URLField(_("issuer"), max_length=500)
+    client_id = models.CharField(_("client id"), max_length=255)
+    auth_login_url = models.URLField(_("auth login url"), max_length=500, default=CANVAS_AUTH_LOGIN_URL)
+    auth_token_url = models.URLField(
+        _("auth token url"), max_length=500, blank=True, help_text="https://<canvas-host>/login/oauth2/token"
+    )
+    auth_audience = models.CharField(_("auth audience"), max_length=500, blank=True)
+    keyset_url = models.URLField(_("keyset url"), max_length=500, default=CANVAS_KEYSET_URL)
+    api_base_url = models.URLField(_("api base url"), max_length=500, blank=True, help_text="https://<canvas-host>")
     # Hosted Canvas registers from its shared issuer host, so a registration's guess may be wrong;
     # a signed launch's $Canvas.api.baseUrl corrects it. The admin sees which one is stored.
     api_base_url_source = models.CharField(
-        "API base URL from", max_length=20, choices=SOURCE_CHOICES, default=SOURCE_MANUAL, editable=False
+        _("API base URL from"), max_length=20, choices=SOURCE_CHOICES, default=SOURCE_MANUAL, editable=False
     )
-    api_token = EncryptedTextField(blank=True, help_text="Canvas REST token of an admin or service account")
-    active = models.BooleanField(default=True)
+    api_token = EncryptedTextField(
+        _("api token"), blank=True, help_text=_("Canvas REST token of an admin or service account")
+    )
+    active = models.BooleanField(_("active"), default=True)
     registered_via = models.CharField(
-        max_length=20, choices=[("manual", "Manual"), ("dynamic", "Dynamic registration")], default="manual"
+        _("registered via"),
+        max_length=20,
+        choices=[("manual", _("Manual")), ("dynamic", _("Dynamic registration"))],
+        default="manual",
     )
     # Canvas creates deployments after dynamic registration without telling the tool: a signed launch
     # from this registration may then add its deployment. Off for manual registrations.
     accept_new_deployments = models.BooleanField(
-        default=False, help_text="Accept launches from deployments not listed below (and record them)"
+        _("accept new deployments"),
+        default=False,
+        help_text=_("Accept launches from deployments not listed below (and record them)"),
     )
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=STATUS_APPROVED, editable=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=STATUS_CHOICES, default=STATUS_APPROVED, editable=False
+    )
     # Who asked for a dynamic registration, for the admin who approves it.
-    requested_ip = models.GenericIPAddressField("requested from", null=True, blank=True, editable=False)
-    requested_with = models.CharField(max_length=200, blank=True, editable=False)
-    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
-    approved_by = models.CharField(max_length=150, blank=True, editable=False)
+    requested_ip = models.GenericIPAddressField(_("requested from"), null=True, blank=True, editable=False)
+    requested_with = models.CharField(_("requested with"), max_length=200, blank=True, editable=False)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True, editable=False)
+    approved_by = models.CharField(_("approved by"), max_length=150, blank=True, editable=False)
     # Canvas signs every customer's Live Events with the same Instructure key: the URL they are
     # posted to (…/events/canvas/<key>/) is what says which platform they are from.
-    live_events_key = models.CharField(max_length=64, unique=True, default=new_live_events_key, editable=False)
+    live_events_key = models.CharField(
+        _("live events key"), max_length=64, unique=True, default=new_live_events_key, editable=False
+    )
     # The root account's LTI guid (launch claim tool_platform.guid); Live Events carry it as
     # metadata.root_account_lti_guid. Empty until the first launch.
-    canvas_guid = models.CharField(max_length=255, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    canvas_guid = models.CharField(_("canvas guid"), max_length=255, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("platform")
+        verbose_name_plural = _("platforms")
         constraints = [
             models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_issuer_client_unique"),
             models.CheckConstraint(condition=Q(status__in=["pending", "approved"]), name="lti_platform_status_valid"),
@@ -105,12 +121,16 @@ class Platform(models.Model):
 
 
 class Deployment(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="deployments")
-    deployment_id = models.CharField(max_length=255)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="deployments", verbose_name=_("platform")
+    )
+    deployment_id = models.CharField(_("deployment id"), max_length=255)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("deployment")
+        verbose_name_plural = _("deployments")
         constraints = [models.UniqueConstraint(fields=["platform", "deployment_id"], name="lti_deployment_unique")]
 
     def __str__(self) -> str:
@@ -120,15 +140,17 @@ class Deployment(models.Model):
 class ToolKey(models.Model):
     """Our RSA key pair that signs LTI service requests; published in the JWKS until retired."""
 
-    kid = models.CharField(max_length=64, unique=True)
-    private_key_pem = EncryptedTextField()
-    public_jwk = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    kid = models.CharField(_("kid"), max_length=64, unique=True)
+    private_key_pem = EncryptedTextField(_("private key pem"))
+    public_jwk = models.JSONField(_("public jwk"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # The newest active key signs; a superseded key stays published until retire_after.
-    superseded_at = models.DateTimeField(null=True, blank=True)
-    retire_after = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    retire_after = models.DateTimeField(_("retire after"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("tool key")
+        verbose_name_plural = _("tool keys")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -136,17 +158,19 @@ class ToolKey(models.Model):
 
 
 class Course(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="courses")
-    canvas_course_id = models.CharField(max_length=64)
-    lti_context_id = models.CharField(max_length=255, blank=True)
-    name = models.CharField(max_length=500, blank=True)
-    course_code = models.CharField(max_length=255, blank=True)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="courses", verbose_name=_("platform"))
+    canvas_course_id = models.CharField(_("canvas course id"), max_length=64)
+    lti_context_id = models.CharField(_("lti context id"), max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=500, blank=True)
+    course_code = models.CharField(_("course code"), max_length=255, blank=True)
     # The course's own language set in Canvas (REST `locale`), blank when the account's applies.
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_course_id"], name="lti_course_unique"),
             # A signed context (launch claim context.id) is one course: a custom field cannot move it.
@@ -164,20 +188,22 @@ class Course(models.Model):
 class Person(models.Model):
     """A Canvas user: a learner, an instructor or an admin. Known from a launch or from a sync."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="people")
-    canvas_user_id = models.CharField(max_length=64)
-    lti_sub = models.CharField(max_length=255, blank=True)
-    name = models.CharField(max_length=500, blank=True)
-    sortable_name = models.CharField(max_length=500, blank=True)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="people", verbose_name=_("platform"))
+    canvas_user_id = models.CharField(_("canvas user id"), max_length=64)
+    lti_sub = models.CharField(_("lti sub"), max_length=255, blank=True)
+    name = models.CharField(_("name"), max_length=500, blank=True)
+    sortable_name = models.CharField(_("sortable name"), max_length=500, blank=True)
     # The primary email as last read from Canvas (launch claim or REST); re-read before issuing.
-    email = models.EmailField(max_length=320, blank=True)
-    email_read_at = models.DateTimeField(null=True, blank=True)
+    email = models.EmailField(_("email"), max_length=320, blank=True)
+    email_read_at = models.DateTimeField(_("email read at"), null=True, blank=True)
     # The Canvas language of the person's latest launch (LTI locale claim): their emails use it.
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
         constraints = [
             models.UniqueConstraint(fields=["platform", "canvas_user_id"], name="lti_person_unique"),
             # A signed subject (launch claim sub) is one person.
@@ -203,31 +229,35 @@ class LaunchContext(models.Model):
         (ROLE_ADMIN, gettext_lazy("Admin")),
     ]
 
-    public_id = models.CharField(max_length=64, unique=True, default=new_public_id)
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE)
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE)
-    course = models.ForeignKey(Course, on_delete=models.CASCADE)
-    person = models.ForeignKey(Person, on_delete=models.CASCADE)
-    role = models.CharField(max_length=20, choices=ROLE_CHOICES)
-    is_teaching_assistant = models.BooleanField(default=False)
-    is_test_user = models.BooleanField(default=False, help_text="Canvas Student View: never badged")
+    public_id = models.CharField(_("public id"), max_length=64, unique=True, default=new_public_id)
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, verbose_name=_("platform"))
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, verbose_name=_("deployment"))
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, verbose_name=_("course"))
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, verbose_name=_("person"))
+    role = models.CharField(_("role"), max_length=20, choices=ROLE_CHOICES)
+    is_teaching_assistant = models.BooleanField(_("is teaching assistant"), default=False)
+    is_test_user = models.BooleanField(
+        _("is test user"), default=False, help_text=_("Canvas Student View: never badged")
+    )
     # The person's enrollment in the course has concluded ($Canvas.membership.concludedRoles, no
     # current course role): every page is read-only.
-    concluded = models.BooleanField(default=False, help_text="Concluded enrollment: read-only")
-    roles = models.JSONField(default=list)
-    email = models.EmailField(max_length=320, blank=True)
+    concluded = models.BooleanField(_("concluded"), default=False, help_text=_("Concluded enrollment: read-only"))
+    roles = models.JSONField(_("roles"), default=list)
+    email = models.EmailField(_("email"), max_length=320, blank=True)
     # The LTI launch_presentation locale (or the top-level locale claim), e.g. "es", "fr-CA", "ar".
-    locale = models.CharField(max_length=35, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # The absolute end (LTI_LAUNCH_MAX_HOURS after the launch); an idle link ends earlier
     # (LTI_LAUNCH_IDLE_MINUTES after last_used_at).
-    expires_at = models.DateTimeField()
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     # The launching browser's cookie (its SHA-256): once it has come back, the link works only with it.
-    browser_key_hash = models.CharField(max_length=64, blank=True, editable=False)
-    browser_bound = models.BooleanField(default=False, editable=False)
+    browser_key_hash = models.CharField(_("browser key hash"), max_length=64, blank=True, editable=False)
+    browser_bound = models.BooleanField(_("browser bound"), default=False, editable=False)
 
     class Meta:
+        verbose_name = _("launch context")
+        verbose_name_plural = _("launch contexts")
         indexes = [models.Index(fields=["expires_at"], name="lti_launch_expires_idx")]
         constraints = [
             models.CheckConstraint(
@@ -247,15 +277,21 @@ class RegistrationInvite(models.Model):
     """A one-time dynamic registration link an admin issued: a registration made through it is
     approved at once (the admin vouched for it in advance). Only the token's hash is stored."""
 
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    note = models.CharField(max_length=200, help_text="Which Canvas this link is for, e.g. “State University”")
-    created_by = models.CharField(max_length=150, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(editable=False)
-    used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    note = models.CharField(
+        _("note"), max_length=200, help_text=_("Which Canvas this link is for, e.g. “State University”")
+    )
+    created_by = models.CharField(_("created by"), max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), editable=False)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True, editable=False)
+    platform = models.ForeignKey(
+        Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False, verbose_name=_("platform")
+    )
 
     class Meta:
+        verbose_name = _("registration invite")
+        verbose_name_plural = _("registration invites")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -21,7 +21,9 @@ from django.test import override_settings
 from django.utils import translation
 from django.utils.formats import date_format
 
-from badging.models import CourseSync
+from badging import evaluation as ev
+from badging.models import CourseSync, LearnerProgress
+from badging.selectors.reasons import reason_text
 from badging.services import notifications
 from canvas.records import CanvasCourse
 from lti.claims import claims_parse
@@ -315,3 +317,87 @@ def test_localized_points_keep_canvas_precision():
         assert localized_points(12) == "12"
     with translation.override("en"):
         assert localized_points(Decimal("9.60")) == "9.6"
+
+
+# --- the admin's own texts: model field labels, help texts and choices -----------------------------
+
+
+def test_the_admin_course_badge_and_platform_pages_in_spanish(admin_client):
+    """The admin follows the browser's Accept-Language (README "Languages"); its labels, help
+    texts and choices come from the models' translatable verbose names."""
+    badge = f.CourseBadgeFactory()
+    page = admin_client.get(f"/admin/badging/coursebadge/{badge.pk}/change/", HTTP_ACCEPT_LANGUAGE="es")
+    text = page.content.decode()
+    assert "Modificar insignia del curso" in text
+    for label in ("Porcentaje mínimo de dominio:", "Modo de dominio:", "Los profesores asistentes pueden actuar"):
+        assert f">{label}</label>" in text, label
+    assert "Anulación de la calificación final de Canvas" in text and "% de los puntos" in text
+    assert "Dominar el grupo de tareas «Credentialing Assessments» (al menos el 80 % de los puntos)" in text
+    assert ">Insignias del curso</a>" in text and ">Progreso del estudiante</a>" in text  # the admin's menu
+    assert "Mastery min percent" not in text and "Canvas Final Grade Override" not in text
+
+    platform = f.PlatformFactory()
+    text = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Modificar plataforma" in text
+    assert ">Url del conjunto de claves:</label>" in text and ">Id de cliente:</label>" in text
+    assert "Aceptar lanzamientos de implementaciones que no figuran abajo" in text
+    assert "Keyset url" not in text and "Client id" not in text
+    english = admin_client.get(f"/admin/lti/platform/{platform.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert ">Keyset url:</label>" in english.content.decode()
+
+    award = f.AwardFactory()
+    text = admin_client.get(f"/admin/badging/award/{award.pk}/change/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Affichage de badge décerné" in text and "Adresse du destinataire" in text
+    assert "Recipient email" not in text
+
+
+# --- the evaluation's reasons, in the viewer's language ----------------------------------------------
+
+
+def _evaluated_detail():
+    """What the evaluator stores for a learner with one assessment below mastery (6 of 12 points,
+    9.6 needed), one mastered, and no Final Grade Override yet."""
+    rule = ev.BadgeRule(
+        assessments=(
+            ev.AssessmentSpec("501", "Clean a data set", Decimal(12), min_percent=Decimal(80)),
+            ev.AssessmentSpec("502", "Present findings", Decimal(12), min_percent=Decimal(80)),
+        )
+    )
+    facts = ev.LearnerFacts(
+        enrollments=(ev.EnrollmentFact(state="active"),),
+        results={
+            "501": ev.ResultFact("501", "graded", score=Decimal(12), graded=True, posted=True),
+            "502": ev.ResultFact("502", "graded", score=Decimal(6), graded=True, posted=True),
+        },
+    )
+    return ev.evaluate_learner(rule=rule, learner=facts).detail()
+
+
+def test_a_spanish_instructor_reads_the_evaluations_reasons_in_spanish(client):
+    """The reasons are stored with their code and values and shown in the viewer's language on the
+    dashboard, "why not issued?" and the CSV; the stored English stays for older rows."""
+    s = build_course()
+    bob = s["people"]["bob"]
+    detail = _evaluated_detail()
+    assert detail["assessments"][1]["reason"] == "6 of 12 points; 9.6 needed for mastery"  # the English kept
+    LearnerProgress.objects.filter(course_badge=s["badge"], learner=bob).update(detail=detail)
+    s["launch"].locale = "es"
+    s["launch"].save()
+    launch, badge = s["launch"].public_id, s["badge"].pk
+    why = client.get(f"/l/{launch}/instructor/badges/{badge}/learners/{bob.pk}/").content.decode()
+    assert "6 de 12 puntos; se necesitan 9,6 para superarla" in why
+    assert "Superada: 12 de 12 puntos (se necesitan 9,6)" in why
+    assert "El profesor aún no ha introducido la calificación final" in why
+    assert "needed for mastery" not in why and "has not entered the final grade" not in why
+    dashboard = client.get(f"/l/{launch}/instructor/").content.decode()
+    assert "1 de 2 evaluaciones acreditativas superadas" in dashboard
+    url = f"/l/{launch}/instructor/badges/{badge}/export/"
+    token = re.search(r'name="token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    response = client.post(url, {"token": token}, HTTP_ORIGIN="http://testserver")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    bob_row = next(r for r in rows if r[2] == bob.canvas_user_id)
+    assert "1 de 2 evaluaciones acreditativas superadas" in bob_row
+    with translation.override("fr"):
+        assert reason_text(detail["assessments"][1]) == "6 sur 12 points ; 9,6 nécessaires pour la maîtrise"
+    # A row stored before the codes: its English words as they are.
+    assert reason_text({"reason": "an older reason"}) == "an older reason"

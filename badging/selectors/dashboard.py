@@ -34,6 +34,7 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
+from badging.selectors.reasons import reason_text
 from badging.services.sync import badge_rule_build
 from lti.models import Course
 
@@ -747,7 +748,7 @@ def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[Assess
         mastered = bool(item.get("mastered"))
         status = str(item.get("status") or ("mastered" if mastered else "not_mastered"))
         status = {"graded_not_posted": "not_posted"}.get(status, status)
-        explanation = str(item.get("reason") or item.get("explanation") or item.get("summary") or "")
+        explanation = reason_text(item)
         cells.append(
             AssessmentCell(
                 canvas_assignment_id=rule.canvas_assignment_id,
@@ -811,7 +812,7 @@ def _cell_from_result(
 def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
     final = detail.get("final_grade") if isinstance(detail, dict) else None
     if isinstance(final, dict):
-        text = final.get("reason") or final.get("summary") or final.get("grade") or ""
+        text = reason_text(final) or final.get("grade") or ""
         if text:
             return str(text)
     return str(FINAL_ENTERED if progress.final_grade_entered else FINAL_NOT_ENTERED)
@@ -823,7 +824,7 @@ def _reason(progress: LearnerProgress, display_state: str, award: Award | None) 
         return progress.issue_error or _("Issuing failed; it will be retried.")
     if display_state == REVOKED or (award is not None and award.revoked and display_state != ISSUED):
         return _("Revoked: %(reason)s") % {"reason": award.revocation_reason} if award else _("Revoked")
-    summary = detail.get("summary") or detail.get("reason")
+    summary = reason_text(detail)
     if summary:
         return str(summary)
     n, k = progress.assessment_count, progress.mastered_count

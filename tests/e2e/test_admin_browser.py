@@ -174,3 +174,22 @@ def test_approving_a_dynamic_registration_shows_what_is_approved(logged_in, live
     expect(page.get_by_text("Approved 1 registration.")).to_be_visible()
     platform.refresh_from_db()
     assert platform.is_trusted
+
+
+def test_a_course_badge_in_the_spanish_admin(logged_in, live_server, screenshot):
+    """A browser asking for Spanish gets the admin's own texts in Spanish: menu, field labels, help
+    texts, choices and the rule sentence (README "Languages")."""
+    page = logged_in
+    badge = f.CourseBadgeFactory(badge_class__name="Data Analysis Fundamentals")
+    page.set_extra_http_headers({"Accept-Language": "es"})
+    page.goto(f"{live_server.url}/admin/badging/coursebadge/{badge.pk}/change/")
+    expect(page.get_by_role("heading", name="Modificar insignia del curso")).to_be_visible()
+    expect(page.get_by_label("Porcentaje mínimo de dominio:")).to_have_value("80.00")
+    expect(page.get_by_label("Origen de la calificación final:")).to_have_value("override")
+    expect(page.get_by_label("Origen de la calificación final:").locator("option:checked")).to_have_text(
+        "Anulación de la calificación final de Canvas"
+    )
+    expect(page.get_by_text("Dominar el grupo de tareas «Credentialing Assessments»")).to_be_visible()
+    expect(page.get_by_role("link", name="Insignias del curso", exact=True).first).to_be_visible()
+    screenshot(page, "admin-course-badge-es")
+    check_a11y(page, "course badge change, Spanish")
