@@ -203,6 +203,17 @@ FAKE_PUBLIC_ADDRESS = "93.184.215.14"
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A launch activates its user's Canvas language for the rest of the thread (as LocaleMiddleware
+    does for every request); code a test calls directly afterwards must not inherit it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fake_public_dns(monkeypatch):
     """The tests' Canvas hosts (uni.canvas.test, sso.canvaslms.com, ...) do not resolve on a machine
     without DNS: the outbound guard sees them at a public address. Names under `.invalid` (RFC 2606)
