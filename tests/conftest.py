@@ -68,7 +68,6 @@ def celery_worker_process(transactional_db, celery_queue_name, settings):
 
     Tests that use it write with transactional_db so the worker sees committed rows.
     """
-    from django.db import connection
 
     settings.CELERY_TASK_DEFAULT_QUEUE = celery_queue_name
     # Locks and coalescing live in the cache: the worker and this process must share it.
@@ -83,55 +82,7 @@ def celery_worker_process(transactional_db, celery_queue_name, settings):
 
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = celery_queue_name
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=(
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-        CELERY_TASK_DEFAULT_QUEUE=celery_queue_name,
-        CACHE_KEY_PREFIX=celery_queue_name,
-        DJANGO_SETTINGS_MODULE="skillsforward.settings",
-    )
-    log = ARTIFACTS / f"celery-worker-{celery_queue_name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "skillsforward",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-                "--pool=prefork",
-                "-Q",
-                celery_queue_name,
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                f"--hostname=test-{celery_queue_name}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if b"ready." in log.read_bytes():
-            break
-        if proc.poll() is not None:
-            pytest.fail(f"celery worker exited early:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"celery worker did not become ready:\n{log.read_text()[-3000:]}")
-    proc.log_path = log  # type: ignore[attr-defined]
+    proc = celery_worker_start(celery_queue_name, hostname=f"test-{celery_queue_name}", log_name="worker")
     yield proc
     # Later tests must not inherit this queue: which queue a test enqueues on may not depend on order.
     app.conf.task_default_queue = previous_queue
@@ -142,6 +93,43 @@ def celery_worker_process(transactional_db, celery_queue_name, settings):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def celery_worker_start(queue: str, *, hostname: str, log_name: str, timeout: float = 30.0) -> subprocess.Popen:
+    """A real `celery worker` process (its own session, so it can be killed whole) on the test
+    database and `queue`, sharing this process's Redis cache prefix; returned once it is ready."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=(
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}"
+        ),
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        CACHE_KEY_PREFIX=queue,
+        DJANGO_SETTINGS_MODULE="skillsforward.settings",
+    )
+    log = ARTIFACTS / f"celery-{log_name}-{queue}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=INFO", "--concurrency=2",
+             "--pool=prefork", "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle",
+             f"--hostname={hostname}@%h"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while b"ready." not in log.read_bytes():
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited early:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"celery worker did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    proc.log_path = log  # type: ignore[attr-defined]
+    return proc
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2, message="condition"):

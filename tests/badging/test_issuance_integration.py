@@ -5,13 +5,11 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from badging.models import Award, Delivery, LearnerProgress
@@ -22,7 +20,7 @@ from tests.badging.test_issuance_support import (
     course_badge_with_assessments,
     eligible_progress,
 )
-from tests.conftest import ARTIFACTS, ROOT, wait_for
+from tests.conftest import celery_worker_start, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,28 +37,7 @@ def outside(monkeypatch):
 @pytest.fixture
 def second_worker(celery_worker_process, celery_queue_name):
     """Another worker process on the same queue (different host name), like a second machine."""
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=(
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-        CELERY_TASK_DEFAULT_QUEUE=celery_queue_name,
-        CACHE_KEY_PREFIX=celery_queue_name,
-        DJANGO_SETTINGS_MODULE="skillsforward.settings",
-    )
-    log = ARTIFACTS / f"celery-worker2-{celery_queue_name}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=INFO", "--concurrency=2",
-             "--pool=prefork", "-Q", celery_queue_name, "--without-heartbeat", "--without-gossip", "--without-mingle",
-             f"--hostname=test2-{celery_queue_name}@%h"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    wait_for(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, timeout=30, message="second worker")
-    assert proc.poll() is None, log.read_text()[-3000:]
-    proc.log_path = log
+    proc = celery_worker_start(celery_queue_name, hostname=f"test2-{celery_queue_name}", log_name="worker2")
     yield proc
     os.killpg(proc.pid, signal.SIGTERM)
     try:

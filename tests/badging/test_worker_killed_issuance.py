@@ -9,11 +9,9 @@ before the worker died is sent again once at most, and counted as an unconfirmed
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from badging.models import Award, Delivery, LearnerProgress
 from badging.services import issuance
@@ -23,7 +21,7 @@ from tests.badging.test_issuance_support import (
     course_badge_with_assessments,
     eligible_progress,
 )
-from tests.conftest import ARTIFACTS, ROOT, wait_for
+from tests.conftest import celery_worker_start, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -52,28 +50,7 @@ def short_leases(monkeypatch, settings):
 
 def fresh_worker(queue: str, name: str) -> subprocess.Popen:
     """A new worker process on the same queue, as a supervisor would start after a crash."""
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=(
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-        CELERY_TASK_DEFAULT_QUEUE=queue,
-        CACHE_KEY_PREFIX=queue,
-        DJANGO_SETTINGS_MODULE="skillsforward.settings",
-    )
-    log = ARTIFACTS / f"celery-{name}-{queue}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=INFO", "--concurrency=2",
-             "--pool=prefork", "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle",
-             f"--hostname={name}-{queue}@%h"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    wait_for(lambda: b"ready." in log.read_bytes() or proc.poll() is not None, timeout=60, message=f"{name} ready")
-    assert proc.poll() is None, log.read_text()[-3000:]
-    return proc
+    return celery_worker_start(queue, hostname=f"{name}-{queue}", log_name=name, timeout=60)
 
 
 def stop(proc: subprocess.Popen) -> None:
