@@ -682,7 +682,7 @@ class LearnerProgressAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("Issuing failed"))
     def issue_failure(self, obj: LearnerProgress) -> str:
-        if obj.issue_status != LearnerProgress.ISSUE_FAILED:
+        if not obj.issue_failed:
             return ""
         retry = (
             f" Next try {timezone.localtime(obj.issue_next_attempt_at):%Y-%m-%d %H:%M}."

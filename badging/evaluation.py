@@ -27,19 +27,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-# LearnerProgress states (kept as strings so this module imports no models).
-NOT_STARTED = "not_started"
-IN_PROGRESS = "in_progress"
-AWAITING_FINAL_GRADE = "awaiting_final_grade"
-ELIGIBLE = "eligible"
-ISSUED = "issued"
-NOT_EARNED = "not_earned"
-REVOKED = "revoked"
-INELIGIBLE = "ineligible"
-# The learner holds this badge class through another course's badge: the database allows one live
-# award per badge class and learner, so it is not issued again here (and nothing of the other
-# course's award is shown here).
-HELD_ELSEWHERE = "held_elsewhere"
+from badging.states import LearnerState
+
+# Learner states: defined once in badging.states (which imports no models).
+NOT_STARTED: str = LearnerState.NOT_STARTED
+IN_PROGRESS: str = LearnerState.IN_PROGRESS
+AWAITING_FINAL_GRADE: str = LearnerState.AWAITING_FINAL_GRADE
+ELIGIBLE: str = LearnerState.ELIGIBLE
+ISSUED: str = LearnerState.ISSUED
+NOT_EARNED: str = LearnerState.NOT_EARNED
+REVOKED: str = LearnerState.REVOKED
+INELIGIBLE: str = LearnerState.INELIGIBLE
+HELD_ELSEWHERE: str = LearnerState.HELD_ELSEWHERE
 
 FINAL_GRADE_OVERRIDE = "override"
 FINAL_GRADE_ASSIGNMENT = "assignment"

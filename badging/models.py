@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from badging.states import IssueStatus, LearnerState, display_state, issue_failed
 from lti.models import Course, Person
 from skillsforward.fields import EncryptedTextField
 
@@ -371,37 +372,22 @@ class AssessmentResult(models.Model):
 class LearnerProgress(models.Model):
     """A learner's standing on one course badge: the evaluation's output, plus issuance bookkeeping."""
 
-    NOT_STARTED = "not_started"
-    IN_PROGRESS = "in_progress"
-    AWAITING_FINAL_GRADE = "awaiting_final_grade"
-    ELIGIBLE = "eligible"
-    ISSUED = "issued"
-    NOT_EARNED = "not_earned"
-    REVOKED = "revoked"
-    INELIGIBLE = "ineligible"  # dropped, inactive, Student View
-    HELD_ELSEWHERE = "held_elsewhere"  # holds the badge class through another course's badge
-    STATES = [
-        (NOT_STARTED, _("Not started")),
-        (IN_PROGRESS, _("In progress")),
-        (AWAITING_FINAL_GRADE, _("Mastered, awaiting final grade")),
-        (ELIGIBLE, _("Eligible")),
-        (ISSUED, _("Issued")),
-        (NOT_EARNED, _("Not earned")),
-        (REVOKED, _("Revoked")),
-        (INELIGIBLE, _("Not enrolled")),
-        (HELD_ELSEWHERE, _("Holds this badge from another course")),
-    ]
+    # The states and issue statuses are defined once, in badging.states; these names are kept
+    # because every module says LearnerProgress.ISSUED.
+    NOT_STARTED = LearnerState.NOT_STARTED
+    IN_PROGRESS = LearnerState.IN_PROGRESS
+    AWAITING_FINAL_GRADE = LearnerState.AWAITING_FINAL_GRADE
+    ELIGIBLE = LearnerState.ELIGIBLE
+    ISSUED = LearnerState.ISSUED
+    NOT_EARNED = LearnerState.NOT_EARNED
+    REVOKED = LearnerState.REVOKED
+    INELIGIBLE = LearnerState.INELIGIBLE
+    HELD_ELSEWHERE = LearnerState.HELD_ELSEWHERE
 
-    ISSUE_NONE = ""
-    ISSUE_QUEUED = "queued"
-    ISSUE_ISSUING = "issuing"
-    ISSUE_FAILED = "failed"
-    ISSUE_CHOICES = [
-        (ISSUE_NONE, "—"),
-        (ISSUE_QUEUED, _("Queued")),
-        (ISSUE_ISSUING, _("Being issued")),
-        (ISSUE_FAILED, _("Failed, will retry")),
-    ]
+    ISSUE_NONE = IssueStatus.NONE
+    ISSUE_QUEUED = IssueStatus.QUEUED
+    ISSUE_ISSUING = IssueStatus.ISSUING
+    ISSUE_FAILED = IssueStatus.FAILED
 
     course_badge = models.ForeignKey(
         CourseBadge, on_delete=models.CASCADE, related_name="progress", verbose_name=_("course badge")
@@ -409,7 +395,7 @@ class LearnerProgress(models.Model):
     learner = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="badge_progress", verbose_name=_("learner")
     )
-    state = models.CharField(_("state"), max_length=30, choices=STATES, default=NOT_STARTED)
+    state = models.CharField(_("state"), max_length=30, choices=LearnerState.choices, default=NOT_STARTED)
     mastered_count = models.PositiveIntegerField(_("mastered count"), default=0)
     assessment_count = models.PositiveIntegerField(_("assessment count"), default=0)
     final_grade_entered = models.BooleanField(_("final grade entered"), default=False)
@@ -417,7 +403,7 @@ class LearnerProgress(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True)
     issue_status = models.CharField(
-        _("issue status"), max_length=10, choices=ISSUE_CHOICES, default=ISSUE_NONE, blank=True
+        _("issue status"), max_length=10, choices=IssueStatus.choices, default=ISSUE_NONE, blank=True
     )
     issue_attempts = models.PositiveIntegerField(_("issue attempts"), default=0)
     issue_error = models.TextField(_("issue error"), blank=True)
@@ -435,6 +421,14 @@ class LearnerProgress(models.Model):
         ]
         verbose_name = _("learner progress")
         verbose_name_plural = _("learner progress")
+
+    @property
+    def issue_failed(self) -> bool:
+        return issue_failed(state=self.state, issue_status=self.issue_status)
+
+    @property
+    def display_state(self) -> str:
+        return display_state(state=self.state, issue_status=self.issue_status)
 
 
 class Award(models.Model):

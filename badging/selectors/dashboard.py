@@ -21,7 +21,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from badging import assessments as credentialing
+from badging import rules as credentialing
+from badging import states
 from badging.models import (
     AssessmentResult,
     Assignment,
@@ -34,24 +35,26 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
+from badging.rules import badge_rule_build
 from badging.selectors.reasons import reason_text
-from badging.services.sync import badge_rule_build
+from badging.states import LearnerState
 from lti.models import Course
 
 PAGE_SIZE = 50
 
-# Display states: the evaluation's state, with issuance failures pulled out of "eligible".
-NOT_STARTED = LearnerProgress.NOT_STARTED
-IN_PROGRESS = LearnerProgress.IN_PROGRESS
-AWAITING_FINAL_GRADE = LearnerProgress.AWAITING_FINAL_GRADE
-ELIGIBLE = LearnerProgress.ELIGIBLE
-ISSUED = LearnerProgress.ISSUED
-FAILED = "failed"
-REVOKED = LearnerProgress.REVOKED
-NOT_EARNED = LearnerProgress.NOT_EARNED
-INELIGIBLE = LearnerProgress.INELIGIBLE
-HELD_ELSEWHERE = LearnerProgress.HELD_ELSEWHERE
+# Display states: the learner states (badging.states), with issuance failures pulled out of "eligible".
+NOT_STARTED: str = LearnerState.NOT_STARTED
+IN_PROGRESS: str = LearnerState.IN_PROGRESS
+AWAITING_FINAL_GRADE: str = LearnerState.AWAITING_FINAL_GRADE
+ELIGIBLE: str = LearnerState.ELIGIBLE
+ISSUED: str = LearnerState.ISSUED
+FAILED = states.FAILED
+REVOKED: str = LearnerState.REVOKED
+NOT_EARNED: str = LearnerState.NOT_EARNED
+INELIGIBLE: str = LearnerState.INELIGIBLE
+HELD_ELSEWHERE: str = LearnerState.HELD_ELSEWHERE
 
+# The table's wording: shorter than the stored states' labels, and saying what happens next.
 DISPLAY_STATES: list[tuple[str, Promise]] = [
     (NOT_STARTED, gettext_lazy("Not started")),
     (IN_PROGRESS, gettext_lazy("In progress")),
@@ -105,16 +108,14 @@ _STATE_ORDER = [s for s, _ in DISPLAY_STATES]
 
 def _display_state_q(state: str) -> Q:
     if state == FAILED:
-        return Q(issue_status=LearnerProgress.ISSUE_FAILED) & ~Q(state=ISSUED)
+        return states.issue_failed_q()
     if state == ELIGIBLE:
-        return Q(state=ELIGIBLE) & ~Q(issue_status=LearnerProgress.ISSUE_FAILED)
+        return Q(state=ELIGIBLE) & ~states.issue_failed_q()
     return Q(state=state)
 
 
 def display_state_of(progress: LearnerProgress) -> str:
-    if progress.issue_status == LearnerProgress.ISSUE_FAILED and progress.state != ISSUED:
-        return FAILED
-    return progress.state
+    return progress.display_state
 
 
 # --- Counts -------------------------------------------------------------------------------------
@@ -139,9 +140,7 @@ def state_counts(*, course_badge_ids: list[int]) -> dict[int, dict[str, int]]:
         .order_by()
     )
     for row in rows:
-        state = row["state"]
-        if row["issue_status"] == LearnerProgress.ISSUE_FAILED and state != ISSUED:
-            state = FAILED
+        state = states.display_state(state=row["state"], issue_status=row["issue_status"])
         bucket = counts[row["course_badge_id"]]
         bucket[state] = bucket.get(state, 0) + row["n"]
     return counts
@@ -313,8 +312,7 @@ def rule_check(
                 flags.append(RuleFlag(what % {"name": item.name}, fix))
     else:
         selection = _("Assignment group “%(group)s”") % {"group": course_badge.assessment_group_name}
-        group = course_badge.assessment_group_name.strip().casefold()
-        in_group = [a for a in assignments if a.assignment_group_name.strip().casefold() == group]
+        in_group = credentialing.group_members(course_badge=course_badge, assignments=assignments)
         live_in_group = [a for a in in_group if not a.deleted_in_canvas]
         if not live_in_group:
             flags.append(
@@ -406,18 +404,7 @@ def rule_check(
     if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
         label = course_badge.final_grade_assignment_name or course_badge.final_grade_assignment_id
         final_grade = _("The assignment “%(name)s” is graded and posted") % {"name": label}
-        target = None
-        for a in assignments:
-            if (
-                course_badge.final_grade_assignment_id
-                and a.canvas_assignment_id == course_badge.final_grade_assignment_id
-            ) or (
-                not course_badge.final_grade_assignment_id
-                and course_badge.final_grade_assignment_name
-                and a.name.strip().casefold() == course_badge.final_grade_assignment_name.strip().casefold()
-            ):
-                target = a
-                break
+        target = credentialing.final_grade_assignment(course_badge=course_badge, assignments=assignments)
         if target is None or target.deleted_in_canvas:
             flags.append(
                 RuleFlag(
@@ -696,8 +683,7 @@ def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilt
         qs = qs.annotate(_uid_len=Length("learner__canvas_user_id"))
         order = [f"{sign}_uid_len", f"{sign}learner__canvas_user_id"]
     elif filters.sort == "state":
-        failed = Q(issue_status=LearnerProgress.ISSUE_FAILED) & ~Q(state=ISSUED)
-        whens = [When(failed, then=Value(_STATE_ORDER.index(FAILED)))] + [
+        whens = [When(states.issue_failed_q(), then=Value(_STATE_ORDER.index(FAILED)))] + [
             When(state=s, then=Value(i)) for i, s in enumerate(_STATE_ORDER) if s != FAILED
         ]
         qs = qs.annotate(_state_rank=Case(*whens, default=Value(99), output_field=IntegerField()))
@@ -723,21 +709,15 @@ def learner_progress_queryset(*, course_badge: CourseBadge, filters: LearnerFilt
     return qs.order_by(*order)
 
 
-def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[AssessmentCell] | None:
-    """The evaluation's per-assessment outcome, when the detail carries it."""
+def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[AssessmentCell]:
+    """The evaluation's per-assessment outcome (badging.evaluation's detail, the only source: the
+    sync writes it with every progress row), in the rule's order."""
     items = detail.get("assessments") if isinstance(detail, dict) else None
-    if not isinstance(items, list):
-        return None
-    by_id: dict[str, dict] = {}
-    for item in items:
-        if isinstance(item, dict):
-            key = item.get("canvas_assignment_id", item.get("assignment_id", item.get("id")))
-            if key is not None:
-                by_id[str(key)] = item
+    by_id = {str(item.get("assignment_id")): item for item in items or [] if isinstance(item, dict)}
     cells = []
     for rule in rules:
         item = by_id.get(rule.canvas_assignment_id)
-        if item is None:
+        if item is None:  # not evaluated yet (a rule changed since the last sync)
             cells.append(
                 AssessmentCell(
                     rule.canvas_assignment_id, rule.name, None, rule.points_possible, False, "not_submitted", ""
@@ -745,74 +725,25 @@ def _cells_from_detail(detail: dict, rules: list[AssessmentRule]) -> list[Assess
             )
             continue
         score = item.get("score")
-        mastered = bool(item.get("mastered"))
-        status = str(item.get("status") or ("mastered" if mastered else "not_mastered"))
-        status = {"graded_not_posted": "not_posted"}.get(status, status)
-        explanation = reason_text(item)
+        status = str(item.get("status") or "")
         cells.append(
             AssessmentCell(
                 canvas_assignment_id=rule.canvas_assignment_id,
                 name=rule.name,
                 score=Decimal(str(score)) if score is not None else None,
                 points_possible=rule.points_possible,
-                mastered=mastered,
-                status=status,
-                explanation=explanation,
+                mastered=bool(item.get("mastered")),
+                status={"graded_not_posted": "not_posted"}.get(status, status),
+                explanation=reason_text(item),
             )
         )
     return cells
 
 
-def _rating_ok(course_badge: CourseBadge, rule: AssessmentRule, result: AssessmentResult) -> bool:
-    minimum = course_badge.min_rubric_criterion_percent
-    if minimum is None or rule.assignment is None:
-        return True
-    ratings = result.rubric_assessment or {}
-    for criterion in rule.assignment.rubric or []:
-        points = Decimal(str(criterion.get("points") or 0))
-        given = (ratings.get(str(criterion.get("id"))) or {}).get("points")
-        if points and (given is None or Decimal(str(given)) * 100 < points * minimum):
-            return False
-    return True
-
-
-def _cell_from_result(
-    course_badge: CourseBadge, rule: AssessmentRule, result: AssessmentResult | None
-) -> AssessmentCell:
-    """Fallback when the progress row has no evaluation detail yet: read the synced result."""
-
-    def cell(status: str, explanation: str, score: Decimal | None = None, mastered: bool = False) -> AssessmentCell:
-        return AssessmentCell(
-            canvas_assignment_id=rule.canvas_assignment_id,
-            name=rule.name,
-            score=score,
-            points_possible=rule.points_possible,
-            mastered=mastered,
-            status=status,
-            explanation=explanation,
-        )
-
-    if result is None or result.workflow_state in ("", "unsubmitted"):
-        return cell("not_submitted", _("Not submitted"))
-    if result.excused:
-        return cell("excused", _("Excused in Canvas"))
-    if result.score is None or result.workflow_state in ("submitted", "pending_review"):
-        return cell("awaiting_grading", _("Submitted, awaiting grading"))
-    if result.posted_at is None:
-        return cell("not_posted", _("Graded, grade not posted yet"), score=result.score)
-    needed = rule.needed_score
-    mastered = needed is not None and result.score >= needed and _rating_ok(course_badge, rule, result)
-    if mastered:
-        text = _("Score %(score)s (needs %(needed)s)") % {"score": _pts(result.score), "needed": rule.needed_text}
-        return cell("mastered", text, result.score, True)
-    text = _("Score %(score)s, needs %(needed)s") % {"score": _pts(result.score), "needed": rule.needed_text}
-    return cell("not_mastered", text, result.score)
-
-
 def _final_grade_text(progress: LearnerProgress, detail: dict) -> str:
     final = detail.get("final_grade") if isinstance(detail, dict) else None
     if isinstance(final, dict):
-        text = reason_text(final) or final.get("grade") or ""
+        text = reason_text(final)
         if text:
             return str(text)
     return str(FINAL_ENTERED if progress.final_grade_entered else FINAL_NOT_ENTERED)
@@ -848,14 +779,6 @@ def learner_rows(
     learner_ids = [p.learner_id for p in progresses]
     if not learner_ids:
         return []
-    need_results = any(not _cells_from_detail(p.detail, rules) for p in progresses) if rules else False
-    results: dict[tuple[int, int], AssessmentResult] = {}
-    if need_results:
-        assignment_pks = [r.assignment.pk for r in rules if r.assignment is not None]
-        for result in AssessmentResult.objects.filter(
-            assignment_id__in=assignment_pks, learner_id__in=learner_ids
-        ).only("assignment_id", "learner_id", "workflow_state", "score", "excused", "posted_at", "rubric_assessment"):
-            results[(result.learner_id, result.assignment_id)] = result
     awards: dict[int, Award] = {}
     for found in (
         Award.objects.filter(course_badge=course_badge, learner_id__in=learner_ids)
@@ -872,15 +795,6 @@ def learner_rows(
     for progress in progresses:
         detail = progress.detail if isinstance(progress.detail, dict) else {}
         cells = _cells_from_detail(detail, rules)
-        if cells is None:
-            cells = [
-                _cell_from_result(
-                    course_badge,
-                    rule,
-                    results.get((progress.learner_id, rule.assignment.pk)) if rule.assignment else None,
-                )
-                for rule in rules
-            ]
         for cell, rule in zip(cells, rules, strict=True):
             cell.needed = rule.needed_text
         award = awards.get(progress.learner_id)
@@ -980,31 +894,13 @@ def learner_explanation(*, course_badge: CourseBadge, learner_id: int) -> Learne
     enrollments = list(
         Enrollment.objects.filter(course_id=course_badge.course_id, learner_id=learner_id).order_by("section_id")
     )
-    detail = progress.detail if isinstance(progress.detail, dict) else {}
-    final_detail = _final_grade_text(progress, detail)
-    if final_detail in (str(FINAL_ENTERED), str(FINAL_NOT_ENTERED)):
-        final_detail = _final_grade_fallback(course_badge, progress, enrollments)
     return LearnerExplanation(
         row=row,
         rule=rule,
         enrollments=enrollments,
-        final_grade_detail=final_detail,
+        final_grade_detail=row.final_grade_text,
         evaluated_at=progress.evaluated_at,
     )
-
-
-def _final_grade_fallback(course_badge: CourseBadge, progress: LearnerProgress, enrollments: list[Enrollment]) -> str:
-    if course_badge.final_grade_source == CourseBadge.FINAL_GRADE_ASSIGNMENT:
-        return (
-            _("The final-grade assignment is graded and posted")
-            if progress.final_grade_entered
-            else _("The final-grade assignment is not graded and posted yet")
-        )
-    for enrollment in enrollments:
-        if enrollment.override_grade or enrollment.override_score is not None:
-            shown = enrollment.override_grade or f"{_pts(enrollment.override_score)}%"
-            return _("Final Grade Override entered in Canvas: %(grade)s") % {"grade": shown}
-    return _("No Final Grade Override entered in Canvas yet")
 
 
 # --- The audit trail ----------------------------------------------------------------------------

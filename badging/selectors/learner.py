@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,12 +26,10 @@ from badging.models import (
     Enrollment,
     LearnerProgress,
 )
-from badging.services.sync import badge_rule_build
+from badging.rules import badge_rule_build
 from lti.models import Course, LaunchContext, Person
 
 logger = logging.getLogger(__name__)
-
-ELIGIBLE_ENROLLMENT_STATES = frozenset({"active", "completed"})
 
 # Per-assessment result, in the learner's words.
 RESULT_NOT_SUBMITTED = "not_submitted"
@@ -333,7 +332,7 @@ OPEN_STATES = frozenset(
     }
 )
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, Promise] = {  # the learner's words for each state
     LearnerProgress.NOT_STARTED: gettext_lazy("Not started"),
     LearnerProgress.IN_PROGRESS: gettext_lazy("In progress"),
     LearnerProgress.AWAITING_FINAL_GRADE: gettext_lazy("Mastered, awaiting final grade"),
@@ -466,6 +465,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
             for a in picked
         ]
         final_entered = live.final_grade.entered
+        state: str
         if badge.pk in held_elsewhere and award is None:
             state = LearnerProgress.HELD_ELSEWHERE
         elif award is not None or launch.is_test_user:
@@ -515,7 +515,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 award_links=award_link_list(award=award, request=request)
                 if award is not None and not award.revoked
                 else [],
-                issue_failed=bool(prog and prog.issue_status == LearnerProgress.ISSUE_FAILED),
+                issue_failed=bool(prog and prog.issue_failed),
                 issue_error=prog.issue_error if prog else "",
                 evaluated_at=prog.evaluated_at if prog else None,
             )

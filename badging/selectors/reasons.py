@@ -22,7 +22,7 @@ def reason_text(entry: Mapping | None) -> str:
     the enrollment) in the active language; its stored English when the code is unknown or missing."""
     if not isinstance(entry, Mapping):
         return ""
-    stored = str(entry.get("reason") or entry.get("explanation") or entry.get("summary") or "")
+    stored = str(entry.get("reason") or "")
     code = entry.get("reason_code")
     params = entry.get("reason_params")
     if not isinstance(code, str) or code not in REASONS or not isinstance(params, Mapping):

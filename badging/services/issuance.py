@@ -37,7 +37,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from badging.assessments import evidence_names
 from badging.models import (
     Assignment,
     AuditEvent,
@@ -51,6 +50,7 @@ from badging.models import (
 )
 from badging.openbadges import baking, keys, ob2, ob3
 from badging.openbadges.links import PublicLinks, public_base_url
+from badging.rules import evidence_names
 
 logger = logging.getLogger(__name__)
 

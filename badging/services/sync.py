@@ -11,7 +11,7 @@ Guarantees:
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
 - Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
-- Only published credentialing assessments are asked for (badging.assessments): Canvas refuses the
+- Only published credentialing assessments are asked for (badging.rules): Canvas refuses the
   whole submissions request for an unpublished or deleted id. The course's Final Grade Override
   setting is read with the roster: without it Canvas reports no override.
 - Every run leaves a SyncRun with its status, Canvas request count, stats and, on failure, the
@@ -25,23 +25,20 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from types import EllipsisType
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
 
-from badging import assessments as credentialing
 from badging import evaluation as ev
+from badging import rules as credentialing
 from badging.models import (
     AssessmentResult,
     Assignment,
@@ -53,6 +50,7 @@ from badging.models import (
     LearnerProgress,
     SyncRun,
 )
+from badging.rules import badge_rule_build, rule_assignments
 from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
 from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasInvalidAssignmentsError, CanvasSubmission
 from canvas.client import MAX_THROTTLE_WAITS
@@ -790,29 +788,11 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
 
 
 def _submission_assignment_ids(course: Course) -> set[str]:
-    """Canvas ids whose submissions are read: see badging.assessments (published ones only)."""
+    """Canvas ids whose submissions are read: see badging.rules (published ones only)."""
     return credentialing.submission_assignment_ids(
         course_badges=CourseBadge.objects.filter(course=course, active=True),
         assignments=rule_assignments(course_id=course.pk),
     )
-
-
-def rule_assignments(*, course_id: int) -> list[dict[str, Any]]:
-    """The course's synced assignments as the rule reads them (deleted ones flagged, not dropped)."""
-    return [
-        dict(row)
-        for row in Assignment.objects.filter(course_id=course_id)
-        .order_by("position", "name", "id")
-        .values(
-            "canvas_assignment_id",
-            "name",
-            "assignment_group_name",
-            "published",
-            "deleted_in_canvas",
-            "points_possible",
-            "rubric",
-        )
-    ]
 
 
 def _course_learner_ids(course: Course) -> dict[str, int]:
@@ -985,95 +965,6 @@ def _unposted_recheck(
 
 
 # --- Evaluation -----------------------------------------------------------------------------------
-
-
-def _threshold(badge: CourseBadge, assignment_id: str) -> tuple[Decimal | None, Decimal | None]:
-    override = (badge.mastery_overrides or {}).get(str(assignment_id)) or {}
-    if override.get("min_points") is not None:
-        return None, Decimal(str(override["min_points"]))
-    if override.get("min_percent") is not None:
-        return Decimal(str(override["min_percent"])), None
-    if badge.mastery_mode == CourseBadge.MASTERY_POINTS and badge.mastery_min_points is not None:
-        return None, Decimal(badge.mastery_min_points)
-    return Decimal(badge.mastery_min_percent), None
-
-
-def badge_rule_build(
-    *,
-    course_badge: CourseBadge,
-    assignments: Sequence[Mapping[str, Any]] | None = None,
-    final_grade_override_allowed: bool | EllipsisType | None = ...,
-) -> ev.BadgeRule:
-    """The evaluation rule of a course badge, from its settings and the synced assignments.
-
-    Which assignments count comes from badging.assessments. `final_grade_override_allowed` is the
-    course's Canvas setting as last synced (None: not read yet); omitted, it is read here."""
-    if assignments is None:
-        assignments = rule_assignments(course_id=course_badge.course_id)
-    override_allowed: bool | None
-    if isinstance(final_grade_override_allowed, EllipsisType):
-        override_allowed = (
-            CourseSync.objects.filter(course_id=course_badge.course_id)
-            .values_list("allow_final_grade_override", flat=True)
-            .first()
-        )
-    else:
-        override_allowed = final_grade_override_allowed
-    specs = []
-    for item in credentialing.credentialing_assessments(course_badge=course_badge, assignments=assignments):
-        min_percent, min_points = _threshold(course_badge, item.canvas_assignment_id)
-        row = item.assignment
-        if not item.readable or row is None:
-            # Unpublished, deleted or never seen: it stays in the rule and blocks the badge.
-            specs.append(
-                ev.AssessmentSpec(
-                    assignment_id=item.canvas_assignment_id,
-                    name=(
-                        item.name
-                        if item.problem != credentialing.NOT_FOUND
-                        else gettext("%(name)s (not found in Canvas)") % {"name": item.name}
-                    ),
-                    points_possible=row["points_possible"] if row is not None else None,
-                    min_percent=min_percent,
-                    min_points=min_points,
-                    missing=True,
-                    problem=item.problem,
-                )
-            )
-            continue
-        specs.append(
-            ev.AssessmentSpec(
-                assignment_id=item.canvas_assignment_id,
-                name=row["name"],
-                points_possible=row["points_possible"],
-                min_percent=min_percent,
-                min_points=min_points,
-                criteria=tuple(
-                    ev.CriterionSpec(
-                        id=str(c.get("id", "")),
-                        description=c.get("description") or "",
-                        points=Decimal(str(c["points"])) if c.get("points") is not None else None,
-                        ignore_for_scoring=bool(c.get("ignore_for_scoring")),
-                    )
-                    for c in row.get("rubric") or []
-                ),
-            )
-        )
-    return ev.BadgeRule(
-        assessments=tuple(specs),
-        final_grade_source=course_badge.final_grade_source,
-        final_grade_assignment_id=credentialing.final_grade_assignment_id(
-            course_badge=course_badge, assignments=assignments
-        ),
-        final_grade_assignment_name=course_badge.final_grade_assignment_name,
-        min_rubric_criterion_percent=(
-            Decimal(course_badge.min_rubric_criterion_percent)
-            if course_badge.min_rubric_criterion_percent is not None
-            else None
-        ),
-        final_grade_override_allowed=override_allowed,
-        mastery_score=course_badge.mastery_score,
-    )
 
 
 @dataclass

@@ -109,9 +109,25 @@ def build_course(*, name="Data Skills 101"):
         assessment_count=2,
         detail=detail_v1("awaiting_final_grade", "all 2 credentialing assessments mastered; waiting", [m, m2]),
     )
-    # No evaluation detail yet: the table falls back to the synced results.
-    LearnerProgressFactory(course_badge=badge, learner=people["dee"], state=LearnerProgress.NOT_STARTED)
-    AssessmentResultFactory(assignment=a1, learner=people["dee"], score=5, posted_at=None)
+    # Graded but not posted, with a Final Grade Override: as the evaluation writes it.
+    LearnerProgressFactory(
+        course_badge=badge,
+        learner=people["dee"],
+        state=LearnerProgress.NOT_STARTED,
+        mastered_count=0,
+        assessment_count=2,
+        final_grade_entered=True,
+        detail=detail_v1(
+            "not_started",
+            "none of the 2 credentialing assessments submitted yet",
+            [
+                ("501", "Clean a data set", 5.0, "graded_not_posted", "graded, but the grade is not posted yet"),
+                ("502", "Present findings", None, "not_submitted", "not submitted"),
+            ],
+            True,
+            final_reason="final grade entered (B+)",
+        ),
+    )
     LearnerProgressFactory(
         course_badge=badge,
         learner=people["eve"],
@@ -215,7 +231,7 @@ def test_rows_carry_results_award_and_delivery():
     bob = rows["Bob Byte"]
     assert [c.mastered for c in bob.assessments] == [True, False]
     assert bob.reason == "1 of 2 credentialing assessments mastered"
-    # Dee has no evaluation detail yet: graded but unposted is not mastered, and says so.
+    # Graded but unposted is not mastered, and says so.
     dee = rows["Dee Data"]
     assert [c.status for c in dee.assessments] == ["not_posted", "not_submitted"]
     assert dee.email == "dee@uni.example.edu"
@@ -461,14 +477,13 @@ def test_why_not_issued_shows_each_rule_outcome(client):
     assert "Active" in html
 
 
-def test_why_not_issued_fallback_reads_the_final_grade_override(client):
+def test_why_not_issued_shows_the_evaluated_final_grade_and_unposted_grade(client):
     s = build_course()
     dee = s["people"]["dee"]
-    dee.enrollments.update(override_grade="B+")
     url = reverse("badging:instructor_learner", args=[s["launch"].public_id, s["badge"].pk, dee.pk])
     html = client.get(url).content.decode()
-    assert "Final Grade Override entered in Canvas: B+" in html
-    assert "Graded, grade not posted yet" in html
+    assert "Final grade entered (B+)" in html
+    assert "Graded, but the grade is not posted yet" in html
 
 
 def test_no_badge_configured(client):
