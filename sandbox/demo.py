@@ -37,8 +37,11 @@ def log_dir() -> Path:
     return folder
 
 
-def base_env() -> dict[str, str]:
+def base_env(tool_url: str = "http://localhost:8000") -> dict[str, str]:
     env = dict(os.environ)
+    # Award emails and issued badges link to the tool's public address: the demo's tool is at
+    # tool_url (DEMO_TOOL_URL), whatever .env says; an explicit PUBLIC_BASE_URL still wins.
+    env.setdefault("PUBLIC_BASE_URL", tool_url)
     env.setdefault("DJANGO_DEBUG", "false")
     env.setdefault("DJANGO_HTTPS", "false")
     env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
@@ -169,7 +172,7 @@ def main() -> int:
                 f"  make demo {variable}={parts.scheme}://{parts.hostname}:<port>"
             )
 
-    env = base_env()
+    env = base_env(tool_url)
     print("demo: preparing the database and the sandbox course…", flush=True)
     setup_env = {**env, "SANDBOX_ENABLED": "true"}
     manage(setup_env, "migrate", "--noinput")

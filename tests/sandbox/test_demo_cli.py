@@ -41,3 +41,27 @@ def test_sandbox_seed_defaults_match_the_demo(db):
     assert instance.base_url == "http://localhost:8001"
     assert instance.tool_login_url == "http://localhost:8000/lti/login/"
     assert instance.tool_launch_url == "http://localhost:8000/lti/launch/"
+
+
+def test_the_demo_on_another_port_links_award_emails_to_that_port(tmp_path, monkeypatch):
+    """`make demo DEMO_TOOL_URL=http://localhost:8400`: the tool and its worker get that URL as the
+    public base, so an award email's links (built in the worker, with no request to take a host
+    from) point at the tool the demo started, not at localhost:8000."""
+    from sandbox import demo
+
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("SFB_VAR_DIR", str(tmp_path / "var"))
+    built = demo.base_env("http://localhost:8400")
+    script = (
+        "import django; django.setup()\n"
+        "from badging.services.notifications import delivery_links\n"
+        "print(delivery_links().assertion('abc'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=built, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("http://localhost:8400/public/"), result.stdout
+    # An address given on purpose (a tunnel, a proxy) is kept.
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://demo.example.edu")
+    assert demo.base_env("http://localhost:8400")["PUBLIC_BASE_URL"] == "https://demo.example.edu"
