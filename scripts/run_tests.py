@@ -5,22 +5,13 @@ tests were skipped and why; under CI=true an unreachable service is an error ins
 """
 
 import os
-import socket
 import subprocess
 import sys
-from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+sys.path.insert(0, ROOT)
 
-
-def reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=2):
-            return True
-    except OSError:
-        return False
+from tests.services import IN_CI, reachable  # noqa: E402  (skip or fail is decided there)
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
 Integration tests (marker `integration`) need PostgreSQL as the database and Redis as the broker.
 When those are unreachable they are skipped with the reason printed, except under CI=true,
-where a missing service is a failure.
+where a missing service is a failure (decided in tests/services.py, the one place).
 """
 
 import os
@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.services import IN_CI
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", ROOT / "test-artifacts"))
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _services_missing() -> str | None:

@@ -22,7 +22,6 @@ import psycopg2
 import pytest
 import yaml
 from django.conf import settings
-from kombu import Connection
 
 from tests.conftest import ARTIFACTS, ROOT
 
@@ -30,8 +29,6 @@ pytestmark = pytest.mark.integration
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 PUBLIC_HOST = "badges.example.edu"
-_WORKER_COMMAND = COMPOSE["services"]["worker"]["command"]
-WORKER_QUEUE = _WORKER_COMMAND[_WORKER_COMMAND.index("-Q") + 1]
 
 
 def _free_port() -> int:
@@ -126,11 +123,10 @@ def services(compose_database):
         HOSTNAME=socket.gethostname(),  # set by Docker in a container; the worker health check uses it
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    # A fresh deployment starts with an empty queue. Tests that enqueued without a worker of their
-    # own leave tasks (for rows of their databases) on this Redis db's default queue; the compose
-    # worker would take them and log their failures.
-    with Connection(settings.REDIS_URL) as conn:
-        conn.default_channel.queue_purge(WORKER_QUEUE)
+    # The operator may name the queue (CELERY_TASK_DEFAULT_QUEUE in .env): a name of our own here,
+    # so the worker must follow it, and it starts empty as on a fresh deployment (tests that enqueued
+    # without a worker of their own leave tasks on this Redis db's default queue).
+    env["CELERY_TASK_DEFAULT_QUEUE"] = f"compose-{uuid.uuid4().hex[:10]}"
     running = Services(env)
     yield running
     running.stop_all()
@@ -188,6 +184,13 @@ def test_compose_services_start_and_pass_their_health_checks(services, compose_d
     result = services.run(check, shell=shell, timeout=60)
     assert result.returncode == 0, f"worker health check failed: {result.stdout[-1000:]} {result.stderr[-2000:]}"
     assert "pong" in result.stdout
+    # It consumes the configured queue, and logs as LOG_FORMAT says (JSON lines, as web does).
+    result = services.run(
+        ["celery", "-A", "skillsforward", "inspect", "active_queues", "-j", "--timeout", "10"], timeout=60
+    )
+    assert services.env["CELERY_TASK_DEFAULT_QUEUE"] in result.stdout, result.stdout[-2000:]
+    (ready,) = [line for line in worker_log.read_text().splitlines() if line.endswith('ready."}')]
+    assert json.loads(ready)["levelname"] == "INFO"
 
     # beat: starts on the database scheduler and stays up.
     beat = COMPOSE["services"]["beat"]

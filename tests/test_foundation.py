@@ -136,3 +136,61 @@ def test_celery_app_is_configured_for_safe_redelivery():
     # Explicit names (house style): renaming a module must not orphan queued messages.
     derived = [name for name, task in ours.items() if name == f"{task.run.__module__}.{task.run.__name__}"]
     assert not derived, derived
+
+
+def test_var_dir_comes_from_dotenv_and_folders_are_made_at_start_up(tmp_path):
+    """SFB_VAR_DIR may be set in .env (settings read it after loading .env); reading the settings
+    creates no folder, starting Django creates the ones the demo's stores need (filesystem broker,
+    SQLite file)."""
+    import os
+    import subprocess
+    import sys
+
+    dotenv = tmp_path / "dotenv"
+    var = tmp_path / "from-dotenv"
+    dotenv.write_text(f"SFB_VAR_DIR={var}\n")
+    # The settings read the project's .env; the test points that one call at its own file.
+    script = (
+        "import environ, pathlib, sys\n"
+        "read = environ.Env.read_env\n"
+        f"environ.Env.read_env = lambda *a, **k: read({str(dotenv)!r}, **k)\n"
+        "from django.conf import settings\n"
+        "print(settings.VAR_DIR)\n"
+        "assert not pathlib.Path(settings.VAR_DIR).exists(), 'settings created a folder'\n"
+        "import django; django.setup()\n"
+        "print(sorted(p.name for p in pathlib.Path(settings.VAR_DIR).rglob('*')))\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SFB_VAR_DIR", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "skillsforward.settings"
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    var_dir, created = result.stdout.splitlines()[-2:]
+    assert var_dir == str(var)
+    assert created == "['broker', 'control', 'processed']"
+
+
+def test_celery_logs_as_the_web_does_with_log_format_json():
+    """The worker and beat set up logging through Celery (`app.log.setup`, as `celery worker`
+    does): with LOG_FORMAT=json their records are JSON lines on stdout too, not Celery's own text."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import django, logging; django.setup()\n"
+        "from skillsforward.celery import app\n"
+        "app.log.setup(loglevel='INFO', redirect_stdouts=True)\n"
+        "logging.getLogger('celery.worker.consumer').info('celery@host ready.')\n"
+    )
+    env = {**os.environ, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO", "DJANGO_SETTINGS_MODULE": "skillsforward.settings"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if "ready." in line]
+    record = json.loads(line)
+    assert record["message"] == "celery@host ready." and record["name"] == "celery.worker.consumer"
