@@ -47,21 +47,11 @@ CHECKS_PER_AWARD = 300
 CHECKS_PER_AWARD_WINDOW = 3600
 
 
-def _accept_q(accept: str) -> dict[str, float]:
-    ranges: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = [p.strip() for p in part.split(";")]
-        if not media:
-            continue
-        q = 1.0
-        for param in params:
-            if param.startswith("q="):
-                try:
-                    q = float(param[2:])
-                except ValueError:
-                    q = 0.0
-        ranges[media.lower()] = max(q, ranges.get(media.lower(), 0.0))
-    return ranges
+# Content negotiation is Django's (HttpRequest.get_preferred_type: q-values, then the more specific
+# range); the order of each list breaks ties, so machines that ask for nothing in particular
+# (no Accept, or */*) get JSON-LD.
+JSON_TYPES = ["application/ld+json", "application/json"]
+HTML_TYPES = ["text/html", "application/xhtml+xml"]
 
 
 def negotiate(request) -> str:
@@ -71,20 +61,11 @@ def negotiate(request) -> str:
         return fmt
     if CRAWLERS.search(request.headers.get("User-Agent", "")):
         return "og"
-    ranges = _accept_q(request.headers.get("Accept", ""))
-    html = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
-    data = max(ranges.get("application/ld+json", 0.0), ranges.get("application/json", 0.0))
-    wildcard = ranges.get("*/*", 0.0)
-    html = html or ranges.get("text/*", 0.0) or wildcard
-    data = data or ranges.get("application/*", 0.0) or wildcard
-    return "html" if html > data else "json"
+    return "html" if request.get_preferred_type([*JSON_TYPES, *HTML_TYPES]) in HTML_TYPES else "json"
 
 
 def _json_type(request) -> str:
-    ranges = _accept_q(request.headers.get("Accept", ""))
-    if "application/json" in ranges and "application/ld+json" not in ranges:
-        return "application/json"
-    return "application/ld+json"
+    return request.get_preferred_type(JSON_TYPES) or JSON_TYPES[0]
 
 
 def _json(request, document: dict, *, status: int = 200, content_type: str | None = None) -> HttpResponse:
@@ -268,10 +249,8 @@ VC_JWT = "application/vc+jwt"
 
 
 def _wants_jwt(request) -> bool:
-    ranges = _accept_q(request.headers.get("Accept", ""))
-    jwt = max(ranges.get(VC_JWT, 0.0), ranges.get("application/jwt", 0.0))
-    data = max(ranges.get("application/ld+json", 0.0), ranges.get("application/json", 0.0), ranges.get("*/*", 0.0))
-    return jwt > 0 and jwt >= data
+    """Asked for by name: a wildcard alone gets the JSON-LD (listed first)."""
+    return request.get_preferred_type([*JSON_TYPES, VC_JWT, "application/jwt"]) in (VC_JWT, "application/jwt")
 
 
 def _jwt_response(request, award) -> HttpResponse:

@@ -64,6 +64,10 @@ def test_assertion_negotiates_json_ld_html_and_opengraph(award):
     assert get(path, "*/*")["Content-Type"].startswith("application/ld+json")
     assert get(path, None).json()["type"] == "Assertion"
     assert get(path + "?format=json", BROWSER_ACCEPT).json()["type"] == "Assertion"
+    # RFC 9110 §12.5.1: q-values rank the ranges, a more specific range wins over a wildcard.
+    assert get(path, "text/html;q=0.5, application/json")["Content-Type"].startswith("application/json")
+    assert get(path, "application/json;q=0.2, text/*;q=0.9")["Content-Type"].startswith("text/html")
+    assert get(path, "image/png")["Content-Type"].startswith("application/ld+json")  # nothing offered fits
 
     page = get(path, BROWSER_ACCEPT)
     assert page["Content-Type"].startswith("text/html")
@@ -149,6 +153,8 @@ def test_credential_url_answers_the_vc_jwt_when_asked_for_it(award):
     assert get(path, "application/ld+json, application/vc+jwt;q=0.5").json() == award.ob3_credential
     assert get(path, "application/json").json() == award.ob3_credential
     assert get(path, None).json() == award.ob3_credential
+    assert get(path, "*/*").json() == award.ob3_credential  # a wildcard is not a request for the JWT
+    assert get(path, "application/jwt, */*;q=0.1")["Content-Type"] == "application/vc+jwt"
     assert get(f"/public/assertions/{award.public_id}.jwt")["Content-Type"] == "application/vc+jwt"
 
 
