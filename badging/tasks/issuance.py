@@ -6,19 +6,30 @@ stays with the broker until its visibility timeout; the work does not wait for i
 leases run out and the reconciler queues it again (see badging.services.issuance).
 """
 
-from datetime import timedelta
-
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 
 from badging.services import canvas_credentials, issuance, notifications
 
+# Retry policies, one per kind of work, stated here:
+# - Issuing a learner: no task retry. A failure is recorded on the learner's progress with its own
+#   backoff (issuance.retry_delay) and the reconciler queues it again when due.
+# - Sending deliveries (emails, Canvas Credentials pushes): the batch's failed rows are retried by
+#   Celery with the task backoff below, then by the reconciler on each row's own schedule.
+# - Revoking a Canvas Credentials copy: Celery's autoretry with the task backoff below on a passing
+#   failure; a permanent one (refused) is recorded on the delivery and not retried.
+# - Sync and evaluation: no task retry; the next trigger or the periodic sync runs again.
 MAX_TASK_RETRIES = 5
+# Short and bounded, for passing failures: 30 s doubling up to 10 minutes, full jitter (queued
+# retries do not all wake at once). Longer outages follow each row's schedule (reconciler).
+RETRY_BACKOFF, RETRY_BACKOFF_MAX, RETRY_JITTER = 30, 600, True
 
 
 def _countdown(retries: int) -> float:
-    # Short and bounded, for passing failures; longer outages follow each row's own schedule (reconciler).
-    delay = issuance.retry_delay(retries + 1, base=timedelta(seconds=30), cap=timedelta(minutes=10))
-    return delay.total_seconds()
+    """The wait before retry number `retries` + 1, computed as Celery's autoretry does."""
+    return get_exponential_backoff_interval(
+        factor=RETRY_BACKOFF, retries=retries, maximum=RETRY_BACKOFF_MAX, full_jitter=RETRY_JITTER
+    )
 
 
 def _claim(request) -> str:
@@ -45,7 +56,8 @@ def award_issue(self, progress_id: int) -> str | None:
     bind=True, name="badging.deliveries_send", acks_late=True, reject_on_worker_lost=True, max_retries=MAX_TASK_RETRIES
 )
 def deliveries_send(self, delivery_ids: list[int]) -> int:
-    """Send emails / Canvas Credentials pushes; the failed ones are retried with backoff."""
+    """Send emails / Canvas Credentials pushes; the failed ones are retried with the task backoff
+    (not autoretry: the retry carries only the failed ones)."""
     results = notifications.deliveries_send(delivery_ids=delivery_ids)
     retry = [d.pk for d in results if d.status == d.FAILED and d.next_attempt_at is not None]
     if retry and self.request.retries < self.max_retries:
@@ -54,21 +66,24 @@ def deliveries_send(self, delivery_ids: list[int]) -> int:
 
 
 @shared_task(
-    bind=True,
     name="badging.canvas_credentials_revoke",
     acks_late=True,
     reject_on_worker_lost=True,
+    autoretry_for=(canvas_credentials.CanvasCredentialsError,),
+    retry_backoff=RETRY_BACKOFF,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=RETRY_JITTER,
     max_retries=MAX_TASK_RETRIES,
 )
-def canvas_credentials_revoke(self, delivery_id: int) -> None:
+def canvas_credentials_revoke(delivery_id: int) -> None:
     """Revoke the Canvas Credentials copy of a revoked award, once (a repeat finds it done). A
-    failure is recorded on the delivery and retried with backoff, at most MAX_TASK_RETRIES times."""
+    failure is recorded on the delivery; a passing one is retried (autoretry), a permanent one not."""
     try:
         canvas_credentials.canvas_credentials_revoke(delivery_id=delivery_id)
     except canvas_credentials.CanvasCredentialsError as exc:
         if exc.permanent:
             return None  # recorded on the delivery and the connection; retrying cannot help
-        raise self.retry(exc=exc, countdown=_countdown(self.request.retries))
+        raise
 
 
 @shared_task(name="badging.reconcile", acks_late=True, reject_on_worker_lost=True)

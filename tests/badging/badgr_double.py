@@ -98,6 +98,7 @@ class BadgrDouble:
         self.token_requests: list[str] = []
         self.backoff: dict[str, dict] = {}  # throttle key -> {"count", "until"}
         self.fail_next_issue = 0
+        self.fail_next_revoke = 0
         self.refuse_next_issue: dict | None = None
         self.requests: list[tuple[str, str]] = []
         rsps.add_callback(responses.POST, f"{api}/o/token", callback=self.token)
@@ -309,6 +310,9 @@ class BadgrDouble:
 
     def revoke(self, request):
         self.requests.append(("DELETE", request.url))
+        if self.fail_next_revoke:
+            self.fail_next_revoke -= 1
+            return 503, {}, "Service Unavailable"
         user, entity_id = self._visible(request)
         if user is None:
             return 401, {}, "{}"

@@ -160,6 +160,18 @@ def test_revocation_propagates(badgr, award, django_capture_on_commit_callbacks,
     assert "revoked (200)" in CanvasCredentialsConnection.objects.get().last_result
 
 
+def test_a_passing_revoke_failure_is_retried_by_the_task(badgr, award):
+    """A 503 from Canvas Credentials is passing: the task retries (Celery autoretry, the task
+    backoff; run eagerly here, so without the waits) until the copy is revoked."""
+    delivery = push(award)
+    delivery = revoke(award)
+    badgr.fail_next_revoke = 2
+    tasks.canvas_credentials_revoke.apply(args=[delivery.pk])
+    assert [m for m, _ in badgr.requests].count("DELETE") == 3
+    assert badgr.assertions[delivery.external_id]["revoked"] is True
+    assert AuditEvent.objects.filter(action="canvas_credentials_revoked", award=award).exists()
+
+
 # --- 1. Revoking what Badgr already revoked ------------------------------------------------------
 
 

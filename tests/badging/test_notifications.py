@@ -136,7 +136,7 @@ def test_task_retries_back_off_within_bounds(retries):
 
     ceiling = min(30 * 2**retries, 600)  # 30 s doubling, at most 10 minutes
     waits = [_countdown(retries) for _ in range(50)]
-    assert all(ceiling / 2 <= w <= ceiling for w in waits)
+    assert all(0 <= w <= ceiling for w in waits)  # Celery's full jitter, as its autoretry uses
     assert len(set(waits)) > 1  # jittered: queued retries do not all wake at once
 
 
