@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
@@ -495,7 +496,8 @@ class CourseBadgeForm(forms.ModelForm):
         return value
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("mastery_mode") == CourseBadge.MASTERY_POINTS and cleaned.get("mastery_min_points") is None:
             self.add_error("mastery_min_points", _("Mastery by points needs the minimum points."))
         if cleaned.get("final_grade_source") == CourseBadge.FINAL_GRADE_ASSIGNMENT and not (
@@ -832,8 +834,8 @@ class AwardAdmin(ReadOnlyAdmin):
             "awards": live.select_related("badge_class", "learner"),
             "already_revoked": queryset.filter(revoked=True).count(),
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
         }
         return TemplateResponse(request, "admin/badging/award/revoke.html", context)
 

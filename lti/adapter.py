@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -418,12 +418,12 @@ class BadgesMessageLaunch(DjangoMessageLaunch):
             raise Refused("wrong_audience", f"azp={azp!r}")
         if isinstance(aud, list) and len(aud) > 1 and azp is None:
             raise Refused("wrong_audience", "several audiences and no azp")
-        self._jwt["body"] = verified  # from here on, only the verified claims
+        self._jwt["body"] = cast(Any, verified)  # from here on, only the verified claims
         return self
 
     def consume_nonce(self):
         """A nonce admits one launch: the atomic cache.add is the lock across web processes."""
-        body = self._jwt["body"]
+        body = cast(dict[str, Any], self._jwt["body"])
         digest = hashlib.sha256(f"{body['iss']}|{self.platform.client_id}|{body['nonce']}".encode()).hexdigest()
         lifetime = max(int(body["exp"] - time.time()) + CLOCK_LEEWAY_SECONDS, CLOCK_LEEWAY_SECONDS)
         if not cache.add(f"lti:nonce-used:{digest}", 1, min(lifetime, 86400)):

@@ -91,7 +91,8 @@ class PlatformForm(forms.ModelForm):
                 url_field.widget.attrs["placeholder"] = "shown once the platform is saved"
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         token = (cleaned.get("api_token") or "").strip()
         if cleaned.get("clear_api_token"):
             cleaned["api_token"] = ""
@@ -200,7 +201,7 @@ class PlatformAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         # get_form builds a new class per request, so this does not leak between requests.
-        form.live_events_base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")
+        form.live_events_base_url = settings.PUBLIC_BASE_URL or request.build_absolute_uri("/")  # type: ignore[attr-defined]
         return form
 
     @admin.action(description=gettext_lazy("Test the Canvas API connection"))

@@ -1,13 +1,13 @@
 """System checks for LTI misconfiguration that would otherwise surface as random launch failures."""
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 
 @register()
 def lti_configuration(app_configs=None, **kwargs):
-    messages = []
+    messages: list[CheckMessage] = []
     try:
         from skillsforward.fields import fernet
 

@@ -70,7 +70,12 @@ def launch(request):
             translation.activate(language)
         return refused_page(request, refusal, stage="launch")
     response = redirect(reverse("badging:launch_home", args=[context.public_id]))
-    launch_cookie_set(response, launch=context, browser_key=context.browser_key, secure=request.is_secure())
+    launch_cookie_set(
+        response,
+        launch=context,
+        browser_key=context.browser_key,  # type: ignore[attr-defined]  # set when the launch is recorded
+        secure=request.is_secure(),
+    )
     # The state cookie has served its purpose.
     response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
     return response

@@ -1,7 +1,7 @@
 """Deployment checks of the project itself (`manage.py check --deploy`)."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
 @register(deploy=True)
@@ -110,7 +110,7 @@ def outbound_allow_list(app_configs=None, **kwargs):
     from skillsforward.outbound import allowed_host_risks
 
     link_local, loopback = allowed_host_risks()
-    messages = []
+    messages: list[CheckMessage] = []
     if link_local:
         messages.append(
             Error(
@@ -152,7 +152,7 @@ def stored_secrets_readable(app_configs=None, databases=None, **kwargs):
             for field in model._meta.concrete_fields:
                 if not isinstance(field, EncryptedTextField):
                     continue
-                column, table = quote(field.column), quote(model._meta.db_table)
+                column, table = quote(str(field.column)), quote(model._meta.db_table)
                 try:
                     with transaction.atomic(using=alias), connection.cursor() as cursor:
                         # a failed query must not spoil a caller's transaction: hence the savepoint

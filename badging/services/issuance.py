@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 from celery import current_app
 from django.conf import settings
@@ -51,6 +52,9 @@ from badging.models import (
 from badging.openbadges import baking, keys, ob2, ob3
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.rules import evidence_names
+
+if TYPE_CHECKING:  # imported where used at run time (the Canvas client loads requests' adapters)
+    from canvas.client import CanvasClient
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +219,7 @@ def _client_for(platform, clients: dict):
     return clients[platform.pk]
 
 
-def _emails_read(rows: list[LearnerProgress], client=None) -> dict[int, str | IssueFailure]:
+def _emails_read(rows: list[LearnerProgress], client: CanvasClient | None = None) -> dict[int, str | IssueFailure]:
     """Primary emails of the batch's learners, read concurrently (one Canvas client per thread:
     the client is not thread-safe). Person.email/email_read_at are updated with what was read."""
     local = threading.local()
@@ -437,7 +441,11 @@ def _key(progress: LearnerProgress) -> tuple[int, int]:
 
 
 def awards_issue_batch(
-    *, progress_ids: Iterable[int], client=None, links: PublicLinks | None = None, claim: str = ""
+    *,
+    progress_ids: Iterable[int],
+    client: CanvasClient | None = None,
+    links: PublicLinks | None = None,
+    claim: str = "",
 ) -> list[Award]:
     """Issue the awards of a batch of learners (one task's worth); exactly once per learner.
 
@@ -714,7 +722,9 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
     return issued
 
 
-def award_issue(*, progress_id: int, client=None, links: PublicLinks | None = None, claim: str = "") -> Award | None:
+def award_issue(
+    *, progress_id: int, client: CanvasClient | None = None, links: PublicLinks | None = None, claim: str = ""
+) -> Award | None:
     """Issue one learner's award if they are eligible; exactly once (see awards_issue_batch).
 
     Returns the award (new, or the live one that already existed), or None when the learner is
