@@ -167,7 +167,7 @@ def test_final_grade_without_mastery_is_not_earned(client, course_setup):
 
 def test_issued_shows_award_details_and_share_choice(client, course_setup):
     s = course_setup
-    issued = timezone.make_aware(datetime.datetime(2026, 5, 14, 10, 0))
+    issued = datetime.datetime(2026, 5, 14, 10, 0, tzinfo=datetime.UTC)
     award = f.AwardFactory(
         course_badge=s["course_badge"], learner=s["learner"], recipient_email="ada@uni.example.edu", issued_on=issued
     )
