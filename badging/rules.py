@@ -179,22 +179,31 @@ def threshold(course_badge: CourseBadge, assignment_id: str) -> tuple[Decimal | 
     return Decimal(course_badge.mastery_min_percent), None
 
 
+# The fields of a synced assignment the rule reads.
+RULE_FIELDS = (
+    "canvas_assignment_id",
+    "name",
+    "assignment_group_name",
+    "published",
+    "deleted_in_canvas",
+    "points_possible",
+    "rubric",
+)
+
+
 def rule_assignments(*, course_id: int) -> list[dict[str, Any]]:
     """The course's synced assignments as the rule reads them (deleted ones flagged, not dropped)."""
     return [
         dict(row)
         for row in Assignment.objects.filter(course_id=course_id)
         .order_by("position", "name", "id")
-        .values(
-            "canvas_assignment_id",
-            "name",
-            "assignment_group_name",
-            "published",
-            "deleted_in_canvas",
-            "points_possible",
-            "rubric",
-        )
+        .values(*RULE_FIELDS)
     ]
+
+
+def rule_rows(assignments: Iterable[Assignment]) -> list[dict[str, Any]]:
+    """Assignment rows a page has already loaded, as `rule_assignments` gives them."""
+    return [{name: getattr(a, name) for name in RULE_FIELDS} for a in assignments]
 
 
 def badge_rule_build(

@@ -217,24 +217,13 @@ class RuleCheck:
 def credentialing_assessments(*, course_badge: CourseBadge, assignments: list[Assignment]) -> list[AssessmentRule]:
     """The assessments the evaluation counts, with their thresholds, in the evaluation's order.
 
-    One definition: the sync's `badge_rule_build` decides which assignments count (picked ids win
+    One definition: badging.rules decides which assignments count (picked ids win
     over the group name; deleted ones never count), so the dashboard's columns are exactly what
     each learner was evaluated on.
     """
     rule = badge_rule_build(
         course_badge=course_badge,
-        assignments=[
-            {
-                "canvas_assignment_id": a.canvas_assignment_id,
-                "name": a.name,
-                "assignment_group_name": a.assignment_group_name,
-                "published": a.published,
-                "deleted_in_canvas": a.deleted_in_canvas,
-                "points_possible": a.points_possible,
-                "rubric": a.rubric,
-            }
-            for a in assignments
-        ],
+        assignments=credentialing.rule_rows(assignments),
         final_grade_override_allowed=None,  # the rows only; the setting is checked in rule_check
     )
     by_id = {a.canvas_assignment_id: a for a in assignments}

@@ -26,7 +26,7 @@ from badging.models import (
     Enrollment,
     LearnerProgress,
 )
-from badging.rules import badge_rule_build
+from badging.rules import badge_rule_build, rule_rows
 from lti.models import Course, LaunchContext, Person
 
 logger = logging.getLogger(__name__)
@@ -374,18 +374,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
     assignments = list(Assignment.objects.filter(course=course).order_by("position", "name", "id"))
     by_canvas_id = {str(a.canvas_assignment_id): a for a in assignments}
     canvas_ids = {a.pk: str(a.canvas_assignment_id) for a in assignments}
-    assignment_rows = [
-        {
-            "canvas_assignment_id": str(a.canvas_assignment_id),
-            "name": a.name,
-            "assignment_group_name": a.assignment_group_name,
-            "published": a.published,
-            "deleted_in_canvas": a.deleted_in_canvas,
-            "points_possible": a.points_possible,
-            "rubric": a.rubric,
-        }
-        for a in assignments
-    ]
+    assignment_rows = rule_rows(assignments)
     override_allowed = sync.allow_final_grade_override if sync else None
     results = {r.assignment_id: r for r in AssessmentResult.objects.filter(course=course, learner=person)}
     result_facts = {
