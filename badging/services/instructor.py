@@ -20,10 +20,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from badging.models import AuditEvent, Award, CourseBadge, Delivery, LearnerProgress
-from badging.services.issuance import award_review_keep, award_revoke, awards_enqueue_eligible, queued_stale_after
+from badging.models import AuditEvent, Award, CourseBadge, Delivery
+from badging.services.issuance import award_review_keep, award_revoke, awards_retry_failed_now, queued_stale_after
 from badging.services.sync import course_sync_request
-from badging.states import issue_failed_q
 from lti.models import LaunchContext
 
 logger = logging.getLogger(__name__)
@@ -92,11 +91,7 @@ def issuance_failures_retry(*, launch: LaunchContext, course_badge: CourseBadge)
     """Hands every learner whose issuing failed back to issuance now; returns how many were failed."""
     _require_course_badge(launch, course_badge)
     with transaction.atomic():
-        failed = LearnerProgress.objects.filter(issue_failed_q(), course_badge=course_badge)
-        failed_count = failed.count()
-        # Waiting out the backoff is for automatic retries: the instructor asked for one now.
-        failed.update(issue_next_attempt_at=None)
-        enqueued = awards_enqueue_eligible(course_badge_id=course_badge.pk)
+        failed_count, enqueued = awards_retry_failed_now(course_badge_id=course_badge.pk)
         audit_event_record(
             launch=launch,
             action=ACTION_RETRY,

@@ -52,6 +52,7 @@ from badging.models import (
 from badging.openbadges import baking, keys, ob2, ob3
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.rules import evidence_names
+from badging.states import issue_failed_q
 
 if TYPE_CHECKING:  # imported where used at run time (the Canvas client loads requests' adapters)
     from canvas.client import CanvasClient
@@ -133,6 +134,15 @@ def awards_enqueue_eligible(*, course_badge_id: int) -> int:
     being issued under a live lease, are left alone. Tasks are enqueued after commit, in batches of BATCH_SIZE.
     """
     return _mark_queued_and_enqueue(_due_eligible(timezone.now()).filter(course_badge_id=course_badge_id))
+
+
+def awards_retry_failed_now(*, course_badge_id: int) -> tuple[int, int]:
+    """An instructor's "retry now": the learners whose issuing failed skip the rest of their backoff
+    (that is for automatic retries) and are queued. Returns (how many had failed, how many queued)."""
+    with transaction.atomic():
+        failed = LearnerProgress.objects.filter(issue_failed_q(), course_badge_id=course_badge_id)
+        failed_count = failed.update(issue_next_attempt_at=None)
+        return failed_count, awards_enqueue_eligible(course_badge_id=course_badge_id)
 
 
 def awards_reconcile() -> dict:
