@@ -535,6 +535,10 @@ INSTRUCTOR_SYNC_ERRORS = {
         "Ask your Canvas admin to finish the setup."
     ),
     "unavailable": gettext_lazy("Canvas did not answer in time. The tool will try again at the next sync."),
+    "incomplete": gettext_lazy(
+        "Canvas sent incomplete answers (pages cut short or not readable). Nothing was read from them; "
+        "the tool will try again at the next sync."
+    ),
 }
 
 
