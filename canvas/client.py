@@ -315,7 +315,7 @@ class CanvasClient:
                     # Not whole JSON: truncated on the way or a proxy's error page. Asking again is
                     # what helps; never act on a partial page (it would read as the list's end).
                     last_problem = NOT_JSON
-                    logger.warning("canvas %s: body is not valid JSON (attempt %d/%d)", _path(url), attempt + 1, attempts)
+                    logger.warning("canvas %s: not valid JSON (attempt %d/%d)", _path(url), attempt + 1, attempts)
                     self._backoff(attempt, attempts)
                     attempt += 1
                     continue

@@ -159,7 +159,7 @@ def test_a_page_that_is_not_whole_json_is_asked_again_never_read_as_the_end_of_t
 @responses.activate
 def test_answers_still_not_json_after_every_retry_are_an_incomplete_answer_error():
     responses.get(f"{API}/courses/7", body='{"id": 7, "na', content_type="application/json")
-    client, sleeps = make_client(max_retries=2)
+    client, _ = make_client(max_retries=2)
     with pytest.raises(CanvasIncompleteAnswerError, match=r"not valid JSON.*3 attempts") as caught:
         client.get_course("7")
     assert caught.value.kind == "incomplete"
