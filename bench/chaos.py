@@ -373,7 +373,8 @@ def main(argv: list[str]) -> int:
         "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
     }
     if args.fast:
-        env.update(BADGING_LEASE_SECONDS="6", BADGING_QUEUED_STALE_AFTER_SECONDS="30")
+        # Fewer Canvas retries: a sync meets the short Canvas faults and fails, visibly, as in the full run.
+        env.update(BADGING_LEASE_SECONDS="6", BADGING_QUEUED_STALE_AFTER_SECONDS="30", CANVAS_MAX_RETRIES="2")
     os.environ.update(env)
     procs = Processes(workdir, env, queue, args.redis_port)
     try:
@@ -507,6 +508,9 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
             later(fault.duration, lambda: faults_set(instance=instance, bucket_size=bucket), "canvas stops throttling")
         elif kind == "canvas malformed JSON":
             faults_set(instance=instance, malformed_rate=1.0)
+            # An instructor presses Sync now meanwhile: that sync fails, and the dashboard must say why.
+            app.send_task("badging.course_sync", kwargs={"course_id": course.pk, "trigger": "instructor",
+                                                         "roster": True})  # fmt: skip
             later(fault.duration, lambda: faults_set(instance=instance, malformed_rate=0.0), "canvas JSON whole again")
         elif kind == "canvas truncated pages":
             faults_set(instance=instance, truncated_rate=0.5)
