@@ -307,7 +307,10 @@ def syncs_interrupted_recover() -> int:
     Returns how many syncs were started again."""
     now = timezone.now()
     runs = SyncRun.objects.filter(
-        status=SyncRun.STATUS_RUNNING, started_at__lt=now - timedelta(seconds=2 * LOCK_LEASE_SECONDS)
+        # A run is created under its course lock: once the lock is gone its holder is dead (or the
+        # cache was flushed, when a new sync would also take over: see _course_sync_locked).
+        status=SyncRun.STATUS_RUNNING,
+        started_at__lt=now - timedelta(seconds=LOCK_LEASE_SECONDS),
     ).values_list("pk", "course_id")
     restarted = 0
     for pk, course_id in runs:
