@@ -4,9 +4,9 @@ restarted without persistence and flushed, its PostgreSQL database refusing and 
 connections, the mail server refusing with 421 and 451 and dropping one connection after DATA,
 Canvas answering 500s, throttling, hanging, sending malformed JSON and truncated pages, beat
 stopped, two beats at once, a rolling restart of web and worker), probed all along (pages,
-launches, /health/, the dashboard's failure reasons). It must end with exactly one live award per eligible learner, every email received once
-(any extra one counted as an unconfirmed send), every public assertion fetching and no sync left
-running: see bench/chaos.py. Before database leases, the killed batch's learners waited 15 minutes
+launches, /health/, the dashboard's failure reasons). It must end with exactly one live award per
+eligible learner, every email received once (any extra one counted as an unconfirmed send), every
+public assertion fetching and no sync left running: see bench/chaos.py. Before database leases, the killed batch's learners waited 15 minutes
 for the reconciler (and an hour for Redis), and this run failed."""
 
 import os
