@@ -6,8 +6,8 @@ Canvas answering 500s, throttling, hanging, sending malformed JSON and truncated
 stopped, two beats at once, a rolling restart of web and worker), probed all along (pages,
 launches, /health/, the dashboard's failure reasons). It must end with exactly one live award per
 eligible learner, every email received once (any extra one counted as an unconfirmed send), every
-public assertion fetching and no sync left running: see bench/chaos.py. Before database leases, the killed batch's learners waited 15 minutes
-for the reconciler (and an hour for Redis), and this run failed."""
+public assertion fetching and no sync left running: see bench/chaos.py. Before database leases,
+the killed batch's learners waited 15 minutes for the reconciler (and an hour for Redis), and this run failed."""
 
 import os
 import re
