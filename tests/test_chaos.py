@@ -39,7 +39,7 @@ def test_chaos_run_loses_nothing_and_does_nothing_twice():
     result = subprocess.run(
         [sys.executable, "-m", "bench", "chaos", "--fast", "--learners", "200", "--seed", "11", "--window", "30",
          "--settle", "110", "--database-url", database_url, "--redis-port", str(_free_port())],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=480,
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
