@@ -641,6 +641,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     prober.probe_health()
     prober.probe_launch("teacher")
     prober.probe_dashboard()
+    prober.email_reasons_cleared()
     seen = report(prober, windows)
     return _verify(args, bm, Count, course, smtp, base_url, recovery, last_fault_end, settle, seen)
 

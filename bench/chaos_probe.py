@@ -54,6 +54,8 @@ class Samples:
     sync_reasons: list[tuple[float, str, str, str]] = field(default_factory=list)
     # (t, the delivery's last error, whether the learner's row on the dashboard showed it)
     email_reasons: list[tuple[float, str, bool]] = field(default_factory=list)
+    email_learners: dict[str, str] = field(default_factory=dict)  # name → the reason once shown
+    email_still_shown: list[str] = field(default_factory=list)  # names whose reason stayed at the end
 
     def add(self, kind: str, t: float, seconds: float, status: int | str) -> None:
         if status == 200:
@@ -147,7 +149,20 @@ class Prober:
         url = f"{self.teacher[0]}?badge={self.course_badge_id}&q={requests.utils.quote(name)}"
         response = self._timed_get("dashboard search", self.teacher[1], url)
         if response is not None and response.status_code == 200:
-            self.samples.email_reasons.append((t, error, error in html.unescape(response.text)))
+            shown = error in html.unescape(response.text)
+            self.samples.email_reasons.append((t, error, shown))
+            if shown:
+                self.samples.email_learners[name] = error
+
+    def email_reasons_cleared(self) -> None:
+        """After recovery: the learners whose refused email the dashboard showed no longer show it."""
+        if not self.teacher:
+            return
+        for name, error in list(self.samples.email_learners.items())[:5]:
+            url = f"{self.teacher[0]}?badge={self.course_badge_id}&q={requests.utils.quote(name)}"
+            response = self._timed_get("dashboard search", self.teacher[1], url)
+            if response is None or response.status_code != 200 or error in html.unescape(response.text):
+                self.samples.email_still_shown.append(name)
 
     def _sync_reason(self) -> str | None:
         from django.db import Error, connection
@@ -267,5 +282,8 @@ def report(prober: Prober, windows: dict[str, list[tuple[float, float]]]) -> lis
     email_hidden = [(t, e) for t, e, ok in s.email_reasons if not ok]
     kinds = sorted({e.split(":")[0] for e in email_shown})
     print(f"  dashboard, email not sent: {len(email_shown)} samples showed the reason ({'; '.join(kinds)}); "
-          f"{len(email_hidden)} did not (the email may have been sent between the two reads)")  # fmt: skip
+          f"{len(email_hidden)} did not (the email may have been sent between the two reads); at the end "
+          f"{len(s.email_still_shown)} of {min(5, len(s.email_learners))} of those learners still showed it")  # fmt: skip
+    if s.email_still_shown:
+        failures.append(f"the dashboard still shows an email failure at the end for {s.email_still_shown}")
     return failures
