@@ -281,9 +281,10 @@ def report(prober: Prober, windows: dict[str, list[tuple[float, float]]]) -> lis
     email_shown = [e for _, e, ok in s.email_reasons if ok]
     email_hidden = [(t, e) for t, e, ok in s.email_reasons if not ok]
     kinds = sorted({e.split(":")[0] for e in email_shown})
+    checked = min(5, len(s.email_learners))
     print(f"  dashboard, email not sent: {len(email_shown)} samples showed the reason ({'; '.join(kinds)}); "
           f"{len(email_hidden)} did not (the email may have been sent between the two reads); at the end "
-          f"{len(s.email_still_shown)} of {min(5, len(s.email_learners))} of those learners still showed it")  # fmt: skip
+          f"{len(s.email_still_shown)} of {checked} of those learners still showed it")  # fmt: skip
     if s.email_still_shown:
         failures.append(f"the dashboard still shows an email failure at the end for {s.email_still_shown}")
     return failures
