@@ -411,7 +411,8 @@ class LearnerProgress(models.Model):
     # out (it renews it while working); failed: when to retry. The reconciler takes every row past it.
     issue_next_attempt_at = models.DateTimeField(_("issue next attempt at"), null=True, blank=True)
     # The lease of the worker issuing this learner now (a token per batch run), and since when.
-    issue_claim = models.CharField(_("issue claim"), max_length=32, blank=True)
+    # db_default: the previous release's workers insert rows without this column (README, online migrations).
+    issue_claim = models.CharField(_("issue claim"), max_length=32, blank=True, default="", db_default="")
     issue_claimed_at = models.DateTimeField(_("issue claimed at"), null=True, blank=True)
 
     class Meta:
@@ -544,6 +545,7 @@ class Delivery(models.Model):
     unconfirmed_sends = models.PositiveIntegerField(
         _("unconfirmed sends"),
         default=0,
+        db_default=0,  # the previous release's workers insert rows without it (README, online migrations)
         help_text=_(
             "Sends whose outcome is unknown (the worker died or the connection dropped): "
             "the learner may have received this many extra emails"

@@ -85,6 +85,8 @@ def fault_schedule(seed: int, window: float, kills: int) -> list[Fault]:
         Fault(at(0.0, 0.5), "canvas 500s (half the requests)", round(span, 1)),
         Fault(at(0.0, 0.5), "canvas throttling", round(span, 1)),
         Fault(at(0.0, 0.5), "canvas hangs", round(span / 2, 1)),
+        Fault(at(0.0, 0.5), "canvas malformed JSON", round(span, 1)),
+        Fault(at(0.0, 0.5), "canvas truncated pages", round(span, 1)),
         Fault(at(0.2, 0.9), "restart redis"),
         Fault(at(), "beat stopped", round(span * 1.5, 1)),
         Fault(at(), "second beat", round(span * 1.5, 1)),
@@ -95,6 +97,9 @@ def fault_schedule(seed: int, window: float, kills: int) -> list[Fault]:
         Fault(at(0.0, 0.3), "smtp refuses 421", round(span / 2, 1)),
         Fault(at(0.0, 0.3), "smtp refuses 451", round(span / 2, 1)),
         Fault(at(0.0, 0.3), "smtp drops one connection after DATA"),
+        Fault(at(0.05, 0.35), "postgres restart", round(max(span / 2, 5.0), 1)),
+        Fault(at(0.05, 0.35), "flush redis"),
+        Fault(at(0.05, 0.35), "rolling restart of web and worker"),
     ]
     for fault in issuing:
         fault.phase = "issuance"
@@ -118,6 +123,7 @@ class Processes:
         self.redis: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         self.incarnation = 0
+        self.worker_since = 0.0
         self.lock = threading.Lock()
 
     def _start(self, args: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
@@ -149,18 +155,51 @@ class Processes:
         self.redis.wait()
         self.redis_start()
 
+    def redis_flush(self) -> None:
+        """FLUSHDB of the run's Redis database (0): the queue, locks, nonces, marks and cache gone."""
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=5) as s:
+            s.sendall(b"*1\r\n$7\r\nFLUSHDB\r\n")
+            if not s.recv(16).startswith(b"+OK"):
+                raise RuntimeError("FLUSHDB was refused")
+
     def web_start(self, port: int) -> None:
         self.web = self._start(
             [sys.executable, "-m", "gunicorn", "skillsforward.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "8", "--timeout", "120", "--log-level", "warning"],
+             "--workers", "2", "--threads", "8", "--timeout", "120", "--graceful-timeout", "60",
+             "--log-level", "warning"],
             "web.log",
         )  # fmt: skip
+
+    def web_reload(self) -> None:
+        """gunicorn's rolling restart: SIGHUP starts new workers (new code) and lets the old ones
+        finish their requests within the graceful timeout."""
+        assert self.web is not None
+        os.kill(self.web.pid, signal.SIGHUP)
+
+    def worker_roll(self) -> int:
+        """A rolling restart of the worker, as a deploy does it: the new one starts first, then the
+        old one gets SIGTERM (warm shutdown: it finishes its tasks; SIGKILL after 90 s, as a
+        container's stop timeout would). Returns the old worker's exit status."""
+        with self.lock:
+            old = self.worker
+            self.worker = None
+        self.worker_start()
+        if old is None or old.poll() is not None:
+            return 0
+        old.stopped = True  # type: ignore[attr-defined]
+        os.killpg(old.pid, signal.SIGTERM)
+        try:
+            return old.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(old.pid, signal.SIGKILL)
+            return old.wait()
 
     def worker_start(self) -> None:
         with self.lock:
             if self.worker is not None and self.worker.poll() is None:
                 return  # one worker at a time (two restarts after two close kills)
             self.incarnation += 1
+            self.worker_since = time.monotonic()
             self.worker = self._start(
                 [sys.executable, "-m", "celery", "-A", "skillsforward", "worker", "--loglevel=INFO",
                  "--concurrency=2", "--pool=prefork", "-Q", self.queue, "--without-heartbeat", "--without-gossip",
@@ -173,7 +212,12 @@ class Processes:
         unless-stopped` does (a Celery worker exits when it loses Redis at the wrong moment)."""
         with self.lock:
             worker = self.worker
-        if worker is not None and worker.poll() is not None and not getattr(worker, "killed", False):
+        if (
+            worker is not None
+            and worker.poll() is not None
+            and not getattr(worker, "killed", False)
+            and not getattr(worker, "stopped", False)
+        ):
             note(f"worker exited by itself (status {worker.returncode}): started again")
             self.worker_start()
         for beat in list(self.beats):
@@ -215,6 +259,49 @@ class Processes:
     def stop_all(self) -> None:
         for proc in [self.worker, *self.beats, self.web, self.redis]:
             self.stop(proc)
+
+
+def postgres_outage(database_url: str, allow: bool) -> int:
+    """A PostgreSQL restart, for this run's database only (the server is shared): new connections
+    refused (ALLOW_CONNECTIONS false, as while a server restarts), every open one cut, whatever
+    transaction it was in. Returns how many were cut. `allow=True` ends the outage."""
+    from urllib.parse import urlsplit
+
+    import psycopg2
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username,
+                             password=parts.password, dbname="postgres")  # fmt: skip
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {"true" if allow else "false"}')
+            if allow:
+                return 0
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                [name],
+            )
+            return cursor.fetchone()[0]
+    finally:
+        admin.close()
+
+
+def db_retry(action, seconds: float = 300.0):
+    """Runs `action` (the run's own database work), waiting out a database outage the run caused."""
+    from django.db import Error, connection
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()
+        except Error:
+            connection.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _get(url: str, accept: str = "application/ld+json") -> tuple[int, bytes]:
@@ -288,7 +375,8 @@ def main(argv: list[str]) -> int:
         "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
     }
     if args.fast:
-        env.update(BADGING_LEASE_SECONDS="6", BADGING_QUEUED_STALE_AFTER_SECONDS="30")
+        # Fewer Canvas retries: a sync meets the short Canvas faults and fails, visibly, as in the full run.
+        env.update(BADGING_LEASE_SECONDS="6", BADGING_QUEUED_STALE_AFTER_SECONDS="30", CANVAS_MAX_RETRIES="2")
     os.environ.update(env)
     procs = Processes(workdir, env, queue, args.redis_port)
     try:
@@ -352,7 +440,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     def later(delay: float, action, text: str) -> None:
         def run():
             time.sleep(delay)
-            action()
+            db_retry(action)  # ending a fault must not be lost to the database outage
             note(text)
 
         threading.Thread(target=run, daemon=True).start()
@@ -361,12 +449,13 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
         from django.db import connections
 
         deadline = time.monotonic() + 600
-        while not bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING).exists():
+        being_issued = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING)
+        while not db_retry(being_issued.exists):
             if time.monotonic() > deadline:
                 note("no batch seen being issued within 600 s: killing anyway")
                 break
             time.sleep(0.05)
-        issuing = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING).count()
+        issuing = db_retry(being_issued.count)
         procs.worker_kill()
         last_kill[0] = time.monotonic()
         note(f"kill -9 worker mid-issuance ({issuing} learners being issued)")
@@ -376,9 +465,51 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
         connections.close_all()
 
     last_kill = [0.0]
+    windows: dict[str, list[tuple[float, float]]] = {}
+
+    def instructor_sync(within: float) -> None:
+        from django.db import connection
+
+        from badging.services.sync import course_sync
+
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                run = course_sync(course_id=course.pk, trigger="instructor", roster=True)
+            except Exception as exc:  # the database may be down too
+                note(f"instructor's Sync now: {type(exc).__name__}")
+                run = None
+            finally:
+                connection.close()
+            if run is not None:
+                note(f"instructor's Sync now: {run.status} {run.error[:70]!r}")
+                return
+            time.sleep(0.5)  # another sync holds the course: ask again
+        note("instructor's Sync now: another sync held the course all along")
+
+    def rolling_restart() -> None:
+        deadline = time.monotonic() + 60
+        # Roll a worker that is up and working (one started a moment ago has no signal handlers yet).
+        while procs.worker is None or procs.worker.poll() is not None or time.monotonic() - procs.worker_since < 8:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        procs.web_reload()
+        note("web: gunicorn reloading its workers (SIGHUP)")
+        status = procs.worker_roll()
+        note(f"worker: the new one started, the old one stopped on SIGTERM (exit status {status})")
 
     def apply(fault: Fault) -> None:
         kind = fault.kind
+        t = time.monotonic() - started
+        windows.setdefault(kind, []).append((t, t + max(fault.duration, 1.0)))
+        if kind == "postgres restart":
+            cut = postgres_outage(args.database_url, allow=False)
+            note(f"postgres restart: connections refused, {cut} open connections cut")
+            later(fault.duration, lambda: postgres_outage(args.database_url, allow=True), "postgres accepts again")
+            return
+        if kind == "rolling restart of web and worker":
+            threading.Thread(target=rolling_restart, daemon=True).start()
         if kind == "kill -9 worker mid-issuance":
             threading.Thread(target=kill_mid_issuance, daemon=True).start()
             return
@@ -398,6 +529,17 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
         elif kind == "canvas throttling":
             faults_set(instance=instance, bucket_size=60.0)
             later(fault.duration, lambda: faults_set(instance=instance, bucket_size=bucket), "canvas stops throttling")
+        elif kind == "canvas malformed JSON":
+            faults_set(instance=instance, malformed_rate=1.0)
+            # An instructor's Sync now meanwhile (run here, as a worker would): it fails, and the
+            # dashboard must say why while it lasts.
+            threading.Thread(target=instructor_sync, args=(fault.duration,), daemon=True).start()
+            later(fault.duration, lambda: faults_set(instance=instance, malformed_rate=0.0), "canvas JSON whole again")
+        elif kind == "canvas truncated pages":
+            faults_set(instance=instance, truncated_rate=0.5)
+            later(fault.duration, lambda: faults_set(instance=instance, truncated_rate=0.0), "canvas pages whole again")
+        elif kind == "flush redis":
+            procs.redis_flush()
         elif kind == "canvas hangs":
             faults_set(instance=instance, latency_ms=25_000)
             later(fault.duration, lambda: faults_set(instance=instance, latency_ms=0), "canvas answers promptly")
@@ -411,6 +553,26 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
             later(fault.duration, lambda: procs.stop(extra), "second beat stopped")
         note(kind)
 
+    # People at work while it faults: a learner's page, the dashboard, launches, /health/.
+    from bench.chaos_probe import Prober, report
+    from sandbox.models import SandboxEnrollment
+
+    def launch_url(enrollment_type: str) -> str:
+        user_id = (
+            SandboxEnrollment.objects.filter(course=seeded.course, type=enrollment_type, workflow_state="active")
+            .order_by("id")
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        return f"{instance.root_url}/courses/{seeded.course.id}/external_tools/badges/launch?as={user_id}"
+
+    prober = Prober(
+        base_url=base_url, started=started, learner_launch=launch_url("StudentEnrollment"),
+        teacher_launch=launch_url("TeacherEnrollment"), tool_urls=(instance.tool_login_url, instance.tool_launch_url),
+        course=course, course_badge_id=bm.CourseBadge.objects.get(course=course).pk,
+    )  # fmt: skip
+    prober.start()
+
     # End of term: the instructor's course is synced; the sync queues every eligible learner.
     app.send_task("badging.course_sync", kwargs={"course_id": course.pk, "trigger": "bench", "full": True})
     note("course sync queued")
@@ -420,40 +582,46 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     done_at = None
     delivered_at: float | None = None
     issuance_started: float | None = None
+    from django.db import Error as DatabaseError
+    from django.db import connection
+
     while True:
         now = time.monotonic() - started
-        procs.supervise(note)
-        if issuance_started is None and (
-            bm.LearnerProgress.objects.exclude(issue_status="").exists() or bm.Award.objects.exists()
-        ):
-            issuance_started = now
-            note("the sync queued the first learners: issuance faults start")
+        try:
+            procs.supervise(note)
+            if issuance_started is None and (
+                bm.LearnerProgress.objects.exclude(issue_status="").exists() or bm.Award.objects.exists()
+            ):
+                issuance_started = now
+                note("the sync queued the first learners: issuance faults start")
 
-        while any(_due(f, now, issuance_started) for f in pending):
-            fault = next(f for f in pending if _due(f, now, issuance_started))
-            pending.remove(fault)
-            apply(fault)
-            now = time.monotonic() - started
-            last_fault_end = max(last_fault_end, now + fault.duration + (2.0 if "kill" in fault.kind else 0.0))
-        if now - last_report >= 10:
-            last_report = now
-            print(
-                f"  t={now:6.1f}s  awards {bm.Award.objects.count()}, emails received {len(smtp.messages)}, "
-                f"deliveries sent {bm.Delivery.objects.filter(status=bm.Delivery.SENT).count()}, eligible waiting "
-                f"{bm.LearnerProgress.objects.filter(state=bm.LearnerProgress.ELIGIBLE).count()}",
-                flush=True,
-            )
-        last_fault_end = max(last_fault_end, last_kill[0] - started + 2.0)
-        if delivered_at is None and not pending and _delivered(bm, course):
-            delivered_at = now
-        elif delivered_at is not None and not _delivered(bm, course):
-            delivered_at = None  # a later fault (or sync) found more work
-        if not pending and now >= last_fault_end and last_kill[0]:
-            if _settled(bm, course):
-                done_at = now
-                break
-            if now > last_fault_end + settle:
-                break
+            while any(_due(f, now, issuance_started) for f in pending):
+                fault = next(f for f in pending if _due(f, now, issuance_started))
+                pending.remove(fault)
+                db_retry(lambda fault=fault: apply(fault))
+                now = time.monotonic() - started
+                last_fault_end = max(last_fault_end, now + fault.duration + (2.0 if "kill" in fault.kind else 0.0))
+            if now - last_report >= 10:
+                last_report = now
+                print(
+                    f"  t={now:6.1f}s  awards {bm.Award.objects.count()}, emails received {len(smtp.messages)}, "
+                    f"deliveries sent {bm.Delivery.objects.filter(status=bm.Delivery.SENT).count()}, eligible "
+                    f"waiting {bm.LearnerProgress.objects.filter(state=bm.LearnerProgress.ELIGIBLE).count()}",
+                    flush=True,
+                )
+            last_fault_end = max(last_fault_end, last_kill[0] - started + 2.0)
+            if delivered_at is None and not pending and _delivered(bm, course):
+                delivered_at = now
+            elif delivered_at is not None and not _delivered(bm, course):
+                delivered_at = None  # a later fault (or sync) found more work
+            if not pending and now >= last_fault_end and last_kill[0]:
+                if _settled(bm, course):
+                    done_at = now
+                    break
+                if now > last_fault_end + settle:
+                    break
+        except DatabaseError:  # the run's own PostgreSQL outage: wait it out
+            connection.close()
         time.sleep(0.5)
     recovery = None if done_at is None else max(0.0, done_at - last_fault_end)
     if delivered_at is not None:
@@ -461,13 +629,31 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
         print(f"every eligible learner issued and emailed at t={delivered_at:.0f}s, {after:.0f} s after the last fault")
 
     time.sleep(3.0)  # an email still on its way would arrive now
+    # Quiet now: no launches (a launch on stale data asks for a sync) and no beat (a sync every
+    # minute); every sync still running must finish by itself, or it is stuck.
+    prober.finish()
+    for beat in list(procs.beats):
+        procs.stop(beat)
+    deadline = time.monotonic() + STUCK_SYNC_SECONDS
+    while bm.SyncRun.objects.filter(status=bm.SyncRun.STATUS_RUNNING).exists() and time.monotonic() < deadline:
+        time.sleep(1.0)
     # Canvas's own answer, fault-free: a sync now finds no eligible learner the run missed.
     from badging.services.sync import course_sync
 
-    faults_set(instance=instance, error_rate=0.0, latency_ms=0, bucket_size=bucket)
+    faults_set(instance=instance, error_rate=0.0, latency_ms=0, bucket_size=bucket, malformed_rate=0.0,
+               truncated_rate=0.0)  # fmt: skip
     check = course_sync(course_id=course.pk, trigger="bench-check", full=True)
     print(f"check sync: {check.status if check else 'skipped (another sync was running)'}")
-    return _verify(args, bm, Count, course, smtp, base_url, recovery, last_fault_end, settle)
+    # After recovery, once more: health, the dashboard (no failure left on it) and a launch.
+    prober.probe_health()
+    prober.probe_launch("teacher")
+    prober.probe_dashboard()
+    prober.email_reasons_cleared()
+    seen = report(prober, windows)
+    return _verify(args, bm, Count, course, smtp, base_url, recovery, last_fault_end, settle, seen)
+
+
+STUCK_SYNC_SECONDS = 300  # far longer than a sync of the course takes here, even under load
 
 
 def _delivered(bm, course) -> bool:
@@ -480,20 +666,28 @@ def _delivered(bm, course) -> bool:
 
 
 def _settled(bm, course) -> bool:
-    """The course's latest sync succeeded and none is running, nothing eligible waits, every email is sent."""
-    latest = bm.SyncRun.objects.filter(course=course).order_by("-pk").first()
+    """The course's latest finished sync succeeded and no sync is stuck, nothing eligible waits,
+    every email is sent. With a sync due every minute (the run's interval) a 5,000-learner course is
+    almost always being synced: a running sync counts as stuck only past STUCK_SYNC_SECONDS."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    latest = bm.SyncRun.objects.filter(course=course).exclude(status=bm.SyncRun.STATUS_RUNNING).order_by("-pk").first()
     return (
         latest is not None
         and latest.status == bm.SyncRun.STATUS_OK
-        and not bm.SyncRun.objects.filter(status=bm.SyncRun.STATUS_RUNNING).exists()
+        and not bm.SyncRun.objects.filter(
+            status=bm.SyncRun.STATUS_RUNNING, started_at__lt=timezone.now() - timedelta(seconds=STUCK_SYNC_SECONDS)
+        ).exists()
         and bm.LearnerProgress.objects.filter(course_badge__course=course).exists()
         and not bm.LearnerProgress.objects.filter(state=bm.LearnerProgress.ELIGIBLE).exists()
         and not bm.Delivery.objects.filter(kind=bm.Delivery.KIND_EMAIL).exclude(status=bm.Delivery.SENT).exists()
     )
 
 
-def _verify(args, bm, Count, course, smtp, base_url, recovery, last_fault_end, settle) -> int:
-    failures: list[str] = []
+def _verify(args, bm, Count, course, smtp, base_url, recovery, last_fault_end, settle, seen) -> int:
+    failures: list[str] = list(seen)
     progress = bm.LearnerProgress.objects.filter(course_badge__course=course)
     eligible = set(progress.filter(state__in=[bm.LearnerProgress.ISSUED, bm.LearnerProgress.ELIGIBLE]).values_list(
         "learner_id", flat=True))  # fmt: skip

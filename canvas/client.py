@@ -9,7 +9,9 @@ Canvas rules it follows (reference lti-canvas.md §B2-B3):
 - errors by Canvas's own shapes: 401 with WWW-Authenticate is a bad token, 401 "unauthorized" a
   missing permission, any other 403 a request Canvas refuses as asked (errors.py);
 - timeouts on every call; 5xx, timeouts and connection failures retried with exponential
-  backoff and jitter, a bounded number of times.
+  backoff and jitter, a bounded number of times; so is a 2xx answer whose body is not whole JSON
+  (cut short by a proxy or a dropped connection, or an HTML error page from a load balancer):
+  a page is never half-read.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from canvas.errors import (
     CanvasBadRequestError,
     CanvasConfigurationError,
     CanvasError,
+    CanvasIncompleteAnswerError,
     CanvasInvalidAssignmentsError,
     CanvasNotFoundError,
     CanvasPermissionError,
@@ -63,6 +66,10 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_THROTTLE_WAITS = 10
 # Pages fetched ahead of the caller: enough to keep fetching through a batch write to the database.
 PREFETCH_PAGES = 12
+# Why an answer could not be used although Canvas answered (CanvasIncompleteAnswerError).
+CUT_SHORT = "cut its answer short (the connection closed before the whole page arrived)"
+NOT_JSON = "sent an incomplete or malformed answer (not valid JSON)"
+INCOMPLETE_PROBLEMS = (CUT_SHORT, NOT_JSON)
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
 
 
@@ -214,7 +221,7 @@ class CanvasClient:
     # --- HTTP ----------------------------------------------------------------------------------
 
     def _get_json(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
-        return self._request(self.api_root + path, params).json()
+        return self._request(self.api_root + path, params)[1]
 
     def _paginate(self, path: str, params: list[tuple[str, str]] | None = None) -> Iterator[dict]:
         """Every item of a paginated list. Later pages are fetched while the caller works on earlier
@@ -251,8 +258,7 @@ class CanvasClient:
         url: str | None = self.api_root + path
         page_params: list[tuple[str, str]] | None = [*(params or []), ("per_page", str(PER_PAGE))]
         while url and not stop.is_set():
-            response = self._request(url, page_params)
-            body = response.json()
+            response, body = self._request(url, page_params)
             if isinstance(body, dict):
                 # A few Canvas list endpoints wrap the list; none we call today, but do not crash on one.
                 body = next((v for v in body.values() if isinstance(v, list)), [])
@@ -266,7 +272,8 @@ class CanvasClient:
             url = next_url
             page_params = None  # the next link already carries every parameter, bookmark included
 
-    def _request(self, url: str, params: list[tuple[str, str]] | None) -> requests.Response:
+    def _request(self, url: str, params: list[tuple[str, str]] | None) -> tuple[requests.Response, Any]:
+        """The 2xx answer and its parsed JSON body, after the retries and throttle waits."""
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         last_problem = ""
         attempts = self._max_retries + 1
@@ -284,9 +291,16 @@ class CanvasClient:
                 raise CanvasConfigurationError(
                     f"the Canvas API address of this platform is refused: {exc}", url=_path(url)
                 ) from exc
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:  # fmt: skip
                 self.http_seconds += time.perf_counter() - started
-                last_problem = "did not answer in time" if isinstance(exc, requests.Timeout) else "could not be reached"
+                last_problem = (
+                    "did not answer in time"
+                    if isinstance(exc, requests.Timeout)
+                    else "could not be reached"
+                    if isinstance(exc, requests.ConnectionError)
+                    else CUT_SHORT  # the connection closed before the announced length
+                )
                 logger.warning("canvas %s %s (attempt %d/%d)", _path(url), last_problem, attempt + 1, attempts)
                 self._backoff(attempt, attempts)
                 attempt += 1
@@ -295,7 +309,16 @@ class CanvasClient:
             self._pace(response)
             status = response.status_code
             if status < 300:
-                return response
+                try:
+                    return response, response.json()
+                except ValueError:
+                    # Not whole JSON: truncated on the way or a proxy's error page. Asking again is
+                    # what helps; never act on a partial page (it would read as the list's end).
+                    last_problem = NOT_JSON
+                    logger.warning("canvas %s: not valid JSON (attempt %d/%d)", _path(url), attempt + 1, attempts)
+                    self._backoff(attempt, attempts)
+                    attempt += 1
+                    continue
             if _is_throttled(response):
                 self.throttle_waits += 1
                 throttled += 1
@@ -315,9 +338,8 @@ class CanvasClient:
                 attempt += 1
                 continue
             raise _client_error(response, url)
-        raise CanvasUnavailableError(
-            f"Canvas {last_problem} after {attempts} attempts; the sync will try again later", url=_path(url)
-        )
+        error = CanvasIncompleteAnswerError if last_problem in INCOMPLETE_PROBLEMS else CanvasUnavailableError
+        raise error(f"Canvas {last_problem} after {attempts} attempts; the sync will try again later", url=_path(url))
 
     def _backoff(self, attempt: int, attempts: int, *, minimum: float = 0.0) -> None:
         if attempt + 1 >= attempts:

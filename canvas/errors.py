@@ -68,3 +68,10 @@ class CanvasUnavailableError(CanvasError):
     """Timeouts, connection failures or 5xx answers after every retry: Canvas is down or unreachable."""
 
     kind = "unavailable"
+
+
+class CanvasIncompleteAnswerError(CanvasUnavailableError):
+    """2xx answers whose body was cut short or was not JSON, after every retry (a proxy's or load
+    balancer's error page, a connection dropped mid-page): nothing was read from them."""
+
+    kind = "incomplete"

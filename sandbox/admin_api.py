@@ -234,7 +234,8 @@ def assignment_published(request, sandbox, admin, body, course_id: int, assignme
 
 @admin_json
 def faults(request, sandbox, admin, body):
-    """{"latency_ms", "error_rate", "bucket_size", "request_cost" (null: measured)}; omitted keys stay."""
+    """{"latency_ms", "error_rate", "malformed_rate", "truncated_rate", "bucket_size", "request_cost"
+    (null: measured)}; omitted keys stay."""
     services.faults_set(
         instance=sandbox,
         latency_ms=None if body.get("latency_ms") is None else _int(body["latency_ms"], "latency_ms"),
@@ -242,10 +243,14 @@ def faults(request, sandbox, admin, body):
         bucket_size=_number(body.get("bucket_size"), "the bucket size"),
         request_cost=_number(body.get("request_cost"), "the request cost"),
         clear_request_cost="request_cost" in body and body["request_cost"] is None,
+        malformed_rate=_number(body.get("malformed_rate"), "the malformed share"),
+        truncated_rate=_number(body.get("truncated_rate"), "the truncated share"),
     )
     return {
         "latency_ms": sandbox.latency_ms,
         "error_rate": sandbox.error_rate,
+        "malformed_rate": sandbox.malformed_rate,
+        "truncated_rate": sandbox.truncated_rate,
         "bucket_size": sandbox.throttle_bucket_size,
         "request_cost": sandbox.request_cost,
     }

@@ -241,11 +241,26 @@ def canvas_api(view):
         ApiToken.objects.filter(pk=token.pk).update(
             bucket_level=F("bucket_level") + (cost - sandbox.throttle_upfront_cost)
         )
+        if response.status_code == 200:
+            response = _body_fault(sandbox, response)
         response["X-Request-Cost"] = repr(round(cost, 6))
         response["X-Rate-Limit-Remaining"] = repr(round(max(0.0, sandbox.throttle_bucket_size - level - cost), 6))
         return response
 
     return wrapper
+
+
+# What a client sees when something between Canvas and it fails mid-answer: a load balancer's error
+# page sent as a 200, or a page cut short (a well-framed HTTP answer whose JSON stops half-way).
+MALFORMED_BODY = b"<!DOCTYPE html><html><body><h1>Canvas is temporarily unavailable</h1></body></html>"
+
+
+def _body_fault(sandbox: SandboxInstance, response: HttpResponse) -> HttpResponse:
+    if sandbox.malformed_rate and random.random() < sandbox.malformed_rate:
+        response.content = MALFORMED_BODY
+    elif sandbox.truncated_rate and random.random() < sandbox.truncated_rate:
+        response.content = response.content[: len(response.content) // 2]
+    return response
 
 
 # --- serializers ----------------------------------------------------------------------------------

@@ -64,6 +64,12 @@ class SandboxInstance(models.Model):
     # Injected faults for benchmarks and fault tests.
     latency_ms = models.PositiveIntegerField(default=0)
     error_rate = models.FloatField(default=0.0, help_text="Share of REST requests answered 503 (0-1)")
+    malformed_rate = models.FloatField(
+        default=0.0, help_text="Share of successful REST answers sent as a 200 whose body is not JSON (0-1)"
+    )
+    truncated_rate = models.FloatField(
+        default=0.0, help_text="Share of successful REST answers whose JSON body is cut in half (0-1)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -650,9 +650,18 @@ def faults_set(
     bucket_size: float | None = None,
     request_cost: float | None = None,
     clear_request_cost: bool = False,
+    malformed_rate: float | None = None,
+    truncated_rate: float | None = None,
 ) -> SandboxInstance:
-    """Injected REST latency, 5xx share and throttle bucket size (for benchmarks and fault tests)."""
+    """Injected REST latency, 5xx share, shares of malformed and truncated answers and throttle
+    bucket size (for benchmarks and fault tests)."""
     fields = []
+    for name, share in (("malformed_rate", malformed_rate), ("truncated_rate", truncated_rate)):
+        if share is not None:
+            if not math.isfinite(share) or not 0 <= share <= 1:
+                raise SandboxError("a share of answers is between 0 and 1")
+            setattr(instance, name, share)
+            fields.append(name)
     if latency_ms is not None:
         if not isinstance(latency_ms, int) or not 0 <= latency_ms <= 60_000:
             raise SandboxError("latency must be 0-60000 ms")

@@ -480,6 +480,10 @@ INSTRUCTOR_SYNC_ERRORS = {
     "not_found": gettext_lazy(
         "Canvas could not find this course: it may have been deleted, or the token belongs to another Canvas."
     ),
+    "incomplete": gettext_lazy(
+        "Canvas sent incomplete answers (pages cut short or not readable). Nothing was read from them; "
+        "the tool will try again at the next sync."
+    ),
 }
 
 

@@ -297,6 +297,31 @@ def course_sync_dequeued(*, course_id: int) -> None:
     cache.delete(_queued_key(course_id))
 
 
+def syncs_interrupted_recover() -> int:
+    """Reconciler: a sync whose worker died (kill -9, a lost node, a cut database connection) leaves
+    its run "running" (the dashboard says "syncing") and its course unsynced until the next periodic
+    sync, BADGING_SYNC_INTERVAL_MINUTES later. Once the course lock's lease has run out nobody is
+    syncing that course: the run is marked interrupted (the dashboard says so) and synced again now.
+    Returns how many syncs were started again."""
+    now = timezone.now()
+    runs = SyncRun.objects.filter(
+        # A run is created under its course lock: once the lock is gone its holder is dead (or the
+        # cache was flushed, when a new sync would also take over: see _course_sync_locked).
+        status=SyncRun.STATUS_RUNNING,
+        started_at__lt=now - timedelta(seconds=LOCK_LEASE_SECONDS),
+    ).values_list("pk", "course_id")
+    restarted = 0
+    for pk, course_id in runs:
+        if cache.get(_lock_key(course_id)) is not None:
+            continue  # its holder is alive: it renews the lease every LOCK_RENEW_SECONDS
+        if SyncRun.objects.filter(pk=pk, status=SyncRun.STATUS_RUNNING).update(
+            status=SyncRun.STATUS_FAILED, finished_at=now, error=INTERRUPTED
+        ):
+            _sync_task_send(course_id=course_id, trigger="interrupted")
+            restarted += 1
+    return restarted
+
+
 def course_sync_request_if_stale(*, course_id: int) -> bool:
     """For page views: enqueue a background sync when the course's data is older than
     BADGING_STALE_AFTER_MINUTES (or was never synced). Never calls Canvas itself."""

@@ -13,6 +13,7 @@ from canvas import (
     CanvasClient,
     CanvasConfigurationError,
     CanvasError,
+    CanvasIncompleteAnswerError,
     CanvasNotFoundError,
     CanvasPermissionError,
     CanvasThrottledError,
@@ -138,6 +139,32 @@ def test_outage_after_bounded_retries_is_unavailable_error():
         client.get_course("7")
     assert client.request_count == 3
     assert len(sleeps) == 2  # no pointless wait after the last attempt
+
+
+@responses.activate
+def test_a_page_that_is_not_whole_json_is_asked_again_never_read_as_the_end_of_the_list():
+    """A 200 whose body is cut short or is a proxy's HTML page (chaos run: truncated pages, malformed
+    JSON) is retried like a 5xx; before, the JSON error escaped the client and the sync failed as an
+    unexpected error. A connection closed before the announced Content-Length is retried too."""
+    url = f"{API}/courses/7/enrollments"
+    responses.get(url, body='[{"id": 1, "user_id": 42, "type": "StudentEn', content_type="application/json")
+    responses.get(url, body="<html><body>502 Bad Gateway</body></html>", content_type="application/json")
+    responses.get(url, body=requests.exceptions.ChunkedEncodingError("IncompleteRead(10 bytes read, 90 more)"))
+    responses.get(url, json=[{"id": 1, "user_id": 42, "type": "StudentEnrollment", "user": {"id": 42}}])
+    client, sleeps = make_client(max_retries=3)
+    assert [e.id for e in client.list_enrollments("7")] == ["1"]
+    assert client.request_count == 4 and len(sleeps) == 3
+
+
+@responses.activate
+def test_answers_still_not_json_after_every_retry_are_an_incomplete_answer_error():
+    responses.get(f"{API}/courses/7", body='{"id": 7, "na', content_type="application/json")
+    client, _ = make_client(max_retries=2)
+    with pytest.raises(CanvasIncompleteAnswerError, match=r"not valid JSON.*3 attempts") as caught:
+        client.get_course("7")
+    assert caught.value.kind == "incomplete"
+    assert isinstance(caught.value, CanvasUnavailableError)  # a transient outage to every caller
+    assert client.request_count == 3
 
 
 @responses.activate

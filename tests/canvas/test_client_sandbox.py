@@ -3,7 +3,13 @@ the sandbox's throttle headers and injected faults."""
 
 import pytest
 
-from canvas import CanvasAuthError, CanvasClient, CanvasThrottledError, CanvasUnavailableError
+from canvas import (
+    CanvasAuthError,
+    CanvasClient,
+    CanvasIncompleteAnswerError,
+    CanvasThrottledError,
+    CanvasUnavailableError,
+)
 from lti.models import Platform
 from sandbox.models import SandboxInstance
 from sandbox.seed import sandbox_seed
@@ -52,6 +58,39 @@ def test_revoked_token_and_outage(seeded):
     with pytest.raises(CanvasUnavailableError, match="server error"):
         client.get_course(str(result.course.id))
     assert client.request_count == 3
+
+
+def test_malformed_and_truncated_answers_are_retried_then_named_and_shown_to_instructors(seeded):
+    """The sandbox's malformed (a 200 with an HTML page) and truncated (JSON cut in half) answers, over
+    real HTTP: the client retries them, then raises CanvasIncompleteAnswerError; a sync that meets
+    them fails with that kind, and the instructor dashboard says why in plain words."""
+    from badging.models import SyncRun
+    from badging.selectors.dashboard import sync_status
+    from badging.services.sync import course_sync
+    from lti.models import Course
+
+    result, platform = seeded
+    instance = SandboxInstance.objects.get(slug="clienttest")
+    course_id = str(result.course.id)
+    for fault in ({"malformed_rate": 1.0}, {"truncated_rate": 1.0}):
+        faults_set(instance=instance, malformed_rate=0.0, truncated_rate=0.0)
+        faults_set(instance=instance, **fault)
+        client = CanvasClient(platform, max_retries=1, sleep=lambda s: None)
+        with pytest.raises(CanvasIncompleteAnswerError, match="not valid JSON"):
+            client.get_course(course_id)
+        assert client.request_count == 2
+
+    course = Course.objects.get(platform=platform, canvas_course_id=course_id)
+    run = course_sync(course_id=course.pk, trigger="test", full=True, client=CanvasClient(
+        platform, max_retries=1, sleep=lambda s: None))  # fmt: skip
+    assert run.status == SyncRun.STATUS_FAILED and run.stats["error_kind"] == "incomplete"
+    assert sync_status(course=course).error_plain.startswith("Canvas sent incomplete answers")
+
+    faults_set(instance=instance, truncated_rate=0.0)
+    run = course_sync(course_id=course.pk, trigger="test", full=True)
+    assert run.status == SyncRun.STATUS_OK
+    status = sync_status(course=course)
+    assert not status.failed and status.error_plain == ""  # the reason clears with the next good sync
 
 
 def test_sandbox_throttle_is_recognised_and_low_remaining_slows_down(seeded):

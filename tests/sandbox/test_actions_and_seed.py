@@ -121,15 +121,20 @@ def test_admin_api_adds_an_assessment_and_sets_faults(client, seeded, api):
     names = [a["name"] for a in groups[0]["assignments"]]
     assert names[-1] == "Assessment 3: Ethics & <privacy>"
     assert groups[0]["assignments"][-1]["points_possible"] == 8.0
-    faults = _admin_post(client, seeded, "faults", {"latency_ms": 5, "error_rate": 0.25, "bucket_size": 300})
+    faults = _admin_post(
+        client, seeded, "faults", {"latency_ms": 5, "error_rate": 0.25, "bucket_size": 300, "truncated_rate": 0.5}
+    )
     assert faults.json() == {
         "ok": True,
         "latency_ms": 5,
         "error_rate": 0.25,
+        "malformed_rate": 0.0,
+        "truncated_rate": 0.5,
         "bucket_size": 300.0,
         "request_cost": None,
     }
     assert _admin_post(client, seeded, "faults", {"error_rate": 2}).status_code == 400
+    assert _admin_post(client, seeded, "faults", {"malformed_rate": 1.5}).status_code == 400
     assert _admin_post(client, seeded, "keys/rotate", {}).json()["kid"]
 
 
