@@ -91,12 +91,80 @@ def _machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+# (label, module, function): timed in-process by --breakdown; inclusive, so nested stages are indented.
+STAGES = [
+    ("issue batch (all of issuing)", "badging.services.issuance", "awards_issue_batch"),
+    ("  lease learners", "badging.services.issuance", "_claim"),
+    ("  read emails from Canvas", "badging.services.issuance", "_emails_read"),
+    ("  OB 3.0 document", "badging.openbadges.ob3", "credential_document"),
+    ("  Data Integrity proof (eddsa-rdfc-2022)", "badging.openbadges.ob3", "data_integrity_sign"),
+    ("    RDFC-1.0 canonicalisation", "badging.openbadges.jsonld", "canonize"),
+    ("  VC-JWT (RS256)", "badging.openbadges.ob3", "credential_jwt"),
+    ("  OB 2.0 assertion", "badging.openbadges.ob2", "assertion_document"),
+    ("  baking PNG", "badging.openbadges.baking", "bake_png"),
+    ("  store rows (awards, images, deliveries)", "badging.services.issuance", "_store"),
+    ("send emails (all of sending)", "badging.services.notifications", "deliveries_send"),
+    ("  lease emails", "badging.services.notifications", "_email_lease"),
+    ("  render email (templates, MIME)", "badging.services.notifications", "award_email_message"),
+    ("  SMTP", "django.core.mail.backends.smtp", "EmailBackend.send_messages"),
+]
+
+
+def _breakdown(progress_ids: list[int]) -> None:
+    """Wall time per stage for issuing then emailing these learners in this process (no profiler)."""
+    import functools
+    import importlib
+
+    totals: dict[str, float] = dict.fromkeys((label for label, *_ in STAGES), 0.0)
+    undo = []
+    for label, module_name, name in STAGES:
+        owner = importlib.import_module(module_name)
+        attribute = name
+        if "." in name:
+            class_name, attribute = name.split(".")
+            owner = getattr(owner, class_name)
+        original = getattr(owner, attribute)
+
+        def timed(*args, __original=original, __label=label, **kwargs):
+            began = time.perf_counter()
+            try:
+                return __original(*args, **kwargs)
+            finally:
+                totals[__label] += time.perf_counter() - began
+
+        setattr(owner, attribute, functools.wraps(original)(timed))
+        undo.append((owner, attribute, original))
+    from badging import models as bm
+    from badging.services import issuance, notifications
+
+    try:
+        began = time.perf_counter()
+        issued = []
+        for start in range(0, len(progress_ids), issuance.BATCH_SIZE):
+            batch = issuance.awards_issue_batch(progress_ids=progress_ids[start : start + issuance.BATCH_SIZE])
+            delivery_ids = list(bm.Delivery.objects.filter(award__in=batch).values_list("pk", flat=True))
+            notifications.deliveries_send(delivery_ids=delivery_ids)
+            issued += batch
+        took = time.perf_counter() - began
+    finally:
+        for owner, attribute, original in undo:
+            setattr(owner, attribute, original)
+    count = max(len(issued), 1)
+    print(f"breakdown: {len(issued)} awards issued and emailed in this process, in batches; wall ms per award:")
+    for label, *_ in STAGES:
+        print(f"  {label:<48} {totals[label] * 1000 / count:6.2f}")
+    print(f"  {'total':<48} {took * 1000 / count:6.2f}", flush=True)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench issue")
     parser.add_argument("--awards", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--profile", type=int, default=0, help="also profile N issues in this process")
+    parser.add_argument("--profile", type=int, default=0, help="also profile N issues in this process (cProfile)")
+    parser.add_argument(
+        "--breakdown", type=int, default=0, help="also time each stage of N issues in this process (ms per award)"
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sfb_issue_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     args = parser.parse_args(argv)
@@ -162,7 +230,7 @@ def main(argv: list[str]) -> int:
             )
         issuance.issuer_keys_current(issuer=issuer)
 
-        total = args.awards + args.profile
+        total = args.awards + args.profile + args.breakdown
         people = lm.Person.objects.bulk_create(
             [
                 lm.Person(platform=platform, canvas_user_id=str(10_000 + i), name=f"Learner {i}",
@@ -181,9 +249,14 @@ def main(argv: list[str]) -> int:
             batch_size=1000,
         )  # fmt: skip
 
+        if args.breakdown:
+            ids = [p.pk for p in progress[args.awards + args.profile :]]
+            _breakdown(ids)
+            smtp.messages.clear()
+
         if args.profile:
             # Where the time goes: the same service, in this process, email to the sink.
-            ids = [p.pk for p in progress[args.awards :]]
+            ids = [p.pk for p in progress[args.awards : args.awards + args.profile]]
             profiler = cProfile.Profile()
             started = time.perf_counter()
             profiler.enable()
@@ -267,7 +340,11 @@ def main(argv: list[str]) -> int:
             f"running); {os.cpu_count()} cores"
         )
         print(f"throughput: {rate:.1f} awards/s (target {TARGET_PER_SECOND:.0f}/s); duplicate awards: {duplicates}")
-        ok = duplicates == 0 and emails == args.awards == unique_recipients and awards == args.awards + args.profile
+        ok = (
+            duplicates == 0
+            and emails == args.awards == unique_recipients
+            and awards == args.awards + args.profile + args.breakdown
+        )
         if not ok:
             print("FAILED: duplicates or missing/extra emails")
             return 1

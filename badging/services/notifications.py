@@ -15,6 +15,7 @@ they never touch the award itself.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -23,9 +24,11 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 
 from badging.models import Award, Delivery
+from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors.awards import award_links
 from badging.services.issuance import LeaseRenewer, lease_length, retry_delay
@@ -69,21 +72,100 @@ def award_email_message(*, award: Award, links: PublicLinks, connection=None) ->
         return _award_email_message(award=award, links=links, connection=connection)
 
 
-def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
-    context = {
+def _email_context(award: Award, links: PublicLinks, award_link_map: dict) -> dict:
+    return {
         "award": award,
         "badge": award.badge_class,
         "issuer": award.badge_class.issuer,
         "learner": award.learner,
         "course": award.course_badge.course,
-        "links": award_links(award, links=links),
+        "links": award_link_map,
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
         "learner_page_url": learner_page_url(course=award.course_badge.course),
     }
+
+
+EMAIL_TEMPLATES = ("email/award_issued.txt", "email/award_issued.html")
+# Every email of one badge class, course, issue time and language is the same text around a few
+# per-award values (the recipient, the learner's name, the award's links). Rendering the two
+# templates costs more than the rest of sending, so they are rendered once per such "frame" with
+# markers in place of those values, and each email fills its values in (escaped in the HTML part,
+# as autoescaping would). A frame is checked once against a full render, and never used if they
+# differ (a template that transforms a per-award value with a filter).
+_MARK = re.compile("\ue000(\\d+)\ue001")
+_frames: dict[tuple, tuple[str, str] | None] = {}
+
+
+def _mark(index: int) -> str:
+    return f"\ue000{index}\ue001"
+
+
+def _per_award_values(award: Award, link_map: dict) -> list[str]:
+    return [award.recipient_email, award.learner.name] + [link["url"] for link in link_map.values()]
+
+
+class _Marked:
+    """Stands in for the award or learner while a frame is rendered: per-award fields are markers."""
+
+    def __init__(self, real, **marked):
+        self._real, self._marked = real, marked
+
+    def __getattr__(self, name):
+        return self._marked[name] if name in self._marked else getattr(self._real, name)
+
+
+def _frame_key(award: Award, links: PublicLinks) -> tuple:
+    badge, course = award.badge_class, award.course_badge.course
+    issuer = badge.issuer
+    return (
+        translation.get_language(),
+        links.base,
+        badge.pk,
+        badge.updated_at,
+        issuer.pk,
+        issuer.updated_at,
+        course.pk,
+        course.updated_at,
+        course.platform.api_base_url,
+        award.issued_on,
+        award.expires,
+        bool(award.learner.name),
+        ob2.is_svg(badge.image_content_type),
+    )
+
+
+def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
+    """(plain text, HTML) of the award email, from its frame when there is a good one."""
+    link_map = award_links(award, links=links)
+    values = _per_award_values(award, link_map)
+    key = _frame_key(award, links)
+    frame = _frames.get(key, False)
+    if frame is None or any("\ue000" in value for value in values):
+        return tuple(render_to_string(name, _email_context(award, links, link_map)) for name in EMAIL_TEMPLATES)
+    full = None
+    if frame is False:
+        marked_links = {k: {**link, "url": _mark(2 + i)} for i, (k, link) in enumerate(link_map.items())}
+        learner = _Marked(award.learner, name=_mark(1) if award.learner.name else "")
+        context = _email_context(award, links, marked_links)
+        context["award"], context["learner"] = _Marked(award, recipient_email=_mark(0), learner=learner), learner
+        frame = tuple(render_to_string(name, context) for name in EMAIL_TEMPLATES)
+        full = tuple(render_to_string(name, _email_context(award, links, link_map)) for name in EMAIL_TEMPLATES)
+        if len(_frames) > 256:
+            _frames.clear()
+    text = _MARK.sub(lambda m: values[int(m.group(1))], frame[0])
+    html = _MARK.sub(lambda m: str(conditional_escape(values[int(m.group(1))])), frame[1])
+    if full is not None:
+        _frames[key] = frame if (text, html) == full else None
+        return full
+    return text, html
+
+
+def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     subject = _("You earned the “%(badge)s” badge") % {"badge": award.badge_class.name}
+    text, html = _email_bodies(award, links)
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string("email/award_issued.txt", context),
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[award.recipient_email],
         # Learners answer award emails with questions: send them to the issuer's contact, not a no-reply box.
@@ -91,7 +173,7 @@ def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -
         connection=connection,
         headers={"X-Badge-Award": award.public_id, "Content-Language": translation.get_language()},
     )
-    message.attach_alternative(render_to_string("email/award_issued.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     return message
 
 
@@ -150,10 +232,23 @@ def _email_lease(delivery: Delivery, now) -> bool:
 RECIPIENT_REMOVED = "Not sent: the learner's personal data was removed on request (learner_forget)."
 
 
-def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
+def _mark_sent(delivery_ids: list[int], now) -> None:
+    if delivery_ids:
+        Delivery.objects.filter(pk__in=delivery_ids).exclude(status=Delivery.SENT).update(
+            status=Delivery.SENT, sent_at=now, last_error="", next_attempt_at=None, updated_at=now
+        )
+
+
+def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[int] | None = None) -> Delivery:
     """One delivery attempt. The claim (row lock + "not sent yet" check + marking it sent) is a
     single UPDATE in the transaction that surrounds the send: a concurrent duplicate waits on the
-    row lock and then finds it sent; a failed send rolls the claim back."""
+    row lock and then finds it sent; a failed send rolls the claim back.
+
+    `accepted`: emails the mail server took whose "sent" is not committed yet. It is committed
+    together with this email's lease (one commit per email instead of two), and an email accepted
+    here is added to it; the caller commits what is left at the end (_mark_sent). An email
+    accepted but not yet marked is still under its lease: a worker dying then counts it as an
+    unconfirmed send, as it would between the server's answer and the commit."""
     from badging.services import canvas_credentials
 
     now = timezone.now()
@@ -166,13 +261,19 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks) -> Delivery:
         return delivery
     try:
         if delivery.kind == Delivery.KIND_EMAIL:
-            if not _email_lease(delivery, now):
+            with transaction.atomic():
+                _mark_sent(accepted or [], now)
+                leased = _email_lease(delivery, now)
+            if accepted:
+                accepted.clear()
+            if not leased:
                 delivery.refresh_from_db(fields=["status", "next_attempt_at", "attempts", "last_error"])
                 return delivery
             _send_email(delivery, connection, links)
-            Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.SENT).update(
-                status=Delivery.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None, updated_at=now
-            )
+            if accepted is None:
+                _mark_sent([delivery.pk], timezone.now())
+            else:
+                accepted.append(delivery.pk)
             delivery.status, delivery.sent_at, delivery.last_error = Delivery.SENT, now, ""
             delivery.next_attempt_at = None
             delivery.attempts += 1
@@ -272,9 +373,10 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     renewer.start_unless_in_transaction()
     connection = get_connection(fail_silently=False)
     results = []
+    accepted: list[int] = []
     try:
         for delivery in rows:
-            results.append(_attempt(delivery, connection, links))
+            results.append(_attempt(delivery, connection, links, accepted))
             unfinished.discard(delivery.pk)
             if delivery.status == Delivery.FAILED and delivery.kind == Delivery.KIND_EMAIL:
                 # A refused connection may be half-open: start afresh for the next message.
@@ -282,4 +384,5 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     finally:
         renewer.done.set()
         connection.close()
+        _mark_sent(accepted, timezone.now())
     return results
