@@ -20,8 +20,9 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
@@ -208,25 +209,39 @@ def _email_lease_length():
     return max(lease_length(), timedelta(seconds=3 * (settings.EMAIL_TIMEOUT or 20)))
 
 
-def _email_lease(delivery: Delivery, now) -> bool:
+def _email_lease(delivery: Delivery, now, accepted: list[int] | None = None) -> bool:
     """Lease the delivery for one send and commit the lease before any byte goes to the mail
     server. False when it is sent already or another worker holds a live lease on it. Taking over
-    an expired lease (a worker died mid-send) counts one unconfirmed send."""
-    leased = (
-        Delivery.objects.filter(pk=delivery.pk)
-        .exclude(status=Delivery.SENT)
-        .exclude(Q(status=Delivery.SENDING) & Q(next_attempt_at__gt=now))
-        .update(
-            unconfirmed_sends=F("unconfirmed_sends")
-            + Case(When(status=Delivery.SENDING, then=Value(1)), default=Value(0)),
-            status=Delivery.SENDING,
-            send_started_at=now,
-            attempts=F("attempts") + 1,
-            next_attempt_at=now + _email_lease_length(),
-            updated_at=now,
+    an expired lease (a worker died mid-send) counts one unconfirmed send.
+
+    The emails in `accepted` (taken by the mail server, "sent" not committed yet) are marked sent
+    in the same statement: one commit per email rather than two. One SQL statement, not the ORM:
+    this runs once per email and the ORM's query building cost more than the database's work."""
+    table, pk = Delivery._meta.db_table, Delivery._meta.pk.column
+    sql = f"""
+        WITH sent AS (
+            UPDATE {table} SET status = %(sent)s, sent_at = %(now)s, last_error = '', next_attempt_at = NULL,
+                updated_at = %(now)s
+            WHERE {pk} = ANY(%(accepted)s) AND status <> %(sent)s
         )
-    )
-    return bool(leased)
+        UPDATE {table} SET
+            unconfirmed_sends = unconfirmed_sends + CASE WHEN status = %(sending)s THEN 1 ELSE 0 END,
+            status = %(sending)s, send_started_at = %(now)s, attempts = attempts + 1, next_attempt_at = %(until)s,
+            updated_at = %(now)s
+        WHERE {pk} = %(id)s AND status <> %(sent)s
+            AND NOT (status = %(sending)s AND next_attempt_at IS NOT NULL AND next_attempt_at > %(now)s)
+    """  # noqa: S608 (table and column names from the model, values as parameters)
+    params = {
+        "sent": Delivery.SENT,
+        "sending": Delivery.SENDING,
+        "now": now,
+        "until": now + _email_lease_length(),
+        "accepted": list(accepted or []),
+        "id": delivery.pk,
+    }
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
 
 
 RECIPIENT_REMOVED = "Not sent: the learner's personal data was removed on request (learner_forget)."
@@ -261,9 +276,7 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[
         return delivery
     try:
         if delivery.kind == Delivery.KIND_EMAIL:
-            with transaction.atomic():
-                _mark_sent(accepted or [], now)
-                leased = _email_lease(delivery, now)
+            leased = _email_lease(delivery, now, accepted)
             if accepted:
                 accepted.clear()
             if not leased:
