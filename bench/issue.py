@@ -415,6 +415,7 @@ def main(argv: list[str]) -> int:
             print(f"profile: {len(issued)} awards in one process: {took * 1000 / max(len(issued), 1):.1f} ms/award")
             stats = pstats.Stats(profiler)
             stats.sort_stats("cumulative").print_stats(28)
+            stats.sort_stats("tottime").print_stats(25)
         in_sink_before = smtp.count.value
 
         print(f"starting {args.workers} worker processes…", flush=True)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from email.utils import formatdate, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.utils import DNS_NAME
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
@@ -164,7 +167,8 @@ def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
 def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     subject = _("You earned the “%(badge)s” badge") % {"badge": award.badge_class.name}
     text, html = _email_bodies(award, links)
-    message = EmailMultiAlternatives(
+    framed = isinstance(connection, SMTPBackend)
+    message = (_FramedEmail if framed else EmailMultiAlternatives)(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -172,10 +176,125 @@ def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -
         # Learners answer award emails with questions: send them to the issuer's contact, not a no-reply box.
         reply_to=[award.badge_class.issuer.email] if award.badge_class.issuer.email else None,
         connection=connection,
-        headers={"X-Badge-Award": award.public_id, "Content-Language": translation.get_language()},
+        # Date and Message-ID as Django would add them, set here so that a frame can carry them.
+        headers={
+            "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
+            "Message-ID": make_msgid(domain=DNS_NAME),
+            "X-Badge-Award": award.public_id,
+            "Content-Language": translation.get_language(),
+        },
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# Building the MIME message (headers encoded and folded, parts generated) costs as much as the
+# templates did, and it is the same for every email of a subject, sender and language apart from
+# the recipient, Date, Message-ID, award id and the two bodies. So the SMTP bytes are generated
+# once per such frame with placeholders, split there, and joined with each email's values; a
+# frame is checked once against the full generation, and an email its frame cannot carry exactly
+# (a non-plain address, a body the full path would encode differently) is generated in full.
+_FRAME_VALUES = ("To", "Date", "Message-ID", "X-Badge-Award", "text", "html")
+_PLACEHOLDER = "\ue000frame-{}\ue001"  # non-ASCII, as real bodies are: the same 8bit transfer encoding
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$")
+_PLAIN_HEADER = re.compile(r"^[\x21-\x7e]+( [\x21-\x7e]+)*$")
+_mime_frames: dict[tuple, list[bytes] | None] = {}
+
+
+class _FramedBytes:
+    """The part of a MIME message the SMTP backend uses (as_bytes), for bytes joined from a frame."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
+        return self.data if linesep == "\r\n" else self.data.replace(b"\r\n", linesep.encode())
+
+
+class _FramedEmail(EmailMultiAlternatives):
+    def message(self):
+        values = self._frame_values()
+        key = (self.subject, self.from_email, tuple(self.reply_to), self.extra_headers.get("Content-Language"))
+        frame = _mime_frames.get(key, False)
+        if values is None or frame is None:
+            return super().message()
+        if frame is False:
+            frame = self._frame_build(key, values)
+            if frame is None:
+                return super().message()
+        return _FramedBytes(self._frame_fill(frame, values))
+
+    def _frame_values(self) -> list[bytes] | None:
+        """The per-email values as they appear in the SMTP bytes, or None if a frame cannot carry them."""
+        html = [content for content, mimetype in self.alternatives if mimetype == "text/html"]
+        if (
+            len(self.alternatives) != 1
+            or len(html) != 1
+            or self.attachments
+            or self.cc
+            or self.bcc
+            or len(self.to) != 1
+        ):
+            return None
+        to, headers = self.to[0], self.extra_headers
+        if not _PLAIN_ADDRESS.match(to) or not all(_PLAIN_HEADER.match(headers.get(n, "")) for n in _FRAME_VALUES[1:4]):
+            return None
+        bodies = []
+        for body in (self.body, html[0]):
+            lines = body.split("\n")
+            # The full path: 8bit for a non-ASCII body, quoted-printable for one with a line over 998 bytes.
+            if body.isascii() or "\r" in body or any(len(line.encode()) > 998 for line in lines):
+                return None
+            bodies.append("\r\n".join(lines).encode())
+        return [to.encode(), *(headers[n].encode() for n in _FRAME_VALUES[1:4]), *bodies]
+
+    def _frame_fill(self, frame: list[bytes], values: list[bytes]) -> bytes:
+        parts = [frame[0]]
+        for value, rest in zip(values, frame[1:], strict=True):
+            parts += [value, rest]
+        return b"".join(parts)
+
+    def _frame_build(self, key: tuple, values: list[bytes]) -> list[bytes] | None:
+        placeholders = [_PLACEHOLDER.format(i) for i in range(len(_FRAME_VALUES))]
+        template = EmailMultiAlternatives(
+            subject=self.subject,
+            body=placeholders[4],
+            from_email=self.from_email,
+            to=[f"frame-{0}@frame.invalid"],
+            reply_to=self.reply_to,
+            headers={
+                **self.extra_headers,
+                "Date": "frame-1",
+                "Message-ID": "frame-2",
+                "X-Badge-Award": "frame-3",
+            },
+        )
+        template.attach_alternative(placeholders[5], "text/html")
+        mime = template.message()
+        boundary = mime.get_boundary() or f"===============frame{abs(hash(key))}=="
+        mime.set_boundary(boundary)
+        data = mime.as_bytes(linesep="\r\n")
+        tokens = [b"frame-0@frame.invalid", b"frame-1", b"frame-2", b"frame-3"] + [p.encode() for p in placeholders[4:]]
+        pieces, rest = [], data
+        for token in tokens:
+            if rest.count(token) != 1:
+                _mime_frames[key] = None
+                return None
+            head, rest = rest.split(token)
+            pieces.append(head)
+        frame = [*pieces, rest]
+        # Checked once against Django's own generation of this email (same boundary).
+        real = super().message()
+        real.set_boundary(boundary)
+        if any(boundary.encode() in value for value in values) or (
+            self._frame_fill(frame, values) != real.as_bytes(linesep="\r\n")
+        ):
+            _mime_frames[key] = None
+            return None
+        if len(_mime_frames) > 256:
+            _mime_frames.clear()
+        _mime_frames[key] = frame
+        return frame
 
 
 class UnconfirmedSend(DeliveryFailure):
