@@ -243,7 +243,10 @@ class _FramedEmail(EmailMultiAlternatives):
         for body in (self.body, html[0]):
             lines = body.split("\n")
             # The full path: 8bit for a non-ASCII body, quoted-printable for one with a line over 998 bytes.
-            if body.isascii() or "\r" in body or any(len(line.encode()) > 998 for line in lines):
+            if body.isascii() or "\r" in body:
+                return None
+            # A line is at most 4 bytes a character: only a long one needs counting its bytes.
+            if max(map(len, lines)) > 998 // 4 and any(len(line.encode()) > 998 for line in lines):
                 return None
             bodies.append("\r\n".join(lines).encode())
         return [to.encode(), *(headers[n].encode() for n in _FRAME_VALUES[1:4]), *bodies]
