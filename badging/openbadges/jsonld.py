@@ -283,7 +283,11 @@ class _QuadTemplate:
         lines = _VALUE.sub(lambda m: rendered[int(m.group(1))], self.text).split("\n")
         hashed = []
         for marker, indexes in self.blank_lines:
-            mentions = {_BLANK.sub(lambda m, k=marker: "_:a" if m.group(0) == k else "_:z", lines[i]) for i in indexes}
+
+            def reference(m: re.Match, marker: str = marker) -> str:
+                return "_:a" if m.group(0) == marker else "_:z"
+
+            mentions = {_BLANK.sub(reference, lines[i]) for i in indexes}
             digest = hashlib.sha256("".join(sorted(f"{line} .\n" for line in mentions)).encode("utf-8")).hexdigest()
             hashed.append((digest, marker))
         hashed.sort()

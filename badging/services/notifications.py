@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Iterable
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -138,22 +139,27 @@ def _frame_key(award: Award, links: PublicLinks) -> tuple:
     )
 
 
+def _render(context: dict) -> tuple[str, str]:
+    text, html = (str(render_to_string(name, context)) for name in EMAIL_TEMPLATES)
+    return text, html
+
+
 def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
     """(plain text, HTML) of the award email, from its frame when there is a good one."""
     link_map = award_links(award, links=links)
     values = _per_award_values(award, link_map)
     key = _frame_key(award, links)
-    frame = _frames.get(key, False)
-    if frame is None or any("\ue000" in value for value in values):
-        return tuple(render_to_string(name, _email_context(award, links, link_map)) for name in EMAIL_TEMPLATES)
+    if (key in _frames and _frames[key] is None) or any("\ue000" in value for value in values):
+        return _render(_email_context(award, links, link_map))
     full = None
-    if frame is False:
+    frame = _frames.get(key)
+    if frame is None:
         marked_links = {k: {**link, "url": _mark(2 + i)} for i, (k, link) in enumerate(link_map.items())}
         learner = _Marked(award.learner, name=_mark(1) if award.learner.name else "")
         context = _email_context(award, links, marked_links)
         context["award"], context["learner"] = _Marked(award, recipient_email=_mark(0), learner=learner), learner
-        frame = tuple(render_to_string(name, context) for name in EMAIL_TEMPLATES)
-        full = tuple(render_to_string(name, _email_context(award, links, link_map)) for name in EMAIL_TEMPLATES)
+        frame = _render(context)
+        full = _render(_email_context(award, links, link_map))
         if len(_frames) > 256:
             _frames.clear()
     text = _MARK.sub(lambda m: values[int(m.group(1))], frame[0])
@@ -226,7 +232,7 @@ class _FramedEmail(EmailMultiAlternatives):
 
     def _frame_values(self) -> list[bytes] | None:
         """The per-email values as they appear in the SMTP bytes, or None if a frame cannot carry them."""
-        html = [content for content, mimetype in self.alternatives if mimetype == "text/html"]
+        html = [str(content) for content, mimetype in self.alternatives if mimetype == "text/html"]
         if (
             len(self.alternatives) != 1
             or len(html) != 1
@@ -240,7 +246,7 @@ class _FramedEmail(EmailMultiAlternatives):
         if not _PLAIN_ADDRESS.match(to) or not all(_PLAIN_HEADER.match(headers.get(n, "")) for n in _FRAME_VALUES[1:4]):
             return None
         bodies = []
-        for body in (self.body, html[0]):
+        for body in (str(self.body), html[0]):
             lines = body.split("\n")
             # The full path: 8bit for a non-ASCII body, quoted-printable for one with a line over 998 bytes.
             if body.isascii() or "\r" in body:
@@ -273,7 +279,7 @@ class _FramedEmail(EmailMultiAlternatives):
             },
         )
         template.attach_alternative(placeholders[5], "text/html")
-        mime = template.message()
+        mime: Any = template.message()
         boundary = mime.get_boundary() or f"===============frame{abs(hash(key))}=="
         mime.set_boundary(boundary)
         data = mime.as_bytes(linesep="\r\n")
@@ -287,7 +293,7 @@ class _FramedEmail(EmailMultiAlternatives):
             pieces.append(head)
         frame = [*pieces, rest]
         # Checked once against Django's own generation of this email (same boundary).
-        real = super().message()
+        real: Any = super().message()
         real.set_boundary(boundary)
         if any(boundary.encode() in value for value in values) or (
             self._frame_fill(frame, values) != real.as_bytes(linesep="\r\n")
