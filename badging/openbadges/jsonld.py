@@ -202,7 +202,7 @@ def canonize(document: dict) -> str:
         shape = _shapes.setdefault(key, built)
     if shape.broken or any(not _ABSOLUTE_IRI.match(values[i][1]) for i in shape.id_slots):
         return canonize_full(document)
-    if shape.verified and shape.quads is not None and not shape.quads.broken:
+    if shape.verified and shape.quads is not None and shape.quads.checked and not shape.quads.broken:
         fast = shape.quads.canonize([value for _path, value in values])
         if fast is not None:
             return fast
@@ -216,9 +216,12 @@ def canonize(document: dict) -> str:
         shape.verified = True
     if shape.quads is None:
         shape.quads = _QuadTemplate.build(shape)
-        # Checked once against the full path: any difference and this shape never uses it.
+    if not shape.quads.checked and not shape.quads.broken:
+        # Checked once against the path above: any difference and this shape never uses it (a
+        # document only N-degree hashing can label checks nothing; the next one will).
         fast = shape.quads.canonize([value for _path, value in values])
-        shape.quads.broken = fast != result
+        if fast is not None:
+            shape.quads.checked, shape.quads.broken = True, fast != result
     return result
 
 
@@ -243,6 +246,7 @@ class _QuadTemplate:
     text: str  # one quad a line, "\x01N\x01" for value N (inside quotes for a literal), "\x02K\x02" for blank node K
     id_slots: frozenset
     blank_lines: list  # (blank node marker, indexes of the lines that mention it)
+    checked: bool = False
     broken: bool = False
 
     @classmethod
