@@ -281,7 +281,7 @@ def _scale(args) -> int:
                 return 1
             print(
                 f"  {result['awards_per_s']:.0f} awards/s in {result['wall_s']:.1f} s, {result['peak_mb']:.0f} MB peak "
-                f"per worker process, {result['worker_cpu_ms']:.1f} ms worker CPU per award (load {result['load']:.2f})",
+                f"per worker process, {result['worker_cpu_ms']:.1f} ms worker CPU/award (load {result['load']:.2f})",
                 flush=True,
             )
             rows.append(result)
