@@ -200,7 +200,13 @@ def canonize(document: dict) -> str:
         if len(_shapes) > 512:
             _shapes.clear()
         shape = _shapes.setdefault(key, built)
-    if shape.broken or any(not _ABSOLUTE_IRI.match(values[i][1]) for i in shape.id_slots):
+    relative = {values[i][0] for i in shape.id_slots if not _ABSOLUTE_IRI.match(values[i][1])}
+    if relative and not shape.broken and not relative <= keep:
+        # A value the context turns into an IRI (a term such as proofPurpose's "assertionMethod",
+        # or a relative reference): its meaning depends on the value, so it belongs to the shape.
+        _keep_by_outline[outline] = keep | relative
+        return canonize(document)
+    if shape.broken or relative:
         return canonize_full(document)
     if shape.verified and shape.quads is not None and shape.quads.checked and not shape.quads.broken:
         fast = shape.quads.canonize([value for _path, value in values])

@@ -240,3 +240,22 @@ def test_signing_with_the_template_gives_the_plain_paths_proof(canvas, monkeypat
     document_hash = ob3.hashlib.sha256(jsonld.canonize_full(unsigned).encode()).digest()
     public = Ed25519PublicKey.from_public_bytes(b58decode(keys.public_multikey(signing.ed25519.public_jwk)[1:])[2:])
     public.verify(b58decode(proof["proofValue"][1:]), config_hash + document_hash)
+
+
+def test_the_proof_configuration_takes_the_template_too():
+    """proofPurpose's value is a term of the context ("assertionMethod" becomes an IRI): it is part
+    of the shape, so configurations that differ only in `created` (one per batch) share a checked
+    template instead of each being canonicalised in full."""
+    jsonld._shapes.clear()
+    for second in range(3):
+        config = {
+            "@context": list(ob3.CONTEXTS),
+            "type": "DataIntegrityProof",
+            "cryptosuite": "eddsa-rdfc-2022",
+            "created": f"2026-06-01T12:00:0{second}Z",
+            "verificationMethod": "did:web:badges.example.edu:public:issuers:abc#key-1",
+            "proofPurpose": "assertionMethod",
+        }
+        assert jsonld.canonize(config) == jsonld.canonize_full(config)
+    used = [shape for shape in jsonld._shapes.values() if shape.verified]
+    assert len(used) == 1 and used[0].quads is not None and used[0].quads.checked and not used[0].quads.broken
