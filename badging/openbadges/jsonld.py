@@ -6,6 +6,7 @@ pyld). `pyld_document_loader` serves the same files to pyld, for independent ver
 """
 
 import copy
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class _Shape:
     id_slots: frozenset  # slots used as IRIs: their values must be absolute IRIs
     verified: bool = False
     broken: bool = False
+    quads: "_QuadTemplate | None" = None  # built on first use; then documents of the shape skip parsing
 
 
 _shapes: dict[str, _Shape] = {}
@@ -160,13 +162,28 @@ def _build_shape(document: dict, keep: frozenset) -> tuple[_Shape | None, frozen
     return _Shape(expanded_json=expanded, id_slots=frozenset(id_slots)), keep
 
 
+def _leaves(node, path, out: list):
+    """(outline, appended to out: (path, value) of every string leaf outside type/@context keys).
+    The outline is the document with those strings replaced by a marker: documents with the same
+    outline differ only in those values."""
+    if isinstance(node, dict):
+        return {k: (v if k in _STRUCTURAL_KEYS else _leaves(v, (*path, k), out)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_leaves(v, (*path, i), out) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        out.append((path, node))
+        return "\x00"
+    return node
+
+
 def canonize(document: dict) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document (W3C RDF Dataset Canonicalization)."""
-    outline = _outline(document)
+    leaves: list = []
+    outline = json.dumps(_leaves(document, (), leaves))
     keep = _keep_by_outline.get(outline, frozenset())
-    values: list = []
-    shape_key, _ = _template(document, values, keep)
-    key = outline + json.dumps(shape_key, sort_keys=True) + json.dumps(sorted(map(str, keep)))
+    kept = [value for path, value in leaves if path in keep]
+    values = [(path, value) for path, value in leaves if path not in keep]
+    key = outline + json.dumps(kept) + json.dumps(sorted(map(str, keep)))
     shape = _shapes.get(key)
     if shape is None:
         for _attempt in range(5):
@@ -177,14 +194,24 @@ def canonize(document: dict) -> str:
         else:
             built = _Shape(expanded_json="", id_slots=frozenset(), broken=True)
         _keep_by_outline[outline] = keep
-        values = []
-        shape_key, _ = _template(document, values, keep)
-        key = outline + json.dumps(shape_key, sort_keys=True) + json.dumps(sorted(map(str, keep)))
+        kept = [value for path, value in leaves if path in keep]
+        values = [(path, value) for path, value in leaves if path not in keep]
+        key = outline + json.dumps(kept) + json.dumps(sorted(map(str, keep)))
         if len(_shapes) > 512:
             _shapes.clear()
         shape = _shapes.setdefault(key, built)
-    if shape.broken or any(not _ABSOLUTE_IRI.match(values[i][1]) for i in shape.id_slots):
+    relative = {values[i][0] for i in shape.id_slots if not _ABSOLUTE_IRI.match(values[i][1])}
+    if relative and not shape.broken and not relative <= keep:
+        # A value the context turns into an IRI (a term such as proofPurpose's "assertionMethod",
+        # or a relative reference): its meaning depends on the value, so it belongs to the shape.
+        _keep_by_outline[outline] = keep | relative
+        return canonize(document)
+    if shape.broken or relative:
         return canonize_full(document)
+    if shape.verified and shape.quads is not None and shape.quads.checked and not shape.quads.broken:
+        fast = shape.quads.canonize([value for _path, value in values])
+        if fast is not None:
+            return fast
     # One pass, so that a value which happens to look like a placeholder is never substituted again.
     filled = _SLOT_TOKEN.sub(lambda m: json.dumps(values[int(m.group(1))][1]), shape.expanded_json)
     result = _canonize_expanded(filled)
@@ -193,4 +220,89 @@ def canonize(document: dict) -> str:
             shape.broken = True
             return canonize_full(document)
         shape.verified = True
+    if shape.quads is None:
+        shape.quads = _QuadTemplate.build(shape)
+    if not shape.quads.checked and not shape.quads.broken:
+        # Checked once against the path above: any difference and this shape never uses it (a
+        # document only N-degree hashing can label checks nothing; the next one will).
+        fast = shape.quads.canonize([value for _path, value in values])
+        if fast is not None:
+            shape.quads.checked, shape.quads.broken = True, fast != result
     return result
+
+
+# --- Faster still: canonical N-Quads templates ------------------------------------------------------
+#
+# Parsing the filled expanded JSON is most of what is left. But it always yields the same quads
+# with the values in the same places, so a shape is parsed once with placeholders, and a document
+# of that shape fills its values into the quads (escaped as the parser's own terms print them) and
+# only relabels the blank nodes, which RDFC-1.0 does by their first-degree hashes (RDFC-1.0 §4.6:
+# each blank node's quads with itself as _:a and other blank nodes as _:z, sorted, SHA-256). When
+# two blank nodes share a hash (RDFC-1.0 §4.8, N-degree hashing) the document takes the path above.
+
+_VALUE = re.compile("\x01(\\d+)\x01")
+_BLANK = re.compile("\x02(\\d+)\x02")
+_IRI_SLOT = re.compile(r"<urn:xslot:(\d+)>")
+_LITERAL_SLOT = re.compile(r'"xslot(\d+)x"')
+_CONTROL = re.compile("[\x00-\x20]")
+
+
+@dataclass
+class _QuadTemplate:
+    text: str  # one quad a line, "\x01N\x01" for value N (inside quotes for a literal), "\x02K\x02" for blank node K
+    id_slots: frozenset
+    blank_lines: list  # (blank node marker, indexes of the lines that mention it)
+    checked: bool = False
+    broken: bool = False
+
+    @classmethod
+    def build(cls, shape: _Shape) -> "_QuadTemplate":
+        def placeholder(m: re.Match) -> str:
+            i = int(m.group(1))
+            return json.dumps(f"urn:xslot:{i}" if i in shape.id_slots else f"xslot{i}x")
+
+        parsed = _SLOT_TOKEN.sub(placeholder, shape.expanded_json)
+        dataset = pyoxigraph.Dataset(pyoxigraph.parse(parsed, format=pyoxigraph.RdfFormat.JSON_LD))
+        blanks: dict[str, str] = {}
+
+        def term(value) -> str:
+            if isinstance(value, pyoxigraph.BlankNode):
+                return blanks.setdefault(value.value, f"\x02{len(blanks)}\x02")
+            return str(value)
+
+        lines = []
+        for quad in dataset:
+            if not isinstance(quad.graph_name, pyoxigraph.DefaultGraph):
+                return cls(text="", id_slots=shape.id_slots, blank_lines=[], broken=True)
+            line = f"{term(quad.subject)} {term(quad.predicate)} {term(quad.object)}"
+            line = _IRI_SLOT.sub(lambda m: f"<\x01{m.group(1)}\x01>", line)
+            lines.append(_LITERAL_SLOT.sub(lambda m: f'"\x01{m.group(1)}\x01"', line))
+        blank_lines = [(marker, [i for i, line in enumerate(lines) if marker in line]) for marker in blanks.values()]
+        return cls(text="\n".join(lines), id_slots=shape.id_slots, blank_lines=blank_lines)
+
+    def canonize(self, values: list[str]) -> str | None:
+        """Canonical N-Quads of the shape filled with values, or None when only N-degree hashing can tell."""
+        rendered = []
+        for i, value in enumerate(values):
+            if i in self.id_slots:
+                if _CONTROL.search(value):
+                    return None
+                rendered.append(value)
+            else:
+                rendered.append(str(pyoxigraph.Literal(value))[1:-1])
+        lines = _VALUE.sub(lambda m: rendered[int(m.group(1))], self.text).split("\n")
+        hashed = []
+        for marker, indexes in self.blank_lines:
+
+            def reference(m: re.Match, marker: str = marker) -> str:
+                return "_:a" if m.group(0) == marker else "_:z"
+
+            mentions = {_BLANK.sub(reference, lines[i]) for i in indexes}
+            digest = hashlib.sha256("".join(sorted(f"{line} .\n" for line in mentions)).encode("utf-8")).hexdigest()
+            hashed.append((digest, marker))
+        hashed.sort()
+        if len({digest for digest, _ in hashed}) != len(hashed):
+            return None
+        labels = {marker: f"_:c14n{n}" for n, (_, marker) in enumerate(hashed)}
+        relabelled = {_BLANK.sub(lambda m: labels[m.group(0)], line) for line in lines}
+        return "".join(sorted(f"{line} .\n" for line in relabelled))

@@ -456,6 +456,7 @@ def awards_issue_batch(
     client: CanvasClient | None = None,
     links: PublicLinks | None = None,
     claim: str = "",
+    send_emails: bool = False,
 ) -> list[Award]:
     """Issue the awards of a batch of learners (one task's worth); exactly once per learner.
 
@@ -467,6 +468,12 @@ def awards_issue_batch(
 
     The learners are leased to this run first (see _claim). `claim` names the run (the task's id):
     the same task run again after its worker died takes its own lease over at once.
+
+    The new awards' deliveries are queued as deliveries_send tasks after commit; with send_emails
+    their emails are sent here instead, right after the commit (one mail server connection for the
+    batch), so that a batch's emails go out as its awards land rather than behind every other
+    queued batch. An email not sent then (the worker died, the mail server failed) is still a due
+    Delivery row: the reconciler or its retry time sends it.
     """
     token = claim[:32] or uuid.uuid4().hex
     ids = _claim(list(progress_ids), token)
@@ -479,14 +486,27 @@ def awards_issue_batch(
         ).update(issue_next_attempt_at=until),
     )
     renewer.start_unless_in_transaction()
+    email_ids: list[int] = []
     try:
-        return _issue_claimed(ids, client=client, links=links)
+        awards = _issue_claimed(ids, client=client, links=links, email_ids=email_ids if send_emails else None)
     finally:
         renewer.done.set()
         # Left claimed only if issuing raised: due again at once (the reconciler's next run), not at lease end.
         LearnerProgress.objects.filter(issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING).update(
             issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=timezone.now()
         )
+    if email_ids:
+        _emails_send(email_ids)
+    return awards
+
+
+def _emails_send(delivery_ids: list[int]) -> None:
+    from badging.services import notifications
+
+    try:
+        notifications.deliveries_send(delivery_ids=delivery_ids)
+    except Exception:  # the awards are issued; their due Delivery rows are the reconciler's
+        logger.exception("sending the emails of an issued batch failed; the reconciler sends them")
 
 
 def _claim(progress_ids: list[int], token: str) -> list[int]:
@@ -546,7 +566,9 @@ class LeaseRenewer(threading.Thread):
             self.start()
 
 
-def _issue_claimed(progress_ids: list[int], *, client, links: PublicLinks | None) -> list[Award]:
+def _issue_claimed(
+    progress_ids: list[int], *, client, links: PublicLinks | None, email_ids: list[int] | None
+) -> list[Award]:
     rows = list(
         LearnerProgress.objects.filter(pk__in=progress_ids)
         .select_related("course_badge__badge_class__issuer", "course_badge__course__platform", "learner")
@@ -590,7 +612,7 @@ def _issue_claimed(progress_ids: list[int], *, client, links: PublicLinks | None
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if to_issue:
-        for award in _issue(to_issue, client=client, links=links):
+        for award in _issue(to_issue, client=client, links=links, email_ids=email_ids):
             result[(award.badge_class_id, award.learner_id)] = award
     # Learners whose badge class was issued to them (now, or before) through another row.
     key_of = {p.pk: _key(p) for p in rows}
@@ -598,7 +620,9 @@ def _issue_claimed(progress_ids: list[int], *, client, links: PublicLinks | None
     return [result[_key(p)] for p in rows if _key(p) in result and p.pk not in not_eligible]
 
 
-def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) -> list[Award]:
+def _issue(
+    rows: list[LearnerProgress], *, client, links: PublicLinks | None, email_ids: list[int] | None
+) -> list[Award]:
     emails = _emails_read(rows, client=client)
     base = links.base if links else public_base_url()
     now = timezone.now().replace(microsecond=0)
@@ -661,19 +685,20 @@ def _issue(rows: list[LearnerProgress], *, client, links: PublicLinks | None) ->
                 candidate.award, PublicLinks(base), signing_by_issuer[issuer_pk]
             )
 
-    return _store(candidates, now=now, rebuild=rebuild)
+    return _store(candidates, now=now, rebuild=rebuild, email_ids=email_ids)
 
 
 def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Award]) -> bool:
     return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
 
 
-def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
+def _store(candidates: list[_Candidate], *, now, rebuild, email_ids: list[int] | None = None) -> list[Award]:
     """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
 
     A candidate not inserted either lost the race for its learner (another worker's award is
     returned) or drew a status list slot already in use: it is re-signed with a new slot and
-    tried again, a few rounds at most.
+    tried again, a few rounds at most. With `email_ids`, the email deliveries' ids are added to it
+    instead of being queued (the caller sends them after the commit).
     """
     issued: list[Award] = []
     for round_number in range(4):
@@ -717,6 +742,9 @@ def _store(candidates: list[_Candidate], *, now, rebuild) -> list[Award]:
                     for kind in c.kinds
                 ]
             )
+            if email_ids is not None:
+                email_ids += [d.pk for d in deliveries if d.kind == Delivery.KIND_EMAIL]
+                deliveries = [d for d in deliveries if d.kind != Delivery.KIND_EMAIL]
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
                 transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))

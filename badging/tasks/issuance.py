@@ -40,8 +40,9 @@ def _claim(request) -> str:
 
 @shared_task(bind=True, name="badging.award_issue_batch", acks_late=True, reject_on_worker_lost=True)
 def award_issue_batch(self, progress_ids: list[int]) -> int:
-    """Issue a batch of eligible learners; per-learner failures are recorded on their rows."""
-    return len(issuance.awards_issue_batch(progress_ids=progress_ids, claim=_claim(self.request)))
+    """Issue a batch of eligible learners and send their emails (as the batch lands, not behind the
+    other queued batches); per-learner failures are recorded on their rows."""
+    return len(issuance.awards_issue_batch(progress_ids=progress_ids, claim=_claim(self.request), send_emails=True))
 
 
 @shared_task(bind=True, name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)

@@ -172,8 +172,7 @@ def test_killed_worker_mid_email_sends_it_again_once_and_counts_it(
 
 def test_sigterm_lets_the_worker_finish_its_batch(outside, celery_worker_process):
     """A deploy or scale-down stops a worker with SIGTERM (Celery's warm shutdown): the batch it is
-    issuing finishes and its learners are issued once, with no reconciler involved (their emails
-    are a new task, left in the queue for the next worker)."""
+    issuing finishes and its learners are issued once, with no reconciler involved."""
     from skillsforward.celery import app
 
     profiles, _smtp = outside

@@ -1,0 +1,261 @@
+"""What makes issuance fast must not change what is issued: bounded queries per batch, one mail
+server connection per batch, emails sent by the issuing task as its batch lands, and the
+precomputed parts (email frames, MIME frames, canonical N-Quads templates) giving exactly what the
+full path gives, verifiable the same way. No timing here: `python -m bench issue` measures."""
+
+import copy
+import smtplib
+
+import pytest
+import responses
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.template.loader import render_to_string
+
+from badging.models import Award, Delivery, LearnerProgress
+from badging.openbadges import jsonld, keys, ob3
+from badging.openbadges.links import PublicLinks
+from badging.selectors.awards import award_links
+from badging.services import issuance, notifications
+from tests.badging.test_issuance_support import SMTPSink, course_badge_with_assessments, eligible_progress
+
+pytestmark = pytest.mark.django_db
+CANVAS = "https://canvas.example.edu"
+BASE = "https://badges.example.edu"
+
+
+@pytest.fixture(autouse=True)
+def public_base(settings):
+    settings.PUBLIC_BASE_URL = BASE
+
+
+@pytest.fixture
+def canvas():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def smtp(settings):
+    with SMTPSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        yield sink
+
+
+class FakeCelery:
+    def __init__(self):
+        self.sent = []
+
+    def send_task(self, name, args=None, kwargs=None, **options):
+        self.sent.append((name, args))
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    fake = FakeCelery()
+    monkeypatch.setattr(issuance, "current_app", fake)
+    return fake.sent
+
+
+NAMES = ["Ada Lovelace", 'O\'Brien <b>&amp; "Co"</b>', "", "Zoë Ångström", "Learner 5", "Learner 6"]
+
+
+def learners(canvas, course_badge, count: int, *, prefix: str = "l"):
+    rows = []
+    for i in range(count):
+        progress = eligible_progress(course_badge, email=f"{prefix}{i}@uni.example.edu", name=NAMES[i % len(NAMES)])
+        user = progress.learner.canvas_user_id
+        canvas.add(
+            responses.GET,
+            f"{CANVAS}/api/v1/users/{user}/profile",
+            json={"id": 1, "primary_email": progress.learner.email},
+        )
+        rows.append(progress)
+    return rows
+
+
+def count_connections(monkeypatch) -> list[int]:
+    opened = []
+    original = smtplib.SMTP.connect
+
+    def connect(self, *args, **kwargs):
+        opened.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", connect)
+    return opened
+
+
+def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded_queries(
+    canvas, smtp, queued, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    """A batch's emails go out from the issuing run, right after its commit (not behind every other
+    queued batch), over one SMTP connection; the database work is a fixed number of statements per
+    batch plus one per email (its lease, carrying the previous email's "sent")."""
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    small, large = learners(canvas, course_badge, 4, prefix="s"), learners(canvas, course_badge, 24, prefix="b")
+    opened = count_connections(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(40 + 4) as few:
+        issuance.awards_issue_batch(progress_ids=[p.pk for p in small], send_emails=True)
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(40 + 24) as many:
+        issuance.awards_issue_batch(progress_ids=[p.pk for p in large], send_emails=True)
+
+    assert len(many.captured_queries) - len(few.captured_queries) <= 20  # one per email, nothing per award
+    assert len(opened) == 2  # one connection per batch
+    assert sorted(m["to"][0] for m in smtp.messages) == sorted(p.learner.email for p in small + large)
+    assert Delivery.objects.filter(kind=Delivery.KIND_EMAIL, status=Delivery.SENT).count() == 28
+    assert not Delivery.objects.filter(unconfirmed_sends__gt=0).exists()
+    assert LearnerProgress.objects.filter(state=LearnerProgress.ISSUED).count() == 28
+    assert not any(name == "badging.deliveries_send" for name, _ in queued)  # sent, not queued as well
+
+
+def test_without_send_emails_the_deliveries_are_queued_as_before(
+    canvas, smtp, queued, django_capture_on_commit_callbacks
+):
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    rows = learners(canvas, course_badge, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])
+    ids = sorted(Delivery.objects.values_list("pk", flat=True))
+    assert queued == [("badging.deliveries_send", [ids])] and not smtp.messages
+
+
+def test_an_email_the_server_refuses_mid_batch_is_retried_and_the_others_are_sent_once(
+    canvas, smtp, queued, django_capture_on_commit_callbacks
+):
+    """The "sent" of an email rides on the next email's lease: a refusal in between must neither
+    lose it nor mark the refused one sent."""
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    rows = learners(canvas, course_badge, 5)
+    smtp.refuse = 1  # the first email is refused (451), the rest accepted
+    with django_capture_on_commit_callbacks(execute=True):
+        issuance.awards_issue_batch(progress_ids=[p.pk for p in rows], send_emails=True)
+    statuses = sorted(Delivery.objects.values_list("status", flat=True))
+    assert statuses == [Delivery.FAILED] + [Delivery.SENT] * 4
+    failed = Delivery.objects.get(status=Delivery.FAILED)
+    assert failed.next_attempt_at is not None and failed.unconfirmed_sends == 0
+    notifications.deliveries_send(delivery_ids=[failed.pk])
+    assert Delivery.objects.filter(status=Delivery.SENT).count() == 5
+    assert sorted(m["to"][0] for m in smtp.messages) == sorted(p.learner.email for p in rows)
+
+
+def issued(canvas, count: int) -> list[Award]:
+    course_badge = course_badge_with_assessments(api_base_url=CANVAS)
+    rows = learners(canvas, course_badge, count)
+    return list(
+        Award.objects.filter(pk__in=[a.pk for a in issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])])
+        .select_related("badge_class__issuer", "learner", "course_badge__course__platform")
+        .order_by("pk")
+    )
+
+
+def test_email_bodies_from_the_frame_are_the_full_render(canvas):
+    """Names with markup, quotes, accents or none at all: the frame filled in gives exactly what
+    rendering both templates gives (escaped in the HTML part, raw in the text part)."""
+    awards = issued(canvas, 6)
+    links = PublicLinks(BASE)
+    notifications._frames.clear()
+    for award in awards:
+        link_map = award_links(award, links=links)
+        full = tuple(
+            render_to_string(name, notifications._email_context(award, links, link_map))
+            for name in notifications.EMAIL_TEMPLATES
+        )
+        assert notifications._email_bodies(award, links) == full
+    assert "&lt;b&gt;&amp;amp; &quot;Co&quot;&lt;/b&gt;" in notifications._email_bodies(awards[1], links)[1]
+    assert [frame is not None for frame in notifications._frames.values()] == [True, True]  # with and without a name
+
+
+def test_smtp_bytes_from_the_mime_frame_are_djangos(canvas):
+    awards = issued(canvas, 4)
+    awards[3].recipient_email = "zoë@uni.example.edu"  # not a plain address: generated in full
+    connection = SMTPBackend(host="127.0.0.1", port=1)
+    notifications._mime_frames.clear()
+    framed = []
+    for award in awards:
+        message = notifications.award_email_message(award=award, links=PublicLinks(BASE), connection=connection)
+        mime = message.message()
+        full = EmailMultiAlternatives.message(message)
+        if isinstance(mime, notifications._FramedBytes):
+            framed.append(award)
+            boundary = mime.as_bytes().split(b'boundary="', 1)[1].split(b'"', 1)[0].decode()
+            full.set_boundary(boundary)
+            assert mime.as_bytes(linesep="\r\n") == full.as_bytes(linesep="\r\n")
+    assert framed == awards[:3]
+    assert list(notifications._mime_frames.values()) != [None]
+
+
+def credential(award) -> dict:
+    return ob3.credential_document(award, PublicLinks(BASE))
+
+
+def test_canonical_nquads_template_equals_full_canonicalisation(canvas):
+    """Values with quotes, backslashes, newlines and accents are escaped as the parser prints them;
+    two blank nodes with the same first-degree hash (RDFC-1.0 N-degree hashing) take the full path."""
+    awards = issued(canvas, 3)
+    jsonld._shapes.clear()  # only this test's shapes below
+    documents = [credential(a) for a in awards]
+    documents[1]["credentialSubject"]["identifier"][0]["salt"] = 'quote " backslash \\ newline \n accent é'
+    documents[2]["credentialSubject"]["achievement"]["alignment"] = [
+        {"type": ["Alignment"], "targetName": "Same", "targetUrl": "https://skills.example.org/same"},
+        {"type": ["Alignment"], "targetName": "Same", "targetUrl": "https://skills.example.org/same"},
+    ]
+    for document in documents + documents:  # the second round runs on built templates
+        assert jsonld.canonize(document) == jsonld.canonize_full(document)
+    templates = [shape.quads for shape in jsonld._shapes.values() if shape.quads is not None]
+    # The credential's template is in use; the one whose blank nodes tie stays unchecked, never used.
+    assert sorted(t.checked for t in templates) == [False, True] and not any(t.broken for t in templates)
+
+
+def test_signing_with_the_template_gives_the_plain_paths_proof(canvas, monkeypatch):
+    """Ed25519 is deterministic: the same credential signed with the precomputed canonical parts and
+    with full canonicalisation carries the same proof, and it verifies against the issuer's key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from badging.openbadges.multibase import b58decode
+
+    award = issued(canvas, 2)[1]
+    signing = issuance.issuer_keys_current(issuer=award.badge_class.issuer)
+    private_key = keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem)
+    unsigned = credential(award)
+    jsonld.canonize(copy.deepcopy(unsigned))  # the shape and its template are built and checked
+    fast = ob3.data_integrity_sign(
+        copy.deepcopy(unsigned), private_key=private_key, verification_method="did:web:x#k", created=award.issued_on
+    )
+    calls = []
+    monkeypatch.setattr(jsonld._QuadTemplate, "canonize", lambda self, values: calls.append(1))
+    monkeypatch.setattr(jsonld, "canonize", jsonld.canonize_full)
+    plain = ob3.data_integrity_sign(
+        copy.deepcopy(unsigned), private_key=private_key, verification_method="did:web:x#k", created=award.issued_on
+    )
+    assert fast == plain and not calls
+    proof = plain["proof"][0]
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    config_hash = ob3.hashlib.sha256(
+        jsonld.canonize_full({"@context": unsigned["@context"], **config}).encode()
+    ).digest()
+    document_hash = ob3.hashlib.sha256(jsonld.canonize_full(unsigned).encode()).digest()
+    public = Ed25519PublicKey.from_public_bytes(b58decode(keys.public_multikey(signing.ed25519.public_jwk)[1:])[2:])
+    public.verify(b58decode(proof["proofValue"][1:]), config_hash + document_hash)
+
+
+def test_the_proof_configuration_takes_the_template_too():
+    """proofPurpose's value is a term of the context ("assertionMethod" becomes an IRI): it is part
+    of the shape, so configurations that differ only in `created` (one per batch) share a checked
+    template instead of each being canonicalised in full."""
+    jsonld._shapes.clear()
+    for second in range(3):
+        config = {
+            "@context": list(ob3.CONTEXTS),
+            "type": "DataIntegrityProof",
+            "cryptosuite": "eddsa-rdfc-2022",
+            "created": f"2026-06-01T12:00:0{second}Z",
+            "verificationMethod": "did:web:badges.example.edu:public:issuers:abc#key-1",
+            "proofPurpose": "assertionMethod",
+        }
+        assert jsonld.canonize(config) == jsonld.canonize_full(config)
+    used = [shape for shape in jsonld._shapes.values() if shape.verified]
+    assert len(used) == 1 and used[0].quads is not None and used[0].quads.checked and not used[0].quads.broken
