@@ -6,12 +6,16 @@ filtered by the launching person, so its cost does not grow with the size of the
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -20,9 +24,11 @@ from badging.models import (
     AssessmentResult,
     Assignment,
     Award,
+    BadgeClass,
     CourseBadge,
     CourseSync,
     Enrollment,
+    Issuer,
     LearnerProgress,
 )
 from badging.services.sync import badge_rule_build
@@ -520,6 +526,119 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
                 evaluated_at=prog.evaluated_at if prog else None,
             )
         )
+    return page
+
+
+# --- the learner page, cached ------------------------------------------------------------------
+#
+# Building the page costs eight queries and the evaluation; under load that is most of a request.
+# The built page is kept in the cache under a key made of whose page it is (platform, course,
+# learner), what shapes its words and links (language, site, the launch's email and test-user
+# flag), and a digest of every row it is built from, computed by the database in one query. Any
+# change to those rows (a grade, an award, a revocation, a rule, however it was written: save,
+# bulk update, raw SQL) changes the digest, so the next view builds the page again: nothing is
+# invalidated by hand, and nothing stale is shown. The digest needs PostgreSQL; elsewhere (the
+# SQLite demo) the page is built on every view.
+
+LEARNER_PAGE_CACHE_SECONDS = 600
+# Bump when LearnerPage or what learner_page() computes changes: old entries are then not read.
+LEARNER_PAGE_CACHE_VERSION = 1
+
+
+def _digest_sql() -> str:
+    t = {
+        "badge": CourseBadge._meta.db_table,
+        "badge_class": BadgeClass._meta.db_table,
+        "issuer": Issuer._meta.db_table,
+        "assignment": Assignment._meta.db_table,
+        "sync": CourseSync._meta.db_table,
+        "result": AssessmentResult._meta.db_table,
+        "enrollment": Enrollment._meta.db_table,
+        "progress": LearnerProgress._meta.db_table,
+        "award": Award._meta.db_table,
+        "person": Person._meta.db_table,
+    }
+    # Whole rows (to_jsonb), so a column added later counts too; only the images and the signed
+    # credentials, which the page never reads, are left out. Only model table names are formatted in.
+    return f"""
+    SELECT md5(concat_ws('|',
+      (SELECT string_agg(md5((to_jsonb(cb) || jsonb_build_object(
+                'badge_class', to_jsonb(bc) - 'image', 'issuer', to_jsonb(i) - 'image'))::text), ',' ORDER BY cb.id)
+         FROM {t["badge"]} cb JOIN {t["badge_class"]} bc ON bc.id = cb.badge_class_id
+         JOIN {t["issuer"]} i ON i.id = bc.issuer_id
+        WHERE cb.course_id = %(course)s AND cb.active),
+      (SELECT string_agg(md5(to_jsonb(a)::text), ',' ORDER BY a.id) FROM {t["assignment"]} a
+        WHERE a.course_id = %(course)s),
+      (SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {t["sync"]} s
+        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1),
+      (SELECT string_agg(md5(to_jsonb(r)::text), ',' ORDER BY r.id) FROM {t["result"]} r
+        WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
+      (SELECT string_agg(md5(to_jsonb(e)::text), ',' ORDER BY e.id) FROM {t["enrollment"]} e
+        WHERE e.course_id = %(course)s AND e.learner_id = %(person)s),
+      (SELECT string_agg(md5(to_jsonb(p)::text), ',' ORDER BY p.id) FROM {t["progress"]} p
+        WHERE p.learner_id = %(person)s
+          AND p.course_badge_id IN (SELECT id FROM {t["badge"]} WHERE course_id = %(course)s AND active)),
+      (SELECT string_agg(md5((to_jsonb(w) - 'ob3_credential' - 'ob3_jwt')::text), ',' ORDER BY w.id)
+         FROM {t["award"]} w
+        WHERE w.learner_id = %(person)s
+          AND w.badge_class_id IN (SELECT badge_class_id FROM {t["badge"]} WHERE course_id = %(course)s AND active)),
+      (SELECT md5(to_jsonb(pe)::text) FROM {t["person"]} pe WHERE pe.id = %(person)s)
+    ))
+    """  # noqa: S608
+
+
+_DIGEST_SQL: list[str] = []
+
+
+def learner_page_digest(*, course_id: int, person_id: int) -> str | None:
+    """A digest of every row the learner page of this learner in this course is built from
+    (None when the database cannot compute it: then nothing is cached)."""
+    if connection.vendor != "postgresql":
+        return None
+    if not _DIGEST_SQL:
+        _DIGEST_SQL.append(_digest_sql())
+    with connection.cursor() as cursor:
+        cursor.execute(_DIGEST_SQL[0], {"course": course_id, "person": person_id})
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _learner_page_cache_key(*, launch: LaunchContext, request, digest: str) -> str:
+    site = request.build_absolute_uri("/") if request is not None else ""
+    shaped_by = "|".join(
+        [
+            str(launch.platform_id),
+            str(launch.course_id),
+            str(launch.person_id),
+            translation.get_language() or "",
+            site,
+            launch.email,
+            str(launch.is_test_user),
+        ]
+    )
+    scope = hashlib.sha256(shaped_by.encode()).hexdigest()[:32]
+    return f"badging:learner-page:v{LEARNER_PAGE_CACHE_VERSION}:{launch.course_id}:{launch.person_id}:{scope}:{digest}"
+
+
+def learner_page_cached(*, launch: LaunchContext, request=None) -> LearnerPage:
+    """learner_page(), kept in the cache until a row it is built from changes (see above)."""
+    digest = learner_page_digest(course_id=launch.course_id, person_id=launch.person_id)
+    if digest is None:
+        return learner_page(launch=launch, request=request)
+    key = _learner_page_cache_key(launch=launch, request=request, digest=digest)
+    try:
+        page = cache.get(key)
+    except Exception:  # an entry this code cannot read (or the cache is down): build the page
+        logger.warning("learner page cache unreadable", exc_info=True)
+        page = None
+    if isinstance(page, LearnerPage):
+        # The launch's own objects (just read with it), not the copies made when the entry was.
+        return replace(page, course=launch.course, person=launch.person)
+    page = learner_page(launch=launch, request=request)
+    try:
+        cache.set(key, page, LEARNER_PAGE_CACHE_SECONDS)
+    except Exception:
+        logger.warning("learner page not cached", exc_info=True)
     return page
 
 

@@ -58,7 +58,7 @@ def launch_home(request, launch: LaunchContext):
         if dashboard:
             return redirect(dashboard)
         return _course_setup(request, launch)
-    page = selectors.learner_page(launch=launch, request=request)
+    page = selectors.learner_page_cached(launch=launch, request=request)
     if not page.badges:
         return _no_badge(request, launch)
     return render(
