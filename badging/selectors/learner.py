@@ -583,16 +583,23 @@ def _digest_sql() -> str:
         WHERE w.learner_id = %(person)s
           AND w.badge_class_id IN (SELECT badge_class_id FROM {t["badge"]} WHERE course_id = %(course)s AND active)),
       (SELECT md5(to_jsonb(pe)::text) FROM {t["person"]} pe WHERE pe.id = %(person)s)
-    ))
+    )),
+    (SELECT s.last_synced_at FROM {t["sync"]} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1)
     """  # noqa: S608
 
 
 _DIGEST_SQL: list[str] = []
 
 
-def learner_page_digest(*, course_id: int, person_id: int) -> str | None:
-    """A digest of every row the learner page of this learner in this course is built from
-    (None when the database cannot compute it: then nothing is cached)."""
+@dataclass(frozen=True)
+class LearnerPageVersion:
+    digest: str  # of every row the page is built from
+    last_synced_at: datetime | None  # shown as "last updated … ago", which changes by itself
+
+
+def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersion | None:
+    """What the learner page of this learner in this course is built from, in one query (None when
+    the database cannot compute the digest: then nothing is cached)."""
     if connection.vendor != "postgresql":
         return None
     if not _DIGEST_SQL:
@@ -600,32 +607,42 @@ def learner_page_digest(*, course_id: int, person_id: int) -> str | None:
     with connection.cursor() as cursor:
         cursor.execute(_DIGEST_SQL[0], {"course": course_id, "person": person_id})
         row = cursor.fetchone()
-    return row[0] if row else None
+    return LearnerPageVersion(digest=row[0], last_synced_at=row[1]) if row else None
 
 
-def _learner_page_cache_key(*, launch: LaunchContext, request, digest: str) -> str:
+def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion, kind: str = "data") -> str:
+    """The cache key of what a learner page shows: whose it is (platform, course, learner; for the
+    rendered page also the launch, whose form tokens and links it carries), what shapes its words
+    and links (language, site, the launch's email, test-user and concluded flags) and the digest."""
     site = request.build_absolute_uri("/") if request is not None else ""
     shaped_by = "|".join(
         [
             str(launch.platform_id),
             str(launch.course_id),
             str(launch.person_id),
+            launch.public_id if kind == "html" else "",
             translation.get_language() or "",
             site,
             launch.email,
             str(launch.is_test_user),
+            str(launch.concluded),
         ]
     )
     scope = hashlib.sha256(shaped_by.encode()).hexdigest()[:32]
-    return f"badging:learner-page:v{LEARNER_PAGE_CACHE_VERSION}:{launch.course_id}:{launch.person_id}:{scope}:{digest}"
+    return (
+        f"badging:learner-page:{kind}:v{LEARNER_PAGE_CACHE_VERSION}:{launch.course_id}:{launch.person_id}:"
+        f"{scope}:{version.digest}"
+    )
 
 
-def learner_page_cached(*, launch: LaunchContext, request=None) -> LearnerPage:
+def learner_page_cached(
+    *, launch: LaunchContext, request=None, version: LearnerPageVersion | None = None
+) -> LearnerPage:
     """learner_page(), kept in the cache until a row it is built from changes (see above)."""
-    digest = learner_page_digest(course_id=launch.course_id, person_id=launch.person_id)
-    if digest is None:
+    version = version or learner_page_version(course_id=launch.course_id, person_id=launch.person_id)
+    if version is None:
         return learner_page(launch=launch, request=request)
-    key = _learner_page_cache_key(launch=launch, request=request, digest=digest)
+    key = learner_page_cache_key(launch=launch, request=request, version=version)
     try:
         page = cache.get(key)
     except Exception:  # an entry this code cannot read (or the cache is down): build the page
