@@ -100,7 +100,7 @@ def _seed(args, keyset_url: str, base_url: str) -> dict:
     from django.urls import reverse
     from django.utils import timezone
 
-    from badging.models import CourseSync
+    from badging.models import Award, CourseSync, LearnerProgress
     from badging.views.learner import share_form_token
     from bench.dashboard import _seed as seed_course
     from lti.launch import launch_cookie_name
@@ -144,13 +144,27 @@ def _seed(args, keyset_url: str, base_url: str) -> dict:
     LaunchContext.objects.filter(pk=instructor.pk).update(
         browser_key_hash=hashlib.sha256(instructor_key.encode()).hexdigest(), browser_bound=True, last_used_at=now
     )
+    # What proves a page is this learner's: a badge earned shows this launch's share-form token; a
+    # badge still open shows where it will be sent (the learner's email); other states show neither.
+    awarded = set(Award.objects.filter(course_badge__course=course, revoked=False).values_list("learner_id", flat=True))
+    open_states = {LearnerProgress.NOT_STARTED, LearnerProgress.IN_PROGRESS, LearnerProgress.AWAITING_FINAL_GRADE}
+    still_open = set(
+        LearnerProgress.objects.filter(course_badge__course=course, state__in=open_states).values_list(
+            "learner_id", flat=True
+        )
+    )
+
+    def marker(context: LaunchContext) -> str:
+        if context.person_id in awarded:
+            return share_form_token(context)
+        return context.person.email if context.person_id in still_open else ""
+
     learners = [
         {
             "url": reverse("badging:launch_home", args=[c.public_id]),
             "cookie": launch_cookie_name(c.public_id),
             "key": keys[c.public_id],
-            # Only this launch's page carries this launch's share-form token.
-            "marker": share_form_token(c),
+            "marker": marker(c),
         }
         for c in contexts
     ]
@@ -195,7 +209,16 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float =
 
 
 def _run_load(
-    *, user: str, rate: float, clients: int, seconds: float, base_url: str, spec: Path, workdir: Path, gunicorn_pgid
+    *,
+    user: str,
+    rate: float,
+    clients: int,
+    seconds: float,
+    base_url: str,
+    spec: Path,
+    workdir: Path,
+    gunicorn_pgid: int,
+    database: str,
 ) -> dict:
     """One Locust run (headless); its stats for the whole run, after all clients started."""
     prefix = workdir / f"{user}-{int(rate)}-{time.monotonic_ns()}"
@@ -205,6 +228,7 @@ def _run_load(
         "SFB_WEB_BENCH_RATE": str(rate / clients if rate else 0),
     }
     server_cpu = _cpu_seconds({gunicorn_pgid})
+    database_cpu = _database_cpu(database)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "web_load.py"), user, "--headless",
@@ -216,6 +240,7 @@ def _run_load(
     output, _ = proc.communicate(timeout=seconds + 120)
     wall = time.monotonic() - started
     server_cpu = _cpu_seconds({gunicorn_pgid}) - server_cpu
+    database_cpu = _cpu_delta(database_cpu, _database_cpu(database))
     load_cpu = _children_cpu()
     rows = {}
     with open(f"{prefix}_stats.csv", newline="") as handle:
@@ -223,7 +248,42 @@ def _run_load(
             rows[row["Name"]] = row
     if not rows or "Aggregated" not in rows:
         raise SystemExit(f"locust gave no statistics:\n{output.decode()[-3000:]}")
-    return {"rows": rows, "server_cpu": server_cpu, "wall": wall, "load_cpu": load_cpu, "output": output.decode()}
+    return {
+        "rows": rows,
+        "server_cpu": server_cpu,
+        "database_cpu": database_cpu,
+        "wall": wall,
+        "load_cpu": load_cpu,
+        "output": output.decode(),
+    }
+
+
+def _database_cpu(url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving this run's database (Linux /proc)."""
+    import psycopg2
+
+    name = url.rsplit("/", 1)[-1]
+    parts = url.split("//", 1)[1].split("/", 1)[0]
+    host, _, port = parts.rpartition("@")[2].partition(":")
+    user = parts.partition("@")[0] if "@" in parts else None
+    with psycopg2.connect(host=host, port=port or 5432, user=user, dbname="postgres") as conn:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
+            pids = [row[0] for row in cursor.fetchall()]
+        conn.close()
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # PostgreSQL on another host: its CPU is not counted
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    # A backend that ended during the run is not counted (connections live CONN_MAX_AGE seconds).
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 _last_children_cpu = [0.0]
@@ -349,11 +409,17 @@ def main(argv: list[str]) -> int:
         results: dict[tuple[str, str], dict] = {}
         print(
             f"\n{'page':<24}{'load':<18}{'requests':>9}{'fail':>6}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}"
-            f"{'server CPU ms/req':>19}"
+            f"{'CPU ms/req: web':>17}{'db':>6}"
         )
         for page in pages:
             user, names, rate = plans[page]
-            run = {"user": user, "clients": args.clients, "base_url": base_url, "spec": spec_path}
+            run = {
+                "user": user,
+                "clients": args.clients,
+                "base_url": base_url,
+                "spec": spec_path,
+                "database": args.database_url,
+            }
             _run_load(rate=0, seconds=args.warmup, workdir=workdir, gunicorn_pgid=web.pid, **run)
             # Paced a little above the target, so that the rate served can meet it.
             for label, offered in ((f"paced at {rate:.0f}/s", rate * 1.05), ("flat out", 0)):
@@ -367,11 +433,17 @@ def main(argv: list[str]) -> int:
                     results[(name, label)] = f
                     print(
                         f"{name:<24}{label:<18}{f['count']:>9}{f['failures']:>6}{f['p50']:>8.0f}{f['p99']:>8.0f}"
-                        f"{f['rps']:>8.0f}{result['server_cpu'] * 1000 / requests_total:>19.1f}"
+                        f"{f['rps']:>8.0f}{result['server_cpu'] * 1000 / requests_total:>17.1f}"
+                        f"{result['database_cpu'] * 1000 / requests_total:>6.1f}"
                     )
+                # CPU per request (server, database, load tool) does not depend on what else runs
+                # on the machine as much as latency does: it bounds what idle cores could serve.
+                per_request = (result["server_cpu"] + result["database_cpu"] + result["load_cpu"]) / requests_total
                 print(
                     f"{'':<24}(load tool CPU {result['load_cpu'] / result['wall'] * 100:.0f}% of a core; "
-                    f"load average now {os.getloadavg()[0]:.2f})"
+                    f"web + db + load tool {per_request * 1000:.1f} ms CPU/request: at most "
+                    f"~{cores / per_request:.0f} requests/s on {cores} idle cores; load average now "
+                    f"{os.getloadavg()[0]:.2f})"
                 )
                 sys.stdout.flush()
         print(f"\nplatform key set fetched {keyset.fetches} time(s) by the tool (cached in Redis afterwards)")
