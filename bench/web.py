@@ -266,10 +266,12 @@ def _database_cpu(url: str) -> dict[int, float]:
     parts = url.split("//", 1)[1].split("/", 1)[0]
     host, _, port = parts.rpartition("@")[2].partition(":")
     user = parts.partition("@")[0] if "@" in parts else None
-    with psycopg2.connect(host=host, port=port or 5432, user=user, dbname="postgres") as conn:
+    conn = psycopg2.connect(host=host, port=port or 5432, user=user, dbname="postgres")
+    try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])
             pids = [row[0] for row in cursor.fetchall()]
+    finally:
         conn.close()
     seconds = {}
     for pid in pids:
