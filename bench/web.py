@@ -10,6 +10,8 @@ each learner with a launch of their own, and an instructor launch. Serves the to
 set from a local HTTP server (so the launch fetches and caches it as from Canvas), and drives it
 with Locust (bench/web_load.py) from --clients concurrent clients:
 
+- learner page: each client is a learner's browser that views its page six times (the issue's
+  300 views/s for 50 launches/s), then another learner's, at random among all of them;
 - at a fixed offered rate (each client paced; the learner page at 300/s, the dashboard at
   --dashboard-rate, the launch at 50/s): p50/p99 latency and the requests/s served;
 - flat out (no pause between requests): the most requests/s the server gives.

@@ -545,46 +545,42 @@ LEARNER_PAGE_CACHE_SECONDS = 600
 LEARNER_PAGE_CACHE_VERSION = 1
 
 
+def _row(model, alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
+    """Every column of the model's row but the ones named (read from the model, so a column added
+    later counts too): images and signed credentials, which the page never reads, are large."""
+    return ", ".join(f"{alias}.{f.column}" for f in model._meta.concrete_fields if f.name not in leave_out)
+
+
 def _digest_sql() -> str:
-    t = {
-        "badge": CourseBadge._meta.db_table,
-        "badge_class": BadgeClass._meta.db_table,
-        "issuer": Issuer._meta.db_table,
-        "assignment": Assignment._meta.db_table,
-        "sync": CourseSync._meta.db_table,
-        "result": AssessmentResult._meta.db_table,
-        "enrollment": Enrollment._meta.db_table,
-        "progress": LearnerProgress._meta.db_table,
-        "award": Award._meta.db_table,
-        "person": Person._meta.db_table,
-    }
-    # Whole rows (to_jsonb), so a column added later counts too; only the images and the signed
-    # credentials, which the page never reads, are left out. Only model table names are formatted in.
+    badge, sync = CourseBadge._meta.db_table, CourseSync._meta.db_table
+    # Only model table and column names are formatted in; the values are query parameters.
+    active_badges = f"SELECT id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
+    active_classes = f"SELECT badge_class_id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
     return f"""
     SELECT md5(concat_ws('|',
-      (SELECT string_agg(md5((to_jsonb(cb) || jsonb_build_object(
-                'badge_class', to_jsonb(bc) - 'image', 'issuer', to_jsonb(i) - 'image'))::text), ',' ORDER BY cb.id)
-         FROM {t["badge"]} cb JOIN {t["badge_class"]} bc ON bc.id = cb.badge_class_id
-         JOIN {t["issuer"]} i ON i.id = bc.issuer_id
+      (SELECT string_agg(md5(ROW({_row(CourseBadge, "cb")}, {_row(BadgeClass, "bc", leave_out=("image",))},
+                                 {_row(Issuer, "i", leave_out=("image",))})::text), ',' ORDER BY cb.id)
+         FROM {badge} cb JOIN {BadgeClass._meta.db_table} bc ON bc.id = cb.badge_class_id
+         JOIN {Issuer._meta.db_table} i ON i.id = bc.issuer_id
         WHERE cb.course_id = %(course)s AND cb.active),
-      (SELECT string_agg(md5(to_jsonb(a)::text), ',' ORDER BY a.id) FROM {t["assignment"]} a
-        WHERE a.course_id = %(course)s),
-      (SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {t["sync"]} s
-        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1),
-      (SELECT string_agg(md5(to_jsonb(r)::text), ',' ORDER BY r.id) FROM {t["result"]} r
-        WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
-      (SELECT string_agg(md5(to_jsonb(e)::text), ',' ORDER BY e.id) FROM {t["enrollment"]} e
-        WHERE e.course_id = %(course)s AND e.learner_id = %(person)s),
-      (SELECT string_agg(md5(to_jsonb(p)::text), ',' ORDER BY p.id) FROM {t["progress"]} p
-        WHERE p.learner_id = %(person)s
-          AND p.course_badge_id IN (SELECT id FROM {t["badge"]} WHERE course_id = %(course)s AND active)),
-      (SELECT string_agg(md5((to_jsonb(w) - 'ob3_credential' - 'ob3_jwt')::text), ',' ORDER BY w.id)
-         FROM {t["award"]} w
-        WHERE w.learner_id = %(person)s
-          AND w.badge_class_id IN (SELECT badge_class_id FROM {t["badge"]} WHERE course_id = %(course)s AND active)),
-      (SELECT md5(to_jsonb(pe)::text) FROM {t["person"]} pe WHERE pe.id = %(person)s)
+      (SELECT string_agg(md5(ROW({_row(Assignment, "a")})::text), ',' ORDER BY a.id)
+         FROM {Assignment._meta.db_table} a WHERE a.course_id = %(course)s),
+      -- A course's sync row appears at its first sync request: that alone does not change the page.
+      coalesce((SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {sync} s
+        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1), ''),
+      (SELECT string_agg(md5(ROW({_row(AssessmentResult, "r")})::text), ',' ORDER BY r.id)
+         FROM {AssessmentResult._meta.db_table} r WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
+      (SELECT string_agg(md5(ROW({_row(Enrollment, "e")})::text), ',' ORDER BY e.id)
+         FROM {Enrollment._meta.db_table} e WHERE e.course_id = %(course)s AND e.learner_id = %(person)s),
+      (SELECT string_agg(md5(ROW({_row(LearnerProgress, "p")})::text), ',' ORDER BY p.id)
+         FROM {LearnerProgress._meta.db_table} p
+        WHERE p.learner_id = %(person)s AND p.course_badge_id IN ({active_badges})),
+      (SELECT string_agg(md5(ROW({_row(Award, "w", leave_out=("ob3_credential", "ob3_jwt"))})::text), ',' ORDER BY w.id)
+         FROM {Award._meta.db_table} w
+        WHERE w.learner_id = %(person)s AND w.badge_class_id IN ({active_classes})),
+      (SELECT md5(ROW({_row(Person, "pe")})::text) FROM {Person._meta.db_table} pe WHERE pe.id = %(person)s)
     )),
-    (SELECT s.last_synced_at FROM {t["sync"]} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1)
+    (SELECT s.last_synced_at FROM {sync} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1)
     """  # noqa: S608
 
 

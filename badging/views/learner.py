@@ -6,11 +6,14 @@ badging.services.sharing. A page view never calls Canvas; it may ask for a backg
 
 import hashlib
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -51,7 +54,8 @@ def share_form_token(launch: LaunchContext) -> str:
 @require_GET
 @launch_context_required
 def launch_home(request, launch: LaunchContext):
-    _sync_if_stale(course_id=launch.course_id)
+    if launch.role != LaunchContext.ROLE_LEARNER:
+        _sync_if_stale(course_id=launch.course_id)
     if launch.role == LaunchContext.ROLE_ADMIN:
         return _course_setup(request, launch)
     if launch.role == LaunchContext.ROLE_INSTRUCTOR:
@@ -62,6 +66,11 @@ def launch_home(request, launch: LaunchContext):
             return redirect(dashboard)
         return _course_setup(request, launch)
     version = selectors.learner_page_version(course_id=launch.course_id, person_id=launch.person_id)
+    # Synced less than BADGING_STALE_AFTER_MINUTES ago (read with the page's digest): the check
+    # would find nothing to do, so most views skip its two queries.
+    synced = version.last_synced_at if version is not None else None
+    if synced is None or timezone.now() - synced >= timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
+        _sync_if_stale(course_id=launch.course_id)
     html_key = _page_html_key(request, launch, version)
     if html_key is not None:
         html = _cache_get(html_key)
