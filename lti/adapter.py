@@ -24,6 +24,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -109,13 +110,10 @@ class DbToolConf(ToolConfAbstract):
         return self.platforms[key]
 
     def _registration(self, platform: Platform) -> Registration:
-        key = services.tool_key_current()
-        public_pem = _public_pem(key.public_jwk)
-        reg = Registration()
+        reg = DbRegistration()
         reg.set_issuer(platform.issuer).set_client_id(platform.client_id)
         reg.set_auth_login_url(platform.auth_login_url).set_auth_token_url(platform.auth_token_url)
         reg.set_key_set_url(platform.keyset_url).set_key_set(None)
-        reg.set_tool_private_key(key.private_key_pem).set_tool_public_key(public_pem)
         if platform.auth_audience:
             reg.set_auth_audience(platform.auth_audience)
         return reg
@@ -144,10 +142,33 @@ class DbToolConf(ToolConfAbstract):
         return selectors.tool_jwks()
 
 
-def _public_pem(public_jwk: dict) -> str:
+class DbRegistration(Registration):
+    """A registration whose tool signing key (our current ToolKey) is read when something signs with
+    it (LTI services, a client assertion), not for every OIDC login and launch, which never do."""
+
+    _tool_key_loaded = False
+
+    def _tool_key_load(self) -> None:
+        if not self._tool_key_loaded:
+            key = services.tool_key_current()
+            self.set_tool_private_key(key.private_key_pem)
+            self.set_tool_public_key(_public_pem(json.dumps(key.public_jwk, sort_keys=True)))
+            self._tool_key_loaded = True
+
+    def get_tool_private_key(self):
+        self._tool_key_load()
+        return super().get_tool_private_key()
+
+    def get_tool_public_key(self):
+        self._tool_key_load()
+        return super().get_tool_public_key()
+
+
+@lru_cache(maxsize=16)
+def _public_pem(public_jwk_json: str) -> str:
     from jwcrypto.jwk import JWK
 
-    return JWK(**public_jwk).export_to_pem().decode()
+    return JWK(**json.loads(public_jwk_json)).export_to_pem().decode()
 
 
 def service_registration(*, platform: Platform) -> Registration:
@@ -290,10 +311,17 @@ def _find_key(keyset: dict, kid: str, alg: str):
         if jwk.get("alg", alg) != alg or jwk.get("use", "sig") != "sig":
             continue
         try:
-            return jwt.PyJWK(jwk, algorithm=alg).key
+            return _public_key(json.dumps(jwk, sort_keys=True), alg)
         except jwt.PyJWKError as exc:
             raise Refused("unknown_key", f"kid {kid} is not a usable RSA key: {exc}") from exc
     return None
+
+
+@lru_cache(maxsize=64)
+def _public_key(jwk_json: str, alg: str):
+    # Building an RSA key from its JWK costs more than checking a signature with it; a platform
+    # signs with one key for weeks. Keyed by the whole JWK, so a changed key is built afresh.
+    return jwt.PyJWK(json.loads(jwk_json), algorithm=alg).key
 
 
 def platform_signing_key(url: str, *, kid: str, alg: str):

@@ -4,11 +4,16 @@ Views only translate: they read through badging.selectors.learner and write thro
 badging.services.sharing. A page view never calls Canvas; it may ask for a background sync.
 """
 
+import hashlib
 import logging
+from datetime import timedelta
 
-from django.http import Http404
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -17,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from badging.selectors import learner as selectors
 from badging.services.sharing import AwardNotYours, award_share_set
 from badging.services.sync import course_sync_request_if_stale
+from badging.templatetags.learner_format import ago
 from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site
 from lti.models import LaunchContext
@@ -48,7 +54,8 @@ def share_form_token(launch: LaunchContext) -> str:
 @require_GET
 @launch_context_required
 def launch_home(request, launch: LaunchContext):
-    _sync_if_stale(course_id=launch.course_id)
+    if launch.role != LaunchContext.ROLE_LEARNER:
+        _sync_if_stale(course_id=launch.course_id)
     if launch.role == LaunchContext.ROLE_ADMIN:
         return _course_setup(request, launch)
     if launch.role == LaunchContext.ROLE_INSTRUCTOR:
@@ -58,20 +65,56 @@ def launch_home(request, launch: LaunchContext):
         if dashboard:
             return redirect(dashboard)
         return _course_setup(request, launch)
-    page = selectors.learner_page(launch=launch, request=request)
+    version = selectors.learner_page_version(course_id=launch.course_id, person_id=launch.person_id)
+    # Synced less than BADGING_STALE_AFTER_MINUTES ago (read with the page's digest): the check
+    # would find nothing to do, so most views skip its two queries.
+    synced = version.last_synced_at if version is not None else None
+    if synced is None or timezone.now() - synced >= timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
+        _sync_if_stale(course_id=launch.course_id)
+    html_key = _page_html_key(request, launch, version)
+    if html_key is not None:
+        html = _cache_get(html_key)
+        if isinstance(html, bytes):
+            return HttpResponse(html)
+    page = selectors.learner_page_cached(launch=launch, request=request, version=version)
     if not page.badges:
-        return _no_badge(request, launch)
-    return render(
-        request,
-        "badging/learner/page.html",
-        {
-            "launch": launch,
-            "page": page,
-            "share_token": share_form_token(launch),
-            "wallet_token": launch_form_token(launch=launch, purpose="learner.wallet"),
-            "shared": request.GET.get("shared"),
-        },
-    )
+        response = _no_badge(request, launch)
+    else:
+        response = render(
+            request,
+            "badging/learner/page.html",
+            {
+                "launch": launch,
+                "page": page,
+                "share_token": share_form_token(launch),
+                "wallet_token": launch_form_token(launch=launch, purpose="learner.wallet"),
+                "shared": request.GET.get("shared"),
+            },
+        )
+    if html_key is not None and response.status_code == 200:
+        try:
+            cache.set(html_key, response.content, selectors.LEARNER_PAGE_CACHE_SECONDS)
+        except Exception:
+            logger.warning("learner page not cached", exc_info=True)
+    return response
+
+
+def _page_html_key(request, launch: LaunchContext, version) -> str | None:
+    """The rendered page is kept for this launch while its rows are unchanged and its "last updated
+    … ago" reads the same; never for a request with a query (a notice after a save)."""
+    if version is None or request.GET:
+        return None
+    ago_text = ago(version.last_synced_at) if version.last_synced_at else ""
+    ago_digest = hashlib.sha256(ago_text.encode()).hexdigest()[:12]
+    return selectors.learner_page_cache_key(launch=launch, request=request, version=version, kind="html") + ago_digest
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # the cache is down: build the page
+        logger.warning("learner page cache unreadable", exc_info=True)
+        return None
 
 
 def _no_badge(request, launch: LaunchContext):
