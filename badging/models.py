@@ -213,6 +213,11 @@ class CourseSync(models.Model):
     requested_at = models.DateTimeField(_("requested at"), null=True, blank=True)
     # When the roster pass last read the course's teachers and TAs (CourseStaff).
     staff_synced_at = models.DateTimeField(_("staff synced at"), null=True, blank=True)
+    # When the last successful roster pass began: the next one is due BADGING_ROSTER_INTERVAL_MINUTES later.
+    roster_read_at = models.DateTimeField(_("roster read at"), null=True, blank=True)
+    # The credentialing assessments whose submissions the last successful sync read: one added since
+    # has its whole history read once, the others only their new grades (graded_since).
+    synced_assignment_ids = models.JSONField(_("synced assignment ids"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("course sync")

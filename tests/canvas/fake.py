@@ -159,10 +159,19 @@ class FakeCanvas:
                         item["user"]["email"] = self.emails.get(str(e["user_id"]))
                     items.append(item)
         elif path == f"{c}/users":
+            # courses_controller.rb#users: students (never the Student View user), active and invited
+            # enrollments unless enrollment_state[] says otherwise, only user_ids[] when given.
+            states = set(q.get("enrollment_state[]", ["active", "invited"]))
+            only = set(q.get("user_ids[]", []))
             items = [
-                {**e["user"], "email": self.emails.get(str(e["user_id"]))}
+                {
+                    **e["user"],
+                    **({"email": self.emails.get(str(e["user_id"]))} if "email" in q.get("include[]", []) else {}),
+                }
                 for e in self.enrollments
                 if e["type"] == "StudentEnrollment"
+                and e["enrollment_state"] in states
+                and (not only or str(e["user_id"]) in only)
             ]
         elif path == f"{c}/students/submissions":
             aids = set(q.get("assignment_ids[]", []))
@@ -170,6 +179,15 @@ class FakeCanvas:
             if aids - published:  # submissions_api_controller.rb#for_students
                 return 403, {}, json.dumps({"error": "invalid assignment ids requested"})
             students = set(q.get("student_ids[]", []))
+            enrolled = {
+                str(e["user_id"])
+                for e in self.enrollments
+                if e["type"] in ("StudentEnrollment", "StudentViewEnrollment") and e["enrollment_state"] != "deleted"
+            }
+            if "all" not in students and students - enrolled:  # an id the caller may not see: refused
+                return 401, {}, json.dumps({"status": "unauthorized", "errors": [{"message": "not authorized"}]})
+            if "all" not in students and len(students) > 100:
+                return 400, {}, json.dumps({"error": "too many students"})
             since = q.get("graded_since", [None])[0]
             state = q.get("workflow_state", [None])[0]
             items = []
@@ -181,6 +199,12 @@ class FakeCanvas:
                 if state and sub["workflow_state"] != state:
                     continue
                 items.append(sub)
+            if q.get("grouped"):  # one entry per student, paginated by student
+                by_student = {}
+                for sub in items:
+                    by_student.setdefault(sub["user_id"], []).append(sub)
+                pool = sorted(int(u) for u in (enrolled if "all" in students else students))
+                items = [{"user_id": u, "submissions": by_student.get(u, [])} for u in pool]
         else:
             return 404, {}, json.dumps({"errors": [{"message": "The specified resource does not exist."}]})
         per_page = min(int(q.get("per_page", ["10"])[0]), 100)
