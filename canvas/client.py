@@ -351,7 +351,7 @@ class CanvasClient:
                 if pause > 0:
                     self._gate.release()
                     try:
-                        self._sleep(pause)
+                        self._sleep(round(pause, 3))
                     finally:
                         self._gate.acquire()
                     if self._paused_until == until:

@@ -203,7 +203,7 @@ def _email_fetch(client, learner) -> str:
     except CanvasError as exc:
         raise IssueFailure(f"Could not read the learner's email from Canvas: {exc}") from exc
     checked = _email_checked(email)
-    type(learner).objects.filter(pk=learner.pk).update(email=email.strip()[:320], email_read_at=timezone.now())
+    type(learner).objects.filter(pk=learner.pk).update(email=checked, email_read_at=timezone.now())
     return checked
 
 
@@ -267,6 +267,9 @@ def _emails_read(rows: list[LearnerProgress], client=None) -> dict[int, str | Is
             email = found.get(progress.learner.canvas_user_id, "")
             if email:
                 check(progress, email)
+                read = results[progress.pk]
+                if isinstance(read, str) and read != email:  # stored as issued to: normalised
+                    type(progress.learner).objects.filter(pk=progress.learner_id).update(email=read)
                 continue
             try:  # not in the list (or listed without one): the profile and email channels decide
                 results[progress.pk] = _email_fetch(use, progress.learner)
