@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +37,12 @@ class FakeCanvas:
     allow_final_grade_override: bool = True
     # Called with each request's path before it is answered (a change in Canvas between two requests).
     before: Callable[[str], None] | None = None
+    # X-Rate-Limit-Remaining on every answer; seconds each answer takes (so requests overlap).
+    rate_limit_remaining: float = 600.0
+    answer_seconds: float = 0.0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def api(self) -> str:
@@ -122,6 +130,18 @@ class FakeCanvas:
         return self
 
     def _handle(self, request):
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.answer_seconds:
+                time.sleep(self.answer_seconds)
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request):
         self.requests.append(request.url)
         if request.headers.get("Authorization") != "Bearer canvas-api-token":
             return (
@@ -210,7 +230,7 @@ class FakeCanvas:
         per_page = min(int(q.get("per_page", ["10"])[0]), 100)
         page = int(q.get("page", ["1"])[0])
         chunk = items[(page - 1) * per_page : page * per_page]
-        headers = {"X-Rate-Limit-Remaining": "600.0"}
+        headers = {"X-Rate-Limit-Remaining": repr(float(self.rate_limit_remaining))}
         if page * per_page < len(items):
             nxt = {k: v for k, v in q.items() if k != "page"}
             nxt["page"] = [str(page + 1)]
