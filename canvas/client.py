@@ -135,8 +135,10 @@ class CanvasClient:
         self.throttle_waits = 0
         self.http_seconds = 0.0  # time spent waiting for Canvas's answers
         # How many requests this client may have in flight: the token's cap (shared with every other
-        # client of the token through the budget), narrowed to 1 while the bucket runs low.
-        self.parallel = self._budget.cap
+        # client of the token through the budget) less one, left to the token's other users (another
+        # course's sync, an issuance batch, the sync run again after a worker died holding its
+        # slots); narrowed to 1 while the bucket runs low.
+        self.parallel = max(1, self._budget.cap - 1)
         self._allowed = self.parallel
         self._in_flight = 0
         self.peak_in_flight = 0

@@ -194,23 +194,24 @@ def test_the_roster_pass_runs_at_the_configured_interval_and_a_dropped_learner_g
 
 
 def test_the_full_walk_stays_within_the_token_cap(canvas, course_badge, settings):
-    settings.CANVAS_MAX_IN_FLIGHT_PER_TOKEN = 2
+    settings.CANVAS_MAX_IN_FLIGHT_PER_TOKEN = 3
     canvas.answer_seconds = 0.005  # answers take a moment, so requests overlap when they may
     master(canvas, range(1000, 1250))
     run = sync.course_sync(course_id=course_badge.course_id, trigger="command", full=True)
+    # The cap less one: a sync leaves a place to the token's other users.
     assert run.status == "ok" and run.stats["peak_in_flight"] <= 2
     assert canvas.peak_in_flight <= 2
     assert LearnerProgress.objects.filter(state=LearnerProgress.ELIGIBLE).count() == 250
 
 
 def test_a_low_rate_limit_remaining_narrows_to_one_request_and_pauses(canvas, course_badge, settings):
-    settings.CANVAS_MAX_IN_FLIGHT_PER_TOKEN = 3
+    settings.CANVAS_MAX_IN_FLIGHT_PER_TOKEN = 4
     canvas.answer_seconds = 0.005
     canvas.rate_limit_remaining = 120.0  # below the low-water mark: every answer says slow down
     sleeps: list[float] = []
     client = CanvasClient(course_badge.course.platform, sleep=sleeps.append)
     list(client.list_users_with_email(canvas.course_id, user_ids=["1000"]))
-    assert client.parallel == 3 and sleeps == []
+    assert client.parallel == 3 and sleeps == []  # the cap less one, left to the token's other users
 
     def read():
         list(client.list_users_with_email(canvas.course_id, user_ids=["1001"]))
