@@ -126,11 +126,15 @@ def timeline(requests: list[tuple[str, float, float, int]], t0: float, end: floa
 
 
 def _by_path(requests) -> str:
-    counts: dict[str, int] = {}
-    for path, *_ in requests:
+    """Requests per endpoint with their mean duration (the injected latency plus the stand-in's work)."""
+    counts: dict[str, list[float]] = {}
+    for path, started, finished, _ in requests:
         kind = "/".join("…" if part.isdigit() else part for part in path.split("/api/v1", 1)[-1].split("/"))
-        counts[kind] = counts.get(kind, 0) + 1
-    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        counts.setdefault(kind, []).append(finished - started)
+    return ", ".join(
+        f"{len(d)} {kind} ({1000 * sum(d) / len(d):.0f} ms)"
+        for kind, d in sorted(counts.items(), key=lambda kv: -len(kv[1]))
+    )
 
 
 def _issue_queued(course_id: int) -> int:
