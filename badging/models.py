@@ -218,6 +218,10 @@ class CourseSync(models.Model):
     # The credentialing assessments whose submissions the last successful sync read: one added since
     # has its whole history read once, the others only their new grades (graded_since).
     synced_assignment_ids = models.JSONField(_("synced assignment ids"), default=list, blank=True)
+    # Learners Live Events named since the last sync: the next one re-reads their enrollments
+    # (learners_marked) or their graded-but-unposted results (postings_marked), then clears the list.
+    learners_marked = models.JSONField(_("learners marked"), default=list, blank=True)
+    postings_marked = models.JSONField(_("postings marked"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("course sync")

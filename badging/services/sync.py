@@ -173,21 +173,25 @@ def _sync_task_send(*, course_id: int, trigger: str, countdown: float | None = N
     transaction.on_commit(send)
 
 
-def _marks_add(key: str, canvas_user_ids: Iterable[str], *, cap: int) -> None:
-    # Hints for the next sync only: they expire with the queued sync, so the shared cache holds them.
-    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
-    cache.set(key, sorted(marked)[:cap], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+def _marks_add(course_id: int, field: str, canvas_user_ids: Iterable[str], *, cap: int) -> None:
+    # Kept with the course's sync state (not in the cache): a mark survives until a sync takes it.
+    ids = {str(u) for u in canvas_user_ids if u}
+    if not ids:
+        return
+    with transaction.atomic():
+        state, _ = CourseSync.objects.select_for_update().get_or_create(course_id=course_id)
+        marked = sorted(set(getattr(state, field) or ()) | ids)[:cap]
+        CourseSync.objects.filter(pk=state.pk).update(**{field: marked})
 
 
-def _marks_take(key: str) -> list[str]:
-    marked = cache.get(key) or []
-    if marked:
-        cache.delete(key)
-    return list(marked)
-
-
-def _learners_key(course_id: int) -> str:
-    return f"badging:sync:learners:{course_id}"
+def _marks_take(course_id: int, field: str) -> list[str]:
+    with transaction.atomic():
+        marked = (
+            CourseSync.objects.select_for_update().filter(course_id=course_id).values_list(field, flat=True).first()
+        )
+        if marked:
+            CourseSync.objects.filter(course_id=course_id).update(**{field: []})
+    return list(marked or [])
 
 
 def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
@@ -195,15 +199,11 @@ def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     state) even when it does not read the whole roster: one request per learner instead of a pass
     over every learner. Too many marked learners make it read the whole roster instead."""
     # One past the limit is kept, so the sync can tell "too many" from "exactly the limit".
-    _marks_add(_learners_key(course_id), canvas_user_ids, cap=TARGETED_LEARNERS_MAX + 1)
+    _marks_add(course_id, "learners_marked", canvas_user_ids, cap=TARGETED_LEARNERS_MAX + 1)
 
 
 def _learners_marked_take(course_id: int) -> list[str]:
-    return _marks_take(_learners_key(course_id))
-
-
-def _postings_key(course_id: int) -> str:
-    return f"badging:sync:postings:{course_id}"
+    return _marks_take(course_id, "learners_marked")
 
 
 def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
@@ -212,11 +212,11 @@ def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     Posting a grade does not move graded_at, so graded_since cannot see it; Canvas does send a
     grade event for the learner. Costs nothing for a learner with no unposted result on record,
     one request per 100 learners otherwise. Past the cap, the next roster pass rechecks everyone."""
-    _marks_add(_postings_key(course_id), canvas_user_ids, cap=POSTINGS_MARKED_MAX)
+    _marks_add(course_id, "postings_marked", canvas_user_ids, cap=POSTINGS_MARKED_MAX)
 
 
 def _postings_marked_take(course_id: int) -> list[str]:
-    return _marks_take(_postings_key(course_id))
+    return _marks_take(course_id, "postings_marked")
 
 
 # --- Entry points ---------------------------------------------------------------------------------

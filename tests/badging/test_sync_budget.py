@@ -229,3 +229,22 @@ def test_a_low_rate_limit_remaining_narrows_to_one_request_and_pauses(canvas, co
     for _ in range(3):
         read()
     assert client._allowed == 3
+
+
+def test_a_learner_removed_during_the_walk_falls_back_to_the_course_wide_history(canvas, course_badge):
+    """Canvas refuses (401) a submissions request naming a student it no longer lists
+    (submissions_api_controller.rb#for_students, render_unauthorized_action): the sync then reads
+    the history course-wide, one state at a time, and still succeeds."""
+    master(canvas, range(1000, 1010))
+
+    def drop_once(path):
+        if path.endswith("/students/submissions") and canvas.enrollments[0]["enrollment_state"] != "deleted":
+            canvas.enrollments[0]["enrollment_state"] = "deleted"
+
+    canvas.before = drop_once
+    run = sync.course_sync(course_id=course_badge.course_id, trigger="command")
+    assert run.status == "ok"
+    course_wide = [u for u in canvas.requests if "/students/submissions" in u and "student_ids%5B%5D=all" in u]
+    assert len(course_wide) == 3 and all("workflow_state=" in u for u in course_wide)  # graded, submitted, pending
+    # 1000 was listed by the roster page read before it left: the next roster pass drops it.
+    assert LearnerProgress.objects.filter(state=LearnerProgress.ELIGIBLE).count() == 10
