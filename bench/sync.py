@@ -8,13 +8,13 @@ sandbox seeded with one course in a child process (its memory is not this proces
 gunicorn on a free port with the injected latency on every REST call. Then, in this process:
 
 1. the full sync `badging_sync --all` runs for a course never synced (course_sync, trigger
-   "command"), and the issuance of every learner it finds eligible, run in this process (the
-   award_issue_batch work of the Celery workers, batch after batch, primary emails included):
+   "command"), and the issuance of every learner it finds eligible, by 2 forked processes of the
+   bench (`--issue-processes`: the award_issue_batch work of 2 Celery workers, primary emails included):
    budget <= 120 Canvas requests and <= 10 s from the sync's start until the last award is stored;
 2. `--changes` grade changes in the sandbox (posted), then an incremental trigger (the same
    command) and the issuance it sets off: budget <= 12 Canvas requests.
 
-Every Canvas request of this process is counted (canvas.client.requests_observed), the sync's
+Every Canvas request of these processes is counted (canvas.client.requests_observed), the sync's
 and the issuance's alike. Prints the inputs, the machine (cores, load average at the start), the
 requests, wall time, peak memory (RSS) and the requests in flight over time; exits 1 when a
 budget is missed. --scale runs sizes in child processes and prints one table.
@@ -91,6 +91,7 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[tuple[str, float, float, int]] = []
         self._lock = threading.Lock()
+        self.issuer_rss = 0.0  # peak RSS of the issuing processes, MiB
 
     def __call__(self, path: str, started: float, finished: float, status: int) -> None:
         with self._lock:
@@ -137,10 +138,16 @@ def _by_path(requests) -> str:
     )
 
 
-def _issue_queued(course_id: int) -> int:
-    """What the Celery workers do with the batches the sync queued, done here (same functions)."""
+def _issue_queued(course_id: int, recorder: Recorder, processes: int) -> int:
+    """What the Celery workers do with the batches the sync queued (award_issue_batch, 50 learners
+    each), done by `processes` forked processes of this bench, as by that many single-process
+    workers. Their Canvas requests are added to the recorder; returns how many learners were queued."""
+    import multiprocessing
+
+    from django.db import connections
+
     from badging.models import LearnerProgress
-    from badging.services.issuance import BATCH_SIZE, awards_issue_batch
+    from badging.services.issuance import BATCH_SIZE
 
     ids = list(
         LearnerProgress.objects.filter(
@@ -151,9 +158,41 @@ def _issue_queued(course_id: int) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    for start in range(0, len(ids), BATCH_SIZE):
-        awards_issue_batch(progress_ids=ids[start : start + BATCH_SIZE])
+    batches = [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
+    if not batches:
+        return 0
+    connections.close_all()  # a forked child must open its own connection
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    children = [
+        context.Process(target=_issue_child, args=(batches[i::processes], results), daemon=True)
+        for i in range(max(1, min(processes, len(batches))))
+    ]
+    for child in children:
+        child.start()
+    for _ in children:
+        status, requests, rss = results.get(timeout=600)
+        if status != "ok":
+            raise SystemExit(f"an issuing process failed: {status}")
+        recorder.requests.extend(tuple(r) for r in requests)
+        recorder.issuer_rss = max(recorder.issuer_rss, rss)
+    for child in children:
+        child.join(timeout=30)
     return len(ids)
+
+
+def _issue_child(batches: list[list[int]], results) -> None:
+    from badging.services.issuance import awards_issue_batch
+    from canvas.client import requests_observed
+
+    own = Recorder()
+    try:
+        with requests_observed(own):
+            for batch in batches:
+                awards_issue_batch(progress_ids=batch)
+        results.put(("ok", own.requests, _rss()))
+    except BaseException as exc:  # reported to the bench, which stops
+        results.put((repr(exc), own.requests, _rss()))
 
 
 def _seed_child(argv: list[str]) -> int:
@@ -263,9 +302,9 @@ def run_once(args) -> dict:
             wall0, t0 = time.time(), time.perf_counter()
             full = course_sync(course_id=course.pk, trigger="command")
             sync_seconds = time.perf_counter() - t0
-            issued = _issue_queued(course.pk)
+            issued = _issue_queued(course.pk, recorder, args.issue_processes)
             full_seconds = time.perf_counter() - t0
-            full_requests = recorder.since(0)
+            full_requests = sorted(recorder.since(0), key=lambda r: r[1])
             mark = len(recorder.requests)
             result["full"] = {
                 "status": full.status,
@@ -275,6 +314,7 @@ def run_once(args) -> dict:
                 "sync_seconds": round(sync_seconds, 2),
                 "seconds": round(full_seconds, 2),
                 "peak_rss_mib": round(_rss(), 0),
+                "issuer_peak_rss_mib": round(recorder.issuer_rss, 0),
                 "awards": Award.objects.filter(course_badge__course=course).count(),
                 "issued": issued,
                 "results": AssessmentResult.objects.filter(course=course).count(),
@@ -308,7 +348,7 @@ def run_once(args) -> dict:
                 )
             t0 = time.perf_counter()
             incremental = course_sync(course_id=course.pk, trigger="command")
-            issued_after = _issue_queued(course.pk)
+            issued_after = _issue_queued(course.pk, recorder, args.issue_processes)
             inc_seconds = time.perf_counter() - t0
             inc_requests = recorder.since(mark)
             result["incremental"] = {
@@ -370,12 +410,14 @@ def report(result: dict, args) -> None:
     print(
         f"inputs: {args.learners} learners x {args.assessments} credentialing assessments, {args.latency_ms} ms per "
         f"Canvas request, {args.changes} grade changes, up to {args.in_flight} requests in flight per token; "
-        f"issuance in this process (award_issue_batch, batch after batch)"
+        f"issuance by {args.issue_processes} forked processes of the bench (award_issue_batch, as by "
+        f"{args.issue_processes} single-process Celery workers)"
     )
     print(f"machine: {result['machine']}; seeded in {result['seed_seconds']} s (child process)")
     print(
         f"full sync + issuance: {full['requests']:4d} Canvas requests  {full['seconds']:6.2f} s  "
-        f"peak RSS {full['peak_rss_mib']:.0f} MiB  (sync {full['sync_requests']} requests in {full['sync_seconds']} s; "
+        f"peak RSS {full['peak_rss_mib']:.0f} MiB (issuing processes {full['issuer_peak_rss_mib']:.0f} MiB)  "
+        f"(sync {full['sync_requests']} requests in {full['sync_seconds']} s; "
         f"{full['issued']} learners eligible, {full['awards']} awards stored; {full['results']} results, "
         f"{full['progress_rows']} learner progress rows)"
     )
@@ -397,7 +439,7 @@ def scale(args) -> int:
     for size in sizes:
         cmd = [sys.executable, "-m", "bench", "sync", "--learners", str(size), "--assessments", str(args.assessments),
                "--latency-ms", str(args.latency_ms), "--changes", str(args.changes), "--in-flight", str(args.in_flight),
-               "--json"]  # fmt: skip
+               "--issue-processes", str(args.issue_processes), "--json"]  # fmt: skip
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if not lines:
@@ -439,6 +481,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--changes", type=int, default=50, help="grade changes before the incremental trigger")
     parser.add_argument("--in-flight", type=int, default=3, help="CANVAS_MAX_IN_FLIGHT_PER_TOKEN")
+    parser.add_argument("--issue-processes", type=int, default=2, help="processes issuing, like 2 Celery workers")
     parser.add_argument("--scale", action="store_true", help="run --sizes in child processes, print one table")
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
