@@ -214,6 +214,15 @@ class CourseSync(models.Model):
     requested_at = models.DateTimeField(_("requested at"), null=True, blank=True)
     # When the roster pass last read the course's teachers and TAs (CourseStaff).
     staff_synced_at = models.DateTimeField(_("staff synced at"), null=True, blank=True)
+    # When the last successful roster pass began: the next one is due BADGING_ROSTER_INTERVAL_MINUTES later.
+    roster_read_at = models.DateTimeField(_("roster read at"), null=True, blank=True)
+    # The credentialing assessments whose submissions the last successful sync read: one added since
+    # has its whole history read once, the others only their new grades (graded_since).
+    synced_assignment_ids = models.JSONField(_("synced assignment ids"), default=list, blank=True)
+    # Learners Live Events named since the last sync: the next one re-reads their enrollments
+    # (learners_marked) or their graded-but-unposted results (postings_marked), then clears the list.
+    learners_marked = models.JSONField(_("learners marked"), default=list, blank=True)
+    postings_marked = models.JSONField(_("postings marked"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("course sync")

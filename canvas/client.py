@@ -3,9 +3,11 @@
 Canvas rules it follows (reference lti-canvas.md §B2-B3):
 - pages of at most 100, next page from the Link header, its URL used as given (bookmarks are
   opaque and case-sensitive);
-- one request at a time per client, and at most CANVAS_MAX_IN_FLIGHT_PER_TOKEN per API token across
-  every worker (canvas/budget.py); 403 "Rate Limit Exceeded" means wait and retry, and a low
-  X-Rate-Limit-Remaining means slow down before the bucket runs dry;
+- at most CANVAS_MAX_IN_FLIGHT_PER_TOKEN requests in flight per API token across every worker
+  (canvas/budget.py); one client may send several at once (independent requests of one sync), but
+  a paginated list is walked one page after the other. 403 "Rate Limit Exceeded" pauses every
+  request of the client before one retry, and a low X-Rate-Limit-Remaining narrows the client to
+  one request in flight and pauses it until the bucket has leaked back (no 403 storm);
 - errors by Canvas's own shapes: 401 with WWW-Authenticate is a bad token, 401 "unauthorized" a
   missing permission, any other 403 a request Canvas refuses as asked (errors.py);
 - timeouts on every call; 5xx, timeouts and connection failures retried with exponential
@@ -66,15 +68,36 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_THROTTLE_WAITS = 10
 # Pages fetched ahead of the caller: enough to keep fetching through a batch write to the database.
 PREFETCH_PAGES = 12
+# Canvas reserves this much of the bucket per request while it runs (request_throttle.rb, up-front
+# cost): with n requests in flight, n-1 others may each take it before we see the bucket again.
+UPFRONT_COST = 50.0
+# Ids per request where Canvas takes a list of users (student_ids[], user_ids[]): Api::MAX_PER_PAGE.
+IDS_PER_REQUEST = 100
+COURSE_USER_STATES = ("active", "invited", "completed", "inactive")
 # Why an answer could not be used although Canvas answered (CanvasIncompleteAnswerError).
 CUT_SHORT = "cut its answer short (the connection closed before the whole page arrived)"
 NOT_JSON = "sent an incomplete or malformed answer (not valid JSON)"
 INCOMPLETE_PROBLEMS = (CUT_SHORT, NOT_JSON)
+_observers: list[Callable[[str, float, float, int], None]] = []
+
+
+@contextlib.contextmanager
+def requests_observed(callback: Callable[[str, float, float, int], None]) -> Iterator[None]:
+    """Calls callback(path, started, finished, status) for every HTTP request any client of this
+    process sends while the block runs (benchmarks: request counts and the in-flight timeline)."""
+    _observers.append(callback)
+    try:
+        yield
+    finally:
+        _observers.remove(callback)
+
+
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
 
 
 class CanvasClient:
-    """Calls Canvas REST as the platform's API user. Not thread-safe: one client per sync."""
+    """Calls Canvas REST as the platform's API user. Its methods may be called from several threads
+    at once (`parallel` of them are worth it: the token's in-flight cap); one client per sync."""
 
     def __init__(
         self,
@@ -105,7 +128,8 @@ class CanvasClient:
         self._origin = _origin(self.api_root)
         self._token = platform.api_token
         # The API base is typed by an admin or taken from a launch: only the guarded client reaches it.
-        self._session = session or outbound_session(timeout=settings.CANVAS_HTTP_TIMEOUT)
+        self._shared_session = session
+        self._sessions = threading.local()  # requests.Session is not documented thread-safe: one per thread
         self._timeout = timeout if timeout is not None else settings.CANVAS_HTTP_TIMEOUT
         self._max_retries = max_retries if max_retries is not None else settings.CANVAS_MAX_RETRIES
         # Background syncs pass MAX_THROTTLE_WAITS; interactive callers keep the short retry budget.
@@ -117,6 +141,16 @@ class CanvasClient:
         self.request_count = 0
         self.throttle_waits = 0
         self.http_seconds = 0.0  # time spent waiting for Canvas's answers
+        # How many requests this client may have in flight: the token's cap (shared with every other
+        # client of the token through the budget) less one, left to the token's other users (another
+        # course's sync, an issuance batch, the sync run again after a worker died holding its
+        # slots); narrowed to 1 while the bucket runs low.
+        self.parallel = max(1, self._budget.cap - 1)
+        self._allowed = self.parallel
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        self._paused_until = 0.0
+        self._gate = threading.Condition()
 
     # --- Public API: typed records out ----------------------------------------------------------
 
@@ -174,6 +208,29 @@ class CanvasClient:
         for item in self._paginate(f"/courses/{course_id}/students/submissions", params):
             yield CanvasSubmission.from_api(item)
 
+    def list_submissions_of_students(
+        self, course_id: str, *, assignment_ids: Iterable[str], student_ids: Iterable[str]
+    ) -> list[CanvasSubmission]:
+        """Every submission of up to 100 students on these assignments, in one request: `grouped`
+        answers one entry per student (its page holds 100 students, whatever their submissions).
+        Unsubmitted placeholders are left out. Every student must be enrolled (not deleted): Canvas
+        refuses the whole request otherwise (a permission error)."""
+        students = [str(s) for s in student_ids]
+        assignment_ids = list(assignment_ids)
+        if len(students) > IDS_PER_REQUEST:
+            raise ValueError(f"at most {IDS_PER_REQUEST} students per request (Canvas answers 400 'too many students')")
+        if not students or not assignment_ids:
+            return []
+        params: list[tuple[str, str]] = [("include[]", "rubric_assessment"), ("grouped", "true")]
+        params.extend(("student_ids[]", s) for s in students)
+        params.extend(("assignment_ids[]", a) for a in assignment_ids)
+        out: list[CanvasSubmission] = []
+        for group in self._paginate(f"/courses/{course_id}/students/submissions", params):
+            for item in group.get("submissions") or []:
+                if item.get("workflow_state") != "unsubmitted":
+                    out.append(CanvasSubmission.from_api({"user_id": group.get("user_id"), **item}))
+        return out
+
     def list_enrollments(
         self,
         course_id: str,
@@ -193,9 +250,20 @@ class CanvasClient:
         for item in self._paginate(f"/courses/{course_id}/enrollments", params):
             yield CanvasEnrollment.from_api(item)
 
-    def list_users_with_email(self, course_id: str) -> Iterator[CanvasUser]:
-        """The course's students with their primary email (Canvas hides the Student View user here)."""
+    def list_users_with_email(
+        self, course_id: str, *, user_ids: Iterable[str] | None = None, states: Iterable[str] = COURSE_USER_STATES
+    ) -> Iterator[CanvasUser]:
+        """The course's students (or these of them, at most 100: one request) with their primary
+        email, whatever their enrollment's state (Canvas hides the Student View user here)."""
         params = [("enrollment_type[]", "student"), ("include[]", "email")]
+        params.extend(("enrollment_state[]", s) for s in states)
+        if user_ids is not None:
+            ids = [str(u) for u in user_ids]
+            if len(ids) > IDS_PER_REQUEST:
+                raise ValueError(f"at most {IDS_PER_REQUEST} users per request")
+            if not ids:
+                return
+            params.extend(("user_ids[]", u) for u in ids)
         for item in self._paginate(f"/courses/{course_id}/users", params):
             yield CanvasUser.from_api(item)
 
@@ -272,6 +340,59 @@ class CanvasClient:
             url = next_url
             page_params = None  # the next link already carries every parameter, bookmark included
 
+    @property
+    def _session(self) -> requests.Session:
+        if self._shared_session is not None:
+            return self._shared_session
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = outbound_session(timeout=settings.CANVAS_HTTP_TIMEOUT)
+        return session
+
+    @contextlib.contextmanager
+    def _in_flight_slot(self) -> Iterator[None]:
+        """One of this client's `_allowed` in-flight places, after any pause the bucket asked for."""
+        with self._gate:
+            while True:
+                until = self._paused_until
+                pause = until - time.monotonic()
+                if pause > 0:
+                    self._gate.release()
+                    try:
+                        self._sleep(round(pause, 3))
+                    finally:
+                        self._gate.acquire()
+                    if self._paused_until == until:
+                        self._paused_until = 0.0  # served (also when a test's sleep does not pass time)
+                    continue
+                if self._in_flight < self._allowed:
+                    break
+                self._gate.wait(0.5)
+            self._in_flight += 1
+            self.request_count += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._in_flight -= 1
+                self._gate.notify_all()
+
+    def _pause(self, seconds: float) -> None:
+        with self._gate:
+            self._allowed = 1
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _send(self, url: str, params: list[tuple[str, str]] | None, headers: dict) -> requests.Response:
+        with self._in_flight_slot(), self._budget.slot():
+            started_wall = time.time()
+            response = self._session.get(
+                url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
+            )
+        for observer in list(_observers):
+            observer(_path(url), started_wall, time.time(), response.status_code)
+        return response
+
     def _request(self, url: str, params: list[tuple[str, str]] | None) -> tuple[requests.Response, Any]:
         """The 2xx answer and its parsed JSON body, after the retries and throttle waits."""
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
@@ -279,13 +400,9 @@ class CanvasClient:
         attempts = self._max_retries + 1
         attempt = throttled = 0  # failed attempts (outages) and throttled answers: separate budgets
         while attempt < attempts:
-            self.request_count += 1
             started = time.perf_counter()
             try:
-                with self._budget.slot():
-                    response = self._session.get(
-                        url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
-                    )
+                response = self._send(url, params, headers)
             except OutboundRefused as exc:
                 # A redirect or an address an admin did not allow: retrying cannot help.
                 raise CanvasConfigurationError(
@@ -329,7 +446,8 @@ class CanvasClient:
                         url=_path(url),
                     )
                 logger.warning("canvas throttled %s (wait %d/%d)", _path(url), throttled, self._max_throttle_waits)
-                self._sleep(_throttle_delay(throttled, _retry_after(response)))
+                # Every request of this client waits, not only this one: no burst of retries into the limit.
+                self._pause(_throttle_delay(throttled, _retry_after(response)))
                 continue
             if status >= 500:
                 last_problem = f"answered with a server error ({status})"
@@ -354,9 +472,17 @@ class CanvasClient:
             left = float(remaining) if remaining is not None else None
         except ValueError:
             left = None
-        if left is not None and left < LOW_RATE_LIMIT_REMAINING:
-            # Let the bucket leak back above the low-water mark instead of running into 403s.
-            self._sleep(min(5.0, (LOW_RATE_LIMIT_REMAINING - left) / LEAK_PER_SECOND))
+        if left is None:
+            return
+        # The others in flight may each reserve the up-front cost before we hear from the bucket again.
+        low_water = LOW_RATE_LIMIT_REMAINING + (self.parallel - 1) * UPFRONT_COST
+        if left < low_water:
+            # One request at a time, after the bucket leaked back above the low-water mark: not into 403s.
+            self._pause(min(5.0, (low_water - left) / LEAK_PER_SECOND))
+        elif self._allowed < self.parallel:
+            with self._gate:  # healthy again: widen one place at a time
+                self._allowed = min(self.parallel, self._allowed + 1)
+                self._gate.notify_all()
 
 
 def _throttle_delay(waits: int, retry_after: float | None) -> float:

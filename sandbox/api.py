@@ -685,11 +685,6 @@ def submission_list(request, caller: Caller, course_id: int):
     enrollments = SandboxEnrollment.objects.filter(course=course, type__in=STUDENT_TYPES).exclude(
         workflow_state="deleted"
     )
-    enrollment_state = request.GET.get("enrollment_state")
-    if enrollment_state == "active":
-        enrollments = enrollments.filter(workflow_state__in=["active", "invited"])
-    elif enrollment_state == "concluded":
-        enrollments = enrollments.filter(workflow_state="completed")
     if "all" in student_ids:
         if not grader:
             raise unauthorized()
@@ -697,7 +692,19 @@ def submission_list(request, caller: Caller, course_id: int):
         wanted = _ids(request, "student_ids[]") or [caller.user.id]
         if not grader and set(wanted) != {caller.user.id}:
             raise unauthorized()
+        # submissions_api_controller.rb#for_students: a grader naming a student the course does not
+        # list (no enrollment, or only a deleted one) is refused as a whole (render_unauthorized_action);
+        # more than Api::MAX_PER_PAGE named students is a 400.
+        if grader and set(wanted) - set(enrollments.filter(user_id__in=wanted).values_list("user_id", flat=True)):
+            raise unauthorized()
+        if len(wanted) > MAX_PER_PAGE:
+            raise ApiError(400, {"error": "too many students"})
         enrollments = enrollments.filter(user_id__in=wanted)
+    enrollment_state = request.GET.get("enrollment_state")
+    if enrollment_state == "active":
+        enrollments = enrollments.filter(workflow_state__in=["active", "invited"])
+    elif enrollment_state == "concluded":
+        enrollments = enrollments.filter(workflow_state="completed")
     qs = Submission.objects.filter(
         assignment__course=course,
         assignment__published=True,
@@ -732,6 +739,20 @@ def submission_list(request, caller: Caller, course_id: int):
             for s in rows
         ]
 
+    if request.GET.get("grouped") not in (None, "", "false", "0"):
+        # `grouped`: one entry per student, the page is 100 students (ordered by id) with every
+        # submission of theirs the filters keep (submissions_api_controller.rb#for_students).
+        students = SandboxUser.objects.filter(id__in=enrollments.values("user_id"))
+
+        def serialize_grouped(users):
+            ids = [u.id for u in users]
+            sections = dict(enrollments.filter(user_id__in=ids).order_by("-id").values_list("user_id", "section_id"))
+            by_user: dict[int, list] = {i: [] for i in ids}
+            for submission in qs.filter(user_id__in=ids).order_by("id"):
+                by_user[submission.user_id].append(submission)
+            return [{"user_id": i, "section_id": sections.get(i), "submissions": serialize(by_user[i])} for i in ids]
+
+        return paginate(request, students, serialize_grouped)
     return paginate(request, qs, serialize)
 
 

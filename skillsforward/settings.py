@@ -235,6 +235,12 @@ CANVAS_SLOT_LEASE_SECONDS = env.float("CANVAS_SLOT_LEASE_SECONDS", default=120.0
 # Badging
 BADGING_SYNC_INTERVAL_MINUTES = env.int("BADGING_SYNC_INTERVAL_MINUTES", default=30)
 BADGING_STALE_AFTER_MINUTES = env.int("BADGING_STALE_AFTER_MINUTES", default=5)
+# The roster (enrollments, final grade overrides, primary emails) is re-read at most this long after
+# the last roster pass; between passes, enrollment Live Events re-read the learners they name.
+BADGING_ROSTER_INTERVAL_MINUTES = env.int("BADGING_ROSTER_INTERVAL_MINUTES", default=60)
+# A primary email read from Canvas less than this long ago is used as is by issuance; older ones are
+# re-read first, 100 learners per request.
+BADGING_EMAIL_FRESH_MINUTES = env.int("BADGING_EMAIL_FRESH_MINUTES", default=120)
 BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=1)
 # A worker issuing a batch (or sending an email) holds a lease on those rows in the database, renewed
 # while it works; once a lease runs out (the worker died) the reconciler queues the work again.

@@ -78,11 +78,12 @@ def audit_event_record(
 
 
 def course_sync_now(*, launch: LaunchContext) -> bool:
-    """Records the request and enqueues a sync of the launch's course (roster included) after the
-    commit. Returns False when a sync is already queued: this request is then covered by it."""
+    """Records the request and enqueues a sync of the launch's course after the commit (new grades;
+    the roster when its interval is due, like any sync). Returns False when a sync is already
+    queued: this request is then covered by it."""
     _require_instructor(launch)
     with transaction.atomic():
-        enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor", roster=True)
+        enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor")
         audit_event_record(launch=launch, action=ACTION_SYNC, detail={"enqueued": enqueued})
     return enqueued
 

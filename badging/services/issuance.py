@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -194,19 +193,9 @@ def _enqueue_deliveries(delivery_ids: list[int]) -> None:
 
 # --- Primary email ----------------------------------------------------------------------------
 
-EMAIL_READ_THREADS = 4  # concurrent Canvas profile reads per batch: I/O bound, gentle on the rate limit
 
-
-def _email_fetch(client, learner) -> str:
-    """The learner's primary Canvas email, read now and normalised (trim, lowercase); raises IssueFailure."""
-    from canvas.errors import CanvasError
-
-    if client is None:
-        raise IssueFailure("Canvas is not configured for this platform (API address or token missing).")
-    try:
-        email = client.get_user_primary_email(learner.canvas_user_id)
-    except CanvasError as exc:
-        raise IssueFailure(f"Could not read the learner's email from Canvas: {exc}") from exc
+def _email_checked(email: str) -> str:
+    """The address normalised (trim, lowercase) and validated; raises IssueFailure."""
     email = ob2.normalise_email(email)
     if not email:
         raise IssueFailure("The learner has no primary email address in Canvas.")
@@ -215,6 +204,21 @@ def _email_fetch(client, learner) -> str:
     except ValidationError:
         raise IssueFailure(f"The learner's primary email in Canvas is not a valid address: {email!r}.")
     return email
+
+
+def _email_fetch(client, learner) -> str:
+    """One learner's primary Canvas email, read now (profile, else active channel); raises IssueFailure."""
+    from canvas.errors import CanvasError
+
+    if client is None:
+        raise IssueFailure("Canvas is not configured for this platform (API address or token missing).")
+    try:
+        email = client.get_user_primary_email(learner.canvas_user_id)
+    except CanvasError as exc:
+        raise IssueFailure(f"Could not read the learner's email from Canvas: {exc}") from exc
+    checked = _email_checked(email)
+    type(learner).objects.filter(pk=learner.pk).update(email=checked, email_read_at=timezone.now())
+    return checked
 
 
 def _client_for(platform, clients: dict):
@@ -230,36 +234,61 @@ def _client_for(platform, clients: dict):
 
 
 def _emails_read(rows: list[LearnerProgress], client: CanvasClient | None = None) -> dict[int, str | IssueFailure]:
-    """Primary emails of the batch's learners, read concurrently (one Canvas client per thread:
-    the client is not thread-safe). Person.email/email_read_at are updated with what was read."""
-    local = threading.local()
+    """Primary emails of the batch's learners (badging.services.emails). A fresh one (read from
+    Canvas less than BADGING_EMAIL_FRESH_MINUTES ago, e.g. by the roster pass) costs no request;
+    stale ones are re-read from each course's users list, 100 learners per request, and stored.
+    Only a learner that list does not name, or names without an email, is read on their own."""
+    from badging.services.emails import email_is_fresh, primary_emails_read
+    from canvas.errors import CanvasError
 
-    def read(progress):
-        if client is not None:
-            use = client
-        else:
-            clients = getattr(local, "clients", None)
-            if clients is None:
-                clients = local.clients = {}
-            use = _client_for(progress.course_badge.course.platform, clients)
-        try:
-            return progress.pk, _email_fetch(use, progress.learner)
-        except IssueFailure as failure:
-            return progress.pk, failure
-
-    if len(rows) <= 1 or client is not None:
-        results = dict(map(read, rows))
-    else:
-        with ThreadPoolExecutor(max_workers=min(EMAIL_READ_THREADS, len(rows))) as pool:
-            results = dict(pool.map(read, rows))
     now = timezone.now()
-    by_pk = {p.pk: p for p in rows}
-    changed = [(by_pk[pk].learner, email) for pk, email in results.items() if isinstance(email, str)]
-    for learner, email in changed:
-        if learner.email != email:
-            type(learner).objects.filter(pk=learner.pk).update(email=email, email_read_at=now)
-    if changed:
-        type(changed[0][0]).objects.filter(pk__in=[learner.pk for learner, _ in changed]).update(email_read_at=now)
+    results: dict[int, str | IssueFailure] = {}
+    stale: dict[int, list[LearnerProgress]] = {}
+
+    def check(progress: LearnerProgress, email: str) -> None:
+        try:
+            results[progress.pk] = _email_checked(email)
+        except IssueFailure as failure:
+            results[progress.pk] = failure
+
+    for progress in rows:
+        if email_is_fresh(progress.learner, now):
+            check(progress, progress.learner.email)
+        else:
+            stale.setdefault(progress.course_badge.course_id, []).append(progress)
+    clients: dict = {}
+    for group in stale.values():
+        course = group[0].course_badge.course
+        use = client if client is not None else _client_for(course.platform, clients)
+        if use is None:
+            for progress in group:
+                results[progress.pk] = IssueFailure(
+                    "Canvas is not configured for this platform (API address or token missing)."
+                )
+            continue
+        try:
+            found = primary_emails_read(
+                client=use,
+                platform_id=course.platform_id,
+                canvas_course_id=course.canvas_course_id,
+                canvas_user_ids=[p.learner.canvas_user_id for p in group],
+            )
+        except CanvasError as exc:
+            for progress in group:
+                results[progress.pk] = IssueFailure(f"Could not read the learner's email from Canvas: {exc}")
+            continue
+        for progress in group:
+            email = found.get(progress.learner.canvas_user_id, "")
+            if email:
+                check(progress, email)
+                read = results[progress.pk]
+                if isinstance(read, str) and read != email:  # stored as issued to: normalised
+                    type(progress.learner).objects.filter(pk=progress.learner_id).update(email=read)
+                continue
+            try:  # not in the list (or listed without one): the profile and email channels decide
+                results[progress.pk] = _email_fetch(use, progress.learner)
+            except IssueFailure as failure:
+                results[progress.pk] = failure
     return results
 
 

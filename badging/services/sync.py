@@ -24,8 +24,9 @@ import logging
 import threading
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,9 +52,19 @@ from badging.models import (
     SyncRun,
 )
 from badging.rules import badge_rule_build, rule_assignments
+from badging.services.emails import primary_emails_read
 from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
-from canvas import CanvasClient, CanvasEnrollment, CanvasError, CanvasInvalidAssignmentsError, CanvasSubmission
-from canvas.client import MAX_THROTTLE_WAITS
+from canvas import (
+    CanvasAssignment,
+    CanvasClient,
+    CanvasCourse,
+    CanvasEnrollment,
+    CanvasError,
+    CanvasInvalidAssignmentsError,
+    CanvasPermissionError,
+    CanvasSubmission,
+)
+from canvas.client import IDS_PER_REQUEST, MAX_THROTTLE_WAITS
 from lti.models import Course, Person
 
 logger = logging.getLogger(__name__)
@@ -72,12 +83,11 @@ RECHECK_TRIGGER = "lock_recheck"
 QUEUED_TTL = 15 * 60
 # A trigger arriving during a run makes the running sync loop again, at most this many times.
 MAX_EXTRA_PASSES = 3
-ROSTER_TRIGGERS = frozenset({"instructor", "manual", "command", "roster_event"})
 STUDENT_ENROLLMENT_TYPES = ("StudentEnrollment", "StudentViewEnrollment")
 # Read in the same roster request: who teaches the course (instructor actions re-check it).
 STAFF_ENROLLMENT_TYPES = ("TeacherEnrollment", "TaEnrollment")
 ENROLLMENT_TYPES = STUDENT_ENROLLMENT_TYPES + STAFF_ENROLLMENT_TYPES
-STUDENT_IDS_PER_REQUEST = 100
+STUDENT_IDS_PER_REQUEST = IDS_PER_REQUEST
 # Above this many learners marked for a targeted refresh, one roster pass is cheaper.
 TARGETED_LEARNERS_MAX = 20
 # Learners whose unposted results a light pass re-reads after grade events (one request per 100).
@@ -161,21 +171,25 @@ def _sync_task_send(*, course_id: int, trigger: str, countdown: float | None = N
     transaction.on_commit(send)
 
 
-def _marks_add(key: str, canvas_user_ids: Iterable[str], *, cap: int) -> None:
-    # Hints for the next sync only: they expire with the queued sync, so the shared cache holds them.
-    marked = set(cache.get(key) or ()) | {str(u) for u in canvas_user_ids if u}
-    cache.set(key, sorted(marked)[:cap], timeout=QUEUED_TTL + LOCK_TIMEOUT)
+def _marks_add(course_id: int, field: str, canvas_user_ids: Iterable[str], *, cap: int) -> None:
+    # Kept with the course's sync state (not in the cache): a mark survives until a sync takes it.
+    ids = {str(u) for u in canvas_user_ids if u}
+    if not ids:
+        return
+    with transaction.atomic():
+        state, _ = CourseSync.objects.select_for_update().get_or_create(course_id=course_id)
+        marked = sorted(set(getattr(state, field) or ()) | ids)[:cap]
+        CourseSync.objects.filter(pk=state.pk).update(**{field: marked})
 
 
-def _marks_take(key: str) -> list[str]:
-    marked = cache.get(key) or []
-    if marked:
-        cache.delete(key)
-    return list(marked)
-
-
-def _learners_key(course_id: int) -> str:
-    return f"badging:sync:learners:{course_id}"
+def _marks_take(course_id: int, field: str) -> list[str]:
+    with transaction.atomic():
+        marked = (
+            CourseSync.objects.select_for_update().filter(course_id=course_id).values_list(field, flat=True).first()
+        )
+        if marked:
+            CourseSync.objects.filter(course_id=course_id).update(**{field: []})
+    return list(marked or [])
 
 
 def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
@@ -183,15 +197,11 @@ def course_sync_learners_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     state) even when it does not read the whole roster: one request per learner instead of a pass
     over every learner. Too many marked learners make it read the whole roster instead."""
     # One past the limit is kept, so the sync can tell "too many" from "exactly the limit".
-    _marks_add(_learners_key(course_id), canvas_user_ids, cap=TARGETED_LEARNERS_MAX + 1)
+    _marks_add(course_id, "learners_marked", canvas_user_ids, cap=TARGETED_LEARNERS_MAX + 1)
 
 
 def _learners_marked_take(course_id: int) -> list[str]:
-    return _marks_take(_learners_key(course_id))
-
-
-def _postings_key(course_id: int) -> str:
-    return f"badging:sync:postings:{course_id}"
+    return _marks_take(course_id, "learners_marked")
 
 
 def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str]) -> None:
@@ -200,11 +210,11 @@ def course_sync_postings_mark(*, course_id: int, canvas_user_ids: Iterable[str])
     Posting a grade does not move graded_at, so graded_since cannot see it; Canvas does send a
     grade event for the learner. Costs nothing for a learner with no unposted result on record,
     one request per 100 learners otherwise. Past the cap, the next roster pass rechecks everyone."""
-    _marks_add(_postings_key(course_id), canvas_user_ids, cap=POSTINGS_MARKED_MAX)
+    _marks_add(course_id, "postings_marked", canvas_user_ids, cap=POSTINGS_MARKED_MAX)
 
 
 def _postings_marked_take(course_id: int) -> list[str]:
-    return _marks_take(_postings_key(course_id))
+    return _marks_take(course_id, "postings_marked")
 
 
 # --- Entry points ---------------------------------------------------------------------------------
@@ -374,14 +384,14 @@ class _Timer:
         self.last = now
 
 
-def _last_roster_at(course_id: int) -> datetime | None:
-    run = (
-        SyncRun.objects.filter(course_id=course_id, status=SyncRun.STATUS_OK, stats__roster=True)
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)
-        .first()
-    )
-    return run
+def roster_interval() -> timedelta:
+    """How long after a roster pass the next one is due (BADGING_ROSTER_INTERVAL_MINUTES): the longest
+    a roster change Canvas sent no Live Event for (e.g. a dropped learner) takes to show, plus one sync."""
+    return timedelta(minutes=settings.BADGING_ROSTER_INTERVAL_MINUTES)
+
+
+def _roster_due(state: CourseSync, now: datetime) -> bool:
+    return state.roster_read_at is None or now - state.roster_read_at >= roster_interval()
 
 
 def _sync_once(
@@ -389,26 +399,20 @@ def _sync_once(
 ) -> SyncRun:
     course = Course.objects.select_related("platform").get(pk=course_id)
     state, _ = CourseSync.objects.get_or_create(course=course)
+    started = timezone.now()
     full = (
         full
         or state.submissions_graded_since is None
         or state.last_full_sync_at is None
-        or timezone.now() - state.last_full_sync_at > FULL_SYNC_EVERY
+        or started - state.last_full_sync_at > FULL_SYNC_EVERY
     )
-    if roster is None:
-        last_roster = _last_roster_at(course.pk)
-        roster = (
-            full
-            or trigger in ROSTER_TRIGGERS
-            or last_roster is None
-            or timezone.now() - last_roster > timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES)
-        )
-    roster = roster or full
+    # Whatever the trigger (beat, command, Sync now, a grade event), the roster is read when it is due,
+    # on full syncs, and when asked for explicitly (a roster Live Event naming no learner).
+    roster = bool(roster) or full or _roster_due(state, started)
     targeted = _learners_marked_take(course.pk)
     postings = _postings_marked_take(course.pk)
     if roster or len(targeted) > TARGETED_LEARNERS_MAX:
         roster, targeted = True, []
-    started = timezone.now()
     # Under the course lock no other sync of this course runs: a run still "running" was cut short.
     SyncRun.objects.filter(course=course, status=SyncRun.STATUS_RUNNING).update(
         status=SyncRun.STATUS_FAILED, finished_at=started, error=INTERRUPTED
@@ -424,43 +428,47 @@ def _sync_once(
     before = client.request_count
     http_before = client.http_seconds
     try:
-        cid = course.canvas_course_id
         timer = _Timer(stats)
-        if full:
-            _course_details_sync(client=client, course=course)
-        stats["assignments"] = _assignments_sync(client=client, course=course)
-        timer.lap("assignments")
-        if roster or state.allow_final_grade_override is None:
-            # Whether Canvas reports Final Grade Overrides at all in this course: read with the roster.
-            state.allow_final_grade_override = _course_settings_sync(client=client, course=course)
-            CourseSync.objects.filter(pk=state.pk).update(allow_final_grade_override=state.allow_final_grade_override)
-            stats["allow_final_grade_override"] = state.allow_final_grade_override
-        if roster:
-            stats.update(_roster_sync(client=client, course=course))
-            timer.lap("roster")
-        elif targeted:
-            stats["new_learner_ids"] = _learners_refresh(client=client, course=course, user_ids=targeted)
-            stats["learners_refreshed"] = len(targeted)
-            timer.lap("learners")
-        try:
-            fetched = _submissions_pass(
-                client=client, course=course, state=state, full=full, roster=roster, postings=postings, stats=stats
-            )
-        except CanvasInvalidAssignmentsError:
-            # An assessment was unpublished or deleted in Canvas after we listed the assignments:
-            # list them again (it then no longer counts as readable) and ask once more.
-            logger.info("course %s: an assessment changed in Canvas during the sync; listing assignments again", cid)
-            stats["assignments"] = _assignments_sync(client=client, course=course)
-            stats["assignments_relisted"] = True
-            fetched = _submissions_pass(
-                client=client, course=course, state=state, full=full, roster=roster, postings=postings, stats=stats
-            )
-        stats.pop("new_learner_ids", None)
+        with ThreadPoolExecutor(max_workers=client.parallel, thread_name_prefix="canvas-sync") as pool:
+            _course_read(client=client, pool=pool, course=course, state=state, full=full, roster=roster, stats=stats)
+            timer.lap("assignments")
+            try:
+                fetched = _learners_and_submissions_read(
+                    client=client,
+                    pool=pool,
+                    course=course,
+                    state=state,
+                    full=full,
+                    roster=roster,
+                    targeted=targeted,
+                    postings=postings,
+                    stats=stats,
+                )
+            except CanvasInvalidAssignmentsError:
+                # An assessment was unpublished or deleted in Canvas after we listed the assignments:
+                # list them again (it then no longer counts as readable) and read once more.
+                logger.info("course %s: an assessment changed in Canvas during the sync; listing again", course.pk)
+                stats["assignments"] = _assignments_write(
+                    course=course, records=client.list_assignments(course.canvas_course_id)
+                )
+                stats["assignments_relisted"] = True
+                fetched = _learners_and_submissions_read(
+                    client=client,
+                    pool=pool,
+                    course=course,
+                    state=state,
+                    full=full,
+                    roster=roster,
+                    targeted=[],
+                    postings=postings,
+                    stats=stats,
+                )
         stats["submissions"] = fetched
-        timer.lap("submissions")
+        timer.lap("learners_and_submissions")
         stats["progress"] = progress_evaluate_course(course_id=course.pk)
         timer.lap("evaluation")
         stats["seconds"]["waiting_for_canvas"] = round(client.http_seconds - http_before, 2)
+        stats["peak_in_flight"] = client.peak_in_flight
     except CanvasError as exc:
         return _fail(run, state, exc, requests=client.request_count - before, stats=stats)
     except Exception as exc:
@@ -472,6 +480,9 @@ def _sync_once(
     state.last_synced_at = finished
     if full:
         state.last_full_sync_at = finished
+    if roster:
+        state.roster_read_at = started
+    state.synced_assignment_ids = stats["assignment_ids"]
     state.submissions_graded_since = started - WATERMARK_OVERLAP
     state.last_status = SyncRun.STATUS_OK
     state.last_error = ""
@@ -479,6 +490,8 @@ def _sync_once(
         update_fields=[
             "last_synced_at",
             "last_full_sync_at",
+            "roster_read_at",
+            "synced_assignment_ids",
             "submissions_graded_since",
             "last_status",
             "last_error",
@@ -493,62 +506,93 @@ def _sync_once(
     return run
 
 
-def _submissions_pass(
+def _course_read(
     *,
     client: CanvasClient,
+    pool: ThreadPoolExecutor,
     course: Course,
     state: CourseSync,
     full: bool,
     roster: bool,
+    stats: dict,
+) -> None:
+    """The course's details (full syncs), its Final Grade Override setting (read with the roster) and
+    its assignments: independent requests, sent at once; written here, on the sync's thread."""
+    cid = course.canvas_course_id
+    details = pool.submit(client.get_course, cid) if full else None
+    course_settings = (
+        pool.submit(client.get_course_settings, cid) if roster or state.allow_final_grade_override is None else None
+    )
+    assignments = pool.submit(client.list_assignments, cid)
+    if details is not None:
+        _course_details_write(course=course, details=details.result())
+    if course_settings is not None:
+        # Whether Canvas reports Final Grade Overrides at all in this course.
+        state.allow_final_grade_override = course_settings.result().allow_final_grade_override
+        CourseSync.objects.filter(pk=state.pk).update(allow_final_grade_override=state.allow_final_grade_override)
+        stats["allow_final_grade_override"] = state.allow_final_grade_override
+    stats["assignments"] = _assignments_write(course=course, records=assignments.result())
+
+
+def _learners_and_submissions_read(
+    *,
+    client: CanvasClient,
+    pool: ThreadPoolExecutor,
+    course: Course,
+    state: CourseSync,
+    full: bool,
+    roster: bool,
+    targeted: list[str],
     postings: list[str],
     stats: dict,
 ) -> int:
-    cid = course.canvas_course_id
+    """The roster (when due) and the submissions. A whole history (full syncs, assessments new to
+    the sync) is read 100 learners per request, each batch asked for as soon as the roster pass has
+    written it, while the roster's next pages arrive."""
     wanted = _submission_assignment_ids(course)
-    previous_ids = set(
-        SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK)
-        .order_by("-started_at")
-        .values_list("stats__assignment_ids", flat=True)
-        .first()
-        or []
-    )
     stats["assignment_ids"] = sorted(wanted)
-    learners = _course_learner_ids(course)
-    if full:
-        return _submissions_history_sync(
-            client=client, course=course, learners=learners, assignment_ids=sorted(wanted), stats=stats
-        )
-    new_ids = wanted - previous_ids
-    old_ids = wanted & previous_ids
+    history_ids = sorted(wanted) if full else sorted(wanted - set(state.synced_assignment_ids or []))
+    history = (
+        _HistoryReader(client=client, pool=pool, course=course, assignment_ids=history_ids) if history_ids else None
+    )
+    new_learner_ids: list[str] = []
+    if roster:
+        roster_stats, new_learner_ids = _roster_sync(client=client, pool=pool, course=course, history=history)
+        stats.update(roster_stats)
+    else:
+        if targeted:
+            new_learner_ids = _learners_refresh(client=client, course=course, user_ids=targeted)
+            stats["learners_refreshed"] = len(targeted)
+        if history is not None:
+            for batch in _enrolled_learner_batches(course):
+                history.add(batch)
     fetched = 0
-    if new_ids:  # assessments added (or published) since the last sync: read their history once
-        fetched += _submissions_history_sync(
-            client=client, course=course, learners=learners, assignment_ids=sorted(new_ids), stats=stats
-        )
+    if history is not None:
+        try:
+            fetched += history.finish()
+        except CanvasPermissionError:
+            # Canvas refuses a batch naming a learner it no longer lists (removed since the roster was
+            # read): read the history course-wide instead, one state at a time.
+            logger.info("course %s: a learner left during the sync; reading the history course-wide", course.pk)
+            fetched = _submissions_history_sync(client=client, course=course, assignment_ids=history_ids, stats=stats)
+        stats["results_removed"] = stats.get("results_removed", 0) + history.removed
+    old_ids = sorted(wanted - set(history_ids))
     if old_ids:
         fetched += _submissions_sync(
             client=client,
             course=course,
-            learners=learners,
             records=client.list_submissions(
-                cid, assignment_ids=sorted(old_ids), graded_since=state.submissions_graded_since
+                course.canvas_course_id, assignment_ids=old_ids, graded_since=state.submissions_graded_since
             ),
         )
-    fetched += _students_refetch(
-        client=client,
-        course=course,
-        learners=learners,
-        student_ids=stats.get("new_learner_ids", []),
-        assignment_ids=sorted(wanted),
-    )
-    if roster:
-        stats["unposted_rechecked"] = _unposted_recheck(
-            client=client, course=course, learners=learners, readable=wanted
-        )
-    elif postings:
-        stats["unposted_rechecked"] = _unposted_recheck(
-            client=client, course=course, learners=learners, only=postings, readable=wanted
-        )
+        # Learners new since the last roster pass: the graded_since window may have skipped their grades.
+        fetched += _students_refetch(client=client, course=course, student_ids=new_learner_ids, assignment_ids=old_ids)
+        if roster:
+            stats["unposted_rechecked"] = _unposted_recheck(client=client, course=course, readable=set(old_ids))
+        elif postings:
+            stats["unposted_rechecked"] = _unposted_recheck(
+                client=client, course=course, only=postings, readable=set(old_ids)
+            )
     return fetched
 
 
@@ -575,22 +619,15 @@ def _fail(
 # --- Passes ---------------------------------------------------------------------------------------
 
 
-def _course_details_sync(*, client: CanvasClient, course: Course) -> None:
+def _course_details_write(*, course: Course, details: CanvasCourse) -> None:
     """The course's name and language as Canvas has them now (a course configured before its first
     launch has no name; the language is the course's own, Canvas REST Course `locale`)."""
-    details = client.get_course(course.canvas_course_id)
     name, code, locale = details.name[:500], details.course_code[:255], details.locale
     if (course.name, course.course_code, course.locale) != (name, code, locale):
         Course.objects.filter(pk=course.pk).update(name=name, course_code=code, locale=locale)
 
 
-def _course_settings_sync(*, client: CanvasClient, course: Course) -> bool:
-    """Whether the course allows Final Grade Override: without it Canvas never reports an override."""
-    return client.get_course_settings(course.canvas_course_id).allow_final_grade_override
-
-
-def _assignments_sync(*, client: CanvasClient, course: Course) -> int:
-    records = client.list_assignments(course.canvas_course_id)
+def _assignments_write(*, course: Course, records: list[CanvasAssignment]) -> int:
     rows = [
         Assignment(
             course=course,
@@ -685,39 +722,76 @@ def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, st
     return mapping
 
 
-def _roster_sync(*, client: CanvasClient, course: Course) -> dict:
+def _roster_sync(
+    *, client: CanvasClient, pool: ThreadPoolExecutor, course: Course, history: _HistoryReader | None
+) -> tuple[dict, list[str]]:
+    """The roster pass: enrollments with grades and primary emails, streamed and written 100 at a
+    time (memory does not grow with the course). Each written batch of learners is handed to the
+    history reader at once. Returns stats and the learners new since the last roster pass."""
     cid = course.canvas_course_id
-    known = set(Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", flat=True))
+    pass_started = timezone.now()
+    had_learners = Enrollment.objects.filter(course=course).exists()
+    staff: dict[str, CanvasEnrollment] = {}
+    without_email: list[str] = []
+    new_learner_ids: list[str] = []
+    written = 0
     # Keyed by id: a row listed twice (pages shifting under a concurrent change) must be written once,
     # or PostgreSQL refuses the whole upsert batch.
-    listed: list[CanvasEnrollment] = list(
-        {e.id: e for e in client.list_enrollments(cid, types=ENROLLMENT_TYPES)}.values()
-    )
-    _staff_write(course=course, staff=[e for e in listed if e.type in STAFF_ENROLLMENT_TYPES])
-    enrollments = [e for e in listed if e.type not in STAFF_ENROLLMENT_TYPES]
-    emails = {e.user_id: e.user.email for e in enrollments if e.user.email}
-    users_pass = False
-    if any(e.user_id not in emails for e in enrollments if not e.is_test_user):
-        # Enrollments did not carry every primary email (include[]=email is undocumented there).
-        users_pass = True
-        for user in client.list_users_with_email(cid):
-            if user.email:
-                emails[user.id] = user.email
-    _, rows = _enrollments_write(course=course, enrollments=enrollments, emails=emails)
+    batch: dict[str, CanvasEnrollment] = {}
+
+    def flush() -> None:
+        nonlocal written
+        listed = list(batch.values())
+        batch.clear()
+        user_ids = sorted({e.user_id for e in listed})
+        if had_learners:
+            known = set(
+                Enrollment.objects.filter(course=course, learner__canvas_user_id__in=user_ids).values_list(
+                    "learner__canvas_user_id", flat=True
+                )
+            )
+            new_learner_ids.extend(u for u in user_ids if u not in known)
+        people, rows = _enrollments_write(
+            course=course, enrollments=listed, emails={e.user_id: e.user.email for e in listed if e.user.email}
+        )
+        written += len(rows)
+        without_email.extend(sorted({e.user_id for e in listed if not e.user.email and not e.is_test_user}))
+        if history is not None:
+            # Canvas refuses a submissions request naming a student whose enrollment is deleted.
+            history.add({e.user_id: people[e.user_id] for e in listed if e.enrollment_state != "deleted"})
+
+    for enrollment in client.list_enrollments(cid, types=ENROLLMENT_TYPES):
+        if enrollment.type in STAFF_ENROLLMENT_TYPES:
+            staff[enrollment.id] = enrollment
+            continue
+        batch[enrollment.id] = enrollment
+        if len(batch) >= IDS_PER_REQUEST:
+            flush()
+    if batch:
+        flush()
+    _staff_write(course=course, staff=list(staff.values()))
+    if without_email:
+        # Enrollments did not carry every primary email (include[]=email is undocumented there):
+        # the course's users list has them, asked for 100 learners per request.
+        primary_emails_read(
+            client=client,
+            platform_id=course.platform_id,
+            canvas_course_id=cid,
+            canvas_user_ids=without_email,
+            pool=pool,
+        )
     # Canvas no longer lists it at all: the learner was removed (hard-deleted or hidden from us).
     vanished = (
-        Enrollment.objects.filter(course=course)
-        .exclude(canvas_enrollment_id__in=[e.id for e in enrollments])
+        Enrollment.objects.filter(course=course, synced_at__lt=pass_started)
         .exclude(state="deleted")
         .update(state="deleted")
     )
     return {
-        "enrollments": len(rows),
+        "enrollments": written,
         "enrollments_vanished": vanished,
-        "users_pass": users_pass,
-        # Learners new since the last roster pass: an incremental window may have skipped their grades.
-        "new_learner_ids": sorted({e.user_id for e in enrollments} - known) if known else [],
-    }
+        "users_pass": bool(without_email),
+        "emails_reread": len(without_email),
+    }, new_learner_ids
 
 
 def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
@@ -812,6 +886,113 @@ def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[st
     return sorted({e.user_id for e in listed} - known)
 
 
+class _HistoryReader:
+    """Reads the whole submission history of learners on some assessments, 100 learners per request
+    (`grouped`: one page per 100 students whatever their submissions), several requests in flight
+    on the pool while the caller goes on (the roster pass). Results are written on the caller's
+    thread, as the answers arrive, with at most a few batches waiting: memory stays bounded.
+    Results Canvas no longer has for a batch's learners are removed, so that a missing row always
+    means "not submitted"."""
+
+    def __init__(self, *, client: CanvasClient, pool: ThreadPoolExecutor, course: Course, assignment_ids: list[str]):
+        self.client, self.pool, self.course, self.assignment_ids = client, pool, course, assignment_ids
+        self.assignment_pks = dict(
+            Assignment.objects.filter(course=course, canvas_assignment_id__in=assignment_ids).values_list(
+                "canvas_assignment_id", "pk"
+            )
+        )
+        self.batch: dict[str, int] = {}
+        self.pending: deque[tuple[Future, dict[str, int]]] = deque()
+        self.fetched = self.removed = 0
+        self.refused: CanvasPermissionError | None = None
+
+    def add(self, learners: Mapping[str, int]) -> None:
+        """Learners (Canvas user id: Person pk) whose student enrollment Canvas lists, not deleted."""
+        for user_id, learner_id in learners.items():
+            self.batch[user_id] = learner_id
+            if len(self.batch) >= IDS_PER_REQUEST:
+                self._send()
+        self._write(wait=False)
+
+    def finish(self) -> int:
+        """Waits for every batch; returns how many results were written. Raises CanvasPermissionError
+        when Canvas refused a batch (then nothing else is asked)."""
+        if self.batch:
+            self._send()
+        self._write(wait=True)
+        if self.refused is not None:
+            raise self.refused
+        return self.fetched
+
+    def _send(self) -> None:
+        learners, self.batch = self.batch, {}
+        if self.refused is not None:
+            return
+        future = self.pool.submit(
+            self.client.list_submissions_of_students,
+            self.course.canvas_course_id,
+            assignment_ids=self.assignment_ids,
+            student_ids=sorted(learners),
+        )
+        self.pending.append((future, learners))
+        # Bounded memory: past a few waiting answers the caller writes before reading on.
+        while len(self.pending) > 2 * self.client.parallel:
+            self._write_one()
+
+    def _write(self, *, wait: bool) -> None:
+        while self.pending and (wait or self.pending[0][0].done()):
+            self._write_one()
+
+    def _write_one(self) -> None:
+        future, learners = self.pending.popleft()
+        if self.refused is not None:
+            future.cancel()
+            return
+        try:
+            records = future.result()
+        except CanvasPermissionError as exc:
+            self.refused = exc
+            return
+        rows: dict[tuple[int, int], AssessmentResult] = {}
+        for sub in records:
+            learner_id, assignment_id = learners.get(sub.user_id), self.assignment_pks.get(sub.assignment_id)
+            if learner_id is not None and assignment_id is not None:
+                rows[(assignment_id, learner_id)] = _result_row(self.course, assignment_id, learner_id, sub)
+        if rows:
+            self.fetched += _results_write(list(rows.values()))
+        stale = [
+            pk
+            for pk, assignment_id, learner_id in AssessmentResult.objects.filter(
+                course=self.course,
+                assignment_id__in=list(self.assignment_pks.values()),
+                learner_id__in=list(learners.values()),
+            ).values_list("pk", "assignment_id", "learner_id")
+            if (assignment_id, learner_id) not in rows
+        ]
+        if stale:
+            AssessmentResult.objects.filter(pk__in=stale).delete()
+            self.removed += len(stale)
+
+
+def _enrolled_learner_batches(course: Course) -> Iterator[dict[str, int]]:
+    """The course's learners with a student enrollment that is not deleted, 100 at a time."""
+    rows = (
+        Enrollment.objects.filter(course=course, enrollment_type__in=STUDENT_ENROLLMENT_TYPES)
+        .exclude(state="deleted")
+        .order_by("learner__canvas_user_id")
+        .values_list("learner__canvas_user_id", "learner_id")
+        .distinct()
+    )
+    batch: dict[str, int] = {}
+    for user_id, learner_id in rows.iterator(chunk_size=2000):
+        batch[user_id] = learner_id
+        if len(batch) >= IDS_PER_REQUEST:
+            yield batch
+            batch = {}
+    if batch:
+        yield batch
+
+
 def _submission_assignment_ids(course: Course) -> set[str]:
     """Canvas ids whose submissions are read: see badging.rules (published ones only)."""
     return credentialing.submission_assignment_ids(
@@ -820,9 +1001,13 @@ def _submission_assignment_ids(course: Course) -> set[str]:
     )
 
 
-def _course_learner_ids(course: Course) -> dict[str, int]:
+def _learner_ids(course: Course, user_ids: Iterable[str]) -> dict[str, int]:
+    """Person pks of these Canvas users among the course's learners (users the roster never listed
+    are left out: the next roster pass adds them)."""
     return dict(
-        Enrollment.objects.filter(course=course).values_list("learner__canvas_user_id", "learner_id").distinct()
+        Enrollment.objects.filter(course=course, learner__canvas_user_id__in=list(user_ids))
+        .values_list("learner__canvas_user_id", "learner_id")
+        .distinct()
     )
 
 
@@ -831,18 +1016,15 @@ def _course_learner_ids(course: Course) -> dict[str, int]:
 SUBMISSION_STATES = ("graded", "submitted", "pending_review")
 
 
-def _submissions_history_sync(
-    *, client: CanvasClient, course: Course, learners: dict[str, int], assignment_ids: list[str], stats: dict
-) -> int:
-    """Every submission on these assignments; results Canvas no longer has (e.g. a grade deleted
-    back to unsubmitted) are removed, so that a missing row always means "not submitted"."""
+def _submissions_history_sync(*, client: CanvasClient, course: Course, assignment_ids: list[str], stats: dict) -> int:
+    """Every submission on these assignments, course-wide, one state at a time (the fallback when
+    Canvas refuses the per-learner batches); results Canvas no longer has are removed."""
     seen: set[tuple[int, int]] = set()
     count = 0
     for state in SUBMISSION_STATES:
         count += _submissions_sync(
             client=client,
             course=course,
-            learners=learners,
             records=client.list_submissions(
                 course.canvas_course_id, assignment_ids=assignment_ids, workflow_state=state
             ),
@@ -864,45 +1046,57 @@ def _submissions_history_sync(
     return count
 
 
+def _result_row(course: Course, assignment_id: int, learner_id: int, sub: CanvasSubmission) -> AssessmentResult:
+    return AssessmentResult(
+        course=course,
+        assignment_id=assignment_id,
+        learner_id=learner_id,
+        canvas_submission_id=sub.id,
+        workflow_state=sub.workflow_state[:30],
+        score=sub.score,
+        entered_score=sub.entered_score,
+        points_deducted=sub.points_deducted,
+        grade=sub.grade[:40],
+        excused=sub.excused,
+        submitted_at=sub.submitted_at,
+        graded_at=sub.graded_at,
+        posted_at=sub.posted_at,
+        rubric_assessment=sub.rubric_assessment_json(),
+    )
+
+
 def _submissions_sync(
     *,
     client: CanvasClient,
     course: Course,
-    learners: dict[str, int],
     records: Iterable[CanvasSubmission],
     seen: set[tuple[int, int]] | None = None,
 ) -> int:
+    """Writes streamed submissions a thousand at a time (their learners looked up per batch)."""
     assignment_pks = dict(Assignment.objects.filter(course=course).values_list("canvas_assignment_id", "pk"))
     count = 0
-    batch: dict[tuple[int, int], AssessmentResult] = {}
+    pending: list[CanvasSubmission] = []
+
+    def flush() -> int:
+        learners = _learner_ids(course, {sub.user_id for sub in pending})
+        batch: dict[tuple[int, int], AssessmentResult] = {}
+        for sub in pending:
+            learner_id = learners.get(sub.user_id)
+            assignment_id = assignment_pks.get(sub.assignment_id)
+            if learner_id is None or assignment_id is None:
+                continue  # not a learner we track (e.g. enrolled after the roster pass): the next roster pass adds them
+            if seen is not None:
+                seen.add((assignment_id, learner_id))
+            batch[(assignment_id, learner_id)] = _result_row(course, assignment_id, learner_id, sub)
+        pending.clear()
+        return _results_write(list(batch.values())) if batch else 0
+
     for sub in records:
-        learner_id = learners.get(sub.user_id)
-        assignment_id = assignment_pks.get(sub.assignment_id)
-        if learner_id is None or assignment_id is None:
-            continue  # not a learner we track (e.g. enrolled after the roster pass): the next roster pass adds them
-        if seen is not None:
-            seen.add((assignment_id, learner_id))
-        batch[(assignment_id, learner_id)] = AssessmentResult(
-            course=course,
-            assignment_id=assignment_id,
-            learner_id=learner_id,
-            canvas_submission_id=sub.id,
-            workflow_state=sub.workflow_state[:30],
-            score=sub.score,
-            entered_score=sub.entered_score,
-            points_deducted=sub.points_deducted,
-            grade=sub.grade[:40],
-            excused=sub.excused,
-            submitted_at=sub.submitted_at,
-            graded_at=sub.graded_at,
-            posted_at=sub.posted_at,
-            rubric_assessment=sub.rubric_assessment_json(),
-        )
-        if len(batch) >= BATCH * 2:
-            count += _results_write(list(batch.values()))
-            batch = {}
-    if batch:
-        count += _results_write(list(batch.values()))
+        pending.append(sub)
+        if len(pending) >= BATCH * 2:
+            count += flush()
+    if pending:
+        count += flush()
     return count
 
 
@@ -935,7 +1129,6 @@ def _students_refetch(
     *,
     client: CanvasClient,
     course: Course,
-    learners: dict[str, int],
     student_ids: list[str],
     assignment_ids: list[str],
     workflow_state: str | None = None,
@@ -947,7 +1140,6 @@ def _students_refetch(
         count += _submissions_sync(
             client=client,
             course=course,
-            learners=learners,
             records=client.list_submissions(
                 course.canvas_course_id,
                 assignment_ids=assignment_ids,
@@ -962,7 +1154,6 @@ def _unposted_recheck(
     *,
     client: CanvasClient,
     course: Course,
-    learners: dict[str, int],
     readable: set[str],
     only: list[str] | None = None,
 ) -> int:
@@ -982,7 +1173,6 @@ def _unposted_recheck(
     return _students_refetch(
         client=client,
         course=course,
-        learners=learners,
         student_ids=sorted({p[0] for p in pending}),
         assignment_ids=sorted({p[1] for p in pending}),
         workflow_state="graded",

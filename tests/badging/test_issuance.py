@@ -2,7 +2,9 @@
 
 import io
 import json
+import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
@@ -49,6 +51,21 @@ def canvas():
 
 
 def canvas_email(rsps, learner, email, status=200):
+    """What Canvas answers for this learner's primary email: in the course's users list (issuance
+    reads stale emails 100 learners per request) and, for a learner that list leaves without one,
+    the profile and email channels."""
+    listed = getattr(rsps, "listed_emails", None)
+    if listed is None:
+        listed = rsps.listed_emails = {}
+
+        def users_page(request):
+            named = parse_qs(urlsplit(request.url).query).get("user_ids[]", [])
+            if any(listed.get(u, (None, 200))[1] != 200 for u in named):
+                return 503, {}, json.dumps({"errors": [{"message": "down"}]})
+            return 200, {}, json.dumps([{"id": int(u), "name": u, "email": listed[u][0]} for u in named if u in listed])
+
+        rsps.add_callback(responses.GET, re.compile(rf"{CANVAS}/api/v1/courses/[^/]+/users"), callback=users_page)
+    listed[str(learner.canvas_user_id)] = (email, status)
     rsps.add(
         responses.GET,
         f"{CANVAS}/api/v1/users/{learner.canvas_user_id}/profile",
@@ -217,11 +234,7 @@ def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_ca
         assert issuance.awards_reconcile()["learners_queued"] == 1
     assert celery_app.sent == [("badging.award_issue_batch", [[progress.pk]])]
 
-    canvas.replace(
-        responses.GET,
-        f"{CANVAS}/api/v1/users/{progress.learner.canvas_user_id}/profile",
-        json={"primary_email": progress.learner.email},
-    )
+    canvas_email(canvas, progress.learner, progress.learner.email)  # Canvas is back
     award = issuance.award_issue(progress_id=progress.pk)
     assert award is not None
     progress.refresh_from_db()

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from PIL import Image
 
@@ -26,8 +27,10 @@ SVG = (
 
 
 class CanvasProfiles:
-    """Serves GET /api/v1/users/<id>/profile from a dict on 127.0.0.1 (threaded, real sockets, so a
-    Celery worker process can call it). `fail_users` answer 503; `calls` counts requests per user."""
+    """Serves GET /api/v1/users/<id>/profile and the course's users list named by user_ids[] (with
+    include[]=email) from a dict on 127.0.0.1 (threaded, real sockets, so a Celery worker process
+    can call it). A request naming one of `fail_users` answers 503; `calls` counts requests naming
+    each user."""
 
     def __init__(self, emails: dict[str, str] | None = None):
         self.emails = dict(emails or {})
@@ -41,6 +44,22 @@ class CanvasProfiles:
             disable_nagle_algorithm = True  # headers and body are separate writes
 
             def do_GET(self):
+                listed = re.match(r"^/api/v1/courses/[^/]+/users\?(.*)$", self.path)
+                if listed:  # a page of the course's users named by user_ids[], with their emails
+                    named = parse_qs(listed.group(1)).get("user_ids[]", [])
+                    for user_id in named:
+                        owner.calls[user_id] = owner.calls.get(user_id, 0) + 1
+                    time.sleep(max([owner.slow_users.get(u, 0.0) for u in named] or [0.0]))
+                    if owner.fail_users & set(named):
+                        return self._send(503, {"errors": [{"message": "Service Unavailable"}]})
+                    return self._send(
+                        200,
+                        [
+                            {"id": int(u), "name": f"User {u}", "email": owner.emails[u]}
+                            for u in named
+                            if u in owner.emails
+                        ],
+                    )
                 match = re.match(r"^/api/v1/users/([^/]+)/profile", self.path)
                 user_id = match.group(1) if match else ""
                 owner.calls[user_id] = owner.calls.get(user_id, 0) + 1

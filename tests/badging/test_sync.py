@@ -41,6 +41,13 @@ def course_badge(canvas):
     return f.CourseBadgeFactory(course=course)
 
 
+def roster_due(course_badge):
+    """Moves the last roster pass back past BADGING_ROSTER_INTERVAL_MINUTES: the next sync reads it."""
+    CourseSync.objects.filter(course=course_badge.course).update(
+        roster_read_at=timezone.now() - sync.roster_interval() - timedelta(seconds=1)
+    )
+
+
 def states(badge):
     return dict(LearnerProgress.objects.filter(course_badge=badge).values_list("learner__canvas_user_id", "state"))
 
@@ -57,8 +64,8 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas, course
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
     # Course, groups, assignments, course settings (Final Grade Override allowed?), enrollments, then
-    # submissions by state (graded, submitted, pending review): unsubmitted placeholders are never read.
-    assert run.canvas_requests == len(canvas.requests) == 8
+    # the submissions of the (up to 100) enrolled learners in one grouped request.
+    assert run.canvas_requests == len(canvas.requests) == 6
     course_badge.course.refresh_from_db()
     assert course_badge.course.name == "Data Skills <101>"
     assert set(Assignment.objects.values_list("name", "assignment_group_name")) == {
@@ -132,6 +139,7 @@ def test_instructor_sync_reads_final_grade_override_and_posting_of_old_grades(ca
     canvas.post(55, 43, at=timezone.now())
     canvas.post(56, 43, at=timezone.now())
     canvas.set_override(43, None, "B+")
+    roster_due(course_badge)
     run = sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
 
     assert run.stats["roster"] is True and run.stats["unposted_rechecked"] == 2
@@ -143,6 +151,7 @@ def test_new_learner_between_roster_passes_gets_their_older_grades(canvas, cours
     sync.course_sync(course_id=course_badge.course_id, trigger="test")
     canvas.add_student(46, "Late Joiner")
     canvas.grade(55, 46, 12, at=timezone.now() - timedelta(days=1))
+    roster_due(course_badge)
     sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert AssessmentResult.objects.filter(learner__canvas_user_id="46").count() == 1
     assert states(course_badge)["46"] == "in_progress"
@@ -152,6 +161,7 @@ def test_vanished_assignments_and_enrollments(canvas, course_badge):
     sync.course_sync(course_id=course_badge.course_id, trigger="test")
     canvas.assignments = [a for a in canvas.assignments if a["id"] != 56]
     canvas.enrollments = [e for e in canvas.enrollments if e["user_id"] != 43]
+    roster_due(course_badge)
     sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert Assignment.objects.get(canvas_assignment_id="56").deleted_in_canvas
     assert Enrollment.objects.get(learner__canvas_user_id="43").state == "deleted"

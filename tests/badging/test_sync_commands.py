@@ -36,7 +36,7 @@ def test_badging_sync_command():
         fake.install(rsps)
         call_command("badging_sync", "--course-badge", badge.key, stdout=out)
     assert SyncRun.objects.get().status == "ok"
-    assert "ok, 8 Canvas requests" in out.getvalue()
+    assert "ok, 6 Canvas requests" in out.getvalue()
     with pytest.raises(CommandError, match="either"):
         call_command("badging_sync")
     with pytest.raises(CommandError, match="no course badge"):

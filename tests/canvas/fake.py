@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +37,12 @@ class FakeCanvas:
     allow_final_grade_override: bool = True
     # Called with each request's path before it is answered (a change in Canvas between two requests).
     before: Callable[[str], None] | None = None
+    # X-Rate-Limit-Remaining on every answer; seconds each answer takes (so requests overlap).
+    rate_limit_remaining: float = 600.0
+    answer_seconds: float = 0.0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def api(self) -> str:
@@ -122,6 +130,18 @@ class FakeCanvas:
         return self
 
     def _handle(self, request):
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.answer_seconds:
+                time.sleep(self.answer_seconds)
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, request):
         self.requests.append(request.url)
         if request.headers.get("Authorization") != "Bearer canvas-api-token":
             return (
@@ -159,10 +179,19 @@ class FakeCanvas:
                         item["user"]["email"] = self.emails.get(str(e["user_id"]))
                     items.append(item)
         elif path == f"{c}/users":
+            # courses_controller.rb#users: students (never the Student View user), active and invited
+            # enrollments unless enrollment_state[] says otherwise, only user_ids[] when given.
+            states = set(q.get("enrollment_state[]", ["active", "invited"]))
+            only = set(q.get("user_ids[]", []))
             items = [
-                {**e["user"], "email": self.emails.get(str(e["user_id"]))}
+                {
+                    **e["user"],
+                    **({"email": self.emails.get(str(e["user_id"]))} if "email" in q.get("include[]", []) else {}),
+                }
                 for e in self.enrollments
                 if e["type"] == "StudentEnrollment"
+                and e["enrollment_state"] in states
+                and (not only or str(e["user_id"]) in only)
             ]
         elif path == f"{c}/students/submissions":
             aids = set(q.get("assignment_ids[]", []))
@@ -170,6 +199,15 @@ class FakeCanvas:
             if aids - published:  # submissions_api_controller.rb#for_students
                 return 403, {}, json.dumps({"error": "invalid assignment ids requested"})
             students = set(q.get("student_ids[]", []))
+            enrolled = {
+                str(e["user_id"])
+                for e in self.enrollments
+                if e["type"] in ("StudentEnrollment", "StudentViewEnrollment") and e["enrollment_state"] != "deleted"
+            }
+            if "all" not in students and students - enrolled:  # an id the caller may not see: refused
+                return 401, {}, json.dumps({"status": "unauthorized", "errors": [{"message": "not authorized"}]})
+            if "all" not in students and len(students) > 100:
+                return 400, {}, json.dumps({"error": "too many students"})
             since = q.get("graded_since", [None])[0]
             state = q.get("workflow_state", [None])[0]
             items = []
@@ -181,12 +219,18 @@ class FakeCanvas:
                 if state and sub["workflow_state"] != state:
                     continue
                 items.append(sub)
+            if q.get("grouped"):  # one entry per student, paginated by student
+                by_student = {}
+                for sub in items:
+                    by_student.setdefault(sub["user_id"], []).append(sub)
+                pool = sorted(int(u) for u in (enrolled if "all" in students else students))
+                items = [{"user_id": u, "submissions": by_student.get(u, [])} for u in pool]
         else:
             return 404, {}, json.dumps({"errors": [{"message": "The specified resource does not exist."}]})
         per_page = min(int(q.get("per_page", ["10"])[0]), 100)
         page = int(q.get("page", ["1"])[0])
         chunk = items[(page - 1) * per_page : page * per_page]
-        headers = {"X-Rate-Limit-Remaining": "600.0"}
+        headers = {"X-Rate-Limit-Remaining": repr(float(self.rate_limit_remaining))}
         if page * per_page < len(items):
             nxt = {k: v for k, v in q.items() if k != "page"}
             nxt["page"] = [str(page + 1)]

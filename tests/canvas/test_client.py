@@ -114,7 +114,10 @@ def test_low_rate_limit_remaining_slows_down_before_next_call():
     responses.get(f"{API}/courses/7", json={"id": 7}, headers={"X-Rate-Limit-Remaining": "50.0"})
     client, sleeps = make_client()
     client.get_course("7")
-    assert sleeps == [5.0]  # (150 - 50) / 10 units a second = 10 s, capped at 5 s
+    assert sleeps == []  # the pause is taken before the next request, not after this one
+    client.get_course("7")
+    # (150 + 1 other in flight x 50 up-front - 50) / 10 units a second = 15 s, capped at 5 s
+    assert sleeps == [5.0] and client.parallel == 2
 
 
 @responses.activate

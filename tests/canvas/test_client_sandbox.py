@@ -103,6 +103,7 @@ def test_sandbox_throttle_is_recognised_and_low_remaining_slows_down(seeded):
     waits: list[float] = []
     client = CanvasClient(platform, sleep=waits.append)
     client.get_course(course_id)
+    client.get_course(course_id)
     assert waits and 0 < waits[0] <= 5.0
 
     # A bucket smaller than Canvas's up-front reservation: every call is refused as throttled.

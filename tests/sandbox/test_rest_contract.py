@@ -303,3 +303,73 @@ def test_missing_and_invalid_tokens_are_401_json_like_canvas(api, seeded):
     assert invalid.status_code == 401
     assert invalid.json() == {"errors": [{"message": "Invalid access token."}]}
     assert invalid["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_grouped_submissions_of_named_students_one_entry_per_student(api, seeded):
+    """`GET /courses/:id/students/submissions?grouped=true&student_ids[]=…` as canvas-lms
+    app/controllers/submissions_api_controller.rb#for_students answers it: with `grouped` the page
+    is a page of *students* (User.where(id: student_ids).order(:id), Api.paginate), each
+    `{"user_id", "section_id", "submissions": [...]}`; a grader naming a student the course does
+    not list (here a deleted enrollment) gets render_unauthorized_action for the whole request;
+    more than Api::MAX_PER_PAGE named students is 400 "too many students"."""
+    credentialing = list(SandboxAssignment.objects.filter(course=seeded.course, rubric__isnull=False))
+    students = list(
+        SandboxEnrollment.objects.filter(course=seeded.course, type="StudentEnrollment")
+        .exclude(workflow_state="deleted")
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    path = f"/courses/{seeded.course.id}/students/submissions"
+    params = {
+        "grouped": "true",
+        "student_ids[]": students,
+        "assignment_ids[]": [a.id for a in credentialing],
+        "include[]": "rubric_assessment",
+        "per_page": 100,
+    }
+    groups, requests = api.walk(path, params)
+    assert requests == 1, "one page holds 100 students whatever their submissions"
+    assert [g["user_id"] for g in groups] == sorted(set(students))
+    assert all(set(g) == {"user_id", "section_id", "submissions"} for g in groups)
+    flat, _ = api.walk(
+        path,
+        {"student_ids[]": students, "assignment_ids[]": [a.id for a in credentialing], "per_page": 100},
+    )
+    assert sorted(s["id"] for g in groups for s in g["submissions"]) == sorted(s["id"] for s in flat)
+    graded = next(s for g in groups for s in g["submissions"] if s["workflow_state"] == "graded")
+    assert set(graded) >= SUBMISSION_KEYS and graded["rubric_assessment"]
+    # Paginated by student: 3 per page over the same students.
+    paged, requests = api.walk(path, {**params, "per_page": 3})
+    assert [g["user_id"] for g in paged] == [g["user_id"] for g in groups] and requests == -(-len(groups) // 3)
+
+    liam = _user(seeded, "Liam Ó Súilleabháin")  # dropped: his enrollment is deleted
+    refused = api.get(path, {**params, "student_ids[]": [students[0], liam.id]})
+    assert refused.status_code == 401
+    too_many = api.get(path, {**params, "student_ids[]": students * 10})
+    assert len(students) * 10 > 100 and too_many.status_code == 400
+    assert too_many.json() == {"error": "too many students"}
+
+
+def test_course_users_named_by_id_in_any_enrollment_state(api, seeded):
+    """`GET /courses/:id/users?user_ids[]=…&enrollment_state[]=…&include[]=email`: canvas-lms
+    app/controllers/courses_controller.rb#users documents `user_ids[]` ("the course users set will
+    only include users with IDs specified"), `enrollment_state[]` (active, invited, rejected,
+    completed, inactive; active and invited by default) and `include[]=email` (the primary email).
+    Issuance re-reads stale emails this way, 100 learners per request."""
+    ana = _user(seeded, "Ana Müller")  # concluded at term end: enrollment completed
+    zoe = _user(seeded, "Zoë O'Brien <b>")
+    path = f"/courses/{seeded.course.id}/users"
+    default = api.get(path, {"include[]": "email", "user_ids[]": [ana.id, zoe.id]}).json()
+    assert [u["id"] for u in default] == [zoe.id]
+    every = api.get(
+        path,
+        {
+            "enrollment_type[]": "student",
+            "include[]": "email",
+            "user_ids[]": [ana.id, zoe.id],
+            "enrollment_state[]": ["active", "invited", "completed", "inactive"],
+        },
+    ).json()
+    assert sorted(u["id"] for u in every) == sorted([ana.id, zoe.id])
+    assert {u["id"]: u["email"] for u in every}[ana.id] == ana.primary_email

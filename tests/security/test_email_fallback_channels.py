@@ -7,6 +7,8 @@ unconfirmed → active), so anyone could have typed it. A badge is personal data
 unconfirmed address is a visible failure, never a recipient.
 """
 
+import re
+
 import pytest
 import responses
 
@@ -31,7 +33,14 @@ def quiet_broker(monkeypatch, settings):
 
 
 def learner_channels(rsps, learner, channels):
-    """lib/authentication_methods.rb: a profile the token's user may not read is a 401 unauthorized."""
+    """lib/authentication_methods.rb: a profile the token's user may not read is a 401 unauthorized.
+    The course's users list names the learner without `email`: lib/api/v1/user.rb adds it only for
+    a caller who may read email addresses."""
+    rsps.add(
+        responses.GET,
+        re.compile(rf"{CANVAS}/api/v1/courses/[^/]+/users"),
+        json=[{"id": int(learner.canvas_user_id), "name": learner.name}],
+    )
     rsps.add(responses.GET, f"{CANVAS}/api/v1/users/{learner.canvas_user_id}/profile", json=UNAUTHORIZED, status=401)
     rsps.add(responses.GET, f"{CANVAS}/api/v1/users/{learner.canvas_user_id}/communication_channels", json=channels)
 

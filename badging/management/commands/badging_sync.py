@@ -13,8 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--course-badge", dest="key", help="key of the course badge whose course to sync")
         parser.add_argument("--all", action="store_true", help="every course with an active course badge")
         parser.add_argument("--full", action="store_true", help="re-read every submission, not only new grades")
+        parser.add_argument(
+            "--roster", action="store_true", help="re-read the roster now, not only when its interval is due"
+        )
 
-    def handle(self, *args, key=None, all=False, full=False, **options):
+    def handle(self, *args, key=None, all=False, full=False, roster=False, **options):
         if bool(key) == bool(all):
             raise CommandError("give either --course-badge KEY or --all")
         badges = CourseBadge.objects.filter(active=True) if all else CourseBadge.objects.filter(key=key)
@@ -23,7 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"no course badge with key {key!r}" if key else "no active course badge")
         failed = 0
         for course_id in course_ids:
-            run = course_sync(course_id=course_id, trigger="command", full=full)
+            run = course_sync(course_id=course_id, trigger="command", full=full, roster=roster or None)
             if run is None:
                 self.stdout.write(f"course {course_id}: a sync is already running; it will pick this request up")
                 continue
