@@ -174,6 +174,12 @@ def threshold(course_badge: CourseBadge, assignment_id: str) -> tuple[Decimal | 
         return None, Decimal(str(override["min_points"]))
     if override.get("min_percent") is not None:
         return Decimal(str(override["min_percent"])), None
+    return badge_threshold(course_badge)
+
+
+def badge_threshold(course_badge: CourseBadge) -> tuple[Decimal | None, Decimal | None]:
+    """(min percent, min points) of the badge's own mastery mode, for assessments without an
+    override: points when the mode is points and a minimum is set, else the percentage."""
     if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
         return None, Decimal(course_badge.mastery_min_points)
     return Decimal(course_badge.mastery_min_percent), None

@@ -367,13 +367,12 @@ def rule_check(
                 )
             )
 
-    if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-        mastery = _("A score of at least %(points)s points on each assessment") % {
-            "points": _pts(course_badge.mastery_min_points)
-        }
+    min_percent, min_points = credentialing.badge_threshold(course_badge)
+    if min_points is not None:
+        mastery = _("A score of at least %(points)s points on each assessment") % {"points": _pts(min_points)}
     else:
         mastery = _("A score of at least %(percent)s%% of the points on each assessment") % {
-            "percent": _pts(course_badge.mastery_min_percent)
+            "percent": _pts(min_percent)
         }
     if course_badge.mastery_overrides:
         mastery = _("%(rule)s (some assessments have their own threshold, shown below)") % {"rule": mastery}

@@ -32,7 +32,7 @@ from badging.models import (
     Issuer,
     LearnerProgress,
 )
-from badging.rules import badge_rule_build, rule_rows
+from badging.rules import badge_rule_build, rule_rows, threshold
 from lti.models import Course, LaunchContext, Person
 
 logger = logging.getLogger(__name__)
@@ -145,15 +145,8 @@ def _fmt(value) -> str:
 def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignment) -> tuple[Decimal | None, str]:
     """The score that means mastery on one assessment (points) and the rule in plain words."""
     possible = _num(assignment.points_possible)
-    override = (course_badge.mastery_overrides or {}).get(str(assignment.canvas_assignment_id)) or {}
-    min_points = _num(override.get("min_points"))
-    min_percent = _num(override.get("min_percent"))
+    min_percent, min_points = threshold(course_badge, str(assignment.canvas_assignment_id))
     points: Decimal | None
-    if min_points is None and min_percent is None:
-        if course_badge.mastery_mode == CourseBadge.MASTERY_POINTS and course_badge.mastery_min_points is not None:
-            min_points = _num(course_badge.mastery_min_points)
-        else:
-            min_percent = _num(course_badge.mastery_min_percent)
     if min_points is not None:
         if possible is not None:
             text = _("at least %(needed)s of %(possible)s points") % {
