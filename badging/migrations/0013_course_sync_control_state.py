@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('badging', '0011_translatable_labels'),
+        ('badging', '0012_db_defaults_for_workers_of_the_previous_release'),
     ]
 
     operations = [
