@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/skillsforward
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
+# `make bench` runs every benchmark; `make bench BENCH=web` one of them.
+BENCH ?= all
 
 .PHONY: venv demo test lint typecheck bench clean
 

@@ -325,7 +325,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up before each page")
     parser.add_argument("--workers", type=int, default=2 * cores, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
-    parser.add_argument("--dashboard-rate", type=float, default=20.0, help="offered dashboard requests/s")
+    parser.add_argument("--dashboard-rate", type=float, default=10.0, help="offered dashboard requests/s")
     parser.add_argument("--pages", default="learner,dashboard,launch")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sfb_web_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
@@ -431,8 +431,10 @@ def main(argv: list[str]) -> int:
                 requests_total = int(result["rows"]["Aggregated"]["Request Count"]) or 1
                 for name in names:
                     if name not in result["rows"]:
-                        print(f"{name}: no requests made\n{result['output'][-2000:]}")
-                        return 1
+                        # Not one answer within the run (every client still waiting): a miss, not a crash.
+                        print(f"{name:<24}{label:<18}  no request completed in {args.duration:.0f} s")
+                        results[(name, label)] = {"count": 0, "failures": 1, "p50": 0.0, "p99": 0.0, "rps": 0.0}
+                        continue
                     f = _figures(result, name)
                     results[(name, label)] = f
                     print(
@@ -455,7 +457,8 @@ def main(argv: list[str]) -> int:
         ok = True
         for (name, label), f in results.items():
             if f["failures"]:
-                print(f"FAILED: {name} ({label}): {f['failures']} failed requests")
+                what = f"{f['failures']} failed requests" if f["count"] else "none completed"
+                print(f"FAILED: {name} ({label}): {what}")
                 ok = False
         learner = results.get(("learner page", f"paced at {LEARNER_RATE:.0f}/s"))
         if learner is not None:

@@ -527,6 +527,34 @@ LEARNER_PAGE_CACHE_SECONDS = 600
 LEARNER_PAGE_CACHE_VERSION = 1
 
 
+def _code_version() -> str:
+    """The deployed code and templates of the learner page: a release that changes any of them
+    does not serve pages cached by the previous one (stat only, read once per process)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    files = [
+        Path(__file__),
+        root / "badging" / "views" / "learner.py",
+        root / "badging" / "selectors" / "awards.py",
+        root / "templates" / "base.html",
+        *sorted((root / "templates" / "badging" / "learner").glob("*.html")),
+    ]
+    stamps = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamps.append(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}")
+    return hashlib.sha256("|".join(stamps).encode()).hexdigest()[:12]
+
+
+_CODE_VERSION: list[str] = []
+
+
 def _row(model, alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
     """Every column of the model's row but the ones named (read from the model, so a column added
     later counts too): images and signed credentials, which the page never reads, are large."""
@@ -607,8 +635,11 @@ def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPa
         ]
     )
     scope = hashlib.sha256(shaped_by.encode()).hexdigest()[:32]
+    if not _CODE_VERSION:
+        _CODE_VERSION.append(_code_version())
     return (
-        f"badging:learner-page:{kind}:v{LEARNER_PAGE_CACHE_VERSION}:{launch.course_id}:{launch.person_id}:"
+        f"badging:learner-page:{kind}:v{LEARNER_PAGE_CACHE_VERSION}-{_CODE_VERSION[0]}:"
+        f"{launch.course_id}:{launch.person_id}:"
         f"{scope}:{version.digest}"
     )
 
