@@ -11,12 +11,14 @@ import responses
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from badging.models import Award, Delivery, LearnerProgress
 from badging.openbadges import jsonld, keys, ob3
 from badging.openbadges.links import PublicLinks
 from badging.selectors.awards import award_links
 from badging.services import issuance, notifications
+from lti.models import Person
 from tests.badging.test_issuance_support import SMTPSink, course_badge_with_assessments, eligible_progress
 
 pytestmark = pytest.mark.django_db
@@ -64,15 +66,13 @@ NAMES = ["Ada Lovelace", 'O\'Brien <b>&amp; "Co"</b>', "", "Zoë Ångström", "L
 
 
 def learners(canvas, course_badge, count: int, *, prefix: str = "l"):
+    """Eligible learners whose primary emails the roster pass read just now (fresh: issuance asks
+    Canvas nothing; badging.services.emails)."""
     rows = []
     for i in range(count):
         progress = eligible_progress(course_badge, email=f"{prefix}{i}@uni.example.edu", name=NAMES[i % len(NAMES)])
-        user = progress.learner.canvas_user_id
-        canvas.add(
-            responses.GET,
-            f"{CANVAS}/api/v1/users/{user}/profile",
-            json={"id": 1, "primary_email": progress.learner.email},
-        )
+        Person.objects.filter(pk=progress.learner_id).update(email_read_at=timezone.now())
+        progress.learner.refresh_from_db()
         rows.append(progress)
     return rows
 

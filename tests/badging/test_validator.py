@@ -38,6 +38,8 @@ def test_hosted_assertion_and_baked_image_validate(served, tmp_path):
 
 def test_email_issued_with_capitals_and_spaces_validates_lowercased(served, monkeypatch):
     """Canvas says "Ada@Uni.edu ": the award is issued to ada@uni.edu, which backpacks hash as typed."""
+    import re
+
     import responses
 
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
@@ -46,10 +48,11 @@ def test_email_issued_with_capitals_and_spaces_validates_lowercased(served, monk
     course_badge = course_badge_with_assessments(api_base_url="https://canvas.example.edu")
     progress = eligible_progress(course_badge)
     with responses.RequestsMock() as canvas:
+        # The course's users list with include[]=email (issuance's read of a stale email).
         canvas.add(
             responses.GET,
-            f"https://canvas.example.edu/api/v1/users/{progress.learner.canvas_user_id}/profile",
-            json={"primary_email": "Ada@Uni.edu "},
+            re.compile(r"https://canvas\.example\.edu/api/v1/courses/[^/]+/users"),
+            json=[{"id": int(progress.learner.canvas_user_id), "name": "Ada", "email": "Ada@Uni.edu "}],
         )
         award = issuance.award_issue(progress_id=progress.pk)
     assert award.recipient_email == "ada@uni.edu"
