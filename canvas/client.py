@@ -129,7 +129,9 @@ class CanvasClient:
         self._token = platform.api_token
         # The API base is typed by an admin or taken from a launch: only the guarded client reaches it.
         self._shared_session = session
-        self._sessions = threading.local()  # requests.Session is not documented thread-safe: one per thread
+        # requests.Session is not documented thread-safe: one per request in flight, kept for the
+        # next request (keep-alive connections, no new TLS handshake per page).
+        self._idle_sessions: list[requests.Session] = []
         self._timeout = timeout if timeout is not None else settings.CANVAS_HTTP_TIMEOUT
         self._max_retries = max_retries if max_retries is not None else settings.CANVAS_MAX_RETRIES
         # Background syncs pass MAX_THROTTLE_WAITS; interactive callers keep the short retry budget.
@@ -340,14 +342,18 @@ class CanvasClient:
             url = next_url
             page_params = None  # the next link already carries every parameter, bookmark included
 
-    @property
-    def _session(self) -> requests.Session:
+    def _session_take(self) -> requests.Session:
         if self._shared_session is not None:
             return self._shared_session
-        session = getattr(self._sessions, "session", None)
-        if session is None:
-            session = self._sessions.session = outbound_session(timeout=settings.CANVAS_HTTP_TIMEOUT)
-        return session
+        with self._gate:
+            if self._idle_sessions:
+                return self._idle_sessions.pop()
+        return outbound_session(timeout=settings.CANVAS_HTTP_TIMEOUT)
+
+    def _session_give(self, session: requests.Session) -> None:
+        if session is not self._shared_session:
+            with self._gate:
+                self._idle_sessions.append(session)
 
     @contextlib.contextmanager
     def _in_flight_slot(self) -> Iterator[None]:
@@ -386,9 +392,11 @@ class CanvasClient:
     def _send(self, url: str, params: list[tuple[str, str]] | None, headers: dict) -> requests.Response:
         with self._in_flight_slot(), self._budget.slot():
             started_wall = time.time()
-            response = self._session.get(
-                url, params=params, headers=headers, timeout=self._timeout, verify=self._verify
-            )
+            session = self._session_take()
+            try:
+                response = session.get(url, params=params, headers=headers, timeout=self._timeout, verify=self._verify)
+            finally:
+                self._session_give(session)
         for observer in list(_observers):
             observer(_path(url), started_wall, time.time(), response.status_code)
         return response

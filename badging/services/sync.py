@@ -1191,13 +1191,90 @@ class _Facts:
 def progress_evaluate_course(*, course_id: int) -> dict:
     """Evaluate every learner on every active course badge of the course from the synced rows,
     write LearnerProgress (bulk), flag issued awards whose learner no longer meets the rule, and
-    hand the eligible learners to issuance. Returns counts by state per course badge key."""
+    hand the eligible learners to issuance. Returns counts by state per course badge key.
+
+    Learners are evaluated EVALUATE_CHUNK at a time (their enrollments and results read for the
+    chunk only): memory does not grow with the course."""
     assignments = rule_assignments(course_id=course_id)
     override_allowed = (
         CourseSync.objects.filter(course_id=course_id).values_list("allow_final_grade_override", flat=True).first()
     )
+    badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
+    # A course badge no longer offered issues nothing: drop its not-yet-issued eligible rows (derived
+    # data, rebuilt by the next evaluation if it is offered again), so the reconciler finds none.
+    LearnerProgress.objects.filter(
+        course_badge__course_id=course_id, course_badge__active=False, state=LearnerProgress.ELIGIBLE
+    ).delete()
+    # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
+    with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
+    rules = {
+        badge.pk: badge_rule_build(
+            course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
+        )
+        for badge in badges
+    }
+    # Only this course badge's awards: another course offering the same badge class has its own
+    # learners. Its live awards only say that an enrolled learner here already holds the class.
+    awards: dict[int, dict[int, tuple[bool, bool]]] = {}
+    for badge in badges:
+        mine: dict[int, tuple[bool, bool]] = {}
+        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
+            "learner_id", "revoked", "needs_review"
+        ):
+            live, flagged = mine.get(learner_id, (False, False))
+            if not revoked:
+                live, flagged = True, needs_review
+            mine[learner_id] = (live, flagged)
+        awards[badge.pk] = mine
+    # The course's learners: ids only (the facts are read per chunk).
+    with_facts = set(Enrollment.objects.filter(course_id=course_id).values_list("learner_id", flat=True)) | set(
+        AssessmentResult.objects.filter(course_id=course_id).values_list("learner_id", flat=True).distinct()
+    )
+    for badge in badges:
+        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
+        # an evaluation that read another course's awards) are not this course's learners.
+        LearnerProgress.objects.filter(course_badge=badge).exclude(
+            learner_id__in=Enrollment.objects.filter(course_id=course_id).values("learner_id")
+        ).exclude(learner_id__in=AssessmentResult.objects.filter(course_id=course_id).values("learner_id")).exclude(
+            learner_id__in=list(awards[badge.pk])
+        ).delete()
+    counts: dict[int, dict[str, int]] = {badge.pk: defaultdict(int) for badge in badges}
+    to_flag: dict[int, dict[int, str]] = {badge.pk: {} for badge in badges}
+    ordered = sorted(with_facts)
+    chunks = [ordered[start : start + EVALUATE_CHUNK] for start in range(0, len(ordered), EVALUATE_CHUNK)]
+    # Holders of a live award of a badge who have no enrollment or result here: evaluated with no facts.
+    award_only = sorted({lid for mine in awards.values() for lid, (live, _) in mine.items() if live} - with_facts)
+    chunks += [award_only[start : start + EVALUATE_CHUNK] for start in range(0, len(award_only), EVALUATE_CHUNK)]
+    now = timezone.now()
+    for chunk in chunks:
+        facts = _facts_read(course_id=course_id, learner_ids=chunk, with_rubric=with_rubric)
+        for badge in badges:
+            _evaluate_chunk(
+                badge=badge,
+                rule=rules[badge.pk],
+                learner_ids=chunk,
+                facts=facts,
+                awards=awards[badge.pk],
+                counts=counts[badge.pk],
+                to_flag=to_flag[badge.pk],
+                now=now,
+            )
+    summary: dict = {}
+    for badge in badges:
+        if to_flag[badge.pk]:
+            _flag_for_review(badge, to_flag[badge.pk])
+        badge_counts = counts[badge.pk]
+        queued = awards_enqueue_eligible(course_badge_id=badge.pk) if badge_counts.get(ev.ELIGIBLE) else 0
+        summary[badge.key] = {**badge_counts, "queued": queued}
+    return summary
+
+
+EVALUATE_CHUNK = 1000
+
+
+def _facts_read(*, course_id: int, learner_ids: list[int], with_rubric: bool) -> dict[int, _Facts]:
     facts: dict[int, _Facts] = defaultdict(lambda: _Facts([], {}))
-    for row in Enrollment.objects.filter(course_id=course_id).values(
+    for row in Enrollment.objects.filter(course_id=course_id, learner_id__in=learner_ids).values(
         "learner_id", "state", "enrollment_type", "is_test_user", "override_score", "override_grade"
     ):
         facts[row["learner_id"]].enrollments.append(
@@ -1209,18 +1286,10 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 override_grade=row["override_grade"],
             )
         )
-    badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
-    # A course badge no longer offered issues nothing: drop its not-yet-issued eligible rows (derived
-    # data, rebuilt by the next evaluation if it is offered again), so the reconciler finds none.
-    LearnerProgress.objects.filter(
-        course_badge__course_id=course_id, course_badge__active=False, state=LearnerProgress.ELIGIBLE
-    ).delete()
-    # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
-    with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
     fields = ["learner_id", "assignment__canvas_assignment_id", "workflow_state", "score", "entered_score"]
     fields += ["grade", "excused"]
     fields += ["graded_at", "posted_at"] + (["rubric_assessment"] if with_rubric else [])
-    for row in AssessmentResult.objects.filter(course_id=course_id).values(*fields):
+    for row in AssessmentResult.objects.filter(course_id=course_id, learner_id__in=learner_ids).values(*fields):
         aid = row["assignment__canvas_assignment_id"]
         rubric = row.get("rubric_assessment") or {}
         facts[row["learner_id"]].results[aid] = ev.ResultFact(
@@ -1237,92 +1306,78 @@ def progress_evaluate_course(*, course_id: int) -> dict:
                 for k, v in rubric.items()
             },
         )
+    return facts
 
-    summary: dict = {}
-    now = timezone.now()
-    for badge in badges:
-        rule = badge_rule_build(
-            course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
+
+def _evaluate_chunk(
+    *,
+    badge: CourseBadge,
+    rule: ev.BadgeRule,
+    learner_ids: list[int],
+    facts: dict[int, _Facts],
+    awards: dict[int, tuple[bool, bool]],
+    counts: dict[str, int],
+    to_flag: dict[int, str],
+    now: datetime,
+) -> None:
+    held_elsewhere = set(
+        Award.objects.filter(badge_class_id=badge.badge_class_id, revoked=False, learner_id__in=learner_ids)
+        .exclude(course_badge_id=badge.pk)
+        .values_list("learner_id", flat=True)
+    )
+    rows: list[LearnerProgress] = []
+    for learner_id in learner_ids:
+        award = awards.get(learner_id)
+        if learner_id not in facts and not (award is not None and award[0]):
+            continue  # holds a live award of another of the course's badges only
+        f = facts[learner_id] if learner_id in facts else _Facts([], {})
+        if award is not None and award[0]:
+            award_state: str | None = ev.AWARD_LIVE
+        elif learner_id in held_elsewhere:
+            award_state = ev.AWARD_ELSEWHERE
+        else:
+            award_state = None if award is None else ev.AWARD_REVOKED
+        result = ev.evaluate_learner(
+            rule=rule,
+            learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
         )
-        # Only this course badge's awards: another course offering the same badge class has its own
-        # learners. Its live awards only say that an enrolled learner here already holds the class.
-        awards: dict[int, tuple[bool, bool]] = {}
-        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
-            "learner_id", "revoked", "needs_review"
+        counts[result.state] += 1
+        if (
+            award is not None
+            and award[0]
+            and result.state == ev.ISSUED
+            and not result.eligible_by_rule
+            and not award[1]
+            and not _canvas_hides_the_facts(rule, result)
         ):
-            live, flagged = awards.get(learner_id, (False, False))
-            if not revoked:
-                live, flagged = True, needs_review
-            awards[learner_id] = (live, flagged)
-        held_elsewhere = set(
-            Award.objects.filter(badge_class_id=badge.badge_class_id, revoked=False, learner_id__in=list(facts))
-            .exclude(course_badge_id=badge.pk)
-            .values_list("learner_id", flat=True)
+            to_flag[learner_id] = _review_reason(result)
+        rows.append(
+            LearnerProgress(
+                course_badge=badge,
+                learner_id=learner_id,
+                state=result.state,
+                mastered_count=result.mastered_count,
+                assessment_count=result.assessment_count,
+                final_grade_entered=result.final_grade.entered,
+                detail=result.detail(),
+                evaluated_at=now,
+            )
         )
-        learner_ids = set(facts) | {lid for lid, (live, _) in awards.items() if live}
-        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
-        # an evaluation that read another course's awards) are not this course's learners.
-        LearnerProgress.objects.filter(course_badge=badge).exclude(learner_id__in=learner_ids).exclude(
-            learner_id__in=list(awards)
-        ).delete()
-        rows: list[LearnerProgress] = []
-        to_flag: dict[int, str] = {}
-        counts: dict[str, int] = defaultdict(int)
-        for learner_id in learner_ids:
-            f = facts.get(learner_id) or _Facts([], {})
-            award = awards.get(learner_id)
-            if award is not None and award[0]:
-                award_state: str | None = ev.AWARD_LIVE
-            elif learner_id in held_elsewhere:
-                award_state = ev.AWARD_ELSEWHERE
-            else:
-                award_state = None if award is None else ev.AWARD_REVOKED
-            result = ev.evaluate_learner(
-                rule=rule,
-                learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
-            )
-            counts[result.state] += 1
-            if (
-                award is not None
-                and award[0]
-                and result.state == ev.ISSUED
-                and not result.eligible_by_rule
-                and not award[1]
-                and not _canvas_hides_the_facts(rule, result)
-            ):
-                to_flag[learner_id] = _review_reason(result)
-            rows.append(
-                LearnerProgress(
-                    course_badge=badge,
-                    learner_id=learner_id,
-                    state=result.state,
-                    mastered_count=result.mastered_count,
-                    assessment_count=result.assessment_count,
-                    final_grade_entered=result.final_grade.entered,
-                    detail=result.detail(),
-                    evaluated_at=now,
-                )
-            )
-        with transaction.atomic():
-            LearnerProgress.objects.bulk_create(
-                rows,
-                batch_size=BATCH,
-                update_conflicts=True,
-                unique_fields=["course_badge", "learner"],
-                update_fields=[
-                    "state",
-                    "mastered_count",
-                    "assessment_count",
-                    "final_grade_entered",
-                    "detail",
-                    "evaluated_at",
-                ],
-            )
-        if to_flag:
-            _flag_for_review(badge, to_flag)
-        queued = awards_enqueue_eligible(course_badge_id=badge.pk) if counts.get(ev.ELIGIBLE) else 0
-        summary[badge.key] = {**counts, "queued": queued}
-    return summary
+    with transaction.atomic():
+        LearnerProgress.objects.bulk_create(
+            rows,
+            batch_size=BATCH,
+            update_conflicts=True,
+            unique_fields=["course_badge", "learner"],
+            update_fields=[
+                "state",
+                "mastered_count",
+                "assessment_count",
+                "final_grade_entered",
+                "detail",
+                "evaluated_at",
+            ],
+        )
 
 
 def _canvas_hides_the_facts(rule: ev.BadgeRule, result: ev.LearnerEvaluation) -> bool:

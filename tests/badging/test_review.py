@@ -23,6 +23,8 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas, course_bad
         assert not award.needs_review and not award.revoked  # the same situation, already reviewed
 
         canvas.set_override(42, None)  # and now the final grade is removed too
+        # Its grade_override Live Event names the learner: the next sync re-reads their enrollment.
+        sync.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42"])
         sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
         award.refresh_from_db()
         assert award.needs_review and not award.revoked
