@@ -218,11 +218,11 @@ class CourseSync(models.Model):
     roster_read_at = models.DateTimeField(_("roster read at"), null=True, blank=True)
     # The credentialing assessments whose submissions the last successful sync read: one added since
     # has its whole history read once, the others only their new grades (graded_since).
-    synced_assignment_ids = models.JSONField(_("synced assignment ids"), default=list, blank=True)
+    synced_assignment_ids = models.JSONField(_("synced assignment ids"), default=list, db_default=[], blank=True)
     # Learners Live Events named since the last sync: the next one re-reads their enrollments
     # (learners_marked) or their graded-but-unposted results (postings_marked), then clears the list.
-    learners_marked = models.JSONField(_("learners marked"), default=list, blank=True)
-    postings_marked = models.JSONField(_("postings marked"), default=list, blank=True)
+    learners_marked = models.JSONField(_("learners marked"), default=list, db_default=[], blank=True)
+    postings_marked = models.JSONField(_("postings marked"), default=list, db_default=[], blank=True)
 
     class Meta:
         verbose_name = _("course sync")

@@ -13,12 +13,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='coursesync',
             name='learners_marked',
-            field=models.JSONField(blank=True, default=list, verbose_name='learners marked'),
+            field=models.JSONField(blank=True, db_default=[], default=list, verbose_name='learners marked'),
         ),
         migrations.AddField(
             model_name='coursesync',
             name='postings_marked',
-            field=models.JSONField(blank=True, default=list, verbose_name='postings marked'),
+            field=models.JSONField(blank=True, db_default=[], default=list, verbose_name='postings marked'),
         ),
         migrations.AddField(
             model_name='coursesync',
@@ -28,6 +28,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='coursesync',
             name='synced_assignment_ids',
-            field=models.JSONField(blank=True, default=list, verbose_name='synced assignment ids'),
+            field=models.JSONField(blank=True, db_default=[], default=list, verbose_name='synced assignment ids'),
         ),
     ]

@@ -218,7 +218,7 @@ class _FramedBytes:
 
 
 class _FramedEmail(EmailMultiAlternatives):
-    def message(self):
+    def message(self):  # type: ignore[override]  # Django 5.2's message() takes no policy (the stubs' does)
         values = self._frame_values()
         key = (self.subject, self.from_email, tuple(self.reply_to), self.extra_headers.get("Content-Language"))
         frame = _mime_frames.get(key, False)
@@ -228,6 +228,7 @@ class _FramedEmail(EmailMultiAlternatives):
             frame = self._frame_build(key, values)
             if frame is None:
                 return super().message()
+        assert isinstance(frame, list)  # built above, or found built
         return _FramedBytes(self._frame_fill(frame, values))
 
     def _frame_values(self) -> list[bytes] | None:

@@ -41,3 +41,18 @@ def test_the_previous_release_can_insert_rows_without_the_columns_badging_0010_a
     )
     assert LearnerProgress.objects.get(learner=learner).issue_claim == ""
     assert Delivery.objects.get(award=award).unconfirmed_sends == 0
+
+
+def test_the_previous_release_can_start_a_course_sync_without_the_columns_badging_0013_added():
+    """Badging 0013 moved the sync's control state into CourseSync columns; a worker of the previous
+    release creating a course's sync row leaves them out, and the database fills them in."""
+    from badging.models import CourseSync
+
+    course = CourseBadgeFactory().course
+    _insert_without(
+        CourseSync(course=course),
+        {"roster_read_at", "synced_assignment_ids", "learners_marked", "postings_marked"},
+    )
+    state = CourseSync.objects.get(course=course)
+    assert state.synced_assignment_ids == [] and state.learners_marked == [] and state.postings_marked == []
+    assert state.roster_read_at is None
