@@ -683,3 +683,7 @@ class WalletOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Wallet offer of {self.award_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# The learner's backpack (collections) lives in its own module; importing it here registers its models.
+from badging.models_backpack import Collection, CollectionItem  # noqa: E402, F401

@@ -69,7 +69,8 @@ def launch(request):
         if language:
             translation.activate(language)
         return refused_page(request, refusal, stage="launch")
-    response = redirect(reverse("badging:launch_home", args=[context.public_id]))
+    home = "badging:my_badges" if context.is_backpack else "badging:launch_home"
+    response = redirect(reverse(home, args=[context.public_id]))
     launch_cookie_set(response, launch=context, browser_key=context.browser_key, secure=request.is_secure())
     # The state cookie has served its purpose.
     response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)

@@ -354,7 +354,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
 
     Only the launching person's rows are read (results, enrollments, progress, awards).
     """
-    course, person = launch.course, launch.person
+    course, person = launch.course_required, launch.person
     course_badges = list(
         CourseBadge.objects.filter(course=course, active=True)
         .select_related("badge_class__issuer")

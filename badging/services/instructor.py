@@ -82,7 +82,7 @@ def course_sync_now(*, launch: LaunchContext) -> bool:
     commit. Returns False when a sync is already queued: this request is then covered by it."""
     _require_instructor(launch)
     with transaction.atomic():
-        enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor", roster=True)
+        enqueued = course_sync_request(course_id=launch.course_id_required, trigger="instructor", roster=True)
         audit_event_record(launch=launch, action=ACTION_SYNC, detail={"enqueued": enqueued})
     return enqueued
 

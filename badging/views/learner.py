@@ -48,11 +48,11 @@ def share_form_token(launch: LaunchContext) -> str:
 @require_GET
 @launch_context_required
 def launch_home(request, launch: LaunchContext):
-    _sync_if_stale(course_id=launch.course_id)
+    _sync_if_stale(course_id=launch.course_id_required)
     if launch.role == LaunchContext.ROLE_ADMIN:
         return _course_setup(request, launch)
     if launch.role == LaunchContext.ROLE_INSTRUCTOR:
-        if not selectors.course_has_badge(course=launch.course):
+        if not selectors.course_has_badge(course=launch.course_required):
             return _no_badge(request, launch)
         dashboard = _instructor_dashboard_url(launch)
         if dashboard:
@@ -80,7 +80,7 @@ def _no_badge(request, launch: LaunchContext):
 
 
 def _course_setup(request, launch: LaunchContext):
-    setup = selectors.course_setup(course=launch.course)
+    setup = selectors.course_setup(course=launch.course_required)
     return render(
         request,
         "badging/launch_home.html",
