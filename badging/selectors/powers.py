@@ -43,7 +43,9 @@ def still_teaches(*, launch: LaunchContext) -> bool:
     """Whether the last roster sync (when newer than this launch) still lists the launching person
     as an active teacher or TA of the course. No roster read yet, an empty one (the API token cannot
     see teachers), or one older than the launch: the signed launch is the newest word."""
-    read_at = CourseSync.objects.filter(course_id=launch.course_id_required).values_list("staff_synced_at", flat=True).first()
+    read_at = (
+        CourseSync.objects.filter(course_id=launch.course_id_required).values_list("staff_synced_at", flat=True).first()
+    )
     if read_at is None or read_at <= launch.created_at:
         return True
     staff = CourseStaff.objects.filter(course_id=launch.course_id_required)

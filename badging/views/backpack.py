@@ -25,8 +25,6 @@ from badging.views.public import _json, _og_page, _vary, negotiate
 from lti.launch import launch_context_required, request_from_this_site
 from lti.models import LaunchContext
 
-COLLECTION_MAX_AGE = 60
-
 
 def backpack_form_token(launch: LaunchContext) -> str:
     return launch_form_token(launch=launch, purpose="learner.backpack")
@@ -177,7 +175,9 @@ def _public_collection_or_404(public_id: str) -> selectors.PublicCollection:
 
 
 def _cached(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = f"public, max-age={COLLECTION_MAX_AGE}"
+    """Caches may keep a copy but must ask again before each use: once the learner stops sharing,
+    or a badge is revoked, the very next view reflects it."""
+    response["Cache-Control"] = "no-cache"
     return response
 
 
@@ -229,7 +229,7 @@ def public_collection(request, public_id: str):
 def public_collection_json(request, public_id: str):
     public = _public_collection_or_404(public_id)
     document = selectors.collection_document(public=public, links=public_links(request))
-    return _json(request, document, content_type="application/json")
+    return _cached(_json(request, document, content_type="application/json"))
 
 
 @require_safe

@@ -194,6 +194,7 @@ def test_collection_create_add_reorder_share_and_the_public_page(client, world):
         f"http://testserver/public/assertions/{world['old'].public_id}",
     ]
     assert Client().get(public_url, HTTP_ACCEPT="application/json").json() == document
+    assert page["Cache-Control"] == "no-cache"  # unsharing takes effect at the next view
 
     actions = list(AuditEvent.objects.filter(actor_person=world["ada"]).values_list("action", flat=True))
     assert {
