@@ -448,8 +448,22 @@ class Award(models.Model):
     badge_class = models.ForeignKey(
         BadgeClass, on_delete=models.PROTECT, related_name="awards", verbose_name=_("badge class")
     )
+    # A course's badge, or (course_badge empty) a program badge earned by holding course badges.
     course_badge = models.ForeignKey(
-        CourseBadge, on_delete=models.PROTECT, related_name="awards", verbose_name=_("course badge")
+        CourseBadge,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        verbose_name=_("course badge"),
+    )
+    program = models.ForeignKey(
+        "badging.Program",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        verbose_name=_("program badge"),
     )
     learner = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="awards", verbose_name=_("learner"))
     # Empty once the learner's personal data was removed (learner_forget): recipient_identity then
@@ -491,6 +505,11 @@ class Award(models.Model):
             models.CheckConstraint(
                 condition=Q(revoked=False) | ~Q(revocation_reason=""), name="badging_award_revocation_has_reason"
             ),
+            models.CheckConstraint(
+                condition=(Q(course_badge__isnull=False) & Q(program__isnull=True))
+                | (Q(course_badge__isnull=True) & Q(program__isnull=False)),
+                name="badging_award_course_or_program",
+            ),
             # An award always names its recipient, in clear or (after learner_forget) as the hash.
             models.CheckConstraint(
                 condition=~Q(recipient_email="") | ~Q(recipient_identity=""), name="badging_award_has_recipient"
@@ -500,6 +519,15 @@ class Award(models.Model):
 
     def __str__(self) -> str:
         return f"{self.badge_class} → {self.recipient_email or 'recipient removed'}"
+
+    @property
+    def course(self) -> Course | None:
+        """The course the badge was earned in; None for a program badge (earned across courses)."""
+        return self.course_badge.course if self.course_badge is not None else None
+
+    @property
+    def course_pk(self) -> int | None:
+        return self.course_badge.course_id if self.course_badge is not None else None
 
 
 class AwardImage(models.Model):
@@ -687,3 +715,4 @@ class WalletOffer(models.Model):
 
 # The learner's backpack (collections) lives in its own module; importing it here registers its models.
 from badging.models_backpack import Collection, CollectionItem  # noqa: E402, F401
+from badging.models_programs import Program, ProgramProgress, ProgramRequirement  # noqa: E402, F401

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from badging.models import Award, Collection, CollectionItem
+from badging.models import Award, Collection, CollectionItem, Program, ProgramRequirement
 from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks, public_links
 from badging.selectors.awards import linkedin_add_url
@@ -95,11 +95,35 @@ class CollectionRow:
     share: ShareLinks | None
 
 
+@dataclass(frozen=True)
+class ProgramRequirementRow:
+    name: str
+    image_url: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    program: Program
+    name: str
+    description: str
+    image_url: str
+    requirements: list[ProgramRequirementRow]
+    held_count: int
+    required_count: int
+    award: Award | None  # the live program badge, once issued
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.held_count / self.required_count)) if self.required_count else 0
+
+
 @dataclass
 class MyBadgesPage:
     person: Person
     badges: list[BackpackBadge]
     collections: list[CollectionRow]
+    programs: list[ProgramRow] = field(default_factory=list)
 
     @property
     def live_badges(self) -> list[BackpackBadge]:
@@ -108,14 +132,18 @@ class MyBadgesPage:
 
 def _badge(award: Award, *, links: PublicLinks, now: datetime) -> BackpackBadge:
     badge = award.badge_class
-    course = award.course_badge.course if award.course_badge_id else None
+    course = award.course
+    if award.program_id is not None:
+        course_name = _("Program badge (earned across courses)")
+    elif course is not None:
+        course_name = course.name or course.course_code or _("Course %(id)s") % {"id": course.canvas_course_id}
+    else:
+        course_name = ""
     return BackpackBadge(
         award=award,
         name=badge.name,
         issuer_name=badge.issuer.name,
-        course_name=(course.name or course.course_code or _("Course %(id)s") % {"id": course.canvas_course_id})
-        if course
-        else "",
+        course_name=course_name,
         image_url=links.badge_class_image(badge.public_id),
         issued_on=award.issued_on,
         revoked=award.revoked,
@@ -177,7 +205,55 @@ def my_badges_page(*, person: Person, request=None) -> MyBadgesPage:
                 else None,
             )
         )
-    return MyBadgesPage(person=person, badges=badges, collections=rows)
+    return MyBadgesPage(
+        person=person,
+        badges=badges,
+        collections=rows,
+        programs=_program_rows(person=person, awards=awards, links=links),
+    )
+
+
+def _program_rows(*, person: Person, awards: list[Award], links: PublicLinks) -> list[ProgramRow]:
+    """The programs of the person's Canvas, with what they hold toward each (two queries); counted
+    from their live course awards, as the program evaluation counts them."""
+    from badging.services.programs import program_required_count
+
+    held = {a.badge_class_id for a in awards if not a.revoked and a.course_badge_id is not None}
+    program_awards = {a.program_id: a for a in awards if not a.revoked and a.program_id is not None}
+    rows = []
+    for program in (
+        Program.objects.filter(platform_id=person.platform_id, active=True)
+        .select_related("badge_class")
+        .defer("badge_class__image")
+        .prefetch_related(
+            Prefetch(
+                "requirements",
+                queryset=ProgramRequirement.objects.select_related("badge_class").defer("badge_class__image"),
+            )
+        )
+        .order_by("badge_class__name", "pk")
+    ):
+        requirements = [
+            ProgramRequirementRow(
+                name=r.badge_class.name,
+                image_url=links.badge_class_image(r.badge_class.public_id),
+                held=r.badge_class_id in held,
+            )
+            for r in program.requirements.all()
+        ]
+        rows.append(
+            ProgramRow(
+                program=program,
+                name=program.badge_class.name,
+                description=program.badge_class.description,
+                image_url=links.badge_class_image(program.badge_class.public_id),
+                requirements=requirements,
+                held_count=sum(r.held for r in requirements),
+                required_count=program_required_count(program, len(requirements)),
+                award=program_awards.get(program.pk),
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)

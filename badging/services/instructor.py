@@ -58,7 +58,7 @@ def _require_course_badge(launch: LaunchContext, course_badge: CourseBadge) -> N
 
 def _require_award(launch: LaunchContext, award: Award) -> None:
     _require_instructor(launch)
-    if award.course_badge.course_id != launch.course_id:
+    if award.course_pk != launch.course_id:
         raise PermissionDenied("This award belongs to another course.")
 
 

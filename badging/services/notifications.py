@@ -56,7 +56,10 @@ def delivery_links() -> PublicLinks:
 
 def learner_page_url(*, course) -> str:
     """Where the learner's own badge page is: inside Canvas, launched from the course menu (the
-    tool's page needs an LTI launch, so the email links to the course in Canvas)."""
+    tool's page needs an LTI launch, so the email links to the course in Canvas). A program badge
+    has no course: no link (My badges is in the Canvas Account menu)."""
+    if course is None:
+        return ""
     base = (course.platform.api_base_url or "").rstrip("/")
     return f"{base}/courses/{course.canvas_course_id}" if base else ""
 
@@ -64,7 +67,7 @@ def learner_page_url(*, course) -> str:
 def award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     """The notification email (plain text + HTML) for an award, in the learner's language: the
     locale of their latest launch, else the course's Canvas language, else the default."""
-    course = award.course_badge.course
+    course = award.course
     with translation.override(language_for_person(award.learner, course)):
         return _award_email_message(award=award, links=links, connection=connection)
 
@@ -75,10 +78,10 @@ def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -
         "badge": award.badge_class,
         "issuer": award.badge_class.issuer,
         "learner": award.learner,
-        "course": award.course_badge.course,
+        "course": award.course,
         "links": award_links(award, links=links),
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
-        "learner_page_url": learner_page_url(course=award.course_badge.course),
+        "learner_page_url": learner_page_url(course=award.course),
     }
     subject = _("You earned the “%(badge)s” badge") % {"badge": award.badge_class.name}
     message = EmailMultiAlternatives(

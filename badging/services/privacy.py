@@ -137,7 +137,7 @@ def _person_forget(*, person: Person, requested_email: str) -> Counter[str]:
     course_ids = set(Enrollment.objects.filter(learner=person).values_list("course_id", flat=True))
     course_ids |= set(LearnerProgress.objects.filter(learner=person).values_list("course_badge__course_id", flat=True))
     course_ids |= set(LaunchContext.objects.filter(person=person).values_list("course_id", flat=True))
-    course_ids |= {a.course_badge.course_id for a in awards}
+    course_ids |= {a.course_pk for a in awards if a.course_pk is not None}
 
     for award in awards:
         changed = []
