@@ -5,7 +5,15 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
 from badging.admin import ReadOnlyAdmin
-from badging.models import Collection, CollectionItem, CourseBadge, Program, ProgramProgress, ProgramRequirement
+from badging.models import (
+    Collection,
+    CollectionItem,
+    CourseBadge,
+    LearnerEmail,
+    Program,
+    ProgramProgress,
+    ProgramRequirement,
+)
 from badging.services.programs import program_evaluate_all_later
 
 
@@ -104,3 +112,13 @@ class CollectionAdmin(ReadOnlyAdmin):
     list_select_related = ["learner"]
     search_fields = ["=public_id", "name", "learner__name"]
     inlines = [CollectionItemInline]
+
+
+@admin.register(LearnerEmail)
+class LearnerEmailAdmin(ReadOnlyAdmin):
+    """Addresses learners added and proved themselves (My badges); codes are never shown."""
+
+    list_display = ["email", "learner", "verified_at", "created_at"]
+    list_select_related = ["learner"]
+    search_fields = ["email", "learner__name"]
+    exclude = ["code"]

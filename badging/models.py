@@ -466,6 +466,15 @@ class Award(models.Model):
         verbose_name=_("program badge"),
     )
     learner = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="awards", verbose_name=_("learner"))
+    # Set on a copy the learner had issued to another email address of theirs (My badges).
+    reissued_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reissues",
+        verbose_name=_("re-issued from"),
+    )
     # Empty once the learner's personal data was removed (learner_forget): recipient_identity then
     # keeps the salted hash that the assertion and the credential publish, so the badge still verifies.
     recipient_email = models.EmailField(
@@ -499,8 +508,17 @@ class Award(models.Model):
         verbose_name = _("award")
         verbose_name_plural = _("awards")
         constraints = [
+            # A learner's own re-issue to another of their addresses (reissued_from set) is the one
+            # exception: at most one live copy of an award per address.
             models.UniqueConstraint(
-                fields=["badge_class", "learner"], condition=Q(revoked=False), name="badging_award_one_live"
+                fields=["badge_class", "learner"],
+                condition=Q(revoked=False) & Q(reissued_from__isnull=True),
+                name="badging_award_one_live",
+            ),
+            models.UniqueConstraint(
+                fields=["reissued_from", "recipient_email"],
+                condition=Q(revoked=False) & Q(reissued_from__isnull=False),
+                name="badging_award_one_live_reissue",
             ),
             models.CheckConstraint(
                 condition=Q(revoked=False) | ~Q(revocation_reason=""), name="badging_award_revocation_has_reason"
@@ -714,5 +732,5 @@ class WalletOffer(models.Model):
 
 
 # The learner's backpack (collections) lives in its own module; importing it here registers its models.
-from badging.models_backpack import Collection, CollectionItem  # noqa: E402, F401
+from badging.models_backpack import Collection, CollectionItem, LearnerEmail  # noqa: E402, F401
 from badging.models_programs import Program, ProgramProgress, ProgramRequirement  # noqa: E402, F401

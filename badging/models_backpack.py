@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from badging.models import Award, new_public_id
 from lti.models import Person
+from skillsforward.fields import EncryptedTextField
 
 
 class Collection(models.Model):
@@ -58,3 +59,36 @@ class CollectionItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["collection", "award"], name="badging_collectionitem_unique"),
         ]
+
+
+class LearnerEmail(models.Model):
+    """Another email address a learner controls, proven by a code sent to it: their badges can be
+    re-issued to it (My badges), without any account merge. The code is stored encrypted (the
+    worker that emails it must read it) and is valid for a short time and a few tries."""
+
+    learner = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="extra_emails", verbose_name=_("learner")
+    )
+    email = models.EmailField(_("email"), max_length=320, help_text=_("Normalised: trimmed, lowercased"))
+    code = EncryptedTextField(_("code"), blank=True)
+    code_expires_at = models.DateTimeField(_("code expires at"), null=True, blank=True)
+    code_sent_at = models.DateTimeField(_("code sent at"), null=True, blank=True)
+    failed_attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("learner email")
+        verbose_name_plural = _("learner emails")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "email"], name="badging_learneremail_unique"),
+            models.CheckConstraint(condition=~Q(email=""), name="badging_learneremail_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None

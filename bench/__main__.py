@@ -1,9 +1,9 @@
-"""Run one benchmark: python -m bench {sync,issue,dashboard,chaos} [options]."""
+"""Run one benchmark: python -m bench {sync,issue,dashboard,chaos,backpack} [options]."""
 
 import importlib
 import sys
 
-BENCHES = ("sync", "issue", "dashboard", "chaos")
+BENCHES = ("sync", "issue", "dashboard", "chaos", "backpack")
 
 
 def main() -> int:

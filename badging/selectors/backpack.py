@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 
-from badging.models import Award, Collection, CollectionItem, Program, ProgramRequirement
+from badging.models import Award, Collection, CollectionItem, LearnerEmail, Program, ProgramRequirement
 from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks, public_links
 from badging.selectors.awards import linkedin_add_url
@@ -124,6 +124,11 @@ class MyBadgesPage:
     badges: list[BackpackBadge]
     collections: list[CollectionRow]
     programs: list[ProgramRow] = field(default_factory=list)
+    emails: list[LearnerEmail] = field(default_factory=list)
+
+    @property
+    def verified_emails(self) -> list[LearnerEmail]:
+        return [e for e in self.emails if e.verified]
 
     @property
     def live_badges(self) -> list[BackpackBadge]:
@@ -166,7 +171,8 @@ def collection_share_links(*, collection: Collection, links: PublicLinks, first_
 
 def my_badges_page(*, person: Person, request=None) -> MyBadgesPage:
     """Every award the person holds from this Canvas instance, newest first, with its course and
-    state and ways to share it, and the person's collections. Three queries, whatever the count."""
+    state and ways to share it, the programs of their Canvas with their progress, their collections
+    and added email addresses. Six queries, whatever the number of badges."""
     from django.utils import timezone
 
     links = public_links(request)
@@ -210,6 +216,7 @@ def my_badges_page(*, person: Person, request=None) -> MyBadgesPage:
         badges=badges,
         collections=rows,
         programs=_program_rows(person=person, awards=awards, links=links),
+        emails=list(LearnerEmail.objects.filter(learner=person).order_by("email")),
     )
 
 

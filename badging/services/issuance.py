@@ -51,6 +51,7 @@ from badging.models import (
 )
 from badging.openbadges import baking, keys, ob2, ob3
 from badging.openbadges.links import PublicLinks, public_base_url
+from badging.services.learner_emails import award_copies_revoke
 from badging.services.programs import programs_reevaluate_later
 
 logger = logging.getLogger(__name__)
@@ -756,6 +757,8 @@ def award_revoke(*, award_id: int, reason: str, actor: str) -> Award:
             award=award,
             detail={"reason": reason},
         )
+        # Copies the learner had re-issued to their other addresses go with it (My badges).
+        award_copies_revoke(award=award, actor=actor)
         if award.course_badge_id is not None:
             programs_reevaluate_later(learner_ids=[award.learner_id])
         pushed = list(

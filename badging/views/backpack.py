@@ -18,6 +18,7 @@ from badging.openbadges.links import public_links
 from badging.selectors import awards as award_selectors
 from badging.selectors import backpack as selectors
 from badging.services import backpack as services
+from badging.services import learner_emails
 from badging.services.sharing import AwardNotYours, award_share_set
 from badging.social_card import badge_card_png
 from badging.views import launch_form_token
@@ -163,6 +164,70 @@ def award_name(request, launch: LaunchContext, award_public_id: str):
     return _back(launch, "name_shown" if choice == "yes" else "name_hidden", f"award-{award_public_id}")
 
 
+@csrf_exempt  # protected by backpack_form_token and the Origin check
+@require_POST
+@launch_context_required(without_course=True)
+def email_add(request, launch: LaunchContext):
+    if refusal := _checked(request, launch):
+        return refusal
+    try:
+        learner_emails.learner_email_add(learner=launch.person, email=request.POST.get("email", ""))
+    except learner_emails.EmailRefused as exc:
+        return _page(request, launch, error=str(exc), status=400)
+    return _back(launch, "code_sent", "emails")
+
+
+EMAIL_ACTIONS = {"verify", "resend", "remove"}
+
+
+@csrf_exempt  # protected by backpack_form_token and the Origin check
+@require_POST
+@launch_context_required(without_course=True)
+def email_change(request, launch: LaunchContext, email_id: int):
+    if refusal := _checked(request, launch):
+        return refusal
+    action = request.POST.get("action", "")
+    if action not in EMAIL_ACTIONS:
+        return _refused(request, 400, _("Unknown action."))
+    person = launch.person
+    try:
+        if action == "verify":
+            learner_emails.learner_email_verify(learner=person, email_id=email_id, code=request.POST.get("code", ""))
+        elif action == "remove":
+            learner_emails.learner_email_remove(learner=person, email_id=email_id)
+        else:
+            row = person.extra_emails.filter(pk=email_id).first()
+            if row is None:
+                raise learner_emails.EmailNotFound(email_id)
+            learner_emails.learner_email_add(learner=person, email=row.email)
+    except learner_emails.EmailNotFound:
+        raise Http404("No such address")
+    except learner_emails.EmailRefused as exc:
+        return _page(request, launch, error=str(exc), status=400)
+    return _back(launch, {"verify": "verified", "remove": "email_removed", "resend": "code_sent"}[action], "emails")
+
+
+@csrf_exempt  # protected by backpack_form_token and the Origin check
+@require_POST
+@launch_context_required(without_course=True)
+def award_reissue(request, launch: LaunchContext, award_public_id: str):
+    if refusal := _checked(request, launch):
+        return refusal
+    try:
+        email_id = int(request.POST.get("email", ""))
+    except ValueError:
+        return _refused(request, 400, _("Choose one of your verified addresses."))
+    try:
+        copy = learner_emails.award_reissue(
+            learner=launch.person, award_public_id=award_public_id, email_id=email_id, old=request.POST.get("old", "")
+        )
+    except learner_emails.EmailNotFound:
+        raise Http404("No such award or address")
+    except learner_emails.EmailRefused as exc:
+        return _page(request, launch, error=str(exc), status=400)
+    return _back(launch, "reissued", f"award-{copy.public_id}")
+
+
 # --- Public -------------------------------------------------------------------------------------
 
 
@@ -256,6 +321,13 @@ urlpatterns = [
     ),
     path("l/<str:launch_id>/my-badges/collection-badges/", collection_badge, name="backpack_collection_badge"),
     path("l/<str:launch_id>/my-badges/awards/<slug:award_public_id>/name/", award_name, name="backpack_award_name"),
+    path("l/<str:launch_id>/my-badges/emails/", email_add, name="backpack_email_add"),
+    path("l/<str:launch_id>/my-badges/emails/<int:email_id>/", email_change, name="backpack_email_change"),
+    path(
+        "l/<str:launch_id>/my-badges/awards/<slug:award_public_id>/reissue/",
+        award_reissue,
+        name="backpack_award_reissue",
+    ),
     path("public/collections/<slug:public_id>", public_collection, name="public-collection"),
     path("public/collections/<slug:public_id>.json", public_collection_json, name="public-collection-json"),
     path("public/badges/<slug:public_id>/card.png", badge_card, name="public-badge-card"),
