@@ -57,16 +57,16 @@ def _load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def _base(png: bytes):
+def _base(png: bytes, client_id: str):
     from badging.models import Issuer
     from lti.models import Deployment, Platform
 
     platform = Platform.objects.create(
-        name="Bench Canvas", issuer="https://canvas.instructure.com", client_id="10000000000098", api_token="x"
+        name="Bench Canvas", issuer="https://canvas.instructure.com", client_id=client_id, api_token="x"
     )
     deployment = Deployment.objects.create(platform=platform, deployment_id="1:bench")
     issuer = Issuer.objects.create(
-        key="bench", name="Bench University", url="https://uni.example.edu", email="b@uni.example.edu"
+        key=f"bench-{client_id}", name="Bench University", url="https://uni.example.edu", email="b@uni.example.edu"
     )
     return platform, deployment, issuer
 
@@ -111,7 +111,7 @@ def _my_badges(*, badges: int, runs: int, png: bytes) -> float:
     from badging.services import backpack
     from lti.models import LaunchContext, Person
 
-    platform, deployment, issuer = _base(png)
+    platform, deployment, issuer = _base(png, "10000000000098")
     course_badges = _course_badges(platform=platform, issuer=issuer, count=badges, png=png, prefix="m")
     learner = Person.objects.create(platform=platform, canvas_user_id="1", name="Bench Learner", email="l@uni.edu")
     now = timezone.now()
@@ -168,8 +168,20 @@ def _my_badges(*, badges: int, runs: int, png: bytes) -> float:
         queries = len(ctx.captured_queries)
     median = statistics.median(times)
     size = len(response.content) // 1024
+    badge_url = reverse("badging:my_badge", args=[launch.public_id, awards[1].public_id])
+    badge_times = []
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as badge_ctx:
+            started = time.perf_counter()
+            badge_response = client.get(badge_url)
+            badge_times.append((time.perf_counter() - started) * 1000)
+    assert badge_response.status_code == 200
     print(f"My badges, {badges} badges, 3 shared collections, 1 program ({runs} runs, {size} KiB page):")
     print(f"  median {median:.1f} ms, slowest {max(times):.1f} ms, {queries} queries per page")
+    print(
+        f"  one badge's page (share, collections, re-issue): median {statistics.median(badge_times):.1f} ms, "
+        f"{len(badge_ctx.captured_queries)} queries"
+    )
     return median
 
 
@@ -180,7 +192,7 @@ def _programs(*, learners: int, courses: int, png: bytes) -> None:
     from badging.services import programs
     from lti.models import Person
 
-    platform, _deployment, issuer = _base(png)
+    platform, _deployment, issuer = _base(png, "10000000000099")
     course_badges = _course_badges(platform=platform, issuer=issuer, count=courses, png=png, prefix="p")
     people = Person.objects.bulk_create(
         [

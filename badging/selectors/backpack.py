@@ -135,7 +135,7 @@ class MyBadgesPage:
         return [b for b in self.badges if not b.revoked]
 
 
-def _badge(award: Award, *, links: PublicLinks, now: datetime) -> BackpackBadge:
+def _badge(award: Award, *, links: PublicLinks, now: datetime, with_share: bool = False) -> BackpackBadge:
     badge = award.badge_class
     course = award.course
     if award.program_id is not None:
@@ -154,7 +154,7 @@ def _badge(award: Award, *, links: PublicLinks, now: datetime) -> BackpackBadge:
         revoked=award.revoked,
         expired=bool(award.expires and award.expires <= now),
         public_url=links.assertion(award.public_id),
-        share=None if award.revoked else award_share_links(award=award, links=links),
+        share=award_share_links(award=award, links=links) if with_share and not award.revoked else None,
     )
 
 
@@ -261,6 +261,40 @@ def _program_rows(*, person: Person, awards: list[Award], links: PublicLinks) ->
             )
         )
     return rows
+
+
+@dataclass
+class MyBadgePage:
+    """One of the learner's badges with everything they can do with it."""
+
+    person: Person
+    badge: BackpackBadge
+    collections: list[Collection]  # the learner's collections; `in_collections`: those holding it
+    in_collections: set[int]
+    verified_emails: list[LearnerEmail]
+
+
+def my_badge_page(*, person: Person, award_public_id: str, request=None) -> MyBadgePage | None:
+    """One award of the person's (None for anyone else's), with its share links, the person's
+    collections and verified addresses. Four queries."""
+    from django.utils import timezone
+
+    award = (
+        Award.objects.filter(learner=person, public_id=award_public_id)
+        .select_related("badge_class__issuer", "course_badge__course")
+        .defer(*_AWARD_ROWS_DEFER)
+        .first()
+    )
+    if award is None:
+        return None
+    collections = list(Collection.objects.filter(learner=person).order_by("name", "pk"))
+    return MyBadgePage(
+        person=person,
+        badge=_badge(award, links=public_links(request), now=timezone.now(), with_share=True),
+        collections=collections,
+        in_collections=set(CollectionItem.objects.filter(award=award).values_list("collection_id", flat=True)),
+        verified_emails=[e for e in LearnerEmail.objects.filter(learner=person).order_by("email") if e.verified],
+    )
 
 
 @dataclass(frozen=True)

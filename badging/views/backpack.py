@@ -49,6 +49,30 @@ def my_badges(request, launch: LaunchContext):
     return _page(request, launch)
 
 
+def _badge_page(request, launch: LaunchContext, award_public_id: str, *, error: str = "", status: int = 200):
+    page = selectors.my_badge_page(person=launch.person, award_public_id=award_public_id, request=request)
+    if page is None:
+        raise Http404("No such badge")
+    context = {
+        "launch": launch,
+        "page": page,
+        "token": backpack_form_token(launch),
+        "error": error,
+        "done": request.GET.get("done", ""),
+    }
+    return render(request, "badging/backpack/award.html", context, status=status)
+
+
+@require_GET
+@launch_context_required(without_course=True)
+def my_badge(request, launch: LaunchContext, award_public_id: str):
+    return _badge_page(request, launch, award_public_id)
+
+
+def _back_to_badge(launch: LaunchContext, award_public_id: str, done: str):
+    return redirect(reverse("badging:my_badge", args=[launch.public_id, award_public_id]) + f"?done={done}")
+
+
 def _refused(request, status: int, message: str):
     return render(
         request,
@@ -142,7 +166,11 @@ def collection_badge(request, launch: LaunchContext):
     except services.BackpackNotFound:
         raise Http404("No such collection or badge")
     except services.BackpackRefused as exc:
+        if request.POST.get("next") == "badge":
+            return _badge_page(request, launch, award_id, error=str(exc), status=400)
         return _page(request, launch, error=str(exc), status=400)
+    if action == "add" and request.POST.get("next") == "badge":
+        return _back_to_badge(launch, award_id, "added")
     anchor = f"award-{award_id}" if action == "add" else f"collection-{collection_id}"
     return _back(launch, {"add": "added", "remove": "removed"}.get(action, "moved"), anchor)
 
@@ -161,7 +189,7 @@ def award_name(request, launch: LaunchContext, award_public_id: str):
         award_share_set(award_public_id=award_public_id, learner=launch.person, show_name=choice == "yes")
     except AwardNotYours:
         raise Http404("No such award")
-    return _back(launch, "name_shown" if choice == "yes" else "name_hidden", f"award-{award_public_id}")
+    return _back_to_badge(launch, award_public_id, "name_shown" if choice == "yes" else "name_hidden")
 
 
 @csrf_exempt  # protected by backpack_form_token and the Origin check
@@ -224,8 +252,8 @@ def award_reissue(request, launch: LaunchContext, award_public_id: str):
     except learner_emails.EmailNotFound:
         raise Http404("No such award or address")
     except learner_emails.EmailRefused as exc:
-        return _page(request, launch, error=str(exc), status=400)
-    return _back(launch, "reissued", f"award-{copy.public_id}")
+        return _badge_page(request, launch, award_public_id, error=str(exc), status=400)
+    return _back_to_badge(launch, copy.public_id, "reissued")
 
 
 # --- Public -------------------------------------------------------------------------------------
@@ -313,6 +341,7 @@ def badge_card(request, public_id: str):
 
 urlpatterns = [
     path("l/<str:launch_id>/my-badges/", my_badges, name="my_badges"),
+    path("l/<str:launch_id>/my-badges/badges/<slug:award_public_id>/", my_badge, name="my_badge"),
     path("l/<str:launch_id>/my-badges/collections/", collection_create, name="backpack_collection_create"),
     path(
         "l/<str:launch_id>/my-badges/collections/<slug:collection_id>/",

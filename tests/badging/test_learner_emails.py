@@ -135,7 +135,9 @@ def test_my_badges_pages_the_whole_flow(client, ada, mailoutbox):
     url = reverse("badging:backpack_email_change", args=[launch.public_id, row.pk])
     assert client.post(url, {"token": token, "action": "verify", "code": row.code}).status_code == 302
     page = client.get(reverse("badging:my_badges", args=[launch.public_id])).content.decode()
-    assert "Verified" in page and "Re-issue to another of your addresses" in page
+    assert "Verified" in page
+    badge_page = client.get(reverse("badging:my_badge", args=[launch.public_id, award.public_id])).content.decode()
+    assert "Re-issue to another of your addresses" in badge_page and "ada.personal@example.org" in badge_page
     reissue = reverse("badging:backpack_award_reissue", args=[launch.public_id, award.public_id])
     response = client.post(reissue, {"token": token, "email": row.pk, "old": "keep"})
     assert response.status_code == 302 and "done=reissued" in response["Location"]

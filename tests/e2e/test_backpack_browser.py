@@ -102,9 +102,16 @@ def test_collections_sharing_and_what_others_see(page, live_server, screenshot):
     page.get_by_role("button", name="Create collection").click()
     expect(page.get_by_text("Collection created.")).to_be_visible()
     for badge in ("Descriptive Statistics", "Data Cleaning"):
-        item = page.locator(".backpack-item", has_text=badge)
-        item.get_by_role("button", name=f"Add {badge}").click()
+        page.get_by_role("link", name=f"Share, add to a collection, re-issue {badge}").click()
+        expect(page.get_by_role("heading", name=badge, level=1)).to_be_visible()
+        page.get_by_role("button", name="Add", exact=True).click()
         expect(page.get_by_text("Badge added to the collection.")).to_be_visible()
+        if badge == "Data Cleaning":
+            check_a11y(page, "one badge's page")
+            screenshot(page, "backpack-one-badge")
+            expect(page.get_by_role("link", name=re.compile("Share on X"))).to_be_visible()
+            expect(page.get_by_role("link", name=re.compile("Add to LinkedIn profile"))).to_be_visible()
+        page.get_by_role("link", name="Back to My badges").click()
     collection = page.locator("section.card--alt", has_text="Job application")
     expect(collection.locator(".collection-badges__name")).to_have_text(["Descriptive Statistics", "Data Cleaning"])
     collection.get_by_role("button", name="Move up Data Cleaning").click()
@@ -152,3 +159,55 @@ def test_collections_sharing_and_what_others_see(page, live_server, screenshot):
     response = public.goto(link)
     assert response.status == 404
     visitor.close()
+
+
+def test_program_progress_and_a_second_email(page, live_server, monkeypatch, screenshot, settings):
+    """A program in progress on My badges; a second address proven with its code and a badge
+    re-issued to it, the old one revoked by the learner's choice; the old page then says revoked."""
+    from badging.models import LearnerEmail, Program, ProgramRequirement
+    from badging.services import learner_emails
+
+    monkeypatch.setattr(learner_emails.current_app, "send_task", lambda *a, **k: None)  # the code's email
+    settings.PUBLIC_BASE_URL = live_server.url
+    platform = f.PlatformFactory()
+    ada = f.PersonFactory(platform=platform, name="Ada Learner", email="ada@uni.example.edu")
+    stats = award(f.CourseFactory(platform=platform, name="Statistics 101"), ada, "Statistics", 9, live_server.url)
+    wanted = f.BadgeClassFactory(name="Data Cleaning", image=badge_png())
+    program = Program.objects.create(
+        key="pathway", platform=platform, badge_class=f.BadgeClassFactory(name="Data Pathway", image=badge_png())
+    )
+    ProgramRequirement.objects.create(program=program, badge_class=stats.badge_class, position=0)
+    ProgramRequirement.objects.create(program=program, badge_class=wanted, position=1)
+    launch = f.LaunchContextFactory(course=None, platform=platform, person=ada)
+
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.goto(f"{live_server.url}/l/{launch.public_id}/my-badges/")
+    program_card = page.locator("section.program", has_text="Data Pathway")
+    expect(program_card.get_by_text("1 of 2 held")).to_be_visible()
+    expect(program_card.locator("progress")).to_have_attribute("value", "1")
+    expect(program_card.locator("li", has_text="Data Cleaning").get_by_text("Not yet")).to_be_visible()
+
+    page.get_by_label("Another email address of yours").fill("ada.personal@example.org")
+    page.get_by_role("button", name="Send a code").click()
+    expect(page.get_by_text("A code is on its way to that address.")).to_be_visible()
+    code = LearnerEmail.objects.get(learner=ada).code
+    page.get_by_label("Code sent to ada.personal@example.org").fill("000000" if code != "000000" else "111111")
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("That code is not right. 4 tries left.")).to_be_visible()
+    page.get_by_label("Code sent to ada.personal@example.org").fill(code)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text("Address verified")).to_be_visible()
+    check_a11y(page, "my badges with emails and a program")
+    screenshot(page, "backpack-program-and-emails")
+
+    page.get_by_role("link", name="Share, add to a collection, re-issue Statistics").click()
+    page.get_by_label("Revoke it (only the new one stays valid)").check()
+    page.get_by_role("button", name="Re-issue").click()
+    expect(page.get_by_text("Badge re-issued")).to_be_visible()
+    expect(page.get_by_text("Issued to ada.personal@example.org.")).to_be_visible()
+    page.get_by_role("link", name="Back to My badges").click()
+    expect(page.get_by_role("heading", name="2 badges")).to_be_visible()
+    old = page.context.new_page()
+    old.goto(f"{live_server.url}/public/assertions/{stats.public_id}")
+    expect(old.get_by_text("This badge has been revoked")).to_be_visible()
+    old.close()

@@ -37,3 +37,25 @@ def test_demo_seeds_a_learner_with_two_courses_of_badges_and_a_program_in_progre
         Award.objects.filter(learner=person).count() == 2
         and Program.objects.filter(key=BACKPACK_PROGRAM_KEY).count() == 1
     )
+
+
+def test_user_navigation_launch_claims_are_canvas_s(db):
+    """A user_navigation launch as Canvas sends it (users_controller.rb external_tool: the User is the
+    context; jwt_message.rb add_context_claims!: type = class name; variable_expander.rb: course
+    variables stay literal outside a course; NRPS only for courses and groups)."""
+    from sandbox import platform as sandbox_platform
+    from sandbox.models import SandboxUser
+
+    result = sandbox_seed(learners=2, assessments=1, seed=4, slug="un", register_in_tool=False)
+    user = SandboxUser.objects.filter(instance=result.instance, enrollments__type="StudentEnrollment").first()
+    claims = sandbox_platform.id_token_claims(
+        instance=result.instance, user=user, course=None, nonce="n", target_link_uri="https://tool/lti/launch/"
+    )
+    lti = "https://purl.imsglobal.org/spec/lti/claim/"
+    assert claims[lti + "context"]["type"] == ["User"] and claims[lti + "context"]["title"] == user.name
+    assert claims["https://www.instructure.com/placement"] == "user_navigation"
+    assert not any("/membership" in role for role in claims[lti + "roles"])
+    assert "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Student" in claims[lti + "roles"]
+    custom = claims[lti + "custom"]
+    assert custom["canvas_course_id"] == "$Canvas.course.id" and custom["canvas_user_id"] == str(user.id)
+    assert "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice" not in claims
