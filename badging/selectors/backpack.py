@@ -12,6 +12,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from django.db.models import Prefetch
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from badging.models import Award, Collection, CollectionItem, LearnerEmail, Program, ProgramRequirement
@@ -29,6 +30,26 @@ LINKEDIN_SHARE_URL = "https://www.linkedin.com/sharing/share-offsite/"
 EMBED_IMAGE_SIZE = 120
 
 _AWARD_ROWS_DEFER = ("ob3_credential", "ob3_jwt", "badge_class__image", "badge_class__issuer__image")
+# What the list of My badges reads: nothing more (the list may hold hundreds of badges).
+_LIST_FIELDS = (
+    "public_id",
+    "issued_on",
+    "expires",
+    "revoked",
+    "revocation_reason",
+    "learner_name_public",
+    "recipient_email",
+    "badge_class_id",
+    "course_badge_id",
+    "program_id",
+    "learner_id",
+    "badge_class__public_id",
+    "badge_class__name",
+    "badge_class__issuer__name",
+    "course_badge__course__name",
+    "course_badge__course__course_code",
+    "course_badge__course__canvas_course_id",
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,11 @@ class BackpackBadge:
     public_url: str
     share: ShareLinks | None
     collections: list[str] = field(default_factory=list)  # public ids of the collections it is in
+    # Worked out once here, not per badge in the template (a list of 200 badges must stay fast).
+    state_label: str = ""
+    pill: str = ""
+    meta: str = ""
+    issued_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,15 +170,32 @@ def _badge(award: Award, *, links: PublicLinks, now: datetime, with_share: bool 
         course_name = course.name or course.course_code or _("Course %(id)s") % {"id": course.canvas_course_id}
     else:
         course_name = ""
+    revoked, expired = award.revoked, bool(award.expires and award.expires <= now)
+    if revoked:
+        state_label, pill = _("Revoked"), "danger"
+    elif expired:
+        state_label, pill = _("Expired"), "warning"
+    else:
+        state_label, pill = _("Issued"), "success"
+    where = (
+        course_name
+        if award.program_id is not None or not course_name
+        else _("Course: %(course)s") % {"course": course_name}
+    )
+    issued_by = _("Issued by %(issuer)s") % {"issuer": badge.issuer.name}
     return BackpackBadge(
+        state_label=str(state_label),
+        pill=pill,
+        meta=" · ".join(part for part in (where, issued_by) if part),
+        issued_text=date_format(award.issued_on, "DATE_FORMAT"),
         award=award,
         name=badge.name,
         issuer_name=badge.issuer.name,
         course_name=course_name,
         image_url=links.badge_class_image(badge.public_id),
         issued_on=award.issued_on,
-        revoked=award.revoked,
-        expired=bool(award.expires and award.expires <= now),
+        revoked=revoked,
+        expired=expired,
         public_url=links.assertion(award.public_id),
         share=award_share_links(award=award, links=links) if with_share and not award.revoked else None,
     )
@@ -180,7 +223,7 @@ def my_badges_page(*, person: Person, request=None) -> MyBadgesPage:
     awards = list(
         Award.objects.filter(learner=person)
         .select_related("badge_class__issuer", "course_badge__course")
-        .defer(*_AWARD_ROWS_DEFER)
+        .only(*_LIST_FIELDS)
         .order_by("-issued_on", "-pk")
     )
     badges = [_badge(award, links=links, now=now) for award in awards]

@@ -33,12 +33,15 @@ def backpack_form_token(launch: LaunchContext) -> str:
 
 def _page(request, launch: LaunchContext, *, error: str = "", status: int = 200):
     page = selectors.my_badges_page(person=launch.person, request=request)
+    sample = reverse("badging:my_badge", args=[launch.public_id, "x"])
     context = {
         "launch": launch,
         "page": page,
         "token": backpack_form_token(launch),
         "error": error,
         "done": request.GET.get("done", ""),
+        # One reverse() for the whole list: each badge's page is this plus its public id.
+        "badge_page_base": sample[: -len("x/")],
     }
     return render(request, "badging/backpack/my_badges.html", context, status=status)
 
