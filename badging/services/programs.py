@@ -241,3 +241,62 @@ def program_evaluate_all(*, program: Program) -> int:
 def program_evaluate_all_later(*, program_id: int) -> None:
     """After the commit, evaluate every learner of a program that was created or changed."""
     transaction.on_commit(partial(current_app.send_task, TASK_ALL, args=[program_id]))
+
+
+RECONCILE_TASK = "badging.programs_reconcile"
+RECONCILE_MINUTES = 15
+
+
+def programs_stale_learner_ids(*, program: Program) -> list[int]:
+    """Learners holding (or having held) a required badge whose newest award or revocation is newer
+    than their last evaluation of this program, or who were never evaluated: what a lost task left."""
+    from django.db.models import F, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce, Greatest
+
+    wanted = list(program.requirements.values_list("badge_class_id", flat=True))
+    changed = (
+        Award.objects.filter(learner=OuterRef("pk"), badge_class_id__in=wanted, course_badge__isnull=False)
+        .annotate(at=Greatest("issued_on", Coalesce("revoked_at", "issued_on")))
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    evaluated = ProgramProgress.objects.filter(learner=OuterRef("pk"), program=program).values("evaluated_at")[:1]
+    return list(
+        Person.objects.filter(platform_id=program.platform_id)
+        .annotate(changed=Subquery(changed), evaluated=Subquery(evaluated))
+        .filter(changed__isnull=False)
+        .filter(Q(evaluated__isnull=True) | Q(changed__gt=F("evaluated")))
+        .values_list("pk", flat=True)
+    )
+
+
+def programs_reconcile() -> int:
+    """The periodic safety net: evaluates the learners a lost evaluation task left behind, so a lost
+    broker message delays a program badge by minutes, never loses it. Returns how many."""
+    ids: set[int] = set()
+    for program in Program.objects.filter(active=True):
+        ids.update(programs_stale_learner_ids(program=program))
+    return programs_evaluate(learner_ids=ids) if ids else 0
+
+
+def programs_beat_schedule_write() -> tuple[str, int, bool]:
+    """The django-celery-beat row of programs_reconcile (idempotent, keyed by its name)."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    label = "Reconcile program badges"
+    with transaction.atomic():
+        interval, _ = IntervalSchedule.objects.get_or_create(every=RECONCILE_MINUTES, period=IntervalSchedule.MINUTES)
+        row = PeriodicTask.objects.filter(name=label).first()
+        changed = row is None or row.task != RECONCILE_TASK or row.interval_id != interval.pk or not row.enabled
+        if changed:
+            PeriodicTask.objects.update_or_create(
+                name=label,
+                defaults={
+                    "task": RECONCILE_TASK,
+                    "interval": interval,
+                    "enabled": True,
+                    "crontab": None,
+                    "kwargs": "{}",
+                },
+            )
+    return RECONCILE_TASK, RECONCILE_MINUTES, changed

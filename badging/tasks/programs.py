@@ -17,3 +17,9 @@ def program_evaluate_all(program_id: int) -> int:
     """Evaluate every learner holding a badge the program requires (after it was created or changed)."""
     program = Program.objects.filter(pk=program_id).first()
     return programs.program_evaluate_all(program=program) if program is not None else 0
+
+
+@shared_task(name=programs.RECONCILE_TASK, acks_late=True, reject_on_worker_lost=True)
+def programs_reconcile() -> int:
+    """Evaluate the learners whose program evaluation was lost (periodic)."""
+    return programs.programs_reconcile()

@@ -317,3 +317,30 @@ def test_program_badge_credential_passes_the_ob3_schema_and_verifiers(served):
     assert verify(award.ob3_jwt, served.url)["jwt"]["verified"]
     # Public page of the program badge works like any other.
     assert Client().get(f"/public/assertions/{award.public_id}", HTTP_ACCEPT="text/html").status_code == 200
+
+
+def test_the_reconciler_catches_what_a_lost_task_left(setup):
+    """No task ran after these awards (a lost broker message): the periodic reconciler evaluates
+    exactly the learners whose awards changed since their last evaluation."""
+    learner, classes = setup["learner"], setup["classes"]
+    awards = [course_award(learner, c) for c in classes]
+    bystander = f.PersonFactory(platform=learner.platform)
+    course_award(bystander, classes[0])
+    programs.learner_programs_evaluate(learner_id=bystander.pk)
+    assert programs.programs_stale_learner_ids(program=setup["program"]) == [learner.pk]
+    assert programs.programs_reconcile() == 1
+    assert program_award(learner) is not None
+    assert programs.programs_stale_learner_ids(program=setup["program"]) == []
+    # A revocation whose evaluation was lost is found the same way.
+    issuance.award_revoke(award_id=awards[0].pk, reason="Grade changed", actor="admin:alice")
+    assert programs.programs_stale_learner_ids(program=setup["program"]) == [learner.pk]
+    programs.programs_reconcile()
+    assert program_award(learner).needs_review
+
+
+def test_the_schedule_includes_the_program_reconciler(db):
+    from django.core.management import call_command
+    from django_celery_beat.models import PeriodicTask
+
+    call_command("badging_schedule")
+    assert PeriodicTask.objects.get(task=programs.RECONCILE_TASK).interval.every == programs.RECONCILE_MINUTES
