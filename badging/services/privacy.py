@@ -180,9 +180,13 @@ def _person_forget(*, person: Person, requested_email: str) -> Counter[str]:
     removed["assessment_results"] += AssessmentResult.objects.filter(learner=person).delete()[0]
     removed["enrollments"] += Enrollment.objects.filter(learner=person).delete()[0]
     # My badges: the added addresses, the collections (their public links end) and program progress.
-    removed["learner_emails"] += LearnerEmail.objects.filter(learner=person).delete()[0]
-    removed["collections"] += Collection.objects.filter(learner=person).delete()[1].get("badging.Collection", 0)
-    removed["program_progress"] += ProgramProgress.objects.filter(learner=person).delete()[0]
+    for key, count in (
+        ("learner_emails", LearnerEmail.objects.filter(learner=person).delete()[0]),
+        ("collections", Collection.objects.filter(learner=person).delete()[1].get("badging.Collection", 0)),
+        ("program_progress", ProgramProgress.objects.filter(learner=person).delete()[0]),
+    ):
+        if count:  # the report lists what was there
+            removed[key] += count
 
     linked = Q(award__learner=person) | Q(actor_person=person)
     for event in AuditEvent.objects.select_for_update(of=("self",)).filter(linked | Q(course_id__in=course_ids)):
