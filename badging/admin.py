@@ -910,3 +910,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("award__ob3_credential", "award__ob3_jwt")
+
+
+# Program badges and learners' collections: their own module (registered on import).
+from badging import admin_programs  # noqa: E402, F401

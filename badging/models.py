@@ -452,10 +452,33 @@ class Award(models.Model):
     badge_class = models.ForeignKey(
         BadgeClass, on_delete=models.PROTECT, related_name="awards", verbose_name=_("badge class")
     )
+    # A course's badge, or (course_badge empty) a program badge earned by holding course badges.
     course_badge = models.ForeignKey(
-        CourseBadge, on_delete=models.PROTECT, related_name="awards", verbose_name=_("course badge")
+        CourseBadge,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        verbose_name=_("course badge"),
+    )
+    program = models.ForeignKey(
+        "badging.Program",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        verbose_name=_("program badge"),
     )
     learner = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="awards", verbose_name=_("learner"))
+    # Set on a copy the learner had issued to another email address of theirs (My badges).
+    reissued_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reissues",
+        verbose_name=_("re-issued from"),
+    )
     # Empty once the learner's personal data was removed (learner_forget): recipient_identity then
     # keeps the salted hash that the assertion and the credential publish, so the badge still verifies.
     recipient_email = models.EmailField(
@@ -489,11 +512,25 @@ class Award(models.Model):
         verbose_name = _("award")
         verbose_name_plural = _("awards")
         constraints = [
+            # A learner's own re-issue to another of their addresses (reissued_from set) is the one
+            # exception: at most one live copy of an award per address.
             models.UniqueConstraint(
-                fields=["badge_class", "learner"], condition=Q(revoked=False), name="badging_award_one_live"
+                fields=["badge_class", "learner"],
+                condition=Q(revoked=False) & Q(reissued_from__isnull=True),
+                name="badging_award_one_live",
+            ),
+            models.UniqueConstraint(
+                fields=["reissued_from", "recipient_email"],
+                condition=Q(revoked=False) & Q(reissued_from__isnull=False),
+                name="badging_award_one_live_reissue",
             ),
             models.CheckConstraint(
                 condition=Q(revoked=False) | ~Q(revocation_reason=""), name="badging_award_revocation_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=(Q(course_badge__isnull=False) & Q(program__isnull=True))
+                | (Q(course_badge__isnull=True) & Q(program__isnull=False)),
+                name="badging_award_course_or_program",
             ),
             # An award always names its recipient, in clear or (after learner_forget) as the hash.
             models.CheckConstraint(
@@ -504,6 +541,15 @@ class Award(models.Model):
 
     def __str__(self) -> str:
         return f"{self.badge_class} → {self.recipient_email or 'recipient removed'}"
+
+    @property
+    def course(self) -> Course | None:
+        """The course the badge was earned in; None for a program badge (earned across courses)."""
+        return self.course_badge.course if self.course_badge is not None else None
+
+    @property
+    def course_pk(self) -> int | None:
+        return self.course_badge.course_id if self.course_badge is not None else None
 
 
 class AwardImage(models.Model):
@@ -688,3 +734,8 @@ class WalletOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Wallet offer of {self.award_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+# The learner's backpack (collections) lives in its own module; importing it here registers its models.
+from badging.models_backpack import Collection, CollectionItem, LearnerEmail  # noqa: E402, F401
+from badging.models_programs import Program, ProgramProgress, ProgramRequirement  # noqa: E402, F401

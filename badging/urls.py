@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from badging.views import events, instructor, learner, public, wallet
+from badging.views import backpack, events, instructor, learner, public, wallet
 
 app_name = "badging"
 urlpatterns = [
@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include(public.urlpatterns)),
     path("", include(events.urlpatterns)),
     path("", include(wallet.urlpatterns)),
+    path("", include(backpack.urlpatterns)),
 ]

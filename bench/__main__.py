@@ -1,11 +1,11 @@
-"""Run one benchmark, or all of them: python -m bench [{sync,issue,dashboard,chaos,web,all}] [options]
+"""Run one benchmark, or all of them: python -m bench [{sync,issue,dashboard,chaos,web,backpack,all}] [options]
 (no name: all, one after the other, as `make bench` does; exit status 1 when any missed its target)."""
 
 import importlib
 import subprocess
 import sys
 
-BENCHES = ("sync", "issue", "dashboard", "chaos", "web")
+BENCHES = ("sync", "issue", "dashboard", "chaos", "web", "backpack")
 
 
 def main() -> int:

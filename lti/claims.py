@@ -11,6 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+PLACEMENT_CLAIM = "https://www.instructure.com/placement"
+NAVIGATION_PLACEMENTS_WITHOUT_COURSE = frozenset({"account_navigation", "user_navigation"})
+NON_COURSE_CONTEXT_TYPES = frozenset({"User", "Account"})
 
 
 def custom_value(custom: dict, key: str) -> str:
@@ -46,6 +49,25 @@ class LaunchClaims:
     locale: str = ""
     concluded_roles: str = ""
     custom: dict = field(default_factory=dict)
+    # The context claim's type (["User"], ["Account"], or a course type), and Canvas's placement extension.
+    context_type: list[str] = field(default_factory=list)
+    placement: str = ""
+
+    @property
+    def is_course_launch(self) -> bool:
+        """Whether the launch came from a course.
+
+        Account and user navigation launches carry no course (canvas-lms doc/api/navigation_tools.md:
+        "This placement does not provide any course or resource level context in the Launch"): Canvas
+        fills the context claim with the Account or the User instead (lib/lti/messages/jwt_message.rb
+        add_context_claims!, context.type = the class name; users_controller.rb external_tool sets
+        @context = @current_user), and $Canvas.course.id stays unexpanded.
+        """
+        if self.placement in NAVIGATION_PLACEMENTS_WITHOUT_COURSE:
+            return False
+        if not self.context_id:
+            return False
+        return not (set(self.context_type) & NON_COURSE_CONTEXT_TYPES and not self.canvas_course_id)
 
 
 # A BCP 47 language tag as Canvas sends it ("es", "fr-CA", "zh-Hant", "en-GB-x-ukhe").
@@ -92,4 +114,8 @@ def claims_parse(body: dict) -> LaunchClaims:
         locale=_locale(body),
         concluded_roles=custom_value(custom, "concluded_roles"),
         custom={k: v for k, v in custom.items() if isinstance(v, str)},
+        context_type=[t for t in context.get("type") or [] if isinstance(t, str)]
+        if isinstance(context.get("type"), list)
+        else [],
+        placement=str(body.get(PLACEMENT_CLAIM) or "") if isinstance(body.get(PLACEMENT_CLAIM), str) else "",
     )

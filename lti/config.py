@@ -27,6 +27,11 @@ CUSTOM_FIELDS = {
     # for current enrollments only, so a learner whose term has ended launches without one.
     "concluded_roles": "$Canvas.membership.concludedRoles",
 }
+# "My badges": every badge the person holds from this Canvas, reachable without a course. Canvas
+# offers navigation placements for the account menu (admins) and the user's Account tray
+# (everyone; root-account level only) (canvas-lms doc/api/navigation_tools.md).
+MY_BADGES_TEXT = "My badges"
+MY_BADGES_PLACEMENTS = ["account_navigation", "user_navigation"]
 CLAIMS = ["iss", "sub", "name", "given_name", "family_name", "email", "locale"]
 
 
@@ -77,7 +82,17 @@ def developer_key_json(*, base_url: str) -> dict:
                             "enabled": True,
                             "default": "enabled",
                             "visibility": "members",
-                        }
+                        },
+                        *[
+                            {
+                                "placement": placement,
+                                "text": MY_BADGES_TEXT,
+                                "message_type": "LtiResourceLinkRequest",
+                                "target_link_uri": urls["launch"],
+                                "enabled": True,
+                            }
+                            for placement in MY_BADGES_PLACEMENTS
+                        ],
                     ],
                 },
             }
@@ -116,7 +131,13 @@ def registration_request(*, base_url: str, scopes_supported: list[str] | None = 
                     "placements": ["course_navigation"],
                     "https://canvas.instructure.com/lti/course_navigation/default_enabled": True,
                     "https://canvas.instructure.com/lti/visibility": "members",
-                }
+                },
+                {
+                    "type": "LtiResourceLinkRequest",
+                    "target_link_uri": urls["launch"],
+                    "label": MY_BADGES_TEXT,
+                    "placements": list(MY_BADGES_PLACEMENTS),
+                },
             ],
             "https://canvas.instructure.com/lti/privacy_level": "public",
             "https://canvas.instructure.com/lti/tool_id": TOOL_ID,

@@ -41,6 +41,11 @@ OTHER_BROWSER = (
     _("Badges pages are opened from Canvas, in the browser that opened them; a copied link does not work elsewhere."),
     _("Click Badges in your Canvas course menu."),
 )
+COURSE_ONLY = (
+    _("This page belongs to a course"),
+    _("You opened Badges from your Canvas account menu, which shows your own badges only."),
+    _("Open Badges from a course menu to see that course's badges."),
+)
 # Writing last_used_at on every request is not needed for a timeout counted in minutes.
 LAST_USED_WRITE_INTERVAL = timedelta(seconds=60)
 
@@ -90,10 +95,11 @@ def launch_usable(request, launch: LaunchContext) -> tuple[bool, str]:
     return True, ""
 
 
-def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
+def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None, without_course: bool = False):
     """Decorator: resolves `launch_id` from the URL into `launch` (a LaunchContext) or refuses (403/404).
 
-    `roles` limits the view to those roles (e.g. ("instructor", "admin")).
+    `roles` limits the view to those roles (e.g. ("instructor", "admin")). A launch without a course
+    (account or user navigation) reaches only views that say `without_course=True`.
     """
 
     def decorator(func):
@@ -122,6 +128,8 @@ def launch_context_required(view=None, *, roles: tuple[str, ...] | None = None):
             if language:
                 translation.activate(language)
                 request.LANGUAGE_CODE = language
+            if launch.course_id is None and not without_course:
+                return _refused(request, 403, *COURSE_ONLY)
             if roles is not None and launch.role not in roles:
                 return _refused(request, 403, *NOT_YOURS)
             response = func(request, *args, launch=launch, **kwargs)

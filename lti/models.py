@@ -232,7 +232,9 @@ class LaunchContext(models.Model):
     public_id = models.CharField(_("public id"), max_length=64, unique=True, default=new_public_id)
     platform = models.ForeignKey(Platform, on_delete=models.CASCADE, verbose_name=_("platform"))
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, verbose_name=_("deployment"))
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, verbose_name=_("course"))
+    # Empty for a launch from Canvas's account or user navigation ("My badges"): Canvas sends no
+    # course there (doc/api/navigation_tools.md), so such a launch only ever shows the person's own badges.
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("course"))
     person = models.ForeignKey(Person, on_delete=models.CASCADE, verbose_name=_("person"))
     role = models.CharField(_("role"), max_length=20, choices=ROLE_CHOICES)
     is_teaching_assistant = models.BooleanField(_("is teaching assistant"), default=False)
@@ -262,15 +264,38 @@ class LaunchContext(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(role__in=["learner", "instructor", "admin"]), name="lti_launch_role_valid"
-            )
+            ),
+            # Without a course there is no course power: a "My badges" launch is always a learner's.
+            models.CheckConstraint(
+                condition=Q(course__isnull=False) | Q(role="learner"), name="lti_launch_courseless_is_learner"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.person} as {self.role} in {self.course}"
+        return f"{self.person} as {self.role} in {self.course or 'My badges'}"
 
     @property
     def is_instructor(self) -> bool:
         return self.role in (self.ROLE_INSTRUCTOR, self.ROLE_ADMIN)
+
+    @property
+    def course_required(self) -> Course:
+        """The course, for code only a course launch reaches (launch_context_required refuses the
+        others): fails loudly rather than let a "My badges" launch into a course page."""
+        if self.course is None:
+            raise ValueError(f"launch {self.public_id} has no course")
+        return self.course
+
+    @property
+    def course_id_required(self) -> int:
+        if self.course_id is None:
+            raise ValueError(f"launch {self.public_id} has no course")
+        return self.course_id
+
+    @property
+    def is_backpack(self) -> bool:
+        """Launched from the account or user navigation: no course, the person's own badges only."""
+        return self.course_id is None
 
 
 class RegistrationInvite(models.Model):

@@ -27,7 +27,7 @@ from lti.models import (
     RegistrationInvite,
     ToolKey,
 )
-from lti.roles import NoUsableRole, RoleDecision, concluded_roles_parse, role_decide
+from lti.roles import TEST_USER, NoUsableRole, RoleDecision, concluded_roles_parse, role_decide
 
 logger = logging.getLogger(__name__)
 
@@ -423,7 +423,7 @@ def launch_context_create(
     *,
     platform: Platform,
     deployment: Deployment,
-    course: Course,
+    course: Course | None,
     person: Person,
     decision: RoleDecision,
     roles: list[str],
@@ -587,6 +587,38 @@ def _launch_person(*, platform: Platform, parsed) -> Person:
     )
 
 
+def _backpack_launch_record(*, platform: Platform, deployment_id: str, claims: dict, parsed) -> LaunchContext:
+    """A launch from the account or user navigation ("My badges"): no course, so no course role.
+
+    Whoever launches sees only their own badges, so any signed-in Canvas user may; Student View's
+    test user has none and is refused (Canvas only offers it inside a course anyway).
+    """
+    if TEST_USER in parsed.roles:
+        raise Refused("no_usable_role", "test user outside a course")
+    with transaction.atomic():
+        try:
+            deployment = deployment_record(platform=platform, deployment_id=deployment_id)
+        except Deployment.DoesNotExist as exc:
+            raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
+        person = _launch_person(platform=platform, parsed=parsed)
+        platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
+        platform_guid_record(platform=platform, claims=claims)
+        context = launch_context_create(
+            platform=platform,
+            deployment=deployment,
+            course=None,
+            person=person,
+            decision=RoleDecision(role=LaunchContext.ROLE_LEARNER),
+            roles=parsed.roles,
+            email=parsed.email,
+            locale=parsed.locale,
+        )
+    logger.info(
+        "lti launch: %s to My badges (%s, %s)", person.canvas_user_id, parsed.placement or "no course", platform
+    )
+    return context
+
+
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
     """Turns a verified launch into Course, Person and LaunchContext rows (all or nothing).
 
@@ -594,6 +626,8 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
     and user ids); nothing is written then.
     """
     parsed = claims_parse(claims)
+    if not parsed.is_course_launch:
+        return _backpack_launch_record(platform=platform, deployment_id=deployment_id, claims=claims, parsed=parsed)
     try:
         decision = role_decide(parsed.roles, concluded_roles=concluded_roles_parse(parsed.concluded_roles))
     except NoUsableRole as exc:

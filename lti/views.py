@@ -69,7 +69,8 @@ def launch(request):
         if language:
             translation.activate(language)
         return refused_page(request, refusal, stage="launch")
-    response = redirect(reverse("badging:launch_home", args=[context.public_id]))
+    home = "badging:my_badges" if context.is_backpack else "badging:launch_home"
+    response = redirect(reverse(home, args=[context.public_id]))
     launch_cookie_set(
         response,
         launch=context,

@@ -60,11 +60,13 @@ class PlatformError(ValueError):
     """An LTI request the platform refuses; the message says why (shown as a 400 page or JSON)."""
 
 
-def launch_hint_make(*, user: SandboxUser, course: SandboxCourse) -> str:
-    return signing.dumps({"u": user.id, "c": course.id}, salt=HINT_SALT, compress=True)
+def launch_hint_make(*, user: SandboxUser, course: SandboxCourse | None) -> str:
+    """The hint of a course navigation launch, or (course None) of the user navigation's."""
+    return signing.dumps({"u": user.id, "c": course.id if course else 0}, salt=HINT_SALT, compress=True)
 
 
 def launch_hint_read(hint: str) -> tuple[int, int]:
+    """(user id, course id); course id 0 is a user navigation launch."""
     try:
         data = signing.loads(hint, salt=HINT_SALT, max_age=HINT_MAX_AGE)
     except signing.SignatureExpired:
@@ -123,42 +125,92 @@ def launch_roles(*, user: SandboxUser, enrollments: list[SandboxEnrollment]) -> 
     return roles
 
 
+def user_context_id(*, user: SandboxUser) -> str:
+    """The opaque context id Canvas gives a user context (Lti::Asset.opaque_identifier_for(user))."""
+    return hashlib.sha1(f"user:{user.instance_id}:{user.id}".encode(), usedforsecurity=False).hexdigest()
+
+
 def custom_substitute(
     *,
     instance: SandboxInstance,
     user: SandboxUser,
-    course: SandboxCourse,
+    course: SandboxCourse | None,
     enrollments: list[SandboxEnrollment] | None = None,
 ) -> dict[str, str]:
-    """Custom fields with Canvas variable substitutions; an unknown variable stays literal, as in Canvas."""
+    """Custom fields with Canvas variable substitutions; an unknown variable stays literal, as in Canvas.
+
+    Without a course (user navigation) the course variables stay literal: Canvas's expander only
+    fills them when the launch context is a course (lib/lti/variable_expander.rb COURSE_GUARD)."""
     values = {
-        "$Canvas.membership.concludedRoles": concluded_roles(enrollments or []),
         "$Canvas.user.id": str(user.id),
-        "$Canvas.course.id": str(course.id),
         "$Canvas.api.baseUrl": instance.root_url,
         "$Canvas.api.domain": instance.root_url.split("://", 1)[-1].split("/", 1)[0],
         "$Person.email.primary": user.primary_email,
         "$Person.name.full": user.name,
         "$Canvas.user.loginId": user.login_id,
-        "$Context.id": course.lti_context_id,
-        "$Canvas.course.workflowState": course.workflow_state,
+        "$Context.id": course.lti_context_id if course else user_context_id(user=user),
     }
+    if course is not None:
+        values.update(
+            {
+                "$Canvas.membership.concludedRoles": concluded_roles(enrollments or []),
+                "$Canvas.course.id": str(course.id),
+                "$Canvas.course.workflowState": course.workflow_state,
+            }
+        )
     fields = instance.tool_custom_fields or DEFAULT_CUSTOM_FIELDS
     return {name: values.get(str(value), str(value)) for name, value in fields.items()}
+
+
+def user_navigation_claims(*, instance: SandboxInstance, user: SandboxUser, claims: dict) -> dict:
+    """A course launch's claims turned into a user navigation launch's (the user's Account tray).
+
+    Canvas launches it with the user as the context (users_controller.rb external_tool: @context =
+    @current_user), so the context claim names the User (lib/lti/messages/jwt_message.rb
+    add_context_claims!: id = opaque id, title = name, type = class name), there is no course role,
+    no Names and Roles service (only for courses and groups), and course variables stay literal.
+    """
+    context_id = user_context_id(user=user)
+    every = list(SandboxEnrollment.objects.filter(user=user).exclude(workflow_state__in=["deleted", "inactive"]))
+    claims = {k: v for k, v in claims.items() if k != NRPS_CLAIM}
+    claims[f"{CLAIM}/context"] = {"id": context_id, "title": user.name, "type": ["User"]}
+    claims[f"{CLAIM}/resource_link"] = {"id": context_id, "description": None, "title": instance.tool_name}
+    claims[f"{CLAIM}/roles"] = [r for r in launch_roles(user=user, enrollments=every) if "/membership" not in r]
+    claims[f"{CLAIM}/custom"] = custom_substitute(instance=instance, user=user, course=None)
+    claims[f"{CLAIM}/launch_presentation"] = {
+        **claims[f"{CLAIM}/launch_presentation"],
+        "return_url": f"{instance.root_url}/profile",
+    }
+    claims["https://www.instructure.com/placement"] = "user_navigation"
+    return claims
 
 
 def id_token_claims(
     *,
     instance: SandboxInstance,
     user: SandboxUser,
-    course: SandboxCourse,
+    course: SandboxCourse | None,
     nonce: str,
     target_link_uri: str,
     now: int | None = None,
 ) -> dict:
+    """The id_token of a course navigation launch, or (course None) of a user navigation launch."""
+    if course is None:
+        # Built as a course launch in no course, then given the user context.
+        placeholder = SandboxCourse(instance=instance, id=0, name="", course_code="", lti_context_id="")
+        base = id_token_claims(
+            instance=instance, user=user, course=placeholder, nonce=nonce, target_link_uri=target_link_uri, now=now
+        )
+        return user_navigation_claims(instance=instance, user=user, claims=base)
     now = int(now if now is not None else time.time())
-    enrollments = list(
-        SandboxEnrollment.objects.filter(course=course, user=user).exclude(workflow_state__in=["deleted", "inactive"])
+    enrollments = (
+        list(
+            SandboxEnrollment.objects.filter(course=course, user=user).exclude(
+                workflow_state__in=["deleted", "inactive"]
+            )
+        )
+        if course.pk
+        else []
     )
     given, _, family = user.name.partition(" ")
     return {

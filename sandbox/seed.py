@@ -521,6 +521,101 @@ def tool_demo_config(
     return report.lines()
 
 
+BACKPACK_PAST_COURSES = (
+    ("STAT-100", "Statistics Foundations — Spring 2026", "statistics-foundations", "Statistics Foundations"),
+    ("SHEET-110", "Spreadsheet Skills — Summer 2026", "spreadsheet-skills", "Spreadsheet Skills"),
+)
+BACKPACK_PROGRAM_KEY = "data-skills-pathway"
+
+
+def tool_backpack_demo(*, instance: SandboxInstance, course: SandboxCourse, tool_url: str) -> str:
+    """My badges in the demo: the first learner of the course holds badges from two earlier courses
+    (concluded in the sandbox, their course badges retired in the tool) and is on their way to the
+    "Data Skills Pathway" program badge, which also needs this course's badge (2 of 3 held).
+    Idempotent. Returns the learner's name."""
+    from badging.models import Award, BadgeClass, CourseBadge, Issuer, Program, ProgramRequirement
+    from badging.openbadges.links import PublicLinks
+    from badging.services.issuance import award_documents_render
+    from lti.models import Course, Person, Platform
+
+    platform = Platform.objects.filter(issuer=instance.issuer, client_id=instance.client_id).first()
+    learner = (
+        SandboxUser.objects.filter(
+            enrollments__course=course, enrollments__type="StudentEnrollment", is_test_user=False
+        )
+        .order_by("id")
+        .first()
+    )
+    if platform is None or learner is None:
+        return ""
+    issuer = Issuer.objects.get(key="skills-forward-academy")
+    person, _ = Person.objects.get_or_create(
+        platform=platform,
+        canvas_user_id=str(learner.id),
+        defaults={"name": learner.name, "sortable_name": learner.sortable_name, "email": learner.primary_email},
+    )
+    held = []
+    for offset, (code, name, key, badge_name) in enumerate(BACKPACK_PAST_COURSES):
+        past = SandboxCourse.objects.filter(instance=instance, course_code=code).first()
+        if past is None:
+            past = SandboxCourse.objects.create(
+                instance=instance, name=name, course_code=code, workflow_state="completed"
+            )
+            services.enrollment_create(course=past, user=learner, workflow_state="completed")
+        badge_class, _ = BadgeClass.objects.get_or_create(
+            key=key,
+            defaults={
+                "issuer": issuer,
+                "name": badge_name,
+                "description": f"Shows the skills of {badge_name} in graded credentialing assessments.",
+                "image": badge_png(code.split("-")[0]),
+                "image_content_type": "image/png",
+                "criteria_narrative": "Master every credentialing assessment and complete the course with a "
+                "final grade.",
+            },
+        )
+        tool_course, _ = Course.objects.get_or_create(
+            platform=platform, canvas_course_id=str(past.id), defaults={"name": name, "course_code": code}
+        )
+        # Last term's offering: retired (not synced any more), its awards stay valid.
+        course_badge, _ = CourseBadge.objects.get_or_create(
+            key=f"{key}-{past.id}", defaults={"badge_class": badge_class, "course": tool_course, "active": False}
+        )
+        award = Award.objects.filter(badge_class=badge_class, learner=person, revoked=False).first()
+        if award is None:
+            award = Award.objects.create(
+                badge_class=badge_class,
+                course_badge=course_badge,
+                learner=person,
+                recipient_email=(learner.primary_email or f"user{learner.id}@example.edu").lower(),
+                issued_on=timezone.now() - timedelta(days=120 - 60 * offset),
+                evidence_narrative=f"Mastered every credentialing assessment in {name} and received a final grade.",
+            )
+            award_documents_render(award=award, links=PublicLinks(tool_url.rstrip("/")))
+        held.append(badge_class)
+    program_class, _ = BadgeClass.objects.get_or_create(
+        key=BACKPACK_PROGRAM_KEY,
+        defaults={
+            "issuer": issuer,
+            "name": "Data Skills Pathway",
+            "description": "Earned by holding the Statistics Foundations, Spreadsheet Skills and Data Skills "
+            "Practitioner course badges.",
+            "image": badge_png("PATH"),
+            "image_content_type": "image/png",
+            "criteria_narrative": "Hold all three course badges of the Data Skills pathway.",
+        },
+    )
+    program, _ = Program.objects.get_or_create(
+        key=BACKPACK_PROGRAM_KEY, defaults={"platform": platform, "badge_class": program_class}
+    )
+    wanted = [*held, BadgeClass.objects.get(key="data-skills-practitioner")]
+    for position, badge_class in enumerate(wanted):
+        ProgramRequirement.objects.get_or_create(
+            program=program, badge_class=badge_class, defaults={"position": position}
+        )
+    return learner.name
+
+
 def _tool_course_details(*, instance: SandboxInstance, course: SandboxCourse) -> None:
     """Gives the tool's course row its name and context id, as a first launch would."""
     from lti.models import Course, Platform
@@ -578,6 +673,7 @@ def sandbox_seed(
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
         tool_demo_config(instance=instance, course=course, extra_courses=extra)
+        tool_backpack_demo(instance=instance, course=course, tool_url=tool_url)
     if live_events and live_events_url is None:
         if platform_id is None:
             raise ValueError("live events go to the tool's URL of the registered platform: register it too")

@@ -63,6 +63,10 @@ instance: list[URLPattern | URLResolver] = [
     path("courses/<int:course_id>/users/<int:user_id>/", views.learner_page, name="learner"),
     path("courses/<int:course_id>/external_tools/badges/", views.tool_page, name="tool"),
     path("courses/<int:course_id>/external_tools/badges/launch", views.launch_initiate, name="launch_initiate"),
+    path("users/<int:user_id>/external_tools/my_badges/", views.user_tool_page, name="user_tool"),
+    path(
+        "users/<int:user_id>/external_tools/my_badges/launch", views.user_launch_initiate, name="user_launch_initiate"
+    ),
 ]
 
 urlpatterns = [

@@ -114,6 +114,37 @@ def tool_page(request: HttpRequest, instance: str, course_id: int) -> HttpRespon
     return response
 
 
+def _frame_csp(response: HttpResponse, instance: SandboxInstance) -> HttpResponse:
+    tool = urlsplit(instance.tool_launch_url)
+    tool_origin = f"{tool.scheme}://{tool.netloc}"
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        f"base-uri 'self'; frame-src 'self' {tool_origin}; form-action 'self' {tool_origin}; frame-ancestors 'self'"
+    )
+    return response
+
+
+@require_GET
+def user_tool_page(request: HttpRequest, instance: str, user_id: int) -> HttpResponse:
+    """The user's Account tray item "My badges" (user_navigation): the tool framed outside any course."""
+    user = get_object_or_404(SandboxUser.objects.select_related("instance"), instance__slug=instance, id=user_id)
+    launch_url = reverse("sandbox:user_launch_initiate", args=[user.instance.slug, user.id])
+    response = render(
+        request,
+        "sandbox/user_tool.html",
+        {"instance": user.instance, "acting_as": user, "launch_url": launch_url, "nav": "tool"},
+    )
+    return _frame_csp(response, user.instance)
+
+
+@require_GET
+def user_launch_initiate(request: HttpRequest, instance: str, user_id: int) -> HttpResponse:
+    """Login initiation of a user navigation launch (no course in the hint)."""
+    user = get_object_or_404(SandboxUser.objects.select_related("instance"), instance__slug=instance, id=user_id)
+    fields = launch_form_fields(instance=user.instance, user=user, course=None)
+    return render(request, "sandbox/form_post.html", {"action": user.instance.tool_login_url, "fields": fields.items()})
+
+
 @require_GET
 def launch_initiate(request: HttpRequest, instance: str, course_id: int) -> HttpResponse:
     """Third-party initiated login: auto-POSTs iss, login_hint, lti_message_hint… to the tool's login URL."""

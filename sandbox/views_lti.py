@@ -76,8 +76,9 @@ def authorize(request: HttpRequest, instance: str) -> HttpResponse:
     if params.get("login_hint") != str(user_id):
         return post_back({"error": "login_required", "error_description": "login_hint does not match the user"})
     user = SandboxUser.objects.filter(instance=sandbox, id=user_id).first()
-    course = SandboxCourse.objects.filter(instance=sandbox, id=course_id).first()
-    if user is None or course is None:
+    # Course id 0: launched from the user navigation (the Account tray), outside any course.
+    course = SandboxCourse.objects.filter(instance=sandbox, id=course_id).first() if course_id else None
+    if user is None or (course is None and course_id):
         return post_back({"error": "login_required", "error_description": "unknown user or course"})
     claims = platform.id_token_claims(
         instance=sandbox, user=user, course=course, nonce=nonce, target_link_uri=sandbox.tool_launch_url
@@ -219,7 +220,7 @@ def names_and_roles(request: HttpRequest, instance: str, course_id: int) -> Json
     return response
 
 
-def launch_form_fields(*, instance: SandboxInstance, user: SandboxUser, course: SandboxCourse) -> dict:
+def launch_form_fields(*, instance: SandboxInstance, user: SandboxUser, course: SandboxCourse | None) -> dict:
     """The third-party login initiation Canvas POSTs to the tool (LTI 1.3 core §4.1)."""
     return {
         "iss": instance.issuer,

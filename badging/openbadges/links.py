@@ -65,6 +65,16 @@ class PublicLinks:
     def badge_class_image(self, badge_id: str) -> str:
         return self._url("public-badge-image", public_id=badge_id)
 
+    def badge_card(self, badge_id: str) -> str:
+        """The 1200×630 preview card of a badge class, for link previews (og:image)."""
+        return self._url("public-badge-card", public_id=badge_id)
+
+    def collection(self, collection_id: str) -> str:
+        return self._url("public-collection", public_id=collection_id)
+
+    def collection_json(self, collection_id: str) -> str:
+        return self._url("public-collection-json", public_id=collection_id)
+
     def issuer(self, issuer_id: str) -> str:
         return self._url("public-issuer", public_id=issuer_id)
 

@@ -352,7 +352,7 @@ def learner_page(*, launch: LaunchContext, request=None) -> LearnerPage:
 
     Only the launching person's rows are read (results, enrollments, progress, awards).
     """
-    course, person = launch.course, launch.person
+    course, person = launch.course_required, launch.person
     course_badges = list(
         CourseBadge.objects.filter(course=course, active=True)
         .select_related("badge_class__issuer")
@@ -648,7 +648,7 @@ def learner_page_cached(
     *, launch: LaunchContext, request=None, version: LearnerPageVersion | None = None
 ) -> LearnerPage:
     """learner_page(), kept in the cache until a row it is built from changes (see above)."""
-    version = version or learner_page_version(course_id=launch.course_id, person_id=launch.person_id)
+    version = version or learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
     if version is None:
         return learner_page(launch=launch, request=request)
     key = learner_page_cache_key(launch=launch, request=request, version=version)
@@ -659,7 +659,7 @@ def learner_page_cached(
         page = None
     if isinstance(page, LearnerPage):
         # The launch's own objects (just read with it), not the copies made when the entry was.
-        return replace(page, course=launch.course, person=launch.person)
+        return replace(page, course=launch.course_required, person=launch.person)
     page = learner_page(launch=launch, request=request)
     try:
         cache.set(key, page, LEARNER_PAGE_CACHE_SECONDS)

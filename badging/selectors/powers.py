@@ -43,10 +43,12 @@ def still_teaches(*, launch: LaunchContext) -> bool:
     """Whether the last roster sync (when newer than this launch) still lists the launching person
     as an active teacher or TA of the course. No roster read yet, an empty one (the API token cannot
     see teachers), or one older than the launch: the signed launch is the newest word."""
-    read_at = CourseSync.objects.filter(course_id=launch.course_id).values_list("staff_synced_at", flat=True).first()
+    read_at = (
+        CourseSync.objects.filter(course_id=launch.course_id_required).values_list("staff_synced_at", flat=True).first()
+    )
     if read_at is None or read_at <= launch.created_at:
         return True
-    staff = CourseStaff.objects.filter(course_id=launch.course_id)
+    staff = CourseStaff.objects.filter(course_id=launch.course_id_required)
     if not staff.exists():
         return True
     return staff.filter(person_id=launch.person_id, state="active").exists()
@@ -63,7 +65,7 @@ def instructor_powers(*, launch: LaunchContext, course_badge: CourseBadge | None
             allowed = course_badge.teaching_assistants_may_act
         else:
             allowed = CourseBadge.objects.filter(
-                course_id=launch.course_id, active=True, teaching_assistants_may_act=True
+                course_id=launch.course_id_required, active=True, teaching_assistants_may_act=True
             ).exists()
         if not allowed:
             return Powers(False, TA_READ_ONLY)

@@ -460,7 +460,7 @@ def canvas_credentials_revoke(*, delivery_id: int) -> Delivery | None:
     AuditEvent.objects.create(
         actor="system",
         action=REVOKED_ACTION,
-        course_id=delivery.award.course_badge.course_id,
+        course_id=delivery.award.course_pk,
         award=delivery.award,
         detail={"entity_id": delivery.external_id, "answer": answer},
     )
@@ -536,7 +536,7 @@ def canvas_credentials_resync(*, connection_id: int, links: PublicLinks, actor: 
                     AuditEvent.objects.create(
                         actor=actor,
                         action=REVOKED_ACTION,
-                        course_id=award.course_badge.course_id,
+                        course_id=award.course_pk,
                         award=award,
                         detail={"entity_id": item["entityId"], "answer": answer, "by": "resync"},
                     )

@@ -20,7 +20,8 @@ from django.core.validators import EmailValidator, URLValidator, validate_slug
 from django.db import transaction
 
 from badging.images import MAX_BYTES, badge_image_validate
-from badging.models import BadgeClass, CourseBadge, Issuer
+from badging.models import BadgeClass, CourseBadge, Issuer, Program, ProgramRequirement
+from badging.services.programs import program_evaluate_all_later
 from badging.services.sync import course_evaluate_request
 from lti.models import Course, Platform
 
@@ -318,6 +319,62 @@ def _course_badge_fields(obj: dict, where: str, errors: _Errors, badge_class_key
     return fields
 
 
+def _program_fields(
+    obj: dict, where: str, errors: _Errors, badge_class_keys: set[str], course_badge_classes: set[str]
+) -> dict:
+    """A program badge: {"badge_class", "platform_issuer", "client_id", "requires": [badge class
+    keys], "rule": {"all": true} or {"at_least": N}, "active"?}."""
+    badge_class_key = _text(obj, "badge_class", where, errors)
+    if badge_class_key and badge_class_key not in badge_class_keys:
+        errors.add(f"{where}.badge_class", f"no badge class with key {badge_class_key!r} in this file or the database")
+    if badge_class_key in course_badge_classes:
+        errors.add(
+            f"{where}.badge_class", f"{badge_class_key!r} is a course's badge; a program needs a badge class of its own"
+        )
+    issuer = _text(obj, "platform_issuer", where, errors)
+    client_id = str(obj.get("client_id") or "").strip()
+    if not client_id:
+        errors.add(f"{where}.client_id", "is required")
+    platform = None
+    if issuer and client_id:
+        platform = Platform.objects.filter(issuer=issuer, client_id=client_id).first()
+        if platform is None:
+            errors.add(
+                f"{where}.client_id",
+                f"no Canvas platform is registered with issuer {issuer!r} and client_id {client_id!r}",
+            )
+    requires = _list(obj, "requires", where, errors)
+    if not requires:
+        errors.add(f"{where}.requires", "lists at least one badge class key")
+    for i, key in enumerate(requires):
+        if not isinstance(key, str) or key not in badge_class_keys:
+            errors.add(f"{where}.requires[{i}]", f"no badge class with key {key!r} in this file or the database")
+        elif key == badge_class_key:
+            errors.add(f"{where}.requires[{i}]", "a program cannot require its own badge")
+    if len(set(map(str, requires))) != len(requires):
+        errors.add(f"{where}.requires", "lists a badge class twice")
+    rule = obj.get("rule") or {"all": True}
+    mode, count = Program.MODE_ALL, None
+    if not isinstance(rule, dict) or (set(rule) - {"all", "at_least"}) or len(rule) != 1:
+        errors.add(f"{where}.rule", 'is {"all": true} or {"at_least": N}')
+    elif "at_least" in rule:
+        value = rule["at_least"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= max(len(requires), 1):
+            errors.add(f"{where}.rule.at_least", f"is a whole number from 1 to {len(requires)}")
+        else:
+            mode, count = Program.MODE_N_OF, value
+    elif rule.get("all") is not True:
+        errors.add(f"{where}.rule.all", "is true")
+    return {
+        "badge_class_key": badge_class_key,
+        "platform": platform,
+        "mode": mode,
+        "required_count": count,
+        "active": bool(obj.get("active", True)),
+        "requires": [str(k) for k in requires],
+    }
+
+
 # --- Import / export ------------------------------------------------------------------------------
 
 
@@ -382,10 +439,11 @@ def config_import(*, data: dict, base_dir: Path) -> ImportReport:
     errors = _Errors()
     if not isinstance(data, dict):
         raise ConfigImportError(["the file must hold a JSON object with issuers, badge_classes and course_badges"])
-    unknown = set(data) - {"issuers", "badge_classes", "course_badges", "version"}
+    unknown = set(data) - {"issuers", "badge_classes", "course_badges", "programs", "version"}
     for name in sorted(unknown):
-        errors.add(name, "is not a known section (issuers, badge_classes, course_badges)")
-    sections = {name: _list(data, name, "file", errors) for name in ("issuers", "badge_classes", "course_badges")}
+        errors.add(name, "is not a known section (issuers, badge_classes, course_badges, programs)")
+    names = ("issuers", "badge_classes", "course_badges", "programs")
+    sections = {name: _list(data, name, "file", errors) if name in data or name != "programs" else [] for name in names}
 
     def keyed(section: str) -> list[tuple[str, str, dict]]:
         out, seen = [], set()
@@ -407,6 +465,10 @@ def config_import(*, data: dict, base_dir: Path) -> ImportReport:
     class_keys = {k for _, k, _ in classes} | set(BadgeClass.objects.values_list("key", flat=True))
     course_badges = [(w, k, _course_badge_fields(o, w, errors, class_keys)) for w, k, o in keyed("course_badges")]
     _offered_once(course_badges, errors)
+    offered = {f["badge_class_key"] for _, _, f in course_badges} | set(
+        CourseBadge.objects.values_list("badge_class__key", flat=True)
+    )
+    programs = [(w, k, _program_fields(o, w, errors, class_keys, offered)) for w, k, o in keyed("programs")]
     if errors.items:
         raise ConfigImportError(errors.items)
 
@@ -428,6 +490,28 @@ def config_import(*, data: dict, base_dir: Path) -> ImportReport:
             _apply(CourseBadge, key, fields, report, f"course badge {key}")
             if len(report.unchanged) == before:  # created or changed: learner states follow the new rule
                 course_evaluate_request(course_id=course.pk)
+        for _, key, fields in programs:
+            fields = dict(fields)
+            fields["badge_class"] = BadgeClass.objects.get(key=fields.pop("badge_class_key"))
+            requires = fields.pop("requires")
+            before = len(report.unchanged)
+            program = _apply(Program, key, fields, report, f"program badge {key}")
+            wanted = list(BadgeClass.objects.filter(key__in=requires).values_list("key", "pk"))
+            by_key = dict(wanted)
+            current = list(program.requirements.order_by("position", "pk").values_list("badge_class__key", flat=True))
+            if current != requires:
+                program.requirements.all().delete()
+                ProgramRequirement.objects.bulk_create(
+                    [
+                        ProgramRequirement(program=program, badge_class_id=by_key[k], position=i)
+                        for i, k in enumerate(requires)
+                    ]
+                )
+                if len(report.unchanged) != before:
+                    report.unchanged.pop()
+                    report.updated.append(f"program badge {key} (requires)")
+            if len(report.unchanged) == before:  # created or changed: learners are evaluated again
+                program_evaluate_all_later(program_id=program.pk)
     return report
 
 
@@ -508,4 +592,27 @@ def config_export() -> dict:
                 "teaching_assistants_may_act": cb.teaching_assistants_may_act,
             }
         )
-    return {"version": 1, "issuers": issuers, "badge_classes": classes, "course_badges": course_badges}
+    programs = []
+    for program in (
+        Program.objects.select_related("badge_class", "platform")
+        .prefetch_related("requirements__badge_class")
+        .order_by("key")
+    ):
+        programs.append(
+            {
+                "key": program.key,
+                "badge_class": program.badge_class.key,
+                "platform_issuer": program.platform.issuer,
+                "client_id": program.platform.client_id,
+                "requires": [r.badge_class.key for r in program.requirements.all()],
+                "rule": {"at_least": program.required_count} if program.mode == Program.MODE_N_OF else {"all": True},
+                "active": program.active,
+            }
+        )
+    return {
+        "version": 1,
+        "issuers": issuers,
+        "badge_classes": classes,
+        "course_badges": course_badges,
+        "programs": programs,
+    }

@@ -58,7 +58,7 @@ def _require_course_badge(launch: LaunchContext, course_badge: CourseBadge) -> N
 
 def _require_award(launch: LaunchContext, award: Award) -> None:
     _require_instructor(launch)
-    if award.course_badge.course_id != launch.course_id:
+    if award.course_pk != launch.course_id:
         raise PermissionDenied("This award belongs to another course.")
 
 
@@ -83,7 +83,7 @@ def course_sync_now(*, launch: LaunchContext) -> bool:
     queued: this request is then covered by it."""
     _require_instructor(launch)
     with transaction.atomic():
-        enqueued = course_sync_request(course_id=launch.course_id, trigger="instructor")
+        enqueued = course_sync_request(course_id=launch.course_id_required, trigger="instructor")
         audit_event_record(launch=launch, action=ACTION_SYNC, detail={"enqueued": enqueued})
     return enqueued
 

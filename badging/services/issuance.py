@@ -55,6 +55,8 @@ from badging.states import issue_failed_q
 
 if TYPE_CHECKING:  # imported where used at run time (the Canvas client loads requests' adapters)
     from canvas.client import CanvasClient
+from badging.services.learner_emails import award_copies_revoke
+from badging.services.programs import programs_reevaluate_later
 
 logger = logging.getLogger(__name__)
 
@@ -777,6 +779,8 @@ def _store(candidates: list[_Candidate], *, now, rebuild, email_ids: list[int] |
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:
                 transaction.on_commit(partial(_enqueue_deliveries, delivery_ids))
+            # Program badges build on course badges: evaluated in a task after the commit.
+            programs_reevaluate_later(learner_ids=[c.award.learner_id for c in winners])
         issued += [c.award for c in winners] + [others[_key(c.progress)] for c in same]
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
@@ -826,10 +830,14 @@ def award_revoke(*, award_id: int, reason: str, actor: str) -> Award:
         AuditEvent.objects.create(
             actor=actor[:300],
             action="award_revoked",
-            course=award.course_badge.course,
+            course=award.course,
             award=award,
             detail={"reason": reason},
         )
+        # Copies the learner had re-issued to their other addresses go with it (My badges).
+        award_copies_revoke(award=award, actor=actor)
+        if award.course_badge_id is not None:
+            programs_reevaluate_later(learner_ids=[award.learner_id])
         pushed = list(
             Delivery.objects.filter(award=award, kind=Delivery.KIND_CANVAS_CREDENTIALS)
             .exclude(external_id="")
@@ -887,7 +895,7 @@ def award_review_keep(*, award_id: int, actor: str, note: str = "") -> Award:
         AuditEvent.objects.create(
             actor=actor[:300],
             action="award_review_kept",
-            course=award.course_badge.course,
+            course=award.course,
             award=award,
             detail={"flagged_because": reason, "note": note.strip()[:1000]},
         )

@@ -64,7 +64,10 @@ def delivery_links() -> PublicLinks:
 
 def learner_page_url(*, course) -> str:
     """Where the learner's own badge page is: inside Canvas, launched from the course menu (the
-    tool's page needs an LTI launch, so the email links to the course in Canvas)."""
+    tool's page needs an LTI launch, so the email links to the course in Canvas). A program badge
+    has no course: no link (My badges is in the Canvas Account menu)."""
+    if course is None:
+        return ""
     base = (course.platform.api_base_url or "").rstrip("/")
     return f"{base}/courses/{course.canvas_course_id}" if base else ""
 
@@ -72,7 +75,7 @@ def learner_page_url(*, course) -> str:
 def award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
     """The notification email (plain text + HTML) for an award, in the learner's language: the
     locale of their latest launch, else the course's Canvas language, else the default."""
-    course = award.course_badge.course
+    course = award.course
     with translation.override(language_for_person(award.learner, course)):
         return _award_email_message(award=award, links=links, connection=connection)
 
@@ -83,10 +86,10 @@ def _email_context(award: Award, links: PublicLinks, award_link_map: dict) -> di
         "badge": award.badge_class,
         "issuer": award.badge_class.issuer,
         "learner": award.learner,
-        "course": award.course_badge.course,
+        "course": award.course,
         "links": award_link_map,
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
-        "learner_page_url": learner_page_url(course=award.course_badge.course),
+        "learner_page_url": learner_page_url(course=award.course),
     }
 
 
@@ -120,7 +123,8 @@ class _Marked:
 
 
 def _frame_key(award: Award, links: PublicLinks) -> tuple:
-    badge, course = award.badge_class, award.course_badge.course
+    badge, course = award.badge_class, award.course
+    assert course is not None  # program badges' emails are rendered in full (_email_bodies)
     issuer = badge.issuer
     return (
         translation.get_language(),
@@ -147,6 +151,8 @@ def _render(context: dict) -> tuple[str, str]:
 def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
     """(plain text, HTML) of the award email, from its frame when there is a good one."""
     link_map = award_links(award, links=links)
+    if award.course is None:  # a program badge: rare, and its email names no course to frame
+        return _render(_email_context(award, links, link_map))
     values = _per_award_values(award, link_map)
     key = _frame_key(award, links)
     if (key in _frames and _frames[key] is None) or any("\ue000" in value for value in values):

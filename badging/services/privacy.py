@@ -22,7 +22,17 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from badging.models import AssessmentResult, AuditEvent, Award, Delivery, Enrollment, LearnerProgress
+from badging.models import (
+    AssessmentResult,
+    AuditEvent,
+    Award,
+    Collection,
+    Delivery,
+    Enrollment,
+    LearnerEmail,
+    LearnerProgress,
+    ProgramProgress,
+)
 from badging.openbadges import ob2
 from badging.services.notifications import RECIPIENT_REMOVED
 from lti.models import LaunchContext, Person, Platform
@@ -130,14 +140,16 @@ def _person_forget(*, person: Person, requested_email: str) -> Counter[str]:
     awards = list(Award.objects.select_for_update().filter(learner=person).order_by("pk"))
     emails = {requested_email, person.email.lower(), *(a.recipient_email for a in awards)}
     emails |= {e.lower() for e in LaunchContext.objects.filter(person=person).values_list("email", flat=True)}
+    emails |= set(LearnerEmail.objects.filter(learner=person).values_list("email", flat=True))
     names = {person.name.strip(), person.sortable_name.strip()}
     full = _Scrubber(emails=emails, names=names, parts=False)
     thorough = _Scrubber(emails=emails, names=names, parts=True)
     # The courses whose records may mention the learner, read before their rows go.
     course_ids = set(Enrollment.objects.filter(learner=person).values_list("course_id", flat=True))
     course_ids |= set(LearnerProgress.objects.filter(learner=person).values_list("course_badge__course_id", flat=True))
-    course_ids |= set(LaunchContext.objects.filter(person=person).values_list("course_id", flat=True))
-    course_ids |= {a.course_badge.course_id for a in awards}
+    launched = LaunchContext.objects.filter(person=person, course__isnull=False)
+    course_ids |= set(launched.values_list("course_id", flat=True))
+    course_ids |= {a.course_pk for a in awards if a.course_pk is not None}
 
     for award in awards:
         changed = []
@@ -167,6 +179,14 @@ def _person_forget(*, person: Person, requested_email: str) -> Counter[str]:
     removed["learner_progress"] += LearnerProgress.objects.filter(learner=person).delete()[0]
     removed["assessment_results"] += AssessmentResult.objects.filter(learner=person).delete()[0]
     removed["enrollments"] += Enrollment.objects.filter(learner=person).delete()[0]
+    # My badges: the added addresses, the collections (their public links end) and program progress.
+    for key, count in (
+        ("learner_emails", LearnerEmail.objects.filter(learner=person).delete()[0]),
+        ("collections", Collection.objects.filter(learner=person).delete()[1].get("badging.Collection", 0)),
+        ("program_progress", ProgramProgress.objects.filter(learner=person).delete()[0]),
+    ):
+        if count:  # the report lists what was there
+            removed[key] += count
 
     linked = Q(award__learner=person) | Q(actor_person=person)
     for event in AuditEvent.objects.select_for_update(of=("self",)).filter(linked | Q(course_id__in=course_ids)):

@@ -31,7 +31,7 @@ def award_share_set(*, award_public_id: str, learner: Person, show_name: bool) -
             actor=f"{learner.name or 'Learner'} (Canvas user {learner.canvas_user_id})",
             actor_person=learner,
             action="award_name_shown" if show_name else "award_name_hidden",
-            course=award.course_badge.course,
+            course=award.course,
             award=award,
             detail={"learner_name_public": show_name},
         )

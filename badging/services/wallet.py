@@ -109,7 +109,7 @@ def wallet_offer_create(*, award_public_id: str, learner, links: PublicLinks) ->
         actor=f"{learner.name or 'Learner'} (Canvas user {learner.canvas_user_id})",
         actor_person=learner,
         action="wallet_offer_created",
-        course=award.course_badge.course,
+        course=award.course,
         award=award,
         detail={"offer": offer.pk, "expires_at": offer.code_expires_at.isoformat()},
     )
@@ -244,7 +244,7 @@ def wallet_credential_issue(*, access_token: str, body: dict, links: PublicLinks
                 actor=f"wallet {proof.holder_id[:200]}",
                 actor_person=award.learner,
                 action="wallet_credential_claimed",
-                course=award.course_badge.course,
+                course=award.course,
                 award=award,
                 detail={"offer": offer.pk, "holder": proof.holder_id, "credential": credential["id"]},
             )

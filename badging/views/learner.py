@@ -55,22 +55,22 @@ def share_form_token(launch: LaunchContext) -> str:
 @launch_context_required
 def launch_home(request, launch: LaunchContext):
     if launch.role != LaunchContext.ROLE_LEARNER:
-        _sync_if_stale(course_id=launch.course_id)
+        _sync_if_stale(course_id=launch.course_id_required)
     if launch.role == LaunchContext.ROLE_ADMIN:
         return _course_setup(request, launch)
     if launch.role == LaunchContext.ROLE_INSTRUCTOR:
-        if not selectors.course_has_badge(course=launch.course):
+        if not selectors.course_has_badge(course=launch.course_required):
             return _no_badge(request, launch)
         dashboard = _instructor_dashboard_url(launch)
         if dashboard:
             return redirect(dashboard)
         return _course_setup(request, launch)
-    version = selectors.learner_page_version(course_id=launch.course_id, person_id=launch.person_id)
+    version = selectors.learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
     # Synced less than BADGING_STALE_AFTER_MINUTES ago (read with the page's digest): the check
     # would find nothing to do, so most views skip its two queries.
     synced = version.last_synced_at if version is not None else None
     if synced is None or timezone.now() - synced >= timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
-        _sync_if_stale(course_id=launch.course_id)
+        _sync_if_stale(course_id=launch.course_id_required)
     html_key = _page_html_key(request, launch, version)
     if html_key is not None:
         html = _cache_get(html_key)
@@ -123,7 +123,7 @@ def _no_badge(request, launch: LaunchContext):
 
 
 def _course_setup(request, launch: LaunchContext):
-    setup = selectors.course_setup(course=launch.course)
+    setup = selectors.course_setup(course=launch.course_required)
     return render(
         request,
         "badging/launch_home.html",

@@ -114,6 +114,7 @@ def _award_page(request, award, *, status: int = 200, check_result: str | None =
         "checked_email": checked_email,
         "learner_name": award.learner.name if award.learner_name_public and not award.revoked else "",
         "badge_image_url": links.badge_class_image(award.badge_class.public_id),
+        "badge_card_url": links.badge_card(award.badge_class.public_id),
     }
     return render(request, "badging/public/assertion.html", context, status=status)
 
@@ -143,7 +144,8 @@ def assertion(request, public_id: str):
                 request,
                 title=title,
                 description=badge.description,
-                image=links.badge_class_image(badge.public_id),
+                # The 1200×630 PNG card: crawlers crop to about 1.91:1 and refuse SVG.
+                image=links.badge_card(badge.public_id),
                 url=links.assertion(award.public_id),
                 status=status,
             )

@@ -78,9 +78,11 @@ def test_assertion_negotiates_json_ld_html_and_opengraph(award):
     preview = get(path, BROWSER_ACCEPT, ua="LinkedInBot/1.0 (compatible; Mozilla/5.0; +http://www.linkedin.com)")
     text = preview.content.decode()
     assert '<meta property="og:title" content="Data Analysis Fundamentals · Skills Forward University">' in text
-    assert f'content="http://testserver/public/badges/{award.badge_class.public_id}/image"' in text
+    # The preview image is the 1200×630 PNG card (crawlers crop to ~1.91:1 and refuse SVG).
+    assert f'content="http://testserver/public/badges/{award.badge_class.public_id}/card.png"' in text
     assert 'property="og:description"' in text
-    assert get(path, None, ua="Slackbot-LinkExpanding 1.0").content.decode().count("og:image") == 1
+    assert '<meta name="twitter:card" content="summary_large_image">' in text
+    assert get(path, None, ua="Slackbot-LinkExpanding 1.0").content.decode().count('property="og:image"') == 1
 
 
 def test_public_base_url_wins_over_the_request_host(award, settings):
@@ -358,7 +360,7 @@ def test_head_requests_answer_like_get(award):
 def test_the_html_page_carries_link_preview_tags_too(award):
     """A crawler not known by name gets the full page: it still finds the OpenGraph tags."""
     html = get(f"/public/assertions/{award.public_id}", BROWSER_ACCEPT, ua="SomeNewPreviewBot/2.0").content.decode()
-    image = f"http://testserver/public/badges/{award.badge_class.public_id}/image"
+    image = f"http://testserver/public/badges/{award.badge_class.public_id}/card.png"
     assert '<meta property="og:title" content="Data Analysis Fundamentals · Skills Forward University">' in html
     assert f'<meta property="og:image" content="{image}">' in html
     assert f'<meta property="og:url" content="http://testserver/public/assertions/{award.public_id}">' in html

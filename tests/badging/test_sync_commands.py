@@ -20,9 +20,10 @@ def test_schedule_is_idempotent_and_uses_the_exact_task_names(settings):
     call_command("badging_schedule", stdout=out)
     call_command("badging_schedule", stdout=out)
     rows = {p.task: p for p in PeriodicTask.objects.all()}
-    assert set(rows) == {"badging.sync_all_due", "badging.reconcile", "lti.launches_purge"}
+    expected = {"badging.sync_all_due", "badging.reconcile", "lti.launches_purge", "badging.programs_reconcile"}
+    assert set(rows) == expected
     assert rows["badging.reconcile"].interval.every == 10 and rows["badging.reconcile"].enabled
-    assert PeriodicTask.objects.count() == 3
+    assert PeriodicTask.objects.count() == 4
     assert "already up to date" in out.getvalue().splitlines()[-1]
 
 

@@ -103,7 +103,8 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     assert tool["domain"] == "testserver"
     assert tool["https://canvas.instructure.com/lti/privacy_level"] == "public"
     assert tool["custom_parameters"]["canvas_user_id"] == "$Canvas.user.id"
-    (message,) = tool["messages"]
+    message, my_badges = tool["messages"]
+    assert my_badges["placements"] == ["account_navigation", "user_navigation"]  # test_my_badges_launch.py
     assert message["type"] == "LtiResourceLinkRequest"
     assert message["placements"] == ["course_navigation"]
     assert message["https://canvas.instructure.com/lti/course_navigation/default_enabled"] is True

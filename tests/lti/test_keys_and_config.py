@@ -103,7 +103,9 @@ def test_config_json_is_a_canvas_developer_key(client, settings):
     assert extension["platform"] == "canvas.instructure.com"
     assert extension["privacy_level"] == "public"
     assert extension["domain"] == "badges.uni.example.edu"
-    (placement,) = extension["settings"]["placements"]
+    placement, *my_badges = extension["settings"]["placements"]
+    # The account and user menus' "My badges": tests/lti/test_my_badges_launch.py.
+    assert [p["placement"] for p in my_badges] == ["account_navigation", "user_navigation"]
     assert placement == {
         "placement": "course_navigation",
         "text": "Badges",

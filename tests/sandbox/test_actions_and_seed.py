@@ -185,7 +185,9 @@ def test_seed_is_idempotent_and_registers_the_tool(db):
     first = sandbox_seed(learners=6, assessments=1, slug="reg", base_url="http://localhost:8001")
     second = sandbox_seed(learners=6, assessments=1, slug="reg", base_url="http://localhost:8001")
     assert first.created and not second.created
-    assert SandboxCourse.objects.filter(instance__slug="reg").count() == 1
+    # The demo course, and the two concluded courses of the first learner's earlier badges (My badges).
+    assert SandboxCourse.objects.filter(instance__slug="reg").count() == 3
+    assert SandboxCourse.objects.filter(instance__slug="reg", workflow_state="completed").count() == 2
     assert SandboxUser.objects.filter(instance__slug="reg").count() == first.learners + 4  # staff + Test Student
     platform = Platform.objects.get(issuer="http://localhost:8001/sandbox/reg")
     assert platform.id == first.platform_id == second.platform_id
@@ -195,7 +197,7 @@ def test_seed_is_idempotent_and_registers_the_tool(db):
     assert platform.auth_token_url.endswith("/sandbox/reg/login/oauth2/token")
     assert platform.api_token == second.api_token  # the re-seed handed its new token to the tool
     assert list(platform.deployments.values_list("deployment_id", flat=True)) == [first.instance.deployment_id]
-    course_badge = CourseBadge.objects.get(course__platform=platform)
+    course_badge = CourseBadge.objects.get(course__platform=platform, active=True)  # the others: retired (My badges)
     assert course_badge.course.canvas_course_id == str(first.course.id)
     assert course_badge.assessment_group_name == "Credentialing Assessments"
     assert bytes(course_badge.badge_class.image).startswith(b"\x89PNG")
