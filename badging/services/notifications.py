@@ -26,7 +26,7 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.utils import DNS_NAME
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
@@ -352,6 +352,25 @@ def _email_lease(delivery: Delivery, now, accepted: list[int] | None = None) -> 
     The emails in `accepted` (taken by the mail server, "sent" not committed yet) are marked sent
     in the same statement: one commit per email rather than two. One SQL statement, not the ORM:
     this runs once per email and the ORM's query building cost more than the database's work."""
+    until = now + _email_lease_length()
+    if db_connection.vendor != "postgresql":  # SQLite (the demo): no UPDATE in a WITH; two in one commit
+        with transaction.atomic():
+            _mark_sent(list(accepted or []), now)
+            return (
+                Delivery.objects.filter(pk=delivery.pk)
+                .exclude(status=Delivery.SENT)
+                .exclude(status=Delivery.SENDING, next_attempt_at__isnull=False, next_attempt_at__gt=now)
+                .update(
+                    unconfirmed_sends=F("unconfirmed_sends")
+                    + Case(When(status=Delivery.SENDING, then=Value(1)), default=Value(0)),
+                    status=Delivery.SENDING,
+                    send_started_at=now,
+                    attempts=F("attempts") + 1,
+                    next_attempt_at=until,
+                    updated_at=now,
+                )
+                > 0
+            )
     table, pk = Delivery._meta.db_table, Delivery._meta.pk.column
     sql = f"""
         WITH sent AS (
@@ -370,7 +389,7 @@ def _email_lease(delivery: Delivery, now, accepted: list[int] | None = None) -> 
         "sent": Delivery.SENT,
         "sending": Delivery.SENDING,
         "now": now,
-        "until": now + _email_lease_length(),
+        "until": until,
         "accepted": list(accepted or []),
         "id": delivery.pk,
     }

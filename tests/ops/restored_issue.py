@@ -40,9 +40,10 @@ def main(progress_id: int, canvas: str) -> dict:
     progress = LearnerProgress.objects.select_related("learner", "course_badge__course__platform").get(pk=progress_id)
     user_id = progress.learner.canvas_user_id
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        profile = {"primary_email": "restored@uni.example.edu"}
-        rsps.add(responses.GET, f"{canvas}/api/v1/users/{user_id}/profile", json=profile)
-        rsps.add(responses.GET, f"{canvas}/api/v1/users/{user_id}/communication_channels", json=[])
+        # The learner's email is stale after a restore: issuance re-reads it from the course's users list.
+        course_id = progress.course_badge.course.canvas_course_id
+        listed = [{"id": int(user_id), "name": "Restored", "email": "restored@uni.example.edu"}]
+        rsps.add(responses.GET, f"{canvas}/api/v1/courses/{course_id}/users", json=listed)
         award = issuance.award_issue(progress_id=progress_id)
         authorization = [call.request.headers.get("Authorization") for call in rsps.calls]
     progress.refresh_from_db()
