@@ -418,7 +418,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     from skillsforward.celery import app
 
     seeded = sandbox_seed(learners=args.learners, assessments=args.assessments, slug="chaos", base_url=base_url,
-                          tool_url=base_url)  # fmt: skip
+                          tool_url=base_url, backpack_demo=False)  # fmt: skip
     course = Course.objects.get(platform_id=seeded.platform_id, canvas_course_id=str(seeded.course.id))
     beat_schedule_write()
     if args.fast:

@@ -210,6 +210,7 @@ def _seed_child(argv: list[str]) -> int:
         slug="bench",
         base_url=args["base_url"],
         tool_url=args["base_url"],
+        backpack_demo=False,
     )
     faults_set(instance=seeded.instance, latency_ms=args["latency_ms"])
     print(

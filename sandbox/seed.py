@@ -641,6 +641,7 @@ def sandbox_seed(
     live_events: bool = False,
     issuer_url: str = "",
     problem_courses_too: bool = False,
+    backpack_demo: bool = True,
 ) -> SeedResult:
     """Creates (once) the demo course and (every time) the tool's registration and configuration.
 
@@ -673,7 +674,8 @@ def sandbox_seed(
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
         tool_demo_config(instance=instance, course=course, extra_courses=extra)
-        tool_backpack_demo(instance=instance, course=course, tool_url=tool_url)
+        if backpack_demo:  # awards of other courses: benchmarks that count this course's awards leave it out
+            tool_backpack_demo(instance=instance, course=course, tool_url=tool_url)
     if live_events and live_events_url is None:
         if platform_id is None:
             raise ValueError("live events go to the tool's URL of the registered platform: register it too")

@@ -150,10 +150,11 @@ def test_issuance_and_revocation_queue_the_evaluation_after_commit(
     course_badge = course_badge_with_assessments(api_base_url="https://canvas.example.edu")
     progress = eligible_progress(course_badge)
     with responses.RequestsMock() as canvas, django_capture_on_commit_callbacks(execute=True):
+        # The course's users list with include[]=email: issuance's read of a stale email.
         canvas.add(
             responses.GET,
-            f"https://canvas.example.edu/api/v1/users/{progress.learner.canvas_user_id}/profile",
-            json={"primary_email": "ada@uni.edu"},
+            f"https://canvas.example.edu/api/v1/courses/{course_badge.course.canvas_course_id}/users",
+            json=[{"id": int(progress.learner.canvas_user_id), "name": "Ada", "email": "ada@uni.edu"}],
         )
         award = issuance.award_issue(progress_id=progress.pk)
     assert award is not None
