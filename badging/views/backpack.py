@@ -6,6 +6,8 @@ badges and collections (badging.selectors.backpack, badging.services.backpack).
 Public pages: a shared collection (HTML with link previews, and JSON), and a badge's preview card.
 """
 
+import functools
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -94,17 +96,30 @@ def _checked(request, launch: LaunchContext):
     return None
 
 
+def _backpack_post(view):
+    """A learner's change from their own My badges page: POST only, a launch with or without a
+    course, and refused unless it comes from this site with the page's form token (which is what
+    protects it instead of Django's CSRF cookie, blocked in Canvas's iframe)."""
+
+    @csrf_exempt
+    @require_POST
+    @launch_context_required(without_course=True)
+    @functools.wraps(view)
+    def checked(request, launch: LaunchContext, *args, **kwargs):
+        if refusal := _checked(request, launch):
+            return refusal
+        return view(request, launch, *args, **kwargs)
+
+    return checked
+
+
 def _back(launch: LaunchContext, done: str, anchor: str = ""):
     url = reverse("badging:my_badges", args=[launch.public_id]) + f"?done={done}"
     return redirect(url + (f"#{anchor}" if anchor else ""))
 
 
-@csrf_exempt  # protected by backpack_form_token (see launch_form_token) and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def collection_create(request, launch: LaunchContext):
-    if refusal := _checked(request, launch):
-        return refusal
     try:
         collection = services.collection_create(learner=launch.person, name=request.POST.get("name", ""))
     except services.BackpackRefused as exc:
@@ -115,12 +130,8 @@ def collection_create(request, launch: LaunchContext):
 COLLECTION_ACTIONS = {"rename", "delete", "share", "unshare"}
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def collection_change(request, launch: LaunchContext, collection_id: str):
-    if refusal := _checked(request, launch):
-        return refusal
     action = request.POST.get("action", "")
     if action not in COLLECTION_ACTIONS:
         return _refused(request, 400, _("Unknown action."))
@@ -147,12 +158,8 @@ def collection_change(request, launch: LaunchContext, collection_id: str):
 ITEM_ACTIONS = {"add", "remove", "up", "down"}
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def collection_badge(request, launch: LaunchContext):
-    if refusal := _checked(request, launch):
-        return refusal
     action = request.POST.get("action", "")
     collection_id = request.POST.get("collection", "")
     award_id = request.POST.get("award", "")
@@ -178,13 +185,9 @@ def collection_badge(request, launch: LaunchContext):
     return _back(launch, {"add": "added", "remove": "removed"}.get(action, "moved"), anchor)
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def award_name(request, launch: LaunchContext, award_public_id: str):
     """Show or hide the learner's name on a badge's public page (opt-in, as on the course page)."""
-    if refusal := _checked(request, launch):
-        return refusal
     choice = request.POST.get("show_name")
     if choice not in ("yes", "no"):
         return _refused(request, 400, _("Choose whether to show your name, then save."))
@@ -195,12 +198,8 @@ def award_name(request, launch: LaunchContext, award_public_id: str):
     return _back_to_badge(launch, award_public_id, "name_shown" if choice == "yes" else "name_hidden")
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def email_add(request, launch: LaunchContext):
-    if refusal := _checked(request, launch):
-        return refusal
     try:
         learner_emails.learner_email_add(learner=launch.person, email=request.POST.get("email", ""))
     except learner_emails.EmailRefused as exc:
@@ -211,12 +210,8 @@ def email_add(request, launch: LaunchContext):
 EMAIL_ACTIONS = {"verify", "resend", "remove"}
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def email_change(request, launch: LaunchContext, email_id: int):
-    if refusal := _checked(request, launch):
-        return refusal
     action = request.POST.get("action", "")
     if action not in EMAIL_ACTIONS:
         return _refused(request, 400, _("Unknown action."))
@@ -238,12 +233,8 @@ def email_change(request, launch: LaunchContext, email_id: int):
     return _back(launch, {"verify": "verified", "remove": "email_removed", "resend": "code_sent"}[action], "emails")
 
 
-@csrf_exempt  # protected by backpack_form_token and the Origin check
-@require_POST
-@launch_context_required(without_course=True)
+@_backpack_post
 def award_reissue(request, launch: LaunchContext, award_public_id: str):
-    if refusal := _checked(request, launch):
-        return refusal
     try:
         email_id = int(request.POST.get("email", ""))
     except ValueError:
