@@ -20,6 +20,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -432,18 +433,13 @@ def _sync_once(
         with ThreadPoolExecutor(max_workers=client.parallel, thread_name_prefix="canvas-sync") as pool:
             _course_read(client=client, pool=pool, course=course, state=state, full=full, roster=roster, stats=stats)
             timer.lap("assignments")
+            read = functools.partial(
+                _learners_and_submissions_read,
+                client=client, pool=pool, course=course, state=state, full=full, roster=roster,
+                postings=postings, stats=stats,
+            )  # fmt: skip
             try:
-                fetched = _learners_and_submissions_read(
-                    client=client,
-                    pool=pool,
-                    course=course,
-                    state=state,
-                    full=full,
-                    roster=roster,
-                    targeted=targeted,
-                    postings=postings,
-                    stats=stats,
-                )
+                fetched = read(targeted=targeted)
             except CanvasInvalidAssignmentsError:
                 # An assessment was unpublished or deleted in Canvas after we listed the assignments:
                 # list them again (it then no longer counts as readable) and read once more.
@@ -452,17 +448,7 @@ def _sync_once(
                     course=course, records=client.list_assignments(course.canvas_course_id)
                 )
                 stats["assignments_relisted"] = True
-                fetched = _learners_and_submissions_read(
-                    client=client,
-                    pool=pool,
-                    course=course,
-                    state=state,
-                    full=full,
-                    roster=roster,
-                    targeted=[],
-                    postings=postings,
-                    stats=stats,
-                )
+                fetched = read(targeted=[])
         stats["submissions"] = fetched
         timer.lap("learners_and_submissions")
         stats["progress"] = progress_evaluate_course(course_id=course.pk)
