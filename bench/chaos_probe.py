@@ -167,7 +167,7 @@ class Prober:
     def _sync_reason(self) -> str | None:
         from django.db import Error, connection
 
-        from badging.selectors.dashboard import sync_status
+        from badging.selectors.dashboard.sync_status import sync_status
 
         try:
             status = sync_status(course=self.course)

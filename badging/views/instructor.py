@@ -22,7 +22,22 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from badging.models import Award, CourseBadge
 from badging.openbadges.links import PublicLinks, public_base_url
-from badging.selectors import dashboard as sel
+from badging.selectors.dashboard.display_states import (
+    DISPLAY_STATE_LABELS,
+    DISPLAY_STATE_TONES,
+    DISPLAY_STATES,
+    FAILED,
+    state_counts,
+)
+from badging.selectors.dashboard.explanation import learner_explanation
+from badging.selectors.dashboard.learner_table import SORTS, LearnerFilters, learner_rows_iter, learner_table
+from badging.selectors.dashboard.overview import (
+    awards_needing_review_count,
+    course_badges_for_dashboard,
+    recent_actions,
+)
+from badging.selectors.dashboard.rule_check import rule_check
+from badging.selectors.dashboard.sync_status import sync_status
 from badging.selectors.powers import NOT_ON_ROSTER, instructor_powers, still_teaches
 from badging.services import instructor as svc
 from badging.views import launch_form_token
@@ -121,7 +136,7 @@ def _base_context(launch) -> dict:
 def _sort_links(launch, course_badge, filters) -> dict[str, dict[str, str]]:
     """Each column header's link: sorts by it, or flips the direction when it is already the sort."""
     links = {}
-    for key in sel.SORTS:
+    for key in SORTS:
         current = filters.sort == key
         next_dir = "desc" if current and not filters.descending else ""
         links[key] = {
@@ -134,8 +149,8 @@ def _sort_links(launch, course_badge, filters) -> dict[str, dict[str, str]]:
 @require_GET
 @launch_context_required(roles=INSTRUCTOR_ROLES)
 def dashboard(request, launch):
-    course_badges = sel.course_badges_for_dashboard(course=launch.course)
-    counts = sel.state_counts(course_badge_ids=[cb.pk for cb in course_badges])
+    course_badges = course_badges_for_dashboard(course=launch.course)
+    counts = state_counts(course_badge_ids=[cb.pk for cb in course_badges])
     selected = None
     wanted = request.GET.get("badge", "")
     if wanted.isdigit():
@@ -146,15 +161,15 @@ def dashboard(request, launch):
         "course_badges": course_badges,
         "counts": counts,
         "selected": selected,
-        "sync": sel.sync_status(course=launch.course),
-        "recent_actions": sel.recent_actions(course=launch.course),
+        "sync": sync_status(course=launch.course),
+        "recent_actions": recent_actions(course=launch.course),
         "notice": NOTICES.get(request.GET.get("done", "")),
         "course_powers": instructor_powers(launch=launch),
     }
     if selected is not None:
-        filters = sel.LearnerFilters.from_query(request.GET)
-        rule = sel.rule_check(course_badge=selected)
-        table = sel.learner_table(
+        filters = LearnerFilters.from_query(request.GET)
+        rule = rule_check(course_badge=selected)
+        table = learner_table(
             course_badge=selected, filters=filters, page_number=request.GET.get("page"), rules=rule.assessments
         )
         selected_counts = counts.get(selected.pk, {})
@@ -167,16 +182,16 @@ def dashboard(request, launch):
                     "key": key,
                     "label": label,
                     "count": selected_counts.get(key, 0),
-                    "tone": sel.DISPLAY_STATE_TONES[key],
+                    "tone": DISPLAY_STATE_TONES[key],
                     "url": _dashboard_url(launch, selected, **filters.as_query(state=key)),
                     "current": filters.state == key,
                 }
-                for key, label in sel.DISPLAY_STATES
+                for key, label in DISPLAY_STATES
             ],
             "total_learners": sum(selected_counts.values()),
-            "failed_count": selected_counts.get(sel.FAILED, 0),
-            "review_count": sel.awards_needing_review_count(course_badge=selected),
-            "state_choices": sel.DISPLAY_STATES,
+            "failed_count": selected_counts.get(FAILED, 0),
+            "review_count": awards_needing_review_count(course_badge=selected),
+            "state_choices": DISPLAY_STATES,
             "powers": instructor_powers(launch=launch, course_badge=selected),
             "sort_links": _sort_links(launch, selected, filters),
             "page_url_prefix": _dashboard_url(launch, selected, **filters.as_query()),
@@ -191,7 +206,7 @@ def dashboard(request, launch):
 @launch_context_required(roles=INSTRUCTOR_ROLES)
 def learner_detail(request, launch, course_badge_id: int, learner_id: int):
     course_badge = _course_badge(launch, course_badge_id)
-    explanation = sel.learner_explanation(course_badge=course_badge, learner_id=learner_id)
+    explanation = learner_explanation(course_badge=course_badge, learner_id=learner_id)
     if explanation is None:
         raise Http404("This learner has no progress on this badge.")
     return render(
@@ -287,7 +302,7 @@ def retry_failed(request, launch, course_badge_id: int):
     if refused := _read_only(request, launch, course_badge, back):
         return refused
     if request.method == "GET":
-        failed = sel.state_counts(course_badge_ids=[course_badge.pk])[course_badge.pk][sel.FAILED]
+        failed = state_counts(course_badge_ids=[course_badge.pk])[course_badge.pk][FAILED]
         return _confirm(
             request,
             launch,
@@ -433,7 +448,7 @@ def _cell(value) -> str:
 def _csv_lines(course_badge, filters, links: PublicLinks):
     writer = csv.writer(_Echo())
     header_done = False
-    for rules, row in sel.learner_rows_iter(course_badge=course_badge, filters=filters):
+    for rules, row in learner_rows_iter(course_badge=course_badge, filters=filters):
         if not header_done:
             header = [_("Name"), _("Sortable name"), _("Canvas user id")]
             for rule in rules:
@@ -487,11 +502,11 @@ def export(request, launch, course_badge_id: int):
             status=403,
         )
     source = request.GET if request.method == "GET" else request.POST
-    filters = sel.LearnerFilters.from_query(source)
+    filters = LearnerFilters.from_query(source)
     if request.method == "GET":
         described = []
         if filters.state:
-            described.append(_("state “%(state)s”") % {"state": sel.DISPLAY_STATE_LABELS[filters.state]})
+            described.append(_("state “%(state)s”") % {"state": DISPLAY_STATE_LABELS[filters.state]})
         if filters.q:
             described.append(_("search “%(search)s”") % {"search": filters.q})
         if len(described) == 2:

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from badging.models import AssessmentResult, CourseBadge, CourseSync, LearnerProgress, SyncRun
-from badging.selectors import dashboard as dash
+from badging.selectors.dashboard.rule_check import rule_check
+from badging.selectors.dashboard.sync_status import INSTRUCTOR_SYNC_ERRORS, sync_status
 from badging.services.sync import course_sync
 from lti.models import Course, Platform
 from sandbox import services
@@ -60,7 +61,7 @@ def test_an_unpublished_picked_assessment_no_longer_fails_the_sync_and_is_named_
     assert run.status == SyncRun.STATUS_OK, run.error
     assert run.stats["assignment_ids"] == [str(first.id)]
     assert AssessmentResult.objects.filter(course=course, assignment__canvas_assignment_id=str(first.id)).exists()
-    flags = " | ".join(f.message for f in dash.rule_check(course_badge=badge).flags)
+    flags = " | ".join(f.message for f in rule_check(course_badge=badge).flags)
     assert f"“{second.name}” is unpublished in Canvas, so Canvas reports no grades for it" in flags
     # José mastered both: he is held back, and told why, not left "in progress" without a word.
     jose = progress(badge, "José Núñez-García")
@@ -86,7 +87,7 @@ def test_final_grade_override_off_is_read_and_explained(seeded):
     assert "waiting for the final grade" not in jose.detail["reason"]
     # Zoë had an override entered before the setting was turned off: Canvas no longer reports it.
     assert progress(badge, "Zoë O'Brien <b>").state == LearnerProgress.AWAITING_FINAL_GRADE
-    flags = [f for f in dash.rule_check(course_badge=badge).flags if "Final Grade Override" in f.message]
+    flags = [f for f in rule_check(course_badge=badge).flags if "Final Grade Override" in f.message]
     assert flags and "Allow final grade override" in flags[0].advice
 
 
@@ -166,8 +167,8 @@ def test_a_missing_permission_is_worded_for_the_instructor_and_the_admin(seeded)
 
     assert run.status == SyncRun.STATUS_FAILED
     assert "user not authorized to perform that action" in run.error and "revoked" not in run.error
-    status = dash.sync_status(course=course)
-    assert status.error_plain == dash.INSTRUCTOR_SYNC_ERRORS["permission"]
+    status = sync_status(course=course)
+    assert status.error_plain == INSTRUCTOR_SYNC_ERRORS["permission"]
 
 
 def test_issued_awards_are_not_flagged_for_review_when_canvas_stops_reporting_a_setting(seeded):

@@ -9,7 +9,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from badging.models import AssessmentResult, Award, Delivery, LearnerProgress, SyncRun
-from badging.selectors import dashboard as sel
+from badging.selectors.dashboard.display_states import (
+    AWAITING_FINAL_GRADE,
+    ELIGIBLE,
+    FAILED,
+    IN_PROGRESS,
+    ISSUED,
+    NOT_EARNED,
+    NOT_STARTED,
+    state_counts,
+)
+from badging.selectors.dashboard.learner_table import LearnerFilters, learner_table
+from badging.selectors.dashboard.rule_check import rule_check
+from badging.selectors.dashboard.sync_status import INSTRUCTOR_SYNC_ERRORS, sync_status
 from lti.models import LaunchContext, Person
 from tests.factories import (
     AssessmentResultFactory,
@@ -167,14 +179,14 @@ def dashboard_url(launch, **params):
 
 def test_counts_by_state_pull_failed_issuing_out_of_eligible():
     s = build_course()
-    counts = sel.state_counts(course_badge_ids=[s["badge"].pk])[s["badge"].pk]
-    assert counts[sel.ISSUED] == 1
-    assert counts[sel.IN_PROGRESS] == 1
-    assert counts[sel.AWAITING_FINAL_GRADE] == 1
-    assert counts[sel.NOT_STARTED] == 1
-    assert counts[sel.NOT_EARNED] == 1
-    assert counts[sel.FAILED] == 1
-    assert counts[sel.ELIGIBLE] == 0
+    counts = state_counts(course_badge_ids=[s["badge"].pk])[s["badge"].pk]
+    assert counts[ISSUED] == 1
+    assert counts[IN_PROGRESS] == 1
+    assert counts[AWAITING_FINAL_GRADE] == 1
+    assert counts[NOT_STARTED] == 1
+    assert counts[NOT_EARNED] == 1
+    assert counts[FAILED] == 1
+    assert counts[ELIGIBLE] == 0
     assert sum(counts.values()) == 6
 
 
@@ -185,23 +197,23 @@ def names(table):
 def test_filter_search_sort_and_paginate():
     s = build_course()
     badge = s["badge"]
-    table = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters())
+    table = learner_table(course_badge=badge, filters=LearnerFilters())
     assert names(table) == ["Ada Lovelace", "Bob Byte", "Cy Cipher", "Dee Data", "Eve <b>Evil</b>", "Fay Fail"]
 
-    failed = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(state=sel.FAILED))
+    failed = learner_table(course_badge=badge, filters=LearnerFilters(state=FAILED))
     assert names(failed) == ["Fay Fail"]
     assert failed.rows[0].reason == "Canvas has no primary email for this learner."
 
     # Search by name, by Canvas email, by the email the award went to, by Canvas user id.
-    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="cipher"))) == ["Cy Cipher"]
-    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="bob@uni"))) == ["Bob Byte"]
-    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="ada.primary"))) == ["Ada Lovelace"]
-    assert names(sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(q="14"))) == ["Dee Data"]
+    assert names(learner_table(course_badge=badge, filters=LearnerFilters(q="cipher"))) == ["Cy Cipher"]
+    assert names(learner_table(course_badge=badge, filters=LearnerFilters(q="bob@uni"))) == ["Bob Byte"]
+    assert names(learner_table(course_badge=badge, filters=LearnerFilters(q="ada.primary"))) == ["Ada Lovelace"]
+    assert names(learner_table(course_badge=badge, filters=LearnerFilters(q="14"))) == ["Dee Data"]
 
     # Canvas user ids sort as numbers ("9" before "11").
-    by_user = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="user"))
+    by_user = learner_table(course_badge=badge, filters=LearnerFilters(sort="user"))
     assert [r.learner.canvas_user_id for r in by_user.rows] == ["9", "11", "12", "13", "14", "15"]
-    by_state = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="state"))
+    by_state = learner_table(course_badge=badge, filters=LearnerFilters(sort="state"))
     assert [r.display_state for r in by_state.rows] == [
         "not_started",
         "in_progress",
@@ -210,19 +222,19 @@ def test_filter_search_sort_and_paginate():
         "failed",
         "not_earned",
     ]
-    awarded_first = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(sort="awarded", descending=True))
+    awarded_first = learner_table(course_badge=badge, filters=LearnerFilters(sort="awarded", descending=True))
     assert awarded_first.rows[0].learner.name == "Ada Lovelace"
-    by_name_desc = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(descending=True))
+    by_name_desc = learner_table(course_badge=badge, filters=LearnerFilters(descending=True))
     assert names(by_name_desc)[0] == "Fay Fail"
 
-    page2 = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(), page_number=2, per_page=4)
+    page2 = learner_table(course_badge=badge, filters=LearnerFilters(), page_number=2, per_page=4)
     assert names(page2) == ["Eve <b>Evil</b>", "Fay Fail"]
     assert page2.page.paginator.count == 6
 
 
 def test_rows_carry_results_award_and_delivery():
     s = build_course()
-    rows = {r.learner.name: r for r in sel.learner_table(course_badge=s["badge"], filters=sel.LearnerFilters()).rows}
+    rows = {r.learner.name: r for r in learner_table(course_badge=s["badge"], filters=LearnerFilters()).rows}
     ada = rows["Ada Lovelace"]
     assert [c.status for c in ada.assessments] == ["mastered", "mastered"]
     assert ada.assessments[0].score_text == "12/12"
@@ -273,7 +285,7 @@ def test_learner_table_query_count_is_bounded_for_2000_learners(django_assert_ma
         [AssessmentResult(course=s["course"], assignment=s["a1"], learner=p, score=10) for p in people]
     )
     with django_assert_max_num_queries(8):
-        table = sel.learner_table(course_badge=badge, filters=sel.LearnerFilters(), page_number=3)
+        table = learner_table(course_badge=badge, filters=LearnerFilters(), page_number=3)
     assert len(table.rows) == 50
     assert table.page.paginator.count == 2006
     # The whole page, with counts, rule check and sync status, stays bounded too.
@@ -288,7 +300,7 @@ def test_learner_table_query_count_is_bounded_for_2000_learners(django_assert_ma
 
 def test_rule_matches_canvas_when_nothing_is_wrong():
     s = build_course()
-    rule = sel.rule_check(course_badge=s["badge"])
+    rule = rule_check(course_badge=s["badge"])
     assert rule.ok, rule.flags
     assert [a.name for a in rule.assessments] == ["Clean a data set", "Present findings"]
     assert rule.assessments[0].needed_text == "80% (9.6 of 12 points)"
@@ -307,20 +319,20 @@ def test_rule_flags_what_no_longer_matches_canvas():
     a1.save()
     a2.published = False
     a2.save()
-    assert "“Clean a data set” has no rubric in Canvas." in flag_texts(sel.rule_check(course_badge=badge))
-    assert "“Present findings” is unpublished" in flag_texts(sel.rule_check(course_badge=badge))
+    assert "“Clean a data set” has no rubric in Canvas." in flag_texts(rule_check(course_badge=badge))
+    assert "“Present findings” is unpublished" in flag_texts(rule_check(course_badge=badge))
 
     badge.assessment_ids = ["501", "999"]
     badge.save()
     a1.deleted_in_canvas = True
     a1.save()
-    texts = flag_texts(sel.rule_check(course_badge=badge))
+    texts = flag_texts(rule_check(course_badge=badge))
     assert "Credentialing assessment “Clean a data set” was deleted in Canvas, so nobody can earn the badge." in texts
     assert (
         "Credentialing assessment “Assignment 999” is not in this Canvas course, so nobody can earn the badge." in texts
     )
     # Picked ones Canvas no longer has stay in the rule (they block the badge); a deleted one keeps its name.
-    assert [a.name for a in sel.rule_check(course_badge=badge).assessments] == [
+    assert [a.name for a in rule_check(course_badge=badge).assessments] == [
         "Clean a data set",
         "Assignment 999 (not found in Canvas)",
     ]
@@ -328,13 +340,13 @@ def test_rule_flags_what_no_longer_matches_canvas():
     badge.assessment_ids = []
     badge.assessment_group_name = "Badge Assessments"
     badge.save()
-    assert "Canvas has no assignment group named “Badge Assessments”" in flag_texts(sel.rule_check(course_badge=badge))
+    assert "Canvas has no assignment group named “Badge Assessments”" in flag_texts(rule_check(course_badge=badge))
 
     badge.final_grade_source = badge.FINAL_GRADE_ASSIGNMENT
     badge.final_grade_assignment_name = "Final grade"
     badge.save()
     assert "The final-grade assignment “Final grade” is not in this Canvas course." in flag_texts(
-        sel.rule_check(course_badge=badge)
+        rule_check(course_badge=badge)
     )
 
 
@@ -342,7 +354,7 @@ def test_rule_flags_an_assessment_deleted_from_the_group():
     s = build_course()
     s["a2"].deleted_in_canvas = True
     s["a2"].save()
-    rule = sel.rule_check(course_badge=s["badge"])
+    rule = rule_check(course_badge=s["badge"])
     assert "“Present findings” was deleted in Canvas, so it no longer counts." in flag_texts(rule)
     assert [a.name for a in rule.assessments] == ["Clean a data set"]
 
@@ -353,7 +365,7 @@ def test_rule_flags_a_rubric_changed_after_assessment():
         assignment=s["a1"], learner=s["people"]["bob"], rubric_assessment={"_old": {"points": 6, "rating_id": "x"}}
     )
     assert "The rubric of “Clean a data set” changed after some learners were assessed." in flag_texts(
-        sel.rule_check(course_badge=s["badge"])
+        rule_check(course_badge=s["badge"])
     )
 
 
@@ -366,13 +378,13 @@ def test_sync_failure_in_plain_words():
     SyncRun.objects.create(
         course=course, kind="full", status=SyncRun.STATUS_FAILED, error=admin_words, stats={"error_kind": "token"}
     )
-    status = sel.sync_status(course=course)
+    status = sync_status(course=course)
     assert status.failed
-    assert status.error_plain == str(sel.INSTRUCTOR_SYNC_ERRORS["token"])
+    assert status.error_plain == str(INSTRUCTOR_SYNC_ERRORS["token"])
     # Not a Canvas error (no kind): the sync's own message, as written, even if it mentions a 401.
     message = "an unexpected error stopped the sync (HTTPError 401 Unauthorized); it was logged"
     SyncRun.objects.create(course=course, kind="full", status=SyncRun.STATUS_FAILED, error=message)
-    assert sel.sync_status(course=course).error_plain == message
+    assert sync_status(course=course).error_plain == message
 
 
 def test_a_running_sync_is_shown_with_the_last_finished_one(client):
@@ -380,7 +392,7 @@ def test_a_running_sync_is_shown_with_the_last_finished_one(client):
     course = s["course"]
     SyncRun.objects.create(course=course, kind="full", status=SyncRun.STATUS_OK, finished_at=timezone.now())
     running = SyncRun.objects.create(course=course, kind="incremental", trigger="instructor")
-    status = sel.sync_status(course=course)
+    status = sync_status(course=course)
     assert status.running and status.running_since == running.started_at
     assert not status.failed
     html = client.get(dashboard_url(s["launch"])).content.decode()
@@ -525,12 +537,12 @@ def test_mastery_threshold_overrides_shown_per_assessment():
     badge = s["badge"]
     badge.mastery_overrides = {"502": {"min_points": 11}}
     badge.save()
-    rule = sel.rule_check(course_badge=badge)
+    rule = rule_check(course_badge=badge)
     assert [a.needed_text for a in rule.assessments] == ["80% (9.6 of 12 points)", "11 points"]
     assert rule.ok
     badge.mastery_overrides = {"502": {"min_points": 13}}
     badge.save()
-    assert "needs 13 points but is worth only 12" in flag_texts(sel.rule_check(course_badge=badge))
+    assert "needs 13 points but is worth only 12" in flag_texts(rule_check(course_badge=badge))
     assert Decimal("12") == s["a2"].points_possible
 
 
@@ -581,7 +593,7 @@ def test_admin_launch_page_shows_a_failed_syncs_message_as_the_canvas_client_wro
 def test_pager_jumps_to_the_first_and_last_page(client, monkeypatch):
     import functools
 
-    monkeypatch.setattr(sel, "learner_table", functools.partial(sel.learner_table, per_page=1))
+    monkeypatch.setattr("badging.views.instructor.learner_table", functools.partial(learner_table, per_page=1))
     s = build_course()  # 6 learners: 6 pages of 1
     badge = s["badge"].pk
     html = client.get(dashboard_url(s["launch"], badge=badge, page=3)).content.decode()

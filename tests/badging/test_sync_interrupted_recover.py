@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from badging.models import SyncRun
-from badging.selectors.dashboard import sync_status
+from badging.selectors.dashboard.sync_status import sync_status
 from badging.services import sync
 from badging.tasks.issuance import reconcile
 from tests.factories import CourseBadgeFactory

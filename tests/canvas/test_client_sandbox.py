@@ -65,7 +65,7 @@ def test_malformed_and_truncated_answers_are_retried_then_named_and_shown_to_ins
     real HTTP: the client retries them, then raises CanvasIncompleteAnswerError; a sync that meets
     them fails with that kind, and the instructor dashboard says why in plain words."""
     from badging.models import SyncRun
-    from badging.selectors.dashboard import sync_status
+    from badging.selectors.dashboard.sync_status import sync_status
     from badging.services.sync import course_sync
     from lti.models import Course
 
