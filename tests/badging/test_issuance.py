@@ -364,11 +364,11 @@ def test_badging_revoke_command(celery_app):
 
 
 def test_public_ids_never_start_with_a_dash(monkeypatch):
-    from badging import models
+    from badging.models import ids
 
     draws = iter(["-first", "-second", "fine-id"])
-    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda n: next(draws))
-    assert models.new_public_id() == "fine-id"
+    monkeypatch.setattr(ids.secrets, "token_urlsafe", lambda n: next(draws))
+    assert ids.new_public_id() == "fine-id"
 
 
 def test_a_lowered_grade_flags_for_review_without_revoking():

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from badging.models import BadgeClass
+from badging.models.badges import BadgeClass
 from lti.models import Person, Platform
 
 

@@ -1,14 +1,12 @@
-"""The learner's own side: collections of their badges, shared by a public link.
-
-Kept apart from badging/models.py (imported at its end) so that the learner's backpack and the
-issuance models change independently.
-"""
+"""The learner's own side: collections of their badges, shared by a public link, and the learner's
+other email addresses."""
 
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from badging.models import Award, new_public_id
+from badging.models.awards import Award
+from badging.models.ids import new_public_id
 from lti.models import Person
 from skillsforward.fields import EncryptedTextField
 
