@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
+from badging.services.canvas_credentials import assertions, markdown
 from badging.services.issuance import award_revoke
 from badging.tasks import issuance as tasks
 from tests.badging.badgr_double import API, OWNER, PASSWORD, BadgrDouble
@@ -291,7 +292,7 @@ def test_markdown_escaping_renders_back_to_the_canvas_text():
     import html
 
     text = "Data <b>Data</b> 101 & <Stats> ![x](y) *a* _b_ `c` #d [e]"
-    escaped = canvas_credentials._escape_text(text)
+    escaped = markdown._escape_text(text)
     unescaped = html.unescape(escaped.replace("\\", ""))
     assert unescaped == text and "<" not in escaped and "![" not in escaped
 
@@ -400,7 +401,7 @@ def test_resync_reconciles_awards_with_what_badgr_holds(badgr, award, monkeypatc
     """Lists every assertion of the badge class (badgr-server issuer/api.py BadgeInstanceList
     with include_revoked, cursor pages and Link rel="next", mainsite/pagination.py) and matches
     them to awards by marker."""
-    monkeypatch.setattr(canvas_credentials, "PAGE_SIZE", 2)
+    monkeypatch.setattr(assertions, "PAGE_SIZE", 2)
     kept = award
     dropped_there = issued_award(base=BASE, recipient_email="grace@uni.example.edu")
     revoked_here = issued_award(base=BASE, recipient_email="lin@uni.example.edu")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
+from badging.services.canvas_credentials import assertions
 from badging.services.issuance import award_revoke
 from tests.badging.test_public import issued_award
 
@@ -151,7 +152,7 @@ def test_push_revoke_and_resync_against_badgr_server(live, monkeypatch):
     ).raise_for_status()
     award_revoke(award_id=second.pk, reason="Grade corrected", actor="admin:alice")
     monkeypatch.setattr("celery.current_app.send_task", lambda *a, **kw: None)
-    monkeypatch.setattr(canvas_credentials, "PAGE_SIZE", 2)  # follow Badgr's cursor pages (Link rel="next")
+    monkeypatch.setattr(assertions, "PAGE_SIZE", 2)  # follow Badgr's cursor pages (Link rel="next")
     report = canvas_credentials.canvas_credentials_resync(
         connection_id=connection.pk, links=notifications.delivery_links(), actor="admin:alice"
     )

@@ -165,12 +165,12 @@ def test_the_live_events_key_set_is_fetched_through_the_guard(settings, rsps):
 
 @pytest.mark.django_db
 def test_canvas_credentials_calls_go_through_the_guard(rsps):
-    from badging.services import canvas_credentials
+    from badging.services.canvas_credentials import client
 
     connection = SimpleNamespace(api_base_url="https://169.254.169.254")
     rsps.add("POST", "https://169.254.169.254/o/token", json={"access_token": "x"})
-    with pytest.raises(canvas_credentials.CanvasCredentialsError, match="unreachable"):
-        canvas_credentials._token_request(connection, {"grant_type": "client_credentials"})
+    with pytest.raises(client.CanvasCredentialsError, match="unreachable"):
+        client._token_request(connection, {"grant_type": "client_credentials"})
     assert len(rsps.calls) == 0
 
 
