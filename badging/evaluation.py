@@ -19,6 +19,11 @@ LearnerProgress.detail shape (version 1):
 Beside each "reason" (the English words) are "reason_code" and "reason_params": the key of its
 template in REASONS and the values that fill it, so that pages show the reason in the viewer's
 language (badging/selectors/reasons.py). Rows written before the codes have the English only.
+
+One file on purpose (about 600 lines): it is one decision, the rule applied to one learner's facts,
+with its vocabulary beside it (the input and output dataclasses and the reason codes it writes).
+A change to the rule changes all of them together; callers and the property tests read it as one
+module (`from badging import evaluation as ev`).
 """
 
 from __future__ import annotations
