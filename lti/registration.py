@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import requests
 
 from lti import config, services
-from lti.adapter import body_within, http_session
 from lti.errors import Refused
 from lti.models import Platform
+from lti.platform_http import body_within, http_session
 from skillsforward.outbound import OutboundRefused, url_check
 
 logger = logging.getLogger(__name__)

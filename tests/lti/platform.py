@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from jwcrypto.jwk import JWK
 
-from lti import adapter, services
+from lti import keyset, services
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -102,7 +102,7 @@ class FakeCanvas:
         rsps.add_callback("GET", self.keyset_url, callback=callback)
 
     def seed_jwks(self) -> None:
-        adapter.platform_keyset_store(self.keyset_url, self.jwks())
+        keyset.key_set_store(self.keyset_url, self.jwks())
 
     # --- registration -------------------------------------------------------------------------------
 

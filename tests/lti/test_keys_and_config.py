@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from freezegun import freeze_time
 
-from lti import adapter, services
+from lti import services
+from lti.adapter.tool_conf import DbToolConf
 from lti.models import Deployment, Platform, ToolKey
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, setti
     assert kids == [new.kid, old.kid]
     assert "New signing key" in capsys.readouterr().out
     # Service calls (client assertions) are signed by the new key.
-    assert adapter.DbToolConf()._registration(_platform()).get_kid() == new.kid
+    assert DbToolConf()._registration(_platform()).get_kid() == new.kid
 
     with freeze_time(timezone.now() + timedelta(days=15)):
         kids = [k["kid"] for k in client.get("/lti/jwks.json").json()["keys"]]

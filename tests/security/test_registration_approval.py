@@ -194,7 +194,7 @@ def test_an_admins_one_time_link_registers_approved_once(client, admin_client, r
 def test_lti_services_are_never_called_for_a_pending_platform(client, attacker):
     from pylti1p3.exception import LtiException
 
-    from lti.adapter import service_connector
+    from lti.adapter.connector import service_connector
 
     register(client)
     with pytest.raises(LtiException, match="approved"):
