@@ -14,12 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from lti import config, selectors, services
+from lti import config, selectors
 from lti.adapter import oidc
 from lti.claims import claims_parse
 from lti.errors import Refused
 from lti.launch import launch_cookie_set
 from lti.registration import platform_register_dynamic
+from lti.services.launches import launch_record
+from lti.services.tool_keys import tool_key_current
 from skillsforward.i18n import language_for
 from skillsforward.middleware import content_security_policy
 from skillsforward.ratelimit import client_address, rate_limit_exceeded
@@ -61,7 +63,7 @@ def launch(request):
     except Refused as refusal:
         return refused_page(request, refusal, stage="launch")
     try:
-        context = services.launch_record(
+        context = launch_record(
             platform=validated.platform, deployment_id=validated.deployment_id, claims=validated.claims
         )
     except Refused as refusal:
@@ -85,7 +87,7 @@ def launch(request):
 
 @require_GET
 def jwks(request):
-    services.tool_key_current()  # a fresh install publishes its first key
+    tool_key_current()  # a fresh install publishes its first key
     response = JsonResponse(selectors.tool_jwks())
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"

@@ -13,18 +13,8 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from badging.admin.common import (
-    ReadOnlyAdmin,
-    ReadOnlyInline,
-    _actor,
-    _shortened,
-)
-from badging.models import (
-    AuditEvent,
-    Award,
-    Delivery,
-    WalletOffer,
-)
+from badging.admin.common import ReadOnlyAdmin, ReadOnlyInline, _actor, _shortened
+from badging.models import AuditEvent, Award, Delivery, WalletOffer
 
 
 class RevokeForm(forms.Form):

@@ -9,15 +9,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from badging.admin.common import (
-    HTTPS_URLS,
-    ImageUploadForm,
-    _formfield,
-)
-from badging.models import (
-    BadgeClass,
-    CourseBadge,
-)
+from badging.admin.common import HTTPS_URLS, ImageUploadForm, _formfield
+from badging.models import BadgeClass, CourseBadge
 from badging.selectors.learner import badge_image_url
 
 

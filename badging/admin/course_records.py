@@ -12,18 +12,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from badging.admin.common import (
-    ReadOnlyAdmin,
-    _shortened,
-)
-from badging.models import (
-    AssessmentResult,
-    Assignment,
-    CourseSync,
-    Enrollment,
-    LearnerProgress,
-    SyncRun,
-)
+from badging.admin.common import ReadOnlyAdmin, _shortened
+from badging.models import AssessmentResult, Assignment, CourseSync, Enrollment, LearnerProgress, SyncRun
 
 
 @admin.register(Assignment)

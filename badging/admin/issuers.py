@@ -13,19 +13,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from badging.admin.common import (
-    HTTPS_URLS,
-    ImageUploadForm,
-    ReadOnlyInline,
-    _actor,
-    _formfield,
-)
-from badging.models import (
-    BadgeClass,
-    CanvasCredentialsConnection,
-    Issuer,
-    IssuerKey,
-)
+from badging.admin.common import HTTPS_URLS, ImageUploadForm, ReadOnlyInline, _actor, _formfield
+from badging.models import BadgeClass, CanvasCredentialsConnection, Issuer, IssuerKey
 
 
 class IssuerForm(ImageUploadForm):

@@ -9,8 +9,9 @@ from pylti1p3.deployment import Deployment as PyltiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 
-from lti import selectors, services
+from lti import selectors
 from lti.models import Platform
+from lti.services.tool_keys import tool_key_current
 
 
 class DbToolConf(ToolConfAbstract):
@@ -79,7 +80,7 @@ class DbRegistration(Registration):
 
     def _tool_key_load(self) -> None:
         if not self._tool_key_loaded:
-            key = services.tool_key_current()
+            key = tool_key_current()
             self.set_tool_private_key(key.private_key_pem)
             self.set_tool_public_key(_public_pem(json.dumps(key.public_jwk, sort_keys=True)))
             self._tool_key_loaded = True

@@ -243,7 +243,7 @@ def test_without_a_recorded_guid_the_url_alone_decides(client, badge, send_task)
 
 def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):  # noqa: F811
     from lti.models import Platform
-    from lti.services import platform_guid_record
+    from lti.services.launches import platform_guid_record
     from tests.lti.platform import LEARNER
 
     assert canvas.launch(client, roles=LEARNER).status_code == 302  # into the tool
