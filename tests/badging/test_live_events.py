@@ -128,6 +128,19 @@ def test_unknown_kid_refetches_the_key_set_once(client, badge, send_task):
     assert len(responses.calls) == 2
 
 
+@responses.activate
+def test_the_key_set_is_read_like_a_platforms_and_a_token_without_kid_fetches_nothing(
+    client, badge, send_task, settings
+):
+    # One fetcher for LTI launches and Live Events: the same timeout (LTI_HTTP_TIMEOUT).
+    settings.LTI_HTTP_TIMEOUT = 4.5
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    assert post(client, jwt.encode(event(), KEY1, algorithm="RS256")).status_code == 401
+    assert len(responses.calls) == 0
+    assert post(client, signed(event())).status_code == 202
+    assert responses.calls[0].request.req_kwargs["timeout"] == 4.5
+
+
 def test_unsigned_json_refused_unless_allowed(client, badge, send_task, settings):
     body = json.dumps(event())
     refused = post(client, body, content_type="application/json")
