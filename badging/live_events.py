@@ -2,8 +2,10 @@
 
 Canvas signs events ("Sign Payload") as an RS256 JWT whose claims are the event
 (`{"metadata": {...}, "body": {...}}`), with keys published at a JWKS URL that rotates monthly
-(reference lti-canvas.md §B4). Delivery is best effort, unordered and may repeat: an event only
-ever asks for a sync of its course, which is coalesced, so duplicates cost nothing.
+(reference lti-canvas.md §B4), read with the same key-set fetcher as LTI launches (lti.keyset:
+cached, refetched at most once a minute when an event names an unknown kid). Delivery is best
+effort, unordered and may repeat: an event only ever asks for a sync of its course, which is
+coalesced, so duplicates cost nothing.
 
 Canvas counts a non-2xx answer as a failed delivery and deactivates an HTTPS subscription after
 repeated failures within 24 hours (canvas-lms doc/api/data_services/md/static/data_service_setup.md):
@@ -27,23 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
-import requests
 from django.conf import settings
 from django.core.cache import cache
 
 from badging.models import CourseBadge
+from lti import keyset
 from lti.models import Platform
-from skillsforward.outbound import outbound_session
 
 logger = logging.getLogger(__name__)
 
-JWKS_CACHE_KEY = "badging:live_events:jwks"
-JWKS_REFETCH_GUARD_KEY = "badging:live_events:jwks_refetched"
-JWKS_CACHE_SECONDS = 6 * 3600
-# An unknown kid refetches the key set, but at most this often: forged kids must not hammer Canvas.
-JWKS_REFETCH_MIN_SECONDS = 60
-JWKS_TIMEOUT = 10
-JWKS_MAX_BYTES = 256 * 1024  # three RSA keys are a few KB
 # Clocks differ: an event (or its JWT) dated up to this far in the future is still taken.
 CLOCK_SKEW_SECONDS = 300
 SEEN_KEY = "badging:live_events:seen:{platform}:{identity}"
@@ -84,28 +78,6 @@ def local_id(value: object) -> str:
     return str(number % SHARD_FACTOR if number >= SHARD_FACTOR else number)
 
 
-def _jwks(*, refresh: bool = False) -> dict:
-    keys = None if refresh else cache.get(JWKS_CACHE_KEY)
-    if keys is None:
-        url = settings.LIVE_EVENTS_JWKS_URL
-        if not url:
-            raise LiveEventRejected("signed events cannot be checked: LIVE_EVENTS_JWKS_URL is not set", 401)
-        try:
-            with outbound_session(timeout=JWKS_TIMEOUT).get(url, stream=True) as response:
-                response.raise_for_status()
-                body = b""
-                for chunk in response.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > JWKS_MAX_BYTES:
-                        raise ValueError(f"the key set is larger than {JWKS_MAX_BYTES} bytes")
-            keys = {k["kid"]: k for k in json.loads(body).get("keys", []) if k.get("kid")}
-        except (requests.RequestException, ValueError, KeyError, AttributeError) as exc:
-            logger.warning("live events: could not read the key set at %s: %s", url, exc)
-            raise LiveEventRejected("the Live Events key set could not be read", 503)
-        cache.set(JWKS_CACHE_KEY, keys, JWKS_CACHE_SECONDS)
-    return keys
-
-
 def _verify_jwt(token: str) -> dict:
     try:
         header = jwt.get_unverified_header(token)
@@ -113,14 +85,21 @@ def _verify_jwt(token: str) -> dict:
         raise LiveEventRejected("the body is neither a signed event (JWT) nor JSON", 400)
     if header.get("alg") != "RS256":
         raise LiveEventRejected(f"events must be signed with RS256, not {header.get('alg')!r}", 401)
-    kid = header.get("kid", "")
-    keys = _jwks()
-    if kid not in keys and cache.add(JWKS_REFETCH_GUARD_KEY, 1, JWKS_REFETCH_MIN_SECONDS):
-        keys = _jwks(refresh=True)  # Canvas rotated its keys
-    if kid not in keys:
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise LiveEventRejected("the event's JWT header names no key (kid)", 401)
+    url = settings.LIVE_EVENTS_JWKS_URL
+    if not url:
+        raise LiveEventRejected("signed events cannot be checked: LIVE_EVENTS_JWKS_URL is not set", 401)
+    try:
+        key = keyset.signing_key(url, kid=kid, alg="RS256")
+    except keyset.KeySetUnavailable as exc:
+        logger.warning("live events: the key set could not be read: %s", exc)
+        raise LiveEventRejected("the Live Events key set could not be read", 503)
+    except keyset.UnknownKey as exc:
+        logger.info("live events: %s", exc)
         raise LiveEventRejected(f"the event is signed with an unknown key ({kid!r})", 401)
     try:
-        key = jwt.PyJWK(keys[kid], algorithm="RS256").key
         # The signature only: the JWT's dates are judged with the event's own (live_event_stale).
         claims = jwt.decode(
             token,

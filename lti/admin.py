@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from canvas.connection import platform_connection_test
-from lti import services
 from lti.models import Deployment, LaunchContext, Platform, RegistrationInvite, ToolKey
 from lti.selectors import platform_frame_origins, platform_live_events_url, platform_origins
+from lti.services.platforms import platform_approve, registration_invite_create
 
 
 def _https_url_fields(db_field, **kwargs):
@@ -167,7 +167,7 @@ class PlatformAdmin(admin.ModelAdmin):
         if request.POST.get("confirm"):
             who = f"{request.user.get_username()} (admin)"
             for platform in pending:
-                services.platform_approve(platform=platform, approved_by=who)
+                platform_approve(platform=platform, approved_by=who)
             self.message_user(
                 request,
                 ngettext("Approved %(n)s registration.", "Approved %(n)s registrations.", len(pending))
@@ -243,7 +243,7 @@ class RegistrationInviteAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        invite, token = services.registration_invite_create(
+        invite, token = registration_invite_create(
             note=form.cleaned_data["note"], created_by=request.user.get_username(), days=form.cleaned_data["days"]
         )
         obj.pk = invite.pk

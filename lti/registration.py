@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lti import config, services
-from lti.adapter import body_within, http_session
+from lti import config
 from lti.errors import Refused
 from lti.models import Platform
+from lti.platform_http import body_within, http_session
+from lti.services.platforms import platform_create_registered, platforms_pending_full, registration_invite_find
 from skillsforward.outbound import OutboundRefused, url_check
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,8 @@ def platform_register_dynamic(
     The platform is recorded pending (trusted nowhere until an admin approves it), or approved when
     the registration came through an admin's one-time link (`invite_token`).
     """
-    invite = services.registration_invite_find(token=invite_token) if invite_token else None
-    if invite is None and services.platforms_pending_full():
+    invite = registration_invite_find(token=invite_token) if invite_token else None
+    if invite is None and platforms_pending_full():
         # Refused before this server fetches anything for an anonymous caller.
         raise Refused("registrations_full", "too many registrations wait for approval")
     _check_url(openid_configuration_url, "openid_configuration")
@@ -127,7 +128,7 @@ def platform_register_dynamic(
     issuer = openid["issuer"].rstrip("/")
     origin = urlsplit(openid_configuration_url)
     name = str(platform_conf.get("https://canvas.instructure.com/lti/account_name") or "")
-    platform = services.platform_create_registered(
+    platform = platform_create_registered(
         issuer=issuer,
         client_id=client_id,
         deployment_id=deployment_id,
@@ -161,7 +162,7 @@ def registration_api_base_url(*, openid_configuration_url: str, issuer: str, pla
     `oidc_configuration_url` uses the issuer's host outside development), so that host says nothing
     about the institution's. Only a configuration served from another host than the issuer's is
     the institution's own Canvas. A signed launch's $Canvas.api.baseUrl fills or corrects this
-    (lti.services.launch_record).
+    (lti.services.launches.launch_record).
     """
     if platform_conf.get("product_family_code") != "canvas":
         return ""

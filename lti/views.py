@@ -14,11 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from lti import adapter, config, selectors, services
+from lti import config, selectors
+from lti.adapter import oidc
 from lti.claims import claims_parse
 from lti.errors import Refused
 from lti.launch import launch_cookie_set
 from lti.registration import platform_register_dynamic
+from lti.services.launches import launch_record
+from lti.services.tool_keys import tool_key_current
 from skillsforward.i18n import language_for
 from skillsforward.middleware import content_security_policy
 from skillsforward.ratelimit import client_address, rate_limit_exceeded
@@ -32,7 +35,7 @@ def refused_page(request, refusal: Refused, *, stage: str):
     logger.warning("lti %s refused (%s): %s", stage, refusal.code, refusal.detail)
     context = refusal.page_context()
     if refusal.code == "cookies_blocked":
-        params = adapter.login_params_for_state(context.get("state", ""))
+        params = oidc.login_params_for_state(context.get("state", ""))
         if params:
             context["new_window_url"] = reverse("lti:login") + "?" + urlencode({**params, "lti1p3_new_window": "1"})
     response = render(request, "lti/error.html", context, status=refusal.status)
@@ -46,7 +49,7 @@ def refused_page(request, refusal: Refused, *, stage: str):
 def login(request):
     launch_url = config.tool_urls(config.tool_base_url(request))["launch"]
     try:
-        return adapter.oidc_login(request, launch_url=launch_url)
+        return oidc.oidc_login(request, launch_url=launch_url)
     except Refused as refusal:
         return refused_page(request, refusal, stage="login")
 
@@ -56,11 +59,11 @@ def login(request):
 @require_http_methods(["GET", "POST"])
 def launch(request):
     try:
-        validated = adapter.launch_validate(request)
+        validated = oidc.launch_validate(request)
     except Refused as refusal:
         return refused_page(request, refusal, stage="launch")
     try:
-        context = services.launch_record(
+        context = launch_record(
             platform=validated.platform, deployment_id=validated.deployment_id, claims=validated.claims
         )
     except Refused as refusal:
@@ -78,13 +81,13 @@ def launch(request):
         secure=request.is_secure(),
     )
     # The state cookie has served its purpose.
-    response.delete_cookie(adapter.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
+    response.delete_cookie(oidc.COOKIE_PREFIX + validated.state, samesite="None" if request.is_secure() else None)
     return response
 
 
 @require_GET
 def jwks(request):
-    services.tool_key_current()  # a fresh install publishes its first key
+    tool_key_current()  # a fresh install publishes its first key
     response = JsonResponse(selectors.tool_jwks())
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"

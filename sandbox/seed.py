@@ -420,8 +420,8 @@ def problem_courses(*, instance: SandboxInstance) -> tuple[SandboxCourse, Sandbo
 
 
 def tool_register(*, instance: SandboxInstance, api_token: str) -> int | None:
-    """Registers this sandbox as a Canvas platform in the tool (lti.services.platform_upsert)."""
-    from lti.services import platform_upsert
+    """Registers this sandbox as a Canvas platform in the tool (lti.services.platforms.platform_upsert)."""
+    from lti.services.platforms import platform_upsert
 
     platform = platform_upsert(
         issuer=instance.issuer,
@@ -708,10 +708,11 @@ def hosted_registration_seed(*, base_url: str, tool_url: str, learners: int = 6)
     sandbox's answer with its top-level deployment_id) runs in-process, the registration is approved
     as an admin would, and the API base is recorded from the `$Canvas.api.baseUrl` the sandbox's
     launch sends, as its first launch records it (source "Launch"). Idempotent."""
-    from lti import services as lti_services
     from lti.config import registration_request
     from lti.models import Platform
     from lti.registration import registration_api_base_url, registration_deployment_id
+    from lti.services.launches import platform_api_base_url_record
+    from lti.services.platforms import platform_approve, platform_create_registered
     from sandbox import platform as sandbox_platform
 
     result = sandbox_seed(
@@ -730,7 +731,7 @@ def hosted_registration_seed(*, base_url: str, tool_url: str, learners: int = 6)
     answer = sandbox_platform.registration_create(instance=instance, body=body)
     platform = Platform.objects.filter(issuer=openid["issuer"], client_id=answer["client_id"]).first()
     if platform is None:
-        platform = lti_services.platform_create_registered(
+        platform = platform_create_registered(
             issuer=openid["issuer"],
             client_id=answer["client_id"],
             deployment_id=registration_deployment_id(answer),
@@ -746,14 +747,14 @@ def hosted_registration_seed(*, base_url: str, tool_url: str, learners: int = 6)
             requested_ip="127.0.0.1",
             requested_with="sandbox seed: dynamic registration as hosted Canvas does it",
         )
-    platform = lti_services.platform_approve(platform=platform, approved_by="demo seed")
+    platform = platform_approve(platform=platform, approved_by="demo seed")
     admin = SandboxUser.objects.filter(instance=instance, is_account_admin=True).order_by("id").first()
     if admin is None:
         raise ValueError(f"the sandbox instance {HOSTED_SLUG!r} has no account admin: seed it again with --reset")
     launched = sandbox_platform.custom_substitute(instance=instance, user=admin, course=result.course).get(
         "canvas_api_base_url", ""
     )
-    lti_services.platform_api_base_url_record(platform=platform, launched=launched)
+    platform_api_base_url_record(platform=platform, launched=launched)
     platform.refresh_from_db()
     platform.api_token = result.api_token
     platform.save(update_fields=["api_token", "updated_at"])

@@ -36,7 +36,7 @@ from badging.models import (
 from badging.openbadges import ob2
 from badging.services.notifications import RECIPIENT_REMOVED
 from lti.models import LaunchContext, Person, Platform
-from lti.services import person_forget
+from lti.services.launches import person_forget
 
 ACTION_FORGOTTEN = "learner_forgotten"
 REMOVED = "[removed]"

@@ -128,6 +128,19 @@ def test_unknown_kid_refetches_the_key_set_once(client, badge, send_task):
     assert len(responses.calls) == 2
 
 
+@responses.activate
+def test_the_key_set_is_read_like_a_platforms_and_a_token_without_kid_fetches_nothing(
+    client, badge, send_task, settings
+):
+    # One fetcher for LTI launches and Live Events: the same timeout (LTI_HTTP_TIMEOUT).
+    settings.LTI_HTTP_TIMEOUT = 4.5
+    responses.get(JWKS_URL, json={"keys": [JWK1]})
+    assert post(client, jwt.encode(event(), KEY1, algorithm="RS256")).status_code == 401
+    assert len(responses.calls) == 0
+    assert post(client, signed(event())).status_code == 202
+    assert responses.calls[0].request.req_kwargs["timeout"] == 4.5
+
+
 def test_unsigned_json_refused_unless_allowed(client, badge, send_task, settings):
     body = json.dumps(event())
     refused = post(client, body, content_type="application/json")
@@ -243,7 +256,7 @@ def test_without_a_recorded_guid_the_url_alone_decides(client, badge, send_task)
 
 def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):  # noqa: F811
     from lti.models import Platform
-    from lti.services import platform_guid_record
+    from lti.services.launches import platform_guid_record
     from tests.lti.platform import LEARNER
 
     assert canvas.launch(client, roles=LEARNER).status_code == 302  # into the tool

@@ -7,7 +7,7 @@ Launch as a learner from any test area::
 
     def test_learner_page(client, db):
         canvas = FakeCanvas()                  # RSA key generated now; unique client_id
-        canvas.register()                      # Platform + Deployment rows (lti.services.platform_upsert)
+        canvas.register()                      # Platform + Deployment rows (lti.services.platforms.platform_upsert)
         launch = canvas.launch_context(client, roles=LEARNER, user_id="42", course_id="7", name="Ada L")
         page = client.get(f"/l/{launch.public_id}/")   # or follow canvas.launch(...)'s redirect
 
@@ -31,7 +31,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from jwcrypto.jwk import JWK
 
-from lti import adapter, services
+from lti import keyset
+from lti.services.platforms import platform_upsert
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -102,7 +103,7 @@ class FakeCanvas:
         rsps.add_callback("GET", self.keyset_url, callback=callback)
 
     def seed_jwks(self) -> None:
-        adapter.platform_keyset_store(self.keyset_url, self.jwks())
+        keyset.key_set_store(self.keyset_url, self.jwks())
 
     # --- registration -------------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class FakeCanvas:
             keyset_url=self.keyset_url,
         )
         values.update(overrides)
-        self.platform = services.platform_upsert(**values)
+        self.platform = platform_upsert(**values)
         return self.platform
 
     # --- OIDC login ---------------------------------------------------------------------------------

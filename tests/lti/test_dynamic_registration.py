@@ -123,7 +123,7 @@ def test_close_script_posts_the_lti_close_message():
 def test_dynamically_registered_canvas_can_launch(client, fake_canvas, rsps):
     """Canvas creates the deployment after registration: the first signed launch records it
     (once an admin approved the registration)."""
-    from lti.services import platform_approve
+    from lti.services.platforms import platform_approve
 
     start(client)
     platform = platform_approve(platform=Platform.objects.get(), approved_by="admin")

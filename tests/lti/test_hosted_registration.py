@@ -23,9 +23,9 @@ import pytest
 import requests
 import responses
 
-from lti import services
 from lti.models import Platform
 from lti.registration import registration_api_base_url, registration_deployment_id
+from lti.services.platforms import platform_approve
 from sandbox.models import SandboxUser
 from sandbox.platform import registration_start
 from sandbox.seed import sandbox_seed
@@ -89,7 +89,7 @@ def test_hosted_canvas_registers_then_the_first_launch_tells_the_api_address(liv
     refused = session.post(action, data=fields, allow_redirects=False)
     assert refused.status_code == 403 and "waiting for approval" in refused.text
 
-    services.platform_approve(platform=platform, approved_by="admin")
+    platform_approve(platform=platform, approved_by="admin")
     launched = _launch(requests.Session(), instance, seeded.course, student)
 
     assert launched.status_code == 302, launched.text[:1000]
@@ -150,7 +150,7 @@ def test_a_launch_corrects_a_registration_guess_but_never_an_admins_value(client
     rsps.add("GET", OPENID_URL, json=openid_configuration())
     rsps.add("POST", REGISTRATION_URL, json={"client_id": "10000000000901", "deployment_id": "9:dep"})
     client.get("/lti/register/", {"openid_configuration": OPENID_URL, "registration_token": "t"}, secure=True)
-    platform = services.platform_approve(platform=Platform.objects.get(), approved_by="admin")
+    platform = platform_approve(platform=Platform.objects.get(), approved_by="admin")
     assert (platform.api_base_url, platform.api_base_url_source) == ("https://uni.canvas.test", "registration")
 
     canvas = FakeCanvas(client_id=platform.client_id, deployment_id="9:dep", host="uni.instructure.com")

@@ -8,8 +8,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from freezegun import freeze_time
 
-from lti import adapter, services
+from lti.adapter.tool_conf import DbToolConf
 from lti.models import Deployment, Platform, ToolKey
+from lti.services.platforms import platform_upsert
+from lti.services.tool_keys import tool_key_current
 
 pytestmark = pytest.mark.django_db
 
@@ -29,17 +31,17 @@ def test_jwks_publishes_a_first_key_on_demand(client):
 
 
 def test_current_key_signs_what_the_jwks_verifies():
-    key = services.tool_key_current()
+    key = tool_key_current()
     token = jwt.encode({"iss": "tool"}, key.private_key_pem, algorithm="RS256", headers={"kid": key.kid})
-    public = jwt.PyJWK(services.tool_key_current().public_jwk).key
+    public = jwt.PyJWK(tool_key_current().public_jwk).key
     assert jwt.decode(token, public, algorithms=["RS256"]) == {"iss": "tool"}
-    assert services.tool_key_current() == key
+    assert tool_key_current() == key
 
 
 def test_private_key_is_encrypted_at_rest():
     from django.db import connection
 
-    key = services.tool_key_current()
+    key = tool_key_current()
     with connection.cursor() as cursor:
         cursor.execute("SELECT private_key_pem FROM lti_toolkey WHERE id = %s", [key.pk])
         stored = cursor.fetchone()[0]
@@ -48,11 +50,11 @@ def test_private_key_is_encrypted_at_rest():
 
 def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, settings, capsys):
     settings.LTI_KEY_ROTATION_GRACE_DAYS = 14
-    old = services.tool_key_current()
+    old = tool_key_current()
 
     call_command("lti_rotate_keys")
 
-    new = services.tool_key_current()
+    new = tool_key_current()
     assert new != old
     old.refresh_from_db()
     assert old.superseded_at is not None
@@ -61,7 +63,7 @@ def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, setti
     assert kids == [new.kid, old.kid]
     assert "New signing key" in capsys.readouterr().out
     # Service calls (client assertions) are signed by the new key.
-    assert adapter.DbToolConf()._registration(_platform()).get_kid() == new.kid
+    assert DbToolConf()._registration(_platform()).get_kid() == new.kid
 
     with freeze_time(timezone.now() + timedelta(days=15)):
         kids = [k["kid"] for k in client.get("/lti/jwks.json").json()["keys"]]
@@ -71,7 +73,7 @@ def test_rotation_keeps_the_old_key_published_for_the_grace_period(client, setti
 
 
 def _platform():
-    return services.platform_upsert(
+    return platform_upsert(
         issuer="https://canvas.instructure.com",
         client_id="10000000000042",
         deployment_ids=["1:abc"],
@@ -124,7 +126,7 @@ def test_config_json_uses_public_base_url_behind_a_proxy(client, settings):
 
 
 def test_platform_upsert_fills_canvas_defaults_and_is_idempotent():
-    platform = services.platform_upsert(
+    platform = platform_upsert(
         issuer="https://canvas.instructure.com/",
         client_id="10000000000001",
         deployment_ids=["1:abc"],
@@ -138,7 +140,7 @@ def test_platform_upsert_fills_canvas_defaults_and_is_idempotent():
     assert platform.name == "uni.instructure.com"
     assert platform.registered_via == "manual" and not platform.accept_new_deployments
 
-    again = services.platform_upsert(
+    again = platform_upsert(
         issuer="https://canvas.instructure.com",
         client_id="10000000000001",
         deployment_ids=["1:abc", "2:def"],
@@ -188,7 +190,7 @@ def test_canvas_platform_add_rejects_a_bad_url():
 
 
 def test_platform_upsert_accepts_the_local_canvas_stand_in():
-    platform = services.platform_upsert(
+    platform = platform_upsert(
         issuer="http://testserver/sandbox/main",
         client_id="sandbox-client",
         deployment_ids=["1:sandbox"],
@@ -201,7 +203,7 @@ def test_a_new_platform_may_frame_the_tool_at_once(client, django_capture_on_com
     """The CSP frame-ancestors list is cached; registering a platform must not wait for it to expire."""
     assert "https://new-uni.instructure.com" not in client.get("/lti/config.json")["Content-Security-Policy"]
     with django_capture_on_commit_callbacks(execute=True):
-        services.platform_upsert(
+        platform_upsert(
             issuer="https://canvas.instructure.com",
             client_id="10000000000099",
             deployment_ids=["1:x"],
@@ -225,7 +227,7 @@ def test_expired_launch_contexts_are_purged_and_refused(client, capsys):
 
 def test_rotation_with_grace_days_keeps_the_old_key_that_long_and_says_so(settings, capsys):
     settings.LTI_KEY_ROTATION_GRACE_DAYS = 14
-    old = services.tool_key_current()
+    old = tool_key_current()
 
     call_command("lti_rotate_keys", "--grace-days", "3")
 

@@ -7,7 +7,8 @@ import pytest
 import responses
 from pylti1p3.names_roles import NamesRolesProvisioningService
 
-from lti import adapter, selectors
+from lti import selectors
+from lti.adapter import connector
 from tests.lti.platform import FakeCanvas
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_token_request_is_a_signed_client_assertion_verifiable_with_our_jwks(rsp
     tokens: list = []
     token_endpoint(rsps, canvas, tokens)
 
-    assert adapter.service_connector(platform=canvas.platform).get_access_token([NRPS_SCOPE]) == "tok-1"
+    assert connector.service_connector(platform=canvas.platform).get_access_token([NRPS_SCOPE]) == "tok-1"
 
     (form,) = tokens
     assert form["grant_type"] == "client_credentials"
@@ -61,7 +62,7 @@ def test_token_is_reused_across_connectors_until_it_expires(rsps, canvas):
 
     for _ in range(3):  # e.g. three sync runs, each making its own connector
         members = NamesRolesProvisioningService(
-            adapter.service_connector(platform=canvas.platform), {"context_memberships_url": url}
+            connector.service_connector(platform=canvas.platform), {"context_memberships_url": url}
         ).get_members()
         assert [m["user_id"] for m in members] == ["a"]
 
@@ -85,7 +86,7 @@ def test_next_page_url_keeps_its_case_and_a_revoked_token_is_replaced(rsps, canv
              json={"members": [{"user_id": "b"}]})  # fmt: skip
 
     members = NamesRolesProvisioningService(
-        adapter.service_connector(platform=canvas.platform), {"context_memberships_url": first}
+        connector.service_connector(platform=canvas.platform), {"context_memberships_url": first}
     ).get_members()
 
     assert [m["user_id"] for m in members] == ["a", "b"]

@@ -31,7 +31,7 @@ from django.db import connection
 from badging.models import Award
 from badging.openbadges import multibase
 from badging.services import issuance
-from lti import services as lti_services
+from lti.services.tool_keys import tool_key_current
 from tests.badging.test_issuance import FakeCelery, canvas_email
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 from tests.badging.test_openbadges import verify_eddsa_rdfc_2022, verify_rs256_jwt
@@ -134,7 +134,7 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
     assert all(issued)
     issuance.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
     platform = course_badge.course.platform
-    lti_services.tool_key_current()  # the tool's LTI signing key: a secret at rest too
+    tool_key_current()  # the tool's LTI signing key: a secret at rest too
 
     # --- Backup and restore, with the PostgreSQL client tools an operator uses --------------------
     db = connection.settings_dict

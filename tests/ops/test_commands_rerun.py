@@ -26,8 +26,8 @@ from freezegun import freeze_time
 from badging.models import AuditEvent, Award, Delivery, IssuerKey, LearnerProgress, SyncRun
 from badging.openbadges.links import PublicLinks
 from badging.services import issuance
-from lti import services as lti_services
 from lti.models import LaunchContext, ToolKey
+from lti.services.tool_keys import tool_key_current
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
 from tests.canvas.fake import FakeCanvas
@@ -181,7 +181,7 @@ def test_purging_launches_twice_deletes_the_expired_ones_once(capsys):
 
 def test_rotating_the_lti_key_twice_keeps_one_current_key_and_the_first_grace_period(settings, client):
     settings.LTI_KEY_ROTATION_GRACE_DAYS = 14
-    original = lti_services.tool_key_current()
+    original = tool_key_current()
     run("lti_rotate_keys")
     original.refresh_from_db()
     grace_end = original.retire_after
@@ -193,7 +193,7 @@ def test_rotating_the_lti_key_twice_keeps_one_current_key_and_the_first_grace_pe
     assert ToolKey.objects.count() == 3
     assert f"Superseded {original.kid}" not in out and out.count("Superseded") == 1
     kids = [k["kid"] for k in client.get("/lti/jwks.json").json()["keys"]]
-    assert len(kids) == 3 and kids[0] == lti_services.tool_key_current().kid
+    assert len(kids) == 3 and kids[0] == tool_key_current().kid
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import os
 import pytest
 from pylti1p3.names_roles import NamesRolesProvisioningService
 
-from lti import adapter
+from lti.adapter import connector
 from lti.models import Platform
 from sandbox.models import SandboxEnrollment
 from sandbox.seed import sandbox_seed
@@ -23,7 +23,9 @@ def test_the_tools_nrps_client_reads_the_sandbox_roster(live_server):
     )
     platform = Platform.objects.get(pk=result.platform_id)
     url = f"{result.instance.root_url}/api/lti/courses/{result.course.id}/names_and_roles?limit=5"
-    nrps = NamesRolesProvisioningService(adapter.service_connector(platform=platform), {"context_memberships_url": url})
+    nrps = NamesRolesProvisioningService(
+        connector.service_connector(platform=platform), {"context_memberships_url": url}
+    )
 
     members = nrps.get_members()  # three pages of 5: follows Link rel="next"
 

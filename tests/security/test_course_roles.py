@@ -135,6 +135,6 @@ def test_the_switch_travels_through_config_export_and_import(course, tmp_path):
 
 
 def test_the_switch_is_in_the_admin_form():
-    from badging.admin import CourseBadgeForm
+    from badging.admin.badge_classes import CourseBadgeForm
 
     assert "teaching_assistants_may_act" in CourseBadgeForm().fields

@@ -16,7 +16,7 @@ from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks
 from badging.services import instructor, issuance, notifications, privacy
 from lti.models import LaunchContext, Person
-from lti.services import person_upsert
+from lti.services.launches import person_upsert
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
 from tests.badging.test_openbadges import multikey_to_raw, verify_eddsa_rdfc_2022

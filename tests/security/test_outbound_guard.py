@@ -154,12 +154,14 @@ def test_the_canvas_api_client_refuses_an_internal_api_base(rsps):
 
 def test_the_live_events_key_set_is_fetched_through_the_guard(settings, rsps):
     from badging import live_events
+    from tests.badging.test_live_events import event, signed
 
     settings.LIVE_EVENTS_JWKS_URL = "https://8ow0a3w4x4.canvas.test/jwks"
     rsps.add("GET", settings.LIVE_EVENTS_JWKS_URL, status=302, headers={"Location": METADATA})
     rsps.add("GET", METADATA, json={"keys": []})
-    with pytest.raises(live_events.LiveEventRejected):
-        live_events._jwks(refresh=True)
+    with pytest.raises(live_events.LiveEventRejected) as refused:
+        live_events.live_event_parse(body=signed(event()).encode())
+    assert refused.value.status == 503
     assert [c.request.url for c in rsps.calls] == [settings.LIVE_EVENTS_JWKS_URL]
 
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from canvas.client import CanvasClient
 from canvas.errors import CanvasConfigurationError
-from lti import services
 from lti.models import LaunchContext, Platform, RegistrationInvite
+from lti.services.platforms import platforms_pending_purge
 from tests.lti.platform import FakeCanvas
 from tests.lti.test_dynamic_registration import OPENID_URL, REGISTRATION_URL, openid_configuration
 
@@ -166,7 +166,7 @@ def test_an_approved_platform_is_kept_when_pending_ones_expire(client):
     canvas = FakeCanvas()
     canvas.register()
     Platform.objects.update(created_at=timezone.now() - timedelta(days=365))
-    assert services.platforms_pending_purge() == 0
+    assert platforms_pending_purge() == 0
     assert Platform.objects.filter(pk=canvas.platform.pk).exists()
 
 
@@ -194,7 +194,7 @@ def test_an_admins_one_time_link_registers_approved_once(client, admin_client, r
 def test_lti_services_are_never_called_for_a_pending_platform(client, attacker):
     from pylti1p3.exception import LtiException
 
-    from lti.adapter import service_connector
+    from lti.adapter.connector import service_connector
 
     register(client)
     with pytest.raises(LtiException, match="approved"):

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from badging.models import CanvasCredentialsConnection, IssuerKey
 from badging.services import issuance
-from lti import services as lti_services
 from lti.models import ToolKey
+from lti.services.tool_keys import tool_key_current
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def raw(table: str, column: str, pk: int) -> str:
 
 def test_secrets_are_ciphertext_in_the_database_and_absent_from_admin_pages(admin_client):
     platform = f.PlatformFactory(api_token="canvas-api-token-PLAINTEXT")
-    tool_key = lti_services.tool_key_current()
+    tool_key = tool_key_current()
     issuer = f.IssuerFactory()
     issuance.issuer_keys_current(issuer=issuer)
     issuer_key = IssuerKey.objects.filter(issuer=issuer).first()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from lti import services
+from lti.services.platforms import PlatformConflict, platform_upsert
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            platform = services.platform_upsert(
+            platform = platform_upsert(
                 issuer=options["issuer"],
                 client_id=options["client_id"],
                 deployment_ids=options["deployment_ids"],
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 keyset_url=options["keyset_url"],
                 replace_dynamic=options["replace_dynamic"],
             )
-        except services.PlatformConflict as exc:
+        except PlatformConflict as exc:
             raise CommandError(str(exc)) from exc
         except Exception as exc:  # validation errors are the operator's to fix: say what, not a traceback
             raise CommandError(f"could not register the platform: {exc}") from exc

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from lti import services
+from lti.services.tool_keys import tool_key_rotate
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--grace-days", type=int, default=None)
 
     def handle(self, *args, **options):
-        rotation = services.tool_key_rotate(grace_days=options["grace_days"])
+        rotation = tool_key_rotate(grace_days=options["grace_days"])
         self.stdout.write(self.style.SUCCESS(f"New signing key {rotation.new_key.kid}"))
         for kid in rotation.superseded:
             self.stdout.write(f"Superseded {kid}: published for {rotation.grace_days} more days")

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy
 
-from badging.admin import ReadOnlyAdmin
+from badging.admin.common import ReadOnlyAdmin
 from badging.models import (
     Collection,
     CollectionItem,
