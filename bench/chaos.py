@@ -414,7 +414,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     from lti.models import Course
     from sandbox.models import SandboxInstance
     from sandbox.seed import sandbox_seed
-    from sandbox.services import faults_set
+    from sandbox.services.instance import faults_set
     from skillsforward.celery import app
 
     seeded = sandbox_seed(learners=args.learners, assessments=args.assessments, slug="chaos", base_url=base_url,

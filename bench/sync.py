@@ -202,7 +202,7 @@ def _seed_child(argv: list[str]) -> int:
 
     django.setup()
     from sandbox.seed import sandbox_seed
-    from sandbox.services import faults_set
+    from sandbox.services.instance import faults_set
 
     seeded = sandbox_seed(
         learners=args["learners"],

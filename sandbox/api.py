@@ -37,7 +37,7 @@ from sandbox.models import (
     Submission,
     token_digest,
 )
-from sandbox.services import letter_grade
+from sandbox.services.grades import letter_grade
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100

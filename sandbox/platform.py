@@ -27,7 +27,7 @@ from sandbox.models import (
     SandboxInstance,
     SandboxUser,
 )
-from sandbox.services import platform_key_current
+from sandbox.services.keys import platform_key_current
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim"

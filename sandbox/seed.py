@@ -21,7 +21,6 @@ from django.db.models import F
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
-from sandbox import services
 from sandbox.models import (
     DEFAULT_CUSTOM_FIELDS,
     ApiToken,
@@ -36,6 +35,11 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
+from sandbox.services.courses import assessment_add, assignment_published_set, course_final_grade_override_set
+from sandbox.services.grades import GradeInput, enrollment_grades_recompute, grade_override_set, submission_grade
+from sandbox.services.instance import live_events_url_set
+from sandbox.services.keys import api_token_create, platform_key_current
+from sandbox.services.people import enrollment_create, sortable_name, user_create
 
 COURSE_SIS_ID = "SFB-DEMO-101"
 # Two small courses whose Canvas settings break the badge rule, each showing how the tool says so.
@@ -155,7 +159,7 @@ def _instance(*, slug: str, base_url: str, tool_url: str, issuer_url: str = "") 
             "tool_custom_fields": DEFAULT_CUSTOM_FIELDS,
         },
     )
-    services.platform_key_current(instance=instance)
+    platform_key_current(instance=instance)
     return instance
 
 
@@ -237,7 +241,7 @@ def _course(
     ]
 
     def person(name: str, email: str, **flags) -> SandboxUser:
-        return services.user_create(instance=instance, name=name, email=email, **flags)
+        return user_create(instance=instance, name=name, email=email, **flags)
 
     teacher = person("Grace Hopper-Núñez", "grace.hopper@skillsforward.example.edu")
     ta = person("Alan Turing", "alan.turing@skillsforward.example.edu")
@@ -272,7 +276,7 @@ def _course(
             SandboxUser(
                 instance=instance,
                 name=name,
-                sortable_name=services.sortable_name(name),
+                sortable_name=sortable_name(name),
                 short_name=name.split(" ")[0],
                 login_id=f"learner{i + 1}",
                 sis_user_id=f"S{100000 + i}",
@@ -331,17 +335,17 @@ def _course(
 
     # Student View: Canvas's "Test Student", fully mastered and overridden: it must never get a badge.
     test_student = person("Test Student", "", is_test_user=True)
-    services.enrollment_create(course=course, user=test_student, type="StudentViewEnrollment", section=section_a)
+    enrollment_create(course=course, user=test_student, type="StudentViewEnrollment", section=section_a)
     for assignment in graded_assessments:
         assert assignment.rubric is not None  # every credentialing assessment above has one
-        services.submission_grade(
+        submission_grade(
             assignment=assignment,
             user=test_student,
             grader=teacher,
-            grade=services.GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
+            grade=GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
         )
     SandboxEnrollment.objects.filter(course=course, user=test_student).update(override_score=Decimal(99))
-    services.enrollment_grades_recompute(course=course)
+    enrollment_grades_recompute(course=course)
     return course, len(created_users)
 
 
@@ -367,31 +371,29 @@ def _problem_course(
     section = CourseSection.objects.create(course=course, name="Section 001")
     if teacher is not None:
         SandboxEnrollment.objects.create(course=course, user=teacher, section=section, type="TeacherEnrollment")
-    first = services.assessment_add(course=course, name="Assessment 1: Tidy a table", criteria_titles=["Structure"])
-    second = services.assessment_add(
+    first = assessment_add(course=course, name="Assessment 1: Tidy a table", criteria_titles=["Structure"])
+    second = assessment_add(
         course=course, name="Assessment 2: Chart the trend", criteria_titles=["Chart choice", "Labels"]
     )
     for i, learner_name in enumerate(learners):
         slug = sis_id.lower().replace("sfb-demo-", "")
-        user = services.user_create(
-            instance=instance, name=learner_name, email=f"{slug}.learner{i + 1}@students.example.edu"
-        )
-        services.enrollment_create(course=course, user=user, type="StudentEnrollment", section=section)
+        user = user_create(instance=instance, name=learner_name, email=f"{slug}.learner{i + 1}@students.example.edu")
+        enrollment_create(course=course, user=user, type="StudentEnrollment", section=section)
         grader = teacher or user
         for assignment in (first, second) if i == 0 else (first,):
             assert assignment.rubric is not None
-            services.submission_grade(
+            submission_grade(
                 assignment=assignment,
                 user=user,
                 grader=grader,
-                grade=services.GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
+                grade=GradeInput(ratings={c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}),
             )
         if i == 0:
-            services.grade_override_set(course=course, user=user, score=Decimal(93))
+            grade_override_set(course=course, user=user, score=Decimal(93))
     if unpublish_second:
-        services.assignment_published_set(assignment=second, published=False)
+        assignment_published_set(assignment=second, published=False)
     if not allow_override:
-        services.course_final_grade_override_set(course=course, allowed=False)
+        course_final_grade_override_set(course=course, allowed=False)
     return course
 
 
@@ -561,7 +563,7 @@ def tool_backpack_demo(*, instance: SandboxInstance, course: SandboxCourse, tool
             past = SandboxCourse.objects.create(
                 instance=instance, name=name, course_code=code, workflow_state="completed"
             )
-            services.enrollment_create(course=past, user=learner, workflow_state="completed")
+            enrollment_create(course=past, user=learner, workflow_state="completed")
         badge_class, _ = BadgeClass.objects.get_or_create(
             key=key,
             defaults={
@@ -669,7 +671,7 @@ def sandbox_seed(
         raise ValueError(f"the sandbox instance {slug!r} has no account admin: seed it again with --reset")
     # One live token for the tool: a re-seed replaces it (and hands the new one to the tool).
     ApiToken.objects.filter(user=admin, purpose="Skills Forward Badges").delete()
-    token = services.api_token_create(user=admin, purpose="Skills Forward Badges")
+    token = api_token_create(user=admin, purpose="Skills Forward Badges")
     platform_id = None
     if register_in_tool:
         platform_id = tool_register(instance=instance, api_token=token)
@@ -682,7 +684,7 @@ def sandbox_seed(
         live_events_url = tool_live_events_url(platform_id=platform_id, tool_url=tool_url)
     if live_events_url is not None:
         # Set after seeding: the seeded grades are history, not news for the tool.
-        services.live_events_url_set(instance=instance, url=live_events_url)
+        live_events_url_set(instance=instance, url=live_events_url)
     return SeedResult(
         instance=instance, course=course, api_token=token, created=created, platform_id=platform_id, learners=count
     )

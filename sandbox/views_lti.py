@@ -29,7 +29,7 @@ def jwks(request: HttpRequest, instance: str) -> JsonResponse:
 @require_GET
 def live_events_jwks(request: HttpRequest) -> JsonResponse:
     """The Live Events signing keys (previous, current, next), shared by every instance."""
-    from sandbox.services import live_events_keys_published
+    from sandbox.services.keys import live_events_keys_published
 
     response = JsonResponse({"keys": live_events_keys_published()})
     response["Cache-Control"] = "max-age=300"

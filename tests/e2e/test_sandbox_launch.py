@@ -89,7 +89,7 @@ def test_open_in_a_new_tab(page, course, screenshot):
 
 
 def test_launch_after_the_platform_rotates_its_signing_key(page, course):
-    from sandbox.services import platform_key_rotate
+    from sandbox.services.keys import platform_key_rotate
 
     frame = _launch(page, course, "Zoë O'Brien <b>")
     expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
