@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from sandbox import selectors
-from sandbox.api import bearer_token
+from sandbox.api.pipeline import bearer_token
 from sandbox.models import (
     ApiToken,
     SandboxAssignment,

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sandbox import platform
-from sandbox.api import bearer_token
+from sandbox.api.pipeline import bearer_token
 from sandbox.models import PlatformKey, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
 from sandbox.platform import PlatformError
 
