@@ -201,7 +201,7 @@ def _seed_child(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from sandbox.seed import sandbox_seed
+    from sandbox.seed.instances import sandbox_seed
     from sandbox.services.instance import faults_set
 
     seeded = sandbox_seed(

@@ -275,7 +275,7 @@ def rotate_keys(request, sandbox, admin, body):
 def lti_registration_start(request, sandbox, admin, body):
     """{"registration_url": the tool's dynamic registration URL} → {"url": what Canvas opens}:
     the tool's URL with openid_configuration (on the issuer's host) and a registration token."""
-    from sandbox.platform import registration_start
+    from sandbox.dynamic_registration import registration_start
 
     url = str(body.get("registration_url") or "")
     if not url.startswith(("http://", "https://")):

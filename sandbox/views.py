@@ -277,7 +277,7 @@ def course_settings(request: HttpRequest, instance: str, course_id: int) -> Http
 def _tool_register_by_url(request: HttpRequest, course: SandboxCourse) -> HttpResponse:
     """Canvas's "+ LTI Registration" with a URL: the tool's registration page opens in a frame of
     Canvas's, with openid_configuration (on the issuer's host) and a registration token added."""
-    from sandbox.platform import registration_start
+    from sandbox.dynamic_registration import registration_start
 
     url = request.POST.get("registration_url", "").strip()
     parts = urlsplit(url)

@@ -32,11 +32,7 @@ from sandbox.models import (
 )
 
 DEFAULT_PER_PAGE = 10
-
-
 MAX_PER_PAGE = 100
-
-
 THROTTLED_BODY = "403 Forbidden (Rate Limit Exceeded)\n"
 
 

@@ -12,7 +12,7 @@ from badging.selectors import dashboard as dash
 from badging.services.sync import course_sync
 from lti.models import Course, Platform
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from sandbox.services.courses import assessment_add, assignment_published_set, course_final_grade_override_set
 from sandbox.services.grades import GradeInput, grade_override_set, submission_grade
 from sandbox.services.keys import api_token_create

@@ -12,7 +12,7 @@ from canvas import (
 )
 from lti.models import Platform
 from sandbox.models import SandboxInstance
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from sandbox.services.instance import faults_set
 
 pytestmark = pytest.mark.django_db(transaction=True)

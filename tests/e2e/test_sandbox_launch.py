@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from lti.models import Course
 from sandbox.models import SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -1,7 +1,7 @@
 import pytest
 
 from sandbox.models import SandboxEnrollment, SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from sandbox.services.keys import api_token_create
 
 

@@ -18,7 +18,7 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from sandbox.services.base import SandboxError
 from sandbox.services.grades import GradeInput, letter_grade, submission_grade
 

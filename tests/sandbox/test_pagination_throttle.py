@@ -8,7 +8,7 @@ import pytest
 from freezegun import freeze_time
 
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from sandbox.services.instance import faults_set
 from tests.sandbox.conftest import Api
 
