@@ -413,8 +413,8 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     from badging.services.sync import beat_schedule_write
     from lti.models import Course
     from sandbox.models import SandboxInstance
-    from sandbox.seed import sandbox_seed
-    from sandbox.services import faults_set
+    from sandbox.seed.instances import sandbox_seed
+    from sandbox.services.instance import faults_set
     from skillsforward.celery import app
 
     seeded = sandbox_seed(learners=args.learners, assessments=args.assessments, slug="chaos", base_url=base_url,

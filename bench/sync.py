@@ -201,8 +201,8 @@ def _seed_child(argv: list[str]) -> int:
     import django
 
     django.setup()
-    from sandbox.seed import sandbox_seed
-    from sandbox.services import faults_set
+    from sandbox.seed.instances import sandbox_seed
+    from sandbox.services.instance import faults_set
 
     seeded = sandbox_seed(
         learners=args["learners"],

@@ -13,8 +13,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from sandbox import selectors, services
-from sandbox.api import bearer_token
+from sandbox import selectors
+from sandbox.api.pipeline import bearer_token
 from sandbox.models import (
     ApiToken,
     SandboxAssignment,
@@ -24,7 +24,17 @@ from sandbox.models import (
     SandboxUser,
     token_digest,
 )
-from sandbox.services import GradeInput, SandboxError
+from sandbox.services.base import SandboxError
+from sandbox.services.courses import (
+    assessment_add,
+    assignment_published_set,
+    course_conclude,
+    course_final_grade_override_set,
+)
+from sandbox.services.grades import GradeInput, assignment_grades_post, grade_override_set, submission_grade
+from sandbox.services.instance import faults_set
+from sandbox.services.keys import platform_key_rotate
+from sandbox.services.people import enrollment_create, enrollment_state_set, primary_email_set, user_create
 
 
 def admin_json(view):
@@ -117,7 +127,7 @@ def grade(request, sandbox, admin, body, course_id: int):
         score=_decimal(body.get("score"), "score"),
         points_deducted=_decimal(body.get("points_deducted"), "points_deducted"),
     )
-    submission = services.submission_grade(
+    submission = submission_grade(
         assignment=assignment,
         user=_user(sandbox, body.get("user_id")),
         grader=selectors.course_grader(course=course, admin=admin),
@@ -134,13 +144,13 @@ def grade(request, sandbox, admin, body, course_id: int):
 @admin_json
 def post_grades(request, sandbox, admin, body, course_id: int, assignment_id: int):
     assignment = SandboxAssignment.objects.get(course=_course(sandbox, course_id), id=assignment_id)
-    return {"posted": services.assignment_grades_post(assignment=assignment)}
+    return {"posted": assignment_grades_post(assignment=assignment)}
 
 
 @admin_json
 def override(request, sandbox, admin, body, course_id: int):
     """{"user_id", "score": n | null}"""
-    enrollments = services.grade_override_set(
+    enrollments = grade_override_set(
         course=_course(sandbox, course_id),
         user=_user(sandbox, body.get("user_id")),
         score=_decimal(body.get("score"), "score"),
@@ -151,7 +161,7 @@ def override(request, sandbox, admin, body, course_id: int):
 @admin_json
 def primary_email(request, sandbox, admin, body, user_id: int):
     """{"address"}"""
-    channel = services.primary_email_set(user=_user(sandbox, user_id), address=str(body.get("address", "")))
+    channel = primary_email_set(user=_user(sandbox, user_id), address=str(body.get("address", "")))
     return {"channel_id": channel.id, "address": channel.address}
 
 
@@ -162,8 +172,8 @@ def enroll(request, sandbox, admin, body, course_id: int):
     if body.get("user_id"):
         user = _user(sandbox, body["user_id"])
     else:
-        user = services.user_create(instance=sandbox, name=str(body.get("name", "")), email=str(body.get("email", "")))
-    enrollment = services.enrollment_create(
+        user = user_create(instance=sandbox, name=str(body.get("name", "")), email=str(body.get("email", "")))
+    enrollment = enrollment_create(
         course=course,
         user=user,
         type=body.get("type", "StudentEnrollment"),
@@ -178,14 +188,14 @@ def enrollment_state(request, sandbox, admin, body, course_id: int, enrollment_i
     enrollment = SandboxEnrollment.objects.select_related("course__instance").get(
         course=_course(sandbox, course_id), id=enrollment_id
     )
-    services.enrollment_state_set(enrollment=enrollment, state=str(body.get("state", "")))
+    enrollment_state_set(enrollment=enrollment, state=str(body.get("state", "")))
     return {"enrollment_id": enrollment.id, "state": enrollment.workflow_state}
 
 
 @admin_json
 def conclude_course(request, sandbox, admin, body, course_id: int):
     """Concludes the course: every active enrollment becomes completed."""
-    return {"concluded": services.course_conclude(course=_course(sandbox, course_id))}
+    return {"concluded": course_conclude(course=_course(sandbox, course_id))}
 
 
 @admin_json
@@ -198,7 +208,7 @@ def add_assessment(request, sandbox, admin, body, course_id: int):
     ignored = body.get("ignore_for_scoring") or []
     if not isinstance(ignored, list):
         raise SandboxError("ignore_for_scoring must be a list of criterion titles")
-    assignment = services.assessment_add(
+    assignment = assessment_add(
         course=_course(sandbox, course_id),
         name=str(body.get("name", "")),
         criteria_titles=[str(c) for c in criteria],
@@ -217,7 +227,7 @@ def course_settings_set(request, sandbox, admin, body, course_id: int):
     value = body.get("allow_final_grade_override")
     if not isinstance(value, bool):
         raise SandboxError("allow_final_grade_override must be true or false")
-    course = services.course_final_grade_override_set(course=_course(sandbox, course_id), allowed=value)
+    course = course_final_grade_override_set(course=_course(sandbox, course_id), allowed=value)
     return {"allow_final_grade_override": course.allow_final_grade_override}
 
 
@@ -228,7 +238,7 @@ def assignment_published(request, sandbox, admin, body, course_id: int, assignme
     if not isinstance(value, bool):
         raise SandboxError("published must be true or false")
     assignment = SandboxAssignment.objects.get(course=_course(sandbox, course_id), id=assignment_id)
-    assignment = services.assignment_published_set(assignment=assignment, published=value)
+    assignment = assignment_published_set(assignment=assignment, published=value)
     return {"assignment_id": assignment.id, "published": assignment.published}
 
 
@@ -236,7 +246,7 @@ def assignment_published(request, sandbox, admin, body, course_id: int, assignme
 def faults(request, sandbox, admin, body):
     """{"latency_ms", "error_rate", "malformed_rate", "truncated_rate", "bucket_size", "request_cost"
     (null: measured)}; omitted keys stay."""
-    services.faults_set(
+    faults_set(
         instance=sandbox,
         latency_ms=None if body.get("latency_ms") is None else _int(body["latency_ms"], "latency_ms"),
         error_rate=_number(body.get("error_rate"), "the error rate"),
@@ -258,14 +268,14 @@ def faults(request, sandbox, admin, body):
 
 @admin_json
 def rotate_keys(request, sandbox, admin, body):
-    return {"kid": services.platform_key_rotate(instance=sandbox).kid}
+    return {"kid": platform_key_rotate(instance=sandbox).kid}
 
 
 @admin_json
 def lti_registration_start(request, sandbox, admin, body):
     """{"registration_url": the tool's dynamic registration URL} → {"url": what Canvas opens}:
     the tool's URL with openid_configuration (on the issuer's host) and a registration token."""
-    from sandbox.platform import registration_start
+    from sandbox.dynamic_registration import registration_start
 
     url = str(body.get("registration_url") or "")
     if not url.startswith(("http://", "https://")):

@@ -144,7 +144,7 @@ def emit_on_commit(*, instance, event_name: str, body: dict, course=None, job_ta
 def sign(*, instance, message: dict) -> str:
     """With "Sign Payload" the event is the JWT's claims, RS256, signed with the current Live Events
     key (one for every instance, as Instructure's for every hosted customer) named by `kid`."""
-    from sandbox.services import live_events_key_current
+    from sandbox.services.keys import live_events_key_current
 
     key = live_events_key_current()
     return jwt.encode(message, key.private_key_pem, algorithm="RS256", headers={"kid": key.kid})

@@ -2,6 +2,10 @@
 
 Primary keys double as Canvas ids (integers, as in the REST API). One SandboxInstance is one
 Canvas (its own issuer, keys, developer key for the tool, REST throttle and injected faults).
+
+Over 400 lines on purpose: it is one schema (every table hangs off SandboxInstance through
+courses and users), it changes only when the sandbox imitates more of Canvas's data model, and
+migration 0001 refers to `sandbox.models.new_lti_sub` and `new_context_id` by this path.
 """
 
 import hashlib

@@ -14,7 +14,7 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
-from sandbox.services import SandboxError
+from sandbox.services.base import SandboxError
 
 
 @dataclass

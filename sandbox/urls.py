@@ -2,23 +2,26 @@
 
 from django.urls import URLPattern, URLResolver, include, path
 
-from sandbox import admin_api, api, views, views_lti
+from sandbox import admin_api, views, views_lti
+from sandbox.api import assignments, courses, people, submissions
 
 app_name = "sandbox"
 
 rest = [
-    path("courses/<int:course_id>", api.course_detail, name="api_course"),
-    path("courses/<int:course_id>/settings", api.course_settings, name="api_course_settings"),
-    path("courses/<int:course_id>/assignments", api.assignment_list, name="api_assignments"),
-    path("courses/<int:course_id>/assignments/<int:assignment_id>", api.assignment_detail, name="api_assignment"),
-    path("courses/<int:course_id>/assignment_groups", api.assignment_group_list, name="api_assignment_groups"),
-    path("courses/<int:course_id>/rubrics/<int:rubric_id>", api.rubric_detail, name="api_rubric"),
-    path("courses/<int:course_id>/students/submissions", api.submission_list, name="api_submissions"),
-    path("courses/<int:course_id>/enrollments", api.enrollment_list, name="api_enrollments"),
-    path("courses/<int:course_id>/users", api.course_user_list, name="api_users"),
-    path("users/<int:user_id>/communication_channels", api.communication_channel_list, name="api_channels"),
-    path("users/self/profile", api.self_profile, name="api_self_profile"),
-    path("users/<int:user_id>/profile", api.user_profile, name="api_profile"),
+    path("courses/<int:course_id>", courses.course_detail, name="api_course"),
+    path("courses/<int:course_id>/settings", courses.course_settings, name="api_course_settings"),
+    path("courses/<int:course_id>/assignments", assignments.assignment_list, name="api_assignments"),
+    path(
+        "courses/<int:course_id>/assignments/<int:assignment_id>", assignments.assignment_detail, name="api_assignment"
+    ),
+    path("courses/<int:course_id>/assignment_groups", assignments.assignment_group_list, name="api_assignment_groups"),
+    path("courses/<int:course_id>/rubrics/<int:rubric_id>", assignments.rubric_detail, name="api_rubric"),
+    path("courses/<int:course_id>/students/submissions", submissions.submission_list, name="api_submissions"),
+    path("courses/<int:course_id>/enrollments", people.enrollment_list, name="api_enrollments"),
+    path("courses/<int:course_id>/users", people.course_user_list, name="api_users"),
+    path("users/<int:user_id>/communication_channels", people.communication_channel_list, name="api_channels"),
+    path("users/self/profile", people.self_profile, name="api_self_profile"),
+    path("users/<int:user_id>/profile", people.user_profile, name="api_profile"),
 ]
 
 admin = [

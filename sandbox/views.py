@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sandbox import selectors, services
+from sandbox import selectors
 from sandbox.models import (
     ROLE_LABELS,
     SandboxAssignment,
@@ -18,7 +18,24 @@ from sandbox.models import (
     SandboxInstance,
     SandboxUser,
 )
-from sandbox.services import GradeInput, SandboxError
+from sandbox.services.base import SandboxError
+from sandbox.services.courses import (
+    assessment_add,
+    assignment_published_set,
+    course_conclude,
+    course_final_grade_override_set,
+)
+from sandbox.services.grades import GradeInput, assignment_grades_post, grade_override_set, submission_grade
+from sandbox.services.instance import faults_set, live_events_url_set
+from sandbox.services.keys import platform_key_rotate
+from sandbox.services.people import (
+    LOCALES,
+    enrollment_create,
+    enrollment_state_set,
+    primary_email_set,
+    user_create,
+    user_locale_set,
+)
 from sandbox.views_lti import launch_form_fields
 
 
@@ -189,7 +206,7 @@ def learner_page(request: HttpRequest, instance: str, course_id: int, user_id: i
         person=user,
         nav="people",
         states=SandboxEnrollment.STATES,
-        locales=services.LOCALES,
+        locales=LOCALES,
     )
     return render(request, "sandbox/learner.html", context)
 
@@ -210,26 +227,26 @@ def _learner_action(request: HttpRequest, course: SandboxCourse, user: SandboxUs
         else:
             grade = GradeInput(score=_decimal(request.POST.get("score", ""), "the score"))
         grader = selectors.course_grader(course=course)
-        services.submission_grade(assignment=assignment, user=user, grader=grader, grade=grade, post=post)
+        submission_grade(assignment=assignment, user=user, grader=grader, grade=grade, post=post)
         return f"Graded {assignment.name} for {user.name}" + (" and posted the grade." if post else " (not posted).")
     if action == "override":
         score = None if "clear" in request.POST else _decimal(request.POST.get("override_score", ""), "the override")
-        services.grade_override_set(course=course, user=user, score=score)
+        grade_override_set(course=course, user=user, score=score)
         return f"Final grade override {'cleared' if score is None else f'set to {score}%'} for {user.name}."
     if action == "locale":
-        services.user_locale_set(user=user, locale=request.POST.get("locale", ""))
-        return f"{user.name}'s language is now {dict(services.LOCALES)[user.locale]}."
+        user_locale_set(user=user, locale=request.POST.get("locale", ""))
+        return f"{user.name}'s language is now {dict(LOCALES)[user.locale]}."
     if action == "email":
-        services.primary_email_set(user=user, address=request.POST.get("address", ""))
+        primary_email_set(user=user, address=request.POST.get("address", ""))
         return f"{user.name}'s primary email is now {request.POST.get('address', '').strip()}."
     if action == "enrollment_state":
         enrollment = get_object_or_404(
             SandboxEnrollment, course=course, user=user, id=_id(request.POST.get("enrollment_id"))
         )
-        services.enrollment_state_set(enrollment=enrollment, state=request.POST.get("state", ""))
+        enrollment_state_set(enrollment=enrollment, state=request.POST.get("state", ""))
         return f"Enrollment is now {enrollment.workflow_state}."
     if action == "enroll":
-        services.enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
+        enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
         return f"{user.name} is enrolled."
     raise SandboxError("unknown action")
 
@@ -260,7 +277,7 @@ def course_settings(request: HttpRequest, instance: str, course_id: int) -> Http
 def _tool_register_by_url(request: HttpRequest, course: SandboxCourse) -> HttpResponse:
     """Canvas's "+ LTI Registration" with a URL: the tool's registration page opens in a frame of
     Canvas's, with openid_configuration (on the issuer's host) and a registration token added."""
-    from sandbox.platform import registration_start
+    from sandbox.dynamic_registration import registration_start
 
     url = request.POST.get("registration_url", "").strip()
     parts = urlsplit(url)
@@ -280,29 +297,29 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
     instance = course.instance
     if action == "add_assessment":
         titles = [t.strip() for t in request.POST.get("criteria", "").splitlines() if t.strip()]
-        assignment = services.assessment_add(course=course, name=request.POST.get("name", ""), criteria_titles=titles)
+        assignment = assessment_add(course=course, name=request.POST.get("name", ""), criteria_titles=titles)
         return f"Added the credentialing assessment {assignment.name}."
     if action == "post_grades":
         assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
-        count = services.assignment_grades_post(assignment=assignment)
+        count = assignment_grades_post(assignment=assignment)
         return f"Posted {count} grade{'s' if count != 1 else ''} for {assignment.name}."
     if action == "publish":
         assignment = get_object_or_404(SandboxAssignment, course=course, id=_id(request.POST.get("assignment_id")))
         published = request.POST.get("published") == "1"
-        services.assignment_published_set(assignment=assignment, published=published)
+        assignment_published_set(assignment=assignment, published=published)
         return f"{'Published' if published else 'Unpublished'} {assignment.name}."
     if action == "final_grade_override":
         allowed = request.POST.get("allowed") == "1"
-        services.course_final_grade_override_set(course=course, allowed=allowed)
+        course_final_grade_override_set(course=course, allowed=allowed)
         return f"Final grade override is now {'allowed' if allowed else 'not allowed'} in this course."
     if action == "add_person":
-        user = services.user_create(
+        user = user_create(
             instance=instance, name=request.POST.get("name", ""), email=request.POST.get("email", "").strip()
         )
-        services.enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
+        enrollment_create(course=course, user=user, type=request.POST.get("type", "StudentEnrollment"))
         return f"Enrolled {user.name}."
     if action == "faults":
-        services.faults_set(
+        faults_set(
             instance=instance,
             latency_ms=int(request.POST.get("latency_ms") or 0),
             error_rate=float(_decimal(request.POST.get("error_rate", ""), "the error rate") or 0),
@@ -310,12 +327,12 @@ def _settings_action(request: HttpRequest, course: SandboxCourse) -> str:
         )
         return "REST faults updated."
     if action == "conclude_course":
-        count = services.course_conclude(course=course)
+        count = course_conclude(course=course)
         return f"Course concluded: {count} enrollment{'s' if count != 1 else ''} completed."
     if action == "rotate_keys":
-        key = services.platform_key_rotate(instance=instance)
+        key = platform_key_rotate(instance=instance)
         return f"Platform key rotated: new kid {key.kid}."
     if action == "live_events":
-        services.live_events_url_set(instance=instance, url=request.POST.get("live_events_url", ""))
+        live_events_url_set(instance=instance, url=request.POST.get("live_events_url", ""))
         return "Live Events URL saved." if instance.live_events_url else "Live Events turned off."
     raise SandboxError("unknown action")

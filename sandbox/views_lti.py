@@ -9,17 +9,18 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import platform
-from sandbox.api import bearer_token
+from sandbox import dynamic_registration, platform
+from sandbox.api.pipeline import bearer_token
 from sandbox.models import PlatformKey, SandboxCourse, SandboxEnrollment, SandboxInstance, SandboxUser
 from sandbox.platform import PlatformError
+from sandbox.services.keys import platform_key_current
 
 
 @require_GET
 def jwks(request: HttpRequest, instance: str) -> JsonResponse:
     """The platform's public keys: current and previous (after a rotation), as Canvas publishes them."""
     sandbox = get_object_or_404(SandboxInstance, slug=instance)
-    platform.platform_key_current(instance=sandbox)
+    platform_key_current(instance=sandbox)
     keys = PlatformKey.objects.filter(instance=sandbox, status__in=[PlatformKey.CURRENT, PlatformKey.PREVIOUS])
     response = JsonResponse({"keys": [k.public_jwk for k in keys]})
     response["Cache-Control"] = "max-age=300"
@@ -29,7 +30,7 @@ def jwks(request: HttpRequest, instance: str) -> JsonResponse:
 @require_GET
 def live_events_jwks(request: HttpRequest) -> JsonResponse:
     """The Live Events signing keys (previous, current, next), shared by every instance."""
-    from sandbox.services import live_events_keys_published
+    from sandbox.services.keys import live_events_keys_published
 
     response = JsonResponse({"keys": live_events_keys_published()})
     response["Cache-Control"] = "max-age=300"
@@ -98,10 +99,10 @@ def openid_configuration(request: HttpRequest, instance: str) -> JsonResponse:
     """The OpenID configuration a registering tool reads (only with a valid registration token)."""
     sandbox = get_object_or_404(SandboxInstance, slug=instance)
     try:
-        platform.registration_token_read(instance=sandbox, token=_registration_token(request))
+        dynamic_registration.registration_token_read(instance=sandbox, token=_registration_token(request))
     except PlatformError as exc:
         return JsonResponse({"errorMessage": str(exc)}, status=401)
-    return JsonResponse(platform.openid_configuration(instance=sandbox))
+    return JsonResponse(dynamic_registration.openid_configuration(instance=sandbox))
 
 
 @csrf_exempt
@@ -110,14 +111,14 @@ def registrations(request: HttpRequest, instance: str) -> JsonResponse:
     """The tool's registration request (Bearer registration token): installs it, answers its client id."""
     sandbox = get_object_or_404(SandboxInstance, slug=instance)
     try:
-        platform.registration_token_read(instance=sandbox, token=bearer_token(request) or "")
+        dynamic_registration.registration_token_read(instance=sandbox, token=bearer_token(request) or "")
     except PlatformError as exc:
         return JsonResponse({"errorMessage": str(exc)}, status=401)
     try:
         body = json.loads(request.body or b"{}")
         if not isinstance(body, dict):
             raise ValueError("not an object")
-        answer = platform.registration_create(instance=sandbox, body=body)
+        answer = dynamic_registration.registration_create(instance=sandbox, body=body)
     except (ValueError, PlatformError) as exc:
         return JsonResponse({"errors": [{"message": str(exc)}]}, status=422)
     return JsonResponse(answer)

@@ -6,7 +6,7 @@ Canvas fills `launch_presentation.locale` and the top-level `locale` claim with 
 language Canvas is shown in for that user (canvas-lms lib/lti/messages/jwt_message.rb,
 add_launch_presentation_claims! and add_i18n_claims!). The Canvas REST Course object carries the
 course's own `locale` when one is set (canvas-lms doc/api courses.html, "Course" object; null when
-the account's applies); the sandbox sends both the same way (sandbox/platform.py, sandbox/api.py)."""
+the account's applies); the sandbox sends both the same way (sandbox/platform.py, sandbox/api/people.py)."""
 
 import csv
 import hashlib

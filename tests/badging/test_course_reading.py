@@ -12,9 +12,11 @@ from badging.selectors.dashboard.rule_check import rule_check
 from badging.selectors.dashboard.sync_status import INSTRUCTOR_SYNC_ERRORS, sync_status
 from badging.services.sync import course_sync
 from lti.models import Course, Platform
-from sandbox import services
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.courses import assessment_add, assignment_published_set, course_final_grade_override_set
+from sandbox.services.grades import GradeInput, grade_override_set, submission_grade
+from sandbox.services.keys import api_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +56,7 @@ def test_an_unpublished_picked_assessment_no_longer_fails_the_sync_and_is_named_
     badge.assessment_ids = [str(first.id), str(second.id)]
     badge.save()
     assert sync(course).status == SyncRun.STATUS_OK
-    services.assignment_published_set(assignment=second, published=False)
+    assignment_published_set(assignment=second, published=False)
 
     run = sync(course)
 
@@ -75,7 +77,7 @@ def test_final_grade_override_off_is_read_and_explained(seeded):
     Override (Course#allow_final_grade_override?), read from `GET /api/v1/courses/:id/settings`
     (courses_controller.rb `api_settings`). Off, a rule on the override can never be met."""
     result, course, badge, _ = seeded
-    services.course_final_grade_override_set(course=result.course, allowed=False)
+    course_final_grade_override_set(course=result.course, allowed=False)
 
     run = sync(course)
 
@@ -99,16 +101,16 @@ def test_mastery_uses_the_entered_score_unless_the_badge_counts_late_penalties(s
     teacher = SandboxUser.objects.get(instance=result.instance, name="Grace Hopper-Núñez")
     learner = SandboxUser.objects.get(instance=result.instance, name="Sofía Herrera")  # nothing submitted yet
     for a in assessments:
-        services.submission_grade(
+        submission_grade(
             assignment=a,
             user=learner,
             grader=teacher,
-            grade=services.GradeInput(
+            grade=GradeInput(
                 ratings={c["id"]: c["ratings"][0]["id"] for c in a.rubric.data},  # full marks
                 points_deducted=Decimal(str(a.points_possible)) / 2,  # half off for lateness
             ),
         )
-    services.grade_override_set(course=result.course, user=learner, score=Decimal(90))
+    grade_override_set(course=result.course, user=learner, score=Decimal(90))
 
     assert sync(course).status == SyncRun.STATUS_OK
     stored = AssessmentResult.objects.filter(course=course, learner__name="Sofía Herrera").first()
@@ -125,7 +127,7 @@ def test_a_criterion_ignored_for_scoring_does_not_decide_rubric_mastery(seeded):
     """Rubric criteria may be `ignore_for_scoring` (lib/api/v1/assignment.rb serialises it; the rubric's
     score leaves such criteria out, app/models/rubric.rb): rated for feedback, not part of mastery."""
     result, course, badge, _ = seeded
-    assignment = services.assessment_add(
+    assignment = assessment_add(
         course=result.course,
         name="Assessment 3: Explain",
         criteria_titles=["Reasoning", "Outcome link"],
@@ -134,11 +136,11 @@ def test_a_criterion_ignored_for_scoring_does_not_decide_rubric_mastery(seeded):
     teacher = SandboxUser.objects.get(instance=result.instance, name="Grace Hopper-Núñez")
     learner = SandboxUser.objects.get(instance=result.instance, name="José Núñez-García")
     reasoning, outcome = assignment.rubric.data
-    services.submission_grade(
+    submission_grade(
         assignment=assignment,
         user=learner,
         grader=teacher,
-        grade=services.GradeInput(
+        grade=GradeInput(
             ratings={reasoning["id"]: reasoning["ratings"][0]["id"], outcome["id"]: outcome["ratings"][-1]["id"]}
         ),
     )
@@ -160,7 +162,7 @@ def test_a_missing_permission_is_worded_for_the_instructor_and_the_admin(seeded)
     result, course, _badge, _ = seeded
     learner = SandboxEnrollment.objects.filter(course=result.course, type="StudentEnrollment").first().user
     platform = Platform.objects.get(pk=result.platform_id)
-    platform.api_token = services.api_token_create(user=learner, purpose="wrong account")
+    platform.api_token = api_token_create(user=learner, purpose="wrong account")
     platform.save()
 
     run = sync(course)
@@ -184,8 +186,8 @@ def test_issued_awards_are_not_flagged_for_review_when_canvas_stops_reporting_a_
     assert zoe.state == LearnerProgress.ELIGIBLE
     award = f.AwardFactory(course_badge=badge, learner=zoe.learner)
 
-    services.course_final_grade_override_set(course=result.course, allowed=False)
-    services.assignment_published_set(assignment=first, published=False)
+    course_final_grade_override_set(course=result.course, allowed=False)
+    assignment_published_set(assignment=first, published=False)
     assert sync(course).status == SyncRun.STATUS_OK
 
     award.refresh_from_db()

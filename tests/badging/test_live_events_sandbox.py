@@ -9,8 +9,8 @@ import pytest
 
 from lti.models import Course, Platform
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
-from sandbox.seed import sandbox_seed
-from sandbox.services import GradeInput, submission_grade
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.grades import GradeInput, submission_grade
 from tests import factories as f
 from tests.conftest import wait_for
 

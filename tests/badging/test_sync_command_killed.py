@@ -16,7 +16,7 @@ from badging.models import SyncRun
 from badging.services import sync
 from lti.models import Course
 from sandbox.models import SandboxInstance
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.integration]

@@ -8,7 +8,7 @@ from celery import current_app
 
 from badging.models import LearnerProgress, SyncRun
 from lti.models import Course
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration]

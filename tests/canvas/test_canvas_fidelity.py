@@ -22,8 +22,10 @@ from canvas import (
     CanvasThrottledError,
 )
 from canvas.records import CanvasAssignment
-from sandbox import services
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
+from sandbox.services.courses import assessment_add, course_final_grade_override_set
+from sandbox.services.grades import GradeInput, submission_grade
+from sandbox.services.keys import api_token_create
 from tests.sandbox.conftest import Api, seeded  # noqa: F401 (fixture)
 
 BASE = "https://uni.instructure.com"
@@ -83,10 +85,10 @@ def test_sandbox_course_settings_answer_allow_final_grade_override_to_teachers_o
     api = Api(client, seeded, seeded.api_token)
     course = seeded.course
     assert api.get(f"/courses/{course.id}/settings").json()["allow_final_grade_override"] is True
-    services.course_final_grade_override_set(course=course, allowed=False)
+    course_final_grade_override_set(course=course, allowed=False)
     assert api.get(f"/courses/{course.id}/settings").json()["allow_final_grade_override"] is False
     learner = SandboxEnrollment.objects.filter(course=course, type="StudentEnrollment").first().user
-    student_token = services.api_token_create(user=learner, purpose="student")
+    student_token = api_token_create(user=learner, purpose="student")
     refused = api.get(f"/courses/{course.id}/settings", token=student_token)
     assert refused.status_code == 401 and refused.json() == UNAUTHORIZED
 
@@ -172,7 +174,7 @@ def test_sandbox_answers_entered_score_points_deducted_and_ignore_for_scoring(cl
     and lib/api/v1/assignment.rb (criteria carry ignore_for_scoring; the score leaves them out)."""
     course = seeded.course
     api = Api(client, seeded, seeded.api_token)
-    assignment = services.assessment_add(
+    assignment = assessment_add(
         course=course, name="Late-policy check", criteria_titles=["Skill", "Outcome"], ignored_for_scoring=["Outcome"]
     )
     assert assignment.points_possible == Decimal(4)  # the ignored criterion is not part of the points
@@ -185,11 +187,11 @@ def test_sandbox_answers_entered_score_points_deducted_and_ignore_for_scoring(cl
     )
     teacher = SandboxUser.objects.get(instance=seeded.instance, name="Grace Hopper-Núñez")
     ratings = {c["id"]: c["ratings"][0]["id"] for c in assignment.rubric.data}  # 4 + 4 points rated
-    services.submission_grade(
+    submission_grade(
         assignment=assignment,
         user=learner,
         grader=teacher,
-        grade=services.GradeInput(ratings=ratings, points_deducted=Decimal(1)),
+        grade=GradeInput(ratings=ratings, points_deducted=Decimal(1)),
     )
     rows = api.get(
         f"/courses/{course.id}/students/submissions",

@@ -12,8 +12,8 @@ from canvas import (
 )
 from lti.models import Platform
 from sandbox.models import SandboxInstance
-from sandbox.seed import sandbox_seed
-from sandbox.services import faults_set
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.instance import faults_set
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,7 +121,7 @@ def test_a_missing_permission_and_a_bad_token_are_told_apart_against_the_sandbox
     from canvas import CanvasPermissionError
     from canvas.connection import platform_connection_test
     from sandbox.models import SandboxEnrollment
-    from sandbox.services import api_token_create
+    from sandbox.services.keys import api_token_create
 
     result, platform = seeded
     learner = SandboxEnrollment.objects.filter(course=result.course, type="StudentEnrollment").first().user

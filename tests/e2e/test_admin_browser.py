@@ -97,7 +97,7 @@ def test_platform_test_connection_reports_in_the_page(logged_in, live_server, sc
     """The action calls the (sandbox) Canvas and says who the token connects as; a revoked token
     is reported in words, on the same page."""
     from lti.models import Platform
-    from sandbox.seed import sandbox_seed
+    from sandbox.seed.instances import sandbox_seed
 
     monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)  # seeding enqueues
     page = logged_in

@@ -19,7 +19,7 @@ from badging.openbadges.links import PublicLinks
 from badging.services import issuance
 from lti.models import Person
 from sandbox.models import SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests import factories as f
 from tests.e2e.test_learner_browser import badge_png
 

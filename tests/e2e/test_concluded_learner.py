@@ -15,7 +15,7 @@ from badging.services.issuance import awards_issue_batch
 from badging.services.sync import course_sync
 from lti.models import Course, LaunchContext
 from sandbox.models import SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

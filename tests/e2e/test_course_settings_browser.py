@@ -19,7 +19,8 @@ from playwright.sync_api import expect
 from badging.services.sync import course_sync
 from lti.models import Course
 from sandbox.models import SandboxCourse, SandboxUser
-from sandbox.seed import NO_OVERRIDE_COURSE_SIS_ID, UNPUBLISHED_COURSE_SIS_ID, sandbox_seed
+from sandbox.seed.instances import sandbox_seed
+from sandbox.seed.problem_courses import NO_OVERRIDE_COURSE_SIS_ID, UNPUBLISHED_COURSE_SIS_ID
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from lti.models import Platform
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.e2e.test_admin_browser import check_a11y
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

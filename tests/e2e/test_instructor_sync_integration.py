@@ -11,7 +11,7 @@ from django.urls import reverse
 from badging.models import AuditEvent, LearnerProgress, SyncRun
 from lti.models import Course, LaunchContext
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.conftest import wait_for
 from tests.factories import LaunchContextFactory, PersonFactory
 

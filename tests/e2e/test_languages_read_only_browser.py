@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from lti.models import LaunchContext
 from sandbox.models import SandboxUser
-from sandbox.seed import NO_OVERRIDE_COURSE_SIS_ID, UNPUBLISHED_COURSE_SIS_ID
+from sandbox.seed.problem_courses import NO_OVERRIDE_COURSE_SIS_ID, UNPUBLISHED_COURSE_SIS_ID
 from tests.badging.test_dashboard import build_course
 from tests.e2e.test_course_settings_browser import launch, seeded  # noqa: F401 (fixture)
 from tests.e2e.test_every_page import axe_clean

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from lti.models import Course
 from sandbox.models import SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -89,7 +89,7 @@ def test_open_in_a_new_tab(page, course, screenshot):
 
 
 def test_launch_after_the_platform_rotates_its_signing_key(page, course):
-    from sandbox.services import platform_key_rotate
+    from sandbox.services.keys import platform_key_rotate
 
     frame = _launch(page, course, "Zoë O'Brien <b>")
     expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)

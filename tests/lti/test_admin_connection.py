@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from lti.models import Platform
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -26,9 +26,9 @@ import responses
 from lti.models import Platform
 from lti.registration import registration_api_base_url, registration_deployment_id
 from lti.services.platforms import platform_approve
+from sandbox.dynamic_registration import registration_start
 from sandbox.models import SandboxUser
-from sandbox.platform import registration_start
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.lti.platform import FakeCanvas
 from tests.lti.test_dynamic_registration import OPENID_URL, REGISTRATION_URL, openid_configuration
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench.chaos_probe import launch
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.conftest import ARTIFACTS, ROOT
 from tests.test_chaos import _free_port
 

@@ -1,8 +1,8 @@
 import pytest
 
 from sandbox.models import SandboxEnrollment, SandboxUser
-from sandbox.seed import sandbox_seed
-from sandbox.services import api_token_create
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.keys import api_token_create
 
 
 @pytest.fixture

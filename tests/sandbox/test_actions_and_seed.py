@@ -18,8 +18,9 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
-from sandbox.seed import sandbox_seed
-from sandbox.services import GradeInput, SandboxError, letter_grade, submission_grade
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.base import SandboxError
+from sandbox.services.grades import GradeInput, letter_grade, submission_grade
 
 
 def _user(seeded, name):
@@ -232,11 +233,11 @@ def test_grading_and_overrides_post_signed_live_events(seeded, teacher, client, 
         with django_capture_on_commit_callbacks(execute=True):
             submission_grade(assignment=assessment, user=sofia, grader=teacher, grade=GradeInput(score=Decimal(7)))
         with django_capture_on_commit_callbacks(execute=True):
-            from sandbox.services import grade_override_set
+            from sandbox.services.grades import grade_override_set
 
             grade_override_set(course=seeded.course, user=sofia, score=Decimal(90))
         with django_capture_on_commit_callbacks(execute=True):
-            from sandbox.services import enrollment_create, user_create
+            from sandbox.services.people import enrollment_create, user_create
 
             newcomer = user_create(instance=instance, name="Nia Okafor", email="nia@x.edu")
             enrollment_create(course=seeded.course, user=newcomer)

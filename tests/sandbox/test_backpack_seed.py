@@ -6,7 +6,8 @@ from badging.models import Award, Program
 from badging.selectors.backpack import my_badges_page
 from lti.models import Person
 from sandbox.models import SandboxCourse
-from sandbox.seed import BACKPACK_PROGRAM_KEY, sandbox_seed
+from sandbox.seed.instances import sandbox_seed
+from sandbox.seed.tool import BACKPACK_PROGRAM_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -31,15 +31,8 @@ import pytest
 import responses
 
 from sandbox.models import SandboxAssignment, SandboxEnrollment
-from sandbox.services import (
-    GradeInput,
-    assignment_grades_post,
-    enrollment_create,
-    enrollment_state_set,
-    grade_override_set,
-    submission_grade,
-    user_create,
-)
+from sandbox.services.grades import GradeInput, assignment_grades_post, grade_override_set, submission_grade
+from sandbox.services.people import enrollment_create, enrollment_state_set, user_create
 from tests.sandbox.test_actions_and_seed import _user
 
 pytestmark = pytest.mark.django_db
@@ -228,7 +221,7 @@ def test_every_event_the_tool_listens_to_has_canvas_s_documented_shape(
 
 
 def test_a_score_change_outside_a_request_is_a_jobs_event(seeded, emitted, django_capture_on_commit_callbacks):
-    from sandbox.services import enrollment_grades_recompute
+    from sandbox.services.grades import enrollment_grades_recompute
 
     enrollment = SandboxEnrollment.objects.filter(course=seeded.course, type="StudentEnrollment").first()
     SandboxEnrollment.objects.filter(pk=enrollment.pk).update(current_score=None, final_score=None)
@@ -289,7 +282,7 @@ def test_the_tool_acts_on_the_documented_examples(client, settings, django_captu
 
 def test_the_live_events_key_set_lists_previous_current_and_next_and_rotates(client, seeded):
     from sandbox.live_events import sign
-    from sandbox.services import live_events_key_rotate
+    from sandbox.services.keys import live_events_key_rotate
 
     first = {k["kid"] for k in client.get("/sandbox/live-events/jwks").json()["keys"]}
     assert len(first) == 2  # current and next (no previous before the first rotation)

@@ -8,8 +8,8 @@ import pytest
 from freezegun import freeze_time
 
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
-from sandbox.services import faults_set
+from sandbox.seed.instances import sandbox_seed
+from sandbox.services.instance import faults_set
 from tests.sandbox.conftest import Api
 
 

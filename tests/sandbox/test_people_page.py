@@ -5,7 +5,7 @@ surname; generated learners have plausible names, not numbered ones; no browser 
 import re
 
 from sandbox.models import SandboxUser
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 
 def _launch_order(client, result) -> list[str]:

@@ -17,7 +17,7 @@ from jwcrypto import jwk
 
 from sandbox.models import SandboxUser
 from sandbox.platform import NRPS_SCOPE, launch_hint_make
-from sandbox.services import platform_key_rotate
+from sandbox.services.keys import platform_key_rotate
 from sandbox.views_lti import launch_form_fields
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2"
@@ -131,7 +131,7 @@ def test_roles_as_canvas_sends_them(client, seeded, name, expected, absent):
 
 
 def test_primary_email_claim_follows_a_change(client, seeded):
-    from sandbox.services import primary_email_set
+    from sandbox.services.people import primary_email_set
 
     zoe = _user(seeded, "Zoë O'Brien <b>")
     primary_email_set(user=zoe, address="zoe.new@example.org")

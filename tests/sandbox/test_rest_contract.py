@@ -10,7 +10,8 @@ from sandbox.models import (
     SandboxUser,
     Submission,
 )
-from sandbox.services import GradeInput, grade_override_set, primary_email_set, submission_grade
+from sandbox.services.grades import GradeInput, grade_override_set, submission_grade
+from sandbox.services.people import primary_email_set
 
 # Keys of the documented examples in the reference sheet (which trims Canvas's docs to what we read).
 ASSIGNMENT_KEYS = {"id", "course_id", "name", "points_possible", "grading_type", "assignment_group_id", "published",
@@ -173,7 +174,7 @@ def test_submissions_filters_graded_since_and_workflow_state(api, seeded, teache
 
 
 def test_students_see_only_their_own_posted_grades(client, seeded, teacher):
-    from sandbox.services import api_token_create
+    from sandbox.services.keys import api_token_create
     from tests.sandbox.conftest import Api
 
     course = seeded.course
@@ -190,7 +191,7 @@ def test_students_see_only_their_own_posted_grades(client, seeded, teacher):
     assert mine[0]["score"] is None and mine[0]["grade"] is None and "rubric_assessment" not in mine[0]
     assert mine[0]["posted_at"] is None
     # Once posted, the learner sees the grade and the rubric assessment.
-    from sandbox.services import assignment_grades_post
+    from sandbox.services.grades import assignment_grades_post
 
     assignment_grades_post(assignment=assessment)
     mine = sofia_api.get(f"/courses/{course.id}/students/submissions", params).json()

@@ -10,7 +10,7 @@ from pylti1p3.names_roles import NamesRolesProvisioningService
 from lti.adapter import connector
 from lti.models import Platform
 from sandbox.models import SandboxEnrollment
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -12,7 +12,7 @@ from badging.models import SyncRun
 from badging.services import sync
 from lti.models import Course
 from sandbox.models import SandboxInstance
-from sandbox.seed import sandbox_seed
+from sandbox.seed.instances import sandbox_seed
 from tests.badging.test_issuance_integration import _children
 from tests.conftest import wait_for
 

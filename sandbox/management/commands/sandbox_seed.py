@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.live_events import keyset_url as live_events_keyset_url
-from sandbox.seed import hosted_registration_seed, sandbox_seed
+from sandbox.seed.instances import hosted_registration_seed, sandbox_seed
 
 
 class Command(BaseCommand):

@@ -1,0 +1,147 @@
+"""Canvas REST submissions: `GET /courses/:id/students/submissions` (submissions_api_controller.rb
+#for_students) in the shape of lib/api/v1/submission.rb, grades hidden from students until posted."""
+
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+
+from sandbox.api.pipeline import MAX_PER_PAGE, ApiError, Caller, _ids, canvas_api, iso, num, paginate, unauthorized
+from sandbox.models import STUDENT_TYPES, SandboxAssignment, SandboxEnrollment, SandboxUser, Submission
+
+
+def rubric_assessment_json(submission: Submission) -> dict:
+    return {
+        criterion_id: {
+            "rating_id": item.get("rating_id"),
+            "comments": item.get("comments", ""),
+            "points": item.get("points"),
+        }
+        for criterion_id, item in submission.rubric_assessment.items()
+    }
+
+
+def submission_json(s: Submission, *, root_url: str, show_grade: bool, include: set[str]) -> dict:
+    """lib/api/v1/submission.rb: `score`/`grade` are after the late/missing policy's deduction,
+    `entered_score`/`entered_grade` what the grader entered, `points_deducted` the difference."""
+    graded = s.workflow_state == "graded"
+    deducted = s.points_deducted if s.points_deducted else None
+    final_score = s.score - deducted if s.score is not None and deducted is not None else s.score
+    data: dict[str, Any] = {
+        "id": s.id,
+        "assignment_id": s.assignment_id,
+        "user_id": s.user_id,
+        "body": None,
+        "url": None,
+        "submission_type": "online_upload" if s.submitted_at else None,
+        "workflow_state": s.workflow_state if (show_grade or not graded) else "submitted",
+        "grade": s.grade or None if show_grade else None,
+        "score": num(final_score) if show_grade else None,
+        "entered_grade": (_points(s.score) if s.score is not None else None) if show_grade else None,
+        "entered_score": num(s.score) if show_grade else None,
+        "grade_matches_current_submission": True,
+        "attempt": s.attempt,
+        "submitted_at": iso(s.submitted_at),
+        "graded_at": iso(s.graded_at) if show_grade else None,
+        "grader_id": s.grader_id if show_grade else None,
+        "posted_at": iso(s.posted_at),
+        "excused": s.excused,
+        "late": deducted is not None,
+        "missing": False,
+        "late_policy_status": "late" if deducted is not None else None,
+        "points_deducted": num(deducted) if show_grade else None,
+        "seconds_late": 0,
+        "extra_attempts": None,
+        "grading_period_id": None,
+        "redo_request": False,
+        "custom_grade_status_id": None,
+        "preview_url": f"{root_url}/courses/{s.assignment.course_id}/assignments/{s.assignment_id}"
+        f"/submissions/{s.user_id}?preview=1",
+    }
+    if "rubric_assessment" in include and s.rubric_assessment and show_grade:
+        data["rubric_assessment"] = rubric_assessment_json(s)
+    return data
+
+
+def _points(value) -> str:
+    return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+
+
+@canvas_api
+def submission_list(request, caller: Caller, course_id: int):
+    course = caller.course(course_id)
+    caller.require_member(course)
+    grader = caller.is_grader(course)
+    include = set(request.GET.getlist("include[]"))
+    student_ids = request.GET.getlist("student_ids[]")
+    enrollments = SandboxEnrollment.objects.filter(course=course, type__in=STUDENT_TYPES).exclude(
+        workflow_state="deleted"
+    )
+    if "all" in student_ids:
+        if not grader:
+            raise unauthorized()
+    else:
+        wanted = _ids(request, "student_ids[]") or [caller.user.id]
+        if not grader and set(wanted) != {caller.user.id}:
+            raise unauthorized()
+        # submissions_api_controller.rb#for_students: a grader naming a student the course does not
+        # list (no enrollment, or only a deleted one) is refused as a whole (render_unauthorized_action);
+        # more than Api::MAX_PER_PAGE named students is a 400.
+        if grader and set(wanted) - set(enrollments.filter(user_id__in=wanted).values_list("user_id", flat=True)):
+            raise unauthorized()
+        if len(wanted) > MAX_PER_PAGE:
+            raise ApiError(400, {"error": "too many students"})
+        enrollments = enrollments.filter(user_id__in=wanted)
+    enrollment_state = request.GET.get("enrollment_state")
+    if enrollment_state == "active":
+        enrollments = enrollments.filter(workflow_state__in=["active", "invited"])
+    elif enrollment_state == "concluded":
+        enrollments = enrollments.filter(workflow_state="completed")
+    qs = Submission.objects.filter(
+        assignment__course=course,
+        assignment__published=True,
+        user_id__in=enrollments.values("user_id"),
+    ).select_related("assignment")
+    assignment_ids = _ids(request, "assignment_ids[]")
+    if assignment_ids:
+        # submissions_api_controller.rb#for_students looks the ids up among the course's *published*
+        # assignments and refuses the whole request when any is missing (unpublished or deleted).
+        published = set(
+            SandboxAssignment.objects.filter(course=course, published=True, id__in=assignment_ids).values_list(
+                "id", flat=True
+            )
+        )
+        if set(assignment_ids) - published:
+            raise ApiError(403, {"error": "invalid assignment ids requested"})
+        qs = qs.filter(assignment_id__in=assignment_ids)
+    workflow_state = request.GET.get("workflow_state")
+    if workflow_state:
+        qs = qs.filter(workflow_state=workflow_state)
+    for param, column in (("graded_since", "graded_at"), ("submitted_since", "submitted_at")):
+        if request.GET.get(param):
+            since = parse_datetime(request.GET[param])
+            if since is None:
+                raise ApiError(400, {"errors": [{"message": f"{param} must be an ISO 8601 timestamp"}]})
+            qs = qs.filter(**{f"{column}__gte": since})
+    root = caller.instance.root_url
+
+    def serialize(rows):
+        return [
+            submission_json(s, root_url=root, show_grade=grader or s.posted_at is not None, include=include)
+            for s in rows
+        ]
+
+    if request.GET.get("grouped") not in (None, "", "false", "0"):
+        # `grouped`: one entry per student, the page is 100 students (ordered by id) with every
+        # submission of theirs the filters keep (submissions_api_controller.rb#for_students).
+        students = SandboxUser.objects.filter(id__in=enrollments.values("user_id"))
+
+        def serialize_grouped(users):
+            ids = [u.id for u in users]
+            sections = dict(enrollments.filter(user_id__in=ids).order_by("-id").values_list("user_id", "section_id"))
+            by_user: dict[int, list] = {i: [] for i in ids}
+            for submission in qs.filter(user_id__in=ids).order_by("id"):
+                by_user[submission.user_id].append(submission)
+            return [{"user_id": i, "section_id": sections.get(i), "submissions": serialize(by_user[i])} for i in ids]
+
+        return paginate(request, students, serialize_grouped)
+    return paginate(request, qs, serialize)
