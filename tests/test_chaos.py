@@ -43,7 +43,8 @@ def test_chaos_run_loses_nothing_and_does_nothing_twice():
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    assert output.rstrip().endswith("PASS"), output[-3000:]
+    # The verdict is the run's last line on stdout; stderr may still carry a server thread's late traceback.
+    assert result.stdout.rstrip().endswith("PASS"), output[-3000:]
     killed = re.search(r"kill -9 worker mid-issuance \((\d+) learners being issued\)", output)
     assert killed and int(killed.group(1)) > 0, output[-3000:]  # the kill hit a batch under way
     for fault in ("restart redis", "flush redis", "postgres restart", "smtp refuses 421", "smtp refuses 451",
