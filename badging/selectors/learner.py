@@ -34,6 +34,7 @@ from badging.models import (
 )
 from badging.rules import badge_rule_build, rule_rows, threshold
 from lti.models import Course, LaunchContext, Person
+from skillsforward.prepared import execute_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -609,9 +610,15 @@ def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersio
     if connection.vendor != "postgresql":
         return None
     if not _DIGEST_SQL:
-        _DIGEST_SQL.append(_digest_sql())
+        _DIGEST_SQL.append(_digest_sql().replace("%(course)s", "$1").replace("%(person)s", "$2"))
     with connection.cursor() as cursor:
-        cursor.execute(_DIGEST_SQL[0], {"course": course_id, "person": person_id})
+        execute_prepared(
+            cursor,
+            name="learner_page_digest",
+            sql=_DIGEST_SQL[0],
+            types=["bigint", "bigint"],
+            params=[course_id, person_id],
+        )
         row = cursor.fetchone()
     return LearnerPageVersion(digest=row[0], last_synced_at=row[1]) if row else None
 

@@ -215,3 +215,19 @@ def test_last_updated_stays_true_on_a_cached_page(client, course_setup):
         assert "1 minute ago" in text_of(page(client, s["launch"]))
     with freeze_time(now + timezone.timedelta(minutes=2)):  # nothing changed but the time
         assert "3 minutes ago" in text_of(page(client, s["launch"]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_still_opens_on_a_new_database_connection(client, course_setup):
+    # The launch lookup and the digest are statements prepared on each connection (see
+    # skillsforward.prepared): a new connection (CONN_MAX_AGE, a database restart) prepares them again.
+    s = course_setup
+    grade(s["a1"], s["learner"], "8")
+    assert "8 of 12" in text_of(page(client, s["launch"]))
+    connection.close()
+    AssessmentResult.objects.filter(learner=s["learner"]).update(score=Decimal("11"))
+    assert "11 of 12" in text_of(page(client, s["launch"]))
+    expired = f.LaunchContextFactory(
+        course=s["course"], person=s["learner"], deployment=s["launch"].deployment, expires_at=timezone.now()
+    )
+    assert client.get(reverse("badging:launch_home", args=[expired.public_id])).status_code == 404
