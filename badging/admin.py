@@ -41,7 +41,7 @@ from badging.models import (
     SyncRun,
     WalletOffer,
 )
-from badging.selectors.learner import badge_image_url
+from badging.selectors.learner.cards import badge_image_url
 
 # URLs typed without a scheme are https (Django 6's default; silences the 5.x transition warning).
 HTTPS_URLS: Mapping[type[models.Field], Mapping[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
@@ -779,7 +779,7 @@ class AwardAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("Public links"))
     def public_links(self, obj: Award):
-        from badging.selectors.learner import award_link_list
+        from badging.selectors.learner.cards import award_link_list
 
         links = award_link_list(award=obj)
         return format_html_join(

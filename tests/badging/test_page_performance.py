@@ -14,7 +14,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from badging.models import AssessmentResult, Award, CourseSync, Enrollment, LearnerProgress
-from badging.selectors import learner as learner_selectors
+from badging.selectors.learner import cached as learner_page_cache
 from badging.views.learner import share_form_token
 from lti.models import Person
 from tests import factories as f
@@ -120,8 +120,9 @@ def test_a_page_shown_again_unchanged_is_not_built_again(client, course_setup, m
     s = course_setup
     f.AwardFactory(course_badge=s["course_badge"], learner=s["learner"])  # the page then has a share form
     built = []
-    real = learner_selectors.learner_page
-    monkeypatch.setattr(learner_selectors, "learner_page", lambda **kw: built.append(1) or real(**kw))
+    real = learner_page_cache.learner_page
+    # Where learner_page_cached() looks it up.
+    monkeypatch.setattr(learner_page_cache, "learner_page", lambda **kw: built.append(1) or real(**kw))
     first = page(client, s["launch"]).content
     assert page(client, s["launch"]).content == first
     assert len(built) == 1
