@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import weakref
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 # The database connections (driver objects) on which each statement has been prepared. A new
 # connection (after CONN_MAX_AGE, a database restart) is a new object and prepares it again.
@@ -29,8 +29,18 @@ def execute_prepared(cursor, *, name: str, sql: str, types: list[str], params: l
     as the statement `name` prepared on this connection the first time."""
     raw = connection.connection
     prepared_on = _PREPARED.setdefault(name, weakref.WeakSet())
+    prepare = f"PREPARE {name} ({', '.join(types)}) AS {sql}"
+    execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
     if raw not in prepared_on:
         # Outside a transaction's reach: a rollback does not undo a PREPARE.
-        cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {sql}")
+        cursor.execute(prepare)
         prepared_on.add(raw)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+    try:
+        cursor.execute(execute, params)
+    except DatabaseError as error:
+        # The session lost it (DISCARD ALL, a pooler handing over another server connection):
+        # prepared again, outside a transaction only (inside one, the error has aborted it).
+        if getattr(error.__cause__, "pgcode", None) != "26000" or connection.in_atomic_block:
+            raise
+        cursor.execute(prepare)
+        cursor.execute(execute, params)

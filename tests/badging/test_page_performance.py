@@ -232,3 +232,13 @@ def test_a_page_still_opens_on_a_new_database_connection(client, course_setup):
         course=s["course"], person=s["learner"], deployment=s["launch"].deployment, expires_at=timezone.now()
     )
     assert client.get(reverse("badging:launch_home", args=[expired.public_id])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_still_opens_when_the_session_forgot_its_prepared_statements(client, course_setup):
+    postgresql_only()
+    s = course_setup
+    assert "Data Analysis Fundamentals" in text_of(page(client, s["launch"]))
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a session reset (DISCARD ALL) would
+    assert "Data Analysis Fundamentals" in text_of(page(client, s["launch"]))
