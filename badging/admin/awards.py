@@ -67,7 +67,7 @@ class AwardAdmin(ReadOnlyAdmin):
 
     @admin.display(description=gettext_lazy("Public links"))
     def public_links(self, obj: Award):
-        from badging.selectors.learner import award_link_list
+        from badging.selectors.learner.cards import award_link_list
 
         links = award_link_list(award=obj)
         return format_html_join(

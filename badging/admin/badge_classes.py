@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from badging.admin.common import HTTPS_URLS, ImageUploadForm, _formfield
 from badging.models import BadgeClass, CourseBadge
-from badging.selectors.learner import badge_image_url
+from badging.selectors.learner.cards import badge_image_url
 
 
 class BadgeClassForm(ImageUploadForm):

@@ -1,6 +1,6 @@
 """Where a launch lands (/l/<launch_id>/): the learner page, or routing by role.
 
-Views only translate: they read through badging.selectors.learner and write through
+Views only translate: they read through badging.selectors.learner (page_cache, course_setup) and write through
 badging.services.sharing. A page view never calls Canvas; it may ask for a background sync.
 """
 
@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from badging.selectors import learner as selectors
+from badging.selectors.learner import cached as page_cache
+from badging.selectors.learner.course_setup import course_has_badge, course_setup
 from badging.services.sharing import AwardNotYours, award_share_set
 from badging.services.sync import course_sync_request_if_stale
 from badging.templatetags.learner_format import ago
@@ -59,13 +60,13 @@ def launch_home(request, launch: LaunchContext):
     if launch.role == LaunchContext.ROLE_ADMIN:
         return _course_setup(request, launch)
     if launch.role == LaunchContext.ROLE_INSTRUCTOR:
-        if not selectors.course_has_badge(course=launch.course_required):
+        if not course_has_badge(course=launch.course_required):
             return _no_badge(request, launch)
         dashboard = _instructor_dashboard_url(launch)
         if dashboard:
             return redirect(dashboard)
         return _course_setup(request, launch)
-    version = selectors.learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
+    version = page_cache.learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
     # Synced less than BADGING_STALE_AFTER_MINUTES ago (read with the page's digest): the check
     # would find nothing to do, so most views skip its two queries.
     synced = version.last_synced_at if version is not None else None
@@ -76,7 +77,7 @@ def launch_home(request, launch: LaunchContext):
         html = _cache_get(html_key)
         if isinstance(html, bytes):
             return HttpResponse(html)
-    page = selectors.learner_page_cached(launch=launch, request=request, version=version)
+    page = page_cache.learner_page_cached(launch=launch, request=request, version=version)
     if not page.badges:
         response = _no_badge(request, launch)
     else:
@@ -93,7 +94,7 @@ def launch_home(request, launch: LaunchContext):
         )
     if html_key is not None and response.status_code == 200:
         try:
-            cache.set(html_key, response.content, selectors.LEARNER_PAGE_CACHE_SECONDS)
+            cache.set(html_key, response.content, page_cache.LEARNER_PAGE_CACHE_SECONDS)
         except Exception:
             logger.warning("learner page not cached", exc_info=True)
     return response
@@ -106,7 +107,7 @@ def _page_html_key(request, launch: LaunchContext, version) -> str | None:
         return None
     ago_text = ago(version.last_synced_at) if version.last_synced_at else ""
     ago_digest = hashlib.sha256(ago_text.encode()).hexdigest()[:12]
-    return selectors.learner_page_cache_key(launch=launch, request=request, version=version, kind="html") + ago_digest
+    return page_cache.learner_page_cache_key(launch=launch, request=request, version=version, kind="html") + ago_digest
 
 
 def _cache_get(key: str):
@@ -123,7 +124,7 @@ def _no_badge(request, launch: LaunchContext):
 
 
 def _course_setup(request, launch: LaunchContext):
-    setup = selectors.course_setup(course=launch.course_required)
+    setup = course_setup(course=launch.course_required)
     return render(
         request,
         "badging/launch_home.html",

@@ -14,7 +14,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from badging.models import AssessmentResult, Award, CourseSync, Enrollment, LearnerProgress
-from badging.selectors import learner as learner_selectors
+from badging.selectors.learner import cached as learner_page_cache
 from badging.views.learner import share_form_token
 from lti.models import Person
 from tests import factories as f
@@ -120,8 +120,9 @@ def test_a_page_shown_again_unchanged_is_not_built_again(client, course_setup, m
     s = course_setup
     f.AwardFactory(course_badge=s["course_badge"], learner=s["learner"])  # the page then has a share form
     built = []
-    real = learner_selectors.learner_page
-    monkeypatch.setattr(learner_selectors, "learner_page", lambda **kw: built.append(1) or real(**kw))
+    real = learner_page_cache.learner_page
+    # Where learner_page_cached() looks it up.
+    monkeypatch.setattr(learner_page_cache, "learner_page", lambda **kw: built.append(1) or real(**kw))
     first = page(client, s["launch"]).content
     assert page(client, s["launch"]).content == first
     assert len(built) == 1
@@ -215,3 +216,29 @@ def test_last_updated_stays_true_on_a_cached_page(client, course_setup):
         assert "1 minute ago" in text_of(page(client, s["launch"]))
     with freeze_time(now + timezone.timedelta(minutes=2)):  # nothing changed but the time
         assert "3 minutes ago" in text_of(page(client, s["launch"]))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_still_opens_on_a_new_database_connection(client, course_setup):
+    # The launch lookup and the digest are statements prepared on each connection (see
+    # skillsforward.prepared): a new connection (CONN_MAX_AGE, a database restart) prepares them again.
+    s = course_setup
+    grade(s["a1"], s["learner"], "8")
+    assert "8 of 12" in text_of(page(client, s["launch"]))
+    connection.close()
+    AssessmentResult.objects.filter(learner=s["learner"]).update(score=Decimal("11"))
+    assert "11 of 12" in text_of(page(client, s["launch"]))
+    expired = f.LaunchContextFactory(
+        course=s["course"], person=s["learner"], deployment=s["launch"].deployment, expires_at=timezone.now()
+    )
+    assert client.get(reverse("badging:launch_home", args=[expired.public_id])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_still_opens_when_the_session_forgot_its_prepared_statements(client, course_setup):
+    postgresql_only()
+    s = course_setup
+    assert "Data Analysis Fundamentals" in text_of(page(client, s["launch"]))
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a session reset (DISCARD ALL) would
+    assert "Data Analysis Fundamentals" in text_of(page(client, s["launch"]))

@@ -1,0 +1,194 @@
+"""The learner page kept in the cache: the digest of the rows it is built from (one prepared query),
+the cache keys, and learner_page() served from the cache while that digest is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import translation
+
+from badging.models import (
+    AssessmentResult,
+    Assignment,
+    Award,
+    BadgeClass,
+    CourseBadge,
+    CourseSync,
+    Enrollment,
+    Issuer,
+    LearnerProgress,
+)
+from badging.selectors.learner.cards import LearnerPage
+from badging.selectors.learner.page import learner_page
+from lti.models import LaunchContext, Person
+from skillsforward.prepared import execute_prepared
+
+logger = logging.getLogger(__name__)
+
+# --- the learner page, cached ------------------------------------------------------------------
+#
+# Building the page costs eight queries and the evaluation; under load that is most of a request.
+# The built page is kept in the cache under a key made of whose page it is (platform, course,
+# learner), what shapes its words and links (language, site, the launch's email and test-user
+# flag), and a digest of every row it is built from, computed by the database in one query. Any
+# change to those rows (a grade, an award, a revocation, a rule, however it was written: save,
+# bulk update, raw SQL) changes the digest, so the next view builds the page again: nothing is
+# invalidated by hand, and nothing stale is shown. The digest needs PostgreSQL; elsewhere (the
+# SQLite demo) the page is built on every view.
+
+LEARNER_PAGE_CACHE_SECONDS = 600
+# Bump when LearnerPage or what learner_page() computes changes: old entries are then not read.
+LEARNER_PAGE_CACHE_VERSION = 1
+
+
+def _code_version() -> str:
+    """The deployed code and templates of the learner page: a release that changes any of them
+    does not serve pages cached by the previous one (stat only, read once per process)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(settings.BASE_DIR)
+    files = [
+        *sorted(Path(__file__).parent.glob("*.py")),  # this package: the page's data and words
+        root / "badging" / "views" / "learner.py",
+        root / "badging" / "selectors" / "awards.py",
+        root / "templates" / "base.html",
+        *sorted((root / "templates" / "badging" / "learner").glob("*.html")),
+    ]
+    stamps = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamps.append(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}")
+    return hashlib.sha256("|".join(stamps).encode()).hexdigest()[:12]
+
+
+_CODE_VERSION: list[str] = []
+
+
+def _row(model, alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
+    """Every column of the model's row but the ones named (read from the model, so a column added
+    later counts too): images and signed credentials, which the page never reads, are large."""
+    return ", ".join(f"{alias}.{f.column}" for f in model._meta.concrete_fields if f.name not in leave_out)
+
+
+def _digest_sql() -> str:
+    badge, sync = CourseBadge._meta.db_table, CourseSync._meta.db_table
+    # Only model table and column names are formatted in; the values are query parameters.
+    active_badges = f"SELECT id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
+    active_classes = f"SELECT badge_class_id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
+    return f"""
+    SELECT md5(concat_ws('|',
+      (SELECT string_agg(md5(ROW({_row(CourseBadge, "cb")}, {_row(BadgeClass, "bc", leave_out=("image",))},
+                                 {_row(Issuer, "i", leave_out=("image",))})::text), ',' ORDER BY cb.id)
+         FROM {badge} cb JOIN {BadgeClass._meta.db_table} bc ON bc.id = cb.badge_class_id
+         JOIN {Issuer._meta.db_table} i ON i.id = bc.issuer_id
+        WHERE cb.course_id = %(course)s AND cb.active),
+      (SELECT string_agg(md5(ROW({_row(Assignment, "a")})::text), ',' ORDER BY a.id)
+         FROM {Assignment._meta.db_table} a WHERE a.course_id = %(course)s),
+      -- A course's sync row appears at its first sync request: that alone does not change the page.
+      coalesce((SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {sync} s
+        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1), ''),
+      (SELECT string_agg(md5(ROW({_row(AssessmentResult, "r")})::text), ',' ORDER BY r.id)
+         FROM {AssessmentResult._meta.db_table} r WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
+      (SELECT string_agg(md5(ROW({_row(Enrollment, "e")})::text), ',' ORDER BY e.id)
+         FROM {Enrollment._meta.db_table} e WHERE e.course_id = %(course)s AND e.learner_id = %(person)s),
+      (SELECT string_agg(md5(ROW({_row(LearnerProgress, "p")})::text), ',' ORDER BY p.id)
+         FROM {LearnerProgress._meta.db_table} p
+        WHERE p.learner_id = %(person)s AND p.course_badge_id IN ({active_badges})),
+      (SELECT string_agg(md5(ROW({_row(Award, "w", leave_out=("ob3_credential", "ob3_jwt"))})::text), ',' ORDER BY w.id)
+         FROM {Award._meta.db_table} w
+        WHERE w.learner_id = %(person)s AND w.badge_class_id IN ({active_classes})),
+      (SELECT md5(ROW({_row(Person, "pe")})::text) FROM {Person._meta.db_table} pe WHERE pe.id = %(person)s)
+    )),
+    (SELECT s.last_synced_at FROM {sync} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1)
+    """  # noqa: S608
+
+
+_DIGEST_SQL: list[str] = []
+
+
+@dataclass(frozen=True)
+class LearnerPageVersion:
+    digest: str  # of every row the page is built from
+    last_synced_at: datetime | None  # shown as "last updated … ago", which changes by itself
+
+
+def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersion | None:
+    """What the learner page of this learner in this course is built from, in one query (None when
+    the database cannot compute the digest: then nothing is cached)."""
+    if connection.vendor != "postgresql":
+        return None
+    if not _DIGEST_SQL:
+        _DIGEST_SQL.append(_digest_sql().replace("%(course)s", "$1").replace("%(person)s", "$2"))
+    with connection.cursor() as cursor:
+        execute_prepared(
+            cursor,
+            name="learner_page_digest",
+            sql=_DIGEST_SQL[0],
+            types=["bigint", "bigint"],
+            params=[course_id, person_id],
+        )
+        row = cursor.fetchone()
+    return LearnerPageVersion(digest=row[0], last_synced_at=row[1]) if row else None
+
+
+def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion, kind: str = "data") -> str:
+    """The cache key of what a learner page shows: whose it is (platform, course, learner; for the
+    rendered page also the launch, whose form tokens and links it carries), what shapes its words
+    and links (language, site, the launch's email, test-user and concluded flags) and the digest."""
+    site = request.build_absolute_uri("/") if request is not None else ""
+    shaped_by = "|".join(
+        [
+            str(launch.platform_id),
+            str(launch.course_id),
+            str(launch.person_id),
+            launch.public_id if kind == "html" else "",
+            translation.get_language() or "",
+            site,
+            launch.email,
+            str(launch.is_test_user),
+            str(launch.concluded),
+        ]
+    )
+    scope = hashlib.sha256(shaped_by.encode()).hexdigest()[:32]
+    if not _CODE_VERSION:
+        _CODE_VERSION.append(_code_version())
+    return (
+        f"badging:learner-page:{kind}:v{LEARNER_PAGE_CACHE_VERSION}-{_CODE_VERSION[0]}:"
+        f"{launch.course_id}:{launch.person_id}:"
+        f"{scope}:{version.digest}"
+    )
+
+
+def learner_page_cached(
+    *, launch: LaunchContext, request=None, version: LearnerPageVersion | None = None
+) -> LearnerPage:
+    """learner_page(), kept in the cache until a row it is built from changes (see above)."""
+    version = version or learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
+    if version is None:
+        return learner_page(launch=launch, request=request)
+    key = learner_page_cache_key(launch=launch, request=request, version=version)
+    try:
+        page = cache.get(key)
+    except Exception:  # an entry this code cannot read (or the cache is down): build the page
+        logger.warning("learner page cache unreadable", exc_info=True)
+        page = None
+    if isinstance(page, LearnerPage):
+        # The launch's own objects (just read with it), not the copies made when the entry was.
+        return replace(page, course=launch.course_required, person=launch.person)
+    page = learner_page(launch=launch, request=request)
+    try:
+        cache.set(key, page, LEARNER_PAGE_CACHE_SECONDS)
+    except Exception:
+        logger.warning("learner page not cached", exc_info=True)
+    return page
