@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.conf import settings
@@ -142,6 +143,83 @@ def wait_for(predicate, timeout=30.0, interval=0.2, message="condition"):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- Test doubles: the outside world ------------------------------------------------------------
+#
+# One name, one meaning, in every test area:
+# - `rsps`: the HTTP mock (`responses`); any outbound request a test makes is answered by it or
+#   refused. Doubles of other services (Badgr, JWKS, registration) register their answers here.
+# - `canvas_api`: the Canvas REST API double (tests/canvas/fake.py) served through `rsps`: courses,
+#   assignments, learners, grades; a module adds its own course by extending the fixture
+#   (`def canvas_api(canvas_api): canvas_api.add_student(...)`).
+# - `canvas` (tests/lti/platform.py): Canvas as the LTI platform that signs launches.
+# - `enqueued`: the Celery tasks handed to the broker (no broker is contacted).
+# Tasks that must really run use `celery_worker_process` instead of `enqueued`.
+
+
+@pytest.fixture
+def rsps():
+    """The HTTP mock: every outbound request is answered by what the test registered, or refused."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def canvas_api(rsps):
+    """The Canvas REST API double (tests/canvas/fake.py: paginated, filtered like Canvas, counting
+    the requests it answers) at https://fake.instructure.com, served through `rsps`. Empty: the
+    test, or a module's fixture of the same name, adds assignments and learners."""
+    from tests.canvas.fake import FakeCanvas
+
+    return FakeCanvas().install(rsps)
+
+
+class Task(NamedTuple):
+    """One task handed to the broker: its registered name and arguments (`options` holds
+    countdown, queue and the like)."""
+
+    name: str
+    args: list | tuple | None
+    kwargs: dict | None
+    options: dict
+
+
+class Enqueued(list[Task]):
+    """The tasks handed to the broker so far, in order."""
+
+    @property
+    def names(self) -> list[str]:
+        return [task.name for task in self]
+
+    @property
+    def calls(self) -> list[tuple[str, list | tuple | None]]:
+        """(name, args) of each task: what most assertions compare."""
+        return [(task.name, task.args) for task in self]
+
+    def named(self, name: str) -> list[Task]:
+        return [task for task in self if task.name == name]
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> Enqueued:
+    """Records the Celery tasks the code hands to the broker instead of sending them.
+
+    Every enqueue in the product goes through `Celery.send_task` (by name, so a task moved between
+    modules keeps its name): replacing that public method catches them all, whatever module calls
+    it. Work enqueued with `transaction.on_commit` appears only once the test's transaction commits
+    (`django_capture_on_commit_callbacks(execute=True)`)."""
+    from celery.app.base import Celery
+
+    tasks = Enqueued()
+
+    def send_task(self, name, args=None, kwargs=None, **options):
+        tasks.append(Task(name, args, kwargs, options))
+
+    monkeypatch.setattr(Celery, "send_task", send_task)
+    return tasks
 
 
 # --- Browser ------------------------------------------------------------------------------------

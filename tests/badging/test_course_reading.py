@@ -15,14 +15,7 @@ from sandbox import services
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
 from sandbox.seed import sandbox_seed
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture

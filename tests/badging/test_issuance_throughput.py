@@ -47,21 +47,6 @@ def smtp(settings):
         yield sink
 
 
-class FakeCelery:
-    def __init__(self):
-        self.sent = []
-
-    def send_task(self, name, args=None, kwargs=None, **options):
-        self.sent.append((name, args))
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    fake = FakeCelery()
-    monkeypatch.setattr(issuance, "current_app", fake)
-    return fake.sent
-
-
 NAMES = ["Ada Lovelace", 'O\'Brien <b>&amp; "Co"</b>', "", "Zoë Ångström", "Learner 5", "Learner 6"]
 
 
@@ -90,7 +75,7 @@ def count_connections(monkeypatch) -> list[int]:
 
 
 def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded_queries(
-    canvas, smtp, queued, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
+    canvas, smtp, enqueued, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     """A batch's emails go out from the issuing run, right after its commit (not behind every other
     queued batch), over one SMTP connection; the database work is a fixed number of statements per
@@ -109,22 +94,22 @@ def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded
     assert Delivery.objects.filter(kind=Delivery.KIND_EMAIL, status=Delivery.SENT).count() == 28
     assert not Delivery.objects.filter(unconfirmed_sends__gt=0).exists()
     assert LearnerProgress.objects.filter(state=LearnerProgress.ISSUED).count() == 28
-    assert not any(name == "badging.deliveries_send" for name, _ in queued)  # sent, not queued as well
+    assert not any(name == "badging.deliveries_send" for name, _ in enqueued.calls)  # sent, not queued as well
 
 
 def test_without_send_emails_the_deliveries_are_queued_as_before(
-    canvas, smtp, queued, django_capture_on_commit_callbacks
+    canvas, smtp, enqueued, django_capture_on_commit_callbacks
 ):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     rows = learners(canvas, course_badge, 3)
     with django_capture_on_commit_callbacks(execute=True):
         issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])
     ids = sorted(Delivery.objects.values_list("pk", flat=True))
-    assert queued == [("badging.deliveries_send", [ids])] and not smtp.messages
+    assert enqueued.calls == [("badging.deliveries_send", [ids])] and not smtp.messages
 
 
 def test_an_email_the_server_refuses_mid_batch_is_retried_and_the_others_are_sent_once(
-    canvas, smtp, queued, django_capture_on_commit_callbacks
+    canvas, smtp, enqueued, django_capture_on_commit_callbacks
 ):
     """The "sent" of an email rides on the next email's lease: a refusal in between must neither
     lose it nor mark the refused one sent."""

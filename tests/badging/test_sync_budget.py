@@ -15,7 +15,6 @@
 
 import threading
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 import responses
@@ -29,7 +28,7 @@ from lti.models import Person
 from tests import factories as f
 from tests.canvas.fake import FakeCanvas
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 LEARNERS = 250
 
 
@@ -53,10 +52,8 @@ def course_badge(canvas):
 
 
 @pytest.fixture(autouse=True)
-def no_broker(settings):
+def public_base(settings):
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    with mock.patch("celery.current_app.send_task"), mock.patch.object(issuance, "current_app"):
-        yield
 
 
 def master(canvas, uids, *, at=None):

@@ -7,8 +7,6 @@ read per course badge; a learner of B who already holds the class through A is s
 "holds it from another course", without A's award, and is not issued twice.
 """
 
-from unittest import mock
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -31,19 +29,13 @@ from tests.factories import (
     PlatformFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture(autouse=True)
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture(autouse=True)
-def no_broker():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield
 
 
 def master(course, learner):
@@ -187,11 +179,10 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
     import responses
 
     from badging.services import issuance
-    from tests.badging.test_issuance import CANVAS, FakeCelery, canvas_email
+    from tests.badging.test_issuance import CANVAS, canvas_email
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
     badge_b = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(badge_b)
     other_course = CourseFactory(platform=badge_b.course.platform)
