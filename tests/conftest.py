@@ -177,6 +177,18 @@ def canvas_api(rsps):
     return FakeCanvas().install(rsps)
 
 
+@pytest.fixture
+def canvas(db):
+    """Canvas as the LTI platform (tests/lti/platform.py), registered in the tool: it signs launches
+    (`canvas.launch(client, roles=LEARNER)`) and seeds its key set into the tool's cache. Tests of
+    the LTI layer have it serve the key set over HTTP instead (tests/lti/conftest.py)."""
+    from tests.lti.platform import FakeCanvas
+
+    platform = FakeCanvas()
+    platform.register()
+    return platform
+
+
 class Task(NamedTuple):
     """One task handed to the broker: its registered name and arguments (`options` holds
     countdown, queue and the like)."""

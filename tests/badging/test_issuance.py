@@ -29,12 +29,6 @@ def public_base(settings):
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
 
 
-@pytest.fixture
-def canvas():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
 def canvas_email(rsps, learner, email, status=200):
     """What Canvas answers for this learner's primary email: in the course's users list (issuance
     reads stale emails 100 learners per request) and, for a learner that list leaves without one,
@@ -66,11 +60,11 @@ def canvas_email(rsps, learner, email, status=200):
 
 
 def test_award_issue_issues_once_with_documents_images_and_email_delivery(
-    canvas, enqueued, django_capture_on_commit_callbacks
+    rsps, enqueued, django_capture_on_commit_callbacks
 ):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge, email="old@uni.example.edu")
-    canvas_email(canvas, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
+    canvas_email(rsps, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
 
     with django_capture_on_commit_callbacks(execute=True):
         award = issuance.award_issue(progress_id=progress.pk)
@@ -98,21 +92,21 @@ def test_award_issue_issues_once_with_documents_images_and_email_delivery(
     assert enqueued.calls == [("badging.deliveries_send", [[delivery.pk]])]
 
 
-def test_a_retried_task_returns_the_same_award(canvas, enqueued):
+def test_a_retried_task_returns_the_same_award(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     first = issuance.award_issue(progress_id=progress.pk)
     again = issuance.award_issue(progress_id=progress.pk)
     assert again.pk == first.pk
     assert Award.objects.count() == 1 and Delivery.objects.count() == 1
 
 
-def test_losing_the_race_returns_the_winners_award(canvas, enqueued, monkeypatch):
+def test_losing_the_race_returns_the_winners_award(rsps, enqueued, monkeypatch):
     """Two workers both see no award; the constraint lets one insert, the other gets its award."""
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     winner = f.AwardFactory(course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email)
     real_live_awards = issuance._live_awards
     calls = []
@@ -130,11 +124,11 @@ def test_losing_the_race_returns_the_winners_award(canvas, enqueued, monkeypatch
     assert progress.state == LearnerProgress.ISSUED
 
 
-def test_a_status_slot_collision_is_retried_not_lost(canvas, enqueued, monkeypatch):
+def test_a_status_slot_collision_is_retried_not_lost(rsps, enqueued, monkeypatch):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     slots = iter([77, 77, 78])  # the first two draws hit a slot in use
     monkeypatch.setattr(issuance, "_status_list_index", lambda: next(slots))
     award = issuance.award_issue(progress_id=progress.pk)
@@ -143,22 +137,22 @@ def test_a_status_slot_collision_is_retried_not_lost(canvas, enqueued, monkeypat
     assert AwardImage.objects.filter(award=award).count() == 2
 
 
-def test_no_free_status_slot_is_a_recorded_failure(canvas, enqueued, monkeypatch):
+def test_no_free_status_slot_is_a_recorded_failure(rsps, enqueued, monkeypatch):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     monkeypatch.setattr(issuance, "_status_list_index", lambda: 77)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "status slot" in progress.issue_error
 
 
-def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, enqueued, django_capture_on_commit_callbacks):
+def test_a_batch_issues_many_learners_and_skips_the_rest(rsps, enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     eligible = [eligible_progress(course_badge) for _ in range(6)]
     for progress in eligible:
-        canvas_email(canvas, progress.learner, progress.learner.email.upper())
+        canvas_email(rsps, progress.learner, progress.learner.email.upper())
     stale = f.LearnerProgressFactory(
         course_badge=course_badge, state=LearnerProgress.IN_PROGRESS, issue_status="queued"
     )
@@ -176,10 +170,10 @@ def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, enqueued, djang
     assert sorted(a.pk for a in again) == sorted(a.pk for a in awards) and Award.objects.count() == 6
 
 
-def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, enqueued):
+def test_same_badge_class_in_a_second_course_is_not_issued_twice(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     first = issuance.award_issue(progress_id=progress.pk)
     other_course = f.CourseFactory(platform=course_badge.course.platform)
     other = f.LearnerProgressFactory(
@@ -195,10 +189,10 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, enqueue
     assert other.state == LearnerProgress.HELD_ELSEWHERE
 
 
-def test_canvas_down_is_recorded_and_retried_later(canvas, enqueued, django_capture_on_commit_callbacks):
+def test_canvas_down_is_recorded_and_retried_later(rsps, enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, "", status=503)
+    canvas_email(rsps, progress.learner, "", status=503)
 
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
@@ -219,7 +213,7 @@ def test_canvas_down_is_recorded_and_retried_later(canvas, enqueued, django_capt
         assert issuance.awards_reconcile()["learners_queued"] == 1
     assert enqueued.calls == [("badging.award_issue_batch", [[progress.pk]])]
 
-    canvas_email(canvas, progress.learner, progress.learner.email)  # Canvas is back
+    canvas_email(rsps, progress.learner, progress.learner.email)  # Canvas is back
     award = issuance.award_issue(progress_id=progress.pk)
     assert award is not None
     progress.refresh_from_db()
@@ -230,20 +224,20 @@ def test_canvas_down_is_recorded_and_retried_later(canvas, enqueued, django_capt
     ("email", "message"),
     [("", "has no primary email address"), ("not-an-address", "is not a valid address")],
 )
-def test_missing_or_invalid_email_is_a_visible_failure(canvas, enqueued, email, message):
+def test_missing_or_invalid_email_is_a_visible_failure(rsps, enqueued, email, message):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, email)
+    canvas_email(rsps, progress.learner, email)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert message in progress.issue_error
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED
 
 
-def test_malformed_badge_image_fails_clearly_and_waits(canvas, enqueued):
+def test_malformed_badge_image_fails_clearly_and_waits(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS, image=b"GIF89a not a png")
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert "cannot carry a badge" in progress.issue_error and "not a PNG" in progress.issue_error
@@ -251,7 +245,7 @@ def test_malformed_badge_image_fails_clearly_and_waits(canvas, enqueued):
     assert Award.objects.count() == 0 and AwardImage.objects.count() == 0
 
 
-def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, enqueued):
+def test_no_longer_eligible_when_the_task_runs_issues_nothing(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     LearnerProgress.objects.filter(pk=progress.pk).update(
@@ -260,10 +254,10 @@ def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, enqueued):
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == ""
-    assert len(canvas.calls) == 0
+    assert len(rsps.calls) == 0
 
 
-def test_a_badge_switched_off_while_queued_issues_nothing(canvas, enqueued):
+def test_a_badge_switched_off_while_queued_issues_nothing(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     LearnerProgress.objects.filter(pk=progress.pk).update(issue_status=LearnerProgress.ISSUE_QUEUED)
@@ -272,7 +266,7 @@ def test_a_badge_switched_off_while_queued_issues_nothing(canvas, enqueued):
     assert not Award.objects.exists()
     progress.refresh_from_db()
     assert progress.issue_status == ""
-    assert len(canvas.calls) == 0
+    assert len(rsps.calls) == 0
     # ...and the reconciler does not queue it again while the badge is off.
     issuance.awards_reconcile()
     assert not [name for name, _ in enqueued.calls if name == "badging.award_issue_batch"]
@@ -313,10 +307,10 @@ def test_reconciler_requeues_due_deliveries(enqueued, django_capture_on_commit_c
     assert ("badging.deliveries_send", [[due.pk]]) in enqueued.calls
 
 
-def test_revoke_requires_a_reason_and_is_recorded(canvas, enqueued):
+def test_revoke_requires_a_reason_and_is_recorded(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     award = issuance.award_issue(progress_id=progress.pk)
     with pytest.raises(ValueError):
         issuance.award_revoke(award_id=award.pk, reason="  ", actor="admin:alice")
@@ -392,7 +386,7 @@ def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
     assert award.needs_review and award.review_reason == "Final grade removed"
 
 
-def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, enqueued):
+def test_key_rotation_keeps_old_keys_and_signs_with_new(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     issuer = course_badge.badge_class.issuer
     old = issuance.issuer_keys_current(issuer=issuer)
@@ -401,17 +395,17 @@ def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, enqueued):
     assert IssuerKey.objects.filter(issuer=issuer).count() == 4
     assert IssuerKey.objects.get(pk=old.ed25519.pk).superseded_at is not None
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.ob3_credential["proof"][0]["verificationMethod"].endswith(f"#{new.ed25519.public_id}")
 
 
-def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(canvas, enqueued, settings):
+def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(rsps, enqueued, settings):
     settings.BADGING_LEASE_SECONDS = 30
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     mine, theirs, expired = (eligible_progress(course_badge, email=f"l{i}@uni.example.edu") for i in range(3))
     for progress in (mine, expired):
-        canvas_email(canvas, progress.learner, progress.learner.email)
+        canvas_email(rsps, progress.learner, progress.learner.email)
     now = timezone.now()
     # Another worker is issuing `theirs` right now; `expired`'s worker died a minute ago.
     in_20s = now + timedelta(seconds=20)
@@ -427,7 +421,7 @@ def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(canvas, enque
     assert theirs.state == LearnerProgress.ELIGIBLE and theirs.issue_claim == "other"
     # The same task given back after its pool process died takes its own live lease over.
     LearnerProgress.objects.filter(pk=theirs.pk).update(issue_claim="run-2")
-    canvas_email(canvas, theirs.learner, theirs.learner.email)
+    canvas_email(rsps, theirs.learner, theirs.learner.email)
     assert [a.learner_id for a in issuance.awards_issue_batch(progress_ids=[theirs.pk], claim="run-2")] == [
         theirs.learner_id
     ]

@@ -15,7 +15,6 @@ from jwt.algorithms import RSAAlgorithm
 from badging.live_events import local_id
 from badging.services import sync
 from tests import factories as f
-from tests.lti.conftest import canvas, rsps  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +233,7 @@ def test_without_a_recorded_guid_the_url_alone_decides(client, badge, enqueued):
     assert post(client, signed(event(metadata=foreign))).status_code == 202
 
 
-def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):  # noqa: F811
+def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):
     from lti.models import Platform
     from lti.services import platform_guid_record
     from tests.lti.platform import LEARNER

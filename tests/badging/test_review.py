@@ -7,13 +7,13 @@ import pytest
 
 from badging.models import Award
 from badging.services import issuance, sync
-from tests.badging.test_sync import award_issued_then_grade_lowered, canvas, course_badge  # noqa: F401 (fixtures)
+from tests.badging.test_sync import award_issued_then_grade_lowered, canvas_api, course_badge  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_kept_award_stays_kept_until_something_else_changes(canvas, course_badge):  # noqa: F811
-    award = award_issued_then_grade_lowered(canvas, course_badge)
+def test_a_kept_award_stays_kept_until_something_else_changes(canvas_api, course_badge):  # noqa: F811
+    award = award_issued_then_grade_lowered(canvas_api, course_badge)
     with mock.patch("celery.current_app.send_task"):
         assert award.needs_review
 
@@ -22,7 +22,7 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas, course_bad
         award.refresh_from_db()
         assert not award.needs_review and not award.revoked  # the same situation, already reviewed
 
-        canvas.set_override(42, None)  # and now the final grade is removed too
+        canvas_api.set_override(42, None)  # and now the final grade is removed too
         # Its grade_override Live Event names the learner: the next sync re-reads their enrollment.
         sync.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42"])
         sync.course_sync(course_id=course_badge.course_id, trigger="instructor")

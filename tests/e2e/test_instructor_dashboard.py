@@ -170,7 +170,7 @@ def test_learner_is_refused(page, live_server, screenshot):
 
 
 @pytest.fixture
-def fake_canvas_page():
+def canvas_page():
     """A page on another local origin that frames a URL, as Canvas frames the tool.
 
     Served by a real socket (not request interception): Chromium's local-network checks treat an
@@ -204,9 +204,9 @@ def fake_canvas_page():
     server.server_close()
 
 
-def test_inside_the_canvas_iframe(page, live_server, screenshot, fake_canvas_page):
+def test_inside_the_canvas_iframe(page, live_server, screenshot, canvas_page):
     s = build_course()
-    canvas = fake_canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
+    canvas = canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
     platform = s["course"].platform
     platform.api_base_url = canvas  # a registered Canvas host may frame the tool (CSP frame-ancestors)
     platform.save()
@@ -226,9 +226,9 @@ def test_inside_the_canvas_iframe(page, live_server, screenshot, fake_canvas_pag
     assert AuditEvent.objects.get().action == "instructor.sync_requested"
 
 
-def test_an_unregistered_site_cannot_frame_the_dashboard(page, live_server, fake_canvas_page):
+def test_an_unregistered_site_cannot_frame_the_dashboard(page, live_server, canvas_page):
     s = build_course()
-    canvas = fake_canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
+    canvas = canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
     page.goto(f"{canvas}/evil")
     page.wait_for_load_state("load")
     frame = page.frame_locator("iframe[title='Badges']")

@@ -25,7 +25,7 @@ from lti import config
 from lti.models import LaunchContext
 from lti.roles import concluded_roles_parse, role_decide
 from tests import factories as f
-from tests.lti.platform import LIS, LTI, FakeCanvas
+from tests.lti.platform import LIS, LTI
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +38,6 @@ AFTER_TERM_TEACHER = [LIS + "institution/person#Instructor", LIS + "system/perso
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture
-def canvas():
-    platform = FakeCanvas()
-    platform.register()
-    return platform
 
 
 def concluded(value):

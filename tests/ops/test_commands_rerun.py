@@ -17,7 +17,6 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-import responses
 from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
@@ -30,7 +29,6 @@ from lti import services as lti_services
 from lti.models import LaunchContext, ToolKey
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
-from tests.canvas.fake import FakeCanvas
 
 pytestmark = pytest.mark.django_db
 
@@ -128,26 +126,23 @@ def test_rotating_issuer_keys_twice_leaves_one_current_key_per_algorithm_and_kee
 
 
 @pytest.fixture
-def canvas():
-    fake = FakeCanvas()
-    fake.add_assignment(55, "Clean a data set")
-    fake.add_assignment(56, "Present findings")
-    fake.add_student(42, "Ada Lovelace", email="ada@uni.example.edu")
-    fake.add_student(43, "Grace Hopper")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
+def canvas_api(canvas_api):
+    canvas_api.add_assignment(55, "Clean a data set")
+    canvas_api.add_assignment(56, "Present findings")
+    canvas_api.add_student(42, "Ada Lovelace", email="ada@uni.example.edu")
+    canvas_api.add_student(43, "Grace Hopper")
+    return canvas_api
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
-def test_sync_twice_adds_only_its_run_record(canvas, full, django_capture_on_commit_callbacks):
+def test_sync_twice_adds_only_its_run_record(canvas_api, full, django_capture_on_commit_callbacks):
     now = timezone.now()
-    canvas.grade(55, 42, 12, at=now)
-    canvas.grade(56, 42, 12, at=now)
-    canvas.set_override(42, 90.0)
-    canvas.grade(55, 43, 12, at=now)
-    platform = f.PlatformFactory(api_base_url=canvas.base)
-    badge = f.CourseBadgeFactory(course__platform=platform, course__canvas_course_id=canvas.course_id)
+    canvas_api.grade(55, 42, 12, at=now)
+    canvas_api.grade(56, 42, 12, at=now)
+    canvas_api.set_override(42, 90.0)
+    canvas_api.grade(55, 43, 12, at=now)
+    platform = f.PlatformFactory(api_base_url=canvas_api.base)
+    badge = f.CourseBadgeFactory(course__platform=platform, course__canvas_course_id=canvas_api.course_id)
     args = ["badging_sync", "--course-badge", badge.key] + (["--full"] if full else [])
     with mock.patch("celery.current_app.send_task") as send:
         with django_capture_on_commit_callbacks(execute=True):

@@ -10,7 +10,6 @@ import responses
 from lti.models import LaunchContext
 from tests import factories
 from tests.badging import test_live_events as live
-from tests.lti.conftest import canvas, rsps  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +18,9 @@ def huge_jwks(real: dict) -> str:
     return json.dumps({**real, "padding": "x" * (2 * 1024 * 1024)})
 
 
-def test_an_oversized_platform_key_set_refuses_the_launch(client, canvas, rsps, caplog):  # noqa: F811
+def test_an_oversized_platform_key_set_refuses_the_launch(client, canvas, rsps, caplog):
     caplog.set_level(logging.WARNING, logger="lti")
-    rsps.replace("GET", canvas.keyset_url, body=huge_jwks(canvas.jwks()), content_type="application/json")
+    rsps.add("GET", canvas.keyset_url, body=huge_jwks(canvas.jwks()), content_type="application/json")
     response = canvas.launch(client, seed_jwks=False)
     assert response.status_code == 502
     assert "<code>keyset_unavailable</code>" in response.content.decode()

@@ -29,7 +29,7 @@ from lti.models import LaunchContext
 from tests import factories as f
 from tests.badging.test_dashboard import build_course
 from tests.canvas.fake import FakeCanvas as FakeCanvasApi
-from tests.lti.platform import LEARNER, FakeCanvas
+from tests.lti.platform import LEARNER
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +38,6 @@ pytestmark = pytest.mark.django_db
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture
-def canvas():
-    platform = FakeCanvas()
-    platform.register()
-    return platform
 
 
 def launched(canvas, client):

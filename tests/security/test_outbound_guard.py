@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-import responses
 
 from canvas.client import CanvasClient
 from canvas.errors import CanvasConfigurationError
@@ -26,12 +25,6 @@ def production(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
     settings.OUTBOUND_ALLOWED_HOSTS = []
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from tests.badging import test_sync as sync_tests
 
 pytestmark = pytest.mark.django_db
 
-canvas = sync_tests.canvas
+canvas_api = sync_tests.canvas_api
 course_badge = sync_tests.course_badge
 
 
@@ -45,12 +45,12 @@ def test_a_sync_folded_into_a_rule_evaluation_runs_when_it_ends(
     assert cache.get(sync._lock_key(course_id)) is None
 
 
-def test_a_recheck_with_nothing_folded_does_nothing(canvas, course_badge, enqueued):
+def test_a_recheck_with_nothing_folded_does_nothing(canvas_api, course_badge, enqueued):
     assert sync.course_sync(course_id=course_badge.course_id, trigger=sync.RECHECK_TRIGGER) is None
-    assert not SyncRun.objects.exists() and canvas.requests == []
+    assert not SyncRun.objects.exists() and canvas_api.requests == []
 
 
-def test_a_recheck_runs_what_a_dead_holder_left(canvas, course_badge, enqueued):
+def test_a_recheck_runs_what_a_dead_holder_left(canvas_api, course_badge, enqueued):
     course_id = course_badge.course_id
     cache.set(sync._lock_key(course_id), "a worker that was killed", timeout=sync.LOCK_LEASE_SECONDS)
     assert sync.course_sync(course_id=course_id, trigger="instructor", roster=True) is None
@@ -59,7 +59,7 @@ def test_a_recheck_runs_what_a_dead_holder_left(canvas, course_badge, enqueued):
     assert run.status == SyncRun.STATUS_OK and run.trigger == "requested_again" and run.stats["roster"] is True
 
 
-def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas, course_badge, enqueued):
+def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas_api, course_badge, enqueued):
     orphan = SyncRun.objects.create(course=course_badge.course, kind="incremental", trigger="test")
     assert orphan.status == SyncRun.STATUS_RUNNING
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
