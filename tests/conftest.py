@@ -234,6 +234,32 @@ def enqueued(monkeypatch) -> Enqueued:
     return tasks
 
 
+def celery_idle(queue: str) -> bool:
+    """True when `queue` holds no message and no worker of this test run (their node names carry the
+    queue's name) has a task running or reserved: whatever was enqueued has had all its effects.
+    Tests wait for this before asserting that something did NOT happen (no duplicate email), so
+    the absence is observed after the work ended rather than after a guessed pause."""
+    from skillsforward.celery import app
+
+    from amqp.exceptions import ChannelError
+
+    with app.connection_for_read() as conn:
+        try:
+            if conn.default_channel.queue_declare(queue, passive=True).message_count:
+                return False
+        except ChannelError as exc:  # Redis keeps no empty list: no queue is an empty queue
+            if "NOT_FOUND" not in str(exc):
+                raise
+    inspect = app.control.inspect(timeout=1.0)
+    ours = []
+    for answer in (inspect.active(), inspect.reserved()):
+        replies = {node: tasks for node, tasks in (answer or {}).items() if queue in node}
+        if not replies:  # no worker answered: nothing is known, so nothing is idle
+            return False
+        ours.extend(task for tasks in replies.values() for task in tasks)
+    return not ours
+
+
 # --- Browser ------------------------------------------------------------------------------------
 
 
