@@ -239,9 +239,9 @@ def celery_idle(queue: str) -> bool:
     queue's name) has a task running or reserved: whatever was enqueued has had all its effects.
     Tests wait for this before asserting that something did NOT happen (no duplicate email), so
     the absence is observed after the work ended rather than after a guessed pause."""
-    from skillsforward.celery import app
-
     from amqp.exceptions import ChannelError
+
+    from skillsforward.celery import app
 
     with app.connection_for_read() as conn:
         try:
@@ -322,18 +322,21 @@ def _default_language():
 def _fake_public_dns(monkeypatch):
     """The tests' Canvas hosts (uni.canvas.test, sso.canvaslms.com, ...) do not resolve on a machine
     without DNS: the outbound guard sees them at a public address. Names under `.invalid` (RFC 2606)
-    still do not resolve, and real names keep their real addresses (localhost is loopback)."""
-    from skillsforward import outbound
+    still do not resolve, and real names keep their real addresses (localhost is loopback).
+    Replaces the DNS lookup itself (socket.getaddrinfo), the outside world's edge."""
+    import socket
 
-    real = outbound._resolve
+    real = socket.getaddrinfo
 
-    def resolve(host: str, port: int) -> list[str]:
-        found = real(host, port)
-        if found or host.endswith(".invalid"):
-            return found
-        return [FAKE_PUBLIC_ADDRESS]
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            return real(host, port, *args, **kwargs)
+        except socket.gaierror:
+            if not isinstance(host, str) or host.endswith(".invalid"):
+                raise
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (FAKE_PUBLIC_ADDRESS, port or 0))]
 
-    monkeypatch.setattr(outbound, "_resolve", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def pytest_sessionstart(session):
