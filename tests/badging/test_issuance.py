@@ -3,6 +3,8 @@
 import io
 import json
 import re
+import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +12,7 @@ import pytest
 import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 from freezegun import freeze_time
 from openbadges_bakery import unbake
@@ -21,6 +24,25 @@ from tests import factories as f
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def another_worker_inserts_first(make_award):
+    """Another worker's award lands between this worker's read of live awards and its own insert:
+    `make_award()` runs just before the first INSERT into the awards table. Yields [its award]."""
+    made: list = []
+
+    def before_insert(execute, sql, params, many, context):
+        if not made and sql.lstrip().upper().startswith('INSERT INTO "BADGING_AWARD"'):
+            made.append(None)  # the other worker's own insert must not trigger this again
+            made[0] = make_award()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(before_insert):
+        yield made
+    assert made, "this worker never inserted an award"
+
+
 CANVAS = "https://canvas.example.edu"
 
 
@@ -102,22 +124,18 @@ def test_a_retried_task_returns_the_same_award(rsps, enqueued):
     assert Award.objects.count() == 1 and Delivery.objects.count() == 1
 
 
-def test_losing_the_race_returns_the_winners_award(rsps, enqueued, monkeypatch):
+def test_losing_the_race_returns_the_winners_award(rsps, enqueued):
     """Two workers both see no award; the constraint lets one insert, the other gets its award."""
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    winner = f.AwardFactory(course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email)
-    real_live_awards = issuance._live_awards
-    calls = []
-
-    def stale_read(pairs):  # the first look happens before the other worker committed
-        calls.append(1)
-        return {} if len(calls) == 1 else real_live_awards(pairs)
-
-    monkeypatch.setattr(issuance, "_live_awards", stale_read)
-    award = issuance.award_issue(progress_id=progress.pk)
-    assert award.pk == winner.pk
+    with another_worker_inserts_first(
+        lambda: f.AwardFactory(
+            course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email
+        )
+    ) as winner:
+        award = issuance.award_issue(progress_id=progress.pk)
+    assert award.pk == winner[0].pk
     assert Award.objects.filter(learner=progress.learner).count() == 1
     assert Delivery.objects.count() == 0  # the loser sends nothing
     progress.refresh_from_db()
@@ -130,7 +148,7 @@ def test_a_status_slot_collision_is_retried_not_lost(rsps, enqueued, monkeypatch
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
     slots = iter([77, 77, 78])  # the first two draws hit a slot in use
-    monkeypatch.setattr(issuance, "_status_list_index", lambda: next(slots))
+    monkeypatch.setattr(secrets, "randbelow", lambda n: next(slots))  # the slot's random draw
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.status_list_index == 78
     assert award.ob3_credential["credentialStatus"]["statusListIndex"] == "78"  # signed with the slot it got
@@ -142,7 +160,7 @@ def test_no_free_status_slot_is_a_recorded_failure(rsps, enqueued, monkeypatch):
     f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    monkeypatch.setattr(issuance, "_status_list_index", lambda: 77)
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 77)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "status slot" in progress.issue_error

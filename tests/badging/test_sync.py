@@ -1,6 +1,7 @@
 """Course sync against an in-memory Canvas: full and incremental passes, posted-only grades,
 roster changes, failures in plain words, and the one-sync-per-course lock."""
 
+import threading
 from datetime import timedelta
 from unittest import mock
 
@@ -198,20 +199,17 @@ def test_missing_token_is_reported_without_calling_canvas(canvas_api, course_bad
 
 def test_a_trigger_during_a_running_sync_is_folded_into_it(canvas_api, course_badge):
     course_id = course_badge.course_id
-    runs_seen = []
+    folded: list = []
+    once = threading.Lock()  # the run's requests may be in flight together
 
-    original = sync._sync_once
+    def a_second_trigger_arrives(path):
+        if once.acquire(blocking=False):  # while the first run reads Canvas, holding the course's lock
+            folded.append(sync.course_sync(course_id=course_id, trigger="instructor", roster=True))
 
-    def sync_once_with_a_second_trigger(**kwargs):
-        run = original(**kwargs)
-        runs_seen.append(run.trigger)
-        if len(runs_seen) == 1:
-            # Another worker (or an instructor) asks for a sync while this one holds the lock.
-            assert sync.course_sync(course_id=course_id, trigger="instructor", roster=True) is None
-        return run
-
-    with mock.patch.object(sync, "_sync_once", side_effect=sync_once_with_a_second_trigger):
-        run = sync.course_sync(course_id=course_id, trigger="periodic")
+    canvas_api.before = a_second_trigger_arrives
+    run = sync.course_sync(course_id=course_id, trigger="periodic")
+    assert folded == [None]  # another worker (or an instructor) asked while this one held the lock
+    runs_seen = list(SyncRun.objects.filter(course_id=course_id).order_by("pk").values_list("trigger", flat=True))
     assert runs_seen == ["periodic", "requested_again"]
     assert run.trigger == "requested_again" and run.stats["roster"] is True
     assert SyncRun.objects.filter(course_id=course_id).count() == 2
