@@ -14,7 +14,7 @@ from badging.services import sync
 from lti.models import Person
 from tests import factories as f
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture
@@ -93,18 +93,19 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas_api, co
     assert state.last_status == "ok" and state.submissions_graded_since is not None
 
 
-def test_eligible_learners_are_handed_to_issuance(canvas_api, course_badge, django_capture_on_commit_callbacks):
+def test_eligible_learners_are_handed_to_issuance(
+    canvas_api, course_badge, enqueued, django_capture_on_commit_callbacks
+):
     now = timezone.now()
     canvas_api.grade(55, 42, 12, at=now)
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 90.0)
-    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):
         sync.course_sync(course_id=course_badge.course_id, trigger="test")
     progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
     assert progress.state == "eligible"
     assert progress.issue_status == LearnerProgress.ISSUE_QUEUED
-    assert send.call_args.args[0] == "badging.award_issue_batch"
-    assert send.call_args.kwargs["args"] == [[progress.pk]]
+    assert enqueued.calls[-1] == ("badging.award_issue_batch", [[progress.pk]])
 
 
 def test_incremental_sync_reads_only_new_grades_and_keeps_the_roster(canvas_api, course_badge):
@@ -216,32 +217,30 @@ def test_a_trigger_during_a_running_sync_is_folded_into_it(canvas_api, course_ba
     assert cache.get(sync._lock_key(course_id)) is None
 
 
-def test_sync_requests_are_enqueued_once_after_commit(course_badge, django_capture_on_commit_callbacks):
+def test_sync_requests_are_enqueued_once_after_commit(course_badge, enqueued, django_capture_on_commit_callbacks):
     course_id = course_badge.course_id
-    with mock.patch("celery.current_app.send_task") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
-            assert sync.course_sync_request(course_id=course_id, trigger="stale") is False
-        assert send.call_count == 1
-        assert send.call_args.kwargs["kwargs"]["course_id"] == course_id
-        sync.course_sync_dequeued(course_id=course_id)
-        with django_capture_on_commit_callbacks(execute=True):
-            assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
-        assert send.call_count == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
+        assert sync.course_sync_request(course_id=course_id, trigger="stale") is False
+    assert len(enqueued) == 1
+    assert enqueued[-1].kwargs["course_id"] == course_id
+    sync.course_sync_dequeued(course_id=course_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
+    assert len(enqueued) == 2
 
 
-def test_request_if_stale(course_badge, django_capture_on_commit_callbacks):
+def test_request_if_stale(course_badge, enqueued, django_capture_on_commit_callbacks):
     course_id = course_badge.course_id
     CourseSync.objects.create(course_id=course_id, last_synced_at=timezone.now())
-    with mock.patch("celery.current_app.send_task") as send:
-        assert sync.course_sync_request_if_stale(course_id=course_id) is False
-        CourseSync.objects.filter(course_id=course_id).update(last_synced_at=timezone.now() - timedelta(hours=1))
-        with django_capture_on_commit_callbacks(execute=True):
-            assert sync.course_sync_request_if_stale(course_id=course_id) is True
-    assert send.call_count == 1
+    assert sync.course_sync_request_if_stale(course_id=course_id) is False
+    CourseSync.objects.filter(course_id=course_id).update(last_synced_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync.course_sync_request_if_stale(course_id=course_id) is True
+    assert len(enqueued) == 1
 
 
-def test_page_views_do_not_retry_a_failing_sync_more_than_once_per_stale_period(course_badge):
+def test_page_views_do_not_retry_a_failing_sync_more_than_once_per_stale_period(course_badge, enqueued):
     course_id = course_badge.course_id
     CourseSync.objects.create(
         course_id=course_id,
@@ -249,9 +248,8 @@ def test_page_views_do_not_retry_a_failing_sync_more_than_once_per_stale_period(
         requested_at=timezone.now() - timedelta(minutes=1),
         last_status="failed",
     )
-    with mock.patch("celery.current_app.send_task") as send:
-        assert sync.course_sync_request_if_stale(course_id=course_id) is False
-    assert not send.called
+    assert sync.course_sync_request_if_stale(course_id=course_id) is False
+    assert not enqueued
 
 
 def test_courses_sync_due_picks_courses_with_active_badges_not_synced_recently(course_badge):
@@ -269,17 +267,16 @@ def award_issued_then_grade_lowered(canvas_api, course_badge) -> Award:
     canvas_api.grade(55, 42, 12, at=now)
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 90.0)
-    with mock.patch("celery.current_app.send_task"):
-        sync.course_sync(course_id=course_badge.course_id, trigger="test")
-        award = Award.objects.create(
-            badge_class=course_badge.badge_class,
-            course_badge=course_badge,
-            learner=Person.objects.get(canvas_user_id="42"),
-            recipient_email="ada@uni.edu",
-            issued_on=now,
-        )
-        canvas_api.grade(56, 42, 3, at=now + timedelta(seconds=1))
-        sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    award = Award.objects.create(
+        badge_class=course_badge.badge_class,
+        course_badge=course_badge,
+        learner=Person.objects.get(canvas_user_id="42"),
+        recipient_email="ada@uni.edu",
+        issued_on=now,
+    )
+    canvas_api.grade(56, 42, 3, at=now + timedelta(seconds=1))
+    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
     return award
 
@@ -430,7 +427,7 @@ def test_a_grade_event_rechecks_that_learners_unposted_grades_between_roster_pas
 
 
 def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canvas(
-    canvas_api, course_badge, admin_client, django_capture_on_commit_callbacks
+    canvas_api, course_badge, admin_client, enqueued, django_capture_on_commit_callbacks
 ):
     from django.urls import reverse
 
@@ -443,7 +440,8 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
     sync.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["42"] == "eligible"  # 10 of 12 ≥ 80%
 
-    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:badging_coursebadge_change", args=[course_badge.pk]),
             {
@@ -465,7 +463,8 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
             },
         )
     assert response.status_code == 302
-    send.assert_called_once_with("badging.course_evaluate", kwargs={"course_id": course_badge.course_id})
+    evaluate = ("badging.course_evaluate", {"course_id": course_badge.course_id})
+    assert [(task.name, task.kwargs) for task in enqueued] == [evaluate]
 
     canvas_api.requests.clear()
     summary = course_evaluate(course_id=course_badge.course_id)  # what the worker runs
