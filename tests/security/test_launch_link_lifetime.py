@@ -13,7 +13,6 @@ cookie is available, and an instructor's power is re-checked against the last ro
 """
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 import responses
@@ -105,9 +104,8 @@ def test_without_cookies_inside_canvas_the_link_still_works(canvas):
 
 
 @pytest.fixture
-def course():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield build_course()
+def course(enqueued):
+    return build_course()
 
 
 def test_an_instructor_the_last_roster_no_longer_lists_cannot_act(course):
