@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.conf import settings
@@ -144,6 +145,121 @@ def wait_for(predicate, timeout=30.0, interval=0.2, message="condition"):
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
 
 
+# --- Test doubles: the outside world ------------------------------------------------------------
+#
+# One name, one meaning, in every test area:
+# - `rsps`: the HTTP mock (`responses`); any outbound request a test makes is answered by it or
+#   refused. Doubles of other services (Badgr, JWKS, registration) register their answers here.
+# - `canvas_api`: the Canvas REST API double (tests/canvas/fake.py) served through `rsps`: courses,
+#   assignments, learners, grades; a module adds its own course by extending the fixture
+#   (`def canvas_api(canvas_api): canvas_api.add_student(...)`).
+# - `canvas` (tests/lti/platform.py): Canvas as the LTI platform that signs launches.
+# - `enqueued`: the Celery tasks handed to the broker (no broker is contacted).
+# Tasks that must really run use `celery_worker_process` instead of `enqueued`.
+
+
+@pytest.fixture
+def rsps():
+    """The HTTP mock: every outbound request is answered by what the test registered, or refused."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def canvas_api(rsps):
+    """The Canvas REST API double (tests/canvas/fake.py: paginated, filtered like Canvas, counting
+    the requests it answers) at https://fake.instructure.com, served through `rsps`. Empty: the
+    test, or a module's fixture of the same name, adds assignments and learners."""
+    from tests.canvas.fake import FakeCanvas
+
+    return FakeCanvas().install(rsps)
+
+
+@pytest.fixture
+def canvas(db):
+    """Canvas as the LTI platform (tests/lti/platform.py), registered in the tool: it signs launches
+    (`canvas.launch(client, roles=LEARNER)`) and seeds its key set into the tool's cache. Tests of
+    the LTI layer have it serve the key set over HTTP instead (tests/lti/conftest.py)."""
+    from tests.lti.platform import FakeCanvas
+
+    platform = FakeCanvas()
+    platform.register()
+    return platform
+
+
+class Task(NamedTuple):
+    """One task handed to the broker: its registered name and arguments (`options` holds
+    countdown, queue and the like)."""
+
+    name: str
+    args: list | tuple | None
+    kwargs: dict | None
+    options: dict
+
+
+class Enqueued(list[Task]):
+    """The tasks handed to the broker so far, in order."""
+
+    @property
+    def names(self) -> list[str]:
+        return [task.name for task in self]
+
+    @property
+    def calls(self) -> list[tuple[str, list | tuple | None]]:
+        """(name, args) of each task: what most assertions compare."""
+        return [(task.name, task.args) for task in self]
+
+    def named(self, name: str) -> list[Task]:
+        return [task for task in self if task.name == name]
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> Enqueued:
+    """Records the Celery tasks the code hands to the broker instead of sending them.
+
+    Every enqueue in the product goes through `Celery.send_task` (by name, so a task moved between
+    modules keeps its name): replacing that public method catches them all, whatever module calls
+    it. Work enqueued with `transaction.on_commit` appears only once the test's transaction commits
+    (`django_capture_on_commit_callbacks(execute=True)`)."""
+    from celery.app.base import Celery
+
+    tasks = Enqueued()
+
+    def send_task(self, name, args=None, kwargs=None, **options):
+        tasks.append(Task(name, args, kwargs, options))
+
+    monkeypatch.setattr(Celery, "send_task", send_task)
+    return tasks
+
+
+def celery_idle(queue: str) -> bool:
+    """True when `queue` holds no message and no worker of this test run (their node names carry the
+    queue's name) has a task running or reserved: whatever was enqueued has had all its effects.
+    Tests wait for this before asserting that something did NOT happen (no duplicate email), so
+    the absence is observed after the work ended rather than after a guessed pause."""
+    from amqp.exceptions import ChannelError
+
+    from skillsforward.celery import app
+
+    with app.connection_for_read() as conn:
+        try:
+            if conn.default_channel.queue_declare(queue, passive=True).message_count:
+                return False
+        except ChannelError as exc:  # Redis keeps no empty list: no queue is an empty queue
+            if "NOT_FOUND" not in str(exc):
+                raise
+    inspect = app.control.inspect(timeout=1.0)
+    ours = []
+    for answer in (inspect.active(), inspect.reserved()):
+        replies = {node: tasks for node, tasks in (answer or {}).items() if queue in node}
+        if not replies:  # no worker answered: nothing is known, so nothing is idle
+            return False
+        ours.extend(task for tasks in replies.values() for task in tasks)
+    return not ours
+
+
 # --- Browser ------------------------------------------------------------------------------------
 
 
@@ -206,18 +322,21 @@ def _default_language():
 def _fake_public_dns(monkeypatch):
     """The tests' Canvas hosts (uni.canvas.test, sso.canvaslms.com, ...) do not resolve on a machine
     without DNS: the outbound guard sees them at a public address. Names under `.invalid` (RFC 2606)
-    still do not resolve, and real names keep their real addresses (localhost is loopback)."""
-    from skillsforward import outbound
+    still do not resolve, and real names keep their real addresses (localhost is loopback).
+    Replaces the DNS lookup itself (socket.getaddrinfo), the outside world's edge."""
+    import socket
 
-    real = outbound._resolve
+    real = socket.getaddrinfo
 
-    def resolve(host: str, port: int) -> list[str]:
-        found = real(host, port)
-        if found or host.endswith(".invalid"):
-            return found
-        return [FAKE_PUBLIC_ADDRESS]
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            return real(host, port, *args, **kwargs)
+        except socket.gaierror:
+            if not isinstance(host, str) or host.endswith(".invalid"):
+                raise
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (FAKE_PUBLIC_ADDRESS, port or 0))]
 
-    monkeypatch.setattr(outbound, "_resolve", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def pytest_sessionstart(session):

@@ -243,14 +243,10 @@ def test_every_badging_admin_page_renders(admin_client):
 
 
 def test_retry_reopens_failed_deliveries_and_hands_them_to_the_task(
-    admin_client, monkeypatch, django_capture_on_commit_callbacks
+    admin_client, enqueued, django_capture_on_commit_callbacks
 ):
     from badging.models import Delivery
 
-    sent_tasks = []
-    monkeypatch.setattr(
-        "celery.app.base.Celery.send_task", lambda self, name, *a, **kw: sent_tasks.append((name, kw.get("args")))
-    )
     live = f.AwardFactory()
     revoked = f.AwardFactory(revoked=True, revocation_reason="Issued in error")
     failed = Delivery.objects.create(award=live, kind="email", status="failed", attempts=5, last_error="SMTP 451")
@@ -268,7 +264,7 @@ def test_retry_reopens_failed_deliveries_and_hands_them_to_the_task(
     stale.refresh_from_db()
     assert failed.status == "pending" and failed.next_attempt_at is not None
     assert done.status == "sent" and stale.status == "failed"
-    assert sent_tasks == [("badging.deliveries_send", [[failed.pk]])]
+    assert enqueued.calls == [("badging.deliveries_send", [[failed.pk]])]
     assert AuditEvent.objects.filter(action="delivery_retried", award=live).count() == 1
 
 

@@ -26,12 +26,8 @@ def _broker_client():
 
 
 def test_when_the_broker_forgot_its_queue_the_reconciler_queues_the_work_again_at_once(
-    monkeypatch, django_capture_on_commit_callbacks
+    enqueued, django_capture_on_commit_callbacks
 ):
-    from celery import current_app
-
-    sent: list[tuple[str, list]] = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, **k: sent.append((name, args)))
     later = timezone.now() + timedelta(seconds=170)
     queued = LearnerProgressFactory(
         state=LearnerProgress.ELIGIBLE, issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=later
@@ -55,8 +51,8 @@ def test_when_the_broker_forgot_its_queue_the_reconciler_queues_the_work_again_a
         result = reconcile()
     assert result["lost_requeued"] == {"learners": 1, "emails": 1}
     assert result["learners_queued"] == 1 and result["deliveries_queued"] == 1
-    assert ("badging.award_issue_batch", [[queued.pk]]) in sent
-    assert ("badging.deliveries_send", [[email.pk]]) in sent
+    assert ("badging.award_issue_batch", [[queued.pk]]) in enqueued.calls
+    assert ("badging.deliveries_send", [[email.pk]]) in enqueued.calls
     backoff.refresh_from_db()
     assert backoff.next_attempt_at == later  # a refused email keeps its backoff
     assert not broker.broker_forgot()  # once: the marker is back

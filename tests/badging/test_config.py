@@ -177,17 +177,18 @@ def test_alignment_addresses_must_be_web_addresses(files, platform):
     ]
 
 
-def test_a_created_or_changed_course_badge_re_evaluates_its_course(files, platform, django_capture_on_commit_callbacks):
-    from unittest import mock
-
-    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+def test_a_created_or_changed_course_badge_re_evaluates_its_course(
+    files, platform, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
         config_import(data=document(), base_dir=files)
     course = Course.objects.get(canvas_course_id="7")
-    send.assert_called_once_with("badging.course_evaluate", kwargs={"course_id": course.pk})
+    assert [(task.name, task.kwargs) for task in enqueued] == [("badging.course_evaluate", {"course_id": course.pk})]
 
-    with mock.patch("celery.current_app.send_task") as send, django_capture_on_commit_callbacks(execute=True):
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
         config_import(data=document(), base_dir=files)  # unchanged: nothing to re-evaluate
-    assert not send.called
+    assert not enqueued
 
 
 def test_an_unreachable_broker_does_not_undo_or_break_an_import(files, platform, django_capture_on_commit_callbacks):

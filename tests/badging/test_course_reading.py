@@ -18,14 +18,7 @@ from sandbox.services.courses import assessment_add, assignment_published_set, c
 from sandbox.services.grades import GradeInput, grade_override_set, submission_grade
 from sandbox.services.keys import api_token_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture

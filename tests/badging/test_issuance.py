@@ -3,6 +3,8 @@
 import io
 import json
 import re
+import secrets
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +12,7 @@ import pytest
 import responses
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 from freezegun import freeze_time
 from openbadges_bakery import unbake
@@ -21,33 +24,31 @@ from tests import factories as f
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def another_worker_inserts_first(make_award):
+    """Another worker's award lands between this worker's read of live awards and its own insert:
+    `make_award()` runs just before the first INSERT into the awards table. Yields [its award]."""
+    made: list = []
+
+    def before_insert(execute, sql, params, many, context):
+        if not made and sql.lstrip().upper().startswith('INSERT INTO "BADGING_AWARD"'):
+            made.append(None)  # the other worker's own insert must not trigger this again
+            made[0] = make_award()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(before_insert):
+        yield made
+    assert made, "this worker never inserted an award"
+
+
 CANVAS = "https://canvas.example.edu"
-
-
-class FakeCelery:
-    def __init__(self):
-        self.sent = []
-
-    def send_task(self, name, args=None, kwargs=None, **options):
-        self.sent.append((name, args))
-
-
-@pytest.fixture
-def celery_app(monkeypatch):
-    fake = FakeCelery()
-    monkeypatch.setattr(issuance, "current_app", fake)
-    return fake
 
 
 @pytest.fixture(autouse=True)
 def public_base(settings):
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-
-
-@pytest.fixture
-def canvas():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
 
 
 def canvas_email(rsps, learner, email, status=200):
@@ -81,11 +82,11 @@ def canvas_email(rsps, learner, email, status=200):
 
 
 def test_award_issue_issues_once_with_documents_images_and_email_delivery(
-    canvas, celery_app, django_capture_on_commit_callbacks
+    rsps, enqueued, django_capture_on_commit_callbacks
 ):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge, email="old@uni.example.edu")
-    canvas_email(canvas, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
+    canvas_email(rsps, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
 
     with django_capture_on_commit_callbacks(execute=True):
         award = issuance.award_issue(progress_id=progress.pk)
@@ -110,70 +111,66 @@ def test_award_issue_issues_once_with_documents_images_and_email_delivery(
 
     delivery = Delivery.objects.get(award=award)
     assert delivery.kind == Delivery.KIND_EMAIL and delivery.status == Delivery.PENDING
-    assert celery_app.sent == [("badging.deliveries_send", [[delivery.pk]])]
+    assert enqueued.calls == [("badging.deliveries_send", [[delivery.pk]])]
 
 
-def test_a_retried_task_returns_the_same_award(canvas, celery_app):
+def test_a_retried_task_returns_the_same_award(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     first = issuance.award_issue(progress_id=progress.pk)
     again = issuance.award_issue(progress_id=progress.pk)
     assert again.pk == first.pk
     assert Award.objects.count() == 1 and Delivery.objects.count() == 1
 
 
-def test_losing_the_race_returns_the_winners_award(canvas, celery_app, monkeypatch):
+def test_losing_the_race_returns_the_winners_award(rsps, enqueued):
     """Two workers both see no award; the constraint lets one insert, the other gets its award."""
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
-    winner = f.AwardFactory(course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email)
-    real_live_awards = issuance._live_awards
-    calls = []
-
-    def stale_read(pairs):  # the first look happens before the other worker committed
-        calls.append(1)
-        return {} if len(calls) == 1 else real_live_awards(pairs)
-
-    monkeypatch.setattr(issuance, "_live_awards", stale_read)
-    award = issuance.award_issue(progress_id=progress.pk)
-    assert award.pk == winner.pk
+    canvas_email(rsps, progress.learner, progress.learner.email)
+    with another_worker_inserts_first(
+        lambda: f.AwardFactory(
+            course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email
+        )
+    ) as winner:
+        award = issuance.award_issue(progress_id=progress.pk)
+    assert award.pk == winner[0].pk
     assert Award.objects.filter(learner=progress.learner).count() == 1
     assert Delivery.objects.count() == 0  # the loser sends nothing
     progress.refresh_from_db()
     assert progress.state == LearnerProgress.ISSUED
 
 
-def test_a_status_slot_collision_is_retried_not_lost(canvas, celery_app, monkeypatch):
+def test_a_status_slot_collision_is_retried_not_lost(rsps, enqueued, monkeypatch):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     slots = iter([77, 77, 78])  # the first two draws hit a slot in use
-    monkeypatch.setattr(issuance, "_status_list_index", lambda: next(slots))
+    monkeypatch.setattr(secrets, "randbelow", lambda n: next(slots))  # the slot's random draw
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.status_list_index == 78
     assert award.ob3_credential["credentialStatus"]["statusListIndex"] == "78"  # signed with the slot it got
     assert AwardImage.objects.filter(award=award).count() == 2
 
 
-def test_no_free_status_slot_is_a_recorded_failure(canvas, celery_app, monkeypatch):
+def test_no_free_status_slot_is_a_recorded_failure(rsps, enqueued, monkeypatch):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     f.AwardFactory(status_list_index=77)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
-    monkeypatch.setattr(issuance, "_status_list_index", lambda: 77)
+    canvas_email(rsps, progress.learner, progress.learner.email)
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 77)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "status slot" in progress.issue_error
 
 
-def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, celery_app, django_capture_on_commit_callbacks):
+def test_a_batch_issues_many_learners_and_skips_the_rest(rsps, enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     eligible = [eligible_progress(course_badge) for _ in range(6)]
     for progress in eligible:
-        canvas_email(canvas, progress.learner, progress.learner.email.upper())
+        canvas_email(rsps, progress.learner, progress.learner.email.upper())
     stale = f.LearnerProgressFactory(
         course_badge=course_badge, state=LearnerProgress.IN_PROGRESS, issue_status="queued"
     )
@@ -183,7 +180,7 @@ def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, celery_app, dja
     assert {a.recipient_email for a in awards} == {p.learner.email for p in eligible}
     assert len({a.status_list_index for a in awards}) == 6
     assert AwardImage.objects.count() == 12 and Delivery.objects.count() == 6
-    assert [name for name, _ in celery_app.sent] == ["badging.deliveries_send"]
+    assert [name for name, _ in enqueued.calls] == ["badging.deliveries_send"]
     stale.refresh_from_db()
     assert stale.issue_status == "" and stale.state == LearnerProgress.IN_PROGRESS
     # Run again (a duplicated task): same awards, nothing new.
@@ -191,10 +188,10 @@ def test_a_batch_issues_many_learners_and_skips_the_rest(canvas, celery_app, dja
     assert sorted(a.pk for a in again) == sorted(a.pk for a in awards) and Award.objects.count() == 6
 
 
-def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_app):
+def test_same_badge_class_in_a_second_course_is_not_issued_twice(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     first = issuance.award_issue(progress_id=progress.pk)
     other_course = f.CourseFactory(platform=course_badge.course.platform)
     other = f.LearnerProgressFactory(
@@ -210,10 +207,10 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(canvas, celery_
     assert other.state == LearnerProgress.HELD_ELSEWHERE
 
 
-def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_capture_on_commit_callbacks):
+def test_canvas_down_is_recorded_and_retried_later(rsps, enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, "", status=503)
+    canvas_email(rsps, progress.learner, "", status=503)
 
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
@@ -232,9 +229,9 @@ def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_ca
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert issuance.awards_reconcile()["learners_queued"] == 1
-    assert celery_app.sent == [("badging.award_issue_batch", [[progress.pk]])]
+    assert enqueued.calls == [("badging.award_issue_batch", [[progress.pk]])]
 
-    canvas_email(canvas, progress.learner, progress.learner.email)  # Canvas is back
+    canvas_email(rsps, progress.learner, progress.learner.email)  # Canvas is back
     award = issuance.award_issue(progress_id=progress.pk)
     assert award is not None
     progress.refresh_from_db()
@@ -245,20 +242,20 @@ def test_canvas_down_is_recorded_and_retried_later(canvas, celery_app, django_ca
     ("email", "message"),
     [("", "has no primary email address"), ("not-an-address", "is not a valid address")],
 )
-def test_missing_or_invalid_email_is_a_visible_failure(canvas, celery_app, email, message):
+def test_missing_or_invalid_email_is_a_visible_failure(rsps, enqueued, email, message):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, email)
+    canvas_email(rsps, progress.learner, email)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert message in progress.issue_error
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED
 
 
-def test_malformed_badge_image_fails_clearly_and_waits(canvas, celery_app):
+def test_malformed_badge_image_fails_clearly_and_waits(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS, image=b"GIF89a not a png")
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert "cannot carry a badge" in progress.issue_error and "not a PNG" in progress.issue_error
@@ -266,7 +263,7 @@ def test_malformed_badge_image_fails_clearly_and_waits(canvas, celery_app):
     assert Award.objects.count() == 0 and AwardImage.objects.count() == 0
 
 
-def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, celery_app):
+def test_no_longer_eligible_when_the_task_runs_issues_nothing(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     LearnerProgress.objects.filter(pk=progress.pk).update(
@@ -275,10 +272,10 @@ def test_no_longer_eligible_when_the_task_runs_issues_nothing(canvas, celery_app
     assert issuance.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == ""
-    assert len(canvas.calls) == 0
+    assert len(rsps.calls) == 0
 
 
-def test_a_badge_switched_off_while_queued_issues_nothing(canvas, celery_app):
+def test_a_badge_switched_off_while_queued_issues_nothing(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     LearnerProgress.objects.filter(pk=progress.pk).update(issue_status=LearnerProgress.ISSUE_QUEUED)
@@ -287,23 +284,23 @@ def test_a_badge_switched_off_while_queued_issues_nothing(canvas, celery_app):
     assert not Award.objects.exists()
     progress.refresh_from_db()
     assert progress.issue_status == ""
-    assert len(canvas.calls) == 0
+    assert len(rsps.calls) == 0
     # ...and the reconciler does not queue it again while the badge is off.
     issuance.awards_reconcile()
-    assert not [name for name, _ in celery_app.sent if name == "badging.award_issue_batch"]
+    assert not [name for name, _ in enqueued.calls if name == "badging.award_issue_batch"]
 
 
-def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, django_capture_on_commit_callbacks):
+def test_enqueue_eligible_batches_after_commit_and_skips_queued(enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments()
     progresses = [eligible_progress(course_badge) for _ in range(issuance.BATCH_SIZE + 3)]
     f.LearnerProgressFactory(course_badge=course_badge, state=LearnerProgress.IN_PROGRESS)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == len(progresses)
-        assert celery_app.sent == []  # nothing leaves before commit
+        assert enqueued.calls == []  # nothing leaves before commit
     for callback in callbacks:
         callback()
-    batches = [args[0] for name, args in celery_app.sent]
+    batches = [args[0] for name, args in enqueued.calls]
     assert [len(b) for b in batches] == [issuance.BATCH_SIZE, 3]
     assert sorted(pk for batch in batches for pk in batch) == sorted(p.pk for p in progresses)
     assert LearnerProgress.objects.filter(issue_status=LearnerProgress.ISSUE_QUEUED).count() == len(progresses)
@@ -317,7 +314,7 @@ def test_enqueue_eligible_batches_after_commit_and_skips_queued(celery_app, djan
         assert issuance.awards_reconcile()["learners_queued"] == len(progresses)
 
 
-def test_reconciler_requeues_due_deliveries(celery_app, django_capture_on_commit_callbacks):
+def test_reconciler_requeues_due_deliveries(enqueued, django_capture_on_commit_callbacks):
     award = f.AwardFactory()
     due = Delivery.objects.create(award=award, kind=Delivery.KIND_EMAIL, next_attempt_at=timezone.now())
     award2 = f.AwardFactory()
@@ -325,13 +322,13 @@ def test_reconciler_requeues_due_deliveries(celery_app, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         result = issuance.awards_reconcile()
     assert result["deliveries_queued"] == 1
-    assert ("badging.deliveries_send", [[due.pk]]) in celery_app.sent
+    assert ("badging.deliveries_send", [[due.pk]]) in enqueued.calls
 
 
-def test_revoke_requires_a_reason_and_is_recorded(canvas, celery_app):
+def test_revoke_requires_a_reason_and_is_recorded(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     award = issuance.award_issue(progress_id=progress.pk)
     with pytest.raises(ValueError):
         issuance.award_revoke(award_id=award.pk, reason="  ", actor="admin:alice")
@@ -346,7 +343,7 @@ def test_revoke_requires_a_reason_and_is_recorded(canvas, celery_app):
     assert Award.objects.get(pk=award.pk).revocation_reason == "Issued in error"
 
 
-def test_badging_revoke_command(celery_app):
+def test_badging_revoke_command(enqueued):
     award = f.AwardFactory()
     with pytest.raises(CommandError):
         call_command("badging_revoke", "nope", "--reason", "x")
@@ -407,7 +404,7 @@ def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
     assert award.needs_review and award.review_reason == "Final grade removed"
 
 
-def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, celery_app):
+def test_key_rotation_keeps_old_keys_and_signs_with_new(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     issuer = course_badge.badge_class.issuer
     old = issuance.issuer_keys_current(issuer=issuer)
@@ -416,17 +413,17 @@ def test_key_rotation_keeps_old_keys_and_signs_with_new(canvas, celery_app):
     assert IssuerKey.objects.filter(issuer=issuer).count() == 4
     assert IssuerKey.objects.get(pk=old.ed25519.pk).superseded_at is not None
     progress = eligible_progress(course_badge)
-    canvas_email(canvas, progress.learner, progress.learner.email)
+    canvas_email(rsps, progress.learner, progress.learner.email)
     award = issuance.award_issue(progress_id=progress.pk)
     assert award.ob3_credential["proof"][0]["verificationMethod"].endswith(f"#{new.ed25519.public_id}")
 
 
-def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(canvas, celery_app, settings):
+def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(rsps, enqueued, settings):
     settings.BADGING_LEASE_SECONDS = 30
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     mine, theirs, expired = (eligible_progress(course_badge, email=f"l{i}@uni.example.edu") for i in range(3))
     for progress in (mine, expired):
-        canvas_email(canvas, progress.learner, progress.learner.email)
+        canvas_email(rsps, progress.learner, progress.learner.email)
     now = timezone.now()
     # Another worker is issuing `theirs` right now; `expired`'s worker died a minute ago.
     in_20s = now + timedelta(seconds=20)
@@ -442,14 +439,14 @@ def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(canvas, celer
     assert theirs.state == LearnerProgress.ELIGIBLE and theirs.issue_claim == "other"
     # The same task given back after its pool process died takes its own live lease over.
     LearnerProgress.objects.filter(pk=theirs.pk).update(issue_claim="run-2")
-    canvas_email(canvas, theirs.learner, theirs.learner.email)
+    canvas_email(rsps, theirs.learner, theirs.learner.email)
     assert [a.learner_id for a in issuance.awards_issue_batch(progress_ids=[theirs.pk], claim="run-2")] == [
         theirs.learner_id
     ]
 
 
 def test_the_reconciler_requeues_a_dead_workers_learners_once_its_lease_ran_out(
-    celery_app, settings, django_capture_on_commit_callbacks
+    enqueued, settings, django_capture_on_commit_callbacks
 ):
     settings.BADGING_QUEUED_STALE_AFTER_SECONDS = 600
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
@@ -463,13 +460,13 @@ def test_the_reconciler_requeues_a_dead_workers_learners_once_its_lease_ran_out(
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert issuance.awards_reconcile()["learners_queued"] == 1
-    assert celery_app.sent == [("badging.award_issue_batch", [[dead.pk]])]
+    assert enqueued.calls == [("badging.award_issue_batch", [[dead.pk]])]
     dead.refresh_from_db()
     assert dead.issue_status == LearnerProgress.ISSUE_QUEUED
     assert dead.issue_next_attempt_at > now + timedelta(seconds=590)  # queued: stale after the configured time
 
 
-def test_the_reconciler_counts_an_email_whose_worker_died_while_sending(celery_app, django_capture_on_commit_callbacks):
+def test_the_reconciler_counts_an_email_whose_worker_died_while_sending(enqueued, django_capture_on_commit_callbacks):
     now = timezone.now()
     stuck = Delivery.objects.create(
         award=f.AwardFactory(), kind=Delivery.KIND_EMAIL, status=Delivery.SENDING, send_started_at=now,
@@ -486,4 +483,4 @@ def test_the_reconciler_counts_an_email_whose_worker_died_while_sending(celery_a
     assert (stuck.status, stuck.unconfirmed_sends) == (Delivery.FAILED, 1)
     assert "may receive it twice" in stuck.last_error
     assert (sending.status, sending.unconfirmed_sends) == (Delivery.SENDING, 0)  # its worker is still at it
-    assert celery_app.sent == [("badging.deliveries_send", [[stuck.pk]])]
+    assert enqueued.calls == [("badging.deliveries_send", [[stuck.pk]])]

@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tests.badging.test_issuance_support import (
     course_badge_with_assessments,
     eligible_progress,
 )
-from tests.conftest import celery_worker_start, wait_for
+from tests.conftest import celery_idle, celery_worker_start, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +50,9 @@ def succeeded(workers, task_name: str) -> int:
     return sum(len(pattern.findall(w.log_path.read_text(errors="replace"))) for w in workers)
 
 
-def test_racing_workers_and_duplicate_tasks_issue_exactly_once(outside, celery_worker_process, second_worker):
+def test_racing_workers_and_duplicate_tasks_issue_exactly_once(
+    outside, celery_worker_process, second_worker, celery_queue_name
+):
     from skillsforward.celery import app
 
     profiles, smtp = outside
@@ -71,7 +72,8 @@ def test_racing_workers_and_duplicate_tasks_issue_exactly_once(outside, celery_w
     wait_for(lambda: succeeded(workers, "badging.award_issue") == len(ids), timeout=60, message="single issues")
     wait_for(lambda: len(smtp.messages) >= len(ids), timeout=60, message="emails")
     wait_for(lambda: not Delivery.objects.exclude(status=Delivery.SENT).exists(), timeout=30, message="deliveries")
-    time.sleep(1)  # any stray duplicate email would arrive now
+    # Every task has run to its end, so a duplicate email would be in the sink by now.
+    wait_for(lambda: celery_idle(celery_queue_name), timeout=60, message="the workers to be idle")
 
     assert Award.objects.count() == len(ids)
     assert sorted(Award.objects.values_list("recipient_email", flat=True)) == sorted(
@@ -134,7 +136,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_a_worker_killed_mid_batch_loses_nothing_and_issues_once(outside, celery_worker_process):
+def test_a_worker_killed_mid_batch_loses_nothing_and_issues_once(outside, celery_worker_process, celery_queue_name):
     """acks_late + reject_on_worker_lost: the batch goes back to the queue and runs again."""
     from skillsforward.celery import app
 
@@ -154,7 +156,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_issues_once(outside, celery
     profiles.slow_users[slow] = 0.0
 
     wait_for(lambda: len(smtp.messages) == len(progresses), timeout=90, message="all emails after the crash")
-    time.sleep(1)
+    wait_for(lambda: celery_idle(celery_queue_name), timeout=60, message="the worker to be idle")
     assert Award.objects.count() == len(progresses)
     assert len(smtp.messages) == len(progresses)
     assert profiles.calls[slow] >= 2  # the batch really ran twice

@@ -7,7 +7,6 @@ import copy
 import smtplib
 
 import pytest
-import responses
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.template.loader import render_to_string
@@ -32,12 +31,6 @@ def public_base(settings):
 
 
 @pytest.fixture
-def canvas():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-@pytest.fixture
 def smtp(settings):
     with SMTPSink() as sink:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -47,25 +40,10 @@ def smtp(settings):
         yield sink
 
 
-class FakeCelery:
-    def __init__(self):
-        self.sent = []
-
-    def send_task(self, name, args=None, kwargs=None, **options):
-        self.sent.append((name, args))
-
-
-@pytest.fixture
-def queued(monkeypatch):
-    fake = FakeCelery()
-    monkeypatch.setattr(issuance, "current_app", fake)
-    return fake.sent
-
-
 NAMES = ["Ada Lovelace", 'O\'Brien <b>&amp; "Co"</b>', "", "Zoë Ångström", "Learner 5", "Learner 6"]
 
 
-def learners(canvas, course_badge, count: int, *, prefix: str = "l"):
+def learners(rsps, course_badge, count: int, *, prefix: str = "l"):
     """Eligible learners whose primary emails the roster pass read just now (fresh: issuance asks
     Canvas nothing; badging.services.emails)."""
     rows = []
@@ -90,13 +68,13 @@ def count_connections(monkeypatch) -> list[int]:
 
 
 def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded_queries(
-    canvas, smtp, queued, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
+    rsps, smtp, enqueued, monkeypatch, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     """A batch's emails go out from the issuing run, right after its commit (not behind every other
     queued batch), over one SMTP connection; the database work is a fixed number of statements per
     batch plus one per email (its lease, carrying the previous email's "sent")."""
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
-    small, large = learners(canvas, course_badge, 4, prefix="s"), learners(canvas, course_badge, 24, prefix="b")
+    small, large = learners(rsps, course_badge, 4, prefix="s"), learners(rsps, course_badge, 24, prefix="b")
     opened = count_connections(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(40 + 4) as few:
         issuance.awards_issue_batch(progress_ids=[p.pk for p in small], send_emails=True)
@@ -109,27 +87,27 @@ def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded
     assert Delivery.objects.filter(kind=Delivery.KIND_EMAIL, status=Delivery.SENT).count() == 28
     assert not Delivery.objects.filter(unconfirmed_sends__gt=0).exists()
     assert LearnerProgress.objects.filter(state=LearnerProgress.ISSUED).count() == 28
-    assert not any(name == "badging.deliveries_send" for name, _ in queued)  # sent, not queued as well
+    assert not any(name == "badging.deliveries_send" for name, _ in enqueued.calls)  # sent, not queued as well
 
 
 def test_without_send_emails_the_deliveries_are_queued_as_before(
-    canvas, smtp, queued, django_capture_on_commit_callbacks
+    rsps, smtp, enqueued, django_capture_on_commit_callbacks
 ):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
-    rows = learners(canvas, course_badge, 3)
+    rows = learners(rsps, course_badge, 3)
     with django_capture_on_commit_callbacks(execute=True):
         issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])
     ids = sorted(Delivery.objects.values_list("pk", flat=True))
-    assert queued == [("badging.deliveries_send", [ids])] and not smtp.messages
+    assert enqueued.calls == [("badging.deliveries_send", [ids])] and not smtp.messages
 
 
 def test_an_email_the_server_refuses_mid_batch_is_retried_and_the_others_are_sent_once(
-    canvas, smtp, queued, django_capture_on_commit_callbacks
+    rsps, smtp, enqueued, django_capture_on_commit_callbacks
 ):
     """The "sent" of an email rides on the next email's lease: a refusal in between must neither
     lose it nor mark the refused one sent."""
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
-    rows = learners(canvas, course_badge, 5)
+    rows = learners(rsps, course_badge, 5)
     smtp.refuse = 1  # the first email is refused (451), the rest accepted
     with django_capture_on_commit_callbacks(execute=True):
         issuance.awards_issue_batch(progress_ids=[p.pk for p in rows], send_emails=True)
@@ -142,9 +120,9 @@ def test_an_email_the_server_refuses_mid_batch_is_retried_and_the_others_are_sen
     assert sorted(m["to"][0] for m in smtp.messages) == sorted(p.learner.email for p in rows)
 
 
-def issued(canvas, count: int) -> list[Award]:
+def issued(rsps, count: int) -> list[Award]:
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
-    rows = learners(canvas, course_badge, count)
+    rows = learners(rsps, course_badge, count)
     return list(
         Award.objects.filter(pk__in=[a.pk for a in issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])])
         .select_related("badge_class__issuer", "learner", "course_badge__course__platform")
@@ -152,10 +130,10 @@ def issued(canvas, count: int) -> list[Award]:
     )
 
 
-def test_email_bodies_from_the_frame_are_the_full_render(canvas):
+def test_email_bodies_from_the_frame_are_the_full_render(rsps):
     """Names with markup, quotes, accents or none at all: the frame filled in gives exactly what
     rendering both templates gives (escaped in the HTML part, raw in the text part)."""
-    awards = issued(canvas, 6)
+    awards = issued(rsps, 6)
     links = PublicLinks(BASE)
     notifications._frames.clear()
     for award in awards:
@@ -169,8 +147,8 @@ def test_email_bodies_from_the_frame_are_the_full_render(canvas):
     assert [frame is not None for frame in notifications._frames.values()] == [True, True]  # with and without a name
 
 
-def test_smtp_bytes_from_the_mime_frame_are_djangos(canvas):
-    awards = issued(canvas, 4)
+def test_smtp_bytes_from_the_mime_frame_are_djangos(rsps):
+    awards = issued(rsps, 4)
     awards[3].recipient_email = "zoë@uni.example.edu"  # not a plain address: generated in full
     connection = SMTPBackend(host="127.0.0.1", port=1)
     notifications._mime_frames.clear()
@@ -192,10 +170,10 @@ def credential(award) -> dict:
     return ob3.credential_document(award, PublicLinks(BASE))
 
 
-def test_canonical_nquads_template_equals_full_canonicalisation(canvas):
+def test_canonical_nquads_template_equals_full_canonicalisation(rsps):
     """Values with quotes, backslashes, newlines and accents are escaped as the parser prints them;
     two blank nodes with the same first-degree hash (RDFC-1.0 N-degree hashing) take the full path."""
-    awards = issued(canvas, 3)
+    awards = issued(rsps, 3)
     jsonld._shapes.clear()  # only this test's shapes below
     documents = [credential(a) for a in awards]
     documents[1]["credentialSubject"]["identifier"][0]["salt"] = 'quote " backslash \\ newline \n accent é'
@@ -210,14 +188,14 @@ def test_canonical_nquads_template_equals_full_canonicalisation(canvas):
     assert sorted(t.checked for t in templates) == [False, True] and not any(t.broken for t in templates)
 
 
-def test_signing_with_the_template_gives_the_plain_paths_proof(canvas, monkeypatch):
+def test_signing_with_the_template_gives_the_plain_paths_proof(rsps, monkeypatch):
     """Ed25519 is deterministic: the same credential signed with the precomputed canonical parts and
     with full canonicalisation carries the same proof, and it verifies against the issuer's key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from badging.openbadges.multibase import b58decode
 
-    award = issued(canvas, 2)[1]
+    award = issued(rsps, 2)[1]
     signing = issuance.issuer_keys_current(issuer=award.badge_class.issuer)
     private_key = keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem)
     unsigned = credential(award)

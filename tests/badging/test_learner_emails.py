@@ -19,12 +19,7 @@ from badging.views.backpack import backpack_form_token
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    monkeypatch.setattr(learner_emails.current_app, "send_task", lambda *a, **k: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ request of that platform's course only; the old shared /events/canvas/ accepts n
 import json
 import uuid
 from datetime import UTC, datetime
-from unittest import mock
 
 import jwt
 import pytest
@@ -16,7 +15,6 @@ from jwt.algorithms import RSAAlgorithm
 from badging.live_events import local_id
 from badging.services import sync
 from tests import factories as f
-from tests.lti.conftest import canvas, rsps  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,12 +66,6 @@ def badge():
     return f.CourseBadgeFactory(course__canvas_course_id="123")
 
 
-@pytest.fixture
-def send_task():
-    with mock.patch("celery.current_app.send_task") as send:
-        yield send
-
-
 def url(platform):
     return f"/events/canvas/{platform.live_events_key}/"
 
@@ -86,37 +78,37 @@ def post(client, body, content_type="application/jwt", platform=None):
 
 
 @responses.activate
-def test_valid_signed_event_requests_a_sync_of_its_course(client, badge, send_task, django_capture_on_commit_callbacks):
+def test_valid_signed_event_requests_a_sync_of_its_course(client, badge, enqueued, django_capture_on_commit_callbacks):
     responses.get(JWKS_URL, json={"keys": [JWK1]})
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, signed(event("grade_override", override_score=95.0)))
     assert response.status_code == 202
     assert response.json() == {"event": "grade_override", "courses": 1}
-    kwargs = send_task.call_args.kwargs["kwargs"]
+    kwargs = enqueued[-1].kwargs
     assert kwargs["course_id"] == badge.course_id
     # Only the learner whose final grade changed is re-read (global id 10000000000042 → local 42).
     assert sync._learners_marked_take(badge.course_id) == ["42"]
     # A duplicate delivery (Canvas does not dedupe) is folded into the queued sync.
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(event("grade_change"))).status_code == 202
-    assert send_task.call_count == 1
+    assert len(enqueued) == 1
     assert len(responses.calls) == 1  # the key set is cached
     # A grade event (possibly a posting, which graded_since misses) asks for a recheck of that learner.
     assert sync._postings_marked_take(badge.course_id) == ["42"]
 
 
 @responses.activate
-def test_bad_signature_is_refused(client, badge, send_task):
+def test_bad_signature_is_refused(client, badge, enqueued):
     responses.get(JWKS_URL, json={"keys": [JWK1]})
     forged = signed(event(), key=KEY2, kid="2026-11")
     response = post(client, forged)
     assert response.status_code == 401
     assert "signature is not valid" in response.json()["error"]
-    assert not send_task.called
+    assert not enqueued
 
 
 @responses.activate
-def test_unknown_kid_refetches_the_key_set_once(client, badge, send_task):
+def test_unknown_kid_refetches_the_key_set_once(client, badge, enqueued):
     responses.get(JWKS_URL, json={"keys": [JWK1]})
     responses.get(JWKS_URL, json={"keys": [JWK1, JWK2]})
     assert post(client, signed(event(), key=KEY1)).status_code == 202
@@ -130,7 +122,7 @@ def test_unknown_kid_refetches_the_key_set_once(client, badge, send_task):
 
 @responses.activate
 def test_the_key_set_is_read_like_a_platforms_and_a_token_without_kid_fetches_nothing(
-    client, badge, send_task, settings
+    client, badge, enqueued, settings
 ):
     # One fetcher for LTI launches and Live Events: the same timeout (LTI_HTTP_TIMEOUT).
     settings.LTI_HTTP_TIMEOUT = 4.5
@@ -141,7 +133,7 @@ def test_the_key_set_is_read_like_a_platforms_and_a_token_without_kid_fetches_no
     assert responses.calls[0].request.req_kwargs["timeout"] == 4.5
 
 
-def test_unsigned_json_refused_unless_allowed(client, badge, send_task, settings):
+def test_unsigned_json_refused_unless_allowed(client, badge, enqueued, settings):
     body = json.dumps(event())
     refused = post(client, body, content_type="application/json")
     assert refused.status_code == 401 and "Sign Payload" in refused.json()["error"]
@@ -149,7 +141,7 @@ def test_unsigned_json_refused_unless_allowed(client, badge, send_task, settings
     assert post(client, body, content_type="application/json").status_code == 202
 
 
-def test_unsigned_json_with_shared_secret(client, badge, send_task, settings):
+def test_unsigned_json_with_shared_secret(client, badge, enqueued, settings):
     settings.LIVE_EVENTS_SHARED_SECRET = "s3cret"
     body = json.dumps(event())
     target = url(badge.course.platform)
@@ -157,11 +149,11 @@ def test_unsigned_json_with_shared_secret(client, badge, send_task, settings):
     assert client.post(f"{target}?secret=s3cret", data=body, content_type="application/json").status_code == 202
 
 
-def test_other_events_and_unknown_courses_are_acknowledged_without_work(client, badge, send_task, settings):
+def test_other_events_and_unknown_courses_are_acknowledged_without_work(client, badge, enqueued, settings):
     settings.LIVE_EVENTS_ALLOW_UNSIGNED = True
     assert post(client, json.dumps(event("logged_in")), "application/json").status_code == 204
     assert post(client, json.dumps(event(course_id="999")), "application/json").status_code == 204
-    assert not send_task.called
+    assert not enqueued
 
 
 def test_malformed_bodies_are_400(client, settings):
@@ -182,7 +174,7 @@ def test_global_ids_map_to_local_ids():
 
 @responses.activate
 def test_an_event_only_syncs_the_course_of_the_platform_whose_url_it_came_to(
-    client, badge, send_task, django_capture_on_commit_callbacks
+    client, badge, enqueued, django_capture_on_commit_callbacks
 ):
     # Another Canvas customer with a course of the same id: its events pass the (shared) signature
     # check, but were posted to its own platform's URL and must not sync ours, nor ours theirs.
@@ -191,16 +183,16 @@ def test_an_event_only_syncs_the_course_of_the_platform_whose_url_it_came_to(
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, signed(event("grade_change")), platform=other.course.platform)
     assert response.status_code == 202 and response.json()["courses"] == 1
-    assert [c.kwargs["kwargs"]["course_id"] for c in send_task.call_args_list] == [other.course_id]
+    assert [task.kwargs["course_id"] for task in enqueued] == [other.course_id]
     assert sync._postings_marked_take(badge.course_id) == []
     # A platform without such a course: acknowledged, nothing synced anywhere.
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(event("grade_change")), platform=f.PlatformFactory()).status_code == 204
-    assert send_task.call_count == 1
+    assert len(enqueued) == 1
 
 
 @responses.activate
-def test_unknown_or_inactive_platform_key_is_404(client, badge, send_task):
+def test_unknown_or_inactive_platform_key_is_404(client, badge, enqueued):
     responses.get(JWKS_URL, json={"keys": [JWK1]})
     response = client.post("/events/canvas/not-a-key/", data=signed(event()), content_type="application/jwt")
     assert response.status_code == 404
@@ -208,21 +200,21 @@ def test_unknown_or_inactive_platform_key_is_404(client, badge, send_task):
     platform.active = False
     platform.save()
     assert post(client, signed(event()), platform=platform).status_code == 404
-    assert not send_task.called
+    assert not enqueued
     assert len(responses.calls) == 0  # nothing is verified for a URL no platform owns
 
 
-def test_the_old_shared_url_is_gone_and_says_where_to_look(client, badge, send_task, settings):
+def test_the_old_shared_url_is_gone_and_says_where_to_look(client, badge, enqueued, settings):
     settings.LIVE_EVENTS_ALLOW_UNSIGNED = True
     response = client.post("/events/canvas/", data=json.dumps(event()), content_type="application/json")
     assert response.status_code == 410
     assert "Platforms" in response.json()["error"] and "Live Events URL" in response.json()["error"]
-    assert not send_task.called
+    assert not enqueued
 
 
 @responses.activate
 def test_an_event_of_another_root_account_is_acknowledged_and_ignored(
-    client, badge, send_task, django_capture_on_commit_callbacks
+    client, badge, enqueued, django_capture_on_commit_callbacks
 ):
     platform = badge.course.platform
     platform.canvas_guid = "VicYj3cu5BIFpoZhDVU4DZumnlBrWi1grgJEzADs.oxana.instructure.com"
@@ -235,7 +227,7 @@ def test_an_event_of_another_root_account_is_acknowledged_and_ignored(
     assert response.status_code == 200
     assert "another Canvas root account" in response.json()["ignored"]
     assert post(client, signed(event(metadata={"root_account_uuid": "Other0uuid"}))).status_code == 200
-    assert not send_task.called
+    assert not enqueued
     # The platform's own root account (by lti guid or by uuid), or an event without either, is handled.
     own = {
         "root_account_lti_guid": platform.canvas_guid,
@@ -248,13 +240,13 @@ def test_an_event_of_another_root_account_is_acknowledged_and_ignored(
 
 
 @responses.activate
-def test_without_a_recorded_guid_the_url_alone_decides(client, badge, send_task):
+def test_without_a_recorded_guid_the_url_alone_decides(client, badge, enqueued):
     responses.get(JWKS_URL, json={"keys": [JWK1]})
     foreign = {"root_account_lti_guid": "Other0uuid.other.instructure.com"}
     assert post(client, signed(event(metadata=foreign))).status_code == 202
 
 
-def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):  # noqa: F811
+def test_a_launch_records_the_root_account_guid_live_events_are_checked_against(client, canvas):
     from lti.models import Platform
     from lti.services.launches import platform_guid_record
     from tests.lti.platform import LEARNER

@@ -3,7 +3,6 @@ tool's URL for the sandbox's platform (set up by the seed), the tool verifies it
 sandbox's Live Events key set and its root account guid, and requests a sync of that platform's course only."""
 
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 
@@ -17,7 +16,7 @@ from tests.conftest import wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, settings):
+def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, settings, enqueued):
     result = sandbox_seed(
         learners=5,
         assessments=1,
@@ -43,13 +42,13 @@ def test_signed_event_from_the_sandbox_requests_a_course_sync(live_server, setti
     # Another customer's course with the same Canvas id, on another platform: never synced by these events.
     elsewhere = f.CourseBadgeFactory(course__canvas_course_id=course.canvas_course_id)
 
-    with mock.patch("celery.current_app.send_task") as send:
-        submission_grade(assignment=assignment, user=learner, grader=teacher, grade=GradeInput(score=Decimal(12)))
-        wait_for(lambda: send.called, timeout=10, message="the live event to request a sync")
-    assert send.call_args.args[0] == "badging.course_sync"
-    assert send.call_args.kwargs["kwargs"]["course_id"] == course.pk
-    assert send.call_args.kwargs["kwargs"]["trigger"] == "live_event:grade_change"
-    assert elsewhere.course_id not in {c.kwargs["kwargs"]["course_id"] for c in send.call_args_list}
+    enqueued.clear()
+    submission_grade(assignment=assignment, user=learner, grader=teacher, grade=GradeInput(score=Decimal(12)))
+    wait_for(lambda: enqueued, timeout=10, message="the live event to request a sync")
+    assert enqueued[-1].name == "badging.course_sync"
+    assert enqueued[-1].kwargs["course_id"] == course.pk
+    assert enqueued[-1].kwargs["trigger"] == "live_event:grade_change"
+    assert elsewhere.course_id not in {task.kwargs["course_id"] for task in enqueued}
 
 
 def test_seed_command_points_live_events_at_the_registered_platforms_url():

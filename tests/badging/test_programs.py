@@ -132,17 +132,8 @@ def test_revoking_a_required_badge_flags_the_program_badge_for_review(setup):
     assert not award.needs_review
 
 
-def test_issuance_and_revocation_queue_the_evaluation_after_commit(
-    setup, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_issuance_and_revocation_queue_the_evaluation_after_commit(setup, enqueued, django_capture_on_commit_callbacks):
     """The narrow hook: course awards stored or revoked → one task per batch of learners, after commit."""
-    sent = []
-    # One Celery app: keep the program tasks, drop the others (deliveries) for lack of a broker.
-    monkeypatch.setattr(
-        programs.current_app,
-        "send_task",
-        lambda name, args=None, **k: sent.append((name, args)) if name == programs.TASK else None,
-    )
     import responses
 
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
@@ -158,19 +149,17 @@ def test_issuance_and_revocation_queue_the_evaluation_after_commit(
         )
         award = issuance.award_issue(progress_id=progress.pk)
     assert award is not None
-    assert (programs.TASK, [[progress.learner_id]]) in sent  # one argument: the list of learner ids
-    sent.clear()
+    assert (programs.TASK, [[progress.learner_id]]) in enqueued.calls  # one argument: the list of learner ids
+    enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
-    assert sent == [(programs.TASK, [[progress.learner_id]])]
+    assert [task.args for task in enqueued.named(programs.TASK)] == [[[progress.learner_id]]]
 
 
-def test_no_program_no_task(db, monkeypatch, django_capture_on_commit_callbacks):
-    sent = []
-    monkeypatch.setattr(programs.current_app, "send_task", lambda *a, **k: sent.append(a))
+def test_no_program_no_task(db, enqueued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         programs.programs_reevaluate_later(learner_ids=[1, 2])
-    assert sent == []
+    assert not enqueued
 
 
 def test_my_badges_shows_progress_toward_the_program(client, setup):
@@ -188,8 +177,7 @@ def test_my_badges_shows_progress_toward_the_program(client, setup):
     )
 
 
-def test_import_export_round_trip(setup, monkeypatch, tmp_path):
-    monkeypatch.setattr(programs.current_app, "send_task", lambda *a, **k: None)
+def test_import_export_round_trip(setup, enqueued, tmp_path):
     document = config_export()
     (exported,) = document["programs"]
     assert exported == {
@@ -219,9 +207,7 @@ def test_import_export_round_trip(setup, monkeypatch, tmp_path):
     assert "at_least" in text
 
 
-def test_admin_defines_a_program(admin_client, setup, monkeypatch, django_capture_on_commit_callbacks):
-    sent = []
-    monkeypatch.setattr(programs.current_app, "send_task", lambda name, args=None, **k: sent.append((name, args)))
+def test_admin_defines_a_program(admin_client, setup, enqueued, django_capture_on_commit_callbacks):
     badge_class = f.BadgeClassFactory(key="second-program", name="Second Program")
     stats, cleaning, _ = setup["classes"]
     data = {
@@ -248,7 +234,7 @@ def test_admin_defines_a_program(admin_client, setup, monkeypatch, django_captur
     assert response.status_code == 302
     program = Program.objects.get(key="second")
     assert program.requirements.count() == 2
-    assert (programs.TASK_ALL, [program.pk]) in sent
+    assert (programs.TASK_ALL, [program.pk]) in enqueued.calls
     # A course's badge class cannot be a program's.
     offered = f.BadgeClassFactory(key="offered")
     f.CourseBadgeFactory(badge_class=offered)

@@ -3,13 +3,11 @@
 import io
 
 import pytest
-import responses
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
 from badging.models import SyncRun
 from tests import factories as f
-from tests.canvas.fake import FakeCanvas
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +25,14 @@ def test_schedule_is_idempotent_and_uses_the_exact_task_names(settings):
     assert "already up to date" in out.getvalue().splitlines()[-1]
 
 
-def test_badging_sync_command():
-    fake = FakeCanvas()
-    fake.add_assignment(55, "Clean a data set")
-    fake.add_student(42, "Ada")
-    badge = f.CourseBadgeFactory(course__canvas_course_id=fake.course_id, course__platform__api_base_url=fake.base)
+def test_badging_sync_command(canvas_api):
+    canvas_api.add_assignment(55, "Clean a data set")
+    canvas_api.add_student(42, "Ada")
+    badge = f.CourseBadgeFactory(
+        course__canvas_course_id=canvas_api.course_id, course__platform__api_base_url=canvas_api.base
+    )
     out = io.StringIO()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        call_command("badging_sync", "--course-badge", badge.key, stdout=out)
+    call_command("badging_sync", "--course-badge", badge.key, stdout=out)
     assert SyncRun.objects.get().status == "ok"
     assert "ok, 6 Canvas requests" in out.getvalue()
     with pytest.raises(CommandError, match="either"):

@@ -93,13 +93,12 @@ def test_course_badge_list_reads_the_rule(logged_in, live_server, screenshot):
     assert Award.objects.count() == 0
 
 
-def test_platform_test_connection_reports_in_the_page(logged_in, live_server, screenshot, monkeypatch):
+def test_platform_test_connection_reports_in_the_page(logged_in, live_server, screenshot, enqueued):
     """The action calls the (sandbox) Canvas and says who the token connects as; a revoked token
     is reported in words, on the same page."""
     from lti.models import Platform
     from sandbox.seed.instances import sandbox_seed
 
-    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)  # seeding enqueues
     page = logged_in
     platform = Platform.objects.get(
         pk=sandbox_seed(learners=2, assessments=1, slug="adminbrowser", base_url=live_server.url).platform_id
@@ -120,10 +119,9 @@ def test_platform_test_connection_reports_in_the_page(logged_in, live_server, sc
     expect(page.locator("ul.messagelist li.error")).to_be_visible()
 
 
-def test_retry_a_failed_delivery_and_see_it_in_the_audit_log(logged_in, live_server, screenshot, monkeypatch):
+def test_retry_a_failed_delivery_and_see_it_in_the_audit_log(logged_in, live_server, screenshot, enqueued):
     from badging.models import Delivery
 
-    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)
     page = logged_in
     award = f.AwardFactory(recipient_email="zoe@uni.example.edu")
     failed = Delivery.objects.create(award=award, kind="email", status="failed", attempts=5, last_error="SMTP 451")

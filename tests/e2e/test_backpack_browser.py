@@ -45,11 +45,8 @@ def award(course, learner, name: str, days_ago: int, base: str):
     return row
 
 
-def test_my_badges_from_the_sandbox_account_menu(page, live_server, monkeypatch, screenshot):
+def test_my_badges_from_the_sandbox_account_menu(page, live_server, enqueued, screenshot):
     """The sandbox's "Account → My badges" performs the real OIDC login and user_navigation launch."""
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
     result = sandbox_seed(
         learners=6, assessments=2, seed=5, slug="bp", base_url=live_server.url, tool_url=live_server.url
     )
@@ -161,13 +158,11 @@ def test_collections_sharing_and_what_others_see(page, live_server, screenshot):
     visitor.close()
 
 
-def test_program_progress_and_a_second_email(page, live_server, monkeypatch, screenshot, settings):
+def test_program_progress_and_a_second_email(page, live_server, enqueued, screenshot, settings):
     """A program in progress on My badges; a second address proven with its code and a badge
     re-issued to it, the old one revoked by the learner's choice; the old page then says revoked."""
     from badging.models import LearnerEmail, Program, ProgramRequirement
-    from badging.services import learner_emails
 
-    monkeypatch.setattr(learner_emails.current_app, "send_task", lambda *a, **k: None)  # the code's email
     settings.PUBLIC_BASE_URL = live_server.url
     platform = f.PlatformFactory()
     ada = f.PersonFactory(platform=platform, name="Ada Learner", email="ada@uni.example.edu")

@@ -23,11 +23,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def course(live_server, monkeypatch):
-    from celery import current_app
-
-    sent: list[str] = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: sent.append(name))
+def course(live_server, enqueued):
     result = sandbox_seed(
         learners=12, assessments=2, seed=11, slug="e2e-concluded", base_url=live_server.url, tool_url=live_server.url
     )

@@ -28,10 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def seeded(live_server, monkeypatch):
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
+def seeded(live_server, enqueued):
     result = sandbox_seed(
         learners=4,
         assessments=1,

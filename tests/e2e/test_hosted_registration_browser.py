@@ -28,11 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_hosted_canvas_registers_the_admin_approves_and_the_launch_tells_the_api_address(
-    page, live_server, admin_user, screenshot, monkeypatch
+    page, live_server, admin_user, screenshot, enqueued
 ):
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: None)  # no worker here
     api_origin = live_server.url
     issuer_origin = api_origin.replace("localhost", "127.0.0.1")
     seeded = sandbox_seed(

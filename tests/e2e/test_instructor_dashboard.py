@@ -20,15 +20,7 @@ from tests.factories import LaunchContextFactory, PersonFactory
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    """Actions hand work to Celery after commit; here we only see that they were handed over."""
-    sent = []
-    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: sent.append(name))
-    return sent
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("enqueued")]
 
 
 def check_a11y(page, name):
@@ -42,7 +34,7 @@ def open_dashboard(page, live_server, launch):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Badges in")
 
 
-def test_teacher_dashboard_and_every_action(page, live_server, screenshot, _no_broker):
+def test_teacher_dashboard_and_every_action(page, live_server, screenshot, enqueued):
     s = build_course()
     launch = s["launch"]
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -81,7 +73,7 @@ def test_teacher_dashboard_and_every_action(page, live_server, screenshot, _no_b
     check_a11y(page, "confirm sync")
     page.get_by_role("button", name="Sync now").click()
     expect(page.get_by_role("status")).to_contain_text("Sync requested.")
-    assert "badging.course_sync" in _no_broker
+    assert "badging.course_sync" in enqueued.names
 
     # Retry failed issuing.
     page.get_by_role("link", name="Retry failed (1)").click()
@@ -178,7 +170,7 @@ def test_learner_is_refused(page, live_server, screenshot):
 
 
 @pytest.fixture
-def fake_canvas_page():
+def canvas_page():
     """A page on another local origin that frames a URL, as Canvas frames the tool.
 
     Served by a real socket (not request interception): Chromium's local-network checks treat an
@@ -212,9 +204,9 @@ def fake_canvas_page():
     server.server_close()
 
 
-def test_inside_the_canvas_iframe(page, live_server, screenshot, fake_canvas_page):
+def test_inside_the_canvas_iframe(page, live_server, screenshot, canvas_page):
     s = build_course()
-    canvas = fake_canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
+    canvas = canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
     platform = s["course"].platform
     platform.api_base_url = canvas  # a registered Canvas host may frame the tool (CSP frame-ancestors)
     platform.save()
@@ -234,9 +226,9 @@ def test_inside_the_canvas_iframe(page, live_server, screenshot, fake_canvas_pag
     assert AuditEvent.objects.get().action == "instructor.sync_requested"
 
 
-def test_an_unregistered_site_cannot_frame_the_dashboard(page, live_server, fake_canvas_page):
+def test_an_unregistered_site_cannot_frame_the_dashboard(page, live_server, canvas_page):
     s = build_course()
-    canvas = fake_canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
+    canvas = canvas_page(f"{live_server.url}/l/{s['launch'].public_id}/instructor/")
     page.goto(f"{canvas}/evil")
     page.wait_for_load_state("load")
     frame = page.frame_locator("iframe[title='Badges']")

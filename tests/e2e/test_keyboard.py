@@ -20,15 +20,7 @@ from tests.e2e.test_learner_browser import build, open_page
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch):
-    """Actions hand work to Celery after commit; here we only see that they were handed over."""
-    sent = []
-    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: sent.append(name))
-    return sent
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("enqueued")]
 
 
 # What the focused element is, whether its focus is visible, and whether it follows the last one.
@@ -116,7 +108,7 @@ def test_learner_page_by_keyboard(page, live_server, screenshot, width):
     screenshot(page, f"keyboard-learner-{width}")
 
 
-def test_every_instructor_action_by_keyboard(page, live_server, screenshot, _no_broker):
+def test_every_instructor_action_by_keyboard(page, live_server, screenshot, enqueued):
     s = build_course()
     launch = s["launch"]
     dashboard = f"{live_server.url}/l/{launch.public_id}/instructor/"

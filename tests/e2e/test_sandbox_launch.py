@@ -19,15 +19,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def course(live_server, monkeypatch):
-    """The seeded sandbox course, registered in the tool and synced once through the real REST API."""
-    from celery import current_app
-
+def course(live_server, enqueued):
+    """The seeded sandbox course, registered in the tool and synced once through the real REST API.
+    No worker here: what the tool would enqueue is recorded instead."""
     from badging.services.sync import course_sync
 
-    # No worker here: record what the tool would enqueue instead of needing a broker.
-    sent: list[str] = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, *a, **k: sent.append(name))
     result = sandbox_seed(
         learners=12, assessments=2, seed=11, slug="e2e", base_url=live_server.url, tool_url=live_server.url
     )
@@ -98,12 +94,9 @@ def test_launch_after_the_platform_rotates_its_signing_key(page, course):
     expect(frame.get_by_role("heading", name="Badges in this course")).to_be_visible(timeout=15000)
 
 
-def test_cross_site_over_http_falls_back_to_a_new_window(page, live_server, monkeypatch, screenshot):
+def test_cross_site_over_http_falls_back_to_a_new_window(page, live_server, enqueued, screenshot):
     """Canvas on another site over plain http: the browser drops the tool's login cookie inside the
     iframe, exactly as with a real Canvas, and the tool offers to continue in a new window."""
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
     port = live_server.url.rsplit(":", 1)[1]
     # One server, two host names: the sandbox on 127.0.0.1 frames the tool on localhost (another site).
     result = sandbox_seed(

@@ -10,9 +10,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def platform(live_server, monkeypatch):
+def platform(live_server, enqueued):
     # Seeding imports the demo badge set-up, which asks a worker to evaluate the course: no broker here.
-    monkeypatch.setattr("celery.app.base.Celery.send_task", lambda self, name, *a, **kw: None)
     result = sandbox_seed(learners=3, assessments=1, slug="conntest", base_url=live_server.url)
     return Platform.objects.get(pk=result.platform_id)
 

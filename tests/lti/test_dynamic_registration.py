@@ -40,7 +40,9 @@ def openid_configuration(**overrides):
 
 
 @pytest.fixture
-def fake_canvas(rsps):
+def canvas_registration(rsps):
+    """Canvas's side of LTI Dynamic Registration (its OpenID configuration and registration endpoint);
+    returns what the tool sent it."""
     seen = {}
 
     def openid(request):
@@ -62,7 +64,7 @@ def start(client):
     return client.get("/lti/register/", {"openid_configuration": OPENID_URL, "registration_token": TOKEN}, secure=True)
 
 
-def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, fake_canvas):
+def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, canvas_registration):
     response = start(client)
 
     assert response.status_code == 200
@@ -88,9 +90,9 @@ def test_registration_creates_the_platform_and_closes_the_canvas_dialog(client, 
     assert platform.name == "Test University"
     assert platform.accept_new_deployments and not platform.deployments.exists()
 
-    assert fake_canvas["openid_auth"] == f"Bearer {TOKEN}"
-    assert fake_canvas["registration_auth"] == f"Bearer {TOKEN}"
-    sent = fake_canvas["registration"]
+    assert canvas_registration["openid_auth"] == f"Bearer {TOKEN}"
+    assert canvas_registration["registration_auth"] == f"Bearer {TOKEN}"
+    sent = canvas_registration["registration"]
     assert sent["application_type"] == "web"
     assert sent["grant_types"] == ["implicit", "client_credentials"]
     assert sent["response_types"] == ["id_token"]
@@ -120,7 +122,7 @@ def test_close_script_posts_the_lti_close_message():
     assert "window.opener" in script and "window.parent" in script
 
 
-def test_dynamically_registered_canvas_can_launch(client, fake_canvas, rsps):
+def test_dynamically_registered_canvas_can_launch(client, canvas_registration, rsps):
     """Canvas creates the deployment after registration: the first signed launch records it
     (once an admin approved the registration)."""
     from lti.services.platforms import platform_approve
@@ -154,7 +156,7 @@ def test_deployment_id_in_the_answer_is_recorded(client, rsps):
     assert not platform.accept_new_deployments
 
 
-def test_an_existing_registration_is_never_overwritten(client, fake_canvas):
+def test_an_existing_registration_is_never_overwritten(client, canvas_registration):
     original = FakeCanvas(client_id="10000000000555")
     original.register()
 
@@ -204,7 +206,7 @@ def test_registration_without_parameters(client):
     assert b"incomplete" in response.content
 
 
-def test_registration_page_may_be_framed_by_the_registering_canvas(client, fake_canvas):
+def test_registration_page_may_be_framed_by_the_registering_canvas(client, canvas_registration):
     """Canvas frames this page before it is a registered platform: the site-wide frame-ancestors
     (registered platforms only) must not blank it."""
     response = start(client)
@@ -216,7 +218,7 @@ def test_registration_page_may_be_framed_by_the_registering_canvas(client, fake_
     assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"  # popup platforms keep window.opener
 
 
-def test_only_the_scopes_the_product_uses(client, fake_canvas):
+def test_only_the_scopes_the_product_uses(client, canvas_registration):
     """The tool reads courses through the REST API token (canvas/), never through NRPS or AGS, so it
     asks for no LTI Advantage scope. Canvas takes the registration's `scope` as a space-separated
     list and calls .split on it (app/controllers/lti/ims/dynamic_registration_controller.rb
@@ -226,6 +228,6 @@ def test_only_the_scopes_the_product_uses(client, fake_canvas):
 
     start(client)
 
-    assert fake_canvas["registration"]["scope"] == ""
+    assert canvas_registration["registration"]["scope"] == ""
     assert client.get("/lti/config.json").json()["scopes"] == []
     assert config.SCOPES == []

@@ -21,7 +21,6 @@ import re
 
 import pytest
 import requests
-import responses
 
 from lti.models import Platform
 from lti.registration import registration_api_base_url, registration_deployment_id
@@ -137,12 +136,6 @@ def test_registration_guesses_the_api_address_only_from_the_institutions_own_hos
         platform_conf=canvas,
     )
     assert (hosted, own) == ("", "https://canvas.uni.test")
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.mark.django_db

@@ -9,18 +9,10 @@ from pylti1p3.names_roles import NamesRolesProvisioningService
 
 from lti import selectors
 from lti.adapter import connector
-from tests.lti.platform import FakeCanvas
 
 pytestmark = pytest.mark.django_db
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-
-
-@pytest.fixture
-def canvas(db):
-    platform = FakeCanvas()
-    platform.register()
-    return platform
 
 
 def token_endpoint(rsps, canvas, tokens: list):

@@ -7,6 +7,7 @@ environment): issues one eligible learner's award the way a worker does, Canvas 
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -18,25 +19,28 @@ import django
 django.setup()
 
 import responses  # noqa: E402
+from celery.app.base import Celery  # noqa: E402
 
 from badging.models import IssuerKey, LearnerProgress  # noqa: E402
 from badging.services import issuance  # noqa: E402
-from skillsforward import outbound  # noqa: E402
 from tests.conftest import FAKE_PUBLIC_ADDRESS  # noqa: E402
 
 
-class _NoBroker:
-    """The email is queued on commit; the drill checks the award, not the mail."""
-
-    def send_task(self, *args, **kwargs):
-        pass
-
-
 def main(progress_id: int, canvas: str) -> dict:
-    issuance.current_app = _NoBroker()
+    # The email is queued on commit; the drill checks the award, not the mail (as the `enqueued`
+    # fixture does: every enqueue goes through Celery.send_task).
+    Celery.send_task = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
     # The drill's Canvas host has no DNS here: the outbound guard sees it at a public address, as the
     # test suite's own fixture does (tests/conftest.py, _fake_public_dns).
-    outbound._resolve = lambda host, port: [FAKE_PUBLIC_ADDRESS]
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        try:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        except socket.gaierror:
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (FAKE_PUBLIC_ADDRESS, port or 0))]
+
+    socket.getaddrinfo = getaddrinfo
     progress = LearnerProgress.objects.select_related("learner", "course_badge__course__platform").get(pk=progress_id)
     user_id = progress.learner.canvas_user_id
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:

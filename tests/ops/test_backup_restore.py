@@ -32,7 +32,7 @@ from badging.models import Award
 from badging.openbadges import multibase
 from badging.services import issuance
 from lti.services.tool_keys import tool_key_current
-from tests.badging.test_issuance import FakeCelery, canvas_email
+from tests.badging.test_issuance import canvas_email
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 from tests.badging.test_openbadges import verify_eddsa_rdfc_2022, verify_rs256_jwt
 from tests.badging.test_wallet_verifiers import VERIFIERS, verify
@@ -114,7 +114,7 @@ def _ed25519_key(did_url: str, base: str) -> bytes:
     return raw[2:]
 
 
-def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, restored_db, tmp_path):
+def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_path, enqueued):
     if not (VERIFIERS / "node_modules" / "@digitalbazaar" / "vc").exists():
         pytest.fail("third-party verifiers not installed: run `make venv` (npm ci in tests/verifiers)")
     key = Fernet.generate_key().decode()
@@ -122,7 +122,6 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
     base = f"http://127.0.0.1:{port}"
     settings.FIELD_ENCRYPTION_KEY = key
     settings.PUBLIC_BASE_URL = base
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
 
     # --- The production database: awards issued, one revoked, two learners still to issue -------
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)

@@ -14,10 +14,8 @@ Commands whose rerun is covered elsewhere (not repeated here):
 
 import io
 from datetime import timedelta
-from unittest import mock
 
 import pytest
-import responses
 from django.apps import apps
 from django.core.management import call_command
 from django.utils import timezone
@@ -30,7 +28,6 @@ from lti.models import LaunchContext, ToolKey
 from lti.services.tool_keys import tool_key_current
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
-from tests.canvas.fake import FakeCanvas
 
 pytestmark = pytest.mark.django_db
 
@@ -79,14 +76,13 @@ def test_import_command_twice_reports_everything_unchanged(tmp_path):
     assert "issuer uni" in second and "course badge ds101-data-analysis" in second
 
 
-def test_revoke_twice_keeps_the_first_revocation_and_records_it_once():
+def test_revoke_twice_keeps_the_first_revocation_and_records_it_once(enqueued):
     award = f.AwardFactory()
     Delivery.objects.create(award=award, kind=Delivery.KIND_CANVAS_CREDENTIALS, external_id="badgr-1")
-    with mock.patch("celery.current_app.send_task") as send:
-        first = run("badging_revoke", award.public_id, "--reason", "Academic misconduct", "--actor", "admin:a")
-        revoked = Award.objects.get(pk=award.pk)
-        before = row_counts()
-        second = run("badging_revoke", award.public_id, "--reason", "Another reason", "--actor", "admin:b")
+    first = run("badging_revoke", award.public_id, "--reason", "Academic misconduct", "--actor", "admin:a")
+    revoked = Award.objects.get(pk=award.pk)
+    before = row_counts()
+    second = run("badging_revoke", award.public_id, "--reason", "Another reason", "--actor", "admin:b")
     assert "Revoked award" in first
     assert second == f"Award {award.public_id} was already revoked: Academic misconduct\n"
     assert differences(before, row_counts()) == {}
@@ -98,7 +94,7 @@ def test_revoke_twice_keeps_the_first_revocation_and_records_it_once():
     )
     assert AuditEvent.objects.filter(action="award_revoked", award=award).count() == 1
     # Canvas Credentials is told once, by the first run only.
-    assert [c.args[0] for c in send.call_args_list].count("badging.canvas_credentials_revoke") <= 1
+    assert enqueued.names.count("badging.canvas_credentials_revoke") <= 1
 
 
 def test_rotating_issuer_keys_twice_leaves_one_current_key_per_algorithm_and_keeps_the_old_ones(settings):
@@ -128,34 +124,30 @@ def test_rotating_issuer_keys_twice_leaves_one_current_key_per_algorithm_and_kee
 
 
 @pytest.fixture
-def canvas():
-    fake = FakeCanvas()
-    fake.add_assignment(55, "Clean a data set")
-    fake.add_assignment(56, "Present findings")
-    fake.add_student(42, "Ada Lovelace", email="ada@uni.example.edu")
-    fake.add_student(43, "Grace Hopper")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
+def canvas_api(canvas_api):
+    canvas_api.add_assignment(55, "Clean a data set")
+    canvas_api.add_assignment(56, "Present findings")
+    canvas_api.add_student(42, "Ada Lovelace", email="ada@uni.example.edu")
+    canvas_api.add_student(43, "Grace Hopper")
+    return canvas_api
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
-def test_sync_twice_adds_only_its_run_record(canvas, full, django_capture_on_commit_callbacks):
+def test_sync_twice_adds_only_its_run_record(canvas_api, full, enqueued, django_capture_on_commit_callbacks):
     now = timezone.now()
-    canvas.grade(55, 42, 12, at=now)
-    canvas.grade(56, 42, 12, at=now)
-    canvas.set_override(42, 90.0)
-    canvas.grade(55, 43, 12, at=now)
-    platform = f.PlatformFactory(api_base_url=canvas.base)
-    badge = f.CourseBadgeFactory(course__platform=platform, course__canvas_course_id=canvas.course_id)
+    canvas_api.grade(55, 42, 12, at=now)
+    canvas_api.grade(56, 42, 12, at=now)
+    canvas_api.set_override(42, 90.0)
+    canvas_api.grade(55, 43, 12, at=now)
+    platform = f.PlatformFactory(api_base_url=canvas_api.base)
+    badge = f.CourseBadgeFactory(course__platform=platform, course__canvas_course_id=canvas_api.course_id)
     args = ["badging_sync", "--course-badge", badge.key] + (["--full"] if full else [])
-    with mock.patch("celery.current_app.send_task") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            first = run(*args)
-        progress = list(LearnerProgress.objects.order_by("pk").values())
-        before, sent_before = row_counts(), send.call_count
-        with django_capture_on_commit_callbacks(execute=True):
-            second = run(*args)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = run(*args)
+    progress = list(LearnerProgress.objects.order_by("pk").values())
+    before, sent_before = row_counts(), len(enqueued)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = run(*args)
     assert "ok" in first and "ok" in second
     assert differences(before, row_counts()) == {"badging.SyncRun": (1, 2)}
     assert SyncRun.objects.filter(status="ok").count() == 2
@@ -163,8 +155,7 @@ def test_sync_twice_adds_only_its_run_record(canvas, full, django_capture_on_com
     moving = ("updated_at", "evaluated_at", "detail")
     strip = lambda rows: [{k: v for k, v in row.items() if k not in moving} for row in rows]  # noqa: E731
     assert strip(again) == strip(progress)  # same states, same issue queue: Ada queued once
-    issue_tasks = [c for c in send.call_args_list if c.args[0] == "badging.award_issue_batch"]
-    assert len(issue_tasks) == 1 and send.call_count == sent_before
+    assert len(enqueued.named("badging.award_issue_batch")) == 1 and len(enqueued) == sent_before
 
 
 def test_purging_launches_twice_deletes_the_expired_ones_once(capsys):

@@ -12,10 +12,7 @@ from sandbox.seed.tool import BACKPACK_PROGRAM_KEY
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_seeds_a_learner_with_two_courses_of_badges_and_a_program_in_progress(monkeypatch):
-    from celery import current_app
-
-    monkeypatch.setattr(current_app, "send_task", lambda *a, **k: None)
+def test_demo_seeds_a_learner_with_two_courses_of_badges_and_a_program_in_progress(enqueued):
     result = sandbox_seed(learners=4, assessments=2, seed=3, slug="bp", base_url="http://testserver")
     person = Person.objects.filter(platform_id=result.platform_id, awards__isnull=False).distinct().get()
     page = my_badges_page(person=person)

@@ -24,7 +24,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from unittest import mock
 
 import jwt
 import pytest
@@ -254,7 +253,7 @@ def _documented(name: str, course_id: str, user_id: str) -> dict:
 
 
 @responses.activate
-def test_the_tool_acts_on_the_documented_examples(client, settings, django_capture_on_commit_callbacks):
+def test_the_tool_acts_on_the_documented_examples(client, settings, enqueued, django_capture_on_commit_callbacks):
     from badging.services import sync
     from tests import factories as f
     from tests.badging.test_live_events import JWK1, JWKS_URL, signed
@@ -272,7 +271,7 @@ def test_the_tool_acts_on_the_documented_examples(client, settings, django_captu
         "enrollment_updated": ("learners",),
     }
     for name, marks in expected.items():
-        with mock.patch("celery.current_app.send_task"), django_capture_on_commit_callbacks(execute=True):
+        with django_capture_on_commit_callbacks(execute=True):
             response = client.post(url, data=signed(_documented(name, "565", "48")), content_type="application/jwt")
         assert response.status_code == 202, (name, response.content)
         assert response.json() == {"event": name, "courses": 1}

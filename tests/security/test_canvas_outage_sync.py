@@ -12,7 +12,7 @@ from tests.badging import test_sync as sync_tests
 
 pytestmark = pytest.mark.django_db
 
-canvas = sync_tests.canvas
+canvas_api = sync_tests.canvas_api
 course_badge = sync_tests.course_badge
 
 
@@ -32,14 +32,14 @@ def snapshot(course_badge):
 
 
 @pytest.mark.parametrize("status", [503, 403], ids=["outage", "forbidden"])
-def test_a_canvas_outage_mid_sync_loses_nothing(canvas, course_badge, status):
+def test_a_canvas_outage_mid_sync_loses_nothing(canvas_api, course_badge, status):
     now = timezone.now()
-    canvas.grade(55, 42, 12, at=now - timedelta(hours=1))
+    canvas_api.grade(55, 42, 12, at=now - timedelta(hours=1))
     assert sync.course_sync(course_id=course_badge.course_id, trigger="test").status == SyncRun.STATUS_OK
     before = snapshot(course_badge)
 
-    canvas.grade(56, 42, 12, at=now)  # graded while Canvas then goes down
-    canvas.fail_with = status
+    canvas_api.grade(56, 42, 12, at=now)  # graded while Canvas then goes down
+    canvas_api.fail_with = status
     run = sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert run.status == SyncRun.STATUS_FAILED
     assert "Canvas" in run.error and "Traceback" not in run.error
@@ -47,6 +47,6 @@ def test_a_canvas_outage_mid_sync_loses_nothing(canvas, course_badge, status):
     assert state.last_status == "failed" and state.last_error == run.error
     assert snapshot(course_badge) == before  # nothing lost, the watermark not moved past the missed grade
 
-    canvas.fail_with = None
+    canvas_api.fail_with = None
     assert sync.course_sync(course_id=course_badge.course_id, trigger="periodic").status == SyncRun.STATUS_OK
     assert AssessmentResult.objects.filter(learner__canvas_user_id="42", assignment__canvas_assignment_id="56").exists()

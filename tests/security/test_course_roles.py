@@ -10,8 +10,6 @@ membership#Instructor). An account administrator who is a student in a course th
 with institution/person#Administrator *and* membership#Learner: in that course they are a learner.
 """
 
-from unittest import mock
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -42,9 +40,8 @@ def production_like(settings):
 
 
 @pytest.fixture
-def course():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield build_course()
+def course(enqueued):
+    return build_course()
 
 
 def test_an_institution_administrator_enrolled_as_a_student_is_a_learner_in_that_course():

@@ -7,8 +7,6 @@ read per course badge; a learner of B who already holds the class through A is s
 "holds it from another course", without A's award, and is not issued twice.
 """
 
-from unittest import mock
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -31,19 +29,13 @@ from tests.factories import (
     PlatformFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 
 
 @pytest.fixture(autouse=True)
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture(autouse=True)
-def no_broker():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield
 
 
 def master(course, learner):
@@ -187,29 +179,19 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
     import responses
 
     from badging.services import issuance
-    from tests.badging.test_issuance import CANVAS, FakeCelery, canvas_email
+    from tests.badging.test_issuance import CANVAS, another_worker_inserts_first, canvas_email
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
     badge_b = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(badge_b)
     other_course = CourseFactory(platform=badge_b.course.platform)
     badge_a = CourseBadgeFactory(course=other_course, badge_class=badge_b.badge_class)
-    real_live_awards = issuance._live_awards
-    calls = []
-
-    def racing(pairs):
-        calls.append(pairs)
-        if len(calls) == 1:  # the batch's first read: nothing yet; then course A's worker wins
-            AwardFactory(course_badge=badge_a, learner=progress.learner)
-            return {}
-        return real_live_awards(pairs)
-
-    monkeypatch.setattr(issuance, "_live_awards", racing)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         canvas_email(rsps, progress.learner, progress.learner.email)
-        assert issuance.award_issue(progress_id=progress.pk) is None
+        # The batch read no award; then course A's worker wins before this one inserts.
+        with another_worker_inserts_first(lambda: AwardFactory(course_badge=badge_a, learner=progress.learner)):
+            assert issuance.award_issue(progress_id=progress.pk) is None
     assert list(Award.objects.filter(learner=progress.learner).values_list("course_badge_id", flat=True)) == [
         badge_a.pk
     ]

@@ -16,20 +16,14 @@ from badging.models import Award, LearnerProgress
 from badging.services import issuance
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
 CANVAS = "https://canvas.example.edu"
 UNAUTHORIZED = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
 
 
-class FakeCelery:
-    def send_task(self, name, args=None, kwargs=None, **options):
-        pass
-
-
 @pytest.fixture(autouse=True)
-def quiet_broker(monkeypatch, settings):
+def public_base(settings):
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
 
 
 def learner_channels(rsps, learner, channels):

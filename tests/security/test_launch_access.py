@@ -7,7 +7,6 @@ posts from other sites are refused even with a valid token.
 """
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.test import Client
@@ -25,9 +24,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def course():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield build_course()
+def course(enqueued):
+    return build_course()
 
 
 def instructor_urls(launch, s, award):

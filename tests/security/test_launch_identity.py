@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from lti.models import Course, LaunchContext, Person
 from tests.factories import CourseFactory, PersonFactory
-from tests.lti.platform import INSTRUCTOR, LEARNER, LTI, FakeCanvas
+from tests.lti.platform import INSTRUCTOR, LEARNER, LTI
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +25,6 @@ pytestmark = pytest.mark.django_db
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture
-def canvas():
-    platform = FakeCanvas()
-    platform.register()
-    return platform
 
 
 def with_custom(**values):

@@ -13,7 +13,6 @@ cookie is available, and an instructor's power is re-checked against the last ro
 """
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 import responses
@@ -29,7 +28,7 @@ from lti.models import LaunchContext
 from tests import factories as f
 from tests.badging.test_dashboard import build_course
 from tests.canvas.fake import FakeCanvas as FakeCanvasApi
-from tests.lti.platform import LEARNER, FakeCanvas
+from tests.lti.platform import LEARNER
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +37,6 @@ pytestmark = pytest.mark.django_db
 def production_like(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
-
-
-@pytest.fixture
-def canvas():
-    platform = FakeCanvas()
-    platform.register()
-    return platform
 
 
 def launched(canvas, client):
@@ -112,9 +104,8 @@ def test_without_cookies_inside_canvas_the_link_still_works(canvas):
 
 
 @pytest.fixture
-def course():
-    with mock.patch("celery.app.base.Celery.send_task"):
-        yield build_course()
+def course(enqueued):
+    return build_course()
 
 
 def test_an_instructor_the_last_roster_no_longer_lists_cannot_act(course):

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from lti.models import LaunchContext
-from tests.lti.platform import LEARNER, FakeCanvas
+from tests.lti.platform import LEARNER
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +27,9 @@ def production_like(settings, caplog):
 
 
 @pytest.fixture
-def canvas():
-    platform = FakeCanvas()
-    platform.register()
-    platform.seed_jwks()
-    return platform
+def canvas(canvas):
+    canvas.seed_jwks()
+    return canvas
 
 
 def test_an_id_token_from_another_login_of_the_same_browser_is_refused(canvas, caplog):

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-import responses
 
 from canvas.client import CanvasClient
 from canvas.errors import CanvasConfigurationError
@@ -26,12 +25,6 @@ def production(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
     settings.OUTBOUND_ALLOWED_HOSTS = []
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.mark.django_db
@@ -105,13 +98,16 @@ def test_the_checked_address_is_the_one_connected_to(settings, monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     settings.OUTBOUND_ALLOWED_HOSTS = ["keys.rebind.test"]
-    monkeypatch.setattr(outbound, "_resolve", lambda host, port: ["127.0.0.1"])
     real_getaddrinfo = socket.getaddrinfo
+    lookups = []
 
-    def getaddrinfo(host, *args, **kwargs):
+    def getaddrinfo(host, port, *args, **kwargs):
         if host == "keys.rebind.test":
-            raise AssertionError("the name was resolved again at connect time")
-        return real_getaddrinfo(host, *args, **kwargs)
+            lookups.append(host)
+            if len(lookups) > 1:
+                raise AssertionError("the name was resolved again at connect time")
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
+        return real_getaddrinfo(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     try:

@@ -5,7 +5,6 @@ approves it after seeing what they approve; the queue of pending registrations i
 from datetime import timedelta
 
 import pytest
-import responses
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.django_db
 
 ATTACKER_OPENID = "https://attacker.example/openid-configuration"
 ATTACKER_REGISTER = "https://attacker.example/register"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 @pytest.fixture

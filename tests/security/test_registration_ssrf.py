@@ -5,7 +5,6 @@ import json
 import logging
 
 import pytest
-import responses
 
 from lti.models import Platform
 from tests.lti.test_dynamic_registration import OPENID_URL, REGISTRATION_URL, openid_configuration
@@ -18,12 +17,6 @@ def production(settings):
     settings.DEBUG = False
     settings.SANDBOX_ENABLED = False
     settings.OUTBOUND_ALLOWED_HOSTS = []
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def register(client, url):

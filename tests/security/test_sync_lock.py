@@ -14,23 +14,17 @@ from tests.badging import test_sync as sync_tests
 
 pytestmark = pytest.mark.django_db
 
-canvas = sync_tests.canvas
+canvas_api = sync_tests.canvas_api
 course_badge = sync_tests.course_badge
 
 
-@pytest.fixture
-def send_task():
-    with mock.patch("celery.current_app.send_task") as send:
-        yield send
-
-
-def sent(send_task):
-    return [(c.kwargs["kwargs"]["trigger"], c.kwargs.get("countdown")) for c in send_task.call_args_list]
+def sent(enqueued):
+    return [(task.kwargs["trigger"], task.options.get("countdown")) for task in enqueued]
 
 
 def test_a_sync_folded_into_a_rule_evaluation_runs_when_it_ends(
     course_badge,
-    send_task,
+    enqueued,
     django_capture_on_commit_callbacks,
 ):
     course_id = course_badge.course_id
@@ -45,18 +39,18 @@ def test_a_sync_folded_into_a_rule_evaluation_runs_when_it_ends(
     ):
         sync.course_evaluate(course_id=course_id)
     # Before: the evaluation let go and the instructor's sync was never run.
-    assert ("requested_again", None) in sent(send_task)
+    assert ("requested_again", None) in sent(enqueued)
     # And one delayed recheck, in case the holder had died instead.
-    assert (sync.RECHECK_TRIGGER, sync.LOCK_LEASE_SECONDS + 2) in sent(send_task)
+    assert (sync.RECHECK_TRIGGER, sync.LOCK_LEASE_SECONDS + 2) in sent(enqueued)
     assert cache.get(sync._lock_key(course_id)) is None
 
 
-def test_a_recheck_with_nothing_folded_does_nothing(canvas, course_badge, send_task):
+def test_a_recheck_with_nothing_folded_does_nothing(canvas_api, course_badge, enqueued):
     assert sync.course_sync(course_id=course_badge.course_id, trigger=sync.RECHECK_TRIGGER) is None
-    assert not SyncRun.objects.exists() and canvas.requests == []
+    assert not SyncRun.objects.exists() and canvas_api.requests == []
 
 
-def test_a_recheck_runs_what_a_dead_holder_left(canvas, course_badge, send_task):
+def test_a_recheck_runs_what_a_dead_holder_left(canvas_api, course_badge, enqueued):
     course_id = course_badge.course_id
     cache.set(sync._lock_key(course_id), "a worker that was killed", timeout=sync.LOCK_LEASE_SECONDS)
     assert sync.course_sync(course_id=course_id, trigger="instructor", roster=True) is None
@@ -65,7 +59,7 @@ def test_a_recheck_runs_what_a_dead_holder_left(canvas, course_badge, send_task)
     assert run.status == SyncRun.STATUS_OK and run.trigger == "requested_again" and run.stats["roster"] is True
 
 
-def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas, course_badge, send_task):
+def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas_api, course_badge, enqueued):
     orphan = SyncRun.objects.create(course=course_badge.course, kind="incremental", trigger="test")
     assert orphan.status == SyncRun.STATUS_RUNNING
     run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
@@ -74,7 +68,7 @@ def test_a_run_cut_short_is_marked_interrupted_by_the_next_sync(canvas, course_b
     assert orphan.status == SyncRun.STATUS_FAILED and "interrupted" in orphan.error and orphan.finished_at
 
 
-def test_the_lock_is_a_lease_renewed_only_while_held(course_badge, send_task, monkeypatch):
+def test_the_lock_is_a_lease_renewed_only_while_held(course_badge, enqueued, monkeypatch):
     monkeypatch.setattr(sync, "LOCK_LEASE_SECONDS", 1)
     monkeypatch.setattr(sync, "LOCK_RENEW_SECONDS", 0.1)
     key = sync._lock_key(course_badge.course_id)
