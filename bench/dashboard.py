@@ -240,7 +240,7 @@ def main(argv: list[str]) -> int:
             if first_median is None:
                 first_median = median
             print(f"{label:<26}{median:>10.1f}{slowest:>10.1f}{queries:>9}")
-        from badging.views.instructor import action_token
+        from badging.views.instructor.access import action_token
 
         export_url = reverse("badging:instructor_export", args=[launch.public_id, course_badge.pk])
         with CaptureQueriesContext(connection) as ctx:

@@ -593,7 +593,7 @@ def test_admin_launch_page_shows_a_failed_syncs_message_as_the_canvas_client_wro
 def test_pager_jumps_to_the_first_and_last_page(client, monkeypatch):
     import functools
 
-    monkeypatch.setattr("badging.views.instructor.learner_table", functools.partial(learner_table, per_page=1))
+    monkeypatch.setattr("badging.views.instructor.pages.learner_table", functools.partial(learner_table, per_page=1))
     s = build_course()  # 6 learners: 6 pages of 1
     badge = s["badge"].pk
     html = client.get(dashboard_url(s["launch"], badge=badge, page=3)).content.decode()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from badging.models import AuditEvent, Award, Delivery, LearnerProgress
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from lti.models import LaunchContext
 from tests.badging.test_dashboard import build_course
 from tests.factories import CourseFactory, LaunchContextFactory, PersonFactory, PlatformFactory

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from badging.models import AuditEvent, Award
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from badging.views.learner import share_form_token
 from lti import config
 from lti.models import LaunchContext

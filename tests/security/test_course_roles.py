@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from badging.models import AuditEvent, Award, CourseBadge
 from badging.services.config import config_export, config_import
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from lti.models import LaunchContext
 from lti.roles import role_decide
 from tests.badging.test_dashboard import build_course

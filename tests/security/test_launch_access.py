@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from badging.models import AuditEvent, Award
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from badging.views.learner import share_form_token
 from tests.badging.test_dashboard import build_course
 from tests.badging.test_instructor_actions import other_launches

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from badging.models import Award, CourseStaff, CourseSync
 from badging.services import sync
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from lti.launch import launch_cookie_name
 from lti.models import LaunchContext
 from tests import factories as f

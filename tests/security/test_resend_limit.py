@@ -11,7 +11,7 @@ from freezegun import freeze_time
 
 from badging.models import AuditEvent, Award, Delivery
 from badging.services import instructor
-from badging.views.instructor import action_token
+from badging.views.instructor.access import action_token
 from tests import factories as f
 from tests.badging.test_dashboard import build_course
 from tests.badging.test_instructor_actions import url
