@@ -11,6 +11,8 @@ Guarantees:
   instructor's "sync now", on roster live events, and when older than BADGING_SYNC_INTERVAL_MINUTES;
   a roster pass also re-reads graded-but-unposted results, since posting does not move graded_at.
 - Only posted grades count (the evaluation ignores unposted ones; posted_at is recorded).
+- On a roster pass whose history is all it reads, learners are evaluated (and the eligible ones
+  queued for issuance) as their rows are stored, while Canvas's next pages are read.
 - Only published credentialing assessments are asked for (badging.rules): Canvas refuses the
   whole submissions request for an unpublished or deleted id. The course's Final Grade Override
   setting is read with the roster: without it Canvas reports no override.
@@ -21,6 +23,7 @@ Guarantees:
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -32,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -69,6 +73,7 @@ from canvas.client import IDS_PER_REQUEST, MAX_THROTTLE_WAITS
 from lti.models import Course, Person
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH = 500
 # graded_since is compared with Canvas's clock: start the next window a little before this one began.
@@ -430,7 +435,15 @@ def _sync_once(
     http_before = client.http_seconds
     try:
         timer = _Timer(stats)
-        with ThreadPoolExecutor(max_workers=client.parallel, thread_name_prefix="canvas-sync") as pool:
+        # One worker more than requests in flight: the roster's first page waits on one.
+        with ThreadPoolExecutor(max_workers=client.parallel + 1, thread_name_prefix="canvas-sync") as pool:
+            # The roster walk is the longest chain of requests (one page after the other): it starts
+            # now, alongside the course's details and assignments it does not depend on.
+            enrollments = (
+                _reading_started(pool, client.list_enrollments(course.canvas_course_id, types=ENROLLMENT_TYPES))
+                if roster
+                else None
+            )
             _course_read(client=client, pool=pool, course=course, state=state, full=full, roster=roster, stats=stats)
             timer.lap("assignments")
             read = functools.partial(
@@ -438,8 +451,9 @@ def _sync_once(
                 client=client, pool=pool, course=course, state=state, full=full, roster=roster,
                 postings=postings, stats=stats,
             )  # fmt: skip
+            evaluation = _CourseEvaluation(course_id=course.pk)
             try:
-                fetched = read(targeted=targeted)
+                fetched = read(targeted=targeted, evaluation=evaluation, enrollments=enrollments)
             except CanvasInvalidAssignmentsError:
                 # An assessment was unpublished or deleted in Canvas after we listed the assignments:
                 # list them again (it then no longer counts as readable) and read once more.
@@ -448,10 +462,13 @@ def _sync_once(
                     course=course, records=client.list_assignments(course.canvas_course_id)
                 )
                 stats["assignments_relisted"] = True
-                fetched = read(targeted=[])
+                # The rules changed: every learner is evaluated again with them.
+                evaluation = _CourseEvaluation(course_id=course.pk)
+                fetched = read(targeted=[], evaluation=evaluation, enrollments=None)
         stats["submissions"] = fetched
+        stats["evaluated_while_reading"] = len(evaluation.done)
         timer.lap("learners_and_submissions")
-        stats["progress"] = progress_evaluate_course(course_id=course.pk)
+        stats["progress"] = evaluation.finish()
         timer.lap("evaluation")
         stats["seconds"]["waiting_for_canvas"] = round(client.http_seconds - http_before, 2)
         stats["peak_in_flight"] = client.peak_in_flight
@@ -490,6 +507,18 @@ def _sync_once(
     run.save()
     logger.info("synced course %s (%s, %s): %d Canvas requests", course.pk, run.kind, trigger, run.canvas_requests)
     return run
+
+
+def _reading_started(pool: ThreadPoolExecutor, records: Iterator[T]) -> Iterator[T]:
+    """The same records, their first page asked for now on the pool (a generator from the Canvas
+    client sends nothing until it is iterated)."""
+    first = pool.submit(lambda: list(itertools.islice(records, 1)))
+
+    def everything() -> Iterator[T]:
+        yield from first.result()
+        yield from records
+
+    return everything()
 
 
 def _course_read(
@@ -531,19 +560,34 @@ def _learners_and_submissions_read(
     targeted: list[str],
     postings: list[str],
     stats: dict,
+    evaluation: _CourseEvaluation,
+    enrollments: Iterator[CanvasEnrollment] | None,
 ) -> int:
     """The roster (when due) and the submissions. A whole history (full syncs, assessments new to
     the sync) is read 100 learners per request, each batch asked for as soon as the roster pass has
-    written it, while the roster's next pages arrive."""
+    written it, while the roster's next pages arrive. When that history is all there is to read
+    (a roster pass, no incremental read after it), the learners whose rows are stored are evaluated
+    and queued for issuance while the next pages are read."""
     wanted = _submission_assignment_ids(course)
     stats["assignment_ids"] = sorted(wanted)
     history_ids = sorted(wanted) if full else sorted(wanted - set(state.synced_assignment_ids or []))
+    complete = roster and not (wanted - set(history_ids))
     history = (
-        _HistoryReader(client=client, pool=pool, course=course, assignment_ids=history_ids) if history_ids else None
+        _HistoryReader(
+            client=client,
+            pool=pool,
+            course=course,
+            assignment_ids=history_ids,
+            evaluation=evaluation if complete else None,
+        )
+        if history_ids
+        else None
     )
     new_learner_ids: list[str] = []
     if roster:
-        roster_stats, new_learner_ids = _roster_sync(client=client, pool=pool, course=course, history=history)
+        roster_stats, new_learner_ids = _roster_sync(
+            client=client, pool=pool, course=course, history=history, enrollments=enrollments
+        )
         stats.update(roster_stats)
     else:
         if targeted:
@@ -560,6 +604,7 @@ def _learners_and_submissions_read(
             # Canvas refuses a batch naming a learner it no longer lists (removed since the roster was
             # read): read the history course-wide instead, one state at a time.
             logger.info("course %s: a learner left during the sync; reading the history course-wide", course.pk)
+            evaluation.again()
             fetched = _submissions_history_sync(client=client, course=course, assignment_ids=history_ids, stats=stats)
         stats["results_removed"] = stats.get("results_removed", 0) + history.removed
     old_ids = sorted(wanted - set(history_ids))
@@ -709,7 +754,12 @@ def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, st
 
 
 def _roster_sync(
-    *, client: CanvasClient, pool: ThreadPoolExecutor, course: Course, history: _HistoryReader | None
+    *,
+    client: CanvasClient,
+    pool: ThreadPoolExecutor,
+    course: Course,
+    history: _HistoryReader | None,
+    enrollments: Iterator[CanvasEnrollment] | None = None,
 ) -> tuple[dict, list[str]]:
     """The roster pass: enrollments with grades and primary emails, streamed and written 100 at a
     time (memory does not grow with the course). Each written batch of learners is handed to the
@@ -746,7 +796,9 @@ def _roster_sync(
             # Canvas refuses a submissions request naming a student whose enrollment is deleted.
             history.add({e.user_id: people[e.user_id] for e in listed if e.enrollment_state != "deleted"})
 
-    for enrollment in client.list_enrollments(cid, types=ENROLLMENT_TYPES):
+    if enrollments is None:
+        enrollments = client.list_enrollments(cid, types=ENROLLMENT_TYPES)
+    for enrollment in enrollments:
         if enrollment.type in STAFF_ENROLLMENT_TYPES:
             staff[enrollment.id] = enrollment
             continue
@@ -880,8 +932,19 @@ class _HistoryReader:
     Results Canvas no longer has for a batch's learners are removed, so that a missing row always
     means "not submitted"."""
 
-    def __init__(self, *, client: CanvasClient, pool: ThreadPoolExecutor, course: Course, assignment_ids: list[str]):
+    def __init__(
+        self,
+        *,
+        client: CanvasClient,
+        pool: ThreadPoolExecutor,
+        course: Course,
+        assignment_ids: list[str],
+        evaluation: _CourseEvaluation | None = None,
+    ):
         self.client, self.pool, self.course, self.assignment_ids = client, pool, course, assignment_ids
+        # Given when these results are all the sync reads: learners are evaluated as they are stored.
+        self.evaluation = evaluation
+        self.stored: list[int] = []
         self.assignment_pks = dict(
             Assignment.objects.filter(course=course, canvas_assignment_id__in=assignment_ids).values_list(
                 "canvas_assignment_id", "pk"
@@ -899,16 +962,27 @@ class _HistoryReader:
             if len(self.batch) >= IDS_PER_REQUEST:
                 self._send()
         self._write(wait=False)
+        self._stored_evaluate()
 
     def finish(self) -> int:
         """Waits for every batch; returns how many results were written. Raises CanvasPermissionError
         when Canvas refused a batch (then nothing else is asked)."""
         if self.batch:
             self._send()
-        self._write(wait=True)
+        while self.pending:
+            self._write_one()
+            self._stored_evaluate()
         if self.refused is not None:
             raise self.refused
         return self.fetched
+
+    def _stored_evaluate(self) -> None:
+        # After the requests are sent, so that Canvas works on them meanwhile. A learner listed
+        # again later (another section's enrollment) is evaluated again: an enrollment more never
+        # takes eligibility away (badging.evaluation), so one queued early stays eligible.
+        if self.evaluation is not None and self.refused is None and len(self.stored) >= EVALUATE_WHILE_READING:
+            self.evaluation.learners_evaluate(self.stored)
+            self.stored = []
 
     def _send(self) -> None:
         learners, self.batch = self.batch, {}
@@ -958,6 +1032,8 @@ class _HistoryReader:
         if stale:
             AssessmentResult.objects.filter(pk__in=stale).delete()
             self.removed += len(stale)
+        if self.evaluation is not None:
+            self.stored.extend(learners.values())
 
 
 def _enrolled_learner_batches(course: Course) -> Iterator[dict[str, int]]:
@@ -1181,81 +1257,138 @@ def progress_evaluate_course(*, course_id: int) -> dict:
 
     Learners are evaluated EVALUATE_CHUNK at a time (their enrollments and results read for the
     chunk only): memory does not grow with the course."""
-    assignments = rule_assignments(course_id=course_id)
-    override_allowed = (
-        CourseSync.objects.filter(course_id=course_id).values_list("allow_final_grade_override", flat=True).first()
-    )
-    badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
-    # A course badge no longer offered issues nothing: drop its not-yet-issued eligible rows (derived
-    # data, rebuilt by the next evaluation if it is offered again), so the reconciler finds none.
-    LearnerProgress.objects.filter(
-        course_badge__course_id=course_id, course_badge__active=False, state=LearnerProgress.ELIGIBLE
-    ).delete()
-    # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
-    with_rubric = any(b.min_rubric_criterion_percent is not None for b in badges)
-    rules = {
-        badge.pk: badge_rule_build(
-            course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
+    return _CourseEvaluation(course_id=course_id).finish()
+
+
+class _CourseEvaluation:
+    """progress_evaluate_course in steps: a sync evaluates the learners whose rows are all stored,
+    and queues the eligible ones for issuance, while Canvas's next pages are read; finish() then
+    evaluates everyone not evaluated yet and does what needs the whole course (stale rows, flags).
+
+    Built after the assignments and the course settings are stored: the rules are built once."""
+
+    def __init__(self, *, course_id: int):
+        self.course_id = course_id
+        assignments = rule_assignments(course_id=course_id)
+        override_allowed = (
+            CourseSync.objects.filter(course_id=course_id).values_list("allow_final_grade_override", flat=True).first()
         )
-        for badge in badges
-    }
-    # Only this course badge's awards: another course offering the same badge class has its own
-    # learners. Its live awards only say that an enrolled learner here already holds the class.
+        self.badges = list(CourseBadge.objects.filter(course_id=course_id, active=True))
+        # A course badge no longer offered issues nothing: drop its not-yet-issued eligible rows (derived
+        # data, rebuilt by the next evaluation if it is offered again), so the reconciler finds none.
+        LearnerProgress.objects.filter(
+            course_badge__course_id=course_id, course_badge__active=False, state=LearnerProgress.ELIGIBLE
+        ).delete()
+        # Rubric ratings are only read when a badge asks for a minimum rating per criterion.
+        self.with_rubric = any(b.min_rubric_criterion_percent is not None for b in self.badges)
+        self.rules = {
+            badge.pk: badge_rule_build(
+                course_badge=badge, assignments=assignments, final_grade_override_allowed=override_allowed
+            )
+            for badge in self.badges
+        }
+        # Each learner's last state per course badge (a learner evaluated twice is counted once).
+        self.states: dict[int, dict[int, str]] = {badge.pk: {} for badge in self.badges}
+        self.to_flag: dict[int, dict[int, str]] = {badge.pk: {} for badge in self.badges}
+        self.queued: dict[int, int] = {badge.pk: 0 for badge in self.badges}
+        self.done: set[int] = set()
+        self.now = timezone.now()
+
+    def learners_evaluate(self, learner_ids: list[int], *, enqueue: bool = True) -> None:
+        """Evaluate these learners now (their awards read now) and queue the eligible ones."""
+        ordered = sorted(set(learner_ids))
+        for start in range(0, len(ordered), EVALUATE_CHUNK):
+            chunk = ordered[start : start + EVALUATE_CHUNK]
+            self._chunk_evaluate(chunk, awards=_awards_read(self.badges, learner_ids=chunk))
+        if enqueue:
+            self._eligible_enqueue()
+
+    def again(self) -> None:
+        """The learners' rows changed after they were evaluated: finish() evaluates everyone."""
+        self.done.clear()
+
+    def finish(self) -> dict:
+        course_id = self.course_id
+        # Only this course badge's awards: another course offering the same badge class has its own
+        # learners. Its live awards only say that an enrolled learner here already holds the class.
+        awards = _awards_read(self.badges)
+        # The course's learners: ids only (the facts are read per chunk).
+        with_facts = set(Enrollment.objects.filter(course_id=course_id).values_list("learner_id", flat=True)) | set(
+            AssessmentResult.objects.filter(course_id=course_id).values_list("learner_id", flat=True).distinct()
+        )
+        for badge in self.badges:
+            # Rows of people neither in this course nor holding this course badge's award (e.g. left by
+            # an evaluation that read another course's awards) are not this course's learners.
+            LearnerProgress.objects.filter(course_badge=badge).exclude(
+                learner_id__in=Enrollment.objects.filter(course_id=course_id).values("learner_id")
+            ).exclude(learner_id__in=AssessmentResult.objects.filter(course_id=course_id).values("learner_id")).exclude(
+                learner_id__in=list(awards[badge.pk])
+            ).delete()
+        ordered = sorted(with_facts - self.done)
+        chunks = [ordered[start : start + EVALUATE_CHUNK] for start in range(0, len(ordered), EVALUATE_CHUNK)]
+        # Holders of a live award of a badge who have no enrollment or result here: evaluated with no facts.
+        award_only = sorted(
+            {lid for mine in awards.values() for lid, (live, _) in mine.items() if live} - with_facts - self.done
+        )
+        chunks += [award_only[start : start + EVALUATE_CHUNK] for start in range(0, len(award_only), EVALUATE_CHUNK)]
+        for chunk in chunks:
+            self._chunk_evaluate(chunk, awards=awards)
+        summary: dict = {}
+        for badge in self.badges:
+            if self.to_flag[badge.pk]:
+                _flag_for_review(badge, self.to_flag[badge.pk])
+        self._eligible_enqueue()
+        for badge in self.badges:
+            badge_counts: dict[str, int] = defaultdict(int)
+            for state in self.states[badge.pk].values():
+                badge_counts[state] += 1
+            summary[badge.key] = {**badge_counts, "queued": self.queued[badge.pk]}
+        return summary
+
+    def _chunk_evaluate(self, chunk: list[int], *, awards: dict[int, dict[int, tuple[bool, bool]]]) -> None:
+        facts = _facts_read(course_id=self.course_id, learner_ids=chunk, with_rubric=self.with_rubric)
+        for badge in self.badges:
+            _evaluate_chunk(
+                badge=badge,
+                rule=self.rules[badge.pk],
+                learner_ids=chunk,
+                facts=facts,
+                awards=awards[badge.pk],
+                states=self.states[badge.pk],
+                to_flag=self.to_flag[badge.pk],
+                now=self.now,
+            )
+        self.done.update(chunk)
+
+    def _eligible_enqueue(self) -> None:
+        for badge in self.badges:
+            if ev.ELIGIBLE in self.states[badge.pk].values():
+                self.queued[badge.pk] += awards_enqueue_eligible(course_badge_id=badge.pk)
+
+
+def _awards_read(
+    badges: list[CourseBadge], *, learner_ids: list[int] | None = None
+) -> dict[int, dict[int, tuple[bool, bool]]]:
+    """Per course badge: learner -> (holds a live award, it is flagged for review), of all its
+    learners or of these."""
     awards: dict[int, dict[int, tuple[bool, bool]]] = {}
     for badge in badges:
         mine: dict[int, tuple[bool, bool]] = {}
-        for learner_id, revoked, needs_review in Award.objects.filter(course_badge_id=badge.pk).values_list(
-            "learner_id", "revoked", "needs_review"
-        ):
+        rows = Award.objects.filter(course_badge_id=badge.pk)
+        if learner_ids is not None:
+            rows = rows.filter(learner_id__in=learner_ids)
+        for learner_id, revoked, needs_review in rows.values_list("learner_id", "revoked", "needs_review"):
             live, flagged = mine.get(learner_id, (False, False))
             if not revoked:
                 live, flagged = True, needs_review
             mine[learner_id] = (live, flagged)
         awards[badge.pk] = mine
-    # The course's learners: ids only (the facts are read per chunk).
-    with_facts = set(Enrollment.objects.filter(course_id=course_id).values_list("learner_id", flat=True)) | set(
-        AssessmentResult.objects.filter(course_id=course_id).values_list("learner_id", flat=True).distinct()
-    )
-    for badge in badges:
-        # Rows of people neither in this course nor holding this course badge's award (e.g. left by
-        # an evaluation that read another course's awards) are not this course's learners.
-        LearnerProgress.objects.filter(course_badge=badge).exclude(
-            learner_id__in=Enrollment.objects.filter(course_id=course_id).values("learner_id")
-        ).exclude(learner_id__in=AssessmentResult.objects.filter(course_id=course_id).values("learner_id")).exclude(
-            learner_id__in=list(awards[badge.pk])
-        ).delete()
-    counts: dict[int, dict[str, int]] = {badge.pk: defaultdict(int) for badge in badges}
-    to_flag: dict[int, dict[int, str]] = {badge.pk: {} for badge in badges}
-    ordered = sorted(with_facts)
-    chunks = [ordered[start : start + EVALUATE_CHUNK] for start in range(0, len(ordered), EVALUATE_CHUNK)]
-    # Holders of a live award of a badge who have no enrollment or result here: evaluated with no facts.
-    award_only = sorted({lid for mine in awards.values() for lid, (live, _) in mine.items() if live} - with_facts)
-    chunks += [award_only[start : start + EVALUATE_CHUNK] for start in range(0, len(award_only), EVALUATE_CHUNK)]
-    now = timezone.now()
-    for chunk in chunks:
-        facts = _facts_read(course_id=course_id, learner_ids=chunk, with_rubric=with_rubric)
-        for badge in badges:
-            _evaluate_chunk(
-                badge=badge,
-                rule=rules[badge.pk],
-                learner_ids=chunk,
-                facts=facts,
-                awards=awards[badge.pk],
-                counts=counts[badge.pk],
-                to_flag=to_flag[badge.pk],
-                now=now,
-            )
-    summary: dict = {}
-    for badge in badges:
-        if to_flag[badge.pk]:
-            _flag_for_review(badge, to_flag[badge.pk])
-        badge_counts = counts[badge.pk]
-        queued = awards_enqueue_eligible(course_badge_id=badge.pk) if badge_counts.get(ev.ELIGIBLE) else 0
-        summary[badge.key] = {**badge_counts, "queued": queued}
-    return summary
+    return awards
 
 
 EVALUATE_CHUNK = 1000
+# Learners whose history is stored, evaluated (and the eligible queued) together while the sync reads on.
+EVALUATE_WHILE_READING = 500
 
 
 def _facts_read(*, course_id: int, learner_ids: list[int], with_rubric: bool) -> dict[int, _Facts]:
@@ -1302,7 +1435,7 @@ def _evaluate_chunk(
     learner_ids: list[int],
     facts: dict[int, _Facts],
     awards: dict[int, tuple[bool, bool]],
-    counts: dict[str, int],
+    states: dict[int, str],
     to_flag: dict[int, str],
     now: datetime,
 ) -> None:
@@ -1327,7 +1460,7 @@ def _evaluate_chunk(
             rule=rule,
             learner=ev.LearnerFacts(enrollments=tuple(f.enrollments), results=f.results, award=award_state),
         )
-        counts[result.state] += 1
+        states[learner_id] = result.state
         if (
             award is not None
             and award[0]
