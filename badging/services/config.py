@@ -22,7 +22,7 @@ from django.db import transaction
 from badging.images import MAX_BYTES, badge_image_validate
 from badging.models import BadgeClass, CourseBadge, Issuer, Program, ProgramRequirement
 from badging.services.programs import program_evaluate_all_later
-from badging.services.sync import course_evaluate_request
+from badging.services.sync.coordination import course_evaluate_request
 from lti.models import Course, Platform
 
 

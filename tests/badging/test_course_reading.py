@@ -9,7 +9,7 @@ import pytest
 
 from badging.models import AssessmentResult, CourseBadge, CourseSync, LearnerProgress, SyncRun
 from badging.selectors import dashboard as dash
-from badging.services.sync import course_sync
+from badging.services.sync.coordination import course_sync
 from lti.models import Course, Platform
 from sandbox import services
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser

@@ -23,7 +23,7 @@ def course(live_server, monkeypatch):
     """The seeded sandbox course, registered in the tool and synced once through the real REST API."""
     from celery import current_app
 
-    from badging.services.sync import course_sync
+    from badging.services.sync.coordination import course_sync
 
     # No worker here: record what the tool would enqueue instead of needing a broker.
     sent: list[str] = []
