@@ -232,7 +232,8 @@ def live_event_other_root_account(*, event: dict, platform: Platform) -> str:
 def live_event_handle(*, event: dict, platform: Platform) -> LiveEventOutcome:
     """Request a (coalesced) sync of the event's course on `platform` when the event can change a
     learner's state. Courses of other platforms are never touched, whatever their Canvas ids."""
-    from badging.services.sync import course_sync_learners_mark, course_sync_postings_mark, course_sync_request
+    from badging.services.sync.coordination import course_sync_request
+    from badging.services.sync.marks import course_sync_learners_mark, course_sync_postings_mark
 
     metadata: dict = event.get("metadata") or {}
     body: dict = event["body"] if isinstance(event.get("body"), dict) else {}

@@ -410,7 +410,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from badging import models as bm
-    from badging.services.sync import beat_schedule_write
+    from badging.services.sync.schedule import beat_schedule_write
     from lti.models import Course
     from sandbox.models import SandboxInstance
     from sandbox.seed.instances import sandbox_seed
@@ -477,7 +477,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     def instructor_sync(within: float) -> None:
         from django.db import connection
 
-        from badging.services.sync import course_sync
+        from badging.services.sync.coordination import course_sync
 
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
@@ -643,7 +643,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
         procs.stop(beat)
     # Canvas's own answer, fault-free: a sync now finds no eligible learner the run missed. It runs
     # once no other sync holds the course (asked while one does, it is folded into that one).
-    from badging.services.sync import course_sync
+    from badging.services.sync.coordination import course_sync
 
     faults_set(instance=instance, error_rate=0.0, latency_ms=0, bucket_size=bucket, malformed_rate=0.0,
                truncated_rate=0.0)  # fmt: skip

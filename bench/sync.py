@@ -283,7 +283,7 @@ def run_once(args) -> dict:
     shutil.copyfile(workdir / "tool.sqlite3", workdir / "canvas.sqlite3")
 
     from badging.models import AssessmentResult, Award, LearnerProgress
-    from badging.services.sync import course_sync
+    from badging.services.sync.coordination import course_sync
     from canvas.client import requests_observed
     from lti.models import Course
     from sandbox.models import SandboxAssignment, SandboxEnrollment

@@ -82,14 +82,16 @@ class TokenBudget:
         self.waited = 0.0  # seconds spent waiting for a slot (stats)
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, *, lease_seconds: float | None = None) -> Iterator[None]:
+        """A slot for one request; a shorter `lease_seconds` than the budget's frees it sooner if
+        this worker dies holding it."""
         client = _redis()
         if client is None:
             with self._local_semaphore():
                 yield
             return
         lease = uuid.uuid4().hex
-        self._acquire(client, lease)
+        self._acquire(client, lease, lease_seconds or self.lease_seconds)
         try:
             yield
         finally:
@@ -98,7 +100,7 @@ class TokenBudget:
             except Exception:  # Redis gone: the lease expires on its own
                 logger.warning("could not release a Canvas request slot", exc_info=True)
 
-    def _acquire(self, client, lease: str) -> None:
+    def _acquire(self, client, lease: str, lease_seconds: float) -> None:
         waited = 0
         while True:
             now = time.time()
@@ -109,9 +111,9 @@ class TokenBudget:
                     self.key,
                     now,
                     self.cap,
-                    now + self.lease_seconds,
+                    now + lease_seconds,
                     lease,
-                    int(self.lease_seconds) + 60,
+                    int(max(lease_seconds, self.lease_seconds)) + 60,
                 )
             except Exception:
                 # Without Redis there is no shared budget; Canvas's own throttle still protects it.

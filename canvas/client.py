@@ -4,7 +4,7 @@ Canvas rules it follows (reference lti-canvas.md §B2-B3):
 - pages of at most 100, next page from the Link header, its URL used as given (bookmarks are
   opaque and case-sensitive);
 - at most CANVAS_MAX_IN_FLIGHT_PER_TOKEN requests in flight per API token across every worker
-  (canvas/budget.py); one client may send several at once (independent requests of one sync), but
+  (canvas/budget.py); one client may send up to that many at once (independent requests of one sync), but
   a paginated list is walked one page after the other. 403 "Rate Limit Exceeded" pauses every
   request of the client before one retry, and a low X-Rate-Limit-Remaining narrows the client to
   one request in flight and pauses it until the bucket has leaked back (no 403 storm);
@@ -92,6 +92,12 @@ def requests_observed(callback: Callable[[str, float, float, int], None]) -> Ite
         _observers.remove(callback)
 
 
+def last_place_lease() -> float:
+    """The budget lease of a client's last in-flight place: a little longer than one request may
+    take (CANVAS_HTTP_TIMEOUT), never longer than the budget's own lease."""
+    return min(settings.CANVAS_SLOT_LEASE_SECONDS, settings.CANVAS_HTTP_TIMEOUT + 5.0)
+
+
 STUDENT_ENROLLMENT_STATES = ("active", "completed", "inactive", "invited", "deleted", "rejected")
 
 
@@ -143,11 +149,13 @@ class CanvasClient:
         self.request_count = 0
         self.throttle_waits = 0
         self.http_seconds = 0.0  # time spent waiting for Canvas's answers
-        # How many requests this client may have in flight: the token's cap (shared with every other
-        # client of the token through the budget) less one, left to the token's other users (another
-        # course's sync, an issuance batch, the sync run again after a worker died holding its
-        # slots); narrowed to 1 while the bucket runs low.
-        self.parallel = max(1, self._budget.cap - 1)
+        # How many requests this client may have in flight: the token's cap, shared through the
+        # budget with every other client of the token (another course's sync, an issuance batch),
+        # who wait there for a free slot. The last place is taken with a short lease: a worker
+        # killed holding every slot leaves the others one within LAST_PLACE_LEASE_SECONDS, not the
+        # budget's whole lease (the sync run again after it must not wait minutes). Narrowed to 1
+        # while X-Rate-Limit-Remaining runs low, widened again as the bucket leaks back.
+        self.parallel = self._budget.cap
         self._allowed = self.parallel
         self._in_flight = 0
         self.peak_in_flight = 0
@@ -356,8 +364,9 @@ class CanvasClient:
                 self._idle_sessions.append(session)
 
     @contextlib.contextmanager
-    def _in_flight_slot(self) -> Iterator[None]:
-        """One of this client's `_allowed` in-flight places, after any pause the bucket asked for."""
+    def _in_flight_slot(self) -> Iterator[bool]:
+        """One of this client's `_allowed` in-flight places, after any pause the bucket asked for.
+        Yields True for the client's last place (parallel > 1)."""
         with self._gate:
             while True:
                 until = self._paused_until
@@ -377,8 +386,9 @@ class CanvasClient:
             self._in_flight += 1
             self.request_count += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            last_place = self.parallel > 1 and self._in_flight == self.parallel
         try:
-            yield
+            yield last_place
         finally:
             with self._gate:
                 self._in_flight -= 1
@@ -390,7 +400,10 @@ class CanvasClient:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def _send(self, url: str, params: list[tuple[str, str]] | None, headers: dict) -> requests.Response:
-        with self._in_flight_slot(), self._budget.slot():
+        with (
+            self._in_flight_slot() as last_place,
+            self._budget.slot(lease_seconds=last_place_lease() if last_place else None),
+        ):
             started_wall = time.time()
             session = self._session_take()
             try:

@@ -252,7 +252,7 @@ class CourseBadgeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # Stored learner states (and so issuance) follow the rule as saved, not the old one.
-        from badging.services.sync import course_evaluate_request
+        from badging.services.sync.coordination import course_evaluate_request
 
         course_evaluate_request(course_id=obj.course_id)
         if change and "course" in form.changed_data and form.initial.get("course"):

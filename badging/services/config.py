@@ -31,7 +31,7 @@ from badging.services.config_fields import (
     _program_fields,
 )
 from badging.services.programs import program_evaluate_all_later
-from badging.services.sync import course_evaluate_request
+from badging.services.sync.coordination import course_evaluate_request
 from lti.models import Course
 
 

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery
 from badging.services.issuance import award_review_keep, award_revoke, awards_retry_failed_now, queued_stale_after
-from badging.services.sync import course_sync_request
+from badging.services.sync.coordination import course_sync_request
 from lti.models import LaunchContext
 
 logger = logging.getLogger(__name__)

@@ -92,7 +92,7 @@ def reconcile() -> dict:
     """Periodic: re-enqueue eligible learners without an award and due or stuck deliveries (at once
     when the broker lost its queue), and sync again a course whose sync died with its worker."""
     from badging.services.reconcile import broker_forgot, queued_work_due_now
-    from badging.services.sync import syncs_interrupted_recover
+    from badging.services.sync.coordination import syncs_interrupted_recover
 
     lost = queued_work_due_now() if broker_forgot() else {}
     return {**issuance.awards_reconcile(), "syncs_restarted": syncs_interrupted_recover(), "lost_requeued": lost}

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from badging.selectors.learner import cached as page_cache
 from badging.selectors.learner.course_setup import course_has_badge, course_setup
 from badging.services.sharing import AwardNotYours, award_share_set
-from badging.services.sync import course_sync_request_if_stale
+from badging.services.sync.coordination import course_sync_request_if_stale
 from badging.templatetags.learner_format import ago
 from badging.views import launch_form_token
 from lti.launch import launch_context_required, request_from_this_site

@@ -10,7 +10,7 @@ import pytest
 from badging.models import AssessmentResult, CourseBadge, CourseSync, LearnerProgress, SyncRun
 from badging.selectors.dashboard.rule_check import rule_check
 from badging.selectors.dashboard.sync_status import INSTRUCTOR_SYNC_ERRORS, sync_status
-from badging.services.sync import course_sync
+from badging.services.sync.coordination import course_sync
 from lti.models import Course, Platform
 from sandbox.models import SandboxAssignment, SandboxEnrollment, SandboxUser
 from sandbox.seed.instances import sandbox_seed

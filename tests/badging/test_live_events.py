@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from badging.live_events import local_id
-from badging.services import sync
+from badging.services.sync import marks as sync_marks
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -87,14 +87,14 @@ def test_valid_signed_event_requests_a_sync_of_its_course(client, badge, enqueue
     kwargs = enqueued[-1].kwargs
     assert kwargs["course_id"] == badge.course_id
     # Only the learner whose final grade changed is re-read (global id 10000000000042 → local 42).
-    assert sync._learners_marked_take(badge.course_id) == ["42"]
+    assert sync_marks._learners_marked_take(badge.course_id) == ["42"]
     # A duplicate delivery (Canvas does not dedupe) is folded into the queued sync.
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(event("grade_change"))).status_code == 202
     assert len(enqueued) == 1
     assert len(responses.calls) == 1  # the key set is cached
     # A grade event (possibly a posting, which graded_since misses) asks for a recheck of that learner.
-    assert sync._postings_marked_take(badge.course_id) == ["42"]
+    assert sync_marks._postings_marked_take(badge.course_id) == ["42"]
 
 
 @responses.activate
@@ -184,7 +184,7 @@ def test_an_event_only_syncs_the_course_of_the_platform_whose_url_it_came_to(
         response = post(client, signed(event("grade_change")), platform=other.course.platform)
     assert response.status_code == 202 and response.json()["courses"] == 1
     assert [task.kwargs["course_id"] for task in enqueued] == [other.course_id]
-    assert sync._postings_marked_take(badge.course_id) == []
+    assert sync_marks._postings_marked_take(badge.course_id) == []
     # A platform without such a course: acknowledged, nothing synced anywhere.
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(event("grade_change")), platform=f.PlatformFactory()).status_code == 204

@@ -28,7 +28,7 @@ import pytest
 import responses
 from django.core.checks import registry
 
-from badging.services import sync
+from badging.services.sync import marks as sync_marks
 from tests import factories as f
 from tests.badging import test_live_events as live
 from tests.badging.test_live_events import JWK1, JWKS_URL, KEY2, event, post, signed
@@ -125,8 +125,8 @@ def test_a_course_grade_change_rereads_that_learners_results_as_a_grade_event_do
         response = post(client, signed(change))
     assert response.status_code == 202
     assert enqueued[-1].kwargs["course_id"] == badge.course_id
-    assert sync._postings_marked_take(badge.course_id) == ["42"]  # its posted results are re-read
-    assert sync._learners_marked_take(badge.course_id) == ["42"]  # and its enrollment's scores
+    assert sync_marks._postings_marked_take(badge.course_id) == ["42"]  # its posted results are re-read
+    assert sync_marks._learners_marked_take(badge.course_id) == ["42"]  # and its enrollment's scores
 
 
 @db_test
@@ -156,7 +156,7 @@ def test_an_event_outside_the_window_is_acknowledged_and_not_acted_on(client, ba
     assert response.status_code == 200, response.content
     assert "ignored" in response.json()
     assert not enqueued
-    assert sync._postings_marked_take(badge.course_id) == []
+    assert sync_marks._postings_marked_take(badge.course_id) == []
     # The same event, fresh, with a JWT dated now: handled.
     now = datetime.now(UTC)
     fresh = {**event(), "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp())}
@@ -172,17 +172,17 @@ def test_a_replayed_event_is_acted_on_once_and_events_of_one_request_are_each_ha
     grade = event("grade_change", metadata={"request_id": "1dd9dc6f-2fb0-4c19-a6c5-7ee1bf3ed295"})
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(grade)).status_code == 202
-    assert sync._postings_marked_take(badge.course_id) == ["42"]
+    assert sync_marks._postings_marked_take(badge.course_id) == ["42"]
     # The same event again (re-signed, as a replay or a redelivery would be): acknowledged, no work.
     with django_capture_on_commit_callbacks(execute=True):
         again = post(client, signed(grade))
     assert again.status_code == 200 and "already delivered" in again.json()["ignored"]
-    assert sync._postings_marked_take(badge.course_id) == []
+    assert sync_marks._postings_marked_take(badge.course_id) == []
     # Another event of the same Canvas request (same request_id) is its own event.
     override = event("grade_override", metadata={"request_id": grade["metadata"]["request_id"]})
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, signed(override)).status_code == 202
-    assert sync._learners_marked_take(badge.course_id) == ["42"]
+    assert sync_marks._learners_marked_take(badge.course_id) == ["42"]
     # Events naming their own id are told apart by it.
     first = event(metadata={"event_id": "e-1"})
     with django_capture_on_commit_callbacks(execute=True):

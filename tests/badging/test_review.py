@@ -4,7 +4,9 @@ same situation, and a further change flags it again (sync → issuance services,
 import pytest
 
 from badging.models import Award
-from badging.services import issuance, sync
+from badging.services import issuance
+from badging.services.sync import coordination
+from badging.services.sync import marks as sync_marks
 from tests.badging.test_sync import award_issued_then_grade_lowered, canvas_api, course_badge  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
@@ -15,14 +17,14 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas_api, course
     assert award.needs_review
 
     issuance.award_review_keep(award_id=award.pk, actor="Ada Teacher (Canvas user 7)")
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
     assert not award.needs_review and not award.revoked  # the same situation, already reviewed
 
     canvas_api.set_override(42, None)  # and now the final grade is removed too
     # Its grade_override Live Event names the learner: the next sync re-reads their enrollment.
-    sync.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42"])
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    sync_marks.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42"])
+    coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
     assert award.needs_review and not award.revoked
 

@@ -10,7 +10,9 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from badging.models import AssessmentResult, Assignment, Award, CourseSync, Enrollment, LearnerProgress, SyncRun
-from badging.services import sync
+from badging.services.sync import coordination
+from badging.services.sync import marks as sync_marks
+from badging.services.sync import run as sync_run
 from lti.models import Person
 from tests import factories as f
 
@@ -41,7 +43,7 @@ def course_badge(canvas_api):
 def roster_due(course_badge):
     """Moves the last roster pass back past BADGING_ROSTER_INTERVAL_MINUTES: the next sync reads it."""
     CourseSync.objects.filter(course=course_badge.course).update(
-        roster_read_at=timezone.now() - sync.roster_interval() - timedelta(seconds=1)
+        roster_read_at=timezone.now() - sync_run.roster_interval() - timedelta(seconds=1)
     )
 
 
@@ -57,7 +59,7 @@ def test_full_sync_stores_course_data_and_evaluates_every_learner(canvas_api, co
     canvas_api.grade(55, 43, 12, at=now, posted=False)
     canvas_api.set_override(42, 95.0, "A")
 
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK and run.kind == "full"
     # Course, groups, assignments, course settings (Final Grade Override allowed?), enrollments, then
@@ -101,7 +103,7 @@ def test_eligible_learners_are_handed_to_issuance(
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 90.0)
     with django_capture_on_commit_callbacks(execute=True):
-        sync.course_sync(course_id=course_badge.course_id, trigger="test")
+        coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
     assert progress.state == "eligible"
     assert progress.issue_status == LearnerProgress.ISSUE_QUEUED
@@ -111,12 +113,12 @@ def test_eligible_learners_are_handed_to_issuance(
 def test_incremental_sync_reads_only_new_grades_and_keeps_the_roster(canvas_api, course_badge):
     long_ago = timezone.now() - timedelta(days=3)
     canvas_api.grade(55, 42, 12, at=long_ago)
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     first = len(canvas_api.requests)
 
     canvas_api.grade(56, 42, 10, at=timezone.now())
     canvas_api.requests.clear()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="stale")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="stale")
 
     assert run.kind == "incremental" and run.stats["roster"] is False
     assert run.canvas_requests == 3 < first  # groups, assignments, one page of new grades
@@ -129,7 +131,7 @@ def test_instructor_sync_reads_final_grade_override_and_posting_of_old_grades(ca
     long_ago = timezone.now() - timedelta(days=3)
     canvas_api.grade(55, 43, 12, at=long_ago, posted=False)
     canvas_api.grade(56, 43, 12, at=long_ago, posted=False)
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["43"] == "in_progress"
 
     # The instructor posts the grades (graded_at unchanged, so graded_since cannot see it) and
@@ -138,7 +140,7 @@ def test_instructor_sync_reads_final_grade_override_and_posting_of_old_grades(ca
     canvas_api.post(56, 43, at=timezone.now())
     canvas_api.set_override(43, None, "B+")
     roster_due(course_badge)
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
 
     assert run.stats["roster"] is True and run.stats["unposted_rechecked"] == 2
     assert states(course_badge)["43"] == "eligible"
@@ -146,21 +148,21 @@ def test_instructor_sync_reads_final_grade_override_and_posting_of_old_grades(ca
 
 
 def test_new_learner_between_roster_passes_gets_their_older_grades(canvas_api, course_badge):
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     canvas_api.add_student(46, "Late Joiner")
     canvas_api.grade(55, 46, 12, at=timezone.now() - timedelta(days=1))
     roster_due(course_badge)
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert AssessmentResult.objects.filter(learner__canvas_user_id="46").count() == 1
     assert states(course_badge)["46"] == "in_progress"
 
 
 def test_vanished_assignments_and_enrollments(canvas_api, course_badge):
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     canvas_api.assignments = [a for a in canvas_api.assignments if a["id"] != 56]
     canvas_api.enrollments = [e for e in canvas_api.enrollments if e["user_id"] != 43]
     roster_due(course_badge)
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert Assignment.objects.get(canvas_assignment_id="56").deleted_in_canvas
     assert Enrollment.objects.get(learner__canvas_user_id="43").state == "deleted"
     assert states(course_badge)["43"] == "ineligible"
@@ -170,18 +172,18 @@ def test_vanished_assignments_and_enrollments(canvas_api, course_badge):
 
 def test_emails_from_users_endpoint_when_enrollments_lack_them(canvas_api, course_badge):
     canvas_api.enrollment_emails = False
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.stats["users_pass"] is True
     assert Person.objects.get(canvas_user_id="43").email == "user43@uni.edu"
 
 
 def test_revoked_token_fails_in_plain_words_and_keeps_the_watermark(canvas_api, course_badge):
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     watermark = CourseSync.objects.get(course=course_badge.course).submissions_graded_since
     platform = course_badge.course.platform
     platform.api_token = "revoked"
     platform.save()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="periodic")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="periodic")
     assert run.status == SyncRun.STATUS_FAILED
     assert run.error.startswith("the Canvas API token was revoked or is invalid: ask your Canvas admin")
     state = CourseSync.objects.get(course=course_badge.course)
@@ -193,7 +195,7 @@ def test_missing_token_is_reported_without_calling_canvas(canvas_api, course_bad
     platform = course_badge.course.platform
     platform.api_token = ""
     platform.save()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.status == "failed" and "no Canvas API token" in run.error
     assert canvas_api.requests == []
 
@@ -205,38 +207,38 @@ def test_a_trigger_during_a_running_sync_is_folded_into_it(canvas_api, course_ba
 
     def a_second_trigger_arrives(path):
         if once.acquire(blocking=False):  # while the first run reads Canvas, holding the course's lock
-            folded.append(sync.course_sync(course_id=course_id, trigger="instructor", roster=True))
+            folded.append(coordination.course_sync(course_id=course_id, trigger="instructor", roster=True))
 
     canvas_api.before = a_second_trigger_arrives
-    run = sync.course_sync(course_id=course_id, trigger="periodic")
+    run = coordination.course_sync(course_id=course_id, trigger="periodic")
     assert folded == [None]  # another worker (or an instructor) asked while this one held the lock
     runs_seen = list(SyncRun.objects.filter(course_id=course_id).order_by("pk").values_list("trigger", flat=True))
     assert runs_seen == ["periodic", "requested_again"]
     assert run.trigger == "requested_again" and run.stats["roster"] is True
     assert SyncRun.objects.filter(course_id=course_id).count() == 2
-    assert cache.get(sync._lock_key(course_id)) is None
+    assert cache.get(coordination._lock_key(course_id)) is None
 
 
 def test_sync_requests_are_enqueued_once_after_commit(course_badge, enqueued, django_capture_on_commit_callbacks):
     course_id = course_badge.course_id
     with django_capture_on_commit_callbacks(execute=True):
-        assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
-        assert sync.course_sync_request(course_id=course_id, trigger="stale") is False
+        assert coordination.course_sync_request(course_id=course_id, trigger="stale") is True
+        assert coordination.course_sync_request(course_id=course_id, trigger="stale") is False
     assert len(enqueued) == 1
     assert enqueued[-1].kwargs["course_id"] == course_id
-    sync.course_sync_dequeued(course_id=course_id)
+    coordination.course_sync_dequeued(course_id=course_id)
     with django_capture_on_commit_callbacks(execute=True):
-        assert sync.course_sync_request(course_id=course_id, trigger="stale") is True
+        assert coordination.course_sync_request(course_id=course_id, trigger="stale") is True
     assert len(enqueued) == 2
 
 
 def test_request_if_stale(course_badge, enqueued, django_capture_on_commit_callbacks):
     course_id = course_badge.course_id
     CourseSync.objects.create(course_id=course_id, last_synced_at=timezone.now())
-    assert sync.course_sync_request_if_stale(course_id=course_id) is False
+    assert coordination.course_sync_request_if_stale(course_id=course_id) is False
     CourseSync.objects.filter(course_id=course_id).update(last_synced_at=timezone.now() - timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert sync.course_sync_request_if_stale(course_id=course_id) is True
+        assert coordination.course_sync_request_if_stale(course_id=course_id) is True
     assert len(enqueued) == 1
 
 
@@ -248,7 +250,7 @@ def test_page_views_do_not_retry_a_failing_sync_more_than_once_per_stale_period(
         requested_at=timezone.now() - timedelta(minutes=1),
         last_status="failed",
     )
-    assert sync.course_sync_request_if_stale(course_id=course_id) is False
+    assert coordination.course_sync_request_if_stale(course_id=course_id) is False
     assert not enqueued
 
 
@@ -256,8 +258,8 @@ def test_courses_sync_due_picks_courses_with_active_badges_not_synced_recently(c
     fresh = f.CourseBadgeFactory()
     CourseSync.objects.create(course=fresh.course, last_synced_at=timezone.now())
     f.CourseBadgeFactory(active=False)
-    with mock.patch.object(sync, "course_sync_request", return_value=True) as request:
-        assert sync.courses_sync_due() == 1
+    with mock.patch.object(coordination, "course_sync_request", return_value=True) as request:
+        assert coordination.courses_sync_due() == 1
     assert request.call_args.kwargs == {"course_id": course_badge.course_id, "trigger": "periodic"}
 
 
@@ -267,7 +269,7 @@ def award_issued_then_grade_lowered(canvas_api, course_badge) -> Award:
     canvas_api.grade(55, 42, 12, at=now)
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 90.0)
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     award = Award.objects.create(
         badge_class=course_badge.badge_class,
         course_badge=course_badge,
@@ -276,7 +278,7 @@ def award_issued_then_grade_lowered(canvas_api, course_badge) -> Award:
         issued_on=now,
     )
     canvas_api.grade(56, 42, 3, at=now + timedelta(seconds=1))
-    sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
     return award
 
@@ -301,7 +303,7 @@ def test_minimum_rubric_rating_uses_the_synced_rubric_assessment(canvas_api, cou
         "_56a": {"points": 8.0, "rating_id": "r2", "comments": ""},
         "_56b": {"points": 2.0, "rating_id": "r2", "comments": ""},
     }
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
     first, second = detail["assessments"]
     assert first["mastered"] and not second["mastered"]
@@ -312,12 +314,12 @@ def test_minimum_rubric_rating_uses_the_synced_rubric_assessment(canvas_api, cou
 def test_full_sync_removes_results_canvas_no_longer_has(canvas_api, course_badge):
     canvas_api.grade(55, 42, 12, at=timezone.now())
     canvas_api.grade(56, 42, 6, at=timezone.now(), workflow="submitted")
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert AssessmentResult.objects.filter(learner__canvas_user_id="42").count() == 2
     detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
     assert [a["status"] for a in detail["assessments"]] == ["mastered", "awaiting_grading"]
     del canvas_api.submissions[("55", "42")]  # the grade was deleted: Canvas shows it unsubmitted again
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test", full=True)
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test", full=True)
     assert run.stats["results_removed"] == 1
     assert list(AssessmentResult.objects.values_list("assignment__canvas_assignment_id", flat=True)) == ["56"]
 
@@ -325,20 +327,20 @@ def test_full_sync_removes_results_canvas_no_longer_has(canvas_api, course_badge
 def test_a_daily_full_sync_catches_what_incremental_passes_missed(canvas_api, course_badge):
     long_ago = timezone.now() - timedelta(days=3)
     canvas_api.grade(55, 42, 5, at=long_ago)
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     # A regrade that kept its old graded_at: invisible to graded_since.
     canvas_api.grade(55, 42, 12, at=long_ago)
-    assert sync.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "incremental"
+    assert coordination.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "incremental"
     assert AssessmentResult.objects.get(learner__canvas_user_id="42").score == 5
     CourseSync.objects.filter(course=course_badge.course).update(last_full_sync_at=timezone.now() - timedelta(hours=25))
-    assert sync.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "full"
+    assert coordination.course_sync(course_id=course_badge.course_id, trigger="stale").kind == "full"
     assert AssessmentResult.objects.get(learner__canvas_user_id="42").score == 12
 
 
 def test_a_course_id_canvas_does_not_know_is_reported_plainly(canvas_api, course_badge):
     course_badge.course.canvas_course_id = "8"
     course_badge.course.save()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.status == "failed"
     assert run.error.startswith("Canvas says this does not exist (/api/v1/courses/8)")
 
@@ -347,16 +349,16 @@ def test_targeted_refresh_reads_only_the_marked_learners(canvas_api, course_badg
     long_ago = timezone.now() - timedelta(days=3)
     canvas_api.grade(55, 42, 12, at=long_ago)
     canvas_api.grade(56, 42, 12, at=long_ago)
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["42"] == "awaiting_final_grade"
 
     # Live Events: the instructor entered Ada's final grade, and a new learner joined with a grade.
     canvas_api.set_override(42, 93.0, "A")
     canvas_api.add_student(47, "New Learner")
     canvas_api.grade(55, 47, 12, at=long_ago)
-    sync.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42", "47"])
+    sync_marks.course_sync_learners_mark(course_id=course_badge.course_id, canvas_user_ids=["42", "47"])
     canvas_api.requests.clear()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
 
     assert run.stats["roster"] is False and run.stats["learners_refreshed"] == 2
     enrollment_calls = [u for u in canvas_api.requests if "/enrollments" in u]
@@ -368,11 +370,11 @@ def test_targeted_refresh_reads_only_the_marked_learners(canvas_api, course_badg
 
 
 def test_too_many_marked_learners_read_the_whole_roster(canvas_api, course_badge):
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
-    sync.course_sync_learners_mark(
-        course_id=course_badge.course_id, canvas_user_ids=[str(i) for i in range(sync.TARGETED_LEARNERS_MAX + 5)]
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
+    sync_marks.course_sync_learners_mark(
+        course_id=course_badge.course_id, canvas_user_ids=[str(i) for i in range(sync_marks.TARGETED_LEARNERS_MAX + 5)]
     )
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_override")
     assert run.stats["roster"] is True and "learners_refreshed" not in run.stats
 
 
@@ -386,7 +388,7 @@ def test_a_picked_assessment_missing_in_canvas_blocks_the_badge(canvas_api, cour
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 95.0, "A")
     canvas_api.assignments = [a for a in canvas_api.assignments if a["id"] != 56]
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
 
     progress = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42")
     assert progress.state != "eligible"
@@ -402,16 +404,16 @@ def test_a_grade_event_rechecks_that_learners_unposted_grades_between_roster_pas
     canvas_api.grade(56, 43, 12, at=long_ago, posted=False)
     canvas_api.grade(55, 42, 12, at=long_ago, posted=False)
     canvas_api.set_override(43, 90.0, "A-")
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["43"] == "in_progress"  # final grade entered, grades not posted yet
 
     # The instructor posts the grades: graded_at does not move, so graded_since misses it, but
     # Canvas sends a grade event for the learner, and the next light pass re-reads just them.
     canvas_api.post(55, 43, at=timezone.now())
     canvas_api.post(56, 43, at=timezone.now())
-    sync.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["43"])
+    sync_marks.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["43"])
     canvas_api.requests.clear()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
 
     assert run.stats["roster"] is False and run.stats["unposted_rechecked"] == 2
     rechecks = [u for u in canvas_api.requests if "workflow_state=graded" in u]
@@ -419,9 +421,9 @@ def test_a_grade_event_rechecks_that_learners_unposted_grades_between_roster_pas
     assert states(course_badge)["43"] == "eligible"
     assert states(course_badge)["42"] == "in_progress"  # still unposted: nothing changes for Ada
     # A learner with nothing unposted costs no request.
-    sync.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["44"])
+    sync_marks.course_sync_postings_mark(course_id=course_badge.course_id, canvas_user_ids=["44"])
     canvas_api.requests.clear()
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="live_event:grade_change")
     assert run.stats.get("unposted_rechecked", 0) == 0
     assert not [u for u in canvas_api.requests if "workflow_state=graded" in u]
 
@@ -437,7 +439,7 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
     canvas_api.grade(55, 42, 10, at=now)
     canvas_api.grade(56, 42, 10, at=now)
     canvas_api.set_override(42, 90.0, "A-")
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["42"] == "eligible"  # 10 of 12 ≥ 80%
 
     enqueued.clear()
@@ -473,10 +475,10 @@ def test_a_rule_saved_in_the_admin_re_evaluates_the_course_without_calling_canva
     assert canvas_api.requests == []
 
     # While a sync of the course runs, the evaluation is folded into it.
-    cache.add(sync._lock_key(course_badge.course_id), "someone", timeout=60)
-    assert sync.course_evaluate(course_id=course_badge.course_id) is None
-    assert cache.get(sync._again_key(course_badge.course_id)) == {"full": False, "roster": False}
-    cache.delete(sync._lock_key(course_badge.course_id))
+    cache.add(coordination._lock_key(course_badge.course_id), "someone", timeout=60)
+    assert coordination.course_evaluate(course_id=course_badge.course_id) is None
+    assert cache.get(coordination._again_key(course_badge.course_id)) == {"full": False, "roster": False}
+    cache.delete(coordination._lock_key(course_badge.course_id))
 
 
 def test_a_deactivated_course_badge_leaves_nothing_for_issuance(canvas_api, course_badge):
@@ -484,25 +486,25 @@ def test_a_deactivated_course_badge_leaves_nothing_for_issuance(canvas_api, cour
     canvas_api.grade(55, 42, 12, at=now)
     canvas_api.grade(56, 42, 12, at=now)
     canvas_api.set_override(42, 95.0, "A")
-    sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert states(course_badge)["42"] == "eligible"
 
     course_badge.active = False  # the admin stops offering it before the award was issued
     course_badge.save()
-    sync.course_evaluate(course_id=course_badge.course_id)
+    coordination.course_evaluate(course_id=course_badge.course_id)
     assert not LearnerProgress.objects.filter(course_badge=course_badge, state="eligible").exists()
 
     course_badge.active = True  # offered again: the learner is eligible again
     course_badge.save()
-    sync.course_evaluate(course_id=course_badge.course_id)
+    coordination.course_evaluate(course_id=course_badge.course_id)
     assert states(course_badge)["42"] == "eligible"
 
 
 def test_the_sync_waits_out_throttling_far_longer_than_interactive_calls(course_badge):
     from canvas.client import MAX_THROTTLE_WAITS
 
-    with mock.patch.object(sync, "CanvasClient", side_effect=sync.CanvasError("stop here")) as make:
-        run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    with mock.patch.object(sync_run, "CanvasClient", side_effect=sync_run.CanvasError("stop here")) as make:
+        run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
     assert run.status == SyncRun.STATUS_FAILED and run.error == "stop here"
     assert make.call_args.kwargs == {"max_throttle_waits": MAX_THROTTLE_WAITS} and MAX_THROTTLE_WAITS >= 10
 
@@ -521,7 +523,7 @@ def test_an_assessment_unpublished_during_the_sync_is_left_out_and_the_rest_sync
             canvas_api.assignments[1]["published"] = False  # the teacher unpublishes "Present findings" now
 
     canvas_api.before = unpublish_once
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="test")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")
 
     assert run.status == SyncRun.STATUS_OK, run.error
     assert run.stats["assignments_relisted"] is True and run.stats["assignment_ids"] == ["55"]

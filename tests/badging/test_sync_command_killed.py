@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from badging.models import SyncRun
-from badging.services import sync
+from badging.services.sync import coordination
 from lti.models import Course
 from sandbox.models import SandboxInstance
 from sandbox.seed.instances import sandbox_seed
@@ -67,7 +67,9 @@ def test_badging_sync_killed_and_run_again(transactional_db, live_server, celery
         return again.returncode == 0 and ": ok," in out
 
     # While the dead run's lease lasts, a rerun says a sync is running; then it syncs.
-    wait_for(rerun_syncs, timeout=sync.LOCK_LEASE_SECONDS + 90, interval=3, message="a rerun to sync the course")
+    wait_for(
+        rerun_syncs, timeout=coordination.LOCK_LEASE_SECONDS + 90, interval=3, message="a rerun to sync the course"
+    )
     assert all(code == 0 for code, _ in outputs), outputs
     assert all(": ok," in out or "already running" in out for _, out in outputs), outputs
     interrupted.refresh_from_db()

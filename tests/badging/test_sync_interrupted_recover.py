@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from badging.models import SyncRun
 from badging.selectors.dashboard.sync_status import sync_status
-from badging.services import sync
+from badging.services.sync import coordination
+from badging.services.sync import run as sync_run
 from badging.tasks.issuance import reconcile
 from tests.factories import CourseBadgeFactory
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_sync_whose_worker_died_is_marked_interrupted_and_synced_again(enqueued, django_capture_on_commit_callbacks):
     course = CourseBadgeFactory().course
-    long_ago = timezone.now() - timedelta(seconds=3 * sync.LOCK_LEASE_SECONDS)
+    long_ago = timezone.now() - timedelta(seconds=3 * coordination.LOCK_LEASE_SECONDS)
     dead = SyncRun.objects.create(course=course, kind="full", trigger="bench", status=SyncRun.STATUS_RUNNING)
     SyncRun.objects.filter(pk=dead.pk).update(started_at=long_ago)
     assert sync_status(course=course).running
@@ -31,7 +32,7 @@ def test_a_sync_whose_worker_died_is_marked_interrupted_and_synced_again(enqueue
         result = reconcile()
     assert result["syncs_restarted"] == 1
     dead.refresh_from_db()
-    assert dead.status == SyncRun.STATUS_FAILED and dead.error == sync.INTERRUPTED
+    assert dead.status == SyncRun.STATUS_FAILED and dead.error == sync_run.INTERRUPTED
     assert [t.kwargs for t in enqueued.named("badging.course_sync")] == [
         {"course_id": course.pk, "trigger": "interrupted"}
     ]
@@ -46,7 +47,7 @@ def test_a_sync_that_is_alive_or_just_started_is_left_alone(enqueued, django_cap
     course = CourseBadgeFactory().course
     alive = SyncRun.objects.create(course=course, kind="full", trigger="bench", status=SyncRun.STATUS_RUNNING)
     SyncRun.objects.filter(pk=alive.pk).update(started_at=timezone.now() - timedelta(minutes=10))
-    cache.set(sync._lock_key(course.pk), "holder-token", timeout=sync.LOCK_LEASE_SECONDS)
+    cache.set(coordination._lock_key(course.pk), "holder-token", timeout=coordination.LOCK_LEASE_SECONDS)
     other = CourseBadgeFactory().course
     SyncRun.objects.create(course=other, kind="full", trigger="bench", status=SyncRun.STATUS_RUNNING)  # now
 

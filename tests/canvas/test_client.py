@@ -116,8 +116,8 @@ def test_low_rate_limit_remaining_slows_down_before_next_call():
     client.get_course("7")
     assert sleeps == []  # the pause is taken before the next request, not after this one
     client.get_course("7")
-    # (150 + 1 other in flight x 50 up-front - 50) / 10 units a second = 15 s, capped at 5 s
-    assert sleeps == [5.0] and client.parallel == 2
+    # (150 + 2 others in flight x 50 up-front - 50) / 10 units a second = 20 s, capped at 5 s
+    assert sleeps == [5.0] and client.parallel == 3
 
 
 @responses.activate

@@ -66,7 +66,7 @@ def test_malformed_and_truncated_answers_are_retried_then_named_and_shown_to_ins
     them fails with that kind, and the instructor dashboard says why in plain words."""
     from badging.models import SyncRun
     from badging.selectors.dashboard.sync_status import sync_status
-    from badging.services.sync import course_sync
+    from badging.services.sync.coordination import course_sync
     from lti.models import Course
 
     result, platform = seeded

@@ -102,3 +102,33 @@ def test_a_dead_workers_lease_expires_and_a_live_one_makes_others_wait(settings,
         assert budget.in_flight() == 1
     assert len(waits) == 1
     assert budget.in_flight() == 0
+
+
+def test_a_clients_last_place_is_leased_briefly(settings, token):
+    """A sync uses the token's whole cap; its last place is leased for about one request's timeout, so
+    a worker killed holding every slot leaves the next sync one within seconds, not minutes."""
+    settings.CANVAS_MAX_IN_FLIGHT_PER_TOKEN = 3
+    settings.CANVAS_SLOT_LEASE_SECONDS = 120
+    settings.CANVAS_HTTP_TIMEOUT = 10
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    leases: list[float] = []
+    all_in = threading.Barrier(3, timeout=10)
+
+    def answer(request):
+        all_in.wait()  # three requests in flight at once: every lease is taken
+        leases.extend(score - time.time() for _, score in store.zrange(token_key(token), 0, -1, withscores=True))
+        return 200, {"X-Rate-Limit-Remaining": "600.0"}, '{"id": 7, "name": "Course"}'
+
+    client = CanvasClient(_Platform(token), sleep=time.sleep)
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.GET, f"{API}/courses/7", callback=answer)
+        threads = [threading.Thread(target=client.get_course, args=("7",)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert client.peak_in_flight == 3
+    # Read by the first answer: two leases of the budget's 120 s, one of the 10 s timeout plus 5 s
+    # (less the time the three took to get there on a loaded machine).
+    short, *long = sorted(leases[:3])
+    assert 0 < short <= 15 and all(60 < s <= 120 for s in long)

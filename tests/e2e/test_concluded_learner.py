@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from badging.models import LearnerProgress
 from badging.services.issuance import awards_issue_batch
-from badging.services.sync import course_sync
+from badging.services.sync.coordination import course_sync
 from lti.models import Course, LaunchContext
 from sandbox.models import SandboxUser
 from sandbox.seed.instances import sandbox_seed

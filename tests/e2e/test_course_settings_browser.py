@@ -16,7 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from badging.services.sync import course_sync
+from badging.services.sync.coordination import course_sync
 from lti.models import Course
 from sandbox.models import SandboxCourse, SandboxUser
 from sandbox.seed.instances import sandbox_seed

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def course(live_server, enqueued):
     """The seeded sandbox course, registered in the tool and synced once through the real REST API.
     No worker here: what the tool would enqueue is recorded instead."""
-    from badging.services.sync import course_sync
+    from badging.services.sync.coordination import course_sync
 
     result = sandbox_seed(
         learners=12, assessments=2, seed=11, slug="e2e", base_url=live_server.url, tool_url=live_server.url

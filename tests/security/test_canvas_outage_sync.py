@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from badging.models import AssessmentResult, CourseSync, Enrollment, LearnerProgress, SyncRun
-from badging.services import sync
+from badging.services.sync import coordination
 from tests.badging import test_sync as sync_tests
 
 pytestmark = pytest.mark.django_db
@@ -35,12 +35,12 @@ def snapshot(course_badge):
 def test_a_canvas_outage_mid_sync_loses_nothing(canvas_api, course_badge, status):
     now = timezone.now()
     canvas_api.grade(55, 42, 12, at=now - timedelta(hours=1))
-    assert sync.course_sync(course_id=course_badge.course_id, trigger="test").status == SyncRun.STATUS_OK
+    assert coordination.course_sync(course_id=course_badge.course_id, trigger="test").status == SyncRun.STATUS_OK
     before = snapshot(course_badge)
 
     canvas_api.grade(56, 42, 12, at=now)  # graded while Canvas then goes down
     canvas_api.fail_with = status
-    run = sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     assert run.status == SyncRun.STATUS_FAILED
     assert "Canvas" in run.error and "Traceback" not in run.error
     state = CourseSync.objects.get(course=course_badge.course)
@@ -48,5 +48,5 @@ def test_a_canvas_outage_mid_sync_loses_nothing(canvas_api, course_badge, status
     assert snapshot(course_badge) == before  # nothing lost, the watermark not moved past the missed grade
 
     canvas_api.fail_with = None
-    assert sync.course_sync(course_id=course_badge.course_id, trigger="periodic").status == SyncRun.STATUS_OK
+    assert coordination.course_sync(course_id=course_badge.course_id, trigger="periodic").status == SyncRun.STATUS_OK
     assert AssessmentResult.objects.filter(learner__canvas_user_id="42", assignment__canvas_assignment_id="56").exists()

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from badging.models import Award, CourseBadge, LearnerProgress
 from badging.services.issuance import awards_issue_batch
-from badging.services.sync import progress_evaluate_course
+from badging.services.sync.progress import progress_evaluate_course
 from badging.views.instructor.access import action_token
 from lti.models import LaunchContext
 from tests.factories import (

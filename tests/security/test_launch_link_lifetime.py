@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from badging.models import Award, CourseStaff, CourseSync
-from badging.services import sync
+from badging.services.sync import coordination
 from badging.views.instructor.access import action_token
 from lti.launch import launch_cookie_name
 from lti.models import LaunchContext
@@ -153,7 +153,7 @@ def test_the_roster_sync_stores_the_course_staff_from_its_enrollment_read():
         platform = f.PlatformFactory(api_base_url=fake.base)
         course = f.CourseFactory(platform=platform, canvas_course_id=fake.course_id)
         f.CourseBadgeFactory(course=course)
-        run = sync.course_sync(course_id=course.pk, trigger="test")
+        run = coordination.course_sync(course_id=course.pk, trigger="test")
     assert run.status == "ok", run.error
     staff = set(CourseStaff.objects.filter(course=course).values_list("person__canvas_user_id", "state"))
     assert staff == {("7", "active"), ("8", "active"), ("9", "completed")}

@@ -9,7 +9,7 @@ import pytest
 from celery import current_app
 
 from badging.models import SyncRun
-from badging.services import sync
+from badging.services.sync import coordination
 from lti.models import Course
 from sandbox.models import SandboxInstance
 from sandbox.seed.instances import sandbox_seed
@@ -38,7 +38,7 @@ def test_a_worker_killed_mid_sync_is_recovered_quickly(celery_worker_process, li
 
     done = wait_for(
         lambda: SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK).first(),
-        timeout=sync.LOCK_LEASE_SECONDS + 45,
+        timeout=coordination.LOCK_LEASE_SECONDS + 45,
         message="the sync to run again after the crash",
     )
     assert done.pk != interrupted.pk

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from badging.services.programs import programs_beat_schedule_write
-from badging.services.sync import beat_schedule_write
+from badging.services.sync.schedule import beat_schedule_write
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from badging.models import CourseBadge
-from badging.services.sync import course_sync
+from badging.services.sync.coordination import course_sync
 
 
 class Command(BaseCommand):
