@@ -14,7 +14,7 @@ gunicorn on a free port with the injected latency on every REST call. Then, in t
 2. `--changes` grade changes in the sandbox (posted), then an incremental trigger (the same
    command) and the issuance it sets off: budget <= 12 Canvas requests.
 
-Every Canvas request of these processes is counted (canvas.client.requests_observed), the sync's
+Every Canvas request of these processes is counted (canvas.transport.requests_observed), the sync's
 and the issuance's alike. Prints the inputs, the machine (cores, load average at the start), the
 requests, wall time, peak memory (RSS) and the requests in flight over time; exits 1 when a
 budget is missed. --scale runs sizes in child processes and prints one table.
@@ -183,7 +183,7 @@ def _issue_queued(course_id: int, recorder: Recorder, processes: int) -> int:
 
 def _issue_child(batches: list[list[int]], results) -> None:
     from badging.services.issuance import awards_issue_batch
-    from canvas.client import requests_observed
+    from canvas.transport import requests_observed
 
     own = Recorder()
     try:
@@ -284,7 +284,7 @@ def run_once(args) -> dict:
 
     from badging.models import AssessmentResult, Award, LearnerProgress
     from badging.services.sync.coordination import course_sync
-    from canvas.client import requests_observed
+    from canvas.transport import requests_observed
     from lti.models import Course
     from sandbox.models import SandboxAssignment, SandboxEnrollment
 

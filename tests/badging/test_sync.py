@@ -501,7 +501,7 @@ def test_a_deactivated_course_badge_leaves_nothing_for_issuance(canvas_api, cour
 
 
 def test_the_sync_waits_out_throttling_far_longer_than_interactive_calls(course_badge):
-    from canvas.client import MAX_THROTTLE_WAITS
+    from canvas.transport import MAX_THROTTLE_WAITS
 
     with mock.patch.object(sync_run, "CanvasClient", side_effect=sync_run.CanvasError("stop here")) as make:
         run = coordination.course_sync(course_id=course_badge.course_id, trigger="test")

@@ -19,7 +19,7 @@ from canvas import (
     CanvasThrottledError,
     CanvasUnavailableError,
 )
-from canvas.client import MAX_THROTTLE_WAITS, PREFETCH_PAGES
+from canvas.transport import MAX_THROTTLE_WAITS, PREFETCH_PAGES
 
 BASE = "https://uni.instructure.com"
 API = BASE + "/api/v1"

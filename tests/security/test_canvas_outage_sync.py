@@ -19,7 +19,7 @@ course_badge = sync_tests.course_badge
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch, settings):
     settings.CANVAS_MAX_RETRIES = 2
-    monkeypatch.setattr("canvas.client.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("canvas.transport.time.sleep", lambda seconds: None)
 
 
 def snapshot(course_badge):

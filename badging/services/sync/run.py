@@ -48,7 +48,7 @@ from canvas import (
     CanvasInvalidAssignmentsError,
     CanvasPermissionError,
 )
-from canvas.client import MAX_THROTTLE_WAITS
+from canvas.transport import MAX_THROTTLE_WAITS
 from lti.models import Course
 
 logger = logging.getLogger(__name__)
