@@ -92,6 +92,29 @@ def _cpu_seconds(pgids: set[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _pid_cpu_seconds(pids) -> dict[int, float]:
+    """CPU time (user + system) of each of these live processes (Linux /proc)."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _database_backends() -> list[int]:
+    """The PostgreSQL backends connected to the bench database, but this process's own (polling)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
 def _machine_busy_seconds() -> float:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
@@ -143,18 +166,24 @@ def _breakdown(progress_ids: list[int]) -> None:
 
         setattr(owner, attribute, functools.wraps(original)(timed))
         undo.append((owner, attribute, original))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from badging import models as bm
     from badging.services import issuance, notifications
 
     try:
         began, began_cpu = time.perf_counter(), time.process_time()
         issued = []
+        statements = CaptureQueriesContext(connection)
+        statements.__enter__()
         for start in range(0, len(progress_ids), issuance.BATCH_SIZE):
             batch = issuance.awards_issue_batch(progress_ids=progress_ids[start : start + issuance.BATCH_SIZE])
             delivery_ids = list(bm.Delivery.objects.filter(award__in=batch).values_list("pk", flat=True))
             notifications.deliveries_send(delivery_ids=delivery_ids)
             issued += batch
         took, took_cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        statements.__exit__(None, None, None)
     finally:
         for owner, attribute, original in undo:
             setattr(owner, attribute, original)
@@ -166,7 +195,8 @@ def _breakdown(progress_ids: list[int]) -> None:
     )
     for label, *_ in STAGES:
         print(f"  {label:<48} {totals[label] * 1000 / count:6.2f} {cpu[label] * 1000 / count:6.2f}")
-    print(f"  {'total':<48} {took * 1000 / count:6.2f} {took_cpu * 1000 / count:6.2f}", flush=True)
+    print(f"  {'total':<48} {took * 1000 / count:6.2f} {took_cpu * 1000 / count:6.2f}")
+    print(f"  SQL statements per award: {len(statements.captured_queries) / count:.2f}", flush=True)
 
 
 def _sink_serve(ready, count, stop, results) -> None:
@@ -227,6 +257,7 @@ class SinkProcess:
         self._stop = context.Event()
         self._proc = context.Process(target=_sink_serve, args=(ready_w, self.count, self._stop, results_w), daemon=True)
         self._proc.start()
+        self.pid = self._proc.pid
         self.url = f"smtp://127.0.0.1:{ready_r.recv()}"
         return self
 
@@ -428,6 +459,8 @@ def main(argv: list[str]) -> int:
         try:
             _wait_ready(procs, queue)
             workers_cpu_before = _cpu_seconds(pgids)
+            database_before = _pid_cpu_seconds(_database_backends())
+            sink_before = _pid_cpu_seconds([smtp.pid])
             bench_cpu_before = time.process_time()
             machine_before = _machine_busy_seconds()
             started_wall = time.time()
@@ -455,6 +488,11 @@ def main(argv: list[str]) -> int:
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
             workers_cpu = _cpu_seconds(pgids) - workers_cpu_before
+            # The workers' backends (persistent connections); one that ended meanwhile is not counted.
+            database_cpu = sum(
+                cpu - database_before.get(pid, 0.0) for pid, cpu in _pid_cpu_seconds(_database_backends()).items()
+            )
+            sink_cpu = sum(_pid_cpu_seconds([smtp.pid]).values()) - sum(sink_before.values())
             bench_cpu = time.process_time() - bench_cpu_before
             machine_cpu = _machine_busy_seconds() - machine_before
             peak_mb, peak_total_mb = _peak_memory_mb(pgids)
@@ -495,7 +533,8 @@ def main(argv: list[str]) -> int:
         per = 1000 / args.awards
         print(
             f"CPU per award: workers {workers_cpu * per:.2f} ms, this process (Canvas stand-in, polling) "
-            f"{bench_cpu * per:.2f} ms, whole machine {machine_cpu * per:.2f} ms (PostgreSQL, Redis, the SMTP sink "
+            f"{bench_cpu * per:.2f} ms, PostgreSQL (this database's backends) {database_cpu * per:.2f} ms, "
+            f"the SMTP sink {sink_cpu * per:.2f} ms, whole machine {machine_cpu * per:.2f} ms (those, Redis "
             f"and anything else running); peak memory: {peak_mb:.0f} MB largest worker process, "
             f"{peak_total_mb:.0f} MB all worker processes"
         )
@@ -508,6 +547,7 @@ def main(argv: list[str]) -> int:
         result = {
             "awards": args.awards, "workers": args.workers, "wall_s": elapsed, "awards_per_s": rate,
             "emails_per_s": emails / elapsed, "worker_cpu_ms": workers_cpu * per, "machine_cpu_ms": machine_cpu * per,
+            "database_cpu_ms": database_cpu * per, "sink_cpu_ms": sink_cpu * per,
             "peak_mb": peak_mb, "load": load_at_start, "ok": ok,
         }  # fmt: skip
         print("RESULT " + json.dumps(result))

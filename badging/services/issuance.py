@@ -517,25 +517,27 @@ def awards_issue_batch(
         ).update(issue_next_attempt_at=until),
     )
     renewer.start_unless_in_transaction()
-    email_ids: list[int] = []
+    email_deliveries: list[Delivery] = []
     try:
-        awards = _issue_claimed(ids, client=client, links=links, email_ids=email_ids if send_emails else None)
+        awards = _issue_claimed(
+            ids, client=client, links=links, email_deliveries=email_deliveries if send_emails else None
+        )
     finally:
         renewer.done.set()
         # Left claimed only if issuing raised: due again at once (the reconciler's next run), not at lease end.
         LearnerProgress.objects.filter(issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING).update(
             issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=timezone.now()
         )
-    if email_ids:
-        _emails_send(email_ids)
+    if email_deliveries:
+        _emails_send(email_deliveries)
     return awards
 
 
-def _emails_send(delivery_ids: list[int]) -> None:
+def _emails_send(deliveries: list[Delivery]) -> None:
     from badging.services import notifications
 
     try:
-        notifications.deliveries_send(delivery_ids=delivery_ids)
+        notifications.deliveries_send_issued(deliveries=deliveries)
     except Exception:  # the awards are issued; their due Delivery rows are the reconciler's
         logger.exception("sending the emails of an issued batch failed; the reconciler sends them")
 
@@ -598,7 +600,7 @@ class LeaseRenewer(threading.Thread):
 
 
 def _issue_claimed(
-    progress_ids: list[int], *, client, links: PublicLinks | None, email_ids: list[int] | None
+    progress_ids: list[int], *, client, links: PublicLinks | None, email_deliveries: list[Delivery] | None
 ) -> list[Award]:
     rows = list(
         LearnerProgress.objects.filter(pk__in=progress_ids)
@@ -643,7 +645,7 @@ def _issue_claimed(
             issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
         )
     if to_issue:
-        for award in _issue(to_issue, client=client, links=links, email_ids=email_ids):
+        for award in _issue(to_issue, client=client, links=links, email_deliveries=email_deliveries):
             result[(award.badge_class_id, award.learner_id)] = award
     # Learners whose badge class was issued to them (now, or before) through another row.
     key_of = {p.pk: _key(p) for p in rows}
@@ -652,7 +654,7 @@ def _issue_claimed(
 
 
 def _issue(
-    rows: list[LearnerProgress], *, client, links: PublicLinks | None, email_ids: list[int] | None
+    rows: list[LearnerProgress], *, client, links: PublicLinks | None, email_deliveries: list[Delivery] | None
 ) -> list[Award]:
     emails = _emails_read(rows, client=client)
     base = links.base if links else public_base_url()
@@ -716,20 +718,22 @@ def _issue(
                 candidate.award, PublicLinks(base), signing_by_issuer[issuer_pk]
             )
 
-    return _store(candidates, now=now, rebuild=rebuild, email_ids=email_ids)
+    return _store(candidates, now=now, rebuild=rebuild, email_deliveries=email_deliveries)
 
 
 def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Award]) -> bool:
     return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
 
 
-def _store(candidates: list[_Candidate], *, now, rebuild, email_ids: list[int] | None = None) -> list[Award]:
+def _store(
+    candidates: list[_Candidate], *, now, rebuild, email_deliveries: list[Delivery] | None = None
+) -> list[Award]:
     """Insert the candidates' awards (and images, deliveries, progress) in one transaction per round.
 
     A candidate not inserted either lost the race for its learner (another worker's award is
     returned) or drew a status list slot already in use: it is re-signed with a new slot and
-    tried again, a few rounds at most. With `email_ids`, the email deliveries' ids are added to it
-    instead of being queued (the caller sends them after the commit).
+    tried again, a few rounds at most. With `email_deliveries`, the email deliveries are added to it instead
+    of being queued (the caller sends them after the commit, their awards in memory).
     """
     issued: list[Award] = []
     for round_number in range(4):
@@ -773,8 +777,8 @@ def _store(candidates: list[_Candidate], *, now, rebuild, email_ids: list[int] |
                     for kind in c.kinds
                 ]
             )
-            if email_ids is not None:
-                email_ids += [d.pk for d in deliveries if d.kind == Delivery.KIND_EMAIL]
+            if email_deliveries is not None:
+                email_deliveries += [d for d in deliveries if d.kind == Delivery.KIND_EMAIL]
                 deliveries = [d for d in deliveries if d.kind != Delivery.KIND_EMAIL]
             delivery_ids = [d.pk for d in deliveries]
             if delivery_ids:

@@ -1,11 +1,13 @@
 """Delivering an award: the email to the learner and the push to Canvas Credentials.
 
-Guarantees: one email per Delivery row, and any extra one counted. Before an email goes to the
-mail server its row is leased and the lease committed (status "sending", send_started_at,
-next_attempt_at = end of the lease): a duplicated task finds it sent or leased and does nothing.
-If the worker dies between the server taking the email and "sent" being committed, the lease runs
-out, the reconciler queues the delivery again, and the next attempt adds one to unconfirmed_sends
-before sending: the learner gets at most one extra email per such crash, and the row says so. A
+Guarantees: one email per Delivery row, and any extra one counted. Before a batch's emails go to
+the mail server their rows are leased in one statement and the lease committed (status "sending",
+send_started_at, next_attempt_at = end of the lease); the ones the server took are marked sent in
+one statement at the end. A duplicated task finds them sent or leased and does nothing. If the
+worker dies before "sent" is committed, the lease runs out, the reconciler queues the deliveries
+again, and the next attempt adds one to unconfirmed_sends before sending each: the learner gets at
+most one extra email per such crash, and the row says so (counted for every email of the batch
+not recorded as sent, also those that had not gone out: an upper bound). A
 connection dropped after the message was handed over (no reply to DATA) is counted the same way.
 Canvas Credentials pushes are claimed and marked sent in one transaction around the push.
 Failures are recorded (attempts, last_error, next_attempt_at) and retried with capped backoff;
@@ -26,7 +28,7 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.utils import DNS_NAME
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import conditional_escape
@@ -328,13 +330,39 @@ def _send_email(delivery: Delivery, connection, links: PublicLinks) -> None:
     except Exception as exc:  # refused, timed out, DNS: nothing was sent
         raise DeliveryFailure(f"Could not connect to the mail server: {exc}") from exc
     try:
-        award_email_message(award=award, links=links, connection=connection).send()
+        message = award_email_message(award=award, links=links, connection=connection)
+        if isinstance(connection, SMTPBackend) and connection.connection is not None:
+            _smtp_send(connection.connection, message)
+        else:
+            message.send()
     except smtplib.SMTPResponseException as exc:  # the server answered with a refusal: not delivered
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
     except Exception as exc:  # dropped connection, timeout: the server may or may not have it
         raise UnconfirmedSend(f"The mail server did not confirm the email (it may have been delivered): {exc}") from exc
+
+
+_sanitized: dict[tuple[str, str], str] = {}
+
+
+def _smtp_send(smtp, message: EmailMultiAlternatives) -> None:
+    """What Django's SMTP backend does for one message (EmailBackend._send), on the open smtplib
+    connection: the envelope addresses as sanitize_address gives them (a plain address is itself;
+    the sender is worked out once), then the message's bytes. Skips the backend's per-message
+    lock and address parsing, which cost more than the rest of sending."""
+    from django.core.mail.message import sanitize_address
+
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    key = (message.from_email, encoding)
+    if key not in _sanitized:
+        _sanitized[key] = sanitize_address(message.from_email, encoding)
+    recipients = [
+        address if _PLAIN_ADDRESS.match(address) else sanitize_address(address, encoding)
+        for address in message.recipients()
+    ]
+    data = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # Django's SafeMIME takes it
+    smtp.sendmail(_sanitized[key], recipients, data)
 
 
 def _email_lease_length():
@@ -344,58 +372,63 @@ def _email_lease_length():
     return max(lease_length(), timedelta(seconds=3 * (settings.EMAIL_TIMEOUT or 20)))
 
 
-def _email_lease(delivery: Delivery, now, accepted: list[int] | None = None) -> bool:
-    """Lease the delivery for one send and commit the lease before any byte goes to the mail
-    server. False when it is sent already or another worker holds a live lease on it. Taking over
-    an expired lease (a worker died mid-send) counts one unconfirmed send.
+def _batch_lease(email_ids: list[int], other_ids: list[int], now) -> set[int]:
+    """Lease a batch's deliveries in one statement, committed before any byte goes to the mail
+    server; returns the ids of the emails leased for sending now.
 
-    The emails in `accepted` (taken by the mail server, "sent" not committed yet) are marked sent
-    in the same statement: one commit per email rather than two. One SQL statement, not the ORM:
-    this runs once per email and the ORM's query building cost more than the database's work."""
-    until = now + _email_lease_length()
-    if db_connection.vendor != "postgresql":  # SQLite (the demo): no UPDATE in a WITH; two in one commit
+    Emails: status "sending", one attempt counted, until the end of the email lease; one sent
+    already or under another worker's live lease is left alone. Taking over an expired lease (a
+    worker died mid-batch) counts one unconfirmed send. The other deliveries (Canvas Credentials)
+    are the batch's until the end of the task lease. A worker dying mid-batch leaves every email it
+    leased and had not recorded as sent "sending": the next attempt sends each again and counts it
+    as unconfirmed (an upper bound: the learner got at most one extra email, or none)."""
+    sent, sending = Delivery.SENT, Delivery.SENDING
+    if not email_ids and not other_ids:
+        return set()
+    if db_connection.vendor != "postgresql":  # SQLite (the demo): no RETURNING on the ORM's update
+        live = Q(status=sending, next_attempt_at__isnull=False, next_attempt_at__gt=now)
         with transaction.atomic():
-            _mark_sent(list(accepted or []), now)
-            return (
-                Delivery.objects.filter(pk=delivery.pk)
-                .exclude(status=Delivery.SENT)
-                .exclude(status=Delivery.SENDING, next_attempt_at__isnull=False, next_attempt_at__gt=now)
-                .update(
-                    unconfirmed_sends=F("unconfirmed_sends")
-                    + Case(When(status=Delivery.SENDING, then=Value(1)), default=Value(0)),
-                    status=Delivery.SENDING,
-                    send_started_at=now,
-                    attempts=F("attempts") + 1,
-                    next_attempt_at=until,
-                    updated_at=now,
-                )
-                > 0
+            Delivery.objects.filter(pk__in=other_ids).exclude(status=sent).exclude(live).update(
+                next_attempt_at=now + lease_length()
             )
+            leasable = Delivery.objects.filter(pk__in=email_ids).exclude(status=sent).exclude(live)
+            leased = set(leasable.values_list("pk", flat=True))
+            Delivery.objects.filter(pk__in=leased).update(
+                unconfirmed_sends=F("unconfirmed_sends") + Case(When(status=sending, then=Value(1)), default=Value(0)),
+                status=sending,
+                send_started_at=now,
+                attempts=F("attempts") + 1,
+                next_attempt_at=now + _email_lease_length(),
+                updated_at=now,
+            )
+            return leased
     table, pk = Delivery._meta.db_table, Delivery._meta.pk.column
     sql = f"""
-        WITH sent AS (
-            UPDATE {table} SET status = %(sent)s, sent_at = %(now)s, last_error = '', next_attempt_at = NULL,
-                updated_at = %(now)s
-            WHERE {pk} = ANY(%(accepted)s) AND status <> %(sent)s
-        )
         UPDATE {table} SET
-            unconfirmed_sends = unconfirmed_sends + CASE WHEN status = %(sending)s THEN 1 ELSE 0 END,
-            status = %(sending)s, send_started_at = %(now)s, attempts = attempts + 1, next_attempt_at = %(until)s,
-            updated_at = %(now)s
-        WHERE {pk} = %(id)s AND status <> %(sent)s
+            unconfirmed_sends = unconfirmed_sends
+                + CASE WHEN {pk} = ANY(%(emails)s) AND status = %(sending)s THEN 1 ELSE 0 END,
+            status = CASE WHEN {pk} = ANY(%(emails)s) THEN %(sending)s ELSE status END,
+            send_started_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(now)s ELSE send_started_at END,
+            attempts = attempts + CASE WHEN {pk} = ANY(%(emails)s) THEN 1 ELSE 0 END,
+            next_attempt_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(email_until)s ELSE %(until)s END,
+            updated_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(now)s ELSE updated_at END
+        WHERE {pk} = ANY(%(ids)s) AND status <> %(sent)s
             AND NOT (status = %(sending)s AND next_attempt_at IS NOT NULL AND next_attempt_at > %(now)s)
+        RETURNING {pk}
     """  # noqa: S608 (table and column names from the model, values as parameters)
     params = {
-        "sent": Delivery.SENT,
-        "sending": Delivery.SENDING,
+        "sent": sent,
+        "sending": sending,
         "now": now,
-        "until": until,
-        "accepted": list(accepted or []),
-        "id": delivery.pk,
+        "until": now + lease_length(),
+        "email_until": now + _email_lease_length(),
+        "emails": email_ids,
+        "ids": email_ids + other_ids,
     }
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount > 0
+        returned = {row[0] for row in cursor.fetchall()}
+    return returned & set(email_ids)
 
 
 RECIPIENT_REMOVED = "Not sent: the learner's personal data was removed on request (learner_forget)."
@@ -408,16 +441,14 @@ def _mark_sent(delivery_ids: list[int], now) -> None:
         )
 
 
-def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[int] | None = None) -> Delivery:
-    """One delivery attempt. The claim (row lock + "not sent yet" check + marking it sent) is a
-    single UPDATE in the transaction that surrounds the send: a concurrent duplicate waits on the
-    row lock and then finds it sent; a failed send rolls the claim back.
-
-    `accepted`: emails the mail server took whose "sent" is not committed yet. It is committed
-    together with this email's lease (one commit per email instead of two), and an email accepted
-    here is added to it; the caller commits what is left at the end (_mark_sent). An email
-    accepted but not yet marked is still under its lease: a worker dying then counts it as an
-    unconfirmed send, as it would between the server's answer and the commit."""
+def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[int], leased: set[int]) -> Delivery:
+    """One delivery attempt. An email was leased with its batch (_batch_lease): one not in `leased`
+    is sent or leased elsewhere and is left alone; one the mail server takes is added to
+    `accepted`, which the caller marks sent in one statement at the end of the batch (until then
+    the email stays under its lease: a worker dying then counts it as an unconfirmed send). A
+    Canvas Credentials push is claimed (row lock + "not sent yet" check + marking it sent) by a
+    single UPDATE in the transaction that surrounds the push: a concurrent duplicate waits on the
+    row lock and then finds it sent; a failed push rolls the claim back."""
     from badging.services import canvas_credentials
 
     now = timezone.now()
@@ -430,17 +461,11 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[
         return delivery
     try:
         if delivery.kind == Delivery.KIND_EMAIL:
-            leased = _email_lease(delivery, now, accepted)
-            if accepted:
-                accepted.clear()
-            if not leased:
+            if delivery.pk not in leased:
                 delivery.refresh_from_db(fields=["status", "next_attempt_at", "attempts", "last_error"])
                 return delivery
             _send_email(delivery, connection, links)
-            if accepted is None:
-                _mark_sent([delivery.pk], timezone.now())
-            else:
-                accepted.append(delivery.pk)
+            accepted.append(delivery.pk)
             delivery.status, delivery.sent_at, delivery.last_error = Delivery.SENT, now, ""
             delivery.next_attempt_at = None
             delivery.attempts += 1
@@ -507,8 +532,6 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[
 
 def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     """Attempt each delivery once (one SMTP connection for the batch); returns the rows as left."""
-    links = _email_links()
-    delivery_ids = list(delivery_ids)
     rows = (
         Delivery.objects.filter(pk__in=set(delivery_ids))
         .exclude(status=Delivery.SENT)
@@ -521,14 +544,25 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
         )
         .order_by("pk")
     )
-    ids = sorted(set(delivery_ids))
-    now = timezone.now()
+    return _deliveries_attempt(list(rows))
+
+
+def deliveries_send_issued(*, deliveries: list[Delivery]) -> list[Delivery]:
+    """deliveries_send for the deliveries of awards just issued in this process, their awards (with
+    badge class, issuer, learner, course and platform) in memory: they are not read again."""
+    return _deliveries_attempt(sorted(deliveries, key=lambda d: d.pk))
+
+
+def _deliveries_attempt(rows: list[Delivery]) -> list[Delivery]:
+    links = _email_links()
+    ids = [d.pk for d in rows]
+    if not ids:
+        return []
     # The batch is this task's while it works (its lease renewed): if the worker dies, the
     # deliveries it had not finished are due again when the lease runs out, not after the broker
     # gives the task back. Emails leased by another worker's send are left to it.
-    Delivery.objects.filter(pk__in=ids).exclude(status=Delivery.SENT).exclude(
-        status=Delivery.SENDING, next_attempt_at__gt=now
-    ).update(next_attempt_at=now + lease_length())
+    emails = [d.pk for d in rows if d.kind == Delivery.KIND_EMAIL and d.award.recipient_email]
+    leased = _batch_lease(emails, [pk for pk in ids if pk not in set(emails)], timezone.now())
     unfinished = set(ids)
 
     def renew(until) -> None:
@@ -543,8 +577,9 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     accepted: list[int] = []
     try:
         for delivery in rows:
-            results.append(_attempt(delivery, connection, links, accepted))
-            unfinished.discard(delivery.pk)
+            results.append(_attempt(delivery, connection, links, accepted, leased))
+            if delivery.pk not in accepted:  # an accepted email stays leased until it is marked sent
+                unfinished.discard(delivery.pk)
             if delivery.status == Delivery.FAILED and delivery.kind == Delivery.KIND_EMAIL:
                 # A refused connection may be half-open: start afresh for the next message.
                 connection.close()
