@@ -459,7 +459,9 @@ def main(argv: list[str]) -> int:
         try:
             _wait_ready(procs, queue)
             workers_cpu_before = _cpu_seconds(pgids)
-            database_before = _pid_cpu_seconds(_database_backends())
+            # Sampled while the run goes: a backend may live for one task only (a connection per task).
+            database_first = _pid_cpu_seconds(_database_backends())
+            database_last = dict(database_first)
             sink_before = _pid_cpu_seconds([smtp.pid])
             bench_cpu_before = time.process_time()
             machine_before = _machine_busy_seconds()
@@ -485,13 +487,13 @@ def main(argv: list[str]) -> int:
                 for proc in procs:
                     if proc.poll() is not None:
                         raise SystemExit(f"a worker died:\n{proc.log_path.read_text()[-3000:]}")
+                database_last.update(_pid_cpu_seconds(_database_backends()))
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
             workers_cpu = _cpu_seconds(pgids) - workers_cpu_before
-            # The workers' backends (persistent connections); one that ended meanwhile is not counted.
-            database_cpu = sum(
-                cpu - database_before.get(pid, 0.0) for pid, cpu in _pid_cpu_seconds(_database_backends()).items()
-            )
+            database_last.update(_pid_cpu_seconds(_database_backends()))
+            # A lower bound: a backend's last few milliseconds before it exited are not seen.
+            database_cpu = sum(cpu - database_first.get(pid, 0.0) for pid, cpu in database_last.items())
             sink_cpu = sum(_pid_cpu_seconds([smtp.pid]).values()) - sum(sink_before.values())
             bench_cpu = time.process_time() - bench_cpu_before
             machine_cpu = _machine_busy_seconds() - machine_before
