@@ -22,13 +22,15 @@ def logging_from_settings(**kwargs) -> None:
 
 
 @task_prerun.connect
-def database_connections_checked(**kwargs) -> None:
+def database_connections_checked(task=None, **kwargs) -> None:
     """Before each task, what Django does before each request (with CONN_HEALTH_CHECKS): a
     connection past CONN_MAX_AGE, or broken (the database restarted, an error in the previous
     task), is closed and the task opens a new one. Celery keeps connections across tasks only
     because CELERY_DB_REUSE_MAX is set (settings); without it, every task connected anew."""
     from django.db import close_old_connections, connections
 
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # run in the caller's process and transaction (as Celery's own fixup, it is left alone)
     close_old_connections()
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and not connection.is_usable():
