@@ -123,20 +123,20 @@ def _machine_busy_seconds() -> float:
 
 # (label, module, function): timed in-process by --breakdown; inclusive, so nested stages are indented.
 STAGES = [
-    ("issue batch (all of issuing)", "badging.services.issuance", "awards_issue_batch"),
-    ("  lease learners", "badging.services.issuance", "_claim"),
-    ("  read emails from Canvas", "badging.services.issuance", "_emails_read"),
+    ("issue batch (all of issuing)", "badging.services.issuance.issue", "awards_issue_batch"),
+    ("  lease learners", "badging.services.issuance.issue", "_claim"),
+    ("  read emails from Canvas", "badging.services.issuance.issue", "_emails_read"),
     ("  OB 3.0 document", "badging.openbadges.ob3", "credential_document"),
     ("  Data Integrity proof (eddsa-rdfc-2022)", "badging.openbadges.ob3", "data_integrity_sign"),
     ("    RDFC-1.0 canonicalisation", "badging.openbadges.jsonld", "canonize"),
     ("  VC-JWT (RS256)", "badging.openbadges.ob3", "credential_jwt"),
     ("  OB 2.0 assertion", "badging.openbadges.ob2", "assertion_document"),
     ("  baking PNG", "badging.openbadges.baking", "bake_png"),
-    ("  store rows (awards, images, deliveries)", "badging.services.issuance", "_store"),
-    ("send emails (all of sending)", "badging.services.notifications", "deliveries_send"),
-    ("  lease emails", "badging.services.notifications", "_email_lease"),
+    ("  store rows (awards, images, deliveries)", "badging.services.issuance.issue", "_store"),
+    ("send emails (all of sending)", "badging.services.notifications", "_deliveries_attempt"),
+    ("  lease emails", "badging.services.notifications", "_batch_lease"),
     ("  render email (templates, MIME)", "badging.services.notifications", "award_email_message"),
-    ("  SMTP", "django.core.mail.backends.smtp", "EmailBackend.send_messages"),
+    ("  SMTP", "badging.services.notifications", "_smtp_send"),
 ]
 
 
@@ -170,15 +170,16 @@ def _breakdown(progress_ids: list[int]) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from badging import models as bm
-    from badging.services import issuance, notifications
+    from badging.services import notifications
+    from badging.services.issuance import issue, queueing
 
     try:
         began, began_cpu = time.perf_counter(), time.process_time()
         issued = []
         statements = CaptureQueriesContext(connection)
         statements.__enter__()
-        for start in range(0, len(progress_ids), issuance.BATCH_SIZE):
-            batch = issuance.awards_issue_batch(progress_ids=progress_ids[start : start + issuance.BATCH_SIZE])
+        for start in range(0, len(progress_ids), queueing.BATCH_SIZE):
+            batch = issue.awards_issue_batch(progress_ids=progress_ids[start : start + queueing.BATCH_SIZE])
             delivery_ids = list(bm.Delivery.objects.filter(award__in=batch).values_list("pk", flat=True))
             notifications.deliveries_send(delivery_ids=delivery_ids)
             issued += batch
@@ -189,7 +190,7 @@ def _breakdown(progress_ids: list[int]) -> None:
             setattr(owner, attribute, original)
     count = max(len(issued), 1)
     print(
-        f"breakdown: {len(issued)} awards issued and emailed in this process, in batches of {issuance.BATCH_SIZE}; "
+        f"breakdown: {len(issued)} awards issued and emailed in this process, in batches of {queueing.BATCH_SIZE}; "
         "ms per award, wall and CPU (this process's CPU: it includes the Canvas stand-in's threads; load "
         f"average now {os.getloadavg()[0]:.2f}):"
     )
@@ -387,12 +388,12 @@ def main(argv: list[str]) -> int:
         from django.utils import timezone
 
         from badging import models as bm
-        from badging.services import issuance
+        from badging.services.issuance import issue, issuer_keys, queueing
         from lti import models as lm
 
         print("migrating a fresh database…", flush=True)
         call_command("migrate", verbosity=0)
-        issuance.BATCH_SIZE = args.batch
+        queueing.BATCH_SIZE = args.batch
         platform = lm.Platform.objects.create(
             name="Bench Canvas", issuer="https://canvas.instructure.com", client_id="1000", api_base_url=profiles.url,
             api_token="bench-token",
@@ -413,7 +414,7 @@ def main(argv: list[str]) -> int:
             bm.Assignment.objects.create(
                 course=course, canvas_assignment_id=str(position + 1), name=name, position=position
             )
-        issuance.issuer_keys_current(issuer=issuer)
+        issuer_keys.issuer_keys_current(issuer=issuer)
 
         total = args.awards + args.profile + args.breakdown
         read_at = timezone.now()  # as the roster pass of the sync that made them eligible left them
@@ -444,7 +445,7 @@ def main(argv: list[str]) -> int:
             profiler = cProfile.Profile()
             started = time.perf_counter()
             profiler.enable()
-            issued = issuance.awards_issue_batch(progress_ids=ids, send_emails=True)
+            issued = issue.awards_issue_batch(progress_ids=ids, send_emails=True)
             profiler.disable()
             took = time.perf_counter() - started
             print(f"profile: {len(issued)} awards in one process: {took * 1000 / max(len(issued), 1):.1f} ms/award")
@@ -467,7 +468,7 @@ def main(argv: list[str]) -> int:
             machine_before = _machine_busy_seconds()
             started_wall = time.time()
             started = time.perf_counter()
-            queued = issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk)
+            queued = queueing.awards_enqueue_eligible(course_badge_id=course_badge.pk)
             assert queued == args.awards, queued
             last_report, last_progress, last_count = started, started, -1
             while True:

@@ -38,7 +38,7 @@ from badging.models import Award, Delivery
 from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.selectors.awards import award_links
-from badging.services.issuance import LeaseRenewer, lease_length, retry_delay
+from badging.services.issuance.policy import LeaseRenewer, lease_length, retry_delay
 from skillsforward.i18n import language_for_person
 
 logger = logging.getLogger(__name__)

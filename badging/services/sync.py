@@ -54,7 +54,8 @@ from badging.models import (
 )
 from badging.rules import badge_rule_build, rule_assignments
 from badging.services.emails import primary_emails_read
-from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
+from badging.services.issuance.queueing import awards_enqueue_eligible
+from badging.services.issuance.review import award_flag_for_review
 from canvas import (
     CanvasAssignment,
     CanvasClient,

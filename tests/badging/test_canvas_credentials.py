@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
-from badging.services.issuance import award_revoke
+from badging.services.issuance.review import award_revoke
 from badging.tasks import issuance as tasks
 from tests.badging.badgr_double import API, OWNER, PASSWORD, BadgrDouble
 from tests.badging.test_public import issued_award
@@ -148,7 +148,8 @@ def test_revocation_propagates(badgr, award, django_capture_on_commit_callbacks,
     delivery = push(award)
     sent = []
     monkeypatch.setattr(
-        "badging.services.issuance.current_app.send_task", lambda name, args=None, **kw: sent.append((name, args))
+        "badging.services.issuance.queueing.current_app.send_task",
+        lambda name, args=None, **kw: sent.append((name, args)),
     )
     with django_capture_on_commit_callbacks(execute=True):
         award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
@@ -306,7 +307,7 @@ def test_a_permanent_400_is_shown_and_not_retried(badgr, award, caplog):
     assert "Not retried" in delivery.last_error
     assert "Gregorian" in CanvasCredentialsConnection.objects.get().last_result
     # The reconciler does not pick it up again.
-    from badging.services.issuance import awards_reconcile
+    from badging.services.issuance.queueing import awards_reconcile
 
     assert awards_reconcile()["deliveries_queued"] == 0
 
@@ -413,7 +414,7 @@ def test_resync_reconciles_awards_with_what_badgr_holds(badgr, award, monkeypatc
     del badgr.assertions[dropped_delivery.external_id]  # deleted in Badgr by hand
     badgr.order.remove(dropped_delivery.external_id)
     monkeypatch.setattr(
-        "badging.services.issuance.current_app.send_task", lambda *a, **kw: None
+        "badging.services.issuance.queueing.current_app.send_task", lambda *a, **kw: None
     )  # the revoke task: its propagation is what resync catches up on
     award_revoke(award_id=revoked_here.pk, reason="Grade corrected", actor="admin:alice")
     Delivery.objects.filter(pk=kept_delivery.pk).update(external_id="stale")  # pointing elsewhere

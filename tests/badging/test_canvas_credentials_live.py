@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
-from badging.services.issuance import award_revoke
+from badging.services.issuance.review import award_revoke
 from tests.badging.test_public import issued_award
 
 # BADGR_TEST_FOREIGN_ASSERTION (optional): another account's assertion, for the permission case.
@@ -134,7 +134,7 @@ def test_push_revoke_and_resync_against_badgr_server(live, monkeypatch):
     assert revoked.status_code == 200, revoked.text
     sent = []
     monkeypatch.setattr(
-        "badging.services.issuance.current_app.send_task", lambda name, args=None, **kw: sent.append(args)
+        "badging.services.issuance.queueing.current_app.send_task", lambda name, args=None, **kw: sent.append(args)
     )
     award_revoke(award_id=first.pk, reason="Issued in error", actor="admin:alice")
     canvas_credentials.canvas_credentials_revoke(delivery_id=delivery.pk)

@@ -17,7 +17,8 @@ from badging.models import Award, Delivery, LearnerProgress
 from badging.openbadges import jsonld, keys, ob3
 from badging.openbadges.links import PublicLinks
 from badging.selectors.awards import award_links
-from badging.services import issuance, notifications
+from badging.services import notifications
+from badging.services.issuance import issue, issuer_keys, queueing, review
 from lti.models import Person
 from tests.badging.test_issuance_support import SMTPSink, course_badge_with_assessments, eligible_progress
 
@@ -58,7 +59,8 @@ class FakeCelery:
 @pytest.fixture
 def queued(monkeypatch):
     fake = FakeCelery()
-    monkeypatch.setattr(issuance, "current_app", fake)
+    monkeypatch.setattr(queueing, "current_app", fake)
+    monkeypatch.setattr(review, "current_app", fake)
     return fake.sent
 
 
@@ -99,9 +101,9 @@ def test_the_issuing_run_sends_its_batch_emails_over_one_connection_with_bounded
     small, large = learners(canvas, course_badge, 4, prefix="s"), learners(canvas, course_badge, 24, prefix="b")
     opened = count_connections(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(30) as few:
-        issuance.awards_issue_batch(progress_ids=[p.pk for p in small], send_emails=True)
+        issue.awards_issue_batch(progress_ids=[p.pk for p in small], send_emails=True)
     with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(30) as many:
-        issuance.awards_issue_batch(progress_ids=[p.pk for p in large], send_emails=True)
+        issue.awards_issue_batch(progress_ids=[p.pk for p in large], send_emails=True)
 
     assert len(many.captured_queries) <= len(few.captured_queries)  # nothing per award or per email
     assert len(opened) == 2  # one connection per batch
@@ -118,7 +120,7 @@ def test_without_send_emails_the_deliveries_are_queued_as_before(
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     rows = learners(canvas, course_badge, 3)
     with django_capture_on_commit_callbacks(execute=True):
-        issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])
+        issue.awards_issue_batch(progress_ids=[p.pk for p in rows])
     ids = sorted(Delivery.objects.values_list("pk", flat=True))
     assert queued == [("badging.deliveries_send", [ids])] and not smtp.messages
 
@@ -132,7 +134,7 @@ def test_an_email_the_server_refuses_mid_batch_is_retried_and_the_others_are_sen
     rows = learners(canvas, course_badge, 5)
     smtp.refuse = 1  # the first email is refused (451), the rest accepted
     with django_capture_on_commit_callbacks(execute=True):
-        issuance.awards_issue_batch(progress_ids=[p.pk for p in rows], send_emails=True)
+        issue.awards_issue_batch(progress_ids=[p.pk for p in rows], send_emails=True)
     statuses = sorted(Delivery.objects.values_list("status", flat=True))
     assert statuses == [Delivery.FAILED] + [Delivery.SENT] * 4
     failed = Delivery.objects.get(status=Delivery.FAILED)
@@ -146,7 +148,7 @@ def issued(canvas, count: int) -> list[Award]:
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     rows = learners(canvas, course_badge, count)
     return list(
-        Award.objects.filter(pk__in=[a.pk for a in issuance.awards_issue_batch(progress_ids=[p.pk for p in rows])])
+        Award.objects.filter(pk__in=[a.pk for a in issue.awards_issue_batch(progress_ids=[p.pk for p in rows])])
         .select_related("badge_class__issuer", "learner", "course_badge__course__platform")
         .order_by("pk")
     )
@@ -218,7 +220,7 @@ def test_signing_with_the_template_gives_the_plain_paths_proof(canvas, monkeypat
     from badging.openbadges.multibase import b58decode
 
     award = issued(canvas, 2)[1]
-    signing = issuance.issuer_keys_current(issuer=award.badge_class.issuer)
+    signing = issuer_keys.issuer_keys_current(issuer=award.badge_class.issuer)
     private_key = keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem)
     unsigned = credential(award)
     jsonld.canonize(copy.deepcopy(unsigned))  # the shape and its template are built and checked

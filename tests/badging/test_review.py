@@ -6,7 +6,8 @@ from unittest import mock
 import pytest
 
 from badging.models import Award
-from badging.services import issuance, sync
+from badging.services import sync
+from badging.services.issuance import review
 from tests.badging.test_sync import award_issued_then_grade_lowered, canvas, course_badge  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,7 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas, course_bad
     with mock.patch("celery.current_app.send_task"):
         assert award.needs_review
 
-        issuance.award_review_keep(award_id=award.pk, actor="Ada Teacher (Canvas user 7)")
+        review.award_review_keep(award_id=award.pk, actor="Ada Teacher (Canvas user 7)")
         sync.course_sync(course_id=course_badge.course_id, trigger="instructor")
         award.refresh_from_db()
         assert not award.needs_review and not award.revoked  # the same situation, already reviewed

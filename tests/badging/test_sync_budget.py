@@ -23,7 +23,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from badging.models import Award, CourseSync, Enrollment, LearnerProgress
-from badging.services import issuance, sync
+from badging.services import sync
+from badging.services.issuance import issue, queueing, recipients, review
 from canvas.client import CanvasClient
 from lti.models import Person
 from tests import factories as f
@@ -55,7 +56,11 @@ def course_badge(canvas):
 @pytest.fixture(autouse=True)
 def no_broker(settings):
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    with mock.patch("celery.current_app.send_task"), mock.patch.object(issuance, "current_app"):
+    with (
+        mock.patch("celery.current_app.send_task"),
+        mock.patch.object(queueing, "current_app"),
+        mock.patch.object(review, "current_app"),
+    ):
         yield
 
 
@@ -77,8 +82,8 @@ def issue_eligible(course_badge):
             "pk", flat=True
         )
     )
-    for start in range(0, len(ids), issuance.BATCH_SIZE):
-        issuance.awards_issue_batch(progress_ids=ids[start : start + issuance.BATCH_SIZE])
+    for start in range(0, len(ids), queueing.BATCH_SIZE):
+        issue.awards_issue_batch(progress_ids=ids[start : start + queueing.BATCH_SIZE])
     return len(ids)
 
 
@@ -126,7 +131,7 @@ def test_stale_emails_of_a_large_batch_are_read_in_pages_of_100(canvas, course_b
             "course_badge__course__platform", "learner"
         )
     )
-    emails = issuance._emails_read(rows)
+    emails = recipients._emails_read(rows)
     assert sorted(emails.values()) == sorted(f"user{u}@uni.edu" for u in range(1000, 1150))
     assert paths(canvas, before) == [f"/courses/{canvas.course_id}/users"] * 2
 

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from badging.models import Award, Delivery, LearnerProgress
-from badging.services import issuance
+from badging.services.issuance import queueing
 from tests.badging.test_issuance_support import (
     CanvasProfiles,
     SMTPSink,
@@ -75,7 +75,7 @@ def reconciled(predicate):
     """The beat's reconciler, run between polls (beat runs it every minute in production)."""
 
     def check():
-        issuance.awards_reconcile()
+        queueing.awards_reconcile()
         return predicate()
 
     return check

@@ -20,7 +20,7 @@ django.setup()
 import responses  # noqa: E402
 
 from badging.models import IssuerKey, LearnerProgress  # noqa: E402
-from badging.services import issuance  # noqa: E402
+from badging.services.issuance import issue, queueing  # noqa: E402
 from skillsforward import outbound  # noqa: E402
 from tests.conftest import FAKE_PUBLIC_ADDRESS  # noqa: E402
 
@@ -33,7 +33,7 @@ class _NoBroker:
 
 
 def main(progress_id: int, canvas: str) -> dict:
-    issuance.current_app = _NoBroker()
+    queueing.current_app = _NoBroker()
     # The drill's Canvas host has no DNS here: the outbound guard sees it at a public address, as the
     # test suite's own fixture does (tests/conftest.py, _fake_public_dns).
     outbound._resolve = lambda host, port: [FAKE_PUBLIC_ADDRESS]
@@ -44,7 +44,7 @@ def main(progress_id: int, canvas: str) -> dict:
         course_id = progress.course_badge.course.canvas_course_id
         listed = [{"id": int(user_id), "name": "Restored", "email": "restored@uni.example.edu"}]
         rsps.add(responses.GET, f"{canvas}/api/v1/courses/{course_id}/users", json=listed)
-        award = issuance.award_issue(progress_id=progress_id)
+        award = issue.award_issue(progress_id=progress_id)
         authorization = [call.request.headers.get("Authorization") for call in rsps.calls]
     progress.refresh_from_db()
     return {

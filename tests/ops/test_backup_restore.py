@@ -30,7 +30,7 @@ from django.db import connection
 
 from badging.models import Award
 from badging.openbadges import multibase
-from badging.services import issuance
+from badging.services.issuance import issue, queueing, review
 from lti import services as lti_services
 from tests.badging.test_issuance import FakeCelery, canvas_email
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
@@ -122,7 +122,9 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
     base = f"http://127.0.0.1:{port}"
     settings.FIELD_ENCRYPTION_KEY = key
     settings.PUBLIC_BASE_URL = base
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
+    fake = FakeCelery()
+    monkeypatch.setattr(queueing, "current_app", fake)
+    monkeypatch.setattr(review, "current_app", fake)
 
     # --- The production database: awards issued, one revoked, two learners still to issue -------
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
@@ -130,9 +132,9 @@ def test_backup_and_restore_drill(transactional_db, settings, monkeypatch, resto
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         for row in progress[:3]:
             canvas_email(rsps, row.learner, row.learner.email)
-        issued = [issuance.award_issue(progress_id=row.pk) for row in progress[:3]]
+        issued = [issue.award_issue(progress_id=row.pk) for row in progress[:3]]
     assert all(issued)
-    issuance.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
+    review.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
     platform = course_badge.course.platform
     lti_services.tool_key_current()  # the tool's LTI signing key: a secret at rest too
 

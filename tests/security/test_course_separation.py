@@ -14,7 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from badging.models import Award, CourseBadge, LearnerProgress
-from badging.services.issuance import awards_issue_batch
+from badging.services.issuance import issue, queueing, review
+from badging.services.issuance.issue import awards_issue_batch
 from badging.services.sync import progress_evaluate_course
 from badging.views.instructor import action_token
 from lti.models import LaunchContext
@@ -186,17 +187,18 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
     read of live awards and its insert: the database keeps A's award, and B's row says "held"."""
     import responses
 
-    from badging.services import issuance
     from tests.badging.test_issuance import CANVAS, FakeCelery, canvas_email
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
-    monkeypatch.setattr(issuance, "current_app", FakeCelery())
+    fake = FakeCelery()
+    monkeypatch.setattr(queueing, "current_app", fake)
+    monkeypatch.setattr(review, "current_app", fake)
     badge_b = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(badge_b)
     other_course = CourseFactory(platform=badge_b.course.platform)
     badge_a = CourseBadgeFactory(course=other_course, badge_class=badge_b.badge_class)
-    real_live_awards = issuance._live_awards
+    real_live_awards = issue._live_awards
     calls = []
 
     def racing(pairs):
@@ -206,10 +208,10 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
             return {}
         return real_live_awards(pairs)
 
-    monkeypatch.setattr(issuance, "_live_awards", racing)
+    monkeypatch.setattr(issue, "_live_awards", racing)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         canvas_email(rsps, progress.learner, progress.learner.email)
-        assert issuance.award_issue(progress_id=progress.pk) is None
+        assert issue.award_issue(progress_id=progress.pk) is None
     assert list(Award.objects.filter(learner=progress.learner).values_list("course_badge_id", flat=True)) == [
         badge_a.pk
     ]
