@@ -17,7 +17,7 @@ from badging.models import Award, Delivery, LearnerProgress
 from badging.openbadges import jsonld, keys, ob3
 from badging.openbadges.links import PublicLinks
 from badging.selectors.awards import award_links
-from badging.services import notifications
+from badging.services import award_email, notifications
 from badging.services.issuance import issue, issuer_keys, queueing, review
 from lti.models import Person
 from tests.badging.test_issuance_support import SMTPSink, course_badge_with_assessments, eligible_progress
@@ -159,35 +159,35 @@ def test_email_bodies_from_the_frame_are_the_full_render(canvas):
     rendering both templates gives (escaped in the HTML part, raw in the text part)."""
     awards = issued(canvas, 6)
     links = PublicLinks(BASE)
-    notifications._frames.clear()
+    award_email._frames.clear()
     for award in awards:
         link_map = award_links(award, links=links)
         full = tuple(
-            render_to_string(name, notifications._email_context(award, links, link_map))
-            for name in notifications.EMAIL_TEMPLATES
+            render_to_string(name, award_email._email_context(award, links, link_map))
+            for name in award_email.EMAIL_TEMPLATES
         )
-        assert notifications._email_bodies(award, links) == full
-    assert "&lt;b&gt;&amp;amp; &quot;Co&quot;&lt;/b&gt;" in notifications._email_bodies(awards[1], links)[1]
-    assert [frame is not None for frame in notifications._frames.values()] == [True, True]  # with and without a name
+        assert award_email._email_bodies(award, links) == full
+    assert "&lt;b&gt;&amp;amp; &quot;Co&quot;&lt;/b&gt;" in award_email._email_bodies(awards[1], links)[1]
+    assert [frame is not None for frame in award_email._frames.values()] == [True, True]  # with and without a name
 
 
 def test_smtp_bytes_from_the_mime_frame_are_djangos(canvas):
     awards = issued(canvas, 4)
     awards[3].recipient_email = "zoë@uni.example.edu"  # not a plain address: generated in full
     connection = SMTPBackend(host="127.0.0.1", port=1)
-    notifications._mime_frames.clear()
+    award_email._mime_frames.clear()
     framed = []
     for award in awards:
-        message = notifications.award_email_message(award=award, links=PublicLinks(BASE), connection=connection)
+        message = award_email.award_email_message(award=award, links=PublicLinks(BASE), connection=connection)
         mime = message.message()
         full = EmailMultiAlternatives.message(message)
-        if isinstance(mime, notifications._FramedBytes):
+        if isinstance(mime, award_email._FramedBytes):
             framed.append(award)
             boundary = mime.as_bytes().split(b'boundary="', 1)[1].split(b'"', 1)[0].decode()
             full.set_boundary(boundary)
             assert mime.as_bytes(linesep="\r\n") == full.as_bytes(linesep="\r\n")
     assert framed == awards[:3]
-    assert list(notifications._mime_frames.values()) != [None]
+    assert list(award_email._mime_frames.values()) != [None]
 
 
 def credential(award) -> dict:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from badging.models import AuditEvent, Award, Delivery, Program, ProgramProgress, ProgramRequirement
 from badging.openbadges import validator
 from badging.openbadges.links import PublicLinks
-from badging.services import notifications, programs
+from badging.services import award_email, programs
 from badging.services.config import ConfigImportError, config_export, config_import
 from badging.services.issuance import documents, issue, review
 from tests import factories as f
@@ -80,7 +80,7 @@ def test_all_of_across_courses_and_terms_issues_the_program_badge(setup, setting
     programs.learner_programs_evaluate(learner_id=learner.pk)
     assert Award.objects.filter(learner=learner, program__isnull=False).count() == 1
 
-    message = notifications.award_email_message(award=award, links=PublicLinks("http://testserver"))
+    message = award_email.award_email_message(award=award, links=PublicLinks("http://testserver"))
     assert message.to == ["ada@uni.example.edu"] and "Data Analyst Program" in message.subject
     assert "for your work in" not in message.body  # no course to name
 

@@ -283,7 +283,7 @@ def test_public_page_in_a_browser(transactional_db, live_server, page, screensho
 def test_award_email_renders_cleanly(transactional_db, live_server, page, screenshot, settings):
     """The HTML email as a mail client would show it (images from the live server)."""
     from badging.openbadges.links import PublicLinks as Links
-    from badging.services.notifications import award_email_message
+    from badging.services.award_email import award_email_message
 
     settings.PUBLIC_BASE_URL = live_server.url
     award = issued_award(base=live_server.url)

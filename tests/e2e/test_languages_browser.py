@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from badging.openbadges.links import PublicLinks
-from badging.services import notifications
+from badging.services import award_email
 from badging.services.issuance import documents
 from lti.models import Course, Person
 from sandbox.models import SandboxUser
@@ -57,7 +57,7 @@ def _award_email(page, course_result, name: str, screenshot, shot: str) -> str:
         recipient_email=person.email or "learner@students.example.edu",
     )
     documents.award_documents_render(award=award, links=PublicLinks("http://localhost:8000"))
-    message = notifications.award_email_message(award=award, links=PublicLinks("http://localhost:8000"))
+    message = award_email.award_email_message(award=award, links=PublicLinks("http://localhost:8000"))
     html = message.alternatives[0][0]
     page.set_viewport_size({"width": 700, "height": 900})
     page.goto("about:blank")  # not under the tool page's CSP: mail clients apply the inline styles
