@@ -92,6 +92,29 @@ def _cpu_seconds(pgids: set[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _pid_cpu_seconds(pids) -> dict[int, float]:
+    """CPU time (user + system) of each of these live processes (Linux /proc)."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _database_backends() -> list[int]:
+    """The PostgreSQL backends connected to the bench database, but this process's own (polling)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
 def _machine_busy_seconds() -> float:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
@@ -100,20 +123,20 @@ def _machine_busy_seconds() -> float:
 
 # (label, module, function): timed in-process by --breakdown; inclusive, so nested stages are indented.
 STAGES = [
-    ("issue batch (all of issuing)", "badging.services.issuance", "awards_issue_batch"),
-    ("  lease learners", "badging.services.issuance", "_claim"),
-    ("  read emails from Canvas", "badging.services.issuance", "_emails_read"),
+    ("issue batch (all of issuing)", "badging.services.issuance.issue", "awards_issue_batch"),
+    ("  lease learners", "badging.services.issuance.issue", "_claim"),
+    ("  read emails from Canvas", "badging.services.issuance.issue", "_emails_read"),
     ("  OB 3.0 document", "badging.openbadges.ob3", "credential_document"),
     ("  Data Integrity proof (eddsa-rdfc-2022)", "badging.openbadges.ob3", "data_integrity_sign"),
     ("    RDFC-1.0 canonicalisation", "badging.openbadges.jsonld", "canonize"),
     ("  VC-JWT (RS256)", "badging.openbadges.ob3", "credential_jwt"),
     ("  OB 2.0 assertion", "badging.openbadges.ob2", "assertion_document"),
     ("  baking PNG", "badging.openbadges.baking", "bake_png"),
-    ("  store rows (awards, images, deliveries)", "badging.services.issuance", "_store"),
-    ("send emails (all of sending)", "badging.services.notifications", "deliveries_send"),
-    ("  lease emails", "badging.services.notifications", "_email_lease"),
+    ("  store rows (awards, images, deliveries)", "badging.services.issuance.issue", "_store"),
+    ("send emails (all of sending)", "badging.services.notifications", "_deliveries_attempt"),
+    ("  lease emails", "badging.services.notifications", "_batch_lease"),
     ("  render email (templates, MIME)", "badging.services.notifications", "award_email_message"),
-    ("  SMTP", "django.core.mail.backends.smtp", "EmailBackend.send_messages"),
+    ("  SMTP", "badging.services.notifications", "_smtp_send"),
 ]
 
 
@@ -143,30 +166,38 @@ def _breakdown(progress_ids: list[int]) -> None:
 
         setattr(owner, attribute, functools.wraps(original)(timed))
         undo.append((owner, attribute, original))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from badging import models as bm
-    from badging.services import issuance, notifications
+    from badging.services import notifications
+    from badging.services.issuance import issue, queueing
 
     try:
         began, began_cpu = time.perf_counter(), time.process_time()
         issued = []
-        for start in range(0, len(progress_ids), issuance.BATCH_SIZE):
-            batch = issuance.awards_issue_batch(progress_ids=progress_ids[start : start + issuance.BATCH_SIZE])
+        statements = CaptureQueriesContext(connection)
+        statements.__enter__()
+        for start in range(0, len(progress_ids), queueing.BATCH_SIZE):
+            batch = issue.awards_issue_batch(progress_ids=progress_ids[start : start + queueing.BATCH_SIZE])
             delivery_ids = list(bm.Delivery.objects.filter(award__in=batch).values_list("pk", flat=True))
             notifications.deliveries_send(delivery_ids=delivery_ids)
             issued += batch
         took, took_cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        statements.__exit__(None, None, None)
     finally:
         for owner, attribute, original in undo:
             setattr(owner, attribute, original)
     count = max(len(issued), 1)
     print(
-        f"breakdown: {len(issued)} awards issued and emailed in this process, in batches of {issuance.BATCH_SIZE}; "
+        f"breakdown: {len(issued)} awards issued and emailed in this process, in batches of {queueing.BATCH_SIZE}; "
         "ms per award, wall and CPU (this process's CPU: it includes the Canvas stand-in's threads; load "
         f"average now {os.getloadavg()[0]:.2f}):"
     )
     for label, *_ in STAGES:
         print(f"  {label:<48} {totals[label] * 1000 / count:6.2f} {cpu[label] * 1000 / count:6.2f}")
-    print(f"  {'total':<48} {took * 1000 / count:6.2f} {took_cpu * 1000 / count:6.2f}", flush=True)
+    print(f"  {'total':<48} {took * 1000 / count:6.2f} {took_cpu * 1000 / count:6.2f}")
+    print(f"  SQL statements per award: {len(statements.captured_queries) / count:.2f}", flush=True)
 
 
 def _sink_serve(ready, count, stop, results) -> None:
@@ -227,6 +258,7 @@ class SinkProcess:
         self._stop = context.Event()
         self._proc = context.Process(target=_sink_serve, args=(ready_w, self.count, self._stop, results_w), daemon=True)
         self._proc.start()
+        self.pid = self._proc.pid
         self.url = f"smtp://127.0.0.1:{ready_r.recv()}"
         return self
 
@@ -356,12 +388,12 @@ def main(argv: list[str]) -> int:
         from django.utils import timezone
 
         from badging import models as bm
-        from badging.services import issuance
+        from badging.services.issuance import issue, issuer_keys, queueing
         from lti import models as lm
 
         print("migrating a fresh database…", flush=True)
         call_command("migrate", verbosity=0)
-        issuance.BATCH_SIZE = args.batch
+        queueing.BATCH_SIZE = args.batch
         platform = lm.Platform.objects.create(
             name="Bench Canvas", issuer="https://canvas.instructure.com", client_id="1000", api_base_url=profiles.url,
             api_token="bench-token",
@@ -382,7 +414,7 @@ def main(argv: list[str]) -> int:
             bm.Assignment.objects.create(
                 course=course, canvas_assignment_id=str(position + 1), name=name, position=position
             )
-        issuance.issuer_keys_current(issuer=issuer)
+        issuer_keys.issuer_keys_current(issuer=issuer)
 
         total = args.awards + args.profile + args.breakdown
         read_at = timezone.now()  # as the roster pass of the sync that made them eligible left them
@@ -413,7 +445,7 @@ def main(argv: list[str]) -> int:
             profiler = cProfile.Profile()
             started = time.perf_counter()
             profiler.enable()
-            issued = issuance.awards_issue_batch(progress_ids=ids, send_emails=True)
+            issued = issue.awards_issue_batch(progress_ids=ids, send_emails=True)
             profiler.disable()
             took = time.perf_counter() - started
             print(f"profile: {len(issued)} awards in one process: {took * 1000 / max(len(issued), 1):.1f} ms/award")
@@ -428,11 +460,15 @@ def main(argv: list[str]) -> int:
         try:
             _wait_ready(procs, queue)
             workers_cpu_before = _cpu_seconds(pgids)
+            # Sampled while the run goes: a backend may live for one task only (a connection per task).
+            database_first = _pid_cpu_seconds(_database_backends())
+            database_last = dict(database_first)
+            sink_before = _pid_cpu_seconds([smtp.pid])
             bench_cpu_before = time.process_time()
             machine_before = _machine_busy_seconds()
             started_wall = time.time()
             started = time.perf_counter()
-            queued = issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk)
+            queued = queueing.awards_enqueue_eligible(course_badge_id=course_badge.pk)
             assert queued == args.awards, queued
             last_report, last_progress, last_count = started, started, -1
             while True:
@@ -452,9 +488,14 @@ def main(argv: list[str]) -> int:
                 for proc in procs:
                     if proc.poll() is not None:
                         raise SystemExit(f"a worker died:\n{proc.log_path.read_text()[-3000:]}")
+                database_last.update(_pid_cpu_seconds(_database_backends()))
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
             workers_cpu = _cpu_seconds(pgids) - workers_cpu_before
+            database_last.update(_pid_cpu_seconds(_database_backends()))
+            # A lower bound: a backend's last few milliseconds before it exited are not seen.
+            database_cpu = sum(cpu - database_first.get(pid, 0.0) for pid, cpu in database_last.items())
+            sink_cpu = sum(_pid_cpu_seconds([smtp.pid]).values()) - sum(sink_before.values())
             bench_cpu = time.process_time() - bench_cpu_before
             machine_cpu = _machine_busy_seconds() - machine_before
             peak_mb, peak_total_mb = _peak_memory_mb(pgids)
@@ -495,7 +536,8 @@ def main(argv: list[str]) -> int:
         per = 1000 / args.awards
         print(
             f"CPU per award: workers {workers_cpu * per:.2f} ms, this process (Canvas stand-in, polling) "
-            f"{bench_cpu * per:.2f} ms, whole machine {machine_cpu * per:.2f} ms (PostgreSQL, Redis, the SMTP sink "
+            f"{bench_cpu * per:.2f} ms, PostgreSQL (this database's backends) {database_cpu * per:.2f} ms, "
+            f"the SMTP sink {sink_cpu * per:.2f} ms, whole machine {machine_cpu * per:.2f} ms (those, Redis "
             f"and anything else running); peak memory: {peak_mb:.0f} MB largest worker process, "
             f"{peak_total_mb:.0f} MB all worker processes"
         )
@@ -508,6 +550,7 @@ def main(argv: list[str]) -> int:
         result = {
             "awards": args.awards, "workers": args.workers, "wall_s": elapsed, "awards_per_s": rate,
             "emails_per_s": emails / elapsed, "worker_cpu_ms": workers_cpu * per, "machine_cpu_ms": machine_cpu * per,
+            "database_cpu_ms": database_cpu * per, "sink_cpu_ms": sink_cpu * per,
             "peak_mb": peak_mb, "load": load_at_start, "ok": ok,
         }  # fmt: skip
         print("RESULT " + json.dumps(result))

@@ -147,7 +147,7 @@ def _issue_queued(course_id: int, recorder: Recorder, processes: int) -> int:
     from django.db import connections
 
     from badging.models import LearnerProgress
-    from badging.services.issuance import BATCH_SIZE
+    from badging.services.issuance.queueing import BATCH_SIZE
 
     ids = list(
         LearnerProgress.objects.filter(
@@ -182,7 +182,7 @@ def _issue_queued(course_id: int, recorder: Recorder, processes: int) -> int:
 
 
 def _issue_child(batches: list[list[int]], results) -> None:
-    from badging.services.issuance import awards_issue_batch
+    from badging.services.issuance.issue import awards_issue_batch
     from canvas.transport import requests_observed
 
     own = Recorder()

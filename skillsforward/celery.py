@@ -2,7 +2,7 @@ import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillsforward.settings")
 
@@ -19,3 +19,19 @@ def logging_from_settings(**kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def database_connections_checked(task=None, **kwargs) -> None:
+    """Before each task, what Django does before each request (with CONN_HEALTH_CHECKS): a
+    connection past CONN_MAX_AGE, or broken (the database restarted, an error in the previous
+    task), is closed and the task opens a new one. Celery keeps connections across tasks only
+    because CELERY_DB_REUSE_MAX is set (settings); without it, every task connected anew."""
+    from django.db import close_old_connections, connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # run in the caller's process and transaction (as Celery's own fixup, it is left alone)
+    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()

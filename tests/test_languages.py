@@ -24,7 +24,7 @@ from django.utils.formats import date_format
 from badging import evaluation as ev
 from badging.models import CourseSync, LearnerProgress
 from badging.selectors.reasons import reason_text
-from badging.services import notifications
+from badging.services import award_email, notifications
 from canvas.records import CanvasCourse
 from lti.claims import claims_parse
 from lti.launch import launch_cookie_name
@@ -264,7 +264,7 @@ def test_late_penalty_points_take_the_languages_plural(deducted, language, text)
 
 def _sent(award) -> mail.EmailMultiAlternatives:
     mail.outbox.clear()
-    notifications.award_email_message(award=award, links=notifications.delivery_links()).send()
+    award_email.award_email_message(award=award, links=notifications.delivery_links()).send()
     return mail.outbox[-1]
 
 

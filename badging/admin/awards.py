@@ -78,7 +78,7 @@ class AwardAdmin(ReadOnlyAdmin):
         description=gettext_lazy("Keep the selected awards (reviewed: clear “needs review”)"), permissions=["change"]
     )
     def keep_reviewed_awards(self, request, queryset):
-        from badging.services.issuance import award_review_keep
+        from badging.services.issuance.review import award_review_keep
 
         flagged = list(queryset.filter(revoked=False, needs_review=True).values_list("pk", flat=True))
         for award_id in flagged:
@@ -94,7 +94,7 @@ class AwardAdmin(ReadOnlyAdmin):
 
     @admin.action(description=gettext_lazy("Revoke the selected awards…"), permissions=["change"])
     def revoke_awards(self, request, queryset):
-        from badging.services.issuance import award_revoke
+        from badging.services.issuance.review import award_revoke
 
         live = queryset.filter(revoked=False)
         if "apply" in request.POST:

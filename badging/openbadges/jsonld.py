@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pyoxigraph
@@ -247,6 +247,13 @@ _LITERAL_SLOT = re.compile(r'"xslot(\d+)x"')
 _CONTROL = re.compile("[\x00-\x20]")
 
 
+@lru_cache(maxsize=4096)
+def _literal_text(value: str) -> str:
+    # A literal's text between its quotes, escaped as N-Quads prints it. Most values (the badge
+    # class's and issuer's) are the same in every credential of a badge class.
+    return str(pyoxigraph.Literal(value))[1:-1]
+
+
 @dataclass
 class _QuadTemplate:
     text: str  # one quad a line, "\x01N\x01" for value N (inside quotes for a literal), "\x02K\x02" for blank node K
@@ -289,7 +296,7 @@ class _QuadTemplate:
                     return None
                 rendered.append(value)
             else:
-                rendered.append(str(pyoxigraph.Literal(value))[1:-1])
+                rendered.append(_literal_text(value))
         lines = _VALUE.sub(lambda m: rendered[int(m.group(1))], self.text).split("\n")
         hashed = []
         for marker, indexes in self.blank_lines:

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from badging.models import AuditEvent, Delivery
-from badging.services.issuance import queued_stale_after
+from badging.services.issuance.policy import queued_stale_after
 
 
 def deliveries_retry(*, delivery_ids: list[int], actor: str) -> int:

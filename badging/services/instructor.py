@@ -21,7 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from badging.models import AuditEvent, Award, CourseBadge, Delivery
-from badging.services.issuance import award_review_keep, award_revoke, awards_retry_failed_now, queued_stale_after
+from badging.services.issuance.policy import queued_stale_after
+from badging.services.issuance.queueing import awards_retry_failed_now
+from badging.services.issuance.review import award_review_keep, award_revoke
 from badging.services.sync.coordination import course_sync_request
 from lti.models import LaunchContext
 
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 ACTION_SYNC = "instructor.sync_requested"
 ACTION_RETRY = "instructor.issuance_retried"
-ACTION_REVOKE = "award_revoked"  # written by badging.services.issuance.award_revoke
+ACTION_REVOKE = "award_revoked"  # written by badging.services.issuance.review.award_revoke
 ACTION_RESEND = "instructor.notification_resent"
 ACTION_EXPORT = "instructor.learners_exported"
 

@@ -159,7 +159,9 @@ def learner_email_remove(*, learner: Person, email_id: int) -> None:
 def award_reissue(*, learner: Person, award_public_id: str, email_id: int, old: str) -> Award:
     """A new award of the same badge to a verified address of the learner's (its own documents,
     status slot and email), the old one kept or revoked as the learner chooses. Audited."""
-    from badging.services.issuance import _enqueue_deliveries, award_documents_render, queued_stale_after
+    from badging.services.issuance.documents import award_documents_render
+    from badging.services.issuance.policy import queued_stale_after
+    from badging.services.issuance.queueing import _enqueue_deliveries
 
     if old not in (KEEP, REVOKE):
         raise EmailRefused(_("Choose whether to keep or revoke the badge sent to the old address."))

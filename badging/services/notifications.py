@@ -1,11 +1,13 @@
 """Delivering an award: the email to the learner and the push to Canvas Credentials.
 
-Guarantees: one email per Delivery row, and any extra one counted. Before an email goes to the
-mail server its row is leased and the lease committed (status "sending", send_started_at,
-next_attempt_at = end of the lease): a duplicated task finds it sent or leased and does nothing.
-If the worker dies between the server taking the email and "sent" being committed, the lease runs
-out, the reconciler queues the delivery again, and the next attempt adds one to unconfirmed_sends
-before sending: the learner gets at most one extra email per such crash, and the row says so. A
+Guarantees: one email per Delivery row, and any extra one counted. Before a batch's emails go to
+the mail server their rows are leased in one statement and the lease committed (status "sending",
+send_started_at, next_attempt_at = end of the lease); the ones the server took are marked sent in
+one statement at the end. A duplicated task finds them sent or leased and does nothing. If the
+worker dies before "sent" is committed, the lease runs out, the reconciler queues the deliveries
+again, and the next attempt adds one to unconfirmed_sends before sending each: the learner gets at
+most one extra email per such crash, and the row says so (counted for every email of the batch
+not recorded as sent, also those that had not gone out: an upper bound). A
 connection dropped after the message was handed over (no reply to DATA) is counted the same way.
 Canvas Credentials pushes are claimed and marked sent in one transaction around the push.
 Failures are recorded (attempts, last_error, next_attempt_at) and retried with capped backoff;
@@ -15,29 +17,20 @@ they never touch the award itself.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
-from email.utils import formatdate, make_msgid
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.mail.utils import DNS_NAME
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, F, Value, When
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
-from django.utils.html import conditional_escape
-from django.utils.translation import gettext as _
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 
-from badging.models import Award, Delivery
-from badging.openbadges import ob2
+from badging.models import Delivery
 from badging.openbadges.links import PublicLinks, public_base_url
-from badging.selectors.awards import award_links
-from badging.services.issuance import LeaseRenewer, lease_length, retry_delay
-from skillsforward.i18n import language_for_person
+from badging.services.award_email import _PLAIN_ADDRESS, award_email_message
+from badging.services.issuance.policy import LeaseRenewer, lease_length, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -62,257 +55,6 @@ def delivery_links() -> PublicLinks:
     return _email_links()
 
 
-def learner_page_url(*, course) -> str:
-    """Where the learner's own badge page is: inside Canvas, launched from the course menu (the
-    tool's page needs an LTI launch, so the email links to the course in Canvas). A program badge
-    has no course: no link (My badges is in the Canvas Account menu)."""
-    if course is None:
-        return ""
-    base = (course.platform.api_base_url or "").rstrip("/")
-    return f"{base}/courses/{course.canvas_course_id}" if base else ""
-
-
-def award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
-    """The notification email (plain text + HTML) for an award, in the learner's language: the
-    locale of their latest launch, else the course's Canvas language, else the default."""
-    course = award.course
-    with translation.override(language_for_person(award.learner, course)):
-        return _award_email_message(award=award, links=links, connection=connection)
-
-
-def _email_context(award: Award, links: PublicLinks, award_link_map: dict) -> dict:
-    return {
-        "award": award,
-        "badge": award.badge_class,
-        "issuer": award.badge_class.issuer,
-        "learner": award.learner,
-        "course": award.course,
-        "links": award_link_map,
-        "badge_image_url": links.badge_class_image(award.badge_class.public_id),
-        "learner_page_url": learner_page_url(course=award.course),
-    }
-
-
-EMAIL_TEMPLATES = ("email/award_issued.txt", "email/award_issued.html")
-# Every email of one badge class, course, issue time and language is the same text around a few
-# per-award values (the recipient, the learner's name, the award's links). Rendering the two
-# templates costs more than the rest of sending, so they are rendered once per such "frame" with
-# markers in place of those values, and each email fills its values in (escaped in the HTML part,
-# as autoescaping would). A frame is checked once against a full render, and never used if they
-# differ (a template that transforms a per-award value with a filter).
-_MARK = re.compile("\ue000(\\d+)\ue001")
-_frames: dict[tuple, tuple[str, str] | None] = {}
-
-
-def _mark(index: int) -> str:
-    return f"\ue000{index}\ue001"
-
-
-def _per_award_values(award: Award, link_map: dict) -> list[str]:
-    return [award.recipient_email, award.learner.name] + [link["url"] for link in link_map.values()]
-
-
-class _Marked:
-    """Stands in for the award or learner while a frame is rendered: per-award fields are markers."""
-
-    def __init__(self, real, **marked):
-        self._real, self._marked = real, marked
-
-    def __getattr__(self, name):
-        return self._marked[name] if name in self._marked else getattr(self._real, name)
-
-
-def _frame_key(award: Award, links: PublicLinks) -> tuple:
-    badge, course = award.badge_class, award.course
-    assert course is not None  # program badges' emails are rendered in full (_email_bodies)
-    issuer = badge.issuer
-    return (
-        translation.get_language(),
-        links.base,
-        badge.pk,
-        badge.updated_at,
-        issuer.pk,
-        issuer.updated_at,
-        course.pk,
-        course.updated_at,
-        course.platform.api_base_url,
-        award.issued_on,
-        award.expires,
-        bool(award.learner.name),
-        ob2.is_svg(badge.image_content_type),
-    )
-
-
-def _render(context: dict) -> tuple[str, str]:
-    text, html = (str(render_to_string(name, context)) for name in EMAIL_TEMPLATES)
-    return text, html
-
-
-def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
-    """(plain text, HTML) of the award email, from its frame when there is a good one."""
-    link_map = award_links(award, links=links)
-    if award.course is None:  # a program badge: rare, and its email names no course to frame
-        return _render(_email_context(award, links, link_map))
-    values = _per_award_values(award, link_map)
-    key = _frame_key(award, links)
-    if (key in _frames and _frames[key] is None) or any("\ue000" in value for value in values):
-        return _render(_email_context(award, links, link_map))
-    full = None
-    frame = _frames.get(key)
-    if frame is None:
-        marked_links = {k: {**link, "url": _mark(2 + i)} for i, (k, link) in enumerate(link_map.items())}
-        learner = _Marked(award.learner, name=_mark(1) if award.learner.name else "")
-        context = _email_context(award, links, marked_links)
-        context["award"], context["learner"] = _Marked(award, recipient_email=_mark(0), learner=learner), learner
-        frame = _render(context)
-        full = _render(_email_context(award, links, link_map))
-        if len(_frames) > 256:
-            _frames.clear()
-    text = _MARK.sub(lambda m: values[int(m.group(1))], frame[0])
-    html = _MARK.sub(lambda m: str(conditional_escape(values[int(m.group(1))])), frame[1])
-    if full is not None:
-        _frames[key] = frame if (text, html) == full else None
-        return full
-    return text, html
-
-
-def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
-    subject = _("You earned the “%(badge)s” badge") % {"badge": award.badge_class.name}
-    text, html = _email_bodies(award, links)
-    framed = isinstance(connection, SMTPBackend)
-    message = (_FramedEmail if framed else EmailMultiAlternatives)(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[award.recipient_email],
-        # Learners answer award emails with questions: send them to the issuer's contact, not a no-reply box.
-        reply_to=[award.badge_class.issuer.email] if award.badge_class.issuer.email else None,
-        connection=connection,
-        # Date and Message-ID as Django would add them, set here so that a frame can carry them.
-        headers={
-            "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
-            "Message-ID": make_msgid(domain=DNS_NAME),
-            "X-Badge-Award": award.public_id,
-            "Content-Language": translation.get_language(),
-        },
-    )
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-# Building the MIME message (headers encoded and folded, parts generated) costs as much as the
-# templates did, and it is the same for every email of a subject, sender and language apart from
-# the recipient, Date, Message-ID, award id and the two bodies. So the SMTP bytes are generated
-# once per such frame with placeholders, split there, and joined with each email's values; a
-# frame is checked once against the full generation, and an email its frame cannot carry exactly
-# (a non-plain address, a body the full path would encode differently) is generated in full.
-_FRAME_VALUES = ("To", "Date", "Message-ID", "X-Badge-Award", "text", "html")
-_PLACEHOLDER = "\ue000frame-{}\ue001"  # non-ASCII, as real bodies are: the same 8bit transfer encoding
-_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$")
-_PLAIN_HEADER = re.compile(r"^[\x21-\x7e]+( [\x21-\x7e]+)*$")
-_mime_frames: dict[tuple, list[bytes] | None] = {}
-
-
-class _FramedBytes:
-    """The part of a MIME message the SMTP backend uses (as_bytes), for bytes joined from a frame."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
-        return self.data if linesep == "\r\n" else self.data.replace(b"\r\n", linesep.encode())
-
-
-class _FramedEmail(EmailMultiAlternatives):
-    def message(self):  # type: ignore[override]  # Django 5.2's message() takes no policy (the stubs' does)
-        values = self._frame_values()
-        key = (self.subject, self.from_email, tuple(self.reply_to), self.extra_headers.get("Content-Language"))
-        frame = _mime_frames.get(key, False)
-        if values is None or frame is None:
-            return super().message()
-        if frame is False:
-            frame = self._frame_build(key, values)
-            if frame is None:
-                return super().message()
-        assert isinstance(frame, list)  # built above, or found built
-        return _FramedBytes(self._frame_fill(frame, values))
-
-    def _frame_values(self) -> list[bytes] | None:
-        """The per-email values as they appear in the SMTP bytes, or None if a frame cannot carry them."""
-        html = [str(content) for content, mimetype in self.alternatives if mimetype == "text/html"]
-        if (
-            len(self.alternatives) != 1
-            or len(html) != 1
-            or self.attachments
-            or self.cc
-            or self.bcc
-            or len(self.to) != 1
-        ):
-            return None
-        to, headers = self.to[0], self.extra_headers
-        if not _PLAIN_ADDRESS.match(to) or not all(_PLAIN_HEADER.match(headers.get(n, "")) for n in _FRAME_VALUES[1:4]):
-            return None
-        bodies = []
-        for body in (str(self.body), html[0]):
-            lines = body.split("\n")
-            # The full path: 8bit for a non-ASCII body, quoted-printable for one with a line over 998 bytes.
-            if body.isascii() or "\r" in body:
-                return None
-            # A line is at most 4 bytes a character: only a long one needs counting its bytes.
-            if max(map(len, lines)) > 998 // 4 and any(len(line.encode()) > 998 for line in lines):
-                return None
-            bodies.append("\r\n".join(lines).encode())
-        return [to.encode(), *(headers[n].encode() for n in _FRAME_VALUES[1:4]), *bodies]
-
-    def _frame_fill(self, frame: list[bytes], values: list[bytes]) -> bytes:
-        parts = [frame[0]]
-        for value, rest in zip(values, frame[1:], strict=True):
-            parts += [value, rest]
-        return b"".join(parts)
-
-    def _frame_build(self, key: tuple, values: list[bytes]) -> list[bytes] | None:
-        placeholders = [_PLACEHOLDER.format(i) for i in range(len(_FRAME_VALUES))]
-        template = EmailMultiAlternatives(
-            subject=self.subject,
-            body=placeholders[4],
-            from_email=self.from_email,
-            to=[f"frame-{0}@frame.invalid"],
-            reply_to=self.reply_to,
-            headers={
-                **self.extra_headers,
-                "Date": "frame-1",
-                "Message-ID": "frame-2",
-                "X-Badge-Award": "frame-3",
-            },
-        )
-        template.attach_alternative(placeholders[5], "text/html")
-        mime: Any = template.message()
-        boundary = mime.get_boundary() or f"===============frame{abs(hash(key))}=="
-        mime.set_boundary(boundary)
-        data = mime.as_bytes(linesep="\r\n")
-        tokens = [b"frame-0@frame.invalid", b"frame-1", b"frame-2", b"frame-3"] + [p.encode() for p in placeholders[4:]]
-        pieces, rest = [], data
-        for token in tokens:
-            if rest.count(token) != 1:
-                _mime_frames[key] = None
-                return None
-            head, rest = rest.split(token)
-            pieces.append(head)
-        frame = [*pieces, rest]
-        # Checked once against Django's own generation of this email (same boundary).
-        real: Any = super().message()
-        real.set_boundary(boundary)
-        if any(boundary.encode() in value for value in values) or (
-            self._frame_fill(frame, values) != real.as_bytes(linesep="\r\n")
-        ):
-            _mime_frames[key] = None
-            return None
-        if len(_mime_frames) > 256:
-            _mime_frames.clear()
-        _mime_frames[key] = frame
-        return frame
-
-
 class UnconfirmedSend(DeliveryFailure):
     """The email was handed to the mail server but no answer came back: it may have been delivered."""
 
@@ -328,13 +70,39 @@ def _send_email(delivery: Delivery, connection, links: PublicLinks) -> None:
     except Exception as exc:  # refused, timed out, DNS: nothing was sent
         raise DeliveryFailure(f"Could not connect to the mail server: {exc}") from exc
     try:
-        award_email_message(award=award, links=links, connection=connection).send()
+        message = award_email_message(award=award, links=links, connection=connection)
+        if isinstance(connection, SMTPBackend) and connection.connection is not None:
+            _smtp_send(connection.connection, message)
+        else:
+            message.send()
     except smtplib.SMTPResponseException as exc:  # the server answered with a refusal: not delivered
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryFailure(f"The mail server did not accept the email: {exc}") from exc
     except Exception as exc:  # dropped connection, timeout: the server may or may not have it
         raise UnconfirmedSend(f"The mail server did not confirm the email (it may have been delivered): {exc}") from exc
+
+
+_sanitized: dict[tuple[str, str], str] = {}
+
+
+def _smtp_send(smtp, message: EmailMultiAlternatives) -> None:
+    """What Django's SMTP backend does for one message (EmailBackend._send), on the open smtplib
+    connection: the envelope addresses as sanitize_address gives them (a plain address is itself;
+    the sender is worked out once), then the message's bytes. Skips the backend's per-message
+    lock and address parsing, which cost more than the rest of sending."""
+    from django.core.mail.message import sanitize_address
+
+    encoding = message.encoding or settings.DEFAULT_CHARSET
+    key = (message.from_email, encoding)
+    if key not in _sanitized:
+        _sanitized[key] = sanitize_address(message.from_email, encoding)
+    recipients = [
+        address if _PLAIN_ADDRESS.match(address) else sanitize_address(address, encoding)
+        for address in message.recipients()
+    ]
+    data = message.message().as_bytes(linesep="\r\n")  # type: ignore[call-arg]  # Django's SafeMIME takes it
+    smtp.sendmail(_sanitized[key], recipients, data)
 
 
 def _email_lease_length():
@@ -344,58 +112,63 @@ def _email_lease_length():
     return max(lease_length(), timedelta(seconds=3 * (settings.EMAIL_TIMEOUT or 20)))
 
 
-def _email_lease(delivery: Delivery, now, accepted: list[int] | None = None) -> bool:
-    """Lease the delivery for one send and commit the lease before any byte goes to the mail
-    server. False when it is sent already or another worker holds a live lease on it. Taking over
-    an expired lease (a worker died mid-send) counts one unconfirmed send.
+def _batch_lease(email_ids: list[int], other_ids: list[int], now) -> set[int]:
+    """Lease a batch's deliveries in one statement, committed before any byte goes to the mail
+    server; returns the ids of the emails leased for sending now.
 
-    The emails in `accepted` (taken by the mail server, "sent" not committed yet) are marked sent
-    in the same statement: one commit per email rather than two. One SQL statement, not the ORM:
-    this runs once per email and the ORM's query building cost more than the database's work."""
-    until = now + _email_lease_length()
-    if db_connection.vendor != "postgresql":  # SQLite (the demo): no UPDATE in a WITH; two in one commit
+    Emails: status "sending", one attempt counted, until the end of the email lease; one sent
+    already or under another worker's live lease is left alone. Taking over an expired lease (a
+    worker died mid-batch) counts one unconfirmed send. The other deliveries (Canvas Credentials)
+    are the batch's until the end of the task lease. A worker dying mid-batch leaves every email it
+    leased and had not recorded as sent "sending": the next attempt sends each again and counts it
+    as unconfirmed (an upper bound: the learner got at most one extra email, or none)."""
+    sent, sending = Delivery.SENT, Delivery.SENDING
+    if not email_ids and not other_ids:
+        return set()
+    if db_connection.vendor != "postgresql":  # SQLite (the demo): no RETURNING on the ORM's update
+        live = Q(status=sending, next_attempt_at__isnull=False, next_attempt_at__gt=now)
         with transaction.atomic():
-            _mark_sent(list(accepted or []), now)
-            return (
-                Delivery.objects.filter(pk=delivery.pk)
-                .exclude(status=Delivery.SENT)
-                .exclude(status=Delivery.SENDING, next_attempt_at__isnull=False, next_attempt_at__gt=now)
-                .update(
-                    unconfirmed_sends=F("unconfirmed_sends")
-                    + Case(When(status=Delivery.SENDING, then=Value(1)), default=Value(0)),
-                    status=Delivery.SENDING,
-                    send_started_at=now,
-                    attempts=F("attempts") + 1,
-                    next_attempt_at=until,
-                    updated_at=now,
-                )
-                > 0
+            Delivery.objects.filter(pk__in=other_ids).exclude(status=sent).exclude(live).update(
+                next_attempt_at=now + lease_length()
             )
+            leasable = Delivery.objects.filter(pk__in=email_ids).exclude(status=sent).exclude(live)
+            leased = set(leasable.values_list("pk", flat=True))
+            Delivery.objects.filter(pk__in=leased).update(
+                unconfirmed_sends=F("unconfirmed_sends") + Case(When(status=sending, then=Value(1)), default=Value(0)),
+                status=sending,
+                send_started_at=now,
+                attempts=F("attempts") + 1,
+                next_attempt_at=now + _email_lease_length(),
+                updated_at=now,
+            )
+            return leased
     table, pk = Delivery._meta.db_table, Delivery._meta.pk.column
     sql = f"""
-        WITH sent AS (
-            UPDATE {table} SET status = %(sent)s, sent_at = %(now)s, last_error = '', next_attempt_at = NULL,
-                updated_at = %(now)s
-            WHERE {pk} = ANY(%(accepted)s) AND status <> %(sent)s
-        )
         UPDATE {table} SET
-            unconfirmed_sends = unconfirmed_sends + CASE WHEN status = %(sending)s THEN 1 ELSE 0 END,
-            status = %(sending)s, send_started_at = %(now)s, attempts = attempts + 1, next_attempt_at = %(until)s,
-            updated_at = %(now)s
-        WHERE {pk} = %(id)s AND status <> %(sent)s
+            unconfirmed_sends = unconfirmed_sends
+                + CASE WHEN {pk} = ANY(%(emails)s) AND status = %(sending)s THEN 1 ELSE 0 END,
+            status = CASE WHEN {pk} = ANY(%(emails)s) THEN %(sending)s ELSE status END,
+            send_started_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(now)s ELSE send_started_at END,
+            attempts = attempts + CASE WHEN {pk} = ANY(%(emails)s) THEN 1 ELSE 0 END,
+            next_attempt_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(email_until)s ELSE %(until)s END,
+            updated_at = CASE WHEN {pk} = ANY(%(emails)s) THEN %(now)s ELSE updated_at END
+        WHERE {pk} = ANY(%(ids)s) AND status <> %(sent)s
             AND NOT (status = %(sending)s AND next_attempt_at IS NOT NULL AND next_attempt_at > %(now)s)
+        RETURNING {pk}
     """  # noqa: S608 (table and column names from the model, values as parameters)
     params = {
-        "sent": Delivery.SENT,
-        "sending": Delivery.SENDING,
+        "sent": sent,
+        "sending": sending,
         "now": now,
-        "until": until,
-        "accepted": list(accepted or []),
-        "id": delivery.pk,
+        "until": now + lease_length(),
+        "email_until": now + _email_lease_length(),
+        "emails": email_ids,
+        "ids": email_ids + other_ids,
     }
     with db_connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount > 0
+        returned = {row[0] for row in cursor.fetchall()}
+    return returned & set(email_ids)
 
 
 RECIPIENT_REMOVED = "Not sent: the learner's personal data was removed on request (learner_forget)."
@@ -408,16 +181,14 @@ def _mark_sent(delivery_ids: list[int], now) -> None:
         )
 
 
-def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[int] | None = None) -> Delivery:
-    """One delivery attempt. The claim (row lock + "not sent yet" check + marking it sent) is a
-    single UPDATE in the transaction that surrounds the send: a concurrent duplicate waits on the
-    row lock and then finds it sent; a failed send rolls the claim back.
-
-    `accepted`: emails the mail server took whose "sent" is not committed yet. It is committed
-    together with this email's lease (one commit per email instead of two), and an email accepted
-    here is added to it; the caller commits what is left at the end (_mark_sent). An email
-    accepted but not yet marked is still under its lease: a worker dying then counts it as an
-    unconfirmed send, as it would between the server's answer and the commit."""
+def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[int], leased: set[int]) -> Delivery:
+    """One delivery attempt. An email was leased with its batch (_batch_lease): one not in `leased`
+    is sent or leased elsewhere and is left alone; one the mail server takes is added to
+    `accepted`, which the caller marks sent in one statement at the end of the batch (until then
+    the email stays under its lease: a worker dying then counts it as an unconfirmed send). A
+    Canvas Credentials push is claimed (row lock + "not sent yet" check + marking it sent) by a
+    single UPDATE in the transaction that surrounds the push: a concurrent duplicate waits on the
+    row lock and then finds it sent; a failed push rolls the claim back."""
     from badging.services import canvas_credentials
 
     now = timezone.now()
@@ -430,17 +201,11 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[
         return delivery
     try:
         if delivery.kind == Delivery.KIND_EMAIL:
-            leased = _email_lease(delivery, now, accepted)
-            if accepted:
-                accepted.clear()
-            if not leased:
+            if delivery.pk not in leased:
                 delivery.refresh_from_db(fields=["status", "next_attempt_at", "attempts", "last_error"])
                 return delivery
             _send_email(delivery, connection, links)
-            if accepted is None:
-                _mark_sent([delivery.pk], timezone.now())
-            else:
-                accepted.append(delivery.pk)
+            accepted.append(delivery.pk)
             delivery.status, delivery.sent_at, delivery.last_error = Delivery.SENT, now, ""
             delivery.next_attempt_at = None
             delivery.attempts += 1
@@ -507,8 +272,6 @@ def _attempt(delivery: Delivery, connection, links: PublicLinks, accepted: list[
 
 def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     """Attempt each delivery once (one SMTP connection for the batch); returns the rows as left."""
-    links = _email_links()
-    delivery_ids = list(delivery_ids)
     rows = (
         Delivery.objects.filter(pk__in=set(delivery_ids))
         .exclude(status=Delivery.SENT)
@@ -521,14 +284,25 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
         )
         .order_by("pk")
     )
-    ids = sorted(set(delivery_ids))
-    now = timezone.now()
+    return _deliveries_attempt(list(rows))
+
+
+def deliveries_send_issued(*, deliveries: list[Delivery]) -> list[Delivery]:
+    """deliveries_send for the deliveries of awards just issued in this process, their awards (with
+    badge class, issuer, learner, course and platform) in memory: they are not read again."""
+    return _deliveries_attempt(sorted(deliveries, key=lambda d: d.pk))
+
+
+def _deliveries_attempt(rows: list[Delivery]) -> list[Delivery]:
+    links = _email_links()
+    ids = [d.pk for d in rows]
+    if not ids:
+        return []
     # The batch is this task's while it works (its lease renewed): if the worker dies, the
     # deliveries it had not finished are due again when the lease runs out, not after the broker
     # gives the task back. Emails leased by another worker's send are left to it.
-    Delivery.objects.filter(pk__in=ids).exclude(status=Delivery.SENT).exclude(
-        status=Delivery.SENDING, next_attempt_at__gt=now
-    ).update(next_attempt_at=now + lease_length())
+    emails = [d.pk for d in rows if d.kind == Delivery.KIND_EMAIL and d.award.recipient_email]
+    leased = _batch_lease(emails, [pk for pk in ids if pk not in set(emails)], timezone.now())
     unfinished = set(ids)
 
     def renew(until) -> None:
@@ -543,8 +317,9 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> list[Delivery]:
     accepted: list[int] = []
     try:
         for delivery in rows:
-            results.append(_attempt(delivery, connection, links, accepted))
-            unfinished.discard(delivery.pk)
+            results.append(_attempt(delivery, connection, links, accepted, leased))
+            if delivery.pk not in accepted:  # an accepted email stays leased until it is marked sent
+                unfinished.discard(delivery.pk)
             if delivery.status == Delivery.FAILED and delivery.kind == Delivery.KIND_EMAIL:
                 # A refused connection may be half-open: start afresh for the next message.
                 connection.close()

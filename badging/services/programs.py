@@ -92,7 +92,9 @@ def _evidence_narrative(standing: ProgramStanding, links: PublicLinks) -> str:
 def _issue(*, standing: ProgramStanding, learner: Person, base: str) -> Award | None:
     """The program award, its documents and its email delivery, in one transaction; None when a
     live award of the program's badge class already exists (another worker, or held already)."""
-    from badging.services.issuance import _enqueue_deliveries, award_documents_render, queued_stale_after
+    from badging.services.issuance.documents import award_documents_render
+    from badging.services.issuance.policy import queued_stale_after
+    from badging.services.issuance.queueing import _enqueue_deliveries
 
     program = standing.program
     badge_class = program.badge_class

@@ -26,7 +26,7 @@ from django.utils import timezone
 from badging.models import AuditEvent, Award, WalletOffer
 from badging.openbadges import holder, ob3
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents
 from badging.services.sharing import AwardNotYours
 
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
@@ -236,7 +236,7 @@ def wallet_credential_issue(*, access_token: str, body: dict, links: PublicLinks
                     "invalid_nonce", "The proof does not carry a current c_nonce.", c_nonce=_new_nonce(offer, now)
                 )
         if refusal is None:
-            credential = issuance.award_credential_for_holder(award=award, holder_id=proof.holder_id, links=links)
+            credential = documents.award_credential_for_holder(award=award, holder_id=proof.holder_id, links=links)
             offer.claimed_at, offer.holder_id, offer.credential_id = now, proof.holder_id, credential["id"]
             offer.nonce_hash, offer.nonce_expires_at = "", None
             offer.save(update_fields=["claimed_at", "holder_id", "credential_id", "nonce_hash", "nonce_expires_at"])

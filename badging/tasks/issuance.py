@@ -9,11 +9,12 @@ leases run out and the reconciler queues it again (see badging.services.issuance
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from badging.services import canvas_credentials, issuance, notifications
+from badging.services import canvas_credentials, notifications
+from badging.services.issuance import issue, queueing
 
 # Retry policies, one per kind of work, stated here:
 # - Issuing a learner: no task retry. A failure is recorded on the learner's progress with its own
-#   backoff (issuance.retry_delay) and the reconciler queues it again when due.
+#   backoff (badging.services.issuance.policy.retry_delay) and the reconciler queues it again when due.
 # - Sending deliveries (emails, Canvas Credentials pushes): the batch's failed rows are retried by
 #   Celery with the task backoff below, then by the reconciler on each row's own schedule.
 # - Revoking a Canvas Credentials copy: Celery's autoretry with the task backoff below on a passing
@@ -42,14 +43,14 @@ def _claim(request) -> str:
 def award_issue_batch(self, progress_ids: list[int]) -> int:
     """Issue a batch of eligible learners and send their emails (as the batch lands, not behind the
     other queued batches); per-learner failures are recorded on their rows."""
-    return len(issuance.awards_issue_batch(progress_ids=progress_ids, claim=_claim(self.request), send_emails=True))
+    return len(issue.awards_issue_batch(progress_ids=progress_ids, claim=_claim(self.request), send_emails=True))
 
 
 @shared_task(bind=True, name="badging.award_issue", acks_late=True, reject_on_worker_lost=True)
 def award_issue(self, progress_id: int) -> str | None:
     """Issue one learner's award if still eligible, exactly once: a repeat returns the live award's
     public id. None when not eligible, or when issuing failed (recorded on the learner's progress)."""
-    award = issuance.award_issue(progress_id=progress_id, claim=_claim(self.request))
+    award = issue.award_issue(progress_id=progress_id, claim=_claim(self.request))
     return award.public_id if award else None
 
 
@@ -95,4 +96,4 @@ def reconcile() -> dict:
     from badging.services.sync.coordination import syncs_interrupted_recover
 
     lost = queued_work_due_now() if broker_forgot() else {}
-    return {**issuance.awards_reconcile(), "syncs_restarted": syncs_interrupted_recover(), "lost_requeued": lost}
+    return {**queueing.awards_reconcile(), "syncs_restarted": syncs_interrupted_recover(), "lost_requeued": lost}

@@ -20,7 +20,7 @@ from badging import images
 from badging.openbadges import keys, ob2
 from badging.openbadges.links import public_links
 from badging.selectors import awards as selectors
-from badging.services import issuance
+from badging.services.issuance import documents
 from skillsforward.ratelimit import client_address, rate_limit_exceeded
 
 CRAWLERS = re.compile(
@@ -98,7 +98,7 @@ def _award_with_documents(request, public_id: str):
 def _documents_ensured(request, award):
     if award.ob3_credential is None:
         # Issued while no PUBLIC_BASE_URL was configured: sign and bake now, for this host.
-        award = issuance.award_documents_ensure(award_id=award.pk, base_url=public_links(request).base)
+        award = documents.award_documents_ensure(award_id=award.pk, base_url=public_links(request).base)
     return award
 
 
@@ -241,7 +241,7 @@ def assertion_ob3_image(request, public_id: str):
     return _assertion_image(
         request,
         award,
-        content_type=issuance.OB3_SVG if svg else issuance.OB3_PNG,
+        content_type=documents.OB3_SVG if svg else documents.OB3_PNG,
         extension="ob3.svg" if svg else "ob3.png",
     )
 
@@ -391,7 +391,7 @@ def status_list(request, public_id: str, list_number: int):
     found = selectors.issuer_public_get(public_id=public_id)
     if found is None:
         raise Http404("No such issuer")
-    document = issuance.status_list_render(issuer=found, list_number=list_number, links=public_links(request))
+    document = documents.status_list_render(issuer=found, list_number=list_number, links=public_links(request))
     if document is None:
         raise Http404("No such status list")
     response = _json(request, document, content_type="application/ld+json")

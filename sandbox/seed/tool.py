@@ -152,7 +152,7 @@ def tool_backpack_demo(*, instance: SandboxInstance, course: SandboxCourse, tool
     Idempotent. Returns the learner's name."""
     from badging.models import Award, BadgeClass, CourseBadge, Issuer, Program, ProgramRequirement
     from badging.openbadges.links import PublicLinks
-    from badging.services.issuance import award_documents_render
+    from badging.services.issuance.documents import award_documents_render
     from lti.models import Course, Person, Platform
 
     platform = Platform.objects.filter(issuer=instance.issuer, client_id=instance.client_id).first()

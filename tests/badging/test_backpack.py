@@ -18,7 +18,8 @@ from PIL import Image
 
 from badging.models import AuditEvent, Collection, CollectionItem
 from badging.openbadges.links import PublicLinks
-from badging.services import backpack, issuance
+from badging.services import backpack
+from badging.services.issuance import documents, review
 from badging.views.backpack import backpack_form_token
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
@@ -42,7 +43,7 @@ def award_in(course, learner, *, name: str, days_ago: int, **kwargs):
         issued_on=timezone.now() - datetime.timedelta(days=days_ago),
         **kwargs,
     )
-    issuance.award_documents_render(award=award, links=PublicLinks("http://testserver"))
+    documents.award_documents_render(award=award, links=PublicLinks("http://testserver"))
     return award
 
 
@@ -60,7 +61,7 @@ def world():
     old = award_in(stats, ada, name="Descriptive Statistics", days_ago=30)
     new = award_in(data, ada, name="Data Cleaning", days_ago=1)
     revoked = award_in(data, ada, name="Data Visualisation", days_ago=10)
-    issuance.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
     bea_award = award_in(stats, bea, name="Inferential Statistics", days_ago=2)
     elsewhere = f.PersonFactory(name="Ada Learner", email="ada@uni.example.edu", canvas_user_id="42")
     elsewhere_award = award_in(f.CourseFactory(platform=elsewhere.platform), elsewhere, name="Other Canvas", days_ago=0)
@@ -225,7 +226,7 @@ def test_revoked_badges_drop_out_of_a_shared_collection_and_unsharing_ends_the_l
     json_url = reverse("badging:public-collection-json", args=[collection.public_id])
     assert len(Client().get(json_url).json()["assertions"]) == 2
 
-    issuance.award_revoke(award_id=world["old"].pk, reason="Grade changed", actor="admin:alice")
+    review.award_revoke(award_id=world["old"].pk, reason="Grade changed", actor="admin:alice")
     assert Client().get(json_url).json()["assertions"] == [
         f"http://testserver/public/assertions/{world['new'].public_id}"
     ]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
 from badging.services.canvas_credentials import assertions, markdown
-from badging.services.issuance import award_revoke
+from badging.services.issuance.review import award_revoke
 from badging.tasks import issuance as tasks
 from tests.badging.badgr_double import API, OWNER, PASSWORD, BadgrDouble
 from tests.badging.test_public import issued_award
@@ -303,7 +303,7 @@ def test_a_permanent_400_is_shown_and_not_retried(badgr, award, caplog):
     assert "Not retried" in delivery.last_error
     assert "Gregorian" in CanvasCredentialsConnection.objects.get().last_result
     # The reconciler does not pick it up again.
-    from badging.services.issuance import awards_reconcile
+    from badging.services.issuance.queueing import awards_reconcile
 
     assert awards_reconcile()["deliveries_queued"] == 0
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from badging.models import AuditEvent, CanvasCredentialsConnection, Delivery
 from badging.services import canvas_credentials, notifications
 from badging.services.canvas_credentials import assertions
-from badging.services.issuance import award_revoke
+from badging.services.issuance.review import award_revoke
 from tests.badging.test_public import issued_award
 
 # BADGR_TEST_FOREIGN_ASSERTION (optional): another account's assertion, for the permission case.

@@ -19,7 +19,7 @@ from openbadges_bakery import unbake
 
 from badging.models import AuditEvent, Award, AwardImage, Delivery, IssuerKey, LearnerProgress
 from badging.openbadges import ob2
-from badging.services import issuance
+from badging.services.issuance import documents, issue, issuer_keys, policy, queueing, review
 from tests import factories as f
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
@@ -89,7 +89,7 @@ def test_award_issue_issues_once_with_documents_images_and_email_delivery(
     canvas_email(rsps, progress.learner, "  Ada.Lovelace@Uni.Example.EDU ")
 
     with django_capture_on_commit_callbacks(execute=True):
-        award = issuance.award_issue(progress_id=progress.pk)
+        award = issue.award_issue(progress_id=progress.pk)
 
     assert award is not None
     assert award.recipient_email == "ada.lovelace@uni.example.edu"
@@ -104,7 +104,7 @@ def test_award_issue_issues_once_with_documents_images_and_email_delivery(
     embedded = json.loads(unbake(io.BytesIO(bytes(baked.data))))
     assert embedded["id"] == f"https://badges.example.edu/public/assertions/{award.public_id}"
     assert embedded["recipient"]["identity"] == ob2.identity_hash("ada.lovelace@uni.example.edu", award.salt)
-    assert AwardImage.objects.filter(award=award, content_type=issuance.OB3_PNG).exists()
+    assert AwardImage.objects.filter(award=award, content_type=documents.OB3_PNG).exists()
     assert award.ob3_credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert award.ob3_jwt.count(".") == 2
     assert award.status_list_index is not None
@@ -118,8 +118,8 @@ def test_a_retried_task_returns_the_same_award(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    first = issuance.award_issue(progress_id=progress.pk)
-    again = issuance.award_issue(progress_id=progress.pk)
+    first = issue.award_issue(progress_id=progress.pk)
+    again = issue.award_issue(progress_id=progress.pk)
     assert again.pk == first.pk
     assert Award.objects.count() == 1 and Delivery.objects.count() == 1
 
@@ -134,7 +134,7 @@ def test_losing_the_race_returns_the_winners_award(rsps, enqueued):
             course_badge=course_badge, learner=progress.learner, recipient_email=progress.learner.email
         )
     ) as winner:
-        award = issuance.award_issue(progress_id=progress.pk)
+        award = issue.award_issue(progress_id=progress.pk)
     assert award.pk == winner[0].pk
     assert Award.objects.filter(learner=progress.learner).count() == 1
     assert Delivery.objects.count() == 0  # the loser sends nothing
@@ -149,7 +149,7 @@ def test_a_status_slot_collision_is_retried_not_lost(rsps, enqueued, monkeypatch
     canvas_email(rsps, progress.learner, progress.learner.email)
     slots = iter([77, 77, 78])  # the first two draws hit a slot in use
     monkeypatch.setattr(secrets, "randbelow", lambda n: next(slots))  # the slot's random draw
-    award = issuance.award_issue(progress_id=progress.pk)
+    award = issue.award_issue(progress_id=progress.pk)
     assert award.status_list_index == 78
     assert award.ob3_credential["credentialStatus"]["statusListIndex"] == "78"  # signed with the slot it got
     assert AwardImage.objects.filter(award=award).count() == 2
@@ -161,7 +161,7 @@ def test_no_free_status_slot_is_a_recorded_failure(rsps, enqueued, monkeypatch):
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
     monkeypatch.setattr(secrets, "randbelow", lambda n: 77)
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED and "status slot" in progress.issue_error
 
@@ -175,7 +175,7 @@ def test_a_batch_issues_many_learners_and_skips_the_rest(rsps, enqueued, django_
         course_badge=course_badge, state=LearnerProgress.IN_PROGRESS, issue_status="queued"
     )
     with django_capture_on_commit_callbacks(execute=True):
-        awards = issuance.awards_issue_batch(progress_ids=[p.pk for p in [*eligible, stale]])
+        awards = issue.awards_issue_batch(progress_ids=[p.pk for p in [*eligible, stale]])
     assert len(awards) == 6 and Award.objects.count() == 6
     assert {a.recipient_email for a in awards} == {p.learner.email for p in eligible}
     assert len({a.status_list_index for a in awards}) == 6
@@ -184,7 +184,7 @@ def test_a_batch_issues_many_learners_and_skips_the_rest(rsps, enqueued, django_
     stale.refresh_from_db()
     assert stale.issue_status == "" and stale.state == LearnerProgress.IN_PROGRESS
     # Run again (a duplicated task): same awards, nothing new.
-    again = issuance.awards_issue_batch(progress_ids=[p.pk for p in eligible])
+    again = issue.awards_issue_batch(progress_ids=[p.pk for p in eligible])
     assert sorted(a.pk for a in again) == sorted(a.pk for a in awards) and Award.objects.count() == 6
 
 
@@ -192,7 +192,7 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(rsps, enqueued)
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    first = issuance.award_issue(progress_id=progress.pk)
+    first = issue.award_issue(progress_id=progress.pk)
     other_course = f.CourseFactory(platform=course_badge.course.platform)
     other = f.LearnerProgressFactory(
         course_badge=f.CourseBadgeFactory(course=other_course, badge_class=course_badge.badge_class),
@@ -201,7 +201,7 @@ def test_same_badge_class_in_a_second_course_is_not_issued_twice(rsps, enqueued)
     )
     # The learner holds it through the first course: nothing is issued, and the second course shows
     # "holds it from another course", never the first course's award as its own.
-    assert issuance.award_issue(progress_id=other.pk) is None
+    assert issue.award_issue(progress_id=other.pk) is None
     assert list(Award.objects.all()) == [first]
     other.refresh_from_db()
     assert other.state == LearnerProgress.HELD_ELSEWHERE
@@ -212,7 +212,7 @@ def test_canvas_down_is_recorded_and_retried_later(rsps, enqueued, django_captur
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, "", status=503)
 
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.state == LearnerProgress.ELIGIBLE
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED
@@ -223,16 +223,16 @@ def test_canvas_down_is_recorded_and_retried_later(rsps, enqueued, django_captur
 
     # Not due yet: the reconciler leaves it; once due, it is queued again.
     with django_capture_on_commit_callbacks(execute=True):
-        assert issuance.awards_reconcile()["learners_queued"] == 0
+        assert queueing.awards_reconcile()["learners_queued"] == 0
     with (
         freeze_time(progress.issue_next_attempt_at + timedelta(seconds=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert issuance.awards_reconcile()["learners_queued"] == 1
+        assert queueing.awards_reconcile()["learners_queued"] == 1
     assert enqueued.calls == [("badging.award_issue_batch", [[progress.pk]])]
 
     canvas_email(rsps, progress.learner, progress.learner.email)  # Canvas is back
-    award = issuance.award_issue(progress_id=progress.pk)
+    award = issue.award_issue(progress_id=progress.pk)
     assert award is not None
     progress.refresh_from_db()
     assert progress.state == LearnerProgress.ISSUED and progress.issue_error == ""
@@ -246,7 +246,7 @@ def test_missing_or_invalid_email_is_a_visible_failure(rsps, enqueued, email, me
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, email)
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert message in progress.issue_error
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED
@@ -256,7 +256,7 @@ def test_malformed_badge_image_fails_clearly_and_waits(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS, image=b"GIF89a not a png")
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert "cannot carry a badge" in progress.issue_error and "not a PNG" in progress.issue_error
     assert progress.issue_next_attempt_at > timezone.now() + timedelta(hours=23)  # no crash loop
@@ -269,7 +269,7 @@ def test_no_longer_eligible_when_the_task_runs_issues_nothing(rsps, enqueued):
     LearnerProgress.objects.filter(pk=progress.pk).update(
         state=LearnerProgress.IN_PROGRESS, issue_status=LearnerProgress.ISSUE_QUEUED
     )
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == ""
     assert len(rsps.calls) == 0
@@ -280,38 +280,38 @@ def test_a_badge_switched_off_while_queued_issues_nothing(rsps, enqueued):
     progress = eligible_progress(course_badge)
     LearnerProgress.objects.filter(pk=progress.pk).update(issue_status=LearnerProgress.ISSUE_QUEUED)
     type(course_badge).objects.filter(pk=course_badge.pk).update(active=False)
-    assert issuance.award_issue(progress_id=progress.pk) is None
+    assert issue.award_issue(progress_id=progress.pk) is None
     assert not Award.objects.exists()
     progress.refresh_from_db()
     assert progress.issue_status == ""
     assert len(rsps.calls) == 0
     # ...and the reconciler does not queue it again while the badge is off.
-    issuance.awards_reconcile()
+    queueing.awards_reconcile()
     assert not [name for name, _ in enqueued.calls if name == "badging.award_issue_batch"]
 
 
 def test_enqueue_eligible_batches_after_commit_and_skips_queued(enqueued, django_capture_on_commit_callbacks):
     course_badge = course_badge_with_assessments()
-    progresses = [eligible_progress(course_badge) for _ in range(issuance.BATCH_SIZE + 3)]
+    progresses = [eligible_progress(course_badge) for _ in range(queueing.BATCH_SIZE + 3)]
     f.LearnerProgressFactory(course_badge=course_badge, state=LearnerProgress.IN_PROGRESS)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == len(progresses)
+        assert queueing.awards_enqueue_eligible(course_badge_id=course_badge.pk) == len(progresses)
         assert enqueued.calls == []  # nothing leaves before commit
     for callback in callbacks:
         callback()
     batches = [args[0] for name, args in enqueued.calls]
-    assert [len(b) for b in batches] == [issuance.BATCH_SIZE, 3]
+    assert [len(b) for b in batches] == [queueing.BATCH_SIZE, 3]
     assert sorted(pk for batch in batches for pk in batch) == sorted(p.pk for p in progresses)
     assert LearnerProgress.objects.filter(issue_status=LearnerProgress.ISSUE_QUEUED).count() == len(progresses)
 
     # Already queued: not queued again (until the message is presumed lost).
-    assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
+    assert queueing.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
     with (
-        freeze_time(timezone.now() + issuance.queued_stale_after() + timedelta(seconds=1)),
+        freeze_time(timezone.now() + policy.queued_stale_after() + timedelta(seconds=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert issuance.awards_reconcile()["learners_queued"] == len(progresses)
+        assert queueing.awards_reconcile()["learners_queued"] == len(progresses)
 
 
 def test_reconciler_requeues_due_deliveries(enqueued, django_capture_on_commit_callbacks):
@@ -320,7 +320,7 @@ def test_reconciler_requeues_due_deliveries(enqueued, django_capture_on_commit_c
     award2 = f.AwardFactory()
     Delivery.objects.create(award=award2, kind=Delivery.KIND_EMAIL, status=Delivery.SENT)
     with django_capture_on_commit_callbacks(execute=True):
-        result = issuance.awards_reconcile()
+        result = queueing.awards_reconcile()
     assert result["deliveries_queued"] == 1
     assert ("badging.deliveries_send", [[due.pk]]) in enqueued.calls
 
@@ -329,17 +329,17 @@ def test_revoke_requires_a_reason_and_is_recorded(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    award = issuance.award_issue(progress_id=progress.pk)
+    award = issue.award_issue(progress_id=progress.pk)
     with pytest.raises(ValueError):
-        issuance.award_revoke(award_id=award.pk, reason="  ", actor="admin:alice")
-    revoked = issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+        review.award_revoke(award_id=award.pk, reason="  ", actor="admin:alice")
+    revoked = review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert revoked.revoked and revoked.revocation_reason == "Issued in error" and revoked.revoked_by == "admin:alice"
     event = AuditEvent.objects.get(action="award_revoked")
     assert event.award_id == award.pk and event.detail == {"reason": "Issued in error"}
     progress.refresh_from_db()
     assert progress.state == LearnerProgress.REVOKED
     # Idempotent: a second revoke changes nothing.
-    issuance.award_revoke(award_id=award.pk, reason="Other", actor="x")
+    review.award_revoke(award_id=award.pk, reason="Other", actor="x")
     assert Award.objects.get(pk=award.pk).revocation_reason == "Issued in error"
 
 
@@ -373,12 +373,12 @@ def test_a_lowered_grade_flags_for_review_without_revoking():
     progress = f.LearnerProgressFactory(
         course_badge=award.course_badge, learner=award.learner, state=LearnerProgress.ISSUED
     )
-    flagged = issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    flagged = review.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
     assert flagged.pk == award.pk
     award.refresh_from_db()
     assert award.needs_review and not award.revoked
     assert award.review_reason == "Assessment 2 regraded to 50%"
-    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    review.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
     assert AuditEvent.objects.filter(action="award_flagged_for_review").count() == 1
 
 
@@ -387,19 +387,19 @@ def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
     progress = f.LearnerProgressFactory(
         course_badge=award.course_badge, learner=award.learner, state=LearnerProgress.ISSUED
     )
-    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
-    kept = issuance.award_review_keep(award_id=award.pk, actor="admin:alice", note="Regrade was a typo")
+    review.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    kept = review.award_review_keep(award_id=award.pk, actor="admin:alice", note="Regrade was a typo")
     assert not kept.needs_review and not kept.revoked
     event = AuditEvent.objects.get(action="award_review_kept")
     assert event.actor == "admin:alice" and event.award_id == award.pk
     assert event.detail == {"flagged_because": "Assessment 2 regraded to 50%", "note": "Regrade was a typo"}
-    issuance.award_review_keep(award_id=award.pk, actor="admin:alice")  # nothing left to keep
+    review.award_review_keep(award_id=award.pk, actor="admin:alice")  # nothing left to keep
     assert AuditEvent.objects.filter(action="award_review_kept").count() == 1
     # The next sync evaluates the same situation: the kept award stays kept.
-    issuance.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
+    review.award_flag_for_review(progress_id=progress.pk, reason="Assessment 2 regraded to 50%")
     award.refresh_from_db()
     assert not award.needs_review
-    issuance.award_flag_for_review(progress_id=progress.pk, reason="Final grade removed")
+    review.award_flag_for_review(progress_id=progress.pk, reason="Final grade removed")
     award.refresh_from_db()
     assert award.needs_review and award.review_reason == "Final grade removed"
 
@@ -407,14 +407,14 @@ def test_a_reviewed_award_can_be_kept_and_is_flagged_again_by_a_later_change():
 def test_key_rotation_keeps_old_keys_and_signs_with_new(rsps, enqueued):
     course_badge = course_badge_with_assessments(api_base_url=CANVAS)
     issuer = course_badge.badge_class.issuer
-    old = issuance.issuer_keys_current(issuer=issuer)
-    new = issuance.issuer_key_rotate(issuer_id=issuer.pk, actor="admin:alice")
+    old = issuer_keys.issuer_keys_current(issuer=issuer)
+    new = issuer_keys.issuer_key_rotate(issuer_id=issuer.pk, actor="admin:alice")
     assert new.ed25519.pk != old.ed25519.pk and new.rsa.pk != old.rsa.pk
     assert IssuerKey.objects.filter(issuer=issuer).count() == 4
     assert IssuerKey.objects.get(pk=old.ed25519.pk).superseded_at is not None
     progress = eligible_progress(course_badge)
     canvas_email(rsps, progress.learner, progress.learner.email)
-    award = issuance.award_issue(progress_id=progress.pk)
+    award = issue.award_issue(progress_id=progress.pk)
     assert award.ob3_credential["proof"][0]["verificationMethod"].endswith(f"#{new.ed25519.public_id}")
 
 
@@ -433,14 +433,14 @@ def test_a_batch_leases_its_learners_and_leaves_a_live_lease_alone(rsps, enqueue
     LearnerProgress.objects.filter(pk=expired.pk).update(
         issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="dead", issue_next_attempt_at=now - timedelta(minutes=1)
     )
-    awards = issuance.awards_issue_batch(progress_ids=[mine.pk, theirs.pk, expired.pk], claim="run-1")
+    awards = issue.awards_issue_batch(progress_ids=[mine.pk, theirs.pk, expired.pk], claim="run-1")
     assert {a.learner_id for a in awards} == {mine.learner_id, expired.learner_id}
     theirs.refresh_from_db()
     assert theirs.state == LearnerProgress.ELIGIBLE and theirs.issue_claim == "other"
     # The same task given back after its pool process died takes its own live lease over.
     LearnerProgress.objects.filter(pk=theirs.pk).update(issue_claim="run-2")
     canvas_email(rsps, theirs.learner, theirs.learner.email)
-    assert [a.learner_id for a in issuance.awards_issue_batch(progress_ids=[theirs.pk], claim="run-2")] == [
+    assert [a.learner_id for a in issue.awards_issue_batch(progress_ids=[theirs.pk], claim="run-2")] == [
         theirs.learner_id
     ]
 
@@ -459,7 +459,7 @@ def test_the_reconciler_requeues_a_dead_workers_learners_once_its_lease_ran_out(
         issue_status=LearnerProgress.ISSUE_ISSUING, issue_claim="b", issue_next_attempt_at=now - timedelta(seconds=1)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        assert issuance.awards_reconcile()["learners_queued"] == 1
+        assert queueing.awards_reconcile()["learners_queued"] == 1
     assert enqueued.calls == [("badging.award_issue_batch", [[dead.pk]])]
     dead.refresh_from_db()
     assert dead.issue_status == LearnerProgress.ISSUE_QUEUED
@@ -477,7 +477,7 @@ def test_the_reconciler_counts_an_email_whose_worker_died_while_sending(enqueued
         next_attempt_at=now + timedelta(seconds=30), attempts=1,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        assert issuance.awards_reconcile()["deliveries_queued"] == 1
+        assert queueing.awards_reconcile()["deliveries_queued"] == 1
     stuck.refresh_from_db()
     sending.refresh_from_db()
     assert (stuck.status, stuck.unconfirmed_sends) == (Delivery.FAILED, 1)

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from badging.models import Award, Delivery, LearnerProgress
-from badging.services import issuance
+from badging.services.issuance import queueing
 from tests.badging.test_issuance_support import (
     CanvasProfiles,
     SMTPSink,
@@ -85,7 +85,7 @@ def test_racing_workers_and_duplicate_tasks_issue_exactly_once(
     assert sorted(m["to"][0] for m in smtp.messages) == sorted(f"learner{i}@uni.example.edu" for i in range(len(ids)))
     # Both worker processes did real work.
     assert all(succeeded([w], "badging.award_issue_batch") + succeeded([w], "badging.award_issue") for w in workers)
-    assert issuance.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
+    assert queueing.awards_enqueue_eligible(course_badge_id=course_badge.pk) == 0
 
 
 def test_lost_messages_are_recovered_by_the_reconciler(outside, celery_worker_process):

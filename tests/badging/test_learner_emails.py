@@ -12,8 +12,9 @@ from django.utils import timezone
 from badging.models import AuditEvent, Award, Collection, Delivery, LearnerEmail, LearnerProgress
 from badging.openbadges.links import PublicLinks
 from badging.selectors.awards import award_recipient_matches
-from badging.services import issuance, learner_emails
+from badging.services import learner_emails
 from badging.services.backpack import collection_create
+from badging.services.issuance import documents, review
 from badging.services.privacy import learner_forget
 from badging.views.backpack import backpack_form_token
 from tests import factories as f
@@ -29,7 +30,7 @@ def ada(settings):
     course_badge = f.CourseBadgeFactory(course__platform=learner.platform, badge_class__image=make_png())
     f.LearnerProgressFactory(course_badge=course_badge, learner=learner, state=LearnerProgress.ISSUED)
     award = f.AwardFactory(course_badge=course_badge, learner=learner)
-    issuance.award_documents_render(award=award, links=PublicLinks("http://testserver"))
+    documents.award_documents_render(award=award, links=PublicLinks("http://testserver"))
     launch = f.LaunchContextFactory(course=None, platform=learner.platform, person=learner)
     return {"learner": learner, "award": award, "launch": launch, "course_badge": course_badge}
 
@@ -95,7 +96,7 @@ def test_reissue_keeping_the_old_award(ada):
     with pytest.raises(learner_emails.EmailRefused, match="already issued"):
         learner_emails.award_reissue(learner=learner, award_public_id=award.public_id, email_id=target.pk, old="keep")
     # An instructor revoking the original revokes the copy too: it certifies the same thing.
-    issuance.award_revoke(award_id=award.pk, reason="Grade changed", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Grade changed", actor="admin:alice")
     copy.refresh_from_db()
     assert copy.revoked and "Grade changed" in copy.revocation_reason
     assert Client().get(f"/public/assertions/{copy.public_id}", HTTP_ACCEPT="application/ld+json").status_code == 410

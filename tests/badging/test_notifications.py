@@ -120,7 +120,7 @@ def test_gives_up_after_the_last_attempt(award, settings, caplog):
 
 
 def test_revoked_before_sending_is_not_sent(award):
-    from badging.services.issuance import award_revoke
+    from badging.services.issuance.review import award_revoke
 
     delivery = email_delivery(award)
     award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")

@@ -26,7 +26,7 @@ from pyld import jsonld as pyld
 from badging.models import AwardImage
 from badging.openbadges import baking, jsonld, ob2, ob3
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents, issuer_keys, review
 from tests import factories as f
 from tests.badging.test_issuance_support import SVG, make_png
 
@@ -135,7 +135,7 @@ def award(db, settings):
             evidence_narrative="Mastered every credentialing assessment in Data Skills:\n\n- Cleaning a data set",
         )
         award.status_list_index = 23
-        issuance.award_documents_render(award=award, links=PublicLinks(BASE))
+        documents.award_documents_render(award=award, links=PublicLinks(BASE))
     return award
 
 
@@ -307,7 +307,7 @@ def test_credential_status_points_to_a_signed_status_list_that_shows_revocation(
         return (bits[23 // 8] >> (7 - 23 % 8)) & 1
 
     assert bit() == 0
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert bit() == 1
 
 
@@ -321,7 +321,7 @@ def test_baked_png_carries_the_assertion_and_keeps_the_pixels(award):
 
     original = Image.open(io.BytesIO(bytes(award.badge_class.image)))
     assert Image.open(io.BytesIO(baked)).tobytes() == original.tobytes()
-    ob3_png = bytes(AwardImage.objects.get(award=award, content_type=issuance.OB3_PNG).data)
+    ob3_png = bytes(AwardImage.objects.get(award=award, content_type=documents.OB3_PNG).data)
     assert json.loads(baking.unbake_png(ob3_png, keyword="openbadgecredential")) == award.ob3_credential
     # Re-baking replaces the chunk, never adds a second one.
     twice = baking.bake_png(baked, '{"a": 1}')
@@ -335,12 +335,12 @@ def test_baking_an_svg_badge(db, settings):
             badge_class=f.BadgeClassFactory(image=SVG, image_content_type="image/svg+xml")
         )
     )
-    issuance.award_documents_render(award=award, links=PublicLinks(BASE))
+    documents.award_documents_render(award=award, links=PublicLinks(BASE))
     baked = bytes(AwardImage.objects.get(award=award, content_type="image/svg+xml").data)
     assert b'xmlns:openbadges="http://openbadges.org"' in baked
     assert json.loads(baking.unbake_svg(baked))["id"] == f"{BASE}/public/assertions/{award.public_id}"
     assert f'verify="{BASE}/public/assertions/{award.public_id}"'.encode() in baked
-    ob3_svg = bytes(AwardImage.objects.get(award=award, content_type=issuance.OB3_SVG).data)
+    ob3_svg = bytes(AwardImage.objects.get(award=award, content_type=documents.OB3_SVG).data)
     assert b"<openbadges:credential" in ob3_svg and b"https://purl.imsglobal.org/ob/v3p0" in ob3_svg
 
 
@@ -425,12 +425,12 @@ def test_issuer_private_keys_are_encrypted_at_rest(award):
 
 
 def test_credentials_signed_before_a_key_rotation_still_verify(award):
-    issuance.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
+    issuer_keys.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
     old_key = _public_key(award, "ed")  # resolved from the old credential's verificationMethod
     assert verify_eddsa_rdfc_2022(award.ob3_credential, multikey_to_raw(old_key["publicKeyMultibase"]))
     verify_rs256_jwt(award.ob3_jwt, _public_key(award, "rsa"))
     fresh = f.AwardFactory(course_badge=award.course_badge, recipient_email="grace@uni.example.edu")
-    issuance.award_documents_render(award=fresh, links=PublicLinks(BASE))
+    documents.award_documents_render(award=fresh, links=PublicLinks(BASE))
     new_method = fresh.ob3_credential["proof"][0]["verificationMethod"]
     assert new_method != award.ob3_credential["proof"][0]["verificationMethod"]
     new_key = _public_key(fresh, "ed")

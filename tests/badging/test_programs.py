@@ -15,8 +15,9 @@ from django.urls import reverse
 from badging.models import AuditEvent, Award, Delivery, Program, ProgramProgress, ProgramRequirement
 from badging.openbadges import validator
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance, notifications, programs
+from badging.services import award_email, programs
 from badging.services.config import ConfigImportError, config_export, config_import
+from badging.services.issuance import documents, issue, review
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
 
@@ -27,7 +28,7 @@ def course_award(learner, badge_class, *, course=None, base="http://testserver",
     course = course or f.CourseFactory(platform=learner.platform)
     course_badge = f.CourseBadgeFactory(course=course, badge_class=badge_class)
     award = f.AwardFactory(course_badge=course_badge, learner=learner, **kwargs)
-    issuance.award_documents_render(award=award, links=PublicLinks(base))
+    documents.award_documents_render(award=award, links=PublicLinks(base))
     return award
 
 
@@ -79,7 +80,7 @@ def test_all_of_across_courses_and_terms_issues_the_program_badge(setup, setting
     programs.learner_programs_evaluate(learner_id=learner.pk)
     assert Award.objects.filter(learner=learner, program__isnull=False).count() == 1
 
-    message = notifications.award_email_message(award=award, links=PublicLinks("http://testserver"))
+    message = award_email.award_email_message(award=award, links=PublicLinks("http://testserver"))
     assert message.to == ["ada@uni.example.edu"] and "Data Analyst Program" in message.subject
     assert "for your work in" not in message.body  # no course to name
 
@@ -105,7 +106,7 @@ def test_badges_from_another_canvas_or_revoked_never_count(setup):
     for badge_class in classes:
         course_award(twin, badge_class)
     revoked = course_award(learner, classes[0])
-    issuance.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
     course_award(learner, classes[1])
     course_award(learner, classes[2])
     (progress,) = programs.learner_programs_evaluate(learner_id=learner.pk)
@@ -118,7 +119,7 @@ def test_revoking_a_required_badge_flags_the_program_badge_for_review(setup):
     held = [course_award(learner, c) for c in classes]
     programs.learner_programs_evaluate(learner_id=learner.pk)
     award = program_award(learner)
-    issuance.award_revoke(award_id=held[1].pk, reason="Grade changed", actor="admin:alice")
+    review.award_revoke(award_id=held[1].pk, reason="Grade changed", actor="admin:alice")
     programs.learner_programs_evaluate(learner_id=learner.pk)
     award.refresh_from_db()
     assert award.needs_review and not award.revoked
@@ -127,7 +128,7 @@ def test_revoking_a_required_badge_flags_the_program_badge_for_review(setup):
     programs.learner_programs_evaluate(learner_id=learner.pk)
     assert flagged.count() == 1  # idempotent
     # The admin then revokes it (or keeps it) like any flagged award.
-    issuance.award_review_keep(award_id=award.pk, actor="admin:alice")
+    review.award_review_keep(award_id=award.pk, actor="admin:alice")
     award.refresh_from_db()
     assert not award.needs_review
 
@@ -147,12 +148,12 @@ def test_issuance_and_revocation_queue_the_evaluation_after_commit(setup, enqueu
             f"https://canvas.example.edu/api/v1/courses/{course_badge.course.canvas_course_id}/users",
             json=[{"id": int(progress.learner.canvas_user_id), "name": "Ada", "email": "ada@uni.edu"}],
         )
-        award = issuance.award_issue(progress_id=progress.pk)
+        award = issue.award_issue(progress_id=progress.pk)
     assert award is not None
     assert (programs.TASK, [[progress.learner_id]]) in enqueued.calls  # one argument: the list of learner ids
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+        review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert [task.args for task in enqueued.named(programs.TASK)] == [[[progress.learner_id]]]
 
 
@@ -319,7 +320,7 @@ def test_the_reconciler_catches_what_a_lost_task_left(setup):
     assert program_award(learner) is not None
     assert programs.programs_stale_learner_ids(program=setup["program"]) == []
     # A revocation whose evaluation was lost is found the same way.
-    issuance.award_revoke(award_id=awards[0].pk, reason="Grade changed", actor="admin:alice")
+    review.award_revoke(award_id=awards[0].pk, reason="Grade changed", actor="admin:alice")
     assert programs.programs_stale_learner_ids(program=setup["program"]) == [learner.pk]
     programs.programs_reconcile()
     assert program_award(learner).needs_review

@@ -11,7 +11,7 @@ from django.test import Client
 
 from badging.models import IssuerKey
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents, issuer_keys, review
 from tests import factories as f
 from tests.badging.test_issuance_support import make_png
 
@@ -35,7 +35,7 @@ def issued_award(base="http://testserver", **award_kwargs):
         evidence_narrative="Mastered every credentialing assessment in Data Skills 101:\n\n- Cleaning a data set",
         **award_kwargs,
     )
-    issuance.award_documents_render(award=award, links=PublicLinks(base))
+    documents.award_documents_render(award=award, links=PublicLinks(base))
     return award
 
 
@@ -106,7 +106,7 @@ def test_badge_class_and_issuer_documents(award):
 
 
 def test_revoked_assertion_is_gone_everywhere(award):
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     path = f"/public/assertions/{award.public_id}"
     response = get(path, VALIDATOR_ACCEPT)
     assert response.status_code == 410
@@ -139,7 +139,7 @@ def test_revoked_svg_badge_image_is_a_marked_svg_that_embeds_nothing_active(db):
     award = issued_award()
     award.badge_class.image, award.badge_class.image_content_type = SVG, "image/svg+xml"
     award.badge_class.save()
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     image = get(f"/public/assertions/{award.public_id}/image")
     assert image.status_code == 200 and image["Content-Type"] == "image/svg+xml"
     body = image.content.decode()
@@ -204,7 +204,7 @@ def test_documents_are_signed_on_first_request_when_no_base_url_was_configured(d
 def test_old_keys_stay_published_after_rotation(award):
     old = IssuerKey.objects.filter(issuer=award.badge_class.issuer)
     old_ids = list(old.values_list("public_id", flat=True))
-    issuance.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
+    issuer_keys.issuer_key_rotate(issuer_id=award.badge_class.issuer.pk)
     for kid in old_ids:
         assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/{kid}").status_code == 200
     assert get(f"/public/issuers/{award.badge_class.issuer.public_id}/keys/nope").status_code == 404
@@ -214,8 +214,8 @@ def test_did_document_lists_current_and_superseded_keys_under_assertion_method(a
     issuer = award.badge_class.issuer
     path = f"/public/issuers/{issuer.public_id}/did.json"
     before = get(path).json()
-    issuance.issuer_key_rotate(issuer_id=issuer.pk)
-    issuance.issuer_keys_current(issuer=issuer)
+    issuer_keys.issuer_key_rotate(issuer_id=issuer.pk)
+    issuer_keys.issuer_keys_current(issuer=issuer)
     response = get(path)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/did+ld+json")
     document = response.json()
@@ -270,7 +270,7 @@ def test_public_page_in_a_browser(transactional_db, live_server, page, screensho
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "public-assertion-mobile")
 
-    issuance.award_revoke(award_id=award.pk, reason="Issued to the wrong learner", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued to the wrong learner", actor="admin:alice")
     page.goto(f"{live_server.url}/public/assertions/{award.public_id}")
     assert page.get_by_text("This badge has been revoked").is_visible()
     assert not re.search("Ada Lovelace", page.content())
@@ -283,7 +283,7 @@ def test_public_page_in_a_browser(transactional_db, live_server, page, screensho
 def test_award_email_renders_cleanly(transactional_db, live_server, page, screenshot, settings):
     """The HTML email as a mail client would show it (images from the live server)."""
     from badging.openbadges.links import PublicLinks as Links
-    from badging.services.notifications import award_email_message
+    from badging.services.award_email import award_email_message
 
     settings.PUBLIC_BASE_URL = live_server.url
     award = issued_award(base=live_server.url)
@@ -353,7 +353,7 @@ def test_head_requests_answer_like_get(award):
         assert head.status_code == get_.status_code == 200, path
         assert head["Content-Type"] == get_["Content-Type"] and head.content == b""
     assert client.post(f"/public/assertions/{award.public_id}").status_code == 405
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert client.head(f"/public/assertions/{award.public_id}", HTTP_ACCEPT=VALIDATOR_ACCEPT).status_code == 410
 
 
@@ -388,7 +388,7 @@ def test_the_status_list_is_signed_once_until_a_badge_on_it_is_revoked(award, mo
     path = award.ob3_credential["credentialStatus"]["statusListCredential"].removeprefix("http://testserver")
     first = get(path).json()
     assert get(path).json() == first and len(signed) == 1
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert get(path).json() != first and len(signed) == 2
 
 
@@ -420,7 +420,7 @@ def test_embedded_issuer_profile_carries_the_issuer_image(db):
     issuer = award.badge_class.issuer
     issuer.image, issuer.image_content_type = make_png(), "image/png"
     issuer.save()
-    issuance.award_documents_render(award=award, links=PublicLinks("http://testserver"))
+    documents.award_documents_render(award=award, links=PublicLinks("http://testserver"))
     profile = award.ob3_credential["issuer"]
     assert profile["image"] == {"id": f"http://testserver/public/issuers/{issuer.public_id}/image", "type": "Image"}
     assert get(profile["image"]["id"].removeprefix("http://testserver")).status_code == 200

@@ -4,7 +4,7 @@ same situation, and a further change flags it again (sync → issuance services,
 import pytest
 
 from badging.models import Award
-from badging.services import issuance
+from badging.services.issuance import review
 from badging.services.sync import coordination
 from badging.services.sync import marks as sync_marks
 from tests.badging.test_sync import award_issued_then_grade_lowered, canvas_api, course_badge  # noqa: F401 (fixtures)
@@ -16,7 +16,7 @@ def test_a_kept_award_stays_kept_until_something_else_changes(canvas_api, course
     award = award_issued_then_grade_lowered(canvas_api, course_badge)
     assert award.needs_review
 
-    issuance.award_review_keep(award_id=award.pk, actor="Ada Teacher (Canvas user 7)")
+    review.award_review_keep(award_id=award.pk, actor="Ada Teacher (Canvas user 7)")
     coordination.course_sync(course_id=course_badge.course_id, trigger="instructor")
     award.refresh_from_db()
     assert not award.needs_review and not award.revoked  # the same situation, already reviewed

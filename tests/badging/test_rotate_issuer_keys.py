@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from badging.models import IssuerKey
-from badging.services.issuance import issuer_keys_current
+from badging.services.issuance.issuer_keys import issuer_keys_current
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 
 from badging import rules
 from badging.models import CourseBadge
-from badging.services import issuance
+from badging.services.issuance import documents
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_a_badges_evidence_never_lists_an_assignment_that_was_not_evaluated():
     """The issued award's evidence narrative is built from the same rule: an unpublished or deleted
     member of the group was never evaluated, so it is not evidence."""
     badge = _course_with_group()
-    narrative = issuance._evidence_narrative(badge)
+    narrative = documents._evidence_narrative(badge)
     assert "- Cleaning a data set" in narrative and "- Presenting findings" in narrative
     assert "Draft: modelling" not in narrative
     assert "Old essay" not in narrative

@@ -21,7 +21,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from badging.models import Award, CourseSync, Enrollment, LearnerProgress
-from badging.services import issuance
+from badging.services.issuance import issue, queueing, recipients
 from badging.services.sync import coordination
 from badging.services.sync import run as sync_run
 from canvas.client import CanvasClient
@@ -71,8 +71,8 @@ def issue_eligible(course_badge):
             "pk", flat=True
         )
     )
-    for start in range(0, len(ids), issuance.BATCH_SIZE):
-        issuance.awards_issue_batch(progress_ids=ids[start : start + issuance.BATCH_SIZE])
+    for start in range(0, len(ids), queueing.BATCH_SIZE):
+        issue.awards_issue_batch(progress_ids=ids[start : start + queueing.BATCH_SIZE])
     return len(ids)
 
 
@@ -120,7 +120,7 @@ def test_stale_emails_of_a_large_batch_are_read_in_pages_of_100(canvas_api, cour
             "course_badge__course__platform", "learner"
         )
     )
-    emails = issuance._emails_read(rows)
+    emails = recipients._emails_read(rows)
     assert sorted(emails.values()) == sorted(f"user{u}@uni.edu" for u in range(1000, 1150))
     assert paths(canvas_api, before) == [f"/courses/{canvas_api.course_id}/users"] * 2
 

@@ -4,7 +4,7 @@ email, email case), checked by us."""
 import pytest
 
 from badging.openbadges import validator
-from badging.services import issuance
+from badging.services.issuance import documents, issue, review
 from tests.badging.test_public import issued_award
 from tests.services import missing
 
@@ -53,7 +53,7 @@ def test_email_issued_with_capitals_and_spaces_validates_lowercased(served, enqu
             re.compile(r"https://canvas\.example\.edu/api/v1/courses/[^/]+/users"),
             json=[{"id": int(progress.learner.canvas_user_id), "name": "Ada", "email": "Ada@Uni.edu "}],
         )
-        award = issuance.award_issue(progress_id=progress.pk)
+        award = issue.award_issue(progress_id=progress.pk)
     assert award.recipient_email == "ada@uni.edu"
     url = f"{served.url}/public/assertions/{award.public_id}"
     result = validator.validate(url, recipient="ada@uni.edu")
@@ -65,7 +65,7 @@ def test_revocation_is_served_even_though_the_validator_misses_it(served):
 
     award = issued_award(base=served.url)
     url = f"{served.url}/public/assertions/{award.public_id}"
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     response = requests.get(url, headers={"Accept": "application/ld+json"}, timeout=10)
     assert response.status_code == 410
     assert response.json()["revoked"] is True and response.json()["revocationReason"] == "Issued in error"
@@ -85,7 +85,7 @@ def test_svg_badge_assertion_and_baked_svg_validate(served, tmp_path):
             badge_class=f.BadgeClassFactory(image=SVG, image_content_type="image/svg+xml")
         ),
     )
-    issuance.award_documents_render(award=award, links=PublicLinks(served.url))
+    documents.award_documents_render(award=award, links=PublicLinks(served.url))
     url = f"{served.url}/public/assertions/{award.public_id}"
     result = validator.validate(url, recipient="grace@uni.example.edu")
     assert result.valid, result.errors or result.output[-2000:]

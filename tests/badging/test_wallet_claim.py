@@ -18,7 +18,8 @@ from freezegun import freeze_time
 
 from badging.models import AuditEvent, WalletOffer
 from badging.openbadges.multibase import multibase_encode
-from badging.services import issuance, wallet
+from badging.services import wallet
+from badging.services.issuance import review
 from badging.views.wallet import wallet_form_token
 from tests import factories as f
 from tests.badging.test_public import issued_award
@@ -229,7 +230,7 @@ def test_a_revoked_badge_cannot_be_claimed(learner_award):
     client = Client()
     holder = ScriptedWallet(client)
     code = ScriptedWallet.parse_offer(start_claim(client, launch, award))["grants"][PRE_AUTH]["pre-authorized_code"]
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     assert holder.token(code).json()["error"] == "invalid_grant"
     page = client.get(reverse("badging:launch_home", args=[launch.public_id])).content.decode()
     assert reverse("badging:learner_award_wallet", args=[launch.public_id, award.public_id]) not in page

@@ -18,7 +18,7 @@ import pytest
 from badging.models import Award
 from badging.openbadges import keys, ob3
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents, issuer_keys, review
 from tests import factories as f
 from tests.badging.test_public import issued_award
 from tests.conftest import ROOT
@@ -64,7 +64,7 @@ def test_issued_credential_verifies_in_both_stacks_and_revocation_shows(served):
     assert [r["result"]["valid"] for r in schema_check["results"]] == [True], schema_check
     assert all(url.startswith((served.url, "https://")) for url in verdict["requested"]), verdict["requested"]
 
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     verdict = verify(award.ob3_credential, served.url)
     assert verdict["digitalbazaar"]["revoked"] is True, verdict["digitalbazaar"]
     assert verdict["dcc"]["revoked"] is True, verdict["dcc"]
@@ -116,7 +116,7 @@ def test_credentials_signed_before_a_key_rotation_still_verify_in_both_stacks(se
     award = issued_award(base=served.url)
     call_command("badging_rotate_issuer_keys", award.badge_class.issuer.key, stdout=io.StringIO())
     fresh = f.AwardFactory(course_badge=award.course_badge, recipient_email="grace@uni.example.edu")
-    issuance.award_documents_render(award=fresh, links=PublicLinks(served.url))
+    documents.award_documents_render(award=fresh, links=PublicLinks(served.url))
     old_method = award.ob3_credential["proof"][0]["verificationMethod"]
     assert fresh.ob3_credential["proof"][0]["verificationMethod"] != old_method
     for credential in (award.ob3_credential, fresh.ob3_credential):
@@ -126,7 +126,7 @@ def test_credentials_signed_before_a_key_rotation_still_verify_in_both_stacks(se
     assert verify(award.ob3_jwt, served.url)["jwt"]["verified"]
 
     # The status list is now signed with the new key: revoking the old credential still shows.
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     verdict = verify(award.ob3_credential, served.url)
     assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True
 
@@ -138,7 +138,7 @@ def test_a_key_another_issuer_publishes_is_not_accepted_for_this_issuer(served):
     forged = copy.deepcopy(other.ob3_credential)
     forged["issuer"] = award.ob3_credential["issuer"]
     unsigned = {k: v for k, v in forged.items() if k != "proof"}
-    signing = issuance.issuer_keys_current(issuer=other.badge_class.issuer)
+    signing = issuer_keys.issuer_keys_current(issuer=other.badge_class.issuer)
     resigned = ob3.data_integrity_sign(
         unsigned,
         private_key=keys.private_key_load(signing.ed25519.pk, signing.ed25519.private_key_pem),
@@ -191,7 +191,7 @@ def test_credential_issued_by_a_real_worker_verifies_then_shows_revoked(worker, 
     verdict = verify(tampered, live_server.url)
     assert not verdict["digitalbazaar"]["verified"] and not verdict["dcc"]["verified"]
 
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     verdict = verify(award.ob3_credential, live_server.url)
     assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True
 
@@ -202,10 +202,10 @@ def test_credential_claimed_into_a_wallet_verifies_in_both_stacks(served):
 
     award = issued_award(base=served.url)
     holder = ScriptedWallet(client=None)
-    credential = issuance.award_credential_for_holder(award=award, holder_id=holder.did, links=PublicLinks(served.url))
+    credential = documents.award_credential_for_holder(award=award, holder_id=holder.did, links=PublicLinks(served.url))
     verdict = verify(credential, served.url)
     assert verdict["digitalbazaar"]["verified"], verdict["digitalbazaar"]
     assert verdict["dcc"]["verified"], verdict["dcc"]
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     verdict = verify(credential, served.url)
     assert verdict["digitalbazaar"]["revoked"] is True and verdict["dcc"]["revoked"] is True

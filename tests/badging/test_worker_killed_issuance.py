@@ -4,7 +4,8 @@ visibility_timeout (an hour by default, 30 minutes here), so nothing the broker 
 back in time. The database leases do: the learners and emails the dead worker held become due when
 its lease runs out, and the reconciler (beat, every minute) queues them for a fresh worker. Every
 eligible learner ends with exactly one award and one email; an email the mail server took just
-before the worker died is sent again once at most, and counted as an unconfirmed send."""
+before the worker died is sent again once at most, and counted as an unconfirmed send (every email
+of the batch the worker had leased and not recorded as sent is counted: an upper bound)."""
 
 import os
 import signal
@@ -14,7 +15,7 @@ from collections import Counter
 import pytest
 
 from badging.models import Award, Delivery, LearnerProgress
-from badging.services import issuance
+from badging.services.issuance import queueing
 from tests.badging.test_issuance_support import (
     CanvasProfiles,
     SMTPSink,
@@ -74,7 +75,7 @@ def reconciled(predicate):
     """The beat's reconciler, run between polls (beat runs it every minute in production)."""
 
     def check():
-        issuance.awards_reconcile()
+        queueing.awards_reconcile()
         return predicate()
 
     return check
@@ -147,8 +148,10 @@ def test_killed_worker_mid_email_sends_it_again_once_and_counts_it(
     kill_whole_worker(celery_worker_process)
     smtp.hold.clear()
     held = smtp.messages[0]["to"][0]
-    sending = Delivery.objects.get(status=Delivery.SENDING)
-    assert sending.award.recipient_email == held and sending.send_started_at is not None
+    # The batch's emails were leased together, before the first went to the server.
+    sending = Delivery.objects.filter(status=Delivery.SENDING).select_related("award")
+    assert held in {d.award.recipient_email for d in sending} and len(sending) == len(progresses)
+    assert all(d.send_started_at is not None for d in sending)
     assert len(smtp.messages) == 1
 
     replacement = fresh_worker(celery_queue_name, "replacement")
@@ -166,7 +169,9 @@ def test_killed_worker_mid_email_sends_it_again_once_and_counts_it(
     unconfirmed = {d.award.recipient_email: d.unconfirmed_sends for d in Delivery.objects.select_related("award")}
     assert received[held] == 2 and unconfirmed[held] == 1  # sent again once, and counted
     assert {p.learner.email for p in progresses} == set(received)
-    assert all(received[e] == 1 and unconfirmed[e] == 0 for e in received if e != held)
+    # The others were leased but not sent when the worker died: sent once; the count is an upper
+    # bound (the new worker cannot tell which of the batch's leased emails had gone out).
+    assert all(received[e] == 1 and unconfirmed[e] <= 1 for e in received if e != held)
     assert Award.objects.count() == len(progresses)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents, review
 from lti.models import Person
 from sandbox.models import SandboxUser
 from sandbox.seed.instances import sandbox_seed
@@ -41,7 +41,7 @@ def award(course, learner, name: str, days_ago: int, base: str):
         learner=learner,
         issued_on=timezone.now() - datetime.timedelta(days=days_ago),
     )
-    issuance.award_documents_render(award=row, links=PublicLinks(base))
+    documents.award_documents_render(award=row, links=PublicLinks(base))
     return row
 
 
@@ -82,7 +82,7 @@ def test_collections_sharing_and_what_others_see(page, live_server, screenshot):
     award(stats, ada, "Descriptive Statistics", 20, live_server.url)
     award(data, ada, "Data Cleaning", 2, live_server.url)
     revoked = award(data, ada, "Data Visualisation", 5, live_server.url)
-    issuance.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=revoked.pk, reason="Issued in error", actor="admin:alice")
     ada_launch = f.LaunchContextFactory(course=None, platform=platform, person=ada)
     bea_launch = f.LaunchContextFactory(course=None, platform=platform, person=bea)
 

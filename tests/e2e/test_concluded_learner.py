@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from badging.models import LearnerProgress
-from badging.services.issuance import awards_issue_batch
+from badging.services.issuance.issue import awards_issue_batch
 from badging.services.sync.coordination import course_sync
 from lti.models import Course, LaunchContext
 from sandbox.models import SandboxUser

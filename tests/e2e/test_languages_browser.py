@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance, notifications
+from badging.services import award_email
+from badging.services.issuance import documents
 from lti.models import Course, Person
 from sandbox.models import SandboxUser
 from tests import factories as f
@@ -55,8 +56,8 @@ def _award_email(page, course_result, name: str, screenshot, shot: str) -> str:
         learner=person,
         recipient_email=person.email or "learner@students.example.edu",
     )
-    issuance.award_documents_render(award=award, links=PublicLinks("http://localhost:8000"))
-    message = notifications.award_email_message(award=award, links=PublicLinks("http://localhost:8000"))
+    documents.award_documents_render(award=award, links=PublicLinks("http://localhost:8000"))
+    message = award_email.award_email_message(award=award, links=PublicLinks("http://localhost:8000"))
     html = message.alternatives[0][0]
     page.set_viewport_size({"width": 700, "height": 900})
     page.goto("about:blank")  # not under the tool page's CSP: mail clients apply the inline styles

@@ -22,7 +22,7 @@ import responses  # noqa: E402
 from celery.app.base import Celery  # noqa: E402
 
 from badging.models import IssuerKey, LearnerProgress  # noqa: E402
-from badging.services import issuance  # noqa: E402
+from badging.services.issuance import issue  # noqa: E402
 from tests.conftest import FAKE_PUBLIC_ADDRESS  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def main(progress_id: int, canvas: str) -> dict:
         course_id = progress.course_badge.course.canvas_course_id
         listed = [{"id": int(user_id), "name": "Restored", "email": "restored@uni.example.edu"}]
         rsps.add(responses.GET, f"{canvas}/api/v1/courses/{course_id}/users", json=listed)
-        award = issuance.award_issue(progress_id=progress_id)
+        award = issue.award_issue(progress_id=progress_id)
         authorization = [call.request.headers.get("Authorization") for call in rsps.calls]
     progress.refresh_from_db()
     return {

@@ -30,7 +30,7 @@ from django.db import connection
 
 from badging.models import Award
 from badging.openbadges import multibase
-from badging.services import issuance
+from badging.services.issuance import issue, review
 from lti.services.tool_keys import tool_key_current
 from tests.badging.test_issuance import canvas_email
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
@@ -129,9 +129,9 @@ def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_p
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         for row in progress[:3]:
             canvas_email(rsps, row.learner, row.learner.email)
-        issued = [issuance.award_issue(progress_id=row.pk) for row in progress[:3]]
+        issued = [issue.award_issue(progress_id=row.pk) for row in progress[:3]]
     assert all(issued)
-    issuance.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
+    review.award_revoke(award_id=issued[2].pk, reason="Issued in error", actor="admin:drill")
     platform = course_badge.course.platform
     tool_key_current()  # the tool's LTI signing key: a secret at rest too
 

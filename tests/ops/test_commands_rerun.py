@@ -23,7 +23,7 @@ from freezegun import freeze_time
 
 from badging.models import AuditEvent, Award, Delivery, IssuerKey, LearnerProgress, SyncRun
 from badging.openbadges.links import PublicLinks
-from badging.services import issuance
+from badging.services.issuance import documents
 from lti.models import LaunchContext, ToolKey
 from lti.services.tool_keys import tool_key_current
 from tests import factories as f
@@ -102,7 +102,7 @@ def test_rotating_issuer_keys_twice_leaves_one_current_key_per_algorithm_and_kee
     never drops or re-dates an older key, and credentials signed before still name a published key."""
     settings.PUBLIC_BASE_URL = "https://badges.example.edu"
     award = f.AwardFactory()
-    issuance.award_documents_render(award=award, links=PublicLinks(settings.PUBLIC_BASE_URL))
+    documents.award_documents_render(award=award, links=PublicLinks(settings.PUBLIC_BASE_URL))
     issuer = award.badge_class.issuer
     signed_with = award.ob3_credential["proof"][0]["verificationMethod"].rpartition("#")[2]
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from badging.models import Award, CourseBadge, LearnerProgress
-from badging.services.issuance import awards_issue_batch
+from badging.services.issuance.issue import awards_issue_batch
 from badging.services.sync.progress import progress_evaluate_course
 from badging.views.instructor.access import action_token
 from lti.models import LaunchContext
@@ -178,7 +178,7 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
     read of live awards and its insert: the database keeps A's award, and B's row says "held"."""
     import responses
 
-    from badging.services import issuance
+    from badging.services.issuance import issue
     from tests.badging.test_issuance import CANVAS, another_worker_inserts_first, canvas_email
     from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
@@ -191,7 +191,7 @@ def test_losing_the_issuing_race_to_another_courses_award_is_not_shown_as_issued
         canvas_email(rsps, progress.learner, progress.learner.email)
         # The batch read no award; then course A's worker wins before this one inserts.
         with another_worker_inserts_first(lambda: AwardFactory(course_badge=badge_a, learner=progress.learner)):
-            assert issuance.award_issue(progress_id=progress.pk) is None
+            assert issue.award_issue(progress_id=progress.pk) is None
     assert list(Award.objects.filter(learner=progress.learner).values_list("course_badge_id", flat=True)) == [
         badge_a.pk
     ]

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from badging.models import Award, LearnerProgress
-from badging.services import issuance
+from badging.services.issuance import issue
 from tests.badging.test_issuance_support import course_badge_with_assessments, eligible_progress
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("enqueued")]
@@ -56,7 +56,7 @@ def test_an_unconfirmed_channel_is_never_the_recipient():
                 }
             ],
         )
-        assert issuance.award_issue(progress_id=progress.pk) is None
+        assert issue.award_issue(progress_id=progress.pk) is None
     progress.refresh_from_db()
     assert progress.issue_status == LearnerProgress.ISSUE_FAILED
     assert "has no primary email address" in progress.issue_error
@@ -77,6 +77,6 @@ def test_the_confirmed_channel_is_used_even_when_an_unconfirmed_one_comes_first(
                 {"id": 10, "type": "email", "address": "Real@Uni.edu", "position": 2, "workflow_state": "active"},
             ],
         )
-        award = issuance.award_issue(progress_id=progress.pk)
+        award = issue.award_issue(progress_id=progress.pk)
     assert award is not None
     assert award.recipient_email == "real@uni.edu"

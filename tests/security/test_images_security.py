@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from badging.images import badge_image_validate
-from badging.services import issuance
+from badging.services.issuance import review
 from tests import factories as f
 from tests.badging.test_public import issued_award
 
@@ -108,7 +108,7 @@ def test_svg_images_are_served_with_a_policy_that_blocks_scripts_and_loads():
 @pytest.mark.django_db
 def test_revoked_award_answers_410_on_its_ob3_credential_and_jwt_too():
     award = issued_award()
-    issuance.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
+    review.award_revoke(award_id=award.pk, reason="Issued in error", actor="admin:alice")
     for suffix in (".ob3.json", ".jwt", "", "/evidence"):
         assert Client().get(f"/public/assertions/{award.public_id}{suffix}").status_code == 410, suffix
     # Its images still answer an image (wallets show a revoked badge, not a broken picture), marked

@@ -14,7 +14,8 @@ from django.utils import timezone
 from badging.models import AssessmentResult, AuditEvent, Award, Delivery, Enrollment, LearnerProgress
 from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks
-from badging.services import instructor, issuance, notifications, privacy
+from badging.services import instructor, notifications, privacy
+from badging.services.issuance import documents
 from lti.models import LaunchContext, Person
 from lti.services.launches import person_upsert
 from tests import factories as f
@@ -56,7 +57,7 @@ def scenario(base=BASE):
         needs_review=True,
         review_reason="Ada Lovelace's final grade was lowered",
     )
-    issuance.award_documents_render(award=award, links=PublicLinks(base))
+    documents.award_documents_render(award=award, links=PublicLinks(base))
     bob_award = f.AwardFactory(course_badge=course_badge, learner=bob, learner_name_public=True)
     f.EnrollmentFactory(course=course, learner=ada, final_score=91)
     f.EnrollmentFactory(course=course, learner=bob, final_score=55)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.urls import reverse
 
 from badging.models import CanvasCredentialsConnection, IssuerKey
-from badging.services import issuance
+from badging.services.issuance import issuer_keys
 from lti.models import ToolKey
 from lti.services.tool_keys import tool_key_current
 from tests import factories as f
@@ -24,7 +24,7 @@ def test_secrets_are_ciphertext_in_the_database_and_absent_from_admin_pages(admi
     platform = f.PlatformFactory(api_token="canvas-api-token-PLAINTEXT")
     tool_key = tool_key_current()
     issuer = f.IssuerFactory()
-    issuance.issuer_keys_current(issuer=issuer)
+    issuer_keys.issuer_keys_current(issuer=issuer)
     issuer_key = IssuerKey.objects.filter(issuer=issuer).first()
     cc = CanvasCredentialsConnection.objects.create(
         issuer=issuer,

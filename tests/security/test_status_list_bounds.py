@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from badging.openbadges import ob3
-from badging.services import issuance
+from badging.services.issuance import documents
 from tests import factories as f
 from tests.badging.test_public import issued_award
 
@@ -41,7 +41,7 @@ def test_a_list_no_award_is_on_is_404_and_nothing_is_signed_or_cached(award, off
             cached.append(key)
             cache.set(key, value, timeout)
 
-    monkeypatch.setattr(issuance, "cache", RecordingCache())
+    monkeypatch.setattr(documents, "cache", RecordingCache())
     in_use, _ = ob3.status_position(award.status_list_index)
     issuer = award.badge_class.issuer.public_id
     assert Client().get(f"/public/status/{issuer}/{in_use + offset}").status_code == 404

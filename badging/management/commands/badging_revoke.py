@@ -5,7 +5,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 
 from badging.models import Award
-from badging.services.issuance import award_revoke
+from badging.services.issuance.review import award_revoke
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import getpass
 from django.core.management.base import BaseCommand, CommandError
 
 from badging.models import Issuer
-from badging.services.issuance import issuer_key_rotate
+from badging.services.issuance.issuer_keys import issuer_key_rotate
 
 
 class Command(BaseCommand):

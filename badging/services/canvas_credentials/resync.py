@@ -34,7 +34,7 @@ def canvas_credentials_resync(*, connection_id: int, links: PublicLinks, actor: 
     corrected. Assertions without a marker of ours, and awards revoked only there, are counted
     and left alone (an admin decides). Returns {badge class key: counts, or "error": message}.
     """
-    from badging.services.issuance import queued_stale_after
+    from badging.services.issuance.policy import queued_stale_after
 
     connection = CanvasCredentialsConnection.objects.select_related("issuer").get(pk=connection_id)
     if not connection.enabled:

@@ -26,7 +26,8 @@ from badging.models import (
     LearnerProgress,
 )
 from badging.rules import badge_rule_build, rule_assignments
-from badging.services.issuance import award_flag_for_review, awards_enqueue_eligible
+from badging.services.issuance.queueing import awards_enqueue_eligible
+from badging.services.issuance.review import award_flag_for_review
 from badging.services.sync.canvas_import import BATCH
 
 
