@@ -32,6 +32,9 @@ long the work took to recover after the last fault, and PASS or FAIL (exit statu
 --fast shortens the leases (6 s), the queued-stale time (30 s), Canvas retries (2) and the
 reconciler's interval (10 s) for the CI version (tests/test_chaos.py); without it the production
 defaults apply (30 s leases, reconciler every minute).
+
+One file on purpose: one run, read top to bottom (start the processes, draw and apply the fault
+schedule, settle, check the verdict); the probes that run beside it are in chaos_probe.py.
 """
 
 from __future__ import annotations

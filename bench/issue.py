@@ -12,6 +12,9 @@ dropped and re-created each run. Prints the inputs, the machine (cores, load ave
 emails/s, worker CPU per award and peak memory; checks zero duplicate awards and exactly one email
 per award; exits 1 below TARGET_PER_SECOND. --breakdown N first times each stage of N issues in
 this process (ms per award); --profile N runs cProfile over N issues.
+
+One file on purpose: one benchmark, read top to bottom (its SMTP sink and Canvas stand-in, the
+workers, the clock, the figures); each part exists only for this run.
 """
 
 from __future__ import annotations

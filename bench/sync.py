@@ -18,6 +18,9 @@ Every Canvas request of these processes is counted (canvas.transport.requests_ob
 and the issuance's alike. Prints the inputs, the machine (cores, load average at the start), the
 requests, wall time, peak memory (RSS) and the requests in flight over time; exits 1 when a
 budget is missed. --scale runs sizes in child processes and prints one table.
+
+One file on purpose: one benchmark, read top to bottom (seed, count requests, sync, issue, the
+incremental trigger, the scale table); each part exists only for this run.
 """
 
 from __future__ import annotations

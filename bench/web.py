@@ -20,6 +20,9 @@ Each run is preceded by a warm-up. Prints the inputs, the machine (cores, load a
 start), and per page p50/p99/requests/s, the server's CPU per request (gunicorn processes only) and
 the load tool's CPU; exits 1 when a target is missed: learner page p99 ≤ 100 ms at ≥ 300/s, launch
 (OIDC login + id_token POST) ≥ 50/s.
+
+One file on purpose: one benchmark, read top to bottom (seed, start gunicorn, drive each page with
+the load tool in bench/web_load.py, read CPU, print); each part exists only for this run.
 """
 
 from __future__ import annotations
