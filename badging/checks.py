@@ -50,7 +50,7 @@ def live_events_key_set_check(app_configs, **kwargs):
     ]
 
 
-# The longest retry countdown of a task (badging.tasks.issuance._countdown's cap).
+# The longest retry countdown of a task (badging.tasks.issuance.RETRY_BACKOFF_MAX).
 LONGEST_COUNTDOWN_SECONDS = 600
 
 

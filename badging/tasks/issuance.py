@@ -7,30 +7,23 @@ leases run out and the reconciler queues it again (see badging.services.issuance
 """
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 
 from badging.services import canvas_credentials, notifications
 from badging.services.issuance import issue, queueing
 
 # Retry policies, one per kind of work, stated here:
-# - Issuing a learner: no task retry. A failure is recorded on the learner's progress with its own
-#   backoff (badging.services.issuance.policy.retry_delay) and the reconciler queues it again when due.
-# - Sending deliveries (emails, Canvas Credentials pushes): the batch's failed rows are retried by
-#   Celery with the task backoff below, then by the reconciler on each row's own schedule.
-# - Revoking a Canvas Credentials copy: Celery's autoretry with the task backoff below on a passing
-#   failure; a permanent one (refused) is recorded on the delivery and not retried.
+# - Issuing a learner and sending a delivery (an email, a Canvas Credentials push): no task retry.
+#   A failure is recorded on the row with its own backoff (badging.services.issuance.policy.retry_delay)
+#   and the reconciler (every minute) queues it again when due: one schedule, kept in the database,
+#   that survives a lost task, a restarted broker and a dead worker alike.
+# - Revoking a Canvas Credentials copy: Celery's autoretry with the backoff below on a passing
+#   failure (there is no row schedule for it); a permanent one (refused) is recorded on the
+#   delivery and not retried; the reconciler queues a revocation whose retries ran out.
 # - Sync and evaluation: no task retry; the next trigger or the periodic sync runs again.
 MAX_TASK_RETRIES = 5
 # Short and bounded, for passing failures: 30 s doubling up to 10 minutes, full jitter (queued
-# retries do not all wake at once). Longer outages follow each row's schedule (reconciler).
+# retries do not all wake at once).
 RETRY_BACKOFF, RETRY_BACKOFF_MAX, RETRY_JITTER = 30, 600, True
-
-
-def _countdown(retries: int) -> float:
-    """The wait before retry number `retries` + 1, computed as Celery's autoretry does."""
-    return get_exponential_backoff_interval(
-        factor=RETRY_BACKOFF, retries=retries, maximum=RETRY_BACKOFF_MAX, full_jitter=RETRY_JITTER
-    )
 
 
 def _claim(request) -> str:
@@ -54,17 +47,13 @@ def award_issue(self, progress_id: int) -> str | None:
     return award.public_id if award else None
 
 
-@shared_task(
-    bind=True, name="badging.deliveries_send", acks_late=True, reject_on_worker_lost=True, max_retries=MAX_TASK_RETRIES
-)
-def deliveries_send(self, delivery_ids: list[int]) -> int:
-    """Send emails / Canvas Credentials pushes; the failed ones are retried with the task backoff
-    (not autoretry: the retry carries only the failed ones)."""
-    results = notifications.deliveries_send(delivery_ids=delivery_ids)
-    retry = [d.pk for d in results if d.status == d.FAILED and d.next_attempt_at is not None]
-    if retry and self.request.retries < self.max_retries:
-        raise self.retry(args=[retry], countdown=_countdown(self.request.retries))
-    return len(results) - len(retry)
+@shared_task(name="badging.deliveries_send", acks_late=True, reject_on_worker_lost=True)
+def deliveries_send(delivery_ids: list[int]) -> int:
+    """Send emails / Canvas Credentials pushes; how many went out. A failed one keeps its own retry
+    schedule on its row (the reconciler queues it again when due)."""
+    return sum(
+        1 for delivery in notifications.deliveries_send(delivery_ids=delivery_ids) if delivery.status == delivery.SENT
+    )
 
 
 @shared_task(

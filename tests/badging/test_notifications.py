@@ -1,12 +1,14 @@
 """The award email: content, exactly one per award, SMTP failures retried without a double send."""
 
 import smtplib
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
+from freezegun import freeze_time
 
 from badging.models import Delivery
 from badging.services import notifications
@@ -130,14 +132,29 @@ def test_revoked_before_sending_is_not_sent(award):
     assert delivery.status == Delivery.FAILED and "revoked" in delivery.last_error and delivery.next_attempt_at is None
 
 
-@pytest.mark.parametrize("retries", range(7))
-def test_task_retries_back_off_within_bounds(retries):
-    from badging.tasks.issuance import _countdown
+def test_a_failed_email_is_tried_again_on_its_rows_schedule_by_the_reconciler_only(
+    award, settings, enqueued, django_capture_on_commit_callbacks
+):
+    """One retry policy for an email: the backoff recorded on its row, picked up by the reconciler
+    once due. The task does not retry it as well (no second schedule beside the row's)."""
+    from badging.services.issuance.queueing import awards_reconcile
+    from badging.tasks.issuance import deliveries_send
 
-    ceiling = min(30 * 2**retries, 600)  # 30 s doubling, at most 10 minutes
-    waits = [_countdown(retries) for _ in range(50)]
-    assert all(0 <= w <= ceiling for w in waits)  # Celery's full jitter, as its autoretry uses
-    assert len(set(waits)) > 1  # jittered: queued retries do not all wake at once
+    settings.EMAIL_BACKEND = "tests.badging.test_notifications.FlakySMTP"
+    FlakySMTP.failures = 1
+    delivery = email_delivery(award)
+    result = deliveries_send.apply(args=[[delivery.pk]])
+    assert result.successful() and result.get() == 0  # nothing sent, and no task retry raised
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.FAILED and delivery.next_attempt_at > timezone.now()
+    assert awards_reconcile()["deliveries_queued"] == 0  # not due yet
+    with (
+        freeze_time(delivery.next_attempt_at + timedelta(seconds=1)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert awards_reconcile()["deliveries_queued"] == 1
+    assert [task.args for task in enqueued if task.name == "badging.deliveries_send"] == [[[delivery.pk]]]
+    assert deliveries_send.apply(args=[[delivery.pk]]).get() == 1 and len(mail.outbox) == 1
 
 
 def test_a_connection_dropped_after_data_is_an_unconfirmed_send_and_a_refusal_is_not(award, settings):
