@@ -375,12 +375,21 @@ class LearnerEvaluation:
 # --- The rule -------------------------------------------------------------------------------------
 
 
+def share_of(points: Decimal | None, percent: Decimal | None) -> Decimal | None:
+    """`percent` % of `points`: the points a percent rule asks for (an assessment's mastery score, a
+    rubric criterion's minimum); None when either is unknown. The one place this is computed: the
+    pages that show a rule (learner cards, the rule check) ask here too."""
+    if points is None or percent is None:
+        return None
+    return points * percent / 100
+
+
 def needed_points(spec: AssessmentSpec) -> Decimal | None:
     """Points needed for mastery, or None when it cannot be known (percent rule, no points possible)."""
     if spec.min_points is not None:
         return spec.min_points
     if spec.min_percent is not None and spec.points_possible:
-        return spec.points_possible * spec.min_percent / Decimal(100)
+        return share_of(spec.points_possible, spec.min_percent)
     return None
 
 
@@ -435,7 +444,7 @@ def assessment_evaluate(
         for criterion in spec.criteria:
             if criterion.ignore_for_scoring:
                 continue  # rated for feedback only: Canvas leaves it out of the score, and so does mastery
-            need = criterion.points * min_criterion_percent / Decimal(100) if criterion.points is not None else None
+            need = share_of(criterion.points, min_criterion_percent)
             earned = result.rubric_points.get(criterion.id)
             met = need is None or (earned is not None and earned >= need)
             rows.append(

@@ -10,6 +10,7 @@ from types import EllipsisType
 from django.utils.translation import gettext as _
 
 from badging import rules as credentialing
+from badging.evaluation import share_of
 from badging.models import AssessmentResult, Assignment, CourseBadge, CourseSync
 from badging.rules import badge_rule_build
 
@@ -40,7 +41,7 @@ class AssessmentRule:
             return _("%(points)s points") % {"points": _pts(self.needed_points)}
         if self.needed_percent is not None:
             if self.points_possible:
-                points = self.points_possible * self.needed_percent / 100
+                points = share_of(self.points_possible, self.needed_percent)
                 return _("%(percent)s%% (%(points)s of %(possible)s points)") % {
                     "percent": _pts(self.needed_percent),
                     "points": _pts(points),
@@ -54,7 +55,7 @@ class AssessmentRule:
         if self.needed_points is not None:
             return self.needed_points
         if self.needed_percent is not None and self.points_possible is not None:
-            return self.points_possible * self.needed_percent / 100
+            return share_of(self.points_possible, self.needed_percent)
         return None
 
 

@@ -146,7 +146,7 @@ def assessment_mastery_points(*, course_badge: CourseBadge, assignment: Assignme
             text = _("at least %(needed)s points") % {"needed": _fmt(min_points)}
         points = min_points
     else:
-        points = (possible * min_percent / 100) if possible is not None and min_percent is not None else None
+        points = ev.share_of(possible, min_percent)
         if points is not None:
             text = _("at least %(percent)s%% (%(needed)s of %(possible)s points)") % {
                 "percent": _fmt(min_percent),
@@ -200,7 +200,8 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
         meets = None
         # A criterion Canvas ignores for scoring is rated for feedback only: no minimum applies to it.
         if min_share is not None and your_points is not None and possible and not criterion.get("ignore_for_scoring"):
-            meets = your_points >= possible * min_share / 100
+            needed = ev.share_of(possible, min_share)
+            meets = needed is not None and your_points >= needed
         rows.append(
             RubricCriterion(
                 description=str(criterion.get("description") or ""),
