@@ -42,9 +42,7 @@ def queued_work_due_now() -> dict:
     their messages were lost with the broker's data. A message that did survive only costs a
     repeat, which finds the work done or leased."""
     now = timezone.now()
-    learners = LearnerProgress.objects.filter(
-        state=LearnerProgress.ELIGIBLE, issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at__gt=now
-    ).update(issue_next_attempt_at=now)
+    learners = LearnerProgress.objects.make_queued_due(now=now)
     emails = Delivery.objects.filter(status=Delivery.PENDING, next_attempt_at__gt=now).update(next_attempt_at=now)
     if learners or emails:
         logger.warning("reconciler: the broker lost its queue; queuing again %d learners, %d emails", learners, emails)

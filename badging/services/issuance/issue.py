@@ -56,23 +56,15 @@ logger = logging.getLogger(__name__)
 def _record_failure(progress: LearnerProgress, failure: IssueFailure) -> None:
     attempts = progress.issue_attempts + 1
     delay = PERMANENT_FAILURE_RETRY if failure.permanent else retry_delay(attempts)
-    LearnerProgress.objects.filter(pk=progress.pk, state=LearnerProgress.ELIGIBLE).update(
-        issue_status=LearnerProgress.ISSUE_FAILED,
-        issue_attempts=attempts,
-        issue_error=str(failure)[:2000],
-        issue_next_attempt_at=timezone.now() + delay,
+    LearnerProgress.objects.filter(pk=progress.pk).record_issue_failure(
+        attempts=attempts, error=str(failure)[:2000], retry_at=timezone.now() + delay
     )
     logger.warning("award issue failed for progress %s (attempt %s): %s", progress.pk, attempts, failure)
 
 
 def _mark_issued(progress_ids: list[int]) -> None:
     if progress_ids:
-        LearnerProgress.objects.filter(pk__in=progress_ids).update(
-            state=LearnerProgress.ISSUED,
-            issue_status=LearnerProgress.ISSUE_NONE,
-            issue_error="",
-            issue_next_attempt_at=None,
-        )
+        LearnerProgress.objects.filter(pk__in=progress_ids).mark_issued()
 
 
 def _live_awards(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Award]:
@@ -130,9 +122,7 @@ def awards_issue_batch(
         return []
     renewer = LeaseRenewer(
         f"issuing {token}",
-        lambda until: LearnerProgress.objects.filter(
-            issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING
-        ).update(issue_next_attempt_at=until),
+        lambda until: LearnerProgress.objects.renew_lease(token=token, until=until),
     )
     renewer.start_unless_in_transaction()
     email_deliveries: list[Delivery] = []
@@ -143,9 +133,7 @@ def awards_issue_batch(
     finally:
         renewer.done.set()
         # Left claimed only if issuing raised: due again at once (the reconciler's next run), not at lease end.
-        LearnerProgress.objects.filter(issue_claim=token, issue_status=LearnerProgress.ISSUE_ISSUING).update(
-            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=timezone.now()
-        )
+        LearnerProgress.objects.release_lease(token=token)
     if email_deliveries:
         _emails_send(email_deliveries)
     return awards
@@ -183,11 +171,8 @@ def _claim(progress_ids: list[int], token: str) -> list[int]:
         }
         mine = [pk for pk, state, *_ in rows if state == LearnerProgress.ELIGIBLE and pk not in leased_elsewhere]
         if mine:
-            LearnerProgress.objects.filter(pk__in=mine).update(
-                issue_status=LearnerProgress.ISSUE_ISSUING,
-                issue_claim=token,
-                issue_claimed_at=now,
-                issue_next_attempt_at=now + lease_length(),
+            LearnerProgress.objects.filter(pk__in=mine).lease_for_issuing(
+                token=token, now=now, until=now + lease_length()
             )
     return [pk for pk, *_ in rows if pk not in leased_elsewhere]
 
@@ -226,17 +211,11 @@ def _issue_claimed(
             seen.add(key)
             to_issue.append(progress)
     if not_eligible:
-        LearnerProgress.objects.filter(pk__in=not_eligible).exclude(state=LearnerProgress.ELIGIBLE).update(
-            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
-        )
+        LearnerProgress.objects.filter(pk__in=not_eligible).stop_issuing_not_eligible()
     if elsewhere:
-        LearnerProgress.objects.filter(pk__in=elsewhere).update(
-            state=LearnerProgress.HELD_ELSEWHERE, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
-        )
+        LearnerProgress.objects.filter(pk__in=elsewhere).mark_held_elsewhere()
     if deactivated:
-        LearnerProgress.objects.filter(pk__in=deactivated).update(
-            issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
-        )
+        LearnerProgress.objects.filter(pk__in=deactivated).stop_issuing_badge_off()
     if to_issue:
         for award in _issue(to_issue, client=client, links=links, email_deliveries=email_deliveries):
             result[(award.badge_class_id, award.learner_id)] = award
@@ -358,11 +337,7 @@ def _store(
             elsewhere = [c for c in losers if _key(c.progress) in others and not _same_course_badge(c, others)]
             _mark_issued([c.progress.pk for c in winners] + [c.progress.pk for c in same])
             if elsewhere:
-                LearnerProgress.objects.filter(pk__in=[c.progress.pk for c in elsewhere]).update(
-                    state=LearnerProgress.HELD_ELSEWHERE,
-                    issue_status=LearnerProgress.ISSUE_NONE,
-                    issue_next_attempt_at=None,
-                )
+                LearnerProgress.objects.filter(pk__in=[c.progress.pk for c in elsewhere]).mark_held_elsewhere()
             deliveries = Delivery.objects.bulk_create(
                 [
                     Delivery(award=c.award, kind=kind, next_attempt_at=timezone.now() + queued_stale_after())

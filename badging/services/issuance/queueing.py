@@ -17,7 +17,6 @@ from badging.models import (
     LearnerProgress,
 )
 from badging.services.issuance.policy import queued_stale_after
-from badging.states import issue_failed_q
 
 BATCH_SIZE = 50
 
@@ -47,9 +46,7 @@ def _mark_queued_and_enqueue(queryset) -> int:
         ids = list(queryset.select_for_update(skip_locked=True).order_by("pk").values_list("pk", flat=True))
         if not ids:
             return 0
-        LearnerProgress.objects.filter(pk__in=ids).update(
-            issue_status=LearnerProgress.ISSUE_QUEUED, issue_next_attempt_at=now + queued_stale_after()
-        )
+        LearnerProgress.objects.filter(pk__in=ids).queue_for_issuing(until=now + queued_stale_after())
         transaction.on_commit(lambda: _enqueue_batches(ids))
     return len(ids)
 
@@ -67,8 +64,7 @@ def awards_retry_failed_now(*, course_badge_id: int) -> tuple[int, int]:
     """An instructor's "retry now": the learners whose issuing failed skip the rest of their backoff
     (that is for automatic retries) and are queued. Returns (how many had failed, how many queued)."""
     with transaction.atomic():
-        failed = LearnerProgress.objects.filter(issue_failed_q(), course_badge_id=course_badge_id)
-        failed_count = failed.update(issue_next_attempt_at=None)
+        failed_count = LearnerProgress.objects.filter(course_badge_id=course_badge_id).retry_failed_now()
         return failed_count, awards_enqueue_eligible(course_badge_id=course_badge_id)
 
 

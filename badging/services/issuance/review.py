@@ -35,9 +35,7 @@ def award_revoke(*, award_id: int, reason: str, actor: str) -> Award:
         award.revoked_by = actor[:300]
         award.needs_review = False
         award.save(update_fields=["revoked", "revoked_at", "revocation_reason", "revoked_by", "needs_review"])
-        LearnerProgress.objects.filter(course_badge=award.course_badge, learner_id=award.learner_id).update(
-            state=LearnerProgress.REVOKED, issue_status=LearnerProgress.ISSUE_NONE, issue_next_attempt_at=None
-        )
+        LearnerProgress.objects.filter(course_badge=award.course_badge, learner_id=award.learner_id).mark_revoked()
         AuditEvent.objects.create(
             actor=actor[:300],
             action="award_revoked",

@@ -272,20 +272,7 @@ def _evaluate_chunk(
             )
         )
     with transaction.atomic():
-        LearnerProgress.objects.bulk_create(
-            rows,
-            batch_size=BATCH,
-            update_conflicts=True,
-            unique_fields=["course_badge", "learner"],
-            update_fields=[
-                "state",
-                "mastered_count",
-                "assessment_count",
-                "final_grade_entered",
-                "detail",
-                "evaluated_at",
-            ],
-        )
+        LearnerProgress.objects.save_evaluations(rows, batch_size=BATCH)
 
 
 def _canvas_hides_the_facts(rule: ev.BadgeRule, result: ev.LearnerEvaluation) -> bool:
