@@ -105,7 +105,7 @@ def _live_launches(public_id: str, now: datetime):
 
 
 class _CompiledLaunchLookup:
-    """_live_launches() compiled to SQL once per process. Every launch-bound request reads its launch
+    """_live_launches() compiled to SQL once per process (PostgreSQL). Every launch-bound request reads its launch
     with its platform, course, person and deployment; Django building that four-join SQL again
     each time cost more CPU than PostgreSQL answering it (and PostgreSQL planning it again, more
     than running it: see skillsforward.prepared). The rows become objects exactly as the ORM makes
@@ -132,11 +132,8 @@ class _CompiledLaunchLookup:
         values: dict[str, str | datetime] = {"id": public_id, "now": now}
         params = [values[slot] for slot in self.slots]
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                types = [{"id": "text", "now": "timestamptz"}[slot] for slot in self.slots]
-                execute_prepared(cursor, name="launch_live", sql=numbered(self.sql), types=types, params=params)
-            else:
-                cursor.execute(self.sql, params)
+            types = [{"id": "text", "now": "timestamptz"}[slot] for slot in self.slots]
+            execute_prepared(cursor, name="launch_live", sql=numbered(self.sql), types=types, params=params)
             rows = cursor.fetchall()
         for row in self.compiler.results_iter([rows]):
             launch = self.model.from_db(self.db, self.init_list, row[self.start : self.end])
@@ -151,6 +148,10 @@ _LOOKUP: list[_CompiledLaunchLookup] = []
 
 def launch_live(*, public_id: str) -> LaunchContext | None:
     """The launch of this id, with its platform, course, person and deployment, if not expired."""
+    if connection.vendor != "postgresql":
+        # The compiled lookup reuses PostgreSQL's parameters; other backends adapt them to text
+        # first (SQLite, the demo's database), so they take the ORM's own query.
+        return next(iter(_live_launches(public_id, timezone.now())), None)
     if not _LOOKUP:
         _LOOKUP.append(_CompiledLaunchLookup())
     return _LOOKUP[0].get(public_id, timezone.now())
