@@ -322,7 +322,7 @@ def run_once(args) -> dict:
         start_new_session=True,
     )  # fmt: skip
     server.log_path = workdir / "server.log"  # type: ignore[attr-defined]
-    procs = [_start_worker(i, queue, env, workdir) for i in range(args.workers)]
+    procs = [_start_worker(i, queue, {**os.environ, **env}, workdir) for i in range(args.workers)]
     pgids = {p.pid for p in procs}
     recorder = Recorder()
     result: dict = {"learners": args.learners, "machine": started_load, "seed_seconds": round(seed_seconds, 1)}
