@@ -3,21 +3,29 @@
     python -m bench sync [--learners 5000] [--assessments 4] [--latency-ms 50] [--changes 50]
     python -m bench sync --scale [--sizes 1000,5000,20000]
 
-One run: a throw-away SQLite database in a temporary folder (on tmpfs when there is one); the
-sandbox seeded with one course in a child process (its memory is not this process's), served by
-gunicorn on a free port with the injected latency on every REST call. Then, in this process:
+    python -m bench sync [--workers 2] [--database-url postgres://postgres@127.0.0.1:5432/sfb_sync_bench]
+        [--redis-url redis://127.0.0.1:6379/6]
+
+One run, the production path: the tool's PostgreSQL database dropped and re-created (the sandbox
+Canvas seeded into it with one course, in a child process, then copied to its own database
+`<name>_canvas`, served by gunicorn on a free port with the injected latency on every REST call);
+`--workers` Celery worker processes (one pool process each, a queue of their own on Redis, emails
+to a local SMTP sink) started and answering before the clock starts. Then, in this process:
 
 1. the full sync `badging_sync --all` runs for a course never synced (course_sync, trigger
-   "command"), and the issuance of every learner it finds eligible, by 2 forked processes of the
-   bench (`--issue-processes`: the award_issue_batch work of 2 Celery workers, primary emails included):
-   budget <= 120 Canvas requests and <= 10 s from the sync's start until the last award is stored;
+   "command"); it queues the eligible learners as their history is stored (award_issue_batch on
+   Redis) and the workers issue them while the sync goes on. The clock stops when no learner of
+   the course is left queued or being issued (the database polled every 20 ms): budget <= 120
+   Canvas requests and <= 10 s from the sync's start until the last award is stored;
 2. `--changes` grade changes in the sandbox (posted), then an incremental trigger (the same
    command) and the issuance it sets off: budget <= 12 Canvas requests.
 
-Every Canvas request of these processes is counted (canvas.transport.requests_observed), the sync's
-and the issuance's alike. Prints the inputs, the machine (cores, load average at the start), the
-requests, wall time, peak memory (RSS) and the requests in flight over time; exits 1 when a
-budget is missed. --scale runs sizes in child processes and prints one table.
+Canvas requests are counted where Canvas answers them (gunicorn hooks of the stand-in write one
+line per REST request: the workers are other processes), the sync's and the issuance's (email
+reads) alike; the sync's own count is printed beside. Prints the inputs, the machine (cores, load
+average at the start), the requests per endpoint, wall time, peak memory (RSS) of this process
+and the largest worker process, the workers' CPU and the requests in flight over time; exits 1
+when a budget is missed. --scale runs sizes in child processes and prints one table.
 
 One file on purpose: one benchmark, read top to bottom (seed, count requests, sync, issue, the
 incremental trigger, the scale table); each part exists only for this run.
@@ -30,6 +38,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +46,11 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
+
+from bench.databases import copy_database, recreate_database
+from bench.issue import SinkProcess, _cpu_seconds, _peak_memory_mb, _start_worker, _wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_MAX_REQUESTS = 120
@@ -89,12 +102,11 @@ def machine() -> str:
 
 
 class Recorder:
-    """Every Canvas request of this process: path, start and end (wall clock), status."""
+    """Every Canvas request of this process (the sync's): path, start and end (wall clock), status."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, float, float, int]] = []
         self._lock = threading.Lock()
-        self.issuer_rss = 0.0  # peak RSS of the issuing processes, MiB
 
     def __call__(self, path: str, started: float, finished: float, status: int) -> None:
         with self._lock:
@@ -141,61 +153,50 @@ def _by_path(requests) -> str:
     )
 
 
-def _issue_queued(course_id: int, recorder: Recorder, processes: int) -> int:
-    """What the Celery workers do with the batches the sync queued (award_issue_batch, 50 learners
-    each), done by `processes` forked processes of this bench, as by that many single-process
-    workers. Their Canvas requests are added to the recorder; returns how many learners were queued."""
-    import multiprocessing
+# The Canvas stand-in's own record of every REST request it served, whichever process sent it (the
+# sync here, the issuance in the workers): gunicorn hooks, one JSON line per request.
+SERVER_HOOKS = """
+import json, time
 
-    from django.db import connections
+def pre_request(worker, req):
+    req.bench_started = time.time()
+
+def post_request(worker, req, environ, resp):
+    if "/api/v1/" in req.path:
+        line = json.dumps([req.path, req.bench_started, time.time(), resp.status_code]) + "\\n"
+        with open({log!r}, "a") as out:
+            out.write(line)
+"""
+
+
+def _served(log: Path) -> list[tuple[str, float, float, int]]:
+    """The REST requests the Canvas stand-in has answered so far, by start time."""
+    if not log.exists():
+        return []
+    rows = [tuple(json.loads(line)) for line in log.read_text().splitlines() if line.strip()]
+    return sorted(rows, key=lambda r: r[1])  # type: ignore[arg-type, return-value]
+
+
+def _issuance_wait(course_id: int, procs, *, timeout: float = 300.0) -> tuple[float, int]:
+    """Polls the database until no learner of the course is left queued or being issued (every
+    eligible learner's award stored, or its failure recorded); returns (when, perf_counter; the
+    eligible learners still without an award)."""
+    from django.db.models import Q
 
     from badging.models import LearnerProgress
-    from badging.services.issuance.queueing import BATCH_SIZE
 
-    ids = list(
-        LearnerProgress.objects.filter(
-            course_badge__course_id=course_id,
-            state=LearnerProgress.ELIGIBLE,
-            issue_status=LearnerProgress.ISSUE_QUEUED,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    batches = [ids[start : start + BATCH_SIZE] for start in range(0, len(ids), BATCH_SIZE)]
-    if not batches:
-        return 0
-    connections.close_all()  # a forked child must open its own connection
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
-    children = [
-        context.Process(target=_issue_child, args=(batches[i::processes], results), daemon=True)
-        for i in range(max(1, min(processes, len(batches))))
-    ]
-    for child in children:
-        child.start()
-    for _ in children:
-        status, requests, rss = results.get(timeout=600)
-        if status != "ok":
-            raise SystemExit(f"an issuing process failed: {status}")
-        recorder.requests.extend(tuple(r) for r in requests)
-        recorder.issuer_rss = max(recorder.issuer_rss, rss)
-    for child in children:
-        child.join(timeout=30)
-    return len(ids)
-
-
-def _issue_child(batches: list[list[int]], results) -> None:
-    from badging.services.issuance.issue import awards_issue_batch
-    from canvas.transport import requests_observed
-
-    own = Recorder()
-    try:
-        with requests_observed(own):
-            for batch in batches:
-                awards_issue_batch(progress_ids=batch)
-        results.put(("ok", own.requests, _rss()))
-    except BaseException as exc:  # reported to the bench, which stops
-        results.put((repr(exc), own.requests, _rss()))
+    waiting = LearnerProgress.objects.filter(course_badge__course_id=course_id, state=LearnerProgress.ELIGIBLE)
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if not waiting.filter(
+            Q(issue_status=LearnerProgress.ISSUE_QUEUED) | Q(issue_status=LearnerProgress.ISSUE_ISSUING)
+        ).exists():
+            return time.perf_counter(), waiting.count()
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"a worker died:\n{proc.log_path.read_text()[-3000:]}")
+        time.sleep(0.02)
+    raise SystemExit(f"the workers did not issue every eligible learner within {timeout:.0f} s")
 
 
 def _seed_child(argv: list[str]) -> int:
@@ -229,37 +230,53 @@ def _seed_child(argv: list[str]) -> int:
     return 0
 
 
+def _stop(procs) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_once(args) -> dict:
-    # On tmpfs when there is one: the sandbox books its throttle bucket in SQLite on every request,
-    # and disk fsyncs would measure this machine's disk rather than the sync.
-    shm = Path("/dev/shm")
-    workdir = Path(tempfile.mkdtemp(prefix="sfb-bench-sync-", dir=shm if shm.is_dir() else None))
+    # A SIGTERM (e.g. from `timeout`) must still stop the workers and the server in the finally block.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workdir = Path(tempfile.mkdtemp(prefix="sfb-bench-sync-"))
+    queue = f"bench-sync-{uuid.uuid4().hex[:8]}"
+    canvas_url = f"{args.database_url}_canvas"
+    started_load = machine()
+    recreate_database(args.database_url)
+    smtp = SinkProcess().__enter__()
     env = {
         "SFB_VAR_DIR": str(workdir),
-        "DATABASE_URL": f"sqlite:///{workdir / 'tool.sqlite3'}",
+        "DATABASE_URL": args.database_url,
         "SANDBOX_ENABLED": "true",
         # The bench's Canvas runs on this machine: the outbound guard is told it may go there.
         "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_HTTPS": "false",
         "DJANGO_DEBUG": "false",
         "STATIC_MANIFEST": "false",
-        "REDIS_URL": "",
-        "CELERY_BROKER_URL": "memory://",
+        "REDIS_URL": args.redis_url,
+        "CELERY_BROKER_URL": args.redis_url,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CACHE_KEY_PREFIX": queue,
+        "EMAIL_URL": smtp.url,
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "skillsforward.settings",
         "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
         "CANVAS_MAX_IN_FLIGHT_PER_TOKEN": str(args.in_flight),
     }
     os.environ.update(env)
-    started_load = machine()
     import django
 
     django.setup()
     from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     from django.db import connections
 
+    call_command("migrate", verbosity=0)
     connections.close_all()
 
     port = _free_port()
@@ -282,8 +299,10 @@ def run_once(args) -> dict:
     seeded = json.loads(out.strip().splitlines()[-1])
     seed_seconds = time.perf_counter() - t0
     # Canvas is another system with its own database: the sandbox server gets a copy of the seeded
-    # file, so its per-request bookkeeping never waits for the tool's write locks (and vice versa).
-    shutil.copyfile(workdir / "tool.sqlite3", workdir / "canvas.sqlite3")
+    # one, so its per-request bookkeeping never waits for the tool's row locks (and vice versa).
+    copy_database(args.database_url, canvas_url)
+
+    from django.db.models import Max, Min
 
     from badging.models import AssessmentResult, Award, LearnerProgress
     from badging.services.sync.coordination import course_sync
@@ -291,90 +310,109 @@ def run_once(args) -> dict:
     from lti.models import Course
     from sandbox.models import SandboxAssignment, SandboxEnrollment
 
+    served_log = workdir / "canvas-requests.jsonl"
+    hooks = workdir / "canvas_hooks.py"
+    hooks.write_text(SERVER_HOOKS.replace("{log!r}", repr(str(served_log))))
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "skillsforward.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", str(args.in_flight + 3), "--log-level", "warning"],
+         "--workers", "1", "--threads", str(args.in_flight * (args.workers + 1) + 3), "--log-level", "warning",
+         "-c", str(hooks)],
         cwd=ROOT,
-        env={**os.environ, **env, "DATABASE_URL": f"sqlite:///{workdir / 'canvas.sqlite3'}"},
+        env={**os.environ, **env, "DATABASE_URL": canvas_url},
+        start_new_session=True,
     )  # fmt: skip
+    server.log_path = workdir / "server.log"  # type: ignore[attr-defined]
+    procs = [_start_worker(i, queue, {**os.environ, **env}, workdir) for i in range(args.workers)]
+    pgids = {p.pid for p in procs}
     recorder = Recorder()
     result: dict = {"learners": args.learners, "machine": started_load, "seed_seconds": round(seed_seconds, 1)}
     try:
         _wait_until_up(f"{base_url}/health/", server)
+        _wait_ready(procs, queue)
         course = Course.objects.get(platform_id=seeded["platform_id"], canvas_course_id=str(seeded["course_id"]))
+        workers_cpu = _cpu_seconds(pgids)
         with requests_observed(recorder):
             wall0, t0 = time.time(), time.perf_counter()
             full = course_sync(course_id=course.pk, trigger="command")
             sync_seconds = time.perf_counter() - t0
-            issued = _issue_queued(course.pk, recorder, args.issue_processes)
-            full_seconds = time.perf_counter() - t0
-            full_requests = sorted(recorder.since(0), key=lambda r: r[1])
-            mark = len(recorder.requests)
-            result["full"] = {
-                "status": full.status,
-                "error": full.error,
-                "sync_requests": full.canvas_requests,
-                "requests": len(full_requests),
-                "sync_seconds": round(sync_seconds, 2),
-                "seconds": round(full_seconds, 2),
-                "peak_rss_mib": round(_rss(), 0),
-                "issuer_peak_rss_mib": round(recorder.issuer_rss, 0),
-                "awards": Award.objects.filter(course_badge__course=course).count(),
-                "issued": issued,
-                "results": AssessmentResult.objects.filter(course=course).count(),
-                "progress_rows": LearnerProgress.objects.filter(course_badge__course=course).count(),
-                "passes": full.stats.get("seconds"),
-                "by_path": _by_path(full_requests),
-                "peak_in_flight": max(full.stats.get("peak_in_flight", 0), _peak(full_requests)),
-                "throttled": sum(1 for r in full_requests if r[3] in (403, 429)),
-                "timeline": timeline(full_requests, wall0, wall0 + full_seconds),
-            }
+            done, left = _issuance_wait(course.pk, procs)
+            full_seconds = done - t0
+        workers_cpu = _cpu_seconds(pgids) - workers_cpu
+        time.sleep(0.2)  # the server writes a request's line just after answering it
+        full_requests = [r for r in _served(served_log) if r[1] >= wall0]
+        awards = Award.objects.filter(course_badge__course=course).count()
+        stored = Award.objects.filter(course_badge__course=course).aggregate(
+            first=Min("created_at"), last=Max("created_at")
+        )
+        worker_peak_mb, _ = _peak_memory_mb(pgids)
+        result["full"] = {
+            "status": full.status,
+            "error": full.error,
+            "sync_requests": full.canvas_requests,
+            "sync_requests_seen": len(recorder.requests),
+            "requests": len(full_requests),
+            "sync_seconds": round(sync_seconds, 2),
+            "seconds": round(full_seconds, 2),
+            "peak_rss_mib": round(_rss(), 0),
+            "worker_peak_rss_mib": round(worker_peak_mb, 0),
+            "worker_cpu_seconds": round(workers_cpu, 2),
+            "awards": awards,
+            "issued": awards + left,
+            # Seconds from the sync's start: the workers issue while the sync goes on.
+            "first_award_s": round(stored["first"].timestamp() - wall0, 2) if stored["first"] else None,
+            "last_award_s": round(stored["last"].timestamp() - wall0, 2) if stored["last"] else None,
+            "results": AssessmentResult.objects.filter(course=course).count(),
+            "progress_rows": LearnerProgress.objects.filter(course_badge__course=course).count(),
+            "passes": full.stats.get("seconds"),
+            "by_path": _by_path(full_requests),
+            "peak_in_flight": _peak(full_requests),
+            "throttled": sum(1 for r in full_requests if r[3] in (403, 429)),
+            "timeline": timeline(full_requests, wall0, wall0 + full_seconds),
+        }
 
-            # Grade changes by the teacher through the sandbox's admin API, posted at once (Canvas's default).
-            assignments = list(
-                SandboxAssignment.objects.filter(
-                    course_id=seeded["course_id"], group__name="Credentialing Assessments"
-                ).values_list("id", "points_possible")
+        # Grade changes by the teacher through the sandbox's admin API, posted at once (Canvas's default).
+        assignments = list(
+            SandboxAssignment.objects.filter(
+                course_id=seeded["course_id"], group__name="Credentialing Assessments"
+            ).values_list("id", "points_possible")
+        )
+        learner_ids = list(
+            SandboxEnrollment.objects.filter(
+                course_id=seeded["course_id"], type="StudentEnrollment", workflow_state="active"
             )
-            learner_ids = list(
-                SandboxEnrollment.objects.filter(
-                    course_id=seeded["course_id"], type="StudentEnrollment", workflow_state="active"
-                )
-                .order_by("user_id")
-                .values_list("user_id", flat=True)[: args.changes]
+            .order_by("user_id")
+            .values_list("user_id", flat=True)[: args.changes]
+        )
+        for i, user_id in enumerate(learner_ids):
+            assignment_id, points = assignments[i % len(assignments)]
+            _post_json(
+                f"{seeded['root_url']}/admin_api/v1/courses/{seeded['course_id']}/grade",
+                {"user_id": user_id, "assignment_id": assignment_id, "score": float(points), "post": True},
+                token=seeded["token"],
             )
-            for i, user_id in enumerate(learner_ids):
-                assignment_id, points = assignments[i % len(assignments)]
-                _post_json(
-                    f"{seeded['root_url']}/admin_api/v1/courses/{seeded['course_id']}/grade",
-                    {"user_id": user_id, "assignment_id": assignment_id, "score": float(points), "post": True},
-                    token=seeded["token"],
-                )
-            t0 = time.perf_counter()
-            incremental = course_sync(course_id=course.pk, trigger="command")
-            issued_after = _issue_queued(course.pk, recorder, args.issue_processes)
-            inc_seconds = time.perf_counter() - t0
-            inc_requests = recorder.since(mark)
-            result["incremental"] = {
-                "status": incremental.status,
-                "error": incremental.error,
-                "requests": len(inc_requests),
-                "seconds": round(inc_seconds, 2),
-                "changes": len(learner_ids),
-                "submissions": incremental.stats.get("submissions"),
-                "roster": incremental.stats.get("roster"),
-                "issued": issued_after,
-                "by_path": _by_path(inc_requests),
-                "peak_rss_mib": round(_rss(), 0),
-            }
+        wall1, t0 = time.time(), time.perf_counter()
+        incremental = course_sync(course_id=course.pk, trigger="command")
+        done, _ = _issuance_wait(course.pk, procs)
+        inc_seconds = done - t0
+        time.sleep(0.2)
+        inc_requests = [r for r in _served(served_log) if r[1] >= wall1]
+        result["incremental"] = {
+            "status": incremental.status,
+            "error": incremental.error,
+            "requests": len(inc_requests),
+            "seconds": round(inc_seconds, 2),
+            "changes": len(learner_ids),
+            "submissions": incremental.stats.get("submissions"),
+            "roster": incremental.stats.get("roster"),
+            "issued": Award.objects.filter(course_badge__course=course).count() - awards,
+            "by_path": _by_path(inc_requests),
+            "peak_rss_mib": round(_rss(), 0),
+        }
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop([*procs, server])
+        smtp.__exit__(None, None, None)
         if args.keep:
-            print(f"(work files in {workdir})")
+            print(f"(work files, worker logs and the server's request log in {workdir})")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return result
@@ -414,25 +452,27 @@ def report(result: dict, args) -> None:
     print(
         f"inputs: {args.learners} learners x {args.assessments} credentialing assessments, {args.latency_ms} ms per "
         f"Canvas request, {args.changes} grade changes, up to {args.in_flight} requests in flight per token; "
-        f"issuance by {args.issue_processes} forked processes of the bench (award_issue_batch, as by "
-        f"{args.issue_processes} single-process Celery workers)"
+        f"issuance by {args.workers} Celery worker processes (--concurrency 1) as the sync queues it; "
+        f"PostgreSQL {args.database_url.rsplit('/', 1)[-1]} (Canvas: its copy _canvas), Redis {args.redis_url}"
     )
     print(f"machine: {result['machine']}; seeded in {result['seed_seconds']} s (child process)")
     print(
         f"full sync + issuance: {full['requests']:4d} Canvas requests  {full['seconds']:6.2f} s  "
-        f"peak RSS {full['peak_rss_mib']:.0f} MiB (issuing processes {full['issuer_peak_rss_mib']:.0f} MiB)  "
-        f"(sync {full['sync_requests']} requests in {full['sync_seconds']} s; "
-        f"{full['issued']} learners eligible, {full['awards']} awards stored; {full['results']} results, "
-        f"{full['progress_rows']} learner progress rows)"
+        f"peak RSS {full['peak_rss_mib']:.0f} MiB (largest worker process {full['worker_peak_rss_mib']:.0f} MiB; "
+        f"workers' CPU {full['worker_cpu_seconds']} s)  "
+        f"(sync returned after {full['sync_seconds']} s, its {full['sync_requests']} requests; "
+        f"{full['issued']} learners eligible, {full['awards']} awards stored, the first "
+        f"{full['first_award_s']} s and the last {full['last_award_s']} s after the sync's start; "
+        f"{full['results']} results, {full['progress_rows']} learner progress rows)"
     )
-    print(f"  requests: {full['by_path']}")
+    print(f"  requests served by the Canvas stand-in (sync and workers): {full['by_path']}")
     print(f"  seconds per pass: {full['passes']}")
-    print(f"  requests in flight (max per 0.25 s; peak {full['peak_in_flight']}), sync then issuance:")
+    print(f"  requests in flight (max per 0.25 s; peak {full['peak_in_flight']}), sync and issuance:")
     print(full["timeline"])
     print(
         f"incremental trigger:  {inc['requests']:4d} Canvas requests  {inc['seconds']:6.2f} s  "
         f"(after {inc['changes']} grade changes: {inc['submissions']} submissions read, roster read: {inc['roster']}, "
-        f"{inc['issued']} awards issued; {inc['by_path']})"
+        f"{inc['issued']} awards issued by the workers; {inc['by_path']})"
     )
 
 
@@ -443,7 +483,8 @@ def scale(args) -> int:
     for size in sizes:
         cmd = [sys.executable, "-m", "bench", "sync", "--learners", str(size), "--assessments", str(args.assessments),
                "--latency-ms", str(args.latency_ms), "--changes", str(args.changes), "--in-flight", str(args.in_flight),
-               "--issue-processes", str(args.issue_processes), "--json"]  # fmt: skip
+               "--workers", str(args.workers), "--database-url", args.database_url,
+               "--redis-url", args.redis_url, "--json"]  # fmt: skip
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if not lines:
@@ -485,7 +526,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--changes", type=int, default=50, help="grade changes before the incremental trigger")
     parser.add_argument("--in-flight", type=int, default=3, help="CANVAS_MAX_IN_FLIGHT_PER_TOKEN")
-    parser.add_argument("--issue-processes", type=int, default=2, help="processes issuing, like 2 Celery workers")
+    parser.add_argument("--workers", "--issue-processes", type=int, default=2, help="Celery worker processes issuing")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sfb_sync_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
     parser.add_argument("--scale", action="store_true", help="run --sizes in child processes, print one table")
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
