@@ -284,28 +284,48 @@ def _backpack_launch_record(*, platform: Platform, deployment_id: str, claims: d
     """
     if TEST_USER in parsed.roles:
         raise Refused("no_usable_role", "test user outside a course")
+    context = _launch_rows_record(
+        platform=platform,
+        deployment_id=deployment_id,
+        claims=claims,
+        parsed=parsed,
+        decision=RoleDecision(role=LaunchContext.ROLE_LEARNER),
+        with_course=False,
+    )
+    logger.info(
+        "lti launch: %s to My badges (%s, %s)",
+        context.person.canvas_user_id,
+        parsed.placement or "no course",
+        platform,
+    )
+    return context
+
+
+def _launch_rows_record(
+    *, platform: Platform, deployment_id: str, claims: dict, parsed, decision: RoleDecision, with_course: bool
+) -> LaunchContext:
+    """The rows a verified launch writes, all or nothing: its deployment (known, or refused), the
+    course (a course launch), the person, what the launch tells about the platform (API base URL,
+    root account GUID) and the launch context."""
     with transaction.atomic():
         try:
             deployment = deployment_record(platform=platform, deployment_id=deployment_id)
         except Deployment.DoesNotExist as exc:
             raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
+        course = _launch_course(platform=platform, parsed=parsed) if with_course else None
         person = _launch_person(platform=platform, parsed=parsed)
         platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
         platform_guid_record(platform=platform, claims=claims)
-        context = launch_context_create(
+        return launch_context_create(
             platform=platform,
             deployment=deployment,
-            course=None,
+            course=course,
             person=person,
-            decision=RoleDecision(role=LaunchContext.ROLE_LEARNER),
+            decision=decision,
             roles=parsed.roles,
             email=parsed.email,
             locale=parsed.locale,
         )
-    logger.info(
-        "lti launch: %s to My badges (%s, %s)", person.canvas_user_id, parsed.placement or "no course", platform
-    )
-    return context
 
 
 def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> LaunchContext:
@@ -321,25 +341,16 @@ def launch_record(*, platform: Platform, deployment_id: str, claims: dict) -> La
         decision = role_decide(parsed.roles, concluded_roles=concluded_roles_parse(parsed.concluded_roles))
     except NoUsableRole as exc:
         raise Refused("no_usable_role", f"roles: {exc}") from exc
-    with transaction.atomic():
-        try:
-            deployment = deployment_record(platform=platform, deployment_id=deployment_id)
-        except Deployment.DoesNotExist as exc:
-            raise Refused("unknown_deployment", f"{deployment_id!r} for {platform}") from exc
-        course = _launch_course(platform=platform, parsed=parsed)
-        person = _launch_person(platform=platform, parsed=parsed)
-        platform_api_base_url_record(platform=platform, launched=parsed.api_base_url)
-        platform_guid_record(platform=platform, claims=claims)
-        context = launch_context_create(
-            platform=platform,
-            deployment=deployment,
-            course=course,
-            person=person,
-            decision=decision,
-            roles=parsed.roles,
-            email=parsed.email,
-            locale=parsed.locale,
-        )
+    context = _launch_rows_record(
+        platform=platform,
+        deployment_id=deployment_id,
+        claims=claims,
+        parsed=parsed,
+        decision=decision,
+        with_course=True,
+    )
+    person, course = context.person, context.course
+    assert course is not None  # with_course=True
     logger.info(
         "lti launch: %s as %s%s%s in course %s (%s)",
         person.canvas_user_id,
