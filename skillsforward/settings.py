@@ -4,6 +4,8 @@ The defaults are the embedded demo set-up (SQLite, a file cache, a filesystem Ce
 emails to the console) so that a fresh checkout runs with no configuration at all.
 """
 
+import io
+import re
 from pathlib import Path
 
 import environ
@@ -11,7 +13,21 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _env_file_text(path: Path) -> str:
+    """The settings file as .env.example writes it: a " # comment" after an unquoted value is not
+    part of the value (Docker Compose reads env files the same way); a "#" with no space before it
+    is (a secret key may hold one). An empty value is left out: absent, so the default applies."""
+    text = path.read_text(encoding="utf8")
+    text = re.sub(r"(?m)^([A-Za-z_0-9]+=(?![\'\"])[^\n]*?)[ \t]+(#.*)?$", r"\1", text)
+    return re.sub(r"(?m)^[A-Za-z_0-9]+=$\n?", "", text)
+
+
+# The settings file: .env beside manage.py unless SFB_ENV_FILE names another.
+ENV_FILE = Path(env.str("SFB_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(io.StringIO(_env_file_text(ENV_FILE)), overwrite=False)
 # After .env is read, so that it may set SFB_VAR_DIR too. Settings create no folder: the ones the
 # demo's stores need are made at start-up (skillsforward.apps.local_folders).
 VAR_DIR = Path(env.str("SFB_VAR_DIR", default=str(BASE_DIR / "var")))

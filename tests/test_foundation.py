@@ -149,11 +149,9 @@ def test_var_dir_comes_from_dotenv_and_folders_are_made_at_start_up(tmp_path):
     dotenv = tmp_path / "dotenv"
     var = tmp_path / "from-dotenv"
     dotenv.write_text(f"SFB_VAR_DIR={var}\n")
-    # The settings read the project's .env; the test points that one call at its own file.
+    # The settings read the file SFB_ENV_FILE names (the project's .env by default).
     script = (
-        "import environ, pathlib, sys\n"
-        "read = environ.Env.read_env\n"
-        f"environ.Env.read_env = lambda *a, **k: read({str(dotenv)!r}, **k)\n"
+        "import pathlib\n"
         "from django.conf import settings\n"
         "print(settings.VAR_DIR)\n"
         "assert not pathlib.Path(settings.VAR_DIR).exists(), 'settings created a folder'\n"
@@ -166,6 +164,7 @@ def test_var_dir_comes_from_dotenv_and_folders_are_made_at_start_up(tmp_path):
         if k not in ("SFB_VAR_DIR", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CACHE_URL")
     }
     env["DJANGO_SETTINGS_MODULE"] = "skillsforward.settings"
+    env["SFB_ENV_FILE"] = str(dotenv)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     var_dir, created = result.stdout.splitlines()[-2:]
@@ -194,3 +193,34 @@ def test_celery_logs_as_the_web_does_with_log_format_json():
     (line,) = [line for line in result.stdout.splitlines() if "ready." in line]
     record = json.loads(line)
     assert record["message"] == "celery@host ready." and record["name"] == "celery.worker.consumer"
+
+
+def test_a_copy_of_env_example_is_a_settings_file_the_tool_starts_with():
+    """.env.example says "copy to .env": every value in it, inline comments and all, must read as
+    that value (a comment after an integer once stopped the tool at start-up)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    keep = {"PATH", "HOME", "LANG", "REQUESTS_CA_BUNDLE"}
+    environment = {k: v for k, v in os.environ.items() if k in keep}
+    environment |= {"SFB_ENV_FILE": str(root / ".env.example"), "DJANGO_SETTINGS_MODULE": "skillsforward.settings"}
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.TRUSTED_PROXY_COUNT, s.SECRET_KEY, s.ALLOWED_HOSTS, s.CELERY_DB_REUSE_MAX, s.DEBUG, s.VAR_DIR)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # SFB_VAR_DIR= is empty there: absent, so the default folder (not the working directory).
+    assert result.stdout.split() == [
+        "1",
+        "change-me-to-50-random-characters",
+        "['badges.example.edu']",
+        "500",
+        "False",
+        str(root / "var"),
+    ]
