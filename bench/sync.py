@@ -96,6 +96,19 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _own_cpu_seconds() -> float:
+    """CPU time (user + system) of this process, every thread: the sync and its polling."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every core, /proc/stat): what the run cost."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> str:
     load = os.getloadavg()
     return f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
@@ -330,14 +343,24 @@ def run_once(args) -> dict:
         _wait_until_up(f"{base_url}/health/", server)
         _wait_ready(procs, queue)
         course = Course.objects.get(platform_id=seeded["platform_id"], canvas_course_id=str(seeded["course_id"]))
-        workers_cpu = _cpu_seconds(pgids)
+        workers_cpu, canvas_cpu = _cpu_seconds(pgids), _cpu_seconds({server.pid})
+        sync_cpu, machine_cpu = _own_cpu_seconds(), _machine_cpu_seconds()
         with requests_observed(recorder):
             wall0, t0 = time.time(), time.perf_counter()
-            full = course_sync(course_id=course.pk, trigger="command")
+            if args.profile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                full = profiler.runcall(course_sync, course_id=course.pk, trigger="command")
+                profiler.dump_stats(args.profile)
+            else:
+                full = course_sync(course_id=course.pk, trigger="command")
             sync_seconds = time.perf_counter() - t0
             done, left = _issuance_wait(course.pk, procs)
             full_seconds = done - t0
         workers_cpu = _cpu_seconds(pgids) - workers_cpu
+        canvas_cpu = _cpu_seconds({server.pid}) - canvas_cpu
+        sync_cpu, machine_cpu = _own_cpu_seconds() - sync_cpu, _machine_cpu_seconds() - machine_cpu
         time.sleep(0.2)  # the server writes a request's line just after answering it
         full_requests = [r for r in _served(served_log) if r[1] >= wall0]
         awards = Award.objects.filter(course_badge__course=course).count()
@@ -356,6 +379,9 @@ def run_once(args) -> dict:
             "peak_rss_mib": round(_rss(), 0),
             "worker_peak_rss_mib": round(worker_peak_mb, 0),
             "worker_cpu_seconds": round(workers_cpu, 2),
+            "sync_cpu_seconds": round(sync_cpu, 2),
+            "canvas_cpu_seconds": round(canvas_cpu, 2),
+            "machine_cpu_seconds": round(machine_cpu, 2),
             "awards": awards,
             "issued": awards + left,
             # Seconds from the sync's start: the workers issue while the sync goes on.
@@ -465,6 +491,12 @@ def report(result: dict, args) -> None:
         f"{full['first_award_s']} s and the last {full['last_award_s']} s after the sync's start; "
         f"{full['results']} results, {full['progress_rows']} learner progress rows)"
     )
+    print(
+        f"  CPU: the sync (this process) {full['sync_cpu_seconds']} s, the workers {full['worker_cpu_seconds']} s, "
+        f"the Canvas stand-in {full['canvas_cpu_seconds']} s, the whole machine {full['machine_cpu_seconds']} s "
+        f"(of {(os.cpu_count() or 1) * full['seconds']:.1f} s on {os.cpu_count()} cores; "
+        "the rest is PostgreSQL, Redis, the SMTP sink)"
+    )
     print(f"  requests served by the Canvas stand-in (sync and workers): {full['by_path']}")
     print(f"  seconds per pass: {full['passes']}")
     print(f"  requests in flight (max per 0.25 s; peak {full['peak_in_flight']}), sync and issuance:")
@@ -532,6 +564,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale", action="store_true", help="run --sizes in child processes, print one table")
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile the full sync in this process, stats to PATH")
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases for inspection")
     args = parser.parse_args(argv)
     if args.scale:
