@@ -4,8 +4,10 @@ Views only translate: they read through badging.selectors.learner (page_cache, c
 badging.services.sharing. A page view never calls Canvas; it may ask for a background sync.
 """
 
-import hashlib
+import copy
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -52,6 +55,11 @@ def share_form_token(launch: LaunchContext) -> str:
     return launch_form_token(launch=launch, purpose="learner.share")
 
 
+def wallet_form_token(launch: LaunchContext) -> str:
+    """The "add to a wallet" form's anti-forgery token, bound to this launch."""
+    return launch_form_token(launch=launch, purpose="learner.wallet")
+
+
 @require_GET
 @launch_context_required
 def launch_home(request, launch: LaunchContext):
@@ -72,42 +80,85 @@ def launch_home(request, launch: LaunchContext):
     synced = version.last_synced_at if version is not None else None
     if synced is None or timezone.now() - synced >= timedelta(minutes=settings.BADGING_STALE_AFTER_MINUTES):
         _sync_if_stale(course_id=launch.course_id_required)
+    synced_ago = ago(version.last_synced_at) if version is not None and version.last_synced_at else ""
     html_key = _page_html_key(request, launch, version)
     if html_key is not None:
-        html = _cache_get(html_key)
-        if isinstance(html, bytes):
-            return HttpResponse(html)
+        kept = _cache_get(html_key)
+        if isinstance(kept, RenderedPage):
+            return HttpResponse(kept.for_launch(launch, synced_ago=synced_ago))
     page = page_cache.learner_page_cached(launch=launch, request=request, version=version)
+    if html_key is None:
+        return _page_render(request, launch, page, synced_ago=ago(page.last_synced_at))
+    # Rendered once for all of this learner's launches: slots stand where each launch's own parts go.
+    slots = _Slots.new(launch)
+    response = _page_render(request, slots.launch, page, synced_ago=slots.synced_ago)
+    if response.status_code != 200:
+        return response
+    kept = RenderedPage(html=response.content.decode(), slots=slots.values())
+    try:
+        cache.set(html_key, kept, page_cache.LEARNER_PAGE_CACHE_SECONDS)
+    except Exception:
+        logger.warning("learner page not cached", exc_info=True)
+    return HttpResponse(kept.for_launch(launch, synced_ago=synced_ago))
+
+
+def _page_render(request, launch: LaunchContext, page, *, synced_ago: str):
     if not page.badges:
-        response = _no_badge(request, launch)
-    else:
-        response = render(
-            request,
-            "badging/learner/page.html",
-            {
-                "launch": launch,
-                "page": page,
-                "share_token": share_form_token(launch),
-                "wallet_token": launch_form_token(launch=launch, purpose="learner.wallet"),
-                "shared": request.GET.get("shared"),
-            },
-        )
-    if html_key is not None and response.status_code == 200:
-        try:
-            cache.set(html_key, response.content, page_cache.LEARNER_PAGE_CACHE_SECONDS)
-        except Exception:
-            logger.warning("learner page not cached", exc_info=True)
-    return response
+        return _no_badge(request, launch)
+    return render(
+        request,
+        "badging/learner/page.html",
+        {
+            "launch": launch,
+            "page": page,
+            "synced_ago": synced_ago,
+            "share_token": share_form_token(launch),
+            "wallet_token": wallet_form_token(launch),
+            "shared": request.GET.get("shared"),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """Stand-ins for what differs between a learner's launches: the launch id (in every link and
+    form), the form tokens derived from it, and the "… ago" words, which change by themselves.
+    Random per render, so no text on the page (a course or badge name) can be mistaken for one."""
+
+    launch: LaunchContext
+    synced_ago: str
+
+    @classmethod
+    def new(cls, real: LaunchContext) -> "_Slots":
+        stand_in = copy.copy(real)
+        stand_in.public_id = "slot" + secrets.token_hex(16)
+        return cls(launch=stand_in, synced_ago="slot" + secrets.token_hex(16))
+
+    def values(self) -> tuple[str, str, str, str]:
+        return (self.launch.public_id, share_form_token(self.launch), wallet_form_token(self.launch), self.synced_ago)
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A learner's page as kept in the cache: rendered once with slots (see _Slots), filled in for
+    each launch as it is served: a learner launches again each time they click Badges in Canvas."""
+
+    html: str
+    slots: tuple[str, str, str, str]  # launch id, share token, wallet token, "… ago"
+
+    def for_launch(self, launch: LaunchContext, *, synced_ago: str) -> bytes:
+        launch_id, share, wallet, ago_words = self.slots
+        html = self.html.replace(launch_id, launch.public_id)
+        html = html.replace(share, share_form_token(launch)).replace(wallet, wallet_form_token(launch))
+        return html.replace(ago_words, conditional_escape(synced_ago)).encode()
 
 
 def _page_html_key(request, launch: LaunchContext, version) -> str | None:
-    """The rendered page is kept for this launch while its rows are unchanged and its "last updated
-    … ago" reads the same; never for a request with a query (a notice after a save)."""
+    """The rendered page is kept while its rows are unchanged (for every launch of this learner in
+    this course, see RenderedPage); never for a request with a query (a notice after a save)."""
     if version is None or request.GET:
         return None
-    ago_text = ago(version.last_synced_at) if version.last_synced_at else ""
-    ago_digest = hashlib.sha256(ago_text.encode()).hexdigest()[:12]
-    return page_cache.learner_page_cache_key(launch=launch, request=request, version=version, kind="html") + ago_digest
+    return page_cache.learner_page_cache_key(launch=launch, request=request, version=version, kind="html")
 
 
 def _cache_get(key: str):

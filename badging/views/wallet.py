@@ -15,14 +15,9 @@ from django.views.decorators.http import require_POST, require_safe
 from badging.openbadges.links import public_links
 from badging.services import wallet
 from badging.services.sharing import AwardNotYours
-from badging.views import launch_form_token
-from badging.views.learner import _refused
+from badging.views.learner import _refused, wallet_form_token
 from lti.launch import launch_context_required, request_from_this_site
 from lti.models import LaunchContext
-
-
-def wallet_form_token(launch: LaunchContext) -> str:
-    return launch_form_token(launch=launch, purpose="learner.wallet")
 
 
 def _no_store(response):

@@ -15,7 +15,7 @@ from freezegun import freeze_time
 
 from badging.models import AssessmentResult, Award, CourseSync, Enrollment, LearnerProgress
 from badging.selectors.learner import cached as learner_page_cache
-from badging.views.learner import share_form_token
+from badging.views.learner import share_form_token, wallet_form_token
 from lti.models import Person
 from tests import factories as f
 from tests.badging import test_learner_page
@@ -128,10 +128,25 @@ def test_a_page_shown_again_unchanged_is_not_built_again(client, course_setup, m
     assert len(built) == 1
     # A second launch of the same learner reuses the page's data but carries its own form tokens.
     again = f.LaunchContextFactory(course=s["course"], person=s["learner"], deployment=s["launch"].deployment)
-    html = page(client, again).content.decode()
+    response = page(client, again)
+    html = response.content.decode()
     assert len(built) == 1
+    # Not rendered again either: the page kept for the first launch, with this launch's own parts.
+    assert response.templates == []
     assert share_form_token(again) in html and share_form_token(s["launch"]) not in html
+    assert wallet_form_token(again) in html and wallet_form_token(s["launch"]) not in html
     assert again.public_id in html and s["launch"].public_id not in html
+    assert html.replace(again.public_id, "L").replace(share_form_token(again), "S").replace(
+        wallet_form_token(again), "W"
+    ) == first.decode().replace(s["launch"].public_id, "L").replace(share_form_token(s["launch"]), "S").replace(
+        wallet_form_token(s["launch"]), "W"
+    )
+    # A concluded launch is another page (read-only: no share or wallet forms), never this one.
+    concluded = f.LaunchContextFactory(
+        course=s["course"], person=s["learner"], deployment=s["launch"].deployment, concluded=True
+    )
+    html = page(client, concluded).content.decode()
+    assert "read-only" in html and share_form_token(concluded) not in html
 
 
 def test_a_second_learner_never_sees_the_first_learners_page(client, course_setup):
@@ -215,7 +230,10 @@ def test_last_updated_stays_true_on_a_cached_page(client, course_setup):
     with freeze_time(now):
         assert "1 minute ago" in text_of(page(client, s["launch"]))
     with freeze_time(now + timezone.timedelta(minutes=2)):  # nothing changed but the time
-        assert "3 minutes ago" in text_of(page(client, s["launch"]))
+        response = page(client, s["launch"])
+        assert "3 minutes ago" in text_of(response)
+        assert response.templates == []  # the kept page, its "… ago" words filled in as it is served
+        assert "1 minute ago" not in text_of(response)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,7 +20,7 @@ from badging.models import AuditEvent, WalletOffer
 from badging.openbadges.multibase import multibase_encode
 from badging.services import wallet
 from badging.services.issuance import review
-from badging.views.wallet import wallet_form_token
+from badging.views.learner import wallet_form_token
 from tests import factories as f
 from tests.badging.test_public import issued_award
 

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 LEARNER_PAGE_CACHE_SECONDS = 600
 # Bump when LearnerPage or what learner_page() computes changes: old entries are then not read.
-LEARNER_PAGE_CACHE_VERSION = 1
+LEARNER_PAGE_CACHE_VERSION = 2
 
 
 def _code_version() -> str:
@@ -143,16 +143,16 @@ def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersio
 
 
 def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion, kind: str = "data") -> str:
-    """The cache key of what a learner page shows: whose it is (platform, course, learner; for the
-    rendered page also the launch, whose form tokens and links it carries), what shapes its words
-    and links (language, site, the launch's email, test-user and concluded flags) and the digest."""
+    """The cache key of what a learner page shows: whose it is (platform, course, learner), what
+    shapes its words and links (language, site, the launch's email, test-user and concluded flags)
+    and the digest. The launch itself is not part of it: a rendered page keeps slots for the
+    launch's own links and form tokens (badging.views.learner.RenderedPage)."""
     site = request.build_absolute_uri("/") if request is not None else ""
     shaped_by = "|".join(
         [
             str(launch.platform_id),
             str(launch.course_id),
             str(launch.person_id),
-            launch.public_id if kind == "html" else "",
             translation.get_language() or "",
             site,
             launch.email,
