@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
-from badging.models import AssessmentResult, Award, CourseSync, Enrollment, LearnerProgress
+from badging.models import AssessmentResult, Award, BadgeClass, CourseSync, Enrollment, LearnerProgress
 from badging.selectors.learner import cached as learner_page_cache
 from badging.views.learner import share_form_token, wallet_form_token
 from lti.models import Person
@@ -260,3 +260,38 @@ def test_a_page_still_opens_when_the_session_forgot_its_prepared_statements(clie
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as a session reset (DISCARD ALL) would
     assert "Data Analysis Fundamentals" in text_of(page(client, s["launch"]))
+
+
+def test_a_learners_first_view_reads_only_their_own_rows_when_the_course_is_unchanged(
+    client, course_setup, monkeypatch
+):
+    postgresql_only()
+    s = course_setup
+    read = []
+    real = learner_page_cache.course_rules_read
+    # Where learner_page_cached() looks it up.
+    monkeypatch.setattr(learner_page_cache, "course_rules_read", lambda **kw: read.append(1) or real(**kw))
+    page(client, s["launch"])  # the course's part (badges, assignments, sync, rules) is kept now
+    other = f.PersonFactory(platform=s["course"].platform, name="Bo Second", email="bo@uni.example.edu")
+    f.EnrollmentFactory(course=s["course"], learner=other)
+    grade(s["a1"], other, "12")
+    launch = f.LaunchContextFactory(course=s["course"], person=other, deployment=s["launch"].deployment)
+    text = text_of(page(client, launch))
+    assert "12 of 12" in text and "bo@uni.example.edu" in text
+    assert len(read) == 1
+
+
+def test_a_change_to_the_course_shows_at_once_on_every_learners_page(client, course_setup):
+    postgresql_only()
+    s = course_setup
+    assert "Clean a data set" in text_of(page(client, s["launch"]))
+    other = f.PersonFactory(platform=s["course"].platform, name="Bo Second", email="bo@uni.example.edu")
+    f.EnrollmentFactory(course=s["course"], learner=other)
+    launch = f.LaunchContextFactory(course=s["course"], person=other, deployment=s["launch"].deployment)
+    page(client, launch)
+    # Renamed in Canvas and synced; the badge's name changed by an admin (bulk writes: no signal).
+    type(s["a1"]).objects.filter(pk=s["a1"].pk).update(name="Tidy a data set")
+    BadgeClass.objects.filter(pk=s["course_badge"].badge_class_id).update(name="Data Analysis Essentials")
+    for shown in (text_of(page(client, s["launch"])), text_of(page(client, launch))):
+        assert "Tidy a data set" in shown and "Clean a data set" not in shown
+        assert "Data Analysis Essentials" in shown and "Data Analysis Fundamentals" not in shown

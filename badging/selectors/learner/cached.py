@@ -25,7 +25,7 @@ from badging.models import (
     LearnerProgress,
 )
 from badging.selectors.learner.cards import LearnerPage
-from badging.selectors.learner.page import learner_page
+from badging.selectors.learner.page import CourseRules, course_rules_read, learner_page
 from lti.models import LaunchContext, Person
 from skillsforward.prepared import execute_prepared
 
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 LEARNER_PAGE_CACHE_SECONDS = 600
 # Bump when LearnerPage or what learner_page() computes changes: old entries are then not read.
-LEARNER_PAGE_CACHE_VERSION = 2
+LEARNER_PAGE_CACHE_VERSION = 3
 
 
 def _code_version() -> str:
@@ -86,18 +86,9 @@ def _digest_sql() -> str:
     # Only model table and column names are formatted in; the values are query parameters.
     active_badges = f"SELECT id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
     active_classes = f"SELECT badge_class_id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
+    # The course's part (badges, assignments, sync) has its own digest too: see course_rules below.
     return f"""
-    SELECT md5(concat_ws('|',
-      (SELECT string_agg(md5(ROW({_row(CourseBadge, "cb")}, {_row(BadgeClass, "bc", leave_out=("image",))},
-                                 {_row(Issuer, "i", leave_out=("image",))})::text), ',' ORDER BY cb.id)
-         FROM {badge} cb JOIN {BadgeClass._meta.db_table} bc ON bc.id = cb.badge_class_id
-         JOIN {Issuer._meta.db_table} i ON i.id = bc.issuer_id
-        WHERE cb.course_id = %(course)s AND cb.active),
-      (SELECT string_agg(md5(ROW({_row(Assignment, "a")})::text), ',' ORDER BY a.id)
-         FROM {Assignment._meta.db_table} a WHERE a.course_id = %(course)s),
-      -- A course's sync row appears at its first sync request: that alone does not change the page.
-      coalesce((SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {sync} s
-        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1), ''),
+    SELECT md5(concat_ws('|', c.part,
       (SELECT string_agg(md5(ROW({_row(AssessmentResult, "r")})::text), ',' ORDER BY r.id)
          FROM {AssessmentResult._meta.db_table} r WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
       (SELECT string_agg(md5(ROW({_row(Enrollment, "e")})::text), ',' ORDER BY e.id)
@@ -110,7 +101,20 @@ def _digest_sql() -> str:
         WHERE w.learner_id = %(person)s AND w.badge_class_id IN ({active_classes})),
       (SELECT md5(ROW({_row(Person, "pe")})::text) FROM {Person._meta.db_table} pe WHERE pe.id = %(person)s)
     )),
-    (SELECT s.last_synced_at FROM {sync} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1)
+    (SELECT s.last_synced_at FROM {sync} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1),
+    c.part
+    FROM (SELECT md5(concat_ws('|',
+      (SELECT string_agg(md5(ROW({_row(CourseBadge, "cb")}, {_row(BadgeClass, "bc", leave_out=("image",))},
+                                 {_row(Issuer, "i", leave_out=("image",))})::text), ',' ORDER BY cb.id)
+         FROM {badge} cb JOIN {BadgeClass._meta.db_table} bc ON bc.id = cb.badge_class_id
+         JOIN {Issuer._meta.db_table} i ON i.id = bc.issuer_id
+        WHERE cb.course_id = %(course)s AND cb.active),
+      (SELECT string_agg(md5(ROW({_row(Assignment, "a")})::text), ',' ORDER BY a.id)
+         FROM {Assignment._meta.db_table} a WHERE a.course_id = %(course)s),
+      -- A course's sync row appears at its first sync request: that alone does not change the page.
+      coalesce((SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {sync} s
+        WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1), '')
+    )) AS part) c
     """  # noqa: S608
 
 
@@ -121,6 +125,7 @@ _DIGEST_SQL: list[str] = []
 class LearnerPageVersion:
     digest: str  # of every row the page is built from
     last_synced_at: datetime | None  # shown as "last updated … ago", which changes by itself
+    course_digest: str = ""  # of the course's own rows among them (badges, assignments, sync)
 
 
 def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersion | None:
@@ -139,7 +144,7 @@ def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersio
             params=[course_id, person_id],
         )
         row = cursor.fetchone()
-    return LearnerPageVersion(digest=row[0], last_synced_at=row[1]) if row else None
+    return LearnerPageVersion(digest=row[0], last_synced_at=row[1], course_digest=row[2]) if row else None
 
 
 def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion, kind: str = "data") -> str:
@@ -170,6 +175,25 @@ def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPa
     )
 
 
+# The course's part of the page, kept in this process while the course's digest is unchanged: a
+# learner's first view (a new learner, or new grades) then reads only that learner's four queries.
+_COURSE_RULES: dict[int, tuple[str, CourseRules]] = {}
+_COURSE_RULES_KEPT = 256  # courses per process; past that the memo starts again
+
+
+def course_rules(*, course, version: LearnerPageVersion) -> CourseRules:
+    """course_rules_read(), kept in this process for the course's digest (read after the digest,
+    so what is kept is never older than the digest it is kept under)."""
+    kept = _COURSE_RULES.get(course.pk)
+    if kept is not None and kept[0] == version.course_digest:
+        return kept[1]
+    rules = course_rules_read(course=course)
+    if len(_COURSE_RULES) >= _COURSE_RULES_KEPT:
+        _COURSE_RULES.clear()
+    _COURSE_RULES[course.pk] = (version.course_digest, rules)
+    return rules
+
+
 def learner_page_cached(
     *, launch: LaunchContext, request=None, version: LearnerPageVersion | None = None
 ) -> LearnerPage:
@@ -186,7 +210,8 @@ def learner_page_cached(
     if isinstance(page, LearnerPage):
         # The launch's own objects (just read with it), not the copies made when the entry was.
         return replace(page, course=launch.course_required, person=launch.person)
-    page = learner_page(launch=launch, request=request)
+    rules = course_rules(course=launch.course_required, version=version) if version.course_digest else None
+    page = learner_page(launch=launch, request=request, course_rules=rules)
     try:
         cache.set(key, page, LEARNER_PAGE_CACHE_SECONDS)
     except Exception:
