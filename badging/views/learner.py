@@ -1,6 +1,6 @@
 """Where a launch lands (/l/<launch_id>/): the learner page, or routing by role.
 
-Views only translate: they read through badging.selectors.learner (page_cache, course_setup) and write through
+Views only translate: they read through badging.selectors.learner (cached, course_setup) and write through
 badging.services.sharing. A page view never calls Canvas; it may ask for a background sync.
 """
 
@@ -86,7 +86,7 @@ def launch_home(request, launch: LaunchContext):
         kept = _cache_get(html_key)
         if isinstance(kept, RenderedPage):
             return HttpResponse(kept.for_launch(launch, synced_ago=synced_ago))
-    page = page_cache.learner_page_cached(launch=launch, request=request, version=version)
+    page = page_cache.learner_page_built(launch=launch, request=request, version=version)
     if html_key is None:
         return _page_render(request, launch, page, synced_ago=ago(page.last_synced_at))
     # Rendered once for all of this learner's launches: slots stand where each launch's own parts go.
@@ -158,7 +158,7 @@ def _page_html_key(request, launch: LaunchContext, version) -> str | None:
     this course, see RenderedPage); never for a request with a query (a notice after a save)."""
     if version is None or request.GET:
         return None
-    return page_cache.learner_page_cache_key(launch=launch, request=request, version=version, kind="html")
+    return page_cache.learner_page_cache_key(launch=launch, request=request, version=version)
 
 
 def _cache_get(key: str):

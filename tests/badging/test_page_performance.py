@@ -121,7 +121,7 @@ def test_a_page_shown_again_unchanged_is_not_built_again(client, course_setup, m
     f.AwardFactory(course_badge=s["course_badge"], learner=s["learner"])  # the page then has a share form
     built = []
     real = learner_page_cache.learner_page
-    # Where learner_page_cached() looks it up.
+    # Where learner_page_built() looks it up.
     monkeypatch.setattr(learner_page_cache, "learner_page", lambda **kw: built.append(1) or real(**kw))
     first = page(client, s["launch"]).content
     assert page(client, s["launch"]).content == first
@@ -269,7 +269,7 @@ def test_a_learners_first_view_reads_only_their_own_rows_when_the_course_is_unch
     s = course_setup
     read = []
     real = learner_page_cache.course_rules_read
-    # Where learner_page_cached() looks it up.
+    # Where learner_page_built() looks it up.
     monkeypatch.setattr(learner_page_cache, "course_rules_read", lambda **kw: read.append(1) or real(**kw))
     page(client, s["launch"])  # the course's part (badges, assignments, sync, rules) is kept now
     other = f.PersonFactory(platform=s["course"].platform, name="Bo Second", email="bo@uni.example.edu")

@@ -1,15 +1,14 @@
 """The learner page kept in the cache: the digest of the rows it is built from (one prepared query),
-the cache keys, and learner_page() served from the cache while that digest is unchanged.
+the cache key of the rendered page, and the course's part of the page kept in the process while
+the course's own digest is unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.cache import cache
 from django.db import connection
 from django.utils import translation
 
@@ -29,21 +28,20 @@ from badging.selectors.learner.page import CourseRules, course_rules_read, learn
 from lti.models import LaunchContext, Person
 from skillsforward.prepared import execute_prepared
 
-logger = logging.getLogger(__name__)
-
 # --- the learner page, cached ------------------------------------------------------------------
 #
-# Building the page costs eight queries and the evaluation; under load that is most of a request.
-# The built page is kept in the cache under a key made of whose page it is (platform, course,
-# learner), what shapes its words and links (language, site, the launch's email and test-user
-# flag), and a digest of every row it is built from, computed by the database in one query. Any
+# Building and rendering the page costs seven queries, the evaluation and the template; under load
+# that is most of a request. The rendered page is kept in the cache under a key made of whose page
+# it is (platform, course, learner), what shapes its words and links (language, site, the launch's
+# email, test-user and concluded flags), and a digest of every row it is built from, computed by
+# the database in one query. Any
 # change to those rows (a grade, an award, a revocation, a rule, however it was written: save,
 # bulk update, raw SQL) changes the digest, so the next view builds the page again: nothing is
 # invalidated by hand, and nothing stale is shown. The digest needs PostgreSQL; elsewhere (the
 # SQLite demo) the page is built on every view.
 
 LEARNER_PAGE_CACHE_SECONDS = 600
-# Bump when LearnerPage or what learner_page() computes changes: old entries are then not read.
+# Bump when what is kept (badging.views.learner.RenderedPage) changes shape: old entries are then not read.
 LEARNER_PAGE_CACHE_VERSION = 3
 
 
@@ -147,7 +145,7 @@ def learner_page_version(*, course_id: int, person_id: int) -> LearnerPageVersio
     return LearnerPageVersion(digest=row[0], last_synced_at=row[1], course_digest=row[2]) if row else None
 
 
-def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion, kind: str = "data") -> str:
+def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPageVersion) -> str:
     """The cache key of what a learner page shows: whose it is (platform, course, learner), what
     shapes its words and links (language, site, the launch's email, test-user and concluded flags)
     and the digest. The launch itself is not part of it: a rendered page keeps slots for the
@@ -169,7 +167,7 @@ def learner_page_cache_key(*, launch: LaunchContext, request, version: LearnerPa
     if not _CODE_VERSION:
         _CODE_VERSION.append(_code_version())
     return (
-        f"badging:learner-page:{kind}:v{LEARNER_PAGE_CACHE_VERSION}-{_CODE_VERSION[0]}:"
+        f"badging:learner-page:html:v{LEARNER_PAGE_CACHE_VERSION}-{_CODE_VERSION[0]}:"
         f"{launch.course_id}:{launch.person_id}:"
         f"{scope}:{version.digest}"
     )
@@ -194,26 +192,12 @@ def course_rules(*, course, version: LearnerPageVersion) -> CourseRules:
     return rules
 
 
-def learner_page_cached(
-    *, launch: LaunchContext, request=None, version: LearnerPageVersion | None = None
-) -> LearnerPage:
-    """learner_page(), kept in the cache until a row it is built from changes (see above)."""
-    version = version or learner_page_version(course_id=launch.course_id_required, person_id=launch.person_id)
-    if version is None:
+def learner_page_built(*, launch: LaunchContext, request=None, version: LearnerPageVersion | None) -> LearnerPage:
+    """learner_page(), with the course's part kept in this process while its digest is unchanged.
+    The page itself is kept rendered (badging.views.learner), so it is built only when a row it
+    is built from changed, or for a view with a query (a notice after a save)."""
+    if version is None or not version.course_digest:
         return learner_page(launch=launch, request=request)
-    key = learner_page_cache_key(launch=launch, request=request, version=version)
-    try:
-        page = cache.get(key)
-    except Exception:  # an entry this code cannot read (or the cache is down): build the page
-        logger.warning("learner page cache unreadable", exc_info=True)
-        page = None
-    if isinstance(page, LearnerPage):
-        # The launch's own objects (just read with it), not the copies made when the entry was.
-        return replace(page, course=launch.course_required, person=launch.person)
-    rules = course_rules(course=launch.course_required, version=version) if version.course_digest else None
-    page = learner_page(launch=launch, request=request, course_rules=rules)
-    try:
-        cache.set(key, page, LEARNER_PAGE_CACHE_SECONDS)
-    except Exception:
-        logger.warning("learner page not cached", exc_info=True)
-    return page
+    return learner_page(
+        launch=launch, request=request, course_rules=course_rules(course=launch.course_required, version=version)
+    )
