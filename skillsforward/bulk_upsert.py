@@ -73,43 +73,71 @@ def rows_upsert(
     opts = model._meta
     position = {_field(model, name).attname: index for index, name in enumerate(fields)}
     now = timezone.now()
-    # Every concrete column bulk_create would insert (not the automatic primary key), with where
-    # its values come from: a position in the rows, or a function (now, the field's default).
-    columns: list[tuple[models.Field, int | Callable[[], Any]]] = []
+    # Every concrete column bulk_create would insert (not the automatic primary key). Those whose
+    # values come from the rows (a position) or from a default called per row (a function) are
+    # sent as arrays; now (auto_now, auto_now_add) and fixed defaults once, as a single value.
+    per_row: list[tuple[models.Field, int | Callable[[], Any]]] = []
+    once: list[tuple[models.Field, Any]] = []
     for field in opts.concrete_fields:
         if field.generated or (isinstance(field, models.AutoField) and field.attname not in position):
             continue
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            columns.append((field, lambda: now))
+            once.append((field, now))
         elif field.attname in position:
-            columns.append((field, position[field.attname]))
+            per_row.append((field, position[field.attname]))
         elif not field.has_default() and field.db_default is not models.NOT_PROVIDED:
             continue  # the database's default, as bulk_create's DEFAULT
+        elif field.has_default() and callable(field.default):
+            per_row.append((field, field.get_default))
         else:
-            columns.append((field, field.get_default))
+            once.append((field, field.get_default()))
     quote = connection.ops.quote_name
-    names = ", ".join(_column(connection, field) for field, _ in columns)
-    arrays = ", ".join(f"%s::{_array_type(field, connection)}" for field, _ in columns)
+    names = ", ".join(_column(connection, field) for field, _ in [*per_row, *once])
+    arrays = ", ".join(f"%s::{_base_type(field, connection)}[]" for field, _ in per_row)
+    singles = "".join(f", %s::{_base_type(field, connection)}" for field, _ in once)
     conflict = ", ".join(_column(connection, _field(model, name)) for name in unique_fields)
     updated = [_column(connection, _field(model, name)) for name in update_fields]
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
     # Table and column names from the model (quoted), values as parameters.
     sql = (
-        f"INSERT INTO {quote(opts.db_table)} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"INSERT INTO {quote(opts.db_table)} ({names}) SELECT *{singles} FROM unnest({arrays}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
     )
-    prepared = [(source, _column_preparer(field, connection)) for field, source in columns]
+    constants = [_column_preparer(field, connection)([value])[0] for field, value in once]
+    prepared = [(source, _column_preparer(field, connection)) for field, source in per_row]
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
-            cursor.execute(
-                sql,
-                [
+            arrays_sent = [
+                _array_literal(
                     prepare([row[source] for row in batch] if isinstance(source, int) else [source() for _ in batch])
-                    for source, prepare in prepared
-                ],
-            )
+                )
+                for source, prepare in prepared
+            ]
+            cursor.execute(sql, [*constants, *arrays_sent])
     return len(rows)
+
+
+def _array_literal(values: list) -> str | list:
+    """A column's prepared values as PostgreSQL array text ({1,"a b",NULL}): one string for the
+    driver to quote, where a list is adapted value by value (slow for datetimes and decimals).
+    A value of another type leaves the list to the driver."""
+    parts = []
+    for value in values:
+        kind = type(value)
+        if value is None:
+            parts.append("NULL")
+        elif kind is str:
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif kind is int or kind is Decimal:
+            parts.append(str(value))
+        elif kind is bool:
+            parts.append("t" if value else "f")
+        elif kind is datetime and value.utcoffset() is not None:
+            parts.append(value.isoformat())
+        else:
+            return values
+    return "{" + ",".join(parts) + "}"
 
 
 def _field(model: type[models.Model], name: str) -> models.Field:
@@ -147,14 +175,14 @@ def _bulk_create_upsert(
     return len(rows)
 
 
-def _array_type(field: models.Field, connection: BaseDatabaseWrapper) -> str:
-    """The column's type as an array, without its modifier (varchar(64) -> varchar[]): an explicit
-    cast to varchar(64) would silently cut a longer value where the INSERT refuses it, and the
-    column's own length, precision and checks apply on assignment as they do to a VALUES list."""
+def _base_type(field: models.Field, connection: BaseDatabaseWrapper) -> str:
+    """The column's type without its modifier (varchar(64) -> varchar): an explicit cast to
+    varchar(64) would silently cut a longer value where the INSERT refuses it, and the column's own
+    length, precision and checks apply on assignment as they do to a VALUES list."""
     db_type = field.db_type(connection)
     if not db_type:
         raise ValueError(f"{field} has no column type")
-    return re.sub(r"\(.*\)", "", db_type).strip() + "[]"
+    return re.sub(r"\(.*\)", "", db_type).strip()
 
 
 def _column_preparer(field: models.Field, connection: BaseDatabaseWrapper) -> Callable[[list], list]:

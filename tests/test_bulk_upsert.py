@@ -205,3 +205,39 @@ def test_a_value_longer_than_its_column_is_refused_not_cut(three, path):
     with pytest.raises(DatabaseError), transaction.atomic():
         write(path, [(*row, None, None, None, {})])
     assert not AssessmentResult.objects.exists()
+
+
+TRICKY_TEXT = [
+    "NULL",
+    "",
+    "  spaced  ",
+    'say "hi", {twice}',
+    'back\\slash \\" and \\\\',
+    "line\nbreak\ttab",
+    "l'apostrophe; DROP TABLE x; --",
+    "Zoë Łukasiewicz 山田 🎓",
+    "{}",
+    '"',
+    "\\",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_text_is_stored_exactly_as_given(path):
+    platform = PlatformFactory()
+    rows = [(platform.pk, str(n), text, text[::-1], "", None) for n, text in enumerate(TRICKY_TEXT)]
+
+    PATHS[path](
+        Person,
+        fields=("platform_id", "canvas_user_id", "name", "sortable_name", "email", "email_read_at"),
+        rows=rows,
+        unique_fields=["platform", "canvas_user_id"],
+        update_fields=["name", "sortable_name", "updated_at"],
+        batch_size=500,
+        using="default",
+    )
+
+    names = dict(Person.objects.filter(platform=platform).values_list("canvas_user_id", "name"))
+    sortable = dict(Person.objects.filter(platform=platform).values_list("canvas_user_id", "sortable_name"))
+    assert [names[str(n)] for n in range(len(TRICKY_TEXT))] == TRICKY_TEXT
+    assert [sortable[str(n)] for n in range(len(TRICKY_TEXT))] == [t[::-1] for t in TRICKY_TEXT]
