@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from badging.models.badges import CourseBadge
 from badging.states import IssueStatus, LearnerState, display_state, issue_failed, issue_failed_q
 from lti.models import Person
+from skillsforward.bulk_upsert import rows_upsert
 
 # The columns the evaluation owns: it rewrites them whole on every run.
 EVALUATION_FIELDS = ["state", "mastered_count", "assessment_count", "final_grade_entered", "detail", "evaluated_at"]
@@ -23,17 +24,18 @@ class LearnerProgressQuerySet(models.QuerySet["LearnerProgress"]):
     selected so far (the callers narrow them: by pk, by batch, by course badge), or for the
     evaluation one INSERT … ON CONFLICT per batch."""
 
-    # self typed: django-stubs leave the model type of a QuerySet subclass open, which bulk_create rejects.
-    def save_evaluations(
-        self: models.QuerySet[LearnerProgress], rows: Sequence[LearnerProgress], *, batch_size: int
-    ) -> None:
-        """The evaluation's verdict: insert the learners' rows or overwrite their evaluation columns."""
-        self.bulk_create(
-            rows,
+    def save_evaluations(self, rows: Sequence[tuple], *, batch_size: int) -> None:
+        """The evaluation's verdict: insert the learners' rows or overwrite their evaluation columns.
+        Each row is (course badge pk, learner pk, then the EVALUATION_FIELDS in their order)."""
+        self._for_write = True  # self.db is then the database written to, as in bulk_create
+        rows_upsert(
+            self.model,
+            fields=["course_badge_id", "learner_id", *EVALUATION_FIELDS],
+            rows=rows,
             batch_size=batch_size,
-            update_conflicts=True,
             unique_fields=["course_badge", "learner"],
             update_fields=EVALUATION_FIELDS,
+            using=self.db,
         )
 
     def queue_for_issuing(self, *, until: datetime) -> int:

@@ -29,6 +29,7 @@ from canvas import (
 )
 from canvas.client import IDS_PER_REQUEST
 from lti.models import Course, Person
+from skillsforward.bulk_upsert import rows_upsert
 
 if TYPE_CHECKING:
     from badging.services.sync.submissions_import import _HistoryReader
@@ -107,35 +108,37 @@ def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, st
     An empty email leaves a known one alone. Returns {canvas_user_id: person pk}. Bulk on purpose:
     a course of thousands of learners is one statement per batch, not one per learner.
     """
-    with_email: dict[str, Person] = {}
-    without_email: dict[str, Person] = {}
+    with_email: dict[str, tuple] = {}
+    without_email: dict[str, tuple] = {}
     now = timezone.now()
     for user_id, name, sortable_name, email in users:
         if not user_id:
             continue
-        person = Person(
-            platform_id=platform_id,
-            canvas_user_id=user_id,
-            name=name[:500],
-            sortable_name=sortable_name[:500],
-            email=email[:320],
-            email_read_at=now if email else None,
+        (with_email if email else without_email)[user_id] = (
+            platform_id,
+            user_id,
+            name[:500],
+            sortable_name[:500],
+            email[:320],
+            now if email else None,
         )
-        (with_email if email else without_email)[user_id] = person
+    fields = ("platform_id", "canvas_user_id", "name", "sortable_name", "email", "email_read_at")
     with transaction.atomic():
         if with_email:
-            Person.objects.bulk_create(
-                list(with_email.values()),
+            rows_upsert(
+                Person,
+                fields=fields,
+                rows=list(with_email.values()),
                 batch_size=BATCH,
-                update_conflicts=True,
                 unique_fields=["platform", "canvas_user_id"],
                 update_fields=["name", "sortable_name", "email", "email_read_at", "updated_at"],
             )
         if without_email:
-            Person.objects.bulk_create(
-                list(without_email.values()),
+            rows_upsert(
+                Person,
+                fields=fields,
+                rows=list(without_email.values()),
                 batch_size=BATCH,
-                update_conflicts=True,
                 unique_fields=["platform", "canvas_user_id"],
                 update_fields=["name", "sortable_name", "updated_at"],
             )
@@ -184,10 +187,10 @@ def _roster_sync(
                 )
             )
             new_learner_ids.extend(u for u in user_ids if u not in known)
-        people, rows = _enrollments_write(
+        people, count = _enrollments_write(
             course=course, enrollments=listed, emails={e.user_id: e.user.email for e in listed if e.user.email}
         )
-        written += len(rows)
+        written += count
         without_email.extend(sorted({e.user_id for e in listed if not e.user.email and not e.is_test_user}))
         if history is not None:
             # Canvas refuses a submissions request naming a student whose enrollment is deleted.
@@ -254,33 +257,48 @@ def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
 
 def _enrollments_write(
     *, course: Course, enrollments: list[CanvasEnrollment], emails: dict[str, str]
-) -> tuple[dict[str, int], list[Enrollment]]:
+) -> tuple[dict[str, int], int]:
+    """The learners' Person rows and these enrollments, stored; returns {canvas user id: person pk}
+    and how many enrollments were written."""
     people = people_upsert_from_canvas(
         platform_id=course.platform_id,
         users=((e.user_id, e.user.name, e.user.sortable_name, emails.get(e.user_id, "")) for e in enrollments),
     )
     rows = [
-        Enrollment(
-            course=course,
-            learner_id=people[e.user_id],
-            canvas_enrollment_id=e.id,
-            section_id=e.course_section_id,
-            enrollment_type=e.type[:40],
-            state=e.enrollment_state[:20],
-            is_test_user=e.is_test_user,
-            current_score=e.grades.current_score,
-            final_score=e.grades.final_score,
-            override_score=e.grades.override_score,
-            override_grade=e.grades.override_grade[:40],
+        (
+            course.pk,
+            people[e.user_id],
+            e.id,
+            e.course_section_id,
+            e.type[:40],
+            e.enrollment_state[:20],
+            e.is_test_user,
+            e.grades.current_score,
+            e.grades.final_score,
+            e.grades.override_score,
+            e.grades.override_grade[:40],
         )
         for e in enrollments
         if e.user_id in people
     ]
     with transaction.atomic():
-        Enrollment.objects.bulk_create(
-            rows,
+        rows_upsert(
+            Enrollment,
+            fields=(
+                "course_id",
+                "learner_id",
+                "canvas_enrollment_id",
+                "section_id",
+                "enrollment_type",
+                "state",
+                "is_test_user",
+                "current_score",
+                "final_score",
+                "override_score",
+                "override_grade",
+            ),
+            rows=rows,
             batch_size=BATCH,
-            update_conflicts=True,
             unique_fields=["course", "canvas_enrollment_id"],
             update_fields=[
                 "learner",
@@ -295,7 +313,7 @@ def _enrollments_write(
                 "synced_at",
             ],
         )
-    return people, rows
+    return people, len(rows)
 
 
 def _learners_refresh(*, client: CanvasClient, course: Course, user_ids: list[str]) -> list[str]:

@@ -233,7 +233,7 @@ def _evaluate_chunk(
         .exclude(course_badge_id=badge.pk)
         .values_list("learner_id", flat=True)
     )
-    rows: list[LearnerProgress] = []
+    rows: list[tuple] = []
     for learner_id in learner_ids:
         award = awards.get(learner_id)
         if learner_id not in facts and not (award is not None and award[0]):
@@ -259,16 +259,17 @@ def _evaluate_chunk(
             and not _canvas_hides_the_facts(rule, result)
         ):
             to_flag[learner_id] = _review_reason(result)
+        # save_evaluations's order: course badge, learner, then EVALUATION_FIELDS.
         rows.append(
-            LearnerProgress(
-                course_badge=badge,
-                learner_id=learner_id,
-                state=result.state,
-                mastered_count=result.mastered_count,
-                assessment_count=result.assessment_count,
-                final_grade_entered=result.final_grade.entered,
-                detail=result.detail(),
-                evaluated_at=now,
+            (
+                badge.pk,
+                learner_id,
+                result.state,
+                result.mastered_count,
+                result.assessment_count,
+                result.final_grade.entered,
+                result.detail(),
+                now,
             )
         )
     with transaction.atomic():

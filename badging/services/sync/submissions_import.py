@@ -31,6 +31,7 @@ from canvas import (
 )
 from canvas.client import IDS_PER_REQUEST
 from lti.models import Course
+from skillsforward.bulk_upsert import rows_upsert
 
 STUDENT_IDS_PER_REQUEST = IDS_PER_REQUEST
 
@@ -124,7 +125,7 @@ class _HistoryReader:
         except CanvasPermissionError as exc:
             self.refused = exc
             return
-        rows: dict[tuple[int, int], AssessmentResult] = {}
+        rows: dict[tuple[int, int], tuple] = {}
         for sub in records:
             learner_id, assignment_id = learners.get(sub.user_id), self.assignment_pks.get(sub.assignment_id)
             if learner_id is not None and assignment_id is not None:
@@ -200,22 +201,41 @@ def _submissions_history_sync(*, client: CanvasClient, course: Course, assignmen
     return count
 
 
-def _result_row(course: Course, assignment_id: int, learner_id: int, sub: CanvasSubmission) -> AssessmentResult:
-    return AssessmentResult(
-        course=course,
-        assignment_id=assignment_id,
-        learner_id=learner_id,
-        canvas_submission_id=sub.id,
-        workflow_state=sub.workflow_state[:30],
-        score=sub.score,
-        entered_score=sub.entered_score,
-        points_deducted=sub.points_deducted,
-        grade=sub.grade[:40],
-        excused=sub.excused,
-        submitted_at=sub.submitted_at,
-        graded_at=sub.graded_at,
-        posted_at=sub.posted_at,
-        rubric_assessment=sub.rubric_assessment_json(),
+# The columns of a result row as _result_row gives them (rows_upsert's `fields`).
+RESULT_FIELDS = (
+    "course_id",
+    "assignment_id",
+    "learner_id",
+    "canvas_submission_id",
+    "workflow_state",
+    "score",
+    "entered_score",
+    "points_deducted",
+    "grade",
+    "excused",
+    "submitted_at",
+    "graded_at",
+    "posted_at",
+    "rubric_assessment",
+)
+
+
+def _result_row(course: Course, assignment_id: int, learner_id: int, sub: CanvasSubmission) -> tuple:
+    return (
+        course.pk,
+        assignment_id,
+        learner_id,
+        sub.id,
+        sub.workflow_state[:30],
+        sub.score,
+        sub.entered_score,
+        sub.points_deducted,
+        sub.grade[:40],
+        sub.excused,
+        sub.submitted_at,
+        sub.graded_at,
+        sub.posted_at,
+        sub.rubric_assessment_json(),
     )
 
 
@@ -233,7 +253,7 @@ def _submissions_sync(
 
     def flush() -> int:
         learners = _learner_ids(course, {sub.user_id for sub in pending})
-        batch: dict[tuple[int, int], AssessmentResult] = {}
+        batch: dict[tuple[int, int], tuple] = {}
         for sub in pending:
             learner_id = learners.get(sub.user_id)
             assignment_id = assignment_pks.get(sub.assignment_id)
@@ -254,12 +274,14 @@ def _submissions_sync(
     return count
 
 
-def _results_write(rows: list[AssessmentResult]) -> int:
+def _results_write(rows: list[tuple]) -> int:
+    """Stores these result rows (_result_row), one per assessment and learner: a stored one is updated."""
     with transaction.atomic():
-        AssessmentResult.objects.bulk_create(
-            rows,
+        rows_upsert(
+            AssessmentResult,
+            fields=RESULT_FIELDS,
+            rows=rows,
             batch_size=BATCH,
-            update_conflicts=True,
             unique_fields=["assignment", "learner"],
             update_fields=[
                 "canvas_submission_id",
