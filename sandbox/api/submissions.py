@@ -1,12 +1,25 @@
 """Canvas REST submissions: `GET /courses/:id/students/submissions` (submissions_api_controller.rb
 #for_students) in the shape of lib/api/v1/submission.rb, grades hidden from students until posted."""
 
+import json
 from operator import itemgetter
 from typing import Any
 
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 
-from sandbox.api.pipeline import MAX_PER_PAGE, ApiError, Caller, _ids, canvas_api, iso, num, paginate, unauthorized
+from sandbox.api.pipeline import (
+    MAX_PER_PAGE,
+    ApiError,
+    Caller,
+    CanvasTime,
+    _ids,
+    canvas_api,
+    num,
+    paginate,
+    unauthorized,
+)
 from sandbox.models import STUDENT_TYPES, SandboxAssignment, SandboxEnrollment, SandboxUser, Submission
 
 
@@ -21,8 +34,9 @@ def rubric_assessment_json(rubric_assessment: dict) -> dict:
     }
 
 
-# The columns submission_json reads: rows are values() dicts, not model instances (a page is up to
-# 100 students' submissions on every assignment asked for: hundreds of rows).
+# What submission_json reads: rows are values() dicts, not model instances (a page is up to 100
+# students' submissions on every assignment asked for: hundreds of rows), with the timestamps as
+# Canvas writes them and the rubric assessment as JSON text, decoded only when it is shown.
 SUBMISSION_FIELDS = (
     "id",
     "assignment_id",
@@ -34,18 +48,21 @@ SUBMISSION_FIELDS = (
     "grader_id",
     "attempt",
     "excused",
-    "submitted_at",
-    "graded_at",
-    "posted_at",
 )
+SUBMISSION_EXPRESSIONS = {
+    "submitted": CanvasTime("submitted_at"),
+    "graded": CanvasTime("graded_at"),
+    "posted": CanvasTime("posted_at"),
+}
+RUBRIC_ASSESSMENT_TEXT = {"rubric_assessment_text": Cast("rubric_assessment", TextField())}
 
 
 def submission_json(s: dict, *, assignments_url: str, show_grade: bool, rubric: bool) -> dict:
     """lib/api/v1/submission.rb: `score`/`grade` are after the late/missing policy's deduction,
     `entered_score`/`entered_grade` what the grader entered, `points_deducted` the difference.
 
-    `s` is a row of SUBMISSION_FIELDS (and rubric_assessment when `rubric`: it was asked for);
-    `assignments_url` is `<root_url>/courses/<course id>/assignments`."""
+    `s` is a row of SUBMISSION_FIELDS and SUBMISSION_EXPRESSIONS (and RUBRIC_ASSESSMENT_TEXT when
+    `rubric`: it was asked for); `assignments_url` is `<root_url>/courses/<course id>/assignments`."""
     graded = s["workflow_state"] == "graded"
     score = s["score"]
     deducted = s["points_deducted"] if s["points_deducted"] else None
@@ -56,7 +73,7 @@ def submission_json(s: dict, *, assignments_url: str, show_grade: bool, rubric: 
         "user_id": s["user_id"],
         "body": None,
         "url": None,
-        "submission_type": "online_upload" if s["submitted_at"] else None,
+        "submission_type": "online_upload" if s["submitted"] else None,
         "workflow_state": s["workflow_state"] if (show_grade or not graded) else "submitted",
         "grade": s["grade"] or None if show_grade else None,
         "score": num(final_score) if show_grade else None,
@@ -64,10 +81,10 @@ def submission_json(s: dict, *, assignments_url: str, show_grade: bool, rubric: 
         "entered_score": num(score) if show_grade else None,
         "grade_matches_current_submission": True,
         "attempt": s["attempt"],
-        "submitted_at": iso(s["submitted_at"]),
-        "graded_at": iso(s["graded_at"]) if show_grade else None,
+        "submitted_at": s["submitted"],
+        "graded_at": s["graded"] if show_grade else None,
         "grader_id": s["grader_id"] if show_grade else None,
-        "posted_at": iso(s["posted_at"]),
+        "posted_at": s["posted"],
         "excused": s["excused"],
         "late": deducted is not None,
         "missing": False,
@@ -80,8 +97,10 @@ def submission_json(s: dict, *, assignments_url: str, show_grade: bool, rubric: 
         "custom_grade_status_id": None,
         "preview_url": f"{assignments_url}/{s['assignment_id']}/submissions/{s['user_id']}?preview=1",
     }
-    if rubric and s["rubric_assessment"] and show_grade:
-        data["rubric_assessment"] = rubric_assessment_json(s["rubric_assessment"])
+    if rubric and show_grade and s["rubric_assessment_text"] is not None:
+        assessment = json.loads(s["rubric_assessment_text"])
+        if assessment:
+            data["rubric_assessment"] = rubric_assessment_json(assessment)
     return data
 
 
@@ -124,7 +143,7 @@ def submission_list(request, caller: Caller, course_id: int):
         assignment__course=course,
         assignment__published=True,
         user_id__in=enrollments.values("user_id"),
-    ).values(*SUBMISSION_FIELDS, *(("rubric_assessment",) if rubric else ()))
+    ).values(*SUBMISSION_FIELDS, **SUBMISSION_EXPRESSIONS, **(RUBRIC_ASSESSMENT_TEXT if rubric else {}))
     assignment_ids = _ids(request, "assignment_ids[]")
     if assignment_ids:
         # submissions_api_controller.rb#for_students looks the ids up among the course's *published*
@@ -152,7 +171,7 @@ def submission_list(request, caller: Caller, course_id: int):
     def serialize(rows):
         return [
             submission_json(
-                s, assignments_url=assignments_url, show_grade=grader or s["posted_at"] is not None, rubric=rubric
+                s, assignments_url=assignments_url, show_grade=grader or s["posted"] is not None, rubric=rubric
             )
             for s in rows
         ]
