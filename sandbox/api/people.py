@@ -101,13 +101,14 @@ def enrollment_json(
 ) -> dict:
     """`e` is a row of ENROLLMENT_FIELDS and the user's USER_FIELDS as `user__<field>`, of an
     enrollment in `course`."""
+    updated_at = iso(e["updated_at"])
     data = {
         "id": e["id"],
         "user_id": e["user_id"],
         "course_id": e["course_id"],
         "type": e["type"],
-        "created_at": iso(e["updated_at"]),
-        "updated_at": iso(e["updated_at"]),
+        "created_at": updated_at,
+        "updated_at": updated_at,
         "associated_user_id": None,
         "start_at": None,
         "end_at": None,
