@@ -15,9 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
+from operator import attrgetter
+from typing import Any
+from urllib.parse import quote
 
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import CharField, Func, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -53,7 +56,19 @@ def unauthorized() -> ApiError:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    if not value:
+        return None
+    # isoformat() is the same text as strftime("%Y-%m-%dT%H:%M:%SZ") up to the seconds (and cheaper);
+    # strftime does not pad years before 1000.
+    return value.isoformat()[:19] + "Z" if value.year >= 1000 else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CanvasTime(Func):
+    """iso() done by PostgreSQL, for columns read by the hundred: no datetime is made and formatted
+    per value. The same text (UTC, whole seconds truncated) for years 1000 to 9999."""
+
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    output_field = CharField()
 
 
 def num(value) -> float | None:
@@ -126,8 +141,14 @@ def per_page(request: HttpRequest) -> int:
     return DEFAULT_PER_PAGE if value < 1 else min(value, MAX_PER_PAGE)
 
 
-def paginate(request: HttpRequest, queryset: QuerySet, serialize: Callable[[Iterable], list]) -> Page:
-    """Keyset pagination on id: each page is one indexed range query however deep it is."""
+def paginate(
+    request: HttpRequest,
+    queryset: QuerySet,
+    serialize: Callable[[Iterable], list],
+    row_id: Callable[[Any], int] = attrgetter("id"),
+) -> Page:
+    """Keyset pagination on id: each page is one indexed range query however deep it is.
+    `row_id` reads the id of a row (a model instance by default; values() rows need another)."""
     size = per_page(request)
     after = _read_bookmark(request.GET.get("page"))
     if after is not None:
@@ -135,21 +156,36 @@ def paginate(request: HttpRequest, queryset: QuerySet, serialize: Callable[[Iter
     rows = list(queryset.order_by("id")[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    return Page(items=serialize(rows), next_token=_bookmark(rows[-1].id) if more and rows else None)
+    return Page(items=serialize(rows), next_token=_bookmark(row_id(rows[-1])) if more and rows else None)
 
 
-def _page_url(request: HttpRequest, token: str) -> str:
-    query = request.GET.copy()
-    query["page"] = token
-    query["per_page"] = str(per_page(request))
-    return request.build_absolute_uri(request.path) + "?" + query.urlencode(safe="[]:")
+LINK_SAFE = "[]:"
+
+
+def _encoded(key: str, value: str) -> str:
+    return f"{quote(key, LINK_SAFE)}={quote(value, LINK_SAFE)}"
 
 
 def link_header(request: HttpRequest, page: Page) -> str:
-    links = [(_page_url(request, request.GET.get("page", "first")), "current")]
+    """Each URL is the request's query with `page` and `per_page` set (in their places, or added at
+    the end), as QueryDict.urlencode(safe="[]:") writes it; the other parameters, up to 100 ids
+    per request, are encoded once for the three URLs."""
+    parts: dict[str, str | None] = {
+        key: "&".join(_encoded(key, value) for value in values) for key, values in request.GET.lists()
+    }
+    parts["page"] = None
+    parts["per_page"] = _encoded("per_page", str(per_page(request)))
+    base = request.build_absolute_uri(request.path) + "?"
+
+    def url(token: str) -> str:
+        return base + "&".join(
+            _encoded("page", token) if part is None else part for part in parts.values() if part != ""
+        )
+
+    links = [(url(request.GET.get("page", "first")), "current")]
     if page.next_token:
-        links.append((_page_url(request, page.next_token), "next"))
-    links.append((_page_url(request, "first"), "first"))
+        links.append((url(page.next_token), "next"))
+    links.append((url("first"), "first"))
     return ",".join(f'<{url}>; rel="{rel}"' for url, rel in links)
 
 
@@ -163,31 +199,67 @@ def bearer_token(request: HttpRequest) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _authenticate(request: HttpRequest, instance: SandboxInstance) -> ApiToken:
+def _instance_and_token(request: HttpRequest, slug: str) -> tuple[SandboxInstance | None, ApiToken | None]:
+    """The instance and the request's token in it, in one query when the token is good (the
+    instance alone otherwise, for the 404 or the 401)."""
     # Canvas also accepts the token as an access_token query parameter (documented, discouraged).
     token = bearer_token(request) or request.GET.get("access_token", "")
-    if not token:
-        raise ApiError(401, {"status": "unauthenticated", "errors": [{"message": "user authorization required"}]})
-    row = (
-        ApiToken.objects.select_related("user", "user__instance")
-        .filter(token_hash=token_digest(token), user__instance=instance)
-        .first()
-    )
-    if row is None:
-        raise ApiError(401, {"errors": [{"message": "Invalid access token."}]})
-    return row
+    if token:
+        row = (
+            ApiToken.objects.select_related("user__instance")
+            .filter(token_hash=token_digest(token), user__instance__slug=slug)
+            .first()
+        )
+        if row is not None:
+            return row.user.instance, row
+    return SandboxInstance.objects.filter(slug=slug).first(), None
+
+
+def _unauthenticated(request: HttpRequest) -> ApiError:
+    if not (bearer_token(request) or request.GET.get("access_token", "")):
+        return ApiError(401, {"status": "unauthenticated", "errors": [{"message": "user authorization required"}]})
+    return ApiError(401, {"errors": [{"message": "Invalid access token."}]})
+
+
+# Leaks the bucket and reserves the up-front cost in one statement: the row is locked (FOR UPDATE)
+# while it is read, so concurrent requests of a token queue up as they did with SELECT FOR UPDATE
+# then UPDATE in a transaction. The arithmetic is the same float8 (IEEE double) arithmetic Python
+# does. Returns the level after leaking.
+_BUCKET_RESERVE_SQL = """
+UPDATE {table} AS t
+SET bucket_level = CASE WHEN s.level + %(upfront)s::float8 <= %(size)s::float8
+                        THEN s.level + %(upfront)s::float8 ELSE s.level END,
+    bucket_updated_at = %(now)s::float8
+FROM (
+    SELECT id, GREATEST(0::float8, bucket_level - %(leak)s::float8 * (%(now)s::float8 - bucket_updated_at)) AS level
+    FROM {table} WHERE id = %(id)s FOR UPDATE
+) AS s
+WHERE t.id = s.id
+RETURNING s.level
+"""
+_BUCKET_REFUND_SQL = "UPDATE {table} SET bucket_level = bucket_level + %s::float8 WHERE id = %s"
 
 
 def _bucket_reserve(instance: SandboxInstance, token: ApiToken) -> tuple[bool, float]:
     """Leaks the bucket, then reserves the up-front cost. Returns (allowed, level after leaking)."""
-    now = time.time()
-    with transaction.atomic():
-        row = ApiToken.objects.select_for_update().get(pk=token.pk)
-        level = max(0.0, row.bucket_level - instance.throttle_leak_per_second * (now - row.bucket_updated_at))
-        allowed = level + instance.throttle_upfront_cost <= instance.throttle_bucket_size
-        reserved = level + instance.throttle_upfront_cost if allowed else level
-        ApiToken.objects.filter(pk=row.pk).update(bucket_level=reserved, bucket_updated_at=now)
-        return allowed, level
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BUCKET_RESERVE_SQL.format(table=ApiToken._meta.db_table),
+            {
+                "id": token.pk,
+                "now": time.time(),
+                "leak": float(instance.throttle_leak_per_second),
+                "upfront": float(instance.throttle_upfront_cost),
+                "size": float(instance.throttle_bucket_size),
+            },
+        )
+        (level,) = cursor.fetchone()
+    return level + instance.throttle_upfront_cost <= instance.throttle_bucket_size, level
+
+
+def _bucket_refund(token: ApiToken, amount: float) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_BUCKET_REFUND_SQL.format(table=ApiToken._meta.db_table), [float(amount), token.pk])
 
 
 def canvas_api(view):
@@ -197,7 +269,7 @@ def canvas_api(view):
     @wraps(view)
     def wrapper(request: HttpRequest, instance: str, *args, **kwargs):
         started = time.perf_counter()
-        sandbox = SandboxInstance.objects.filter(slug=instance).first()
+        sandbox, token = _instance_and_token(request, instance)
         if sandbox is None:
             missing = not_found()
             return _json(missing.status, missing.body)
@@ -206,10 +278,9 @@ def canvas_api(view):
         response: HttpResponse
         if sandbox.error_rate and random.random() < sandbox.error_rate:
             return _json(503, {"errors": [{"message": "Service Unavailable (injected fault)"}]})
-        try:
-            token = _authenticate(request, sandbox)
-        except ApiError as exc:
-            response = _json(exc.status, exc.body)
+        if token is None:
+            refused = _unauthenticated(request)
+            response = _json(refused.status, refused.body)
             response["WWW-Authenticate"] = 'Bearer realm="canvas-lms"'
             return response
         allowed, level = _bucket_reserve(sandbox, token)
@@ -230,9 +301,7 @@ def canvas_api(view):
             response = _json(exc.status, exc.body)
         cost = sandbox.request_cost if sandbox.request_cost is not None else time.perf_counter() - started
         # The up-front reservation is refunded and the real cost charged.
-        ApiToken.objects.filter(pk=token.pk).update(
-            bucket_level=F("bucket_level") + (cost - sandbox.throttle_upfront_cost)
-        )
+        _bucket_refund(token, cost - sandbox.throttle_upfront_cost)
         if response.status_code == 200:
             response = _body_fault(sandbox, response)
         response["X-Request-Cost"] = repr(round(cost, 6))

@@ -34,8 +34,9 @@ def letter_grade(score: Decimal | float | None) -> str | None:
     """The letter of Canvas's default grading scheme for a percentage; None for no score."""
     if score is None:
         return None
+    value = float(score)
     for minimum, letter in GRADING_SCHEME:
-        if float(score) >= minimum:
+        if value >= minimum:
             return letter
     return "F"
 

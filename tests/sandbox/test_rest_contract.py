@@ -374,3 +374,81 @@ def test_course_users_named_by_id_in_any_enrollment_state(api, seeded):
     ).json()
     assert sorted(u["id"] for u in every) == sorted([ana.id, zoe.id])
     assert {u["id"]: u["email"] for u in every}[ana.id] == ana.primary_email
+
+
+SUBMISSION_FIELD_ORDER = [
+    "id", "assignment_id", "user_id", "body", "url", "submission_type", "workflow_state", "grade", "score",
+    "entered_grade", "entered_score", "grade_matches_current_submission", "attempt", "submitted_at", "graded_at",
+    "grader_id", "posted_at", "excused", "late", "missing", "late_policy_status", "points_deducted", "seconds_late",
+    "extra_attempts", "grading_period_id", "redo_request", "custom_grade_status_id", "preview_url",
+]  # fmt: skip
+
+
+def test_grouped_submission_field_for_field_as_grader_and_as_its_learner(client, api, seeded, teacher):
+    """lib/api/v1/submission.rb, every field in Canvas's order, of a rubric-graded, late, excused,
+    unposted submission in a grouped list: a grader sees the grade (`score` after the deduction,
+    `entered_*` before it) and the rubric assessment; its learner sees none of them until posted."""
+    from sandbox.services.keys import api_token_create
+    from tests.sandbox.conftest import Api
+
+    course = seeded.course
+    assessment = SandboxAssignment.objects.filter(course=course, rubric__isnull=False).first()
+    sofia = _user(seeded, "Sofía Herrera")
+    ratings = {c["id"]: c["ratings"][0]["id"] for c in assessment.rubric.data}
+    graded = submission_grade(
+        assignment=assessment,
+        user=sofia,
+        grader=teacher,
+        grade=GradeInput(ratings=ratings, points_deducted=Decimal("1.5")),
+        post=False,
+    )
+    Submission.objects.filter(pk=graded.pk).update(excused=True)
+    s = Submission.objects.get(pk=graded.pk)
+    section_id = SandboxEnrollment.objects.get(course=course, user=sofia, type="StudentEnrollment").section_id
+    path = f"/courses/{course.id}/students/submissions"
+    params = {"grouped": "true", "assignment_ids[]": assessment.id, "include[]": "rubric_assessment"}
+
+    def iso(value):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+    common = {
+        "id": s.id, "assignment_id": assessment.id, "user_id": sofia.id, "body": None, "url": None,
+        "submission_type": "online_upload" if s.submitted_at else None, "grade_matches_current_submission": True,
+        "attempt": s.attempt, "submitted_at": iso(s.submitted_at), "posted_at": None, "excused": True, "late": True,
+        "missing": False, "late_policy_status": "late", "seconds_late": 0, "extra_attempts": None,
+        "grading_period_id": None, "redo_request": False, "custom_grade_status_id": None,
+        "preview_url": f"http://testserver/sandbox/t/courses/{course.id}/assignments/{assessment.id}"
+        f"/submissions/{sofia.id}?preview=1",
+    }  # fmt: skip
+    [group] = api.get(path, {**params, "student_ids[]": sofia.id}).json()
+    assert list(group) == ["user_id", "section_id", "submissions"]
+    assert (group["user_id"], group["section_id"]) == (sofia.id, section_id)
+    [as_grader] = group["submissions"]
+    assert list(as_grader) == [*SUBMISSION_FIELD_ORDER, "rubric_assessment"]
+    assert as_grader == {
+        **common,
+        "workflow_state": "graded",
+        "grade": s.grade or None,
+        "score": 10.5,
+        "entered_grade": "12",
+        "entered_score": 12.0,
+        "graded_at": iso(s.graded_at),
+        "grader_id": teacher.id,
+        "points_deducted": 1.5,
+        "rubric_assessment": {
+            criterion: {
+                "rating_id": item.get("rating_id"),
+                "comments": item.get("comments", ""),
+                "points": item["points"],
+            }
+            for criterion, item in s.rubric_assessment.items()
+        },
+    }
+    assert list(as_grader["rubric_assessment"]) == list(s.rubric_assessment)
+
+    sofia_api = Api(client, seeded, api_token_create(user=sofia))
+    [own] = sofia_api.get(path, params).json()
+    [as_learner] = own["submissions"]
+    assert list(as_learner) == SUBMISSION_FIELD_ORDER
+    hidden = {"grade", "score", "entered_grade", "entered_score", "graded_at", "grader_id", "points_deducted"}
+    assert as_learner == {**common, "workflow_state": "submitted", **dict.fromkeys(hidden)}
