@@ -121,8 +121,9 @@ class Platform(models.Model):
 
 
 class Deployment(models.Model):
+    # Indexed by a composite index that starts with it: its own index only slows writes.
     platform = models.ForeignKey(
-        Platform, on_delete=models.CASCADE, related_name="deployments", verbose_name=_("platform")
+        Platform, on_delete=models.CASCADE, related_name="deployments", verbose_name=_("platform"), db_index=False
     )
     deployment_id = models.CharField(_("deployment id"), max_length=255)
     active = models.BooleanField(_("active"), default=True)
@@ -158,7 +159,10 @@ class ToolKey(models.Model):
 
 
 class Course(models.Model):
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="courses", verbose_name=_("platform"))
+    # Indexed by a composite index that starts with it: its own index only slows writes.
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="courses", verbose_name=_("platform"), db_index=False
+    )
     canvas_course_id = models.CharField(_("canvas course id"), max_length=64)
     lti_context_id = models.CharField(_("lti context id"), max_length=255, blank=True)
     name = models.CharField(_("name"), max_length=500, blank=True)
@@ -188,7 +192,10 @@ class Course(models.Model):
 class Person(models.Model):
     """A Canvas user: a learner, an instructor or an admin. Known from a launch or from a sync."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="people", verbose_name=_("platform"))
+    # Indexed by the unique (platform, canvas_user_id): its own index only slows the roster's writes.
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="people", verbose_name=_("platform"), db_index=False
+    )
     canvas_user_id = models.CharField(_("canvas user id"), max_length=64)
     lti_sub = models.CharField(_("lti sub"), max_length=255, blank=True)
     name = models.CharField(_("name"), max_length=500, blank=True)

@@ -27,8 +27,15 @@ class AuditEvent(models.Model):
         verbose_name=_("actor user"),
     )
     action = models.CharField(_("action"), max_length=60)
+    # Indexed by a composite index that starts with it: its own index only slows writes.
     course = models.ForeignKey(
-        Course, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("course")
+        Course,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("course"),
+        db_index=False,
     )
     award = models.ForeignKey(
         Award, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("award")

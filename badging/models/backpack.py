@@ -15,8 +15,9 @@ class Collection(models.Model):
     """A named group of one learner's badges; shared, it has a public page and a JSON list."""
 
     public_id = models.CharField(_("public id"), max_length=64, unique=True, default=new_public_id, editable=False)
+    # Indexed by a composite index that starts with it: its own index only slows writes.
     learner = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="badge_collections", verbose_name=_("learner")
+        Person, on_delete=models.CASCADE, related_name="badge_collections", verbose_name=_("learner"), db_index=False
     )
     name = models.CharField(_("name"), max_length=200)
     shared = models.BooleanField(_("shared"), default=False, help_text=_("Anyone with the link can see it"))
@@ -44,8 +45,9 @@ class CollectionItem(models.Model):
     """One award in a collection, at a position the learner chose. The award is always the
     collection learner's own (the services only add those; the public list filters again)."""
 
+    # Indexed by a composite index that starts with it: its own index only slows writes.
     collection = models.ForeignKey(
-        Collection, on_delete=models.CASCADE, related_name="items", verbose_name=_("collection")
+        Collection, on_delete=models.CASCADE, related_name="items", verbose_name=_("collection"), db_index=False
     )
     award = models.ForeignKey(Award, on_delete=models.CASCADE, related_name="collection_items", verbose_name=_("award"))
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -64,8 +66,9 @@ class LearnerEmail(models.Model):
     re-issued to it (My badges), without any account merge. The code is stored encrypted (the
     worker that emails it must read it) and is valid for a short time and a few tries."""
 
+    # Indexed by a composite index that starts with it: its own index only slows writes.
     learner = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="extra_emails", verbose_name=_("learner")
+        Person, on_delete=models.CASCADE, related_name="extra_emails", verbose_name=_("learner"), db_index=False
     )
     email = models.EmailField(_("email"), max_length=320, help_text=_("Normalised: trimmed, lowercased"))
     code = EncryptedTextField(_("code"), blank=True)

@@ -103,7 +103,10 @@ class CourseBadge(models.Model):
     badge_class = models.ForeignKey(
         BadgeClass, on_delete=models.PROTECT, related_name="course_badges", verbose_name=_("badge class")
     )
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="course_badges", verbose_name=_("course"))
+    # Indexed by a composite index that starts with it: its own index only slows writes.
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="course_badges", verbose_name=_("course"), db_index=False
+    )
     # Which assignments are the credentialing assessments: explicit ids win over the group name.
     assessment_group_name = models.CharField(
         _("assessment group name"), max_length=255, default="Credentialing Assessments"

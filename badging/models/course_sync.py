@@ -45,7 +45,10 @@ class CourseStaff(models.Model):
     """A teacher or TA enrollment as the last roster sync read it: before every instructor action
     the launching instructor must still be listed here (when the roster is newer than the launch)."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="staff", verbose_name=_("course"))
+    # Indexed by a composite index that starts with it: its own index only slows writes.
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="staff", verbose_name=_("course"), db_index=False
+    )
     person = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="staff_enrollments", verbose_name=_("person")
     )
@@ -71,7 +74,10 @@ class SyncRun(models.Model):
     STATUS_OK = "ok"
     STATUS_FAILED = "failed"
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("course"))
+    # Indexed by a composite index that starts with it: its own index only slows writes.
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="sync_runs", verbose_name=_("course"), db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=[("full", _("Full")), ("incremental", _("Incremental"))])
     trigger = models.CharField(_("trigger"), max_length=30, blank=True)
     status = models.CharField(_("status"), max_length=20, default=STATUS_RUNNING)
@@ -91,7 +97,10 @@ class SyncRun(models.Model):
 class Assignment(models.Model):
     """A Canvas assignment as last synced, with its rubric snapshot."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("course"))
+    # Indexed by a composite index that starts with it: its own index only slows writes.
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("course"), db_index=False
+    )
     canvas_assignment_id = models.CharField(_("canvas assignment id"), max_length=64)
     name = models.CharField(_("name"), max_length=500)
     assignment_group_id = models.CharField(_("assignment group id"), max_length=64, blank=True)
@@ -122,7 +131,10 @@ class Assignment(models.Model):
 class Enrollment(models.Model):
     """A learner's student enrollment in a course (one row per Canvas enrollment, i.e. per section)."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("course"))
+    # Indexed by (course, canvas_enrollment_id) and (course, learner): its own index only slows writes.
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("course"), db_index=False
+    )
     learner = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="enrollments", verbose_name=_("learner"))
     canvas_enrollment_id = models.CharField(_("canvas enrollment id"), max_length=64)
     section_id = models.CharField(_("section id"), max_length=64, blank=True)
@@ -149,11 +161,13 @@ class Enrollment(models.Model):
 class AssessmentResult(models.Model):
     """A learner's submission on an assignment as Canvas has it (only posted grades count)."""
 
+    # Both indexed by the composite indexes that start with them, (course, learner) and
+    # (assignment, learner): their own indexes only slowed the sync's writes.
     course = models.ForeignKey(
-        Course, on_delete=models.CASCADE, related_name="assessment_results", verbose_name=_("course")
+        Course, on_delete=models.CASCADE, related_name="assessment_results", verbose_name=_("course"), db_index=False
     )
     assignment = models.ForeignKey(
-        Assignment, on_delete=models.CASCADE, related_name="results", verbose_name=_("assignment")
+        Assignment, on_delete=models.CASCADE, related_name="results", verbose_name=_("assignment"), db_index=False
     )
     learner = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="assessment_results", verbose_name=_("learner")

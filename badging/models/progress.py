@@ -129,8 +129,10 @@ class LearnerProgress(models.Model):
     ISSUE_ISSUING = IssueStatus.ISSUING
     ISSUE_FAILED = IssueStatus.FAILED
 
+    # Indexed by the unique (course_badge, learner) and by (course_badge, state): its own index
+    # only slowed the sync's writes.
     course_badge = models.ForeignKey(
-        CourseBadge, on_delete=models.CASCADE, related_name="progress", verbose_name=_("course badge")
+        CourseBadge, on_delete=models.CASCADE, related_name="progress", verbose_name=_("course badge"), db_index=False
     )
     learner = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="badge_progress", verbose_name=_("learner")
