@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from badging.models import AssessmentResult
+from badging.services.sync.submissions_import import RESULT_FIELDS
 from lti.models import Person
 from skillsforward.bulk_upsert import _bulk_create_upsert, rows_upsert
 from tests.factories import AssignmentFactory, PersonFactory, PlatformFactory
@@ -19,22 +20,7 @@ pytestmark = pytest.mark.django_db
 
 PATHS = {"rows_upsert": rows_upsert, "bulk_create": _bulk_create_upsert}
 
-FIELDS = (
-    "course_id",
-    "assignment_id",
-    "learner_id",
-    "canvas_submission_id",
-    "workflow_state",
-    "score",
-    "entered_score",
-    "points_deducted",
-    "grade",
-    "excused",
-    "submitted_at",
-    "graded_at",
-    "posted_at",
-    "rubric_assessment",
-)
+FIELDS = RESULT_FIELDS  # the sync's own result rows
 UPDATED = [name for name in FIELDS[3:]] + ["synced_at"]
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 

@@ -255,6 +255,21 @@ def _staff_write(*, course: Course, staff: list[CanvasEnrollment]) -> None:
         CourseSync.objects.update_or_create(course=course, defaults={"staff_synced_at": timezone.now()})
 
 
+# What an enrollment row takes from Canvas, in the order _enrollments_write gives it after the
+# row's key (course, Canvas enrollment id); a later read updates all of it.
+ENROLLMENT_UPDATED = (
+    "learner_id",
+    "section_id",
+    "enrollment_type",
+    "state",
+    "is_test_user",
+    "current_score",
+    "final_score",
+    "override_score",
+    "override_grade",
+)
+
+
 def _enrollments_write(
     *, course: Course, enrollments: list[CanvasEnrollment], emails: dict[str, str]
 ) -> tuple[dict[str, int], int]:
@@ -267,8 +282,8 @@ def _enrollments_write(
     rows = [
         (
             course.pk,
-            people[e.user_id],
             e.id,
+            people[e.user_id],
             e.course_section_id,
             e.type[:40],
             e.enrollment_state[:20],
@@ -284,34 +299,11 @@ def _enrollments_write(
     with transaction.atomic():
         rows_upsert(
             Enrollment,
-            fields=(
-                "course_id",
-                "learner_id",
-                "canvas_enrollment_id",
-                "section_id",
-                "enrollment_type",
-                "state",
-                "is_test_user",
-                "current_score",
-                "final_score",
-                "override_score",
-                "override_grade",
-            ),
+            fields=("course_id", "canvas_enrollment_id", *ENROLLMENT_UPDATED),
             rows=rows,
             batch_size=BATCH,
             unique_fields=["course", "canvas_enrollment_id"],
-            update_fields=[
-                "learner",
-                "section_id",
-                "enrollment_type",
-                "state",
-                "is_test_user",
-                "current_score",
-                "final_score",
-                "override_score",
-                "override_grade",
-                "synced_at",
-            ],
+            update_fields=[*ENROLLMENT_UPDATED, "synced_at"],
         )
     return people, len(rows)
 

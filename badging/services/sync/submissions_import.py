@@ -283,20 +283,8 @@ def _results_write(rows: list[tuple]) -> int:
             rows=rows,
             batch_size=BATCH,
             unique_fields=["assignment", "learner"],
-            update_fields=[
-                "canvas_submission_id",
-                "workflow_state",
-                "score",
-                "entered_score",
-                "points_deducted",
-                "grade",
-                "excused",
-                "submitted_at",
-                "graded_at",
-                "posted_at",
-                "rubric_assessment",
-                "synced_at",
-            ],
+            # Everything Canvas says about the submission; the row's keys stay.
+            update_fields=[*RESULT_FIELDS[3:], "synced_at"],
         )
     return len(rows)
 
