@@ -19,8 +19,8 @@ from operator import attrgetter
 from typing import Any
 from urllib.parse import quote
 
-from django.db import connection
-from django.db.models import CharField, Func, QuerySet
+from django.db import connection, transaction
+from django.db.models import CharField, F, Func, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -69,6 +69,10 @@ class CanvasTime(Func):
 
     template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
     output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite keeps datetimes as UTC text (USE_TZ): strftime writes the same string.
+        return self.as_sql(compiler, connection, template="strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)")
 
 
 def num(value) -> float | None:
@@ -241,13 +245,23 @@ _BUCKET_REFUND_SQL = "UPDATE {table} SET bucket_level = bucket_level + %s::float
 
 
 def _bucket_reserve(instance: SandboxInstance, token: ApiToken) -> tuple[bool, float]:
-    """Leaks the bucket, then reserves the up-front cost. Returns (allowed, level after leaking)."""
+    """Leaks the bucket, then reserves the up-front cost. Returns (allowed, level after leaking).
+    PostgreSQL: one statement; elsewhere (the SQLite demo) the same arithmetic in a transaction."""
+    now = time.time()
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            row = ApiToken.objects.select_for_update().get(pk=token.pk)
+            level = max(0.0, row.bucket_level - instance.throttle_leak_per_second * (now - row.bucket_updated_at))
+            allowed = level + instance.throttle_upfront_cost <= instance.throttle_bucket_size
+            reserved = level + instance.throttle_upfront_cost if allowed else level
+            ApiToken.objects.filter(pk=row.pk).update(bucket_level=reserved, bucket_updated_at=now)
+            return allowed, level
     with connection.cursor() as cursor:
         cursor.execute(
             _BUCKET_RESERVE_SQL.format(table=ApiToken._meta.db_table),
             {
                 "id": token.pk,
-                "now": time.time(),
+                "now": now,
                 "leak": float(instance.throttle_leak_per_second),
                 "upfront": float(instance.throttle_upfront_cost),
                 "size": float(instance.throttle_bucket_size),
@@ -258,6 +272,9 @@ def _bucket_reserve(instance: SandboxInstance, token: ApiToken) -> tuple[bool, f
 
 
 def _bucket_refund(token: ApiToken, amount: float) -> None:
+    if connection.vendor != "postgresql":
+        ApiToken.objects.filter(pk=token.pk).update(bucket_level=F("bucket_level") + float(amount))
+        return
     with connection.cursor() as cursor:
         cursor.execute(_BUCKET_REFUND_SQL.format(table=ApiToken._meta.db_table), [float(amount), token.pk])
 
