@@ -51,7 +51,15 @@ import uuid
 from pathlib import Path
 
 from bench.databases import copy_database, recreate_database
-from bench.issue import SinkProcess, _cpu_seconds, _peak_memory_mb, _start_worker, _wait_ready
+from bench.issue import (
+    SinkProcess,
+    _cpu_seconds,
+    _machine_busy_seconds,
+    _peak_memory_mb,
+    _pid_cpu_seconds,
+    _start_worker,
+    _wait_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_MAX_REQUESTS = 120
@@ -116,28 +124,17 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _machine_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy (every core, /proc/stat): what the run cost."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def _postgres_cpu() -> dict[int, float]:
     """CPU seconds of every PostgreSQL process on this machine (backends, WAL writer, checkpointer);
     a backend that exits between two readings is missed, so the difference is a lower bound."""
-    found = {}
+    pids = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
         try:
-            raw = (entry / "stat").read_text()
+            if entry.name.isdigit() and (entry / "comm").read_text().startswith("postgres"):
+                pids.append(int(entry.name))
         except OSError:
             continue
-        name, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw.rsplit(")", 1)[1].split()
-        if name.startswith("postgres"):
-            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
+    return _pid_cpu_seconds(pids)
 
 
 def machine() -> str:
@@ -376,7 +373,7 @@ def run_once(args) -> dict:
         _wait_ready(procs, queue)
         course = Course.objects.get(platform_id=seeded["platform_id"], canvas_course_id=str(seeded["course_id"]))
         workers_cpu, canvas_cpu = _cpu_seconds(pgids), _cpu_seconds({server.pid})
-        sync_cpu, machine_cpu = _own_cpu_seconds(), _machine_cpu_seconds()
+        sync_cpu, machine_cpu = _own_cpu_seconds(), _machine_busy_seconds()
         postgres_cpu = _postgres_cpu()
         with requests_observed(recorder):
             wall0, t0 = time.time(), time.perf_counter()
@@ -394,7 +391,7 @@ def run_once(args) -> dict:
         workers_cpu = _cpu_seconds(pgids) - workers_cpu
         canvas_cpu = _cpu_seconds({server.pid}) - canvas_cpu
         postgres_seconds = sum(v - postgres_cpu.get(pid, 0.0) for pid, v in _postgres_cpu().items())
-        sync_cpu, machine_cpu = _own_cpu_seconds() - sync_cpu, _machine_cpu_seconds() - machine_cpu
+        sync_cpu, machine_cpu = _own_cpu_seconds() - sync_cpu, _machine_busy_seconds() - machine_cpu
         time.sleep(0.2)  # the server writes a request's line just after answering it
         full_requests = [r for r in _served(served_log) if r[1] >= wall0]
         awards = Award.objects.filter(course_badge__course=course).count()
