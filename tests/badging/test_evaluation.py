@@ -247,5 +247,10 @@ def test_points_read_the_same_in_reasons_dashboard_and_learner_pages():
         "0",
         "—",
     ]
+    # Kept per value and type: values that compare equal but read differently never share a text,
+    # whichever is asked first (the float 2.675 is 2.67499…, the decimal 2.675 rounds up; -0 keeps its sign).
+    exact = D(2.675)  # noqa: RUF032  (the float's exact binary value is the point)
+    assert [points_text(v) for v in (exact, 2.675, D("2.675"), exact)] == ["2.67", "2.68", "2.68", "2.67"]
+    assert [points_text(v) for v in (0.0, -0.0, D("-0"), D("0.00"))] == ["0", "-0", "-0", "0"]
     # The learner pages' filter: the same text, blank for nothing, unchanged for what is not a number.
     assert [points(v) for v in (D("9.625"), None, "", "A-")] == ["9.63", "", "", "A-"]
