@@ -1,4 +1,6 @@
-"""A migration operation that drops an index without blocking writes (PostgreSQL: CONCURRENTLY).
+"""Migration operations for PostgreSQL storage that Django's own operations do not express.
+
+index_drop: drops an index without blocking writes (PostgreSQL: CONCURRENTLY).
 
 Django's AlterField(db_index=False) drops the index but also drops and re-adds the foreign key
 constraint, whose re-validation scans the whole table under a lock that stops writes: on a large
@@ -25,3 +27,33 @@ def index_drop(*, table: str, name: str, columns: tuple[str, ...]) -> migrations
         )
 
     return migrations.RunPython(drop, create)
+
+
+def lz4_compression(*, table: str, column: str) -> migrations.RunPython:
+    """Compresses new values of `column` with LZ4 instead of pglz (PostgreSQL 14+ built with LZ4;
+    elsewhere nothing changes). For large JSON written in bulk, such as a course's 5,000 evaluation
+    details, pglz was about a quarter of PostgreSQL's CPU for the insert (0.78-0.92 s against
+    0.61-0.64 s with LZ4). Values already stored keep theirs; the reverse goes back to the default."""
+
+    def lz4_on(apps, schema_editor):
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"
+            )
+            if cursor.fetchone():
+                cursor.execute(
+                    f"ALTER TABLE {schema_editor.quote_name(table)} "
+                    f"ALTER COLUMN {schema_editor.quote_name(column)} SET COMPRESSION lz4"
+                )
+
+    def lz4_off(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(
+                f"ALTER TABLE {schema_editor.quote_name(table)} "
+                f"ALTER COLUMN {schema_editor.quote_name(column)} SET COMPRESSION DEFAULT"
+            )
+
+    return migrations.RunPython(lz4_on, lz4_off, elidable=False)
