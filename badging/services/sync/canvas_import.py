@@ -30,6 +30,7 @@ from canvas import (
 from canvas.client import IDS_PER_REQUEST
 from lti.models import Course, Person
 from skillsforward.bulk_upsert import rows_upsert
+from skillsforward.durability import rereadable_writes
 
 if TYPE_CHECKING:
     from badging.services.sync.submissions_import import _HistoryReader
@@ -123,7 +124,7 @@ def people_upsert_from_canvas(*, platform_id: int, users: Iterable[tuple[str, st
             now if email else None,
         )
     fields = ("platform_id", "canvas_user_id", "name", "sortable_name", "email", "email_read_at")
-    with transaction.atomic():
+    with rereadable_writes():
         if with_email:
             rows_upsert(
                 Person,
@@ -296,7 +297,7 @@ def _enrollments_write(
         for e in enrollments
         if e.user_id in people
     ]
-    with transaction.atomic():
+    with rereadable_writes():
         rows_upsert(
             Enrollment,
             fields=("course_id", "canvas_enrollment_id", *ENROLLMENT_UPDATED),

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from badging import evaluation as ev
@@ -29,6 +28,7 @@ from badging.rules import badge_rule_build, rule_assignments
 from badging.services.issuance.queueing import awards_enqueue_eligible
 from badging.services.issuance.review import award_flag_for_review
 from badging.services.sync.canvas_import import BATCH
+from skillsforward.durability import rereadable_writes
 
 
 @dataclass
@@ -272,7 +272,7 @@ def _evaluate_chunk(
                 now,
             )
         )
-    with transaction.atomic():
+    with rereadable_writes():
         LearnerProgress.objects.save_evaluations(rows, batch_size=BATCH)
 
 

@@ -12,8 +12,6 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from django.db import transaction
-
 from badging import rules as credentialing
 from badging.models import (
     AssessmentResult,
@@ -32,6 +30,7 @@ from canvas import (
 from canvas.client import IDS_PER_REQUEST
 from lti.models import Course
 from skillsforward.bulk_upsert import rows_upsert
+from skillsforward.durability import rereadable_writes
 
 STUDENT_IDS_PER_REQUEST = IDS_PER_REQUEST
 
@@ -142,7 +141,8 @@ class _HistoryReader:
             if (assignment_id, learner_id) not in rows
         ]
         if stale:
-            AssessmentResult.objects.filter(pk__in=stale).delete()
+            with rereadable_writes():
+                AssessmentResult.objects.filter(pk__in=stale).delete()
             self.removed += len(stale)
         if self.evaluation is not None:
             self.stored.extend(learners.values())
@@ -276,7 +276,7 @@ def _submissions_sync(
 
 def _results_write(rows: list[tuple]) -> int:
     """Stores these result rows (_result_row), one per assessment and learner: a stored one is updated."""
-    with transaction.atomic():
+    with rereadable_writes():
         rows_upsert(
             AssessmentResult,
             fields=RESULT_FIELDS,
