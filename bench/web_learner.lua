@@ -7,12 +7,16 @@
 -- only this learner's page shows: the share-form token of a badge earned, or the email a badge
 -- still open will be sent to; empty for other states).
 --
--- Each of a thread's C/T clients is a learner's browser that views its page six times (the
--- issue's 300 views/s for 50 launches/s), then another learner's, picked at random. wrk gives one
--- Lua state per thread, not per connection, so the clients are slots that the thread's requests
--- take in turn. A response cannot be matched to its request (the thread's connections answer in
--- any order), so it is checked by what it says: the launch id in its links names the launch, and
--- that launch's marker must be on the page; anything else counts as a failure.
+-- Each client is a learner's browser that views its page six times (the issue's 300 views/s for
+-- 50 launches/s), one view after the other, then another learner's, picked at random. wrk gives one
+-- Lua state per thread, not per connection, and a response cannot be matched to its request (the
+-- thread's connections answer in any order), so a browser is a slot: a request takes the next slot
+-- that has no view in flight, and the answer frees the slot of the launch it names (its links
+-- carry the launch id; a slot whose answer never came, a cut connection, is freed after 30 s).
+-- Twice as many slots as connections, so a free one is always at hand. As with Locust, a launch's
+-- second view is sent only after its first was answered: only a launch's first view can find the
+-- page not kept. Each answer is checked: that launch's marker must be on the page, else it counts as
+-- a failure.
 --
 -- Pacing (wrk has no constant-rate mode and Debian has no wrk2): delay() gives each request a
 -- send time on a fixed schedule of rate/T per thread (the clock: clock_gettime through LuaJIT's
@@ -44,7 +48,8 @@ function setup(thread)
 end
 
 local launches, marker_of = {}, {}
-local slots, slot_views, turn = {}, {}, 0
+local slots, slot_views, busy_since, slot_of, turn = {}, {}, {}, {}, 0
+local STUCK_MS = 30000
 local interval_ms, next_send = 0, nil
 failures, checked = 0, 0
 
@@ -52,13 +57,13 @@ function init(args)
   for line in io.lines(args[1]) do
     local id, path, cookie, key, marker = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
     if id then
-      table.insert(launches, { path = path, cookie = cookie .. "=" .. key })
+      table.insert(launches, { id = id, path = path, cookie = cookie .. "=" .. key })
       marker_of[id] = marker
     end
   end
   -- args: learners.tsv, requests/s (0: flat out), clients (connections), threads
   local rate, clients, thread_total = tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
-  slots.count = math.max(1, math.ceil(clients / thread_total))
+  slots.count = 2 * math.max(1, math.ceil(clients / thread_total))
   for i = 1, slots.count do
     slot_views[i] = 0
   end
@@ -81,13 +86,27 @@ function delay()
   return math.floor(wait)
 end
 
-function request()
-  turn = turn % slots.count + 1
-  if slot_views[turn] % VIEWS_PER_LAUNCH == 0 then
-    slots[turn] = launches[math.random(#launches)]
+local function free_slot()
+  local now = now_ms()
+  for _ = 1, slots.count do
+    turn = turn % slots.count + 1
+    local since = busy_since[turn]
+    if since == nil or now - since > STUCK_MS then
+      busy_since[turn] = now
+      return turn
+    end
   end
-  slot_views[turn] = slot_views[turn] + 1
-  local launch = slots[turn]
+  return turn -- every slot in flight (cannot happen with twice as many slots as connections)
+end
+
+function request()
+  local slot = free_slot()
+  if slot_views[slot] % VIEWS_PER_LAUNCH == 0 then
+    slots[slot] = launches[math.random(#launches)]
+  end
+  slot_views[slot] = slot_views[slot] + 1
+  local launch = slots[slot]
+  slot_of[launch.id] = slot
   return wrk.format("GET", launch.path, {
     ["X-Forwarded-Proto"] = "https",
     ["X-Forwarded-For"] = "203.0.113.9",
@@ -102,6 +121,10 @@ function response(status, headers, body)
     return
   end
   local id = body:match('/l/([%w_%-]+)/')
+  local slot = id and slot_of[id]
+  if slot then
+    busy_since[slot] = nil
+  end
   local marker = id and marker_of[id]
   if marker == nil or (marker ~= "" and not body:find(marker, 1, true)) then
     failures = failures + 1
