@@ -38,7 +38,9 @@ lint: venv typecheck
 typecheck: venv
 	SANDBOX_ENABLED=true $(VENV)/bin/mypy lti canvas badging skillsforward sandbox
 
+# bench web drives the learner page with wrk (a Debian package).
 bench: venv
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
 	$(PY) -m bench $(BENCH)
 
 clean:

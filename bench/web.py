@@ -1,6 +1,7 @@
 """Web benchmark: learner page, instructor dashboard and launch under load, on gunicorn + PostgreSQL + Redis.
 
     python -m bench web [--learners 2000] [--clients 100] [--duration 20] [--workers 4]
+        [--learner-load wrk|locust]
         [--database-url postgres://postgres@127.0.0.1:5432/sfb_web_bench] [--redis-url redis://127.0.0.1:6379/5]
 
 Drops and re-creates its own PostgreSQL database, migrates it and seeds one course of --learners
@@ -8,12 +9,17 @@ learners × 4 credentialing assessments (bench/dashboard.py's data: every state,
 each learner with a launch of their own, and an instructor launch. Serves the tool with gunicorn
 (production settings: DEBUG off, the TLS proxy's headers trusted, Redis cache), the platform's key
 set from a local HTTP server (so the launch fetches and caches it as from Canvas), and drives it
-with Locust (bench/web_load.py) from --clients concurrent clients:
+from --clients concurrent clients: the learner page with wrk (bench/web_learner.lua, Debian package
+`wrk`: far less CPU per request than Locust on the same cores), the dashboard and the launch
+with Locust (bench/web_load.py; `--learner-load locust` drives the learner page with it too):
 
 - learner page: each client is a learner's browser that views its page six times (the issue's
-  300 views/s for 50 launches/s), then another learner's, at random among all of them;
-- at a fixed offered rate (each client paced; the learner page at 300/s, the dashboard at
-  --dashboard-rate, the launch at 50/s): p50/p99 latency and the requests/s served;
+  300 views/s for 50 launches/s), then another learner's, at random among all of them; every
+  answer must be that launch's page (its links carry the launch id, and it shows what only that
+  learner's page shows), else it counts as a failure;
+- at a fixed offered rate (the learner page at 300/s, on wrk's per-thread schedule of send times:
+  see bench/web_learner.lua; with Locust each client paced: the dashboard at --dashboard-rate,
+  the launch at 50/s): p50/p99 latency and the requests/s served;
 - flat out (no pause between requests): the most requests/s the server gives.
 
 Each run is preceded by a warm-up. Prints the inputs, the machine (cores, load average at the
@@ -33,7 +39,9 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,6 +174,7 @@ def _seed(args, keyset_url: str, base_url: str) -> dict:
 
     learners = [
         {
+            "id": c.public_id,
             "url": reverse("badging:launch_home", args=[c.public_id]),
             "cookie": launch_cookie_name(c.public_id),
             "key": keys[c.public_id],
@@ -213,7 +222,7 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float =
     raise SystemExit("gunicorn did not answer /health/")
 
 
-def _run_load(
+def _run_locust(
     *,
     user: str,
     rate: float,
@@ -225,7 +234,7 @@ def _run_load(
     gunicorn_pgid: int,
     database: str,
 ) -> dict:
-    """One Locust run (headless); its stats for the whole run, after all clients started."""
+    """One Locust run (headless); its figures per request name for the whole run, after all clients started."""
     prefix = workdir / f"{user}-{int(rate)}-{time.monotonic_ns()}"
     env = {
         **os.environ,
@@ -254,12 +263,57 @@ def _run_load(
     if not rows or "Aggregated" not in rows:
         raise SystemExit(f"locust gave no statistics:\n{output.decode()[-3000:]}")
     return {
-        "rows": rows,
+        "figures": {name: _figures(row) for name, row in rows.items() if name != "Aggregated"},
+        "requests": int(rows["Aggregated"]["Request Count"]),
         "server_cpu": server_cpu,
         "database_cpu": database_cpu,
         "wall": wall,
         "load_cpu": load_cpu,
-        "output": output.decode(),
+    }
+
+
+WRK_LINE = re.compile(r"^SFB (.*)$", re.M)
+
+
+def _run_wrk(
+    *, rate: float, clients: int, seconds: float, base_url: str, learners: Path, gunicorn_pgid: int, database: str
+) -> dict:
+    """One wrk run of the learner page (bench/web_learner.lua: Locust's LearnerPage mix, paced at
+    `rate` requests/s or flat out when 0); the same figures as _run_locust."""
+    threads = max(1, min(clients, os.cpu_count() or 1))  # wrk: one event loop per thread
+    server_cpu = _cpu_seconds({gunicorn_pgid})
+    database_cpu = _database_cpu(database)
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", str(ROOT / "bench" / "web_learner.lua"), base_url + "/",
+         "--", str(learners), f"{rate:.3f}", str(clients), str(threads)],
+        cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, start_new_session=True,
+    )  # fmt: skip
+    wall = time.monotonic() - started
+    server_cpu = _cpu_seconds({gunicorn_pgid}) - server_cpu
+    database_cpu = _cpu_delta(database_cpu, _database_cpu(database))
+    load_cpu = _children_cpu()
+    found = WRK_LINE.search(proc.stdout)
+    if proc.returncode != 0 or found is None:
+        raise SystemExit(f"wrk gave no statistics:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    got = {key: int(value) for key, value in (pair.split("=") for pair in found.group(1).split())}
+    # A request cut by a socket error or timeout never reached the page's check: a failure too.
+    failures = got["failures"] + got["connect"] + got["read"] + got["write"] + got["timeout"]
+    figures = {
+        "count": got["requests"],
+        "failures": failures,
+        "p50": got["p50_us"] / 1000,
+        "p99": got["p99_us"] / 1000,
+        "rps": got["requests"] / (got["duration_us"] / 1e6),
+    }
+    return {
+        "figures": {"learner page": figures} if got["requests"] else {},
+        "requests": got["requests"],
+        "server_cpu": server_cpu,
+        "database_cpu": database_cpu,
+        "wall": wall,
+        "load_cpu": load_cpu,
     }
 
 
@@ -306,11 +360,9 @@ def _children_cpu() -> float:
     return spent
 
 
-def _figures(result: dict, name: str) -> dict:
-    row = result["rows"][name]
-    count = int(row["Request Count"])
+def _figures(row: dict) -> dict:
     return {
-        "count": count,
+        "count": int(row["Request Count"]),
         "failures": int(row["Failure Count"]),
         "p50": float(row["50%"]),
         "p99": float(row["99%"]),
@@ -330,11 +382,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--dashboard-rate", type=float, default=10.0, help="offered dashboard requests/s")
     parser.add_argument("--pages", default="learner,dashboard,launch")
+    parser.add_argument(
+        "--learner-load",
+        choices=["wrk", "locust"],
+        default="wrk",
+        help="load tool of the learner page (the dashboard and the launch always use Locust)",
+    )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sfb_web_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument("--keep", action="store_true", help="keep the logs and work files")
     args = parser.parse_args(argv)
     pages = [p.strip() for p in args.pages.split(",") if p.strip()]
+    if "learner" in pages and args.learner_load == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit(
+            "bench web drives the learner page with wrk: install it (Debian package wrk), or --learner-load locust"
+        )
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_start = os.getloadavg()
@@ -418,27 +480,40 @@ def main(argv: list[str]) -> int:
             f"\n{'page':<24}{'load':<18}{'requests':>9}{'fail':>6}{'p50 ms':>8}{'p99 ms':>8}{'req/s':>8}"
             f"{'CPU ms/req: web':>17}{'db':>6}"
         )
+        learners_tsv = workdir / "learners.tsv"
+        learners_tsv.write_text(
+            "".join(f"{x['id']}\t{x['url']}\t{x['cookie']}\t{x['key']}\t{x['marker']}\n" for x in spec["learners"])
+        )
         for page in pages:
             user, names, rate = plans[page]
-            run = {
-                "user": user,
-                "clients": args.clients,
-                "base_url": base_url,
-                "spec": spec_path,
-                "database": args.database_url,
-            }
-            _run_load(rate=0, seconds=args.warmup, workdir=workdir, gunicorn_pgid=web.pid, **run)
+            if page == "learner" and args.learner_load == "wrk":
+
+                def load(rate: float, seconds: float) -> dict:
+                    return _run_wrk(
+                        rate=rate, clients=args.clients, seconds=seconds, base_url=base_url, learners=learners_tsv,
+                        gunicorn_pgid=web.pid, database=args.database_url,
+                    )  # fmt: skip
+
+            else:
+
+                def load(rate: float, seconds: float, user: str = user) -> dict:
+                    return _run_locust(
+                        user=user, rate=rate, clients=args.clients, seconds=seconds, base_url=base_url,
+                        spec=spec_path, workdir=workdir, gunicorn_pgid=web.pid, database=args.database_url,
+                    )  # fmt: skip
+
+            load(0, args.warmup)
             # Paced a little above the target, so that the rate served can meet it.
             for label, offered in ((f"paced at {rate:.0f}/s", rate * 1.05), ("flat out", 0)):
-                result = _run_load(rate=offered, seconds=args.duration, workdir=workdir, gunicorn_pgid=web.pid, **run)
-                requests_total = int(result["rows"]["Aggregated"]["Request Count"]) or 1
+                result = load(offered, args.duration)
+                requests_total = result["requests"] or 1
                 for name in names:
-                    if name not in result["rows"]:
+                    f = result["figures"].get(name)
+                    if f is None:
                         # Not one answer within the run (every client still waiting): a miss, not a crash.
                         print(f"{name:<24}{label:<18}  no request completed in {args.duration:.0f} s")
                         results[(name, label)] = {"count": 0, "failures": 1, "p50": 0.0, "p99": 0.0, "rps": 0.0}
                         continue
-                    f = _figures(result, name)
                     results[(name, label)] = f
                     print(
                         f"{name:<24}{label:<18}{f['count']:>9}{f['failures']:>6}{f['p50']:>8.0f}{f['p99']:>8.0f}"
@@ -491,6 +566,4 @@ def main(argv: list[str]) -> int:
         if args.keep:
             print(f"(logs and work files in {workdir})")
         else:
-            import shutil
-
             shutil.rmtree(workdir, ignore_errors=True)

@@ -43,8 +43,15 @@ def encrypt_text(value: str) -> str:
 def decrypt_text(value: str) -> str:
     if not value.startswith(PREFIX):
         return value
+    return _decrypted(value, settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=256)
+def _decrypted(value: str, key_setting: str, secret_key: str) -> str:
+    # Kept per process: every launch-bound request reads its platform's API token with the launch,
+    # and decrypting it again each time was a measurable part of a learner page view.
     try:
-        return fernet().decrypt(value[len(PREFIX) :].encode()).decode()
+        return _fernet(key_setting, secret_key).decrypt(value[len(PREFIX) :].encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured("a stored secret cannot be decrypted: FIELD_ENCRYPTION_KEY changed?") from exc
 

@@ -1,5 +1,10 @@
+from functools import lru_cache
+
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.cache import cache
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.functional import SimpleLazyObject, empty
 
 from lti import selectors as lti_selectors
 
@@ -25,8 +30,14 @@ def content_security_policy(*, frame_ancestors: list[str], form_action: str = "'
 
 
 def _admin_prefix() -> str | None:
+    # Worked out once per URLconf and script prefix, not on every response.
+    return _admin_prefix_of(get_urlconf(), get_script_prefix())
+
+
+@lru_cache(maxsize=16)
+def _admin_prefix_of(urlconf: str | None, script_prefix: str) -> str | None:
     try:
-        return reverse("admin:index")
+        return reverse("admin:index", urlconf=urlconf)
     except NoReverseMatch:  # a URLconf without the admin (the demo's sandbox process)
         return None
 
@@ -54,3 +65,18 @@ class ContentSecurityPolicyMiddleware:
         response["Content-Security-Policy"] = content_security_policy(frame_ancestors=frame_ancestors())
         response.xframe_options_exempt = True
         return response
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's MessageMiddleware with the message storage made when a request first reads or adds a
+    message. A learner page view served from the cache (most requests) never does, and making the
+    storage (its cookie signer) on every request was a measurable part of such a view."""
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response  # never read nor added to: nothing to store or clear
+        return super().process_response(request, response)

@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "skillsforward.middleware.LazyMessageMiddleware",  # Django's, made on first use
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skillsforward.middleware.ContentSecurityPolicyMiddleware",
 ]
