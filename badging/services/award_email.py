@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from badging.models import Award
@@ -104,8 +104,11 @@ def _frame_key(award: Award, links: PublicLinks) -> tuple:
         course.pk,
         course.updated_at,
         course.platform.api_base_url,
-        award.issued_on,
-        award.expires,
+        # The email shows the issue and expiry dates, not the times: one frame serves a whole day's
+        # emails (a template that showed the time would have to key its frames by the time).
+        timezone.get_current_timezone_name(),
+        timezone.localtime(award.issued_on).date(),
+        timezone.localtime(award.expires).date() if award.expires else None,
         bool(award.learner.name),
         ob2.is_svg(badge.image_content_type),
     )
