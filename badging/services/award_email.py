@@ -1,5 +1,5 @@
 """The award notification email's content: plain text and HTML in the learner's language, and
-its SMTP bytes, built from frames (rendered once per badge class, course, issue time and language,
+its SMTP bytes, built from frames (rendered once per badge class, course, issue date and language,
 and once per subject, sender and language) that every email fills with its own values. Each frame
 is checked once against the full rendering and never used if they differ."""
 
@@ -60,7 +60,7 @@ def _email_context(award: Award, links: PublicLinks, award_link_map: dict) -> di
 EMAIL_TEMPLATES = ("email/award_issued.txt", "email/award_issued.html")
 
 
-# Every email of one badge class, course, issue time and language is the same text around a few
+# Every email of one badge class, course, issue date and language is the same text around a few
 # per-award values (the recipient, the learner's name, the award's links). Rendering the two
 # templates costs more than the rest of sending, so they are rendered once per such "frame" with
 # markers in place of those values, and each email fills its values in (escaped in the HTML part,

@@ -190,6 +190,7 @@ def _issue_claimed(
     course_badges = CourseBadge.objects.select_related("badge_class__issuer", "course__platform").in_bulk(
         {p.course_badge_id for p in rows}
     )
+    rows = [p for p in rows if p.course_badge_id in course_badges]  # one deleted meanwhile: nothing to issue
     for progress in rows:
         progress.course_badge = course_badges[progress.course_badge_id]
     live = _live_awards({_key(p) for p in rows})
