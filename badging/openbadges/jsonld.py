@@ -176,14 +176,44 @@ def _leaves(node, path, out: list):
     return node
 
 
+def _outline_strings(node, out: list):
+    """_leaves without the paths (the outline determines them): the outline, and the string leaves
+    appended to out in the same order."""
+    if isinstance(node, dict):
+        return {k: (v if k in _STRUCTURAL_KEYS else _outline_strings(v, out)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_outline_strings(v, out) for v in node]
+    if isinstance(node, str):
+        out.append(node)
+        return "\x00"
+    return node
+
+
+_paths_by_outline: dict[str, list] = {}
+
+
+@lru_cache(maxsize=512)
+def _keep_text(keep: frozenset) -> str:
+    return json.dumps(sorted(map(str, keep)))
+
+
 def canonize(document: dict) -> str:
     """RDFC-1.0 canonical N-Quads of a JSON-LD document (W3C RDF Dataset Canonicalization)."""
-    leaves: list = []
-    outline = json.dumps(_leaves(document, (), leaves))
+    strings: list = []
+    outline = json.dumps(_outline_strings(document, strings))
+    paths = _paths_by_outline.get(outline)
+    if paths is None:
+        found: list = []
+        _leaves(document, (), found)
+        paths = [path for path, _value in found]
+        if len(_paths_by_outline) > 512:
+            _paths_by_outline.clear()
+        _paths_by_outline[outline] = paths
+    leaves = list(zip(paths, strings, strict=True))
     keep = _keep_by_outline.get(outline, frozenset())
     kept = [value for path, value in leaves if path in keep]
     values = [(path, value) for path, value in leaves if path not in keep]
-    key = outline + json.dumps(kept) + json.dumps(sorted(map(str, keep)))
+    key = outline + json.dumps(kept) + _keep_text(keep)
     shape = _shapes.get(key)
     if shape is None:
         for _attempt in range(5):
@@ -196,7 +226,7 @@ def canonize(document: dict) -> str:
         _keep_by_outline[outline] = keep
         kept = [value for path, value in leaves if path in keep]
         values = [(path, value) for path, value in leaves if path not in keep]
-        key = outline + json.dumps(kept) + json.dumps(sorted(map(str, keep)))
+        key = outline + json.dumps(kept) + _keep_text(keep)
         if len(_shapes) > 512:
             _shapes.clear()
         shape = _shapes.setdefault(key, built)
@@ -261,6 +291,26 @@ class _QuadTemplate:
     blank_lines: list  # (blank node marker, indexes of the lines that mention it)
     checked: bool = False
     broken: bool = False
+    # The text as a str.format template (value N as {0[N]}, blank node K as {1[K]}), and for each
+    # blank node K the lines that mention it with K as _:a and the others as _:z: filling is then
+    # a C loop, where substituting each marker took a Python call.
+    formatted: str = ""
+    blank_formats: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.broken:
+            return
+        lines = [line.replace("{", "{{").replace("}", "}}") for line in self.text.split("\n")]
+        lines = [_VALUE.sub(r"{0[\1]}", line) for line in lines]
+        self.formatted = "\n".join(_BLANK.sub(r"{1[\1]}", line) for line in lines)
+
+        def mentioning(marker: str, indexes: list[int]) -> str:
+            def reference(m: re.Match) -> str:
+                return "_:a" if m.group(0) == marker else "_:z"
+
+            return "\n".join(_BLANK.sub(reference, lines[i]) for i in indexes)
+
+        self.blank_formats = tuple(mentioning(marker, indexes) for marker, indexes in self.blank_lines)
 
     @classmethod
     def build(cls, shape: _Shape) -> "_QuadTemplate":
@@ -297,19 +347,16 @@ class _QuadTemplate:
                 rendered.append(value)
             else:
                 rendered.append(_literal_text(value))
-        lines = _VALUE.sub(lambda m: rendered[int(m.group(1))], self.text).split("\n")
         hashed = []
-        for marker, indexes in self.blank_lines:
-
-            def reference(m: re.Match, marker: str = marker) -> str:
-                return "_:a" if m.group(0) == marker else "_:z"
-
-            mentions = {_BLANK.sub(reference, lines[i]) for i in indexes}
+        for k, mentioning in enumerate(self.blank_formats):
+            mentions = set(mentioning.format(rendered).split("\n"))
             digest = hashlib.sha256("".join(sorted(f"{line} .\n" for line in mentions)).encode("utf-8")).hexdigest()
-            hashed.append((digest, marker))
+            hashed.append((digest, k))
         hashed.sort()
         if len({digest for digest, _ in hashed}) != len(hashed):
             return None
-        labels = {marker: f"_:c14n{n}" for n, (_, marker) in enumerate(hashed)}
-        relabelled = {_BLANK.sub(lambda m: labels[m.group(0)], line) for line in lines}
+        labels = [""] * len(hashed)
+        for n, (_, k) in enumerate(hashed):
+            labels[k] = f"_:c14n{n}"
+        relabelled = set(self.formatted.format(rendered, labels).split("\n"))
         return "".join(sorted(f"{line} .\n" for line in relabelled))

@@ -31,15 +31,28 @@ def _pattern(name: str, keys: tuple[str, ...]) -> str:
     return path
 
 
+@lru_cache(maxsize=64)
+def _path_format(name: str, keys: tuple[str, ...]) -> str:
+    """_pattern as a str.format template ("__key__" as "{key}"): one C call per URL."""
+    path = _pattern(name, tuple(sorted(keys))).replace("{", "{{").replace("}", "}}")
+    for key in keys:
+        path = path.replace(f"__{key}__", "{" + key + "}")
+    return path
+
+
+@lru_cache(maxsize=256)
+def _did_web(issuer_url: str) -> str:
+    url = urlsplit(issuer_url)
+    segments = [quote(segment, safe="") for segment in url.path.split("/") if segment]
+    return ":".join(["did:web", quote(url.netloc.lower(), safe=""), *segments])
+
+
 @dataclass(frozen=True)
 class PublicLinks:
     base: str
 
     def _url(self, name: str, **kwargs) -> str:
-        path = _pattern(name, tuple(sorted(kwargs)))
-        for key, value in kwargs.items():
-            path = path.replace(f"__{key}__", str(value))
-        return self.base + path
+        return self.base + _path_format(name, tuple(kwargs)).format(**kwargs)
 
     def assertion(self, award_id: str) -> str:
         return self._url("public-assertion", public_id=award_id)
@@ -87,9 +100,7 @@ class PublicLinks:
         did:web §3.2 (Read): the method-specific id is the host (a port percent-encoded as %3A)
         followed by the path segments, each ':'-separated; it resolves to https://host/path/did.json.
         """
-        url = urlsplit(self.issuer(issuer_id))
-        segments = [quote(segment, safe="") for segment in url.path.split("/") if segment]
-        return ":".join(["did:web", quote(url.netloc.lower(), safe=""), *segments])
+        return _did_web(self.issuer(issuer_id))
 
     def issuer_did_document(self, issuer_id: str) -> str:
         return self._url("public-issuer-did", public_id=issuer_id)

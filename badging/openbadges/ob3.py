@@ -233,23 +233,31 @@ def _timestamp(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp())
 
 
-def credential_jwt(document: dict, *, private_key, kid: str) -> str:
+_CLAIMS = ("iss", "jti", "nbf", "exp", "sub")
+
+
+def credential_jwt(document: dict, *, private_key, kid: str, document_json: str | None = None) -> str:
     """§8.2 VC-JWT: compact JWS (RS256, header kid + typ only) whose payload is the credential as
     issued, embedded proof included (§8: the proof is added before the JWT is made), plus the
     registered claims iss = issuer.id, jti = id, sub = credentialSubject.id, nbf = validFrom,
-    exp = validUntil. kid is the URL of the RSA public key as a JWK."""
-    payload = dict(document)
-    payload["iss"] = document["issuer"]["id"]
-    payload["jti"] = document["id"]
-    payload["nbf"] = _timestamp(document["validFrom"])
+    exp = validUntil. kid is the URL of the RSA public key as a JWK. document_json: the document as
+    json.dumps(document, separators=(",", ":"), ensure_ascii=False) gives it, when the caller has it."""
+    claims = {
+        "iss": document["issuer"]["id"],
+        "jti": document["id"],
+        "nbf": _timestamp(document["validFrom"]),
+    }
     if "validUntil" in document:
-        payload["exp"] = _timestamp(document["validUntil"])
-    payload["sub"] = document["credentialSubject"]["id"]
+        claims["exp"] = _timestamp(document["validUntil"])
+    claims["sub"] = document["credentialSubject"]["id"]
+    if document_json is not None and document and not any(claim in document for claim in _CLAIMS):
+        # The payload's JSON is the document's with the claims appended: encoded once, not twice.
+        payload_json = document_json[:-1] + "," + json.dumps(claims, separators=(",", ":"), ensure_ascii=False)[1:]
+    else:
+        payload_json = json.dumps({**document, **claims}, separators=(",", ":"), ensure_ascii=False)
     header = {"alg": "RS256", "kid": kid, "typ": "JWT"}
     signing_input = (
-        _b64url(json.dumps(header, separators=(",", ":")).encode())
-        + "."
-        + _b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        _b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + _b64url(payload_json.encode("utf-8"))
     )
     signature = private_key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return signing_input + "." + _b64url(signature)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus
 
 from django.db.models import Max
 from django.utils.translation import gettext as _
@@ -79,21 +80,39 @@ def status_list_revoked_positions(*, issuer: Issuer, list_number: int) -> tuple[
     return positions, newest
 
 
+@lru_cache(maxsize=256)
+def _quoted(value: str) -> str:
+    return quote_plus(value)
+
+
 def linkedin_add_url(*, award: Award, links: PublicLinks) -> str:
     """LinkedIn "Add to profile" (certification) link, pre-filled with the badge."""
-    params = {
-        "startTask": "CERTIFICATION_NAME",
-        "name": award.badge_class.name,
-        "organizationName": award.badge_class.issuer.name,
-        "issueYear": award.issued_on.year,
-        "issueMonth": award.issued_on.month,
-        "certUrl": links.assertion(award.public_id),
-        "certId": award.public_id,
+    # urlencode() of these parameters, in this order; the badge and issuer names are the same for
+    # every award of a badge class, so their quoting is kept.
+    issued, expires = award.issued_on, award.expires
+    url = (
+        f"{LINKEDIN_ADD_URL}?startTask=CERTIFICATION_NAME&name={_quoted(award.badge_class.name)}"
+        f"&organizationName={_quoted(award.badge_class.issuer.name)}"
+        f"&issueYear={issued.year}&issueMonth={issued.month}"
+        f"&certUrl={quote_plus(links.assertion(award.public_id))}&certId={quote_plus(award.public_id)}"
+    )
+    if expires:
+        url += f"&expirationYear={expires.year}&expirationMonth={expires.month}"
+    return url
+
+
+def award_link_urls(award: Award, *, links: PublicLinks) -> dict[str, str]:
+    """The URLs of award_links (same keys, same order), without their labels."""
+    svg = ob2.is_svg(award.badge_class.image_content_type)
+    page = links.assertion(award.public_id)
+    return {
+        "page": page,
+        "linkedin": linkedin_add_url(award=award, links=links),
+        "image": links.assertion_image(award.public_id, svg=svg) + "?download=1",
+        "ob3_json": links.credential_json(award.public_id) + "?download=1",
+        "ob3_jwt": links.credential_jwt(award.public_id) + "?download=1",
+        "json": page + "?format=json",
     }
-    if award.expires:
-        params["expirationYear"] = award.expires.year
-        params["expirationMonth"] = award.expires.month
-    return f"{LINKEDIN_ADD_URL}?{urlencode(params)}"
 
 
 def award_links(award: Award, *, request=None, links: PublicLinks | None = None) -> dict[str, dict]:
@@ -105,43 +124,42 @@ def award_links(award: Award, *, request=None, links: PublicLinks | None = None)
     when PUBLIC_BASE_URL is set or a request is given, else site-relative.
     """
     links = links or public_links(request)
-    svg = ob2.is_svg(award.badge_class.image_content_type)
-    page = links.assertion(award.public_id)
-    kind = "SVG" if svg else "PNG"
+    urls = award_link_urls(award, links=links)
+    kind = "SVG" if ob2.is_svg(award.badge_class.image_content_type) else "PNG"
     return {
         "page": {
             "label": _("Public badge page"),
-            "url": page,
+            "url": urls["page"],
             "help": _("Share this link: anyone can check the badge is genuine."),
             "download": False,
         },
         "linkedin": {
             "label": _("Add to LinkedIn profile"),
-            "url": linkedin_add_url(award=award, links=links),
+            "url": urls["linkedin"],
             "help": _("Adds it under Licenses & certifications."),
             "download": False,
         },
         "image": {
             "label": _("Download badge image (%(kind)s)") % {"kind": kind},
-            "url": links.assertion_image(award.public_id, svg=svg) + "?download=1",
+            "url": urls["image"],
             "help": _("The badge data is baked into the image: upload it to Badgr / Canvas Credentials."),
             "download": True,
         },
         "ob3_json": {
             "label": _("Download Open Badges 3.0 credential"),
-            "url": links.credential_json(award.public_id) + "?download=1",
+            "url": urls["ob3_json"],
             "help": _("A signed verifiable credential for digital wallets."),
             "download": True,
         },
         "ob3_jwt": {
             "label": _("Open Badges 3.0 credential (JWT)"),
-            "url": links.credential_jwt(award.public_id) + "?download=1",
+            "url": urls["ob3_jwt"],
             "help": _("The same credential as a signed JSON Web Token."),
             "download": True,
         },
         "json": {
             "label": _("Open Badges 2.0 data (JSON)"),
-            "url": page + "?format=json",
+            "url": urls["json"],
             "help": _("The hosted assertion, for backpacks that import by URL."),
             "download": False,
         },

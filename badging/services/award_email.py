@@ -1,12 +1,14 @@
 """The award notification email's content: plain text and HTML in the learner's language, and
-its SMTP bytes, built from frames (rendered once per badge class, course, issue time and language,
+its SMTP bytes, built from frames (rendered once per badge class, course, issue date and language,
 and once per subject, sender and language) that every email fills with its own values. Each frame
 is checked once against the full rendering and never used if they differ."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from email.utils import formatdate, make_msgid
+from html import escape as html_escape
 from typing import Any
 
 from django.conf import settings
@@ -14,14 +16,13 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.utils import DNS_NAME
 from django.template.loader import render_to_string
-from django.utils import translation
-from django.utils.html import conditional_escape
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from badging.models import Award
 from badging.openbadges import ob2
 from badging.openbadges.links import PublicLinks
-from badging.selectors.awards import award_links
+from badging.selectors.awards import award_link_urls, award_links
 from skillsforward.i18n import language_for_person
 
 
@@ -59,7 +60,7 @@ def _email_context(award: Award, links: PublicLinks, award_link_map: dict) -> di
 EMAIL_TEMPLATES = ("email/award_issued.txt", "email/award_issued.html")
 
 
-# Every email of one badge class, course, issue time and language is the same text around a few
+# Every email of one badge class, course, issue date and language is the same text around a few
 # per-award values (the recipient, the learner's name, the award's links). Rendering the two
 # templates costs more than the rest of sending, so they are rendered once per such "frame" with
 # markers in place of those values, and each email fills its values in (escaped in the HTML part,
@@ -68,15 +69,15 @@ EMAIL_TEMPLATES = ("email/award_issued.txt", "email/award_issued.html")
 _MARK = re.compile("\ue000(\\d+)\ue001")
 
 
-_frames: dict[tuple, tuple[str, str] | None] = {}
+_frames: dict[tuple, _Frame | None] = {}
 
 
 def _mark(index: int) -> str:
     return f"\ue000{index}\ue001"
 
 
-def _per_award_values(award: Award, link_map: dict) -> list[str]:
-    return [award.recipient_email, award.learner.name] + [link["url"] for link in link_map.values()]
+def _per_award_values(award: Award, urls: dict[str, str]) -> list[str]:
+    return [award.recipient_email, award.learner.name, *urls.values()]
 
 
 class _Marked:
@@ -103,8 +104,11 @@ def _frame_key(award: Award, links: PublicLinks) -> tuple:
         course.pk,
         course.updated_at,
         course.platform.api_base_url,
-        award.issued_on,
-        award.expires,
+        # The email shows the issue and expiry dates, not the times: one frame serves a whole day's
+        # emails (a template that showed the time would have to key its frames by the time).
+        timezone.get_current_timezone_name(),
+        timezone.localtime(award.issued_on).date(),
+        timezone.localtime(award.expires).date() if award.expires else None,
         bool(award.learner.name),
         ob2.is_svg(badge.image_content_type),
     )
@@ -115,32 +119,62 @@ def _render(context: dict) -> tuple[str, str]:
     return text, html
 
 
+@dataclass
+class _Frame:
+    """A frame split at its markers: text pieces, and after each piece but the last the index of
+    the per-award value that follows it."""
+
+    text: list[str]
+    text_values: list[int]
+    html: list[str]
+    html_values: list[int]
+
+    @classmethod
+    def split(cls, text: str, html: str) -> _Frame:
+        text_parts, html_parts = _MARK.split(text), _MARK.split(html)
+        return cls(
+            text=text_parts[::2],
+            text_values=[int(i) for i in text_parts[1::2]],
+            html=html_parts[::2],
+            html_values=[int(i) for i in html_parts[1::2]],
+        )
+
+    @staticmethod
+    def _fill(pieces: list[str], indexes: list[int], values: list[str]) -> str:
+        out = [pieces[0]]
+        for index, piece in zip(indexes, pieces[1:], strict=True):
+            out += [values[index], piece]
+        return "".join(out)
+
+    def fill(self, values: list[str]) -> tuple[str, str]:
+        # html.escape is what autoescaping does to a plain string (django.utils.html.escape).
+        escaped = [html_escape(value) for value in values]
+        return self._fill(self.text, self.text_values, values), self._fill(self.html, self.html_values, escaped)
+
+
 def _email_bodies(award: Award, links: PublicLinks) -> tuple[str, str]:
     """(plain text, HTML) of the award email, from its frame when there is a good one."""
-    link_map = award_links(award, links=links)
     if award.course is None:  # a program badge: rare, and its email names no course to frame
-        return _render(_email_context(award, links, link_map))
-    values = _per_award_values(award, link_map)
+        return _render(_email_context(award, links, award_links(award, links=links)))
+    urls = award_link_urls(award, links=links)
+    values = _per_award_values(award, urls)
     key = _frame_key(award, links)
-    if (key in _frames and _frames[key] is None) or any("\ue000" in value for value in values):
-        return _render(_email_context(award, links, link_map))
-    full = None
     frame = _frames.get(key)
-    if frame is None:
-        marked_links = {k: {**link, "url": _mark(2 + i)} for i, (k, link) in enumerate(link_map.items())}
-        learner = _Marked(award.learner, name=_mark(1) if award.learner.name else "")
-        context = _email_context(award, links, marked_links)
-        context["award"], context["learner"] = _Marked(award, recipient_email=_mark(0), learner=learner), learner
-        frame = _render(context)
-        full = _render(_email_context(award, links, link_map))
-        if len(_frames) > 256:
-            _frames.clear()
-    text = _MARK.sub(lambda m: values[int(m.group(1))], frame[0])
-    html = _MARK.sub(lambda m: str(conditional_escape(values[int(m.group(1))])), frame[1])
-    if full is not None:
-        _frames[key] = frame if (text, html) == full else None
-        return full
-    return text, html
+    if (frame is None and key in _frames) or any("\ue000" in value for value in values):
+        return _render(_email_context(award, links, award_links(award, links=links)))
+    if frame is not None:
+        return frame.fill(values)
+    link_map = award_links(award, links=links)
+    marked_links = {k: {**link, "url": _mark(2 + i)} for i, (k, link) in enumerate(link_map.items())}
+    learner = _Marked(award.learner, name=_mark(1) if award.learner.name else "")
+    context = _email_context(award, links, marked_links)
+    context["award"], context["learner"] = _Marked(award, recipient_email=_mark(0), learner=learner), learner
+    built = _Frame.split(*_render(context))
+    full = _render(_email_context(award, links, link_map))
+    if len(_frames) > 256:
+        _frames.clear()
+    _frames[key] = built if built.fill(values) == full else None
+    return full
 
 
 def _award_email_message(*, award: Award, links: PublicLinks, connection=None) -> EmailMultiAlternatives:
@@ -229,14 +263,13 @@ class _FramedEmail(EmailMultiAlternatives):
             return None
         bodies = []
         for body in (str(self.body), html[0]):
-            lines = body.split("\n")
             # The full path: 8bit for a non-ASCII body, quoted-printable for one with a line over 998 bytes.
             if body.isascii() or "\r" in body:
                 return None
-            # A line is at most 4 bytes a character: only a long one needs counting its bytes.
-            if max(map(len, lines)) > 998 // 4 and any(len(line.encode()) > 998 for line in lines):
+            data = body.replace("\n", "\r\n").encode()
+            if len(data) > 998 and max(map(len, data.split(b"\r\n"))) > 998:
                 return None
-            bodies.append("\r\n".join(lines).encode())
+            bodies.append(data)
         return [to.encode(), *(headers[n].encode() for n in _FRAME_VALUES[1:4]), *bodies]
 
     def _frame_fill(self, frame: list[bytes], values: list[bytes]) -> bytes:

@@ -148,6 +148,59 @@ def test_email_bodies_from_the_frame_are_the_full_render(rsps):
     assert [frame is not None for frame in award_email._frames.values()] == [True, True]  # with and without a name
 
 
+def test_one_email_frame_serves_a_days_issue_times_and_a_new_day_gets_its_own(rsps):
+    """The email shows dates, not times: awards issued at other times of the same day are filled
+    into the same frame (and equal the full render); the next day's issue date renders anew."""
+    from datetime import timedelta
+
+    awards = issued(rsps, 4)
+    links = PublicLinks(BASE)
+    day = timezone.localtime(awards[0].issued_on).replace(hour=9, minute=0, second=0)
+    for award, shift in zip(
+        awards,
+        [timedelta(0), timedelta(hours=5, seconds=7), timedelta(days=1), timedelta(days=1, minutes=3)],
+        strict=True,
+    ):
+        award.issued_on = day + shift
+        award.expires = award.issued_on + timedelta(days=730)
+    award_email._frames.clear()
+    for award in awards:
+        full = tuple(
+            render_to_string(name, award_email._email_context(award, links, award_links(award, links=links)))
+            for name in award_email.EMAIL_TEMPLATES
+        )
+        assert award_email._email_bodies(award, links) == full
+    # Day one (two awards, one frame); day two with a name and without one (awards 3 and 4).
+    assert len(award_email._frames) == 3 and None not in award_email._frames.values()
+    first, next_day = (award_email._email_bodies(award, links)[0] for award in (awards[0], awards[3]))
+    issued_on = first.split("\n")[[line.startswith("Issued on:") for line in first.split("\n")].index(True)]
+    assert issued_on not in next_day
+
+
+def test_the_linkedin_link_is_what_urlencode_gives(rsps):
+    from urllib.parse import urlencode
+
+    from badging.selectors.awards import LINKEDIN_ADD_URL, linkedin_add_url
+
+    award = issued(rsps, 1)[0]
+    award.badge_class.name, award.badge_class.issuer.name = "Données & “quotes” + <b>", "Uni/Forward ?=#"
+    links = PublicLinks(BASE)
+    for expires in (award.expires, None):
+        award.expires = expires
+        params = {
+            "startTask": "CERTIFICATION_NAME",
+            "name": award.badge_class.name,
+            "organizationName": award.badge_class.issuer.name,
+            "issueYear": award.issued_on.year,
+            "issueMonth": award.issued_on.month,
+            "certUrl": links.assertion(award.public_id),
+            "certId": award.public_id,
+        }
+        if expires:
+            params |= {"expirationYear": expires.year, "expirationMonth": expires.month}
+        assert linkedin_add_url(award=award, links=links) == f"{LINKEDIN_ADD_URL}?{urlencode(params)}"
+
+
 def test_smtp_bytes_from_the_mime_frame_are_djangos(rsps):
     awards = issued(rsps, 4)
     awards[3].recipient_email = "zoë@uni.example.edu"  # not a plain address: generated in full

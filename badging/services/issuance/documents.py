@@ -76,13 +76,14 @@ def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> 
         verification_method=links.issuer_verification_method(issuer_id, signing.ed25519.public_id),
         created=award.issued_on,
     )
+    credential_json = _json(credential)
     jwt = ob3.credential_jwt(
         credential,
         private_key=keys.private_key_load(signing.rsa.pk, signing.rsa.private_key_pem),
         kid=links.issuer_key(issuer_id, signing.rsa.public_id),
+        document_json=credential_json,
     )
     assertion_json = _json(ob2.assertion_document(award, links))
-    credential_json = _json(credential)
     image = bytes(badge_class.image)
     if ob2.is_svg(badge_class.image_content_type):
         images = {

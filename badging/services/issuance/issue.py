@@ -21,6 +21,7 @@ from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from badging.models import (
     Award,
     AwardImage,
     CanvasCredentialsConnection,
+    CourseBadge,
     Delivery,
     LearnerProgress,
 )
@@ -180,13 +182,17 @@ def _claim(progress_ids: list[int], token: str) -> list[int]:
 def _issue_claimed(
     progress_ids: list[int], *, client, links: PublicLinks | None, email_deliveries: list[Delivery] | None
 ) -> list[Award]:
-    rows = list(
-        LearnerProgress.objects.filter(pk__in=progress_ids)
-        .select_related("course_badge__badge_class__issuer", "course_badge__course__platform", "learner")
-        .order_by("pk")
-    )
+    rows = list(LearnerProgress.objects.filter(pk__in=progress_ids).select_related("learner").order_by("pk"))
     if not rows:
         return []
+    # A batch's learners share a course badge or a few: read once each (with badge class, image,
+    # issuer, course and platform), not once per learner as select_related would build and send them.
+    course_badges = CourseBadge.objects.select_related("badge_class__issuer", "course__platform").in_bulk(
+        {p.course_badge_id for p in rows}
+    )
+    rows = [p for p in rows if p.course_badge_id in course_badges]  # one deleted meanwhile: nothing to issue
+    for progress in rows:
+        progress.course_badge = course_badges[progress.course_badge_id]
     live = _live_awards({_key(p) for p in rows})
     result: dict[tuple[int, int], Award] = {}
     to_issue, already, not_eligible, deactivated, elsewhere, seen = [], [], [], [], [], set()
@@ -297,6 +303,21 @@ def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Awar
     return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
 
 
+def _images_insert(rows: list[tuple[int, str, bytes]]) -> None:
+    """Insert AwardImage rows (award id, content type, data) in a few multi-row statements,
+    without the two model instances per award that bulk_create would build and prepare."""
+    quote = db_connection.ops.quote_name
+    fields = {field.name: field.column for field in AwardImage._meta.concrete_fields}
+    columns = ", ".join(quote(str(fields[name])) for name in ("award", "content_type", "data"))
+    with db_connection.cursor() as cursor:
+        for start in range(0, len(rows), 300):  # 900 parameters: within SQLite's limit too
+            chunk = rows[start : start + 300]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            # Table and column names from the model (quoted), values as parameters.
+            sql = f"INSERT INTO {quote(AwardImage._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
+            cursor.execute(sql, [value for row in chunk for value in row])
+
+
 def _store(
     candidates: list[_Candidate], *, now, rebuild, email_deliveries: list[Delivery] | None = None
 ) -> list[Award]:
@@ -324,13 +345,7 @@ def _store(
                 c.award._state.adding = False
             losers = [c for c in candidates if c.award.public_id not in stored]
             others = _live_awards({_key(c.progress) for c in losers})
-            AwardImage.objects.bulk_create(
-                [
-                    AwardImage(award=c.award, content_type=ct, data=data)
-                    for c in winners
-                    for ct, data in c.images.items()
-                ]
-            )
+            _images_insert([(c.award.pk, ct, data) for c in winners for ct, data in c.images.items()])
             # A race lost to this course badge's own award (a retried task) is issued; one lost to
             # another course's award of the same badge class is held from there, never shown as ours.
             same = [c for c in losers if _key(c.progress) in others and _same_course_badge(c, others)]
