@@ -29,9 +29,10 @@ else; every award's email received once, extra ones only as counted unconfirmed 
 award's public assertion JSON fetches; no course sync stuck. It prints p50/p99 of the pages, how
 long the work took to recover after the last fault, and PASS or FAIL (exit status 1).
 
---fast shortens the leases (6 s), the queued-stale time (30 s), Canvas retries (2) and the
-reconciler's interval (10 s) for the CI version (tests/test_chaos.py); without it the production
-defaults apply (30 s leases, reconciler every minute).
+--fast shortens the leases (6 s, the course lock's too), the queued-stale time (15 s), the first
+retry of a failed issue or email (5 s instead of a minute), Canvas retries (2) and the
+reconciler's interval (2 s) for the CI version (tests/test_chaos.py); without it the production
+defaults apply (30 s leases, retries after a minute, reconciler every minute).
 
 One file on purpose: one run, read top to bottom (start the processes, draw and apply the fault
 schedule, settle, check the verdict); the probes that run beside it are in chaos_probe.py.
@@ -332,7 +333,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--window", type=float, default=150.0, help="seconds over which the faults happen")
     parser.add_argument("--kills", type=int, default=3, help="how many times the worker is killed")
-    parser.add_argument("--fast", action="store_true", help="short leases and a 10 s reconciler (CI)")
+    parser.add_argument("--fast", action="store_true", help="short leases and retries, a 2 s reconciler (CI)")
     parser.add_argument("--settle", type=float, default=0, help="longest wait after the last fault (default: 6 min)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/sf_chaos")
     parser.add_argument("--redis-port", type=int, default=6390)
@@ -386,7 +387,14 @@ def main(argv: list[str]) -> int:
     }
     if args.fast:
         # Fewer Canvas retries: a sync meets the short Canvas faults and fails, visibly, as in the full run.
-        env.update(BADGING_LEASE_SECONDS="6", BADGING_QUEUED_STALE_AFTER_SECONDS="30", CANVAS_MAX_RETRIES="2")
+        # The recovery is the same path as in production, with its waits (leases, queued-stale time,
+        # backoff, reconciler interval) scaled down to the run's short window.
+        env.update(
+            BADGING_LEASE_SECONDS="6",
+            BADGING_QUEUED_STALE_AFTER_SECONDS="15",
+            BADGING_RETRY_BASE_SECONDS="5",
+            CANVAS_MAX_RETRIES="2",
+        )
     os.environ.update(env)
     procs = Processes(workdir, env, queue, args.redis_port)
     try:
@@ -425,7 +433,7 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     course = Course.objects.get(platform_id=seeded.platform_id, canvas_course_id=str(seeded.course.id))
     beat_schedule_write()
     if args.fast:
-        every, _ = IntervalSchedule.objects.get_or_create(every=10, period=IntervalSchedule.SECONDS)
+        every, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.filter(task="badging.reconcile").update(interval=every)
     instance = SandboxInstance.objects.get(slug="chaos")
     bucket = instance.throttle_bucket_size

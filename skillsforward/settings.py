@@ -264,11 +264,15 @@ BADGING_ROSTER_INTERVAL_MINUTES = env.int("BADGING_ROSTER_INTERVAL_MINUTES", def
 BADGING_EMAIL_FRESH_MINUTES = env.int("BADGING_EMAIL_FRESH_MINUTES", default=120)
 BADGING_RECONCILE_INTERVAL_MINUTES = env.int("BADGING_RECONCILE_INTERVAL_MINUTES", default=1)
 # A worker issuing a batch (or sending an email) holds a lease on those rows in the database, renewed
-# while it works; once a lease runs out (the worker died) the reconciler queues the work again.
+# while it works; once a lease runs out (the worker died) the reconciler queues the work again. A
+# course sync's lock is a lease of the same length (in the cache).
 BADGING_LEASE_SECONDS = env.int("BADGING_LEASE_SECONDS", default=30)
 # A learner or delivery queued this long ago but never picked up (its broker message was lost) is
 # queued again by the reconciler; a repeat finds the work done or leased and does nothing.
 BADGING_QUEUED_STALE_AFTER_SECONDS = env.int("BADGING_QUEUED_STALE_AFTER_SECONDS", default=180)
+# A failed issue or delivery is tried again after between half this and this, doubling with each
+# attempt up to 6 hours (a refusing mail server, a Canvas Credentials outage).
+BADGING_RETRY_BASE_SECONDS = env.int("BADGING_RETRY_BASE_SECONDS", default=60)
 # How often instructors may send a learner's badge email again, per learner in 24 hours.
 BADGING_RESENDS_PER_LEARNER_PER_DAY = env.int("BADGING_RESENDS_PER_LEARNER_PER_DAY", default=3)
 # Who instructors should ask about setting up a badge (an email address or a web page) [unset].

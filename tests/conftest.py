@@ -341,3 +341,22 @@ def _fake_public_dns(monkeypatch):
 
 def pytest_sessionstart(session):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _flush_by_delete()
+
+
+def _flush_by_delete() -> None:
+    """Tests that commit (transactional_db, live servers, real workers) empty every table after
+    themselves. Django does it with one TRUNCATE of all 59 tables, which on PostgreSQL replaces each
+    table's and index's files: about a second each time on this machine, for tables holding a few
+    rows. DELETE FROM each table in one transaction (the foreign keys are deferred to its commit)
+    leaves the same empty tables in a fifth of that. Test runs only: `manage.py flush` is untouched."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade or not tables:
+            return truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        return ["SET CONSTRAINTS ALL DEFERRED;", *(f"DELETE FROM {self.quote_name(table)};" for table in tables)]
+
+    DatabaseOperations.sql_flush = sql_flush

@@ -151,12 +151,17 @@ def test_compose_services_start_and_pass_their_health_checks(services, compose_d
         cursor.execute("SELECT count(*) FROM django_celery_beat_periodictask WHERE enabled")
         assert cursor.fetchone()[0] > 0, "the beat schedule was written"
 
+    # web, worker and beat start together once migrate is done, as compose starts them.
     # web: gunicorn as compose starts it (on a free port instead of 8000), then its health check.
     web = COMPOSE["services"]["web"]
     port = _free_port()
     command = [part.replace("0.0.0.0:8000", f"127.0.0.1:{port}") for part in web["command"]]
     assert command != web["command"], "the web command binds port 8000"
     web_proc, web_log = services.start("web", command)
+    worker = COMPOSE["services"]["worker"]
+    worker_proc, worker_log = services.start("worker", worker["command"])
+    beat = COMPOSE["services"]["beat"]
+    beat_proc, beat_log = services.start("beat", beat["command"])
     services.wait_for_log(web_proc, web_log, "Booting worker")
     check, shell = _health_check_command(web, port)
     deadline = time.monotonic() + 30
@@ -177,28 +182,29 @@ def test_compose_services_start_and_pass_their_health_checks(services, compose_d
     assert config["oidc_initiation_url"] == f"https://{PUBLIC_HOST}/lti/login/"
 
     # worker: its health check pings it by name.
-    worker = COMPOSE["services"]["worker"]
-    worker_proc, worker_log = services.start("worker", worker["command"])
     services.wait_for_log(worker_proc, worker_log, "ready.")
     check, shell = _health_check_command(worker, port)
     result = services.run(check, shell=shell, timeout=60)
     assert result.returncode == 0, f"worker health check failed: {result.stdout[-1000:]} {result.stderr[-2000:]}"
     assert "pong" in result.stdout
-    # It consumes the configured queue, and logs as LOG_FORMAT says (JSON lines, as web does).
+    # It consumes the configured queue, and logs as LOG_FORMAT says (JSON lines, as web does). Asked
+    # by name, the answer comes as soon as it replies (asking everyone waits out the whole timeout).
+    node = f"celery@{services.env['HOSTNAME']}"
     result = services.run(
-        ["celery", "-A", "skillsforward", "inspect", "active_queues", "-j", "--timeout", "10"], timeout=60
+        ["celery", "-A", "skillsforward", "inspect", "active_queues", "-j", "-d", node, "--timeout", "10"], timeout=60
     )
     assert services.env["CELERY_TASK_DEFAULT_QUEUE"] in result.stdout, result.stdout[-2000:]
     (ready,) = [line for line in worker_log.read_text().splitlines() if line.endswith('ready."}')]
     assert json.loads(ready)["levelname"] == "INFO"
 
     # beat: starts on the database scheduler and stays up.
-    beat = COMPOSE["services"]["beat"]
-    beat_proc, beat_log = services.start("beat", beat["command"])
     services.wait_for_log(beat_proc, beat_log, "beat: Starting...")
-    # Its first tick reads the schedule from the database (max interval 5 s): it must survive that.
-    deadline = time.monotonic() + 6
-    while time.monotonic() < deadline and beat_proc.poll() is None:
+    # Its first tick reads the schedule from the database (max interval 5 s): it must survive that,
+    # 6 s from its start (it started with web and worker, so most of that time has passed already).
+    (starting,) = [json.loads(line) for line in beat_log.read_text().splitlines() if "beat: Starting..." in line]
+    # Logged in local time; the next whole second is no earlier than the start.
+    started = time.mktime(time.strptime(starting["asctime"][:19], "%Y-%m-%d %H:%M:%S")) + 1
+    while time.time() < started + 6 and beat_proc.poll() is None:
         time.sleep(0.5)
     assert beat_proc.poll() is None, beat_log.read_text()[-3000:]
     for log in (web_log, worker_log, beat_log):

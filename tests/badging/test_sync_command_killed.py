@@ -13,13 +13,14 @@ import pytest
 from django.db import connection
 
 from badging.models import SyncRun
-from badging.services.sync import coordination
 from lti.models import Course
 from sandbox.models import SandboxInstance
 from sandbox.seed.instances import sandbox_seed
 from tests.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.integration]
+
+LEASE_SECONDS = 6  # the commands' course lock lease here (production: BADGING_LEASE_SECONDS, 30)
 
 
 def _command(env: dict, *args: str) -> subprocess.Popen:
@@ -43,6 +44,10 @@ def test_badging_sync_killed_and_run_again(transactional_db, live_server, celery
         CELERY_TASK_DEFAULT_QUEUE=celery_queue_name,
         OUTBOUND_ALLOWED_HOSTS="127.0.0.1,localhost",
         SANDBOX_ENABLED="true",
+        # The dead run's course lock runs out in 6 s (not 30), the last Canvas in-flight place it
+        # held 10 s after it was taken (CANVAS_HTTP_TIMEOUT + 5 s, not 35; answers take 1.5 s here).
+        BADGING_LEASE_SECONDS=str(LEASE_SECONDS),
+        CANVAS_HTTP_TIMEOUT="5",
         DJANGO_SETTINGS_MODULE="skillsforward.settings",
     )
     key = result.course_badge_key
@@ -67,9 +72,7 @@ def test_badging_sync_killed_and_run_again(transactional_db, live_server, celery
         return again.returncode == 0 and ": ok," in out
 
     # While the dead run's lease lasts, a rerun says a sync is running; then it syncs.
-    wait_for(
-        rerun_syncs, timeout=coordination.LOCK_LEASE_SECONDS + 90, interval=3, message="a rerun to sync the course"
-    )
+    wait_for(rerun_syncs, timeout=LEASE_SECONDS + 90, interval=3, message="a rerun to sync the course")
     assert all(code == 0 for code, _ in outputs), outputs
     assert all(": ok," in out or "already running" in out for _, out in outputs), outputs
     interrupted.refresh_from_db()

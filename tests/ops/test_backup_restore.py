@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import pytest
@@ -114,7 +115,7 @@ def _ed25519_key(did_url: str, base: str) -> bytes:
     return raw[2:]
 
 
-def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_path, enqueued):
+def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_path, enqueued, request):
     if not (VERIFIERS / "node_modules" / "@digitalbazaar" / "vc").exists():
         pytest.fail("third-party verifiers not installed: run `make venv` (npm ci in tests/verifiers)")
     key = Fernet.generate_key().decode()
@@ -159,8 +160,10 @@ def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_p
         )  # fmt: skip
 
     # --- The wrong key, or none: the release step refuses, saying why ---------------------------
-    for wrong in (Fernet.generate_key().decode(), ""):
-        refused = manage("migrate", "--noinput", FIELD_ENCRYPTION_KEY=wrong)
+    wrong_keys = (Fernet.generate_key().decode(), "")
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two operators' mistakes, tried at once
+        refusals = list(pool.map(lambda wrong: manage("migrate", "--noinput", FIELD_ENCRYPTION_KEY=wrong), wrong_keys))
+    for wrong, refused in zip(wrong_keys, refusals, strict=True):
         assert refused.returncode != 0, refused.stdout
         assert "skillsforward.E007" in refused.stderr, refused.stderr
         assert "cannot be decrypted" in refused.stderr and "lti.Platform.api_token: 1 of 1" in refused.stderr
@@ -171,6 +174,17 @@ def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_p
     migrated = manage("migrate", "--noinput")
     assert migrated.returncode == 0, migrated.stderr
     assert "E007" not in migrated.stderr
+
+    # The restored database served (checked below): gunicorn starts while the operator works on.
+    log = ARTIFACTS / f"drill-gunicorn-{restored_db}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "skillsforward.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "--timeout", "120"],
+            cwd=ROOT, env=restored_env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    request.addfinalizer(lambda: (server.terminate(), server.wait(timeout=30)))
 
     def issue_in_restored(row) -> dict:
         script = subprocess.run(
@@ -196,61 +210,54 @@ def test_backup_and_restore_drill(transactional_db, settings, restored_db, tmp_p
     assert platform.api_token == "canvas-api-token"
 
     # --- The restored database, served: every award verifies -------------------------------------
-    log = ARTIFACTS / f"drill-gunicorn-{restored_db}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "skillsforward.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--timeout", "120"],
-            cwd=ROOT, env=restored_env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        for _ in range(1200):  # up to two minutes on a busy machine
-            if server.poll() is not None:
-                pytest.fail(f"gunicorn on the restored database exited: {log.read_text()[-2000:]}")
-            try:
-                if _get(f"{base}/health/")[0] in (200, 503):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    for _ in range(1200):  # up to two minutes on a busy machine
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn on the restored database exited: {log.read_text()[-2000:]}")
+        try:
+            if _get(f"{base}/health/")[0] in (200, 503):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        pytest.fail(f"gunicorn on the restored database did not start: {log.read_text()[-2000:]}")
+
+    ids = [a.public_id for a in issued] + [after_restore["award"], after_rotation["award"]]
+    third_party = []
+    for n, public_id in enumerate(ids):
+        revoked = n == 2
+        status, body = _get(f"{base}/public/assertions/{public_id}", accept="application/ld+json")
+        if revoked:
+            assert status == 410, body[:300]
         else:
-            pytest.fail(f"gunicorn on the restored database did not start: {log.read_text()[-2000:]}")
+            assert status == 200, body[:300]
+            assertion = json.loads(body)
+            assert assertion["id"] == f"{base}/public/assertions/{public_id}"
+            assert assertion["verification"]["type"] == "HostedBadge"
+            assert _get(assertion["badge"])[0] == 200
 
-        ids = [a.public_id for a in issued] + [after_restore["award"], after_rotation["award"]]
-        for n, public_id in enumerate(ids):
-            revoked = n == 2
-            status, body = _get(f"{base}/public/assertions/{public_id}", accept="application/ld+json")
-            if revoked:
-                assert status == 410, body[:300]
-            else:
-                assert status == 200, body[:300]
-                assertion = json.loads(body)
-                assert assertion["id"] == f"{base}/public/assertions/{public_id}"
-                assert assertion["verification"]["type"] == "HostedBadge"
-                assert _get(assertion["badge"])[0] == 200
+        status, body = _get(f"{base}/public/assertions/{public_id}.ob3.json")
+        if revoked and status == 410:  # the holder still has it: it must verify, and show revoked
+            credential = issued[2].ob3_credential
+        else:
+            assert status == 200, body[:300]
+            credential = json.loads(body)
+        method = credential["proof"][0]["verificationMethod"]
+        assert verify_eddsa_rdfc_2022(credential, _ed25519_key(method, base)), public_id
+        status, token = _get(f"{base}/public/assertions/{public_id}.jwt", accept="application/jwt")
+        if revoked and status == 410:
+            token = issued[2].ob3_jwt.encode()
+        else:
+            assert status == 200, token[:300]
+        kid = json.loads(_b64d(token.decode().split(".")[0]))["kid"]
+        status, jwk = _get(kid)
+        assert status == 200
+        verify_rs256_jwt(token.decode(), json.loads(jwk))  # raises on a bad signature
+        third_party.append((public_id, credential, revoked))
 
-            status, body = _get(f"{base}/public/assertions/{public_id}.ob3.json")
-            if revoked and status == 410:  # the holder still has it: it must verify, and show revoked
-                credential = issued[2].ob3_credential
-            else:
-                assert status == 200, body[:300]
-                credential = json.loads(body)
-            method = credential["proof"][0]["verificationMethod"]
-            assert verify_eddsa_rdfc_2022(credential, _ed25519_key(method, base)), public_id
-            status, token = _get(f"{base}/public/assertions/{public_id}.jwt", accept="application/jwt")
-            if revoked and status == 410:
-                token = issued[2].ob3_jwt.encode()
-            else:
-                assert status == 200, token[:300]
-            kid = json.loads(_b64d(token.decode().split(".")[0]))["kid"]
-            status, jwk = _get(kid)
-            assert status == 200
-            verify_rs256_jwt(token.decode(), json.loads(jwk))  # raises on a bad signature
-
-            verdict = verify(credential, base)
-            assert verdict["digitalbazaar"]["verified"], (public_id, verdict["digitalbazaar"])
-            assert verdict["dcc"]["verified"] is not revoked, (public_id, verdict["dcc"])
-            assert verdict["digitalbazaar"]["revoked"] is revoked
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    # The third-party verifiers (a node process per credential), two at a time.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        verdicts = list(pool.map(lambda checked: verify(checked[1], base), third_party))
+    for (public_id, _, revoked), verdict in zip(third_party, verdicts, strict=True):
+        assert verdict["digitalbazaar"]["verified"], (public_id, verdict["digitalbazaar"])
+        assert verdict["dcc"]["verified"] is not revoked, (public_id, verdict["dcc"])
+        assert verdict["digitalbazaar"]["revoked"] is revoked

@@ -9,7 +9,6 @@ import pytest
 from celery import current_app
 
 from badging.models import SyncRun
-from badging.services.sync import coordination
 from lti.models import Course
 from sandbox.models import SandboxInstance
 from sandbox.seed.instances import sandbox_seed
@@ -18,8 +17,19 @@ from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration]
 
+LEASE_SECONDS = 6  # the worker's course lock lease here (production: BADGING_LEASE_SECONDS, 30)
 
-def test_a_worker_killed_mid_sync_is_recovered_quickly(celery_worker_process, live_server):
+
+@pytest.fixture
+def short_lease(monkeypatch):
+    """The worker started after this holds 6-second course locks, and the last of the Canvas
+    token's in-flight places the killed sync held is free 10 s after it was taken (CANVAS_HTTP_TIMEOUT
+    + 5 s; production 35 s): the sync run again waits for these two leases, scaled down."""
+    monkeypatch.setenv("BADGING_LEASE_SECONDS", str(LEASE_SECONDS))
+    monkeypatch.setenv("CANVAS_HTTP_TIMEOUT", "5")  # each answer here takes 1.5 s at most
+
+
+def test_a_worker_killed_mid_sync_is_recovered_quickly(short_lease, celery_worker_process, live_server):
     result = sandbox_seed(learners=8, assessments=2, slug="killsync", base_url=live_server.url)
     course = Course.objects.get(platform_id=result.platform_id, canvas_course_id=str(result.course.id))
     SandboxInstance.objects.filter(slug="killsync").update(latency_ms=1500)  # every Canvas answer takes 1.5 s
@@ -38,7 +48,7 @@ def test_a_worker_killed_mid_sync_is_recovered_quickly(celery_worker_process, li
 
     done = wait_for(
         lambda: SyncRun.objects.filter(course=course, status=SyncRun.STATUS_OK).first(),
-        timeout=coordination.LOCK_LEASE_SECONDS + 45,
+        timeout=LEASE_SECONDS + 45,
         message="the sync to run again after the crash",
     )
     assert done.pk != interrupted.pk

@@ -22,9 +22,6 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
-RETRY_BASE = timedelta(minutes=1)
-
-
 RETRY_CAP = timedelta(hours=6)
 
 
@@ -50,9 +47,11 @@ def lease_length() -> timedelta:
     return timedelta(seconds=settings.BADGING_LEASE_SECONDS)
 
 
-def retry_delay(attempts: int, *, base: timedelta = RETRY_BASE, cap: timedelta = RETRY_CAP) -> timedelta:
+def retry_delay(attempts: int, *, base: timedelta | None = None, cap: timedelta = RETRY_CAP) -> timedelta:
     """Capped exponential backoff with full jitter on the upper half (no thundering herd): after
-    the first attempt between base/2 and base, doubling with each attempt, never above cap."""
+    the first attempt between base/2 and base (BADGING_RETRY_BASE_SECONDS, a minute), doubling
+    with each attempt, never above cap."""
+    base = base or timedelta(seconds=settings.BADGING_RETRY_BASE_SECONDS)
     ceiling = min(base * (2 ** max(attempts - 1, 0)), cap)
     return ceiling / 2 + ceiling / 2 * random.random()
 

@@ -39,10 +39,11 @@ LOCK_TIMEOUT = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 600)) + 60
 
 # The course lock is a lease that its holder renews while it works: a worker killed mid-sync (out
 # of memory, a lost node) frees the course within LOCK_LEASE_SECONDS, not after the time limit.
-LOCK_LEASE_SECONDS = 30
+# The same length as the issuance leases (BADGING_LEASE_SECONDS, 30), renewed three times a lease.
+LOCK_LEASE_SECONDS = settings.BADGING_LEASE_SECONDS
 
 
-LOCK_RENEW_SECONDS = 10
+LOCK_RENEW_SECONDS = max(1, LOCK_LEASE_SECONDS // 3)
 
 
 # The delayed task that runs a folded request in case the lock's holder died: a no-op otherwise.
