@@ -531,3 +531,45 @@ def test_an_assessment_unpublished_during_the_sync_is_left_out_and_the_rest_sync
     assert AssessmentResult.objects.filter(assignment__canvas_assignment_id="55").exists()
     detail = LearnerProgress.objects.get(course_badge=course_badge, learner__canvas_user_id="42").detail
     assert [a["assignment_id"] for a in detail["assessments"]] == ["55"]  # a group rule: unpublished ones do not count
+
+
+def _retries(enqueued) -> list:
+    return [t for t in enqueued if t.name == "badging.course_sync" and (t.kwargs or {}).get("trigger") == "retry"]
+
+
+def test_a_sync_failed_by_a_canvas_outage_is_tried_again_after_a_growing_wait(
+    canvas_api, course_badge, enqueued, django_capture_on_commit_callbacks, settings
+):
+    """Canvas answering 5xx is an outage (canvas/errors.py: CanvasUnavailableError after every retry),
+    so the sync is asked again after BADGING_RETRY_BASE_SECONDS (half to all of it), twice that after a
+    second failure in a row, and no more once a sync succeeds; not after the next periodic sync."""
+    settings.BADGING_RETRY_BASE_SECONDS = 60
+    settings.CANVAS_MAX_RETRIES = 1  # the client's own retries are tests/canvas's
+    course_id = course_badge.course_id
+    canvas_api.fail_with = 503
+    waits = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            run = coordination.course_sync(course_id=course_id, trigger="periodic")
+        assert run.status == SyncRun.STATUS_FAILED and run.stats["error_kind"] == "unavailable"
+        retry = _retries(enqueued)[-1]
+        assert retry.kwargs == {"course_id": course_id, "trigger": "retry"}
+        waits.append(retry.options["countdown"])
+    assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120
+    canvas_api.fail_with = None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert coordination.course_sync(course_id=course_id, trigger="retry").status == SyncRun.STATUS_OK
+    assert len(_retries(enqueued)) == 2
+
+
+def test_a_sync_refused_by_canvas_is_not_retried_before_the_periodic_sync(
+    canvas_api, course_badge, enqueued, django_capture_on_commit_callbacks
+):
+    """A revoked token (401 with WWW-Authenticate) waits for an admin: asking again cannot help."""
+    platform = course_badge.course.platform
+    platform.api_token = "revoked"
+    platform.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = coordination.course_sync(course_id=course_badge.course_id, trigger="periodic")
+    assert run.status == SyncRun.STATUS_FAILED and run.stats["error_kind"] == "token"
+    assert _retries(enqueued) == []

@@ -25,11 +25,13 @@ from badging.models import (
     CourseSync,
     SyncRun,
 )
+from badging.services.issuance.policy import retry_delay
 from badging.services.sync.progress import progress_evaluate_course
 from badging.services.sync.run import INTERRUPTED, _sync_once
 from canvas import (
     CanvasClient,
 )
+from canvas.errors import CanvasIncompleteAnswerError, CanvasThrottledError, CanvasUnavailableError
 from lti.models import Course
 
 logger = logging.getLogger(__name__)
@@ -163,7 +165,41 @@ def course_sync(
                 roster=again.get("roster") or None,
                 client=client,
             )
-        return run
+    if run.status == SyncRun.STATUS_FAILED and (run.stats or {}).get("error_kind") in PASSING_FAILURES:
+        _sync_retry_later(course_id)
+    return run
+
+
+# Canvas down, throttling or answering half pages: worth asking again soon. A refused token or
+# permission is not: it waits for an admin (and the periodic sync).
+PASSING_FAILURES = frozenset({CanvasUnavailableError.kind, CanvasIncompleteAnswerError.kind, CanvasThrottledError.kind})
+
+
+def _sync_retry_later(course_id: int) -> None:
+    """A sync that failed because Canvas was down or throttling runs again after a backoff
+    (BADGING_RETRY_BASE_SECONDS, doubling with each failure in a row, never later than the periodic
+    sync): an outage of a few minutes no longer leaves the course unsynced, and its failure on the
+    dashboard, until the next periodic sync. A retry lost with the broker is the periodic sync's."""
+    last_ok = SyncRun.objects.filter(course_id=course_id, status=SyncRun.STATUS_OK).order_by("-pk").values("pk").first()
+    failures = SyncRun.objects.filter(
+        course_id=course_id, status=SyncRun.STATUS_FAILED, pk__gt=last_ok["pk"] if last_ok else 0
+    ).count()
+    delay = retry_delay(max(failures, 1), cap=timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES))
+
+    def send() -> None:
+        from celery import current_app
+
+        try:
+            current_app.send_task(
+                "badging.course_sync",
+                kwargs={"course_id": course_id, "trigger": "retry"},
+                countdown=delay.total_seconds(),
+            )
+        except Exception:  # the broker is down too: the periodic sync tries again
+            logger.warning("could not schedule a retry of the sync of course %s", course_id, exc_info=True)
+
+    transaction.on_commit(send)
+    logger.info("sync of course %s: retry in %.0f s (failure %s in a row)", course_id, delay.total_seconds(), failures)
 
 
 def course_sync_request(*, course_id: int, trigger: str, full: bool = False, roster: bool | None = None) -> bool:
