@@ -32,6 +32,9 @@ class CourseSync(models.Model):
     # (learners_marked) or their graded-but-unposted results (postings_marked), then clears the list.
     learners_marked = models.JSONField(_("learners marked"), default=list, db_default=[], blank=True)
     postings_marked = models.JSONField(_("postings marked"), default=list, db_default=[], blank=True)
+    # A sync that failed because Canvas was down or throttling is asked again at this time, by the
+    # reconciler (kept here, not as a delayed task, so a broker that loses its queue loses no retry).
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("course sync")

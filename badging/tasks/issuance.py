@@ -80,9 +80,15 @@ def canvas_credentials_revoke(delivery_id: int) -> None:
 @shared_task(name="badging.reconcile", acks_late=True, reject_on_worker_lost=True)
 def reconcile() -> dict:
     """Periodic: re-enqueue eligible learners without an award and due or stuck deliveries (at once
-    when the broker lost its queue), and sync again a course whose sync died with its worker."""
+    when the broker lost its queue), sync again a course whose sync died with its worker, and retry
+    the syncs a Canvas outage failed once their backoff is over."""
     from badging.services.reconcile import broker_forgot, queued_work_due_now
-    from badging.services.sync.coordination import syncs_interrupted_recover
+    from badging.services.sync.coordination import syncs_interrupted_recover, syncs_retry_due
 
     lost = queued_work_due_now() if broker_forgot() else {}
-    return {**queueing.awards_reconcile(), "syncs_restarted": syncs_interrupted_recover(), "lost_requeued": lost}
+    return {
+        **queueing.awards_reconcile(),
+        "syncs_restarted": syncs_interrupted_recover(),
+        "syncs_retried": syncs_retry_due(),
+        "lost_requeued": lost,
+    }

@@ -537,39 +537,52 @@ def _retries(enqueued) -> list:
     return [t for t in enqueued if t.name == "badging.course_sync" and (t.kwargs or {}).get("trigger") == "retry"]
 
 
+def _retry_in(course_id) -> float:
+    retry_at = CourseSync.objects.get(course_id=course_id).retry_at
+    return (retry_at - timezone.now()).total_seconds()
+
+
 def test_a_sync_failed_by_a_canvas_outage_is_tried_again_after_a_growing_wait(
     canvas_api, course_badge, enqueued, django_capture_on_commit_callbacks, settings
 ):
     """Canvas answering 5xx is an outage (canvas/errors.py: CanvasUnavailableError after every retry),
-    so the sync is asked again after BADGING_RETRY_BASE_SECONDS (half to all of it), twice that after a
-    second failure in a row, and no more once a sync succeeds; not after the next periodic sync."""
+    so the sync is due again after BADGING_RETRY_BASE_SECONDS (half to all of it), twice that after a
+    second failure in a row; the reconciler asks for it once that time has come (the time is kept
+    in the database: a broker that loses its queue loses no retry), and a sync that succeeds ends it."""
     settings.BADGING_RETRY_BASE_SECONDS = 60
     settings.CANVAS_MAX_RETRIES = 1  # the client's own retries are tests/canvas's
     course_id = course_badge.course_id
     canvas_api.fail_with = 503
     waits = []
     for _ in range(2):
-        with django_capture_on_commit_callbacks(execute=True):
-            run = coordination.course_sync(course_id=course_id, trigger="periodic")
+        run = coordination.course_sync(course_id=course_id, trigger="periodic")
         assert run.status == SyncRun.STATUS_FAILED and run.stats["error_kind"] == "unavailable"
-        retry = _retries(enqueued)[-1]
-        assert retry.kwargs == {"course_id": course_id, "trigger": "retry"}
-        waits.append(retry.options["countdown"])
-    assert 30 <= waits[0] <= 60 and 60 <= waits[1] <= 120
-    canvas_api.fail_with = None
+        waits.append(_retry_in(course_id))
+    assert 29 <= waits[0] <= 60 and 59 <= waits[1] <= 120
     with django_capture_on_commit_callbacks(execute=True):
-        assert coordination.course_sync(course_id=course_id, trigger="retry").status == SyncRun.STATUS_OK
-    assert len(_retries(enqueued)) == 2
+        assert coordination.syncs_retry_due() == 0  # not yet
+    assert _retries(enqueued) == []
+    CourseSync.objects.filter(course_id=course_id).update(retry_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert coordination.syncs_retry_due() == 1
+        assert coordination.syncs_retry_due() == 0  # taken once, by whichever reconciler came first
+    assert [t.kwargs for t in _retries(enqueued)] == [{"course_id": course_id, "trigger": "retry"}]
+    assert CourseSync.objects.get(course_id=course_id).retry_at is None
+    canvas_api.fail_with = None
+    coordination.course_sync(course_id=course_id, trigger="periodic")
+    canvas_api.fail_with = 503
+    coordination.course_sync(course_id=course_id, trigger="periodic")
+    assert 29 <= _retry_in(course_id) <= 60  # failures in a row count from the last sync that worked
+    canvas_api.fail_with = None
+    assert coordination.course_sync(course_id=course_id, trigger="retry").status == SyncRun.STATUS_OK
+    assert CourseSync.objects.get(course_id=course_id).retry_at is None
 
 
-def test_a_sync_refused_by_canvas_is_not_retried_before_the_periodic_sync(
-    canvas_api, course_badge, enqueued, django_capture_on_commit_callbacks
-):
+def test_a_sync_refused_by_canvas_is_not_retried_before_the_periodic_sync(canvas_api, course_badge):
     """A revoked token (401 with WWW-Authenticate) waits for an admin: asking again cannot help."""
     platform = course_badge.course.platform
     platform.api_token = "revoked"
     platform.save()
-    with django_capture_on_commit_callbacks(execute=True):
-        run = coordination.course_sync(course_id=course_badge.course_id, trigger="periodic")
+    run = coordination.course_sync(course_id=course_badge.course_id, trigger="periodic")
     assert run.status == SyncRun.STATUS_FAILED and run.stats["error_kind"] == "token"
-    assert _retries(enqueued) == []
+    assert CourseSync.objects.get(course_id=course_badge.course_id).retry_at is None

@@ -167,6 +167,8 @@ def course_sync(
             )
     if run.status == SyncRun.STATUS_FAILED and (run.stats or {}).get("error_kind") in PASSING_FAILURES:
         _sync_retry_later(course_id)
+    elif run.status == SyncRun.STATUS_OK:
+        CourseSync.objects.filter(course_id=course_id, retry_at__isnull=False).update(retry_at=None)
     return run
 
 
@@ -176,30 +178,32 @@ PASSING_FAILURES = frozenset({CanvasUnavailableError.kind, CanvasIncompleteAnswe
 
 
 def _sync_retry_later(course_id: int) -> None:
-    """A sync that failed because Canvas was down or throttling runs again after a backoff
+    """A sync that failed because Canvas was down or throttling is due again after a backoff
     (BADGING_RETRY_BASE_SECONDS, doubling with each failure in a row, never later than the periodic
     sync): an outage of a few minutes no longer leaves the course unsynced, and its failure on the
-    dashboard, until the next periodic sync. A retry lost with the broker is the periodic sync's."""
+    dashboard, until the next periodic sync. The time is kept on CourseSync; the reconciler asks."""
     last_ok = SyncRun.objects.filter(course_id=course_id, status=SyncRun.STATUS_OK).order_by("-pk").values("pk").first()
     failures = SyncRun.objects.filter(
         course_id=course_id, status=SyncRun.STATUS_FAILED, pk__gt=last_ok["pk"] if last_ok else 0
     ).count()
     delay = retry_delay(max(failures, 1), cap=timedelta(minutes=settings.BADGING_SYNC_INTERVAL_MINUTES))
+    CourseSync.objects.update_or_create(course_id=course_id, defaults={"retry_at": timezone.now() + delay})
+    logger.info("sync of course %s: due again in %.0f s (failure %s in a row)", course_id, delay.seconds, failures)
 
-    def send() -> None:
-        from celery import current_app
 
-        try:
-            current_app.send_task(
-                "badging.course_sync",
-                kwargs={"course_id": course_id, "trigger": "retry"},
-                countdown=delay.total_seconds(),
-            )
-        except Exception:  # the broker is down too: the periodic sync tries again
-            logger.warning("could not schedule a retry of the sync of course %s", course_id, exc_info=True)
-
-    transaction.on_commit(send)
-    logger.info("sync of course %s: retry in %.0f s (failure %s in a row)", course_id, delay.total_seconds(), failures)
+def syncs_retry_due() -> int:
+    """Reconciler: ask again for the syncs whose retry time has come (see _sync_retry_later).
+    Each is taken once (its row locked and its time cleared in one transaction), whichever of
+    several beats runs this."""
+    now = timezone.now()
+    course_ids = []
+    with transaction.atomic():
+        for state in CourseSync.objects.select_for_update(skip_locked=True).filter(retry_at__lte=now):
+            state.retry_at = None
+            state.save(update_fields=["retry_at"])
+            course_ids.append(state.course_id)
+            _sync_task_send(course_id=state.course_id, trigger="retry")
+    return len(course_ids)
 
 
 def course_sync_request(*, course_id: int, trigger: str, full: bool = False, roster: bool | None = None) -> bool:
