@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
-from django.db.models.query import get_related_populators
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
@@ -25,6 +24,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from lti.models import LaunchContext
+from skillsforward.compiled import ModelRows
 from skillsforward.i18n import language_for
 from skillsforward.prepared import execute_prepared, numbered
 
@@ -121,16 +121,8 @@ class _CompiledLaunchLookup:
         self.sql, params = self.compiler.as_sql()
         # Where the two values go: the SQL is reused with only those two replaced.
         self.slots = [{self._ID: "id", self._NOW: "now"}[p] for p in params]
-        info = self.compiler.klass_info
-        assert info is not None
-        self.model = info["model"]
-        self.start, self.end = info["select_fields"][0], info["select_fields"][-1] + 1
-        self.init_list = [s[0].target.attname for s in self.compiler.select[self.start : self.end]]
-        self.populators = get_related_populators(info, self.compiler.select, self.db)  # type: ignore[call-arg]  # stubs of a later Django
-        # What results_iter() would work out again for every lookup: the 66 columns' converters.
-        self.converters = self.compiler.get_converters(
-            [s[0] for s in self.compiler.select[0 : self.compiler.col_count]]
-        )
+        # The rows become objects as the ORM makes them, its 66 columns' converters worked out once.
+        self.rows = ModelRows[LaunchContext](self.compiler, self.db)
 
     def get(self, public_id: str, now: datetime) -> LaunchContext | None:
         values: dict[str, str | datetime] = {"id": public_id, "now": now}
@@ -139,14 +131,8 @@ class _CompiledLaunchLookup:
             types = [{"id": "text", "now": "timestamptz"}[slot] for slot in self.slots]
             execute_prepared(cursor, name="launch_live", sql=numbered(self.sql), types=types, params=params)
             rows = cursor.fetchall()
-        if self.converters:
-            rows = self.compiler.apply_converters(rows, self.converters)
-        for row in rows:
-            launch = self.model.from_db(self.db, self.init_list, row[self.start : self.end])
-            for populator in self.populators:
-                populator.populate(row, launch)
-            return launch
-        return None
+        launches = self.rows.objects(rows)
+        return launches[0] if launches else None
 
 
 _LOOKUP: list[_CompiledLaunchLookup] = []

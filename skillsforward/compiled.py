@@ -10,17 +10,43 @@ with the real ones in their places; its rows become model instances exactly as t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
 
 # Stand-ins for the values: negative and large, so no constant of a query (a flag, a state) is one.
 _STAND_IN_BASE = -7_340_000_000
 
 M = TypeVar("M", bound=Model)
+
+
+class ModelRows(Generic[M]):
+    """How the ORM makes model instances of a compiled queryset's rows (its columns' converters,
+    select_related populators and deferred fields), worked out once instead of for every query."""
+
+    def __init__(self, compiler: SQLCompiler, db: str) -> None:
+        info = compiler.klass_info
+        assert info is not None
+        self.compiler, self.db, self.model = compiler, db, info["model"]
+        self.start, self.end = info["select_fields"][0], info["select_fields"][-1] + 1
+        self.init_list = [s[0].target.attname for s in compiler.select[self.start : self.end]]
+        self.populators = get_related_populators(info, compiler.select, db)  # type: ignore[call-arg]  # stubs of a later Django
+        self.converters = compiler.get_converters([s[0] for s in compiler.select[0 : compiler.col_count]])
+
+    def objects(self, rows: Iterable[Sequence[Any]]) -> list[M]:
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        objects: list[M] = []
+        for row in rows:
+            instance = self.model.from_db(self.db, self.init_list, row[self.start : self.end])
+            for populator in self.populators:
+                populator.populate(row, instance)
+            objects.append(instance)
+        return objects
 
 
 class _Compiled(Generic[M]):
@@ -38,16 +64,7 @@ class _Compiled(Generic[M]):
         missing = set(slots.values()) - set(self.places)
         if missing:
             raise ValueError(f"values not found in the compiled query: {sorted(missing, key=str)}")
-        info = self.compiler.klass_info
-        assert info is not None
-        self.model = info["model"]
-        self.start, self.end = info["select_fields"][0], info["select_fields"][-1] + 1
-        self.init_list = [s[0].target.attname for s in self.compiler.select[self.start : self.end]]
-        self.populators = get_related_populators(info, self.compiler.select, self.db)  # type: ignore[call-arg]  # stubs of a later Django
-        # What results_iter() would work out again for every query: the columns' converters.
-        self.converters = self.compiler.get_converters(
-            [s[0] for s in self.compiler.select[0 : self.compiler.col_count]]
-        )
+        self.rows = ModelRows[M](self.compiler, self.db)
 
     def run(self, values: dict[str, int | Sequence[int]]) -> list[M]:
         params: list[Any] = []
@@ -61,15 +78,7 @@ class _Compiled(Generic[M]):
         with connections[self.db].cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
-        objects: list[M] = []
-        if self.converters:
-            rows = self.compiler.apply_converters(rows, self.converters)
-        for row in rows:
-            instance = self.model.from_db(self.db, self.init_list, row[self.start : self.end])
-            for populator in self.populators:
-                populator.populate(row, instance)
-            objects.append(instance)
-        return objects
+        return self.rows.objects(rows)
 
 
 class CompiledQuery(Generic[M]):
