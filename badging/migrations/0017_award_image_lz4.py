@@ -7,27 +7,10 @@ default."""
 
 from django.db import migrations
 
-TABLE, COLUMN = "badging_awardimage", "data"
-
-
-def lz4_on(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
-        if cursor.fetchone():
-            cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN {COLUMN} SET COMPRESSION lz4")
-
-
-def lz4_off(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN {COLUMN} SET COMPRESSION DEFAULT")
+from skillsforward.index_ops import lz4_compression
 
 
 class Migration(migrations.Migration):
     dependencies = [("badging", "0016_learner_second_email")]
 
-    operations = [migrations.RunPython(lz4_on, lz4_off, elidable=False)]
+    operations = [lz4_compression(table="badging_awardimage", column="data")]
