@@ -22,7 +22,10 @@ with Locust (bench/web_load.py; `--learner-load locust` drives the learner page 
   the launch at 50/s): p50/p99 latency and the requests/s served;
 - flat out (no pause between requests): the most requests/s the server gives.
 
-Each run is preceded by a warm-up. Prints the inputs, the machine (cores, load average at the
+Each run is preceded by a warm-up: with wrk inside the same run (its first --warmup seconds are load
+but not figures, as wrk2's calibration: a new run starts every client at once on a launch's first
+view, a burst no steady load has; wrk's own p50/p99 of the whole run are printed beside), with
+Locust a run of its own. Prints the inputs, the machine (cores, load average at the
 start), and per page p50/p99/requests/s, the server's CPU per request (gunicorn processes only) and
 the load tool's CPU; exits 1 when a target is missed: learner page p99 ≤ 100 ms at ≥ 300/s, launch
 (OIDC login + id_token POST) ≥ 50/s.
@@ -276,19 +279,28 @@ WRK_LINE = re.compile(r"^SFB (.*)$", re.M)
 
 
 def _run_wrk(
-    *, rate: float, clients: int, seconds: float, base_url: str, learners: Path, gunicorn_pgid: int, database: str
+    *,
+    rate: float,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    base_url: str,
+    learners: Path,
+    gunicorn_pgid: int,
+    database: str,
 ) -> dict:
     """One wrk run of the learner page (bench/web_learner.lua: Locust's LearnerPage mix, paced at
-    `rate` requests/s or flat out when 0); the same figures as _run_locust."""
+    `rate` requests/s or flat out when 0): `warmup` seconds of load, then `seconds` timed; the same
+    figures as _run_locust, of the timed part, and wrk's p50/p99 of the whole run (start included)."""
     threads = max(1, min(clients, os.cpu_count() or 1))  # wrk: one event loop per thread
     server_cpu = _cpu_seconds({gunicorn_pgid})
     database_cpu = _database_cpu(database)
     started = time.monotonic()
     proc = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-         "-s", str(ROOT / "bench" / "web_learner.lua"), base_url + "/",
-         "--", str(learners), f"{rate:.3f}", str(clients), str(threads)],
-        cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120, start_new_session=True,
+        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(warmup + seconds))}s", "--timeout",
+         "30s", "-s", str(ROOT / "bench" / "web_learner.lua"), base_url + "/",
+         "--", str(learners), f"{rate:.3f}", str(clients), str(threads), f"{warmup:.3f}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=warmup + seconds + 120, start_new_session=True,
     )  # fmt: skip
     wall = time.monotonic() - started
     server_cpu = _cpu_seconds({gunicorn_pgid}) - server_cpu
@@ -305,11 +317,13 @@ def _run_wrk(
         "failures": failures,
         "p50": got["p50_us"] / 1000,
         "p99": got["p99_us"] / 1000,
-        "rps": got["requests"] / (got["duration_us"] / 1e6),
+        "rps": got["requests"] / (got["duration_us"] / 1e6) if got["duration_us"] else 0.0,
+        "run_p50": got["run_p50_us"] / 1000,
+        "run_p99": got["run_p99_us"] / 1000,
     }
     return {
         "figures": {"learner page": figures} if got["requests"] else {},
-        "requests": got["requests"],
+        "requests": got["run_requests"],  # CPU is measured over the whole run
         "server_cpu": server_cpu,
         "database_cpu": database_cpu,
         "wall": wall,
@@ -488,10 +502,11 @@ def main(argv: list[str]) -> int:
             user, names, rate = plans[page]
             if page == "learner" and args.learner_load == "wrk":
 
+                # Each wrk run has its own warm-up (see bench/web_learner.lua): none before it.
                 def load(rate: float, seconds: float) -> dict:
                     return _run_wrk(
-                        rate=rate, clients=args.clients, seconds=seconds, base_url=base_url, learners=learners_tsv,
-                        gunicorn_pgid=web.pid, database=args.database_url,
+                        rate=rate, clients=args.clients, seconds=seconds, warmup=args.warmup, base_url=base_url,
+                        learners=learners_tsv, gunicorn_pgid=web.pid, database=args.database_url,
                     )  # fmt: skip
 
             else:
@@ -502,7 +517,7 @@ def main(argv: list[str]) -> int:
                         spec=spec_path, workdir=workdir, gunicorn_pgid=web.pid, database=args.database_url,
                     )  # fmt: skip
 
-            load(0, args.warmup)
+                load(0, args.warmup)
             # Paced a little above the target, so that the rate served can meet it.
             for label, offered in ((f"paced at {rate:.0f}/s", rate * 1.05), ("flat out", 0)):
                 result = load(offered, args.duration)
@@ -520,6 +535,11 @@ def main(argv: list[str]) -> int:
                         f"{f['rps']:>8.0f}{result['server_cpu'] * 1000 / requests_total:>17.1f}"
                         f"{result['database_cpu'] * 1000 / requests_total:>6.1f}"
                     )
+                    if "run_p99" in f:
+                        print(
+                            f"{'':<24}(wrk's own figures of the whole run, its first {args.warmup:.0f} s included: "
+                            f"p50 {f['run_p50']:.0f} ms, p99 {f['run_p99']:.0f} ms)"
+                        )
                 # CPU per request (server, database, load tool) does not depend on what else runs
                 # on the machine as much as latency does: it bounds what idle cores could serve.
                 per_request = (result["server_cpu"] + result["database_cpu"] + result["load_cpu"]) / requests_total
