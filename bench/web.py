@@ -501,7 +501,6 @@ def main(argv: list[str]) -> int:
         for page in pages:
             user, names, rate = plans[page]
             if page == "learner" and args.learner_load == "wrk":
-
                 # Each wrk run has its own warm-up (see bench/web_learner.lua): none before it.
                 def load(rate: float, seconds: float) -> dict:
                     return _run_wrk(

@@ -33,10 +33,10 @@ from skillsforward.prepared import execute_prepared
 # Building and rendering the page costs seven queries, the evaluation and the template; under load
 # that is most of a request. The rendered page is kept in the cache under a key made of whose page
 # it is (platform, course, learner), what shapes its words and links (language, site, the launch's
-# email, test-user and concluded flags), and a digest of every row it is built from, computed by
-# the database in one query. Any
-# change to those rows (a grade, an award, a revocation, a rule, however it was written: save,
-# bulk update, raw SQL) changes the digest, so the next view builds the page again: nothing is
+# email, test-user and concluded flags), and a digest of the version (see _version)
+# of every row it is built from, computed by the database in one query. Any change to those rows
+# (a grade, an award, a revocation, a rule, however it was written: save, bulk update, raw SQL)
+# changes the digest, so the next view builds the page again: nothing is
 # invalidated by hand, and nothing stale is shown. The digest needs PostgreSQL; elsewhere (the
 # SQLite demo) the page is built on every view.
 
@@ -73,10 +73,13 @@ def _code_version() -> str:
 _CODE_VERSION: list[str] = []
 
 
-def _row(model, alias: str, *, leave_out: tuple[str, ...] = ()) -> str:
-    """Every column of the model's row but the ones named (read from the model, so a column added
-    later counts too): images and signed credentials, which the page never reads, are large."""
-    return ", ".join(f"{alias}.{f.column}" for f in model._meta.concrete_fields if f.name not in leave_out)
+def _version(*aliases: str) -> str:
+    """The version of a row (or of a joined row's parts): its id, the transaction that wrote it
+    (xmin) and that transaction's command (cmin). Every write of a row, however made, stores a new
+    version under a new pair, even a second write in one transaction, so this changes whenever the
+    row's text could, without reading the row's columns (large evaluation details are compressed
+    out of line: reading them was most of the digest's cost)."""
+    return "concat_ws(':', " + ", ".join(f"{a}.id, {a}.xmin, {a}.cmin" for a in aliases) + ")"
 
 
 def _digest_sql() -> str:
@@ -85,34 +88,34 @@ def _digest_sql() -> str:
     active_badges = f"SELECT id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
     active_classes = f"SELECT badge_class_id FROM {badge} WHERE course_id = %(course)s AND active"  # noqa: S608
     # The course's part (badges, assignments, sync) has its own digest too: see course_rules below.
+    # OFFSET 0 keeps it a subquery computed once (pulled up, it was computed for each use of c.part).
     return f"""
     SELECT md5(concat_ws('|', c.part,
-      (SELECT string_agg(md5(ROW({_row(AssessmentResult, "r")})::text), ',' ORDER BY r.id)
+      (SELECT string_agg({_version("r")}, ',' ORDER BY r.id)
          FROM {AssessmentResult._meta.db_table} r WHERE r.course_id = %(course)s AND r.learner_id = %(person)s),
-      (SELECT string_agg(md5(ROW({_row(Enrollment, "e")})::text), ',' ORDER BY e.id)
+      (SELECT string_agg({_version("e")}, ',' ORDER BY e.id)
          FROM {Enrollment._meta.db_table} e WHERE e.course_id = %(course)s AND e.learner_id = %(person)s),
-      (SELECT string_agg(md5(ROW({_row(LearnerProgress, "p")})::text), ',' ORDER BY p.id)
+      (SELECT string_agg({_version("p")}, ',' ORDER BY p.id)
          FROM {LearnerProgress._meta.db_table} p
         WHERE p.learner_id = %(person)s AND p.course_badge_id IN ({active_badges})),
-      (SELECT string_agg(md5(ROW({_row(Award, "w", leave_out=("ob3_credential", "ob3_jwt"))})::text), ',' ORDER BY w.id)
+      (SELECT string_agg({_version("w")}, ',' ORDER BY w.id)
          FROM {Award._meta.db_table} w
         WHERE w.learner_id = %(person)s AND w.badge_class_id IN ({active_classes})),
-      (SELECT md5(ROW({_row(Person, "pe")})::text) FROM {Person._meta.db_table} pe WHERE pe.id = %(person)s)
+      (SELECT {_version("pe")} FROM {Person._meta.db_table} pe WHERE pe.id = %(person)s)
     )),
     (SELECT s.last_synced_at FROM {sync} s WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1),
     c.part
     FROM (SELECT md5(concat_ws('|',
-      (SELECT string_agg(md5(ROW({_row(CourseBadge, "cb")}, {_row(BadgeClass, "bc", leave_out=("image",))},
-                                 {_row(Issuer, "i", leave_out=("image",))})::text), ',' ORDER BY cb.id)
+      (SELECT string_agg({_version("cb", "bc", "i")}, ',' ORDER BY cb.id)
          FROM {badge} cb JOIN {BadgeClass._meta.db_table} bc ON bc.id = cb.badge_class_id
          JOIN {Issuer._meta.db_table} i ON i.id = bc.issuer_id
         WHERE cb.course_id = %(course)s AND cb.active),
-      (SELECT string_agg(md5(ROW({_row(Assignment, "a")})::text), ',' ORDER BY a.id)
+      (SELECT string_agg({_version("a")}, ',' ORDER BY a.id)
          FROM {Assignment._meta.db_table} a WHERE a.course_id = %(course)s),
       -- A course's sync row appears at its first sync request: that alone does not change the page.
       coalesce((SELECT concat_ws(',', s.last_synced_at, s.allow_final_grade_override) FROM {sync} s
         WHERE s.course_id = %(course)s ORDER BY s.id LIMIT 1), '')
-    )) AS part) c
+    )) AS part OFFSET 0) c
     """  # noqa: S608
 
 
