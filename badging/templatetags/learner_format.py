@@ -2,10 +2,15 @@
 separator of the page's language (9,6 in Spanish and French)."""
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django import template
+from django.conf import settings
 from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from badging.evaluation import points_text
@@ -27,7 +32,27 @@ def localized_points(value, *, missing: str = "") -> str:
     """points_text (no trailing zeros) with the active language's decimal separator."""
     if value is None or value == "":
         return missing
-    return formats.number_format(Decimal(points_text(value)))
+    return _localized(points_text(value), get_language(), settings.USE_THOUSAND_SEPARATOR)
+
+
+# A page shows few distinct point values, many times each (every rubric rating): number_format
+# reads the language's formats on each call. The language and the grouping setting are part of the
+# key because they change the result.
+@lru_cache(maxsize=4096)
+def _localized(text: str, language: str | None, grouping: bool) -> str:
+    return formats.number_format(Decimal(text))
+
+
+@register.filter
+def points_pts(value) -> SafeString:
+    """ "12 pts", "9,6 pts": what {% blocktranslate %}{{ points }} pts{% endblocktranslate %} renders for
+    `value|points`, the same message, kept per value and language (a rubric shows it per rating)."""
+    return _points_pts(points(value), get_language())
+
+
+@lru_cache(maxsize=4096)
+def _points_pts(text: str, language: str | None) -> SafeString:
+    return mark_safe(_("%(points)s pts") % {"points": escape(text)})  # noqa: S308 (the message, and the value escaped, as blocktranslate does)
 
 
 @register.filter
