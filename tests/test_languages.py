@@ -254,7 +254,8 @@ def test_late_penalty_points_take_the_languages_plural(deducted, language, text)
     )
     with translation.override(language):
         html = render_to_string(
-            "badging/learner/_assessment.html", {"a": row, "badge": SimpleNamespace(mastery_score="entered")}
+            "badging/learner/_assessments.html",
+            {"badge": SimpleNamespace(mastery_score="entered", assessments=[row], course_badge_id=1)},
         )
     assert text in " ".join(html.split())
 
