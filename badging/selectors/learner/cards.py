@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from badging import evaluation as ev
 from badging.models import (
@@ -67,6 +69,10 @@ class AssessmentRow:
     # Why an assessment that counts cannot be mastered now: "unpublished", "deleted", "not_found" or "".
     problem: str = ""
     points_deducted: Decimal | None = None  # a late penalty Canvas took off the posted score
+    # "Your score", in words ("11 of 12 (B+)", "No score yet"), and the late penalty's note: made
+    # here once rather than by a dozen template tags on every row.
+    score_text: str = ""
+    penalty_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,65 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
     return rows
 
 
+def _as_written(message: str, **values) -> SafeString:
+    """A translated message with its values filled in the way {% blocktranslate %} fills them: the
+    values escaped, the message as the translators wrote it."""
+    return mark_safe(message % {k: conditional_escape(v) for k, v in values.items()} if values else message)  # noqa: S308
+
+
+def assessment_score_text(
+    *, result: str, problem: str, score: Decimal | None, points_possible: Decimal | None, grade: str
+) -> str:
+    """What the learner page says under "Your score" for one assessment."""
+    from badging.templatetags.learner_format import points
+
+    if score is not None:
+        shown = points(score)
+        if points_possible is not None:
+            text = _as_written(_("%(score)s of %(possible)s"), score=shown, possible=points(points_possible))
+        else:
+            text = conditional_escape(shown)
+        return format_html("{} ({})", text, grade) if grade and grade != shown else text
+    if result == RESULT_AWAITING_GRADING:
+        return _as_written(_("Not graded yet, or the grade is not posted yet"))
+    if result == RESULT_EXCUSED:
+        return _as_written(_("Excused"))
+    if result == RESULT_MISSING and problem == "unpublished":
+        return _as_written(
+            _(
+                "Your instructor has unpublished this assessment in Canvas, so Canvas reports no grades for it and "
+                "it cannot be mastered for now. Nothing is lost: once it is published again, your grade counts."
+            )
+        )
+    if result == RESULT_MISSING:
+        return _as_written(
+            _("This assessment is no longer in Canvas, so it cannot be mastered for now: please tell your instructor.")
+        )
+    return _as_written(_("No score yet"))
+
+
+def late_penalty_note(*, points_deducted: Decimal, mastery_score: str) -> str:
+    """The note on a late penalty Canvas took off a score, and which score the badge counts."""
+    from badging.templatetags.learner_format import plural_count, points
+
+    count = plural_count(points_deducted)
+    if mastery_score == CourseBadge.SCORE_AFTER_PENALTIES:
+        message = ngettext(
+            "Canvas took %(deducted)s point off for lateness; this badge counts the score after that penalty",
+            "Canvas took %(deducted)s points off for lateness; this badge counts the score after that penalty",
+            count,
+        )
+    else:
+        message = ngettext(
+            "Canvas took %(deducted)s point off for lateness; this badge judges mastery on the score before that "
+            "penalty",
+            "Canvas took %(deducted)s points off for lateness; this badge judges mastery on the score before that "
+            "penalty",
+            count,
+        )
+    return _as_written(message, deducted=points(points_deducted))
+
+
 # The evaluation's per-assessment status → what the learner page says.
 _STATUS_TO_RESULT = {
     ev.NOT_SUBMITTED: RESULT_NOT_SUBMITTED,
@@ -242,18 +307,28 @@ def _assessment_row(
     # Canvas hides unposted grades and rubric assessments from students: so do we.
     visible = state in (RESULT_MASTERED, RESULT_NOT_YET) and result is not None and result.is_posted
     posted = result if visible else None
+    score = _num(score) if posted is not None else None
+    points_possible = _num(assignment.points_possible)
+    grade = posted.grade if posted is not None else ""
+    deducted = _num(posted.points_deducted) if posted is not None and posted.points_deducted else None
     return AssessmentRow(
         name=assignment.name,
         html_url=assignment.html_url,
-        points_possible=_num(assignment.points_possible),
+        points_possible=points_possible,
         mastery_points=points,
         mastery_text=text,
         criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=posted),
         result=state,
-        score=_num(score) if posted is not None else None,
-        grade=posted.grade if posted is not None else "",
+        score=score,
+        grade=grade,
         problem=problem,
-        points_deducted=_num(posted.points_deducted) if posted is not None and posted.points_deducted else None,
+        points_deducted=deducted,
+        score_text=assessment_score_text(
+            result=state, problem=problem, score=score, points_possible=points_possible, grade=grade
+        ),
+        penalty_note=late_penalty_note(points_deducted=deducted, mastery_score=course_badge.mastery_score)
+        if deducted and score is not None
+        else "",
     )
 
 
