@@ -42,6 +42,7 @@ class RubricRating:
     description: str
     points: Decimal | None
     chosen: bool
+    points_label: str = ""  # "6 pts", in the page's language
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class RubricCriterion:
     your_points: Decimal | None  # None: not assessed, or not posted yet
     your_comments: str
     meets_minimum: bool | None  # None: no per-criterion minimum in the rule, or not assessed
+    points_label: str = ""  # "6 pts", in the page's language
+    your_score: str = ""  # "4,5 / 6" once assessed
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,9 @@ def course_badge_final_grade_rule(*, course_badge: CourseBadge) -> str:
 
 
 def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: AssessmentResult | None):
+    # Every criterion and rating shows its points: labelled here, cheaper than a filter per rating.
+    from badging.templatetags.learner_format import points, points_pts
+
     assessed = (posted.rubric_assessment or {}) if posted is not None else {}
     min_share = _num(course_badge.min_rubric_criterion_percent)
     rows = []
@@ -191,18 +197,21 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
         your_points = _num(mine.get("points"))
         chosen_id = mine.get("rating_id")
         possible = _num(criterion.get("points"))
-        ratings = [
-            RubricRating(
-                description=str(r.get("description") or ""),
-                points=_num(r.get("points")),
-                chosen=bool(mine)
-                and (
-                    (chosen_id is not None and r.get("id") == chosen_id)
-                    or (chosen_id is None and your_points is not None and _num(r.get("points")) == your_points)
-                ),
+        ratings = []
+        for r in criterion.get("ratings") or []:
+            rating_points = _num(r.get("points"))
+            ratings.append(
+                RubricRating(
+                    description=str(r.get("description") or ""),
+                    points=rating_points,
+                    chosen=bool(mine)
+                    and (
+                        (chosen_id is not None and r.get("id") == chosen_id)
+                        or (chosen_id is None and your_points is not None and rating_points == your_points)
+                    ),
+                    points_label=points_pts(rating_points),
+                )
             )
-            for r in criterion.get("ratings") or []
-        ]
         meets = None
         # A criterion Canvas ignores for scoring is rated for feedback only: no minimum applies to it.
         if min_share is not None and your_points is not None and possible and not criterion.get("ignore_for_scoring"):
@@ -217,6 +226,10 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
                 your_points=your_points,
                 your_comments=str(mine.get("comments") or ""),
                 meets_minimum=meets,
+                points_label=points_pts(possible),
+                your_score=format_html("{} / {}", points(your_points), points(possible))
+                if your_points is not None
+                else "",
             )
         )
     return rows
