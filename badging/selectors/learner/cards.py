@@ -76,6 +76,7 @@ class AssessmentRow:
     # here once rather than by a dozen template tags on every row.
     score_text: str = ""
     penalty_note: str = ""
+    rubric_caption: str = ""  # "Rubric: <name>", when the assessment has a rubric
 
 
 @dataclass(frozen=True)
@@ -324,13 +325,14 @@ def _assessment_row(
     points_possible = _num(assignment.points_possible)
     grade = posted.grade if posted is not None else ""
     deducted = _num(posted.points_deducted) if posted is not None and posted.points_deducted else None
+    criteria = _criteria(assignment=assignment, course_badge=course_badge, posted=posted)
     return AssessmentRow(
         name=assignment.name,
         html_url=assignment.html_url,
         points_possible=points_possible,
         mastery_points=points,
         mastery_text=text,
-        criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=posted),
+        criteria=criteria,
         result=state,
         score=score,
         grade=grade,
@@ -342,6 +344,7 @@ def _assessment_row(
         penalty_note=late_penalty_note(points_deducted=deducted, mastery_score=course_badge.mastery_score)
         if deducted and score is not None
         else "",
+        rubric_caption=_as_written(_("Rubric: %(name)s"), name=assignment.name) if criteria else "",
     )
 
 
