@@ -386,3 +386,15 @@ def test_a_spanish_instructor_reads_the_evaluations_reasons_in_spanish(client):
         assert reason_text(detail["assessments"][1]) == "6 sur 12 points ; 9,6 nécessaires pour la maîtrise"
     # A row stored before the codes: its English words as they are.
     assert reason_text({"reason": "an older reason"}) == "an older reason"
+
+
+def test_points_texts_kept_per_language_follow_a_settings_change(settings):
+    from badging.templatetags.learner_format import localized_points, points_pts
+
+    with translation.override("fr"):
+        assert localized_points(Decimal("1250.5")) == "1250,5"
+        assert points_pts(Decimal("2.50")) == "2,5 pts"
+    with translation.override("en"):
+        assert localized_points(Decimal("1250.5")) == "1250.5"
+        settings.USE_THOUSAND_SEPARATOR = True
+        assert localized_points(Decimal("1250.5")) == "1,250.5"
