@@ -237,8 +237,8 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
 
 
 def _as_written(message: str, **values) -> SafeString:
-    """A translated message with its values filled in the way {% blocktranslate %} fills them: the
-    values escaped, the message as the translators wrote it."""
+    """A translated message shown the way {% blocktranslate %} shows it: the values escaped, the
+    message as the translators wrote it (without values, as {% translate %} shows it)."""
     return mark_safe(message % {k: conditional_escape(v) for k, v in values.items()} if values else message)  # noqa: S308
 
 
