@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from django.core import mail
@@ -238,25 +237,11 @@ def test_a_link_from_another_browser_is_refused_in_the_browsers_language(client,
     ],
 )
 def test_late_penalty_points_take_the_languages_plural(deducted, language, text):
-    from django.template.loader import render_to_string
+    from badging.selectors.learner.cards import late_penalty_note
 
-    row = SimpleNamespace(
-        name="Clean a data set",
-        result="mastered",
-        problem="",
-        score=Decimal("9"),
-        points_possible=Decimal("12"),
-        grade="",
-        points_deducted=Decimal(deducted),
-        mastery_text="",
-        criteria=[],
-        url="",
-    )
     with translation.override(language):
-        html = render_to_string(
-            "badging/learner/_assessment.html", {"a": row, "badge": SimpleNamespace(mastery_score="entered")}
-        )
-    assert text in " ".join(html.split())
+        note = late_penalty_note(points_deducted=Decimal(deducted), mastery_score="entered")
+    assert text in note
 
 
 # --- emails -------------------------------------------------------------------------------------
@@ -401,3 +386,15 @@ def test_a_spanish_instructor_reads_the_evaluations_reasons_in_spanish(client):
         assert reason_text(detail["assessments"][1]) == "6 sur 12 points ; 9,6 nécessaires pour la maîtrise"
     # A row stored before the codes: its English words as they are.
     assert reason_text({"reason": "an older reason"}) == "an older reason"
+
+
+def test_points_texts_kept_per_language_follow_a_settings_change(settings):
+    from badging.templatetags.learner_format import localized_points, points_pts
+
+    with translation.override("fr"):
+        assert localized_points(Decimal("1250.5")) == "1250,5"
+        assert points_pts(Decimal("2.50")) == "2,5 pts"
+    with translation.override("en"):
+        assert localized_points(Decimal("1250.5")) == "1250.5"
+        settings.USE_THOUSAND_SEPARATOR = True
+        assert localized_points(Decimal("1250.5")) == "1,250.5"

@@ -2,10 +2,16 @@
 separator of the page's language (9,6 in Spanish and French)."""
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from badging.evaluation import points_text
@@ -27,7 +33,40 @@ def localized_points(value, *, missing: str = "") -> str:
     """points_text (no trailing zeros) with the active language's decimal separator."""
     if value is None or value == "":
         return missing
-    return formats.number_format(Decimal(points_text(value)))
+    return _localized(points_text(value), get_language())
+
+
+# A page shows few distinct point values, many times each (every rubric rating): number_format
+# reads the language's formats on each call. The language is part of the key: it changes the result.
+@lru_cache(maxsize=4096)
+def _localized(text: str, language: str | None) -> str:
+    return formats.number_format(Decimal(text))
+
+
+@register.filter
+def points_pts(value) -> SafeString:
+    """ "12 pts", "9,6 pts": what {% blocktranslate %}{{ points }} pts{% endblocktranslate %} renders for
+    `value|points`, the same message, kept per value and language (a rubric shows it per rating)."""
+    return _points_pts(points(value), get_language())
+
+
+@lru_cache(maxsize=4096)
+def _points_pts(text: str, language: str | None) -> SafeString:
+    return mark_safe(_("%(points)s pts") % {"points": escape(text)})  # noqa: S308 (the message, and the value escaped, as blocktranslate does)
+
+
+_FORMAT_SETTINGS = frozenset(
+    {"USE_THOUSAND_SEPARATOR", "THOUSAND_SEPARATOR", "DECIMAL_SEPARATOR", "NUMBER_GROUPING", "FORMAT_MODULE_PATH"}
+    | {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}
+)
+
+
+@receiver(setting_changed)
+def _forget_points_texts(*, setting: str, **kwargs) -> None:
+    """A test that changes how numbers or messages read gets fresh texts (as Django's format cache does)."""
+    if setting in _FORMAT_SETTINGS:
+        _localized.cache_clear()
+        _points_pts.cache_clear()
 
 
 @register.filter

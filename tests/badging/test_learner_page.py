@@ -599,3 +599,20 @@ def test_final_grade_before_the_last_grade_is_posted_is_not_called_not_earned(cl
     assert "Not earned" not in text
     assert "In progress: 1 of 2 credentialing assessments mastered." in text
     assert "Your final grade is already entered; 1 still to be graded or mastered." in text
+
+
+def test_score_words_escape_what_canvas_sent_but_not_the_translation():
+    from django.utils import translation
+
+    from badging.selectors.learner.cards import RESULT_AWAITING_GRADING, RESULT_NOT_YET, assessment_score_text
+
+    with translation.override("fr"):
+        text = assessment_score_text(
+            result=RESULT_NOT_YET, problem="", score=Decimal("9.5"), points_possible=Decimal("12"), grade="<b>B</b>"
+        )
+        assert text == "9,5 sur 12 (&lt;b&gt;B&lt;/b&gt;)"
+        # As {% translate %} shows it: the translators' text is not escaped.
+        waiting = assessment_score_text(
+            result=RESULT_AWAITING_GRADING, problem="", score=None, points_possible=None, grade=""
+        )
+        assert waiting == "Pas encore noté, ou la note n’est pas encore publiée"

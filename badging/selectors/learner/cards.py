@@ -12,8 +12,10 @@ from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.functional import Promise
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from badging import evaluation as ev
 from badging.models import (
@@ -40,6 +42,7 @@ class RubricRating:
     description: str
     points: Decimal | None
     chosen: bool
+    points_label: str = ""  # "6 pts", in the page's language
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class RubricCriterion:
     your_points: Decimal | None  # None: not assessed, or not posted yet
     your_comments: str
     meets_minimum: bool | None  # None: no per-criterion minimum in the rule, or not assessed
+    points_label: str = ""  # "6 pts", in the page's language
+    your_score: str = ""  # "4,5 / 6" once assessed
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,11 @@ class AssessmentRow:
     # Why an assessment that counts cannot be mastered now: "unpublished", "deleted", "not_found" or "".
     problem: str = ""
     points_deducted: Decimal | None = None  # a late penalty Canvas took off the posted score
+    # "Your score", in words ("11 of 12 (B+)", "No score yet"), and the late penalty's note: made
+    # here once rather than by a dozen template tags on every row.
+    score_text: str = ""
+    penalty_note: str = ""
+    rubric_caption: str = ""  # "Rubric: <name>", when the assessment has a rubric
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,9 @@ def course_badge_final_grade_rule(*, course_badge: CourseBadge) -> str:
 
 
 def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: AssessmentResult | None):
+    # Every criterion and rating shows its points: labelled here, cheaper than a filter per rating.
+    from badging.templatetags.learner_format import points, points_pts
+
     assessed = (posted.rubric_assessment or {}) if posted is not None else {}
     min_share = _num(course_badge.min_rubric_criterion_percent)
     rows = []
@@ -185,18 +198,21 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
         your_points = _num(mine.get("points"))
         chosen_id = mine.get("rating_id")
         possible = _num(criterion.get("points"))
-        ratings = [
-            RubricRating(
-                description=str(r.get("description") or ""),
-                points=_num(r.get("points")),
-                chosen=bool(mine)
-                and (
-                    (chosen_id is not None and r.get("id") == chosen_id)
-                    or (chosen_id is None and your_points is not None and _num(r.get("points")) == your_points)
-                ),
+        ratings = []
+        for r in criterion.get("ratings") or []:
+            rating_points = _num(r.get("points"))
+            ratings.append(
+                RubricRating(
+                    description=str(r.get("description") or ""),
+                    points=rating_points,
+                    chosen=bool(mine)
+                    and (
+                        (chosen_id is not None and r.get("id") == chosen_id)
+                        or (chosen_id is None and your_points is not None and rating_points == your_points)
+                    ),
+                    points_label=points_pts(rating_points),
+                )
             )
-            for r in criterion.get("ratings") or []
-        ]
         meets = None
         # A criterion Canvas ignores for scoring is rated for feedback only: no minimum applies to it.
         if min_share is not None and your_points is not None and possible and not criterion.get("ignore_for_scoring"):
@@ -211,9 +227,72 @@ def _criteria(*, assignment: Assignment, course_badge: CourseBadge, posted: Asse
                 your_points=your_points,
                 your_comments=str(mine.get("comments") or ""),
                 meets_minimum=meets,
+                points_label=points_pts(possible),
+                your_score=format_html("{} / {}", points(your_points), points(possible))
+                if your_points is not None
+                else "",
             )
         )
     return rows
+
+
+def _as_written(message: str, **values) -> SafeString:
+    """A translated message shown the way {% blocktranslate %} shows it: the values escaped, the
+    message as the translators wrote it (without values, as {% translate %} shows it)."""
+    return mark_safe(message % {k: conditional_escape(v) for k, v in values.items()} if values else message)  # noqa: S308
+
+
+def assessment_score_text(
+    *, result: str, problem: str, score: Decimal | None, points_possible: Decimal | None, grade: str
+) -> str:
+    """What the learner page says under "Your score" for one assessment."""
+    from badging.templatetags.learner_format import points
+
+    if score is not None:
+        shown = points(score)
+        if points_possible is not None:
+            text = _as_written(_("%(score)s of %(possible)s"), score=shown, possible=points(points_possible))
+        else:
+            text = conditional_escape(shown)
+        return format_html("{} ({})", text, grade) if grade and grade != shown else text
+    if result == RESULT_AWAITING_GRADING:
+        return _as_written(_("Not graded yet, or the grade is not posted yet"))
+    if result == RESULT_EXCUSED:
+        return _as_written(_("Excused"))
+    if result == RESULT_MISSING and problem == "unpublished":
+        return _as_written(
+            _(
+                "Your instructor has unpublished this assessment in Canvas, so Canvas reports no grades for it and "
+                "it cannot be mastered for now. Nothing is lost: once it is published again, your grade counts."
+            )
+        )
+    if result == RESULT_MISSING:
+        return _as_written(
+            _("This assessment is no longer in Canvas, so it cannot be mastered for now: please tell your instructor.")
+        )
+    return _as_written(_("No score yet"))
+
+
+def late_penalty_note(*, points_deducted: Decimal, mastery_score: str) -> str:
+    """The note on a late penalty Canvas took off a score, and which score the badge counts."""
+    from badging.templatetags.learner_format import plural_count, points
+
+    count = plural_count(points_deducted)
+    if mastery_score == CourseBadge.SCORE_AFTER_PENALTIES:
+        message = ngettext(
+            "Canvas took %(deducted)s point off for lateness; this badge counts the score after that penalty",
+            "Canvas took %(deducted)s points off for lateness; this badge counts the score after that penalty",
+            count,
+        )
+    else:
+        message = ngettext(
+            "Canvas took %(deducted)s point off for lateness; this badge judges mastery on the score before that "
+            "penalty",
+            "Canvas took %(deducted)s points off for lateness; this badge judges mastery on the score before that "
+            "penalty",
+            count,
+        )
+    return _as_written(message, deducted=points(points_deducted))
 
 
 # The evaluation's per-assessment status → what the learner page says.
@@ -242,18 +321,30 @@ def _assessment_row(
     # Canvas hides unposted grades and rubric assessments from students: so do we.
     visible = state in (RESULT_MASTERED, RESULT_NOT_YET) and result is not None and result.is_posted
     posted = result if visible else None
+    score = _num(score) if posted is not None else None
+    points_possible = _num(assignment.points_possible)
+    grade = posted.grade if posted is not None else ""
+    deducted = _num(posted.points_deducted) if posted is not None and posted.points_deducted else None
+    criteria = _criteria(assignment=assignment, course_badge=course_badge, posted=posted)
     return AssessmentRow(
         name=assignment.name,
         html_url=assignment.html_url,
-        points_possible=_num(assignment.points_possible),
+        points_possible=points_possible,
         mastery_points=points,
         mastery_text=text,
-        criteria=_criteria(assignment=assignment, course_badge=course_badge, posted=posted),
+        criteria=criteria,
         result=state,
-        score=_num(score) if posted is not None else None,
-        grade=posted.grade if posted is not None else "",
+        score=score,
+        grade=grade,
         problem=problem,
-        points_deducted=_num(posted.points_deducted) if posted is not None and posted.points_deducted else None,
+        points_deducted=deducted,
+        score_text=assessment_score_text(
+            result=state, problem=problem, score=score, points_possible=points_possible, grade=grade
+        ),
+        penalty_note=late_penalty_note(points_deducted=deducted, mastery_score=course_badge.mastery_score)
+        if deducted and score is not None
+        else "",
+        rubric_caption=_as_written(_("Rubric: %(name)s"), name=assignment.name) if criteria else "",
     )
 
 
