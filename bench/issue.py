@@ -218,7 +218,7 @@ def _sink_serve(ready, count, stop, results) -> None:
         while line := await reader.readline():
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
-                writer.write(b"250-sink\r\n250 8BITMIME\r\n")
+                writer.write(b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
             elif verb == b"MAIL":
                 to = []
                 writer.write(b"250 OK\r\n")

@@ -131,9 +131,10 @@ class SMTPSink:
     `drop` > 0 keeps that many messages and closes the connection without answering (a server that
     took the email but whose 250 never arrived). While `hold` is set, a kept message's 250 waits
     until it is cleared (`holding` is set meanwhile): the sender is stuck between the server taking
-    the email and knowing it."""
+    the email and knowing it. It offers PIPELINING (RFC 2920) unless told not to.
+    """
 
-    def __init__(self):
+    def __init__(self, *, pipelining: bool = True):
         import socketserver
 
         self.messages: list[dict] = []
@@ -158,7 +159,8 @@ class SMTPSink:
                     command = line.decode("latin-1").strip()
                     verb = command[:4].upper()
                     if verb in ("EHLO", "HELO"):
-                        self.wfile.write(b"250-sink\r\n250 8BITMIME\r\n")
+                        extensions = b"250-PIPELINING\r\n" if pipelining else b""
+                        self.wfile.write(b"250-sink\r\n" + extensions + b"250 8BITMIME\r\n")
                     elif verb == "MAIL":
                         sender, recipients = command[10:].strip("<> "), []
                         self.wfile.write(b"250 OK\r\n")

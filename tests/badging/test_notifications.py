@@ -157,13 +157,14 @@ def test_a_failed_email_is_tried_again_on_its_rows_schedule_by_the_reconciler_on
     assert deliveries_send.apply(args=[[delivery.pk]]).get() == 1 and len(mail.outbox) == 1
 
 
-def test_a_connection_dropped_after_data_is_an_unconfirmed_send_and_a_refusal_is_not(award, settings):
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_connection_dropped_after_data_is_an_unconfirmed_send_and_a_refusal_is_not(award, settings, pipelining):
     """A server that took the message and closed the connection before its 250 may have delivered
     it: the retry sends it again and the delivery counts the possible extra email. A 451 refusal
     is no send at all (RFC 5321 §4.2.1: a 4yz reply means the message was not accepted)."""
     from tests.badging.test_issuance_support import SMTPSink
 
-    with SMTPSink() as smtp:
+    with SMTPSink(pipelining=pipelining) as smtp:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", smtp.port, False
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
@@ -184,3 +185,13 @@ def test_a_connection_dropped_after_data_is_an_unconfirmed_send_and_a_refusal_is
         delivery.refresh_from_db()
         assert (delivery.status, delivery.unconfirmed_sends, len(smtp.messages)) == (Delivery.SENT, 1, 2)
         assert delivery.attempts == 3
+
+
+@pytest.mark.parametrize(
+    "data", [b"plain\r\n", b".starts\r\n..two\r\nmid.dle\r\n.\r\nend", b"", b"\r\n.\r\n", b"no newline at end"]
+)
+def test_message_data_is_quoted_as_smtplib_quotes_it(data):
+    """Lines starting with a period are doubled (RFC 5321 §4.5.2), as smtplib's SMTP.data does."""
+    expected = smtplib._quote_periods(data)
+    expected += b"" if expected.endswith(b"\r\n") else b"\r\n"
+    assert notifications._smtp_message_data(data) == expected + b".\r\n"

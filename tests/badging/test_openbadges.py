@@ -436,3 +436,19 @@ def test_credentials_signed_before_a_key_rotation_still_verify(award):
     new_key = _public_key(fresh, "ed")
     assert verify_eddsa_rdfc_2022(fresh.ob3_credential, multikey_to_raw(new_key["publicKeyMultibase"]))
     assert not verify_eddsa_rdfc_2022(award.ob3_credential, multikey_to_raw(new_key["publicKeyMultibase"]))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 9, 32, 34, 64, 65])
+def test_base58_encoding_matches_the_one_digit_at_a_time_definition(size):
+    """base58-btc (proofValue, Multikey): the number's digits, most significant first, and a "1"
+    per leading zero byte; also round trips through b58decode."""
+    from badging.openbadges.multibase import ALPHABET, b58decode, b58encode
+
+    for data in (os.urandom(size), b"\0" * min(size, 3) + os.urandom(max(size - 3, 0)), b"\xff" * size):
+        n, digits = int.from_bytes(data, "big"), ""
+        while n:
+            n, r = divmod(n, 58)
+            digits = ALPHABET[r] + digits
+        expected = "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
+        assert b58encode(data) == expected
+        assert b58decode(expected) == data

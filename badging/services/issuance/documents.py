@@ -67,6 +67,15 @@ def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> 
     """(signed OB 3.0 credential, VC-JWT, baked images) for an award; no database access.
 
     Raises baking.BakingError for a badge class image that cannot carry a badge."""
+    credential, _credential_json, jwt, images = _documents_build_json(award, links, signing)
+    return credential, jwt, images
+
+
+def _documents_build_json(
+    award: Award, links: PublicLinks, signing: SigningKeys
+) -> tuple[dict, str, str, dict[str, bytes]]:
+    """_documents_build, with the credential's JSON as the VC-JWT and the baked image carry it
+    (the issuing batch stores that text rather than encoding the credential again)."""
     badge_class = award.badge_class
     issuer_id = badge_class.issuer.public_id
     unsigned = ob3.credential_document(award, links)
@@ -95,7 +104,7 @@ def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> 
             "image/png": baking.bake_png(image, assertion_json),
             OB3_PNG: baking.bake_png(image, credential_json, keyword=baking.OB3_KEYWORD),
         }
-    return credential, jwt, images
+    return credential, credential_json, jwt, images
 
 
 def award_documents_render(*, award: Award, links: PublicLinks) -> None:

@@ -13,7 +13,9 @@ Guarantees:
 
 from __future__ import annotations
 
+import io
 import logging
+import struct
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from badging.models import (
 )
 from badging.openbadges import baking
 from badging.openbadges.links import PublicLinks, public_base_url
-from badging.services.issuance.documents import _documents_build, _evidence_narrative, _status_list_index
+from badging.services.issuance.documents import _documents_build_json, _evidence_narrative, _status_list_index
 from badging.services.issuance.issuer_keys import SigningKeys, issuer_keys_current
 from badging.services.issuance.policy import (
     PERMANENT_FAILURE_RETRY,
@@ -73,11 +75,11 @@ def _live_awards(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Award]:
     """Live awards by (badge class id, learner id), without their documents."""
     if not pairs:
         return {}
-    found = Award.objects.filter(
-        revoked=False,
-        badge_class_id__in={b for b, _ in pairs},
-        learner_id__in={learner for _, learner in pairs},
-    ).defer("ob3_credential", "ob3_jwt")
+    # Found by learner only (a learner holds a few awards), the badge class checked below: with the
+    # badge class in the query PostgreSQL may read every award of the class through its index.
+    found = Award.objects.filter(revoked=False, learner_id__in={learner for _, learner in pairs}).defer(
+        "ob3_credential", "ob3_jwt"
+    )
     return {(a.badge_class_id, a.learner_id): a for a in found if (a.badge_class_id, a.learner_id) in pairs}
 
 
@@ -87,6 +89,7 @@ class _Candidate:
     award: Award
     images: dict[str, bytes]
     kinds: list[str]
+    credential_json: str | None = None  # award.ob3_credential as JSON, when signed
 
 
 def _key(progress: LearnerProgress) -> tuple[int, int]:
@@ -124,7 +127,9 @@ def awards_issue_batch(
         return []
     renewer = LeaseRenewer(
         f"issuing {token}",
-        lambda until: LearnerProgress.objects.renew_lease(token=token, until=until),
+        # By primary key first: the claim column has no index, and a scan of every learner's row per
+        # batch grows with the installation.
+        lambda until: LearnerProgress.objects.filter(pk__in=ids).renew_lease(token=token, until=until),
     )
     renewer.start_unless_in_transaction()
     email_deliveries: list[Delivery] = []
@@ -135,7 +140,7 @@ def awards_issue_batch(
     finally:
         renewer.done.set()
         # Left claimed only if issuing raised: due again at once (the reconciler's next run), not at lease end.
-        LearnerProgress.objects.release_lease(token=token)
+        LearnerProgress.objects.filter(pk__in=ids).release_lease(token=token)
     if email_deliveries:
         _emails_send(email_deliveries)
     return awards
@@ -156,6 +161,12 @@ def _claim(progress_ids: list[int], token: str) -> list[int]:
     the rows this run looks at: the ones it leased, and the ones not eligible (nothing to issue)."""
     now = timezone.now()
     with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            # The lease needs no flush to disk before going on (visible to others at commit all the
+            # same): lost in a database crash, it was only a lease; the learners are queued again as
+            # when a lease runs out. The award's own commit flushes it along anyway.
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         rows = list(
             LearnerProgress.objects.select_for_update(of=("self",))
             .filter(pk__in=progress_ids)
@@ -182,7 +193,10 @@ def _claim(progress_ids: list[int], token: str) -> list[int]:
 def _issue_claimed(
     progress_ids: list[int], *, client, links: PublicLinks | None, email_deliveries: list[Delivery] | None
 ) -> list[Award]:
-    rows = list(LearnerProgress.objects.filter(pk__in=progress_ids).select_related("learner").order_by("pk"))
+    # Without the evaluation detail (a few KB of JSON per learner, read and parsed for nothing here).
+    rows = list(
+        LearnerProgress.objects.filter(pk__in=progress_ids).select_related("learner").defer("detail").order_by("pk")
+    )
     if not rows:
         return []
     # A batch's learners share a course badge or a few: read once each (with badge class, image,
@@ -260,13 +274,14 @@ def _issue(
             evidence_narrative=narrative_by_course_badge[course_badge.pk],
         )
         images: dict[str, bytes] = {}
+        credential_json = None
         if base:
             issuer = badge_class.issuer
             if issuer.pk not in signing_by_issuer:
                 signing_by_issuer[issuer.pk] = issuer_keys_current(issuer=issuer)
             award.status_list_index = _status_list_index()
             try:
-                award.ob3_credential, award.ob3_jwt, images = _documents_build(
+                award.ob3_credential, credential_json, award.ob3_jwt, images = _documents_build_json(
                     award, PublicLinks(base), signing_by_issuer[issuer.pk]
                 )
             except baking.BakingError as exc:
@@ -287,13 +302,16 @@ def _issue(
         kinds = [Delivery.KIND_EMAIL]
         if kinds_by_issuer[badge_class.issuer_id].get(badge_class.key):
             kinds.append(Delivery.KIND_CANVAS_CREDENTIALS)
-        candidates.append(_Candidate(progress=progress, award=award, images=images, kinds=kinds))
+        candidates.append(
+            _Candidate(progress=progress, award=award, images=images, kinds=kinds, credential_json=credential_json)
+        )
 
     def rebuild(candidate: _Candidate) -> None:
         if base:
             issuer_pk = candidate.award.badge_class.issuer_id
-            candidate.award.ob3_credential, candidate.award.ob3_jwt, candidate.images = _documents_build(
-                candidate.award, PublicLinks(base), signing_by_issuer[issuer_pk]
+            award, signing = candidate.award, signing_by_issuer[issuer_pk]
+            award.ob3_credential, candidate.credential_json, award.ob3_jwt, candidate.images = _documents_build_json(
+                award, PublicLinks(base), signing
             )
 
     return _store(candidates, now=now, rebuild=rebuild, email_deliveries=email_deliveries)
@@ -303,18 +321,68 @@ def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Awar
     return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
 
 
+def _awards_insert(candidates: list[_Candidate]) -> dict[str, int]:
+    """Insert the candidates' awards, skipping those a unique constraint refuses (a race lost, a
+    status slot taken); returns {public id: pk} of the ones inserted.
+
+    On PostgreSQL one INSERT … ON CONFLICT DO NOTHING RETURNING, the values prepared by each field
+    as bulk_create prepares them (the credential as the JSON already encoded for signing), without
+    bulk_create's generic machinery or a second query for the new keys."""
+    awards = [c.award for c in candidates]
+    if db_connection.vendor != "postgresql":
+        Award.objects.bulk_create(awards, ignore_conflicts=True)
+        return dict(Award.objects.filter(public_id__in=[a.public_id for a in awards]).values_list("public_id", "pk"))
+    quote = db_connection.ops.quote_name
+    fields = [field for field in Award._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    params: list = []
+    for candidate in candidates:
+        for field in fields:
+            if field.attname == "ob3_credential" and candidate.credential_json is not None:
+                params.append(candidate.credential_json)
+            else:
+                params.append(field.get_db_prep_save(field.pre_save(candidate.award, True), db_connection))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Table and column names from the model (quoted), values as parameters.
+    sql = (
+        f"INSERT INTO {quote(Award._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(candidates))} "  # noqa: S608
+        f"ON CONFLICT DO NOTHING RETURNING {quote('public_id')}, {quote(str(Award._meta.pk.column))}"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+
+
 def _images_insert(rows: list[tuple[int, str, bytes]]) -> None:
-    """Insert AwardImage rows (award id, content type, data) in a few multi-row statements,
-    without the two model instances per award that bulk_create would build and prepare."""
+    """Insert AwardImage rows (award id, content type, data) without the two model instances per
+    award that bulk_create would build and prepare: on PostgreSQL one binary COPY (the image bytes
+    sent as they are, not as hex in the SQL text for the server to parse back), else a few
+    multi-row statements."""
+    if not rows:
+        return
     quote = db_connection.ops.quote_name
     fields = {field.name: field.column for field in AwardImage._meta.concrete_fields}
     columns = ", ".join(quote(str(fields[name])) for name in ("award", "content_type", "data"))
+    table = quote(AwardImage._meta.db_table)
     with db_connection.cursor() as cursor:
+        if db_connection.vendor == "postgresql":
+            # COPY's binary format: per row the field count, then each field's length and bytes
+            # (award_id a bigint in network byte order); -1 ends the data.
+            data = [_COPY_HEADER]
+            for award_id, content_type, image in rows:
+                kind = content_type.encode()
+                data += [struct.pack("!hiqi", 3, 8, award_id, len(kind)), kind, struct.pack("!i", len(image)), image]
+            data.append(struct.pack("!h", -1))
+            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)", io.BytesIO(b"".join(data)))
+            return
         for start in range(0, len(rows), 300):  # 900 parameters: within SQLite's limit too
             chunk = rows[start : start + 300]
             values = ", ".join(["(%s, %s, %s)"] * len(chunk))
             # Table and column names from the model (quoted), values as parameters.
-            sql = f"INSERT INTO {quote(AwardImage._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
+            sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
             cursor.execute(sql, [value for row in chunk for value in row])
 
 
@@ -333,12 +401,7 @@ def _store(
         if not candidates:
             break
         with transaction.atomic():
-            Award.objects.bulk_create([c.award for c in candidates], ignore_conflicts=True)
-            stored = dict(
-                Award.objects.filter(public_id__in=[c.award.public_id for c in candidates]).values_list(
-                    "public_id", "pk"
-                )
-            )
+            stored = _awards_insert(candidates)
             winners = [c for c in candidates if c.award.public_id in stored]
             for c in winners:
                 c.award.pk = stored[c.award.public_id]
