@@ -58,7 +58,7 @@ def test_every_foreign_key_has_an_index_that_starts_with_it_and_none_is_repeated
 
 
 def test_large_values_written_in_bulk_are_compressed_with_lz4():
-    """Baked images, evaluation details and signed credentials take LZ4 (pglz spent a quarter of
+    """Baked images, evaluation details and signed credentials (and their JWTs) take LZ4 (pglz spent a quarter of
     PostgreSQL's CPU on a course's details, and tried every incompressible PNG whole); the rest keeps
     the default."""
     if connection.vendor != "postgresql":
@@ -75,4 +75,9 @@ def test_large_values_written_in_bulk_are_compressed_with_lz4():
             """
         )
         lz4 = {name for (name,) in cursor.fetchall()}
-    assert lz4 == {"badging_awardimage.data", "badging_learnerprogress.detail", "badging_award.ob3_credential"}
+    assert lz4 == {
+        "badging_awardimage.data",
+        "badging_learnerprogress.detail",
+        "badging_award.ob3_credential",
+        "badging_award.ob3_jwt",
+    }

@@ -11,7 +11,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from badging.models import Delivery
-from badging.services import notifications
+from badging.services import notifications, smtp_envelope
 from tests.badging.test_public import issued_award
 
 pytestmark = pytest.mark.django_db
@@ -194,4 +194,4 @@ def test_message_data_is_quoted_as_smtplib_quotes_it(data):
     """Lines starting with a period are doubled (RFC 5321 §4.5.2), as smtplib's SMTP.data does."""
     expected = smtplib._quote_periods(data)
     expected += b"" if expected.endswith(b"\r\n") else b"\r\n"
-    assert notifications._smtp_message_data(data) == expected + b".\r\n"
+    assert smtp_envelope.message_data(data) == expected + b".\r\n"

@@ -13,9 +13,7 @@ Guarantees:
 
 from __future__ import annotations
 
-import io
 import logging
-import struct
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ from django.utils import timezone
 
 from badging.models import (
     Award,
-    AwardImage,
     CanvasCredentialsConnection,
     CourseBadge,
     Delivery,
@@ -37,6 +34,7 @@ from badging.models import (
 )
 from badging.openbadges import baking
 from badging.openbadges.links import PublicLinks, public_base_url
+from badging.services.issuance.bulk_rows import awards_insert, images_insert
 from badging.services.issuance.documents import _documents_build_json, _evidence_narrative, _status_list_index
 from badging.services.issuance.issuer_keys import SigningKeys, issuer_keys_current
 from badging.services.issuance.policy import (
@@ -321,71 +319,6 @@ def _same_course_badge(candidate: _Candidate, others: dict[tuple[int, int], Awar
     return others[_key(candidate.progress)].course_badge_id == candidate.progress.course_badge_id
 
 
-def _awards_insert(candidates: list[_Candidate]) -> dict[str, int]:
-    """Insert the candidates' awards, skipping those a unique constraint refuses (a race lost, a
-    status slot taken); returns {public id: pk} of the ones inserted.
-
-    On PostgreSQL one INSERT … ON CONFLICT DO NOTHING RETURNING, the values prepared by each field
-    as bulk_create prepares them (the credential as the JSON already encoded for signing), without
-    bulk_create's generic machinery or a second query for the new keys."""
-    awards = [c.award for c in candidates]
-    if db_connection.vendor != "postgresql":
-        Award.objects.bulk_create(awards, ignore_conflicts=True)
-        return dict(Award.objects.filter(public_id__in=[a.public_id for a in awards]).values_list("public_id", "pk"))
-    quote = db_connection.ops.quote_name
-    fields = [field for field in Award._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    params: list = []
-    for candidate in candidates:
-        for field in fields:
-            if field.attname == "ob3_credential" and candidate.credential_json is not None:
-                params.append(candidate.credential_json)
-            else:
-                params.append(field.get_db_prep_save(field.pre_save(candidate.award, True), db_connection))
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # Table and column names from the model (quoted), values as parameters.
-    sql = (
-        f"INSERT INTO {quote(Award._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(candidates))} "  # noqa: S608
-        f"ON CONFLICT DO NOTHING RETURNING {quote('public_id')}, {quote(str(Award._meta.pk.column))}"
-    )
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-
-
-def _images_insert(rows: list[tuple[int, str, bytes]]) -> None:
-    """Insert AwardImage rows (award id, content type, data) without the two model instances per
-    award that bulk_create would build and prepare: on PostgreSQL one binary COPY (the image bytes
-    sent as they are, not as hex in the SQL text for the server to parse back), else a few
-    multi-row statements."""
-    if not rows:
-        return
-    quote = db_connection.ops.quote_name
-    fields = {field.name: field.column for field in AwardImage._meta.concrete_fields}
-    columns = ", ".join(quote(str(fields[name])) for name in ("award", "content_type", "data"))
-    table = quote(AwardImage._meta.db_table)
-    with db_connection.cursor() as cursor:
-        if db_connection.vendor == "postgresql":
-            # COPY's binary format: per row the field count, then each field's length and bytes
-            # (award_id a bigint in network byte order); -1 ends the data.
-            data = [_COPY_HEADER]
-            for award_id, content_type, image in rows:
-                kind = content_type.encode()
-                data += [struct.pack("!hiqi", 3, 8, award_id, len(kind)), kind, struct.pack("!i", len(image)), image]
-            data.append(struct.pack("!h", -1))
-            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)", io.BytesIO(b"".join(data)))
-            return
-        for start in range(0, len(rows), 300):  # 900 parameters: within SQLite's limit too
-            chunk = rows[start : start + 300]
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-            # Table and column names from the model (quoted), values as parameters.
-            sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
-            cursor.execute(sql, [value for row in chunk for value in row])
-
-
 def _store(
     candidates: list[_Candidate], *, now, rebuild, email_deliveries: list[Delivery] | None = None
 ) -> list[Award]:
@@ -401,14 +334,14 @@ def _store(
         if not candidates:
             break
         with transaction.atomic():
-            stored = _awards_insert(candidates)
+            stored = awards_insert([(c.award, c.credential_json) for c in candidates])
             winners = [c for c in candidates if c.award.public_id in stored]
             for c in winners:
                 c.award.pk = stored[c.award.public_id]
                 c.award._state.adding = False
             losers = [c for c in candidates if c.award.public_id not in stored]
             others = _live_awards({_key(c.progress) for c in losers})
-            _images_insert([(c.award.pk, ct, data) for c in winners for ct, data in c.images.items()])
+            images_insert([(c.award.pk, ct, data) for c in winners for ct, data in c.images.items()])
             # A race lost to this course badge's own award (a retried task) is issued; one lost to
             # another course's award of the same badge class is held from there, never shown as ours.
             same = [c for c in losers if _key(c.progress) in others and _same_course_badge(c, others)]
