@@ -1,5 +1,6 @@
 """Formatting for the learner pages: points as Canvas shows them (12, 9.6, 0.25), with the decimal
-separator of the page's language (9,6 in Spanish and French)."""
+separator of the page's language (9,6 in Spanish and French). The learner page's selector makes its
+point texts with these functions (badging.selectors.learner.cards); templates use the `ago` filter."""
 
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -19,7 +20,6 @@ from badging.evaluation import points_text
 register = template.Library()
 
 
-@register.filter
 def points(value) -> str:
     if value is None or value == "":
         return ""
@@ -43,7 +43,6 @@ def _localized(text: str, language: str | None) -> str:
     return formats.number_format(Decimal(text))
 
 
-@register.filter
 def points_pts(value) -> SafeString:
     """ "12 pts", "9,6 pts": what {% blocktranslate %}{{ points }} pts{% endblocktranslate %} renders for
     `value|points`, the same message, kept per value and language (a rubric shows it per rating)."""
@@ -79,7 +78,6 @@ def ago(value) -> str:
     return _("%(time)s ago") % {"time": timesince(value)}
 
 
-@register.filter
 def plural_count(value) -> int:
     """A whole number that picks the right plural form for `value` points: the number itself when it
     is whole; for a fraction, 0 below 1 (“0.5 points”, French “0,5 point”) and 2 above it (“1.5 points”)."""
