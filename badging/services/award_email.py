@@ -213,10 +213,11 @@ _FRAME_VALUES = ("To", "Date", "Message-ID", "X-Badge-Award", "text", "html")
 _PLACEHOLDER = "\ue000frame-{}\ue001"  # non-ASCII, as real bodies are: the same 8bit transfer encoding
 
 
-_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$")
+# \Z, not $: $ also matches before a final newline, which must never reach a header or SMTP command.
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\Z")
 
 
-_PLAIN_HEADER = re.compile(r"^[\x21-\x7e]+( [\x21-\x7e]+)*$")
+_PLAIN_HEADER = re.compile(r"^[\x21-\x7e]+( [\x21-\x7e]+)*\Z")
 
 
 _mime_frames: dict[tuple, list[bytes] | None] = {}

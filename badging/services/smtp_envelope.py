@@ -61,6 +61,9 @@ def message_data(data: bytes) -> bytes:
 
 def _sendmail_pipelined(smtp, mail: str, sender: str, recipients: list[str], data: bytes) -> None:
     commands = [mail, *(f"rcpt TO:<{address}>" for address in recipients), "data"]
+    if any("\r" in command or "\n" in command for command in commands):
+        # smtplib's putcmd refuses these; written here in one send, they must be refused here too.
+        raise ValueError("command and arguments contain prohibited newline characters")
     smtp.send("".join(f"{command}\r\n" for command in commands))
     replies: list[tuple[int, bytes]] = []
     for _command in commands:  # in order (RFC 2920 §3.1); a 421 closes the connection: no more replies

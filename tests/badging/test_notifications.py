@@ -195,3 +195,31 @@ def test_message_data_is_quoted_as_smtplib_quotes_it(data):
     expected = smtplib._quote_periods(data)
     expected += b"" if expected.endswith(b"\r\n") else b"\r\n"
     assert smtp_envelope.message_data(data) == expected + b".\r\n"
+
+
+def test_an_address_ending_in_a_newline_never_reaches_the_mail_server_as_a_command():
+    """With PIPELINING the envelope is written in one send, past smtplib's own newline check
+    (putcmd): an address with a line break must be refused before anything is written, and the
+    plain-address fast path must not take an address that ends in one ($ would match before it)."""
+    from badging.services.award_email import _PLAIN_ADDRESS
+
+    assert not _PLAIN_ADDRESS.match("ada@uni.example.edu\n")
+    assert _PLAIN_ADDRESS.match("ada@uni.example.edu")
+
+    class PipeliningServer:
+        does_esmtp = True
+        written: list = []
+
+        def ehlo_or_helo_if_needed(self):
+            pass
+
+        def has_extn(self, name):
+            return name in ("pipelining", "size")
+
+        def send(self, text):
+            self.written.append(text)
+
+    server = PipeliningServer()
+    with pytest.raises(ValueError, match="newline"):
+        smtp_envelope.sendmail(server, "badges@uni.example.edu", ["ada@uni.example.edu\r\nRCPT TO:<x@y.z>"], b"x")
+    assert server.written == []
