@@ -300,6 +300,40 @@ def postgres_outage(database_url: str, allow: bool) -> int:
         admin.close()
 
 
+class AwardsHeld:
+    """Holds every award insert (a table lock in a transaction of its own, in a thread of its own)
+    until released, so that the first batch is killed mid-issuance for certain: its learners leased
+    and its documents signed, its awards not yet stored. Without it the kill raced the batch, and a
+    batch that finished first left the kill waiting for one that never came. Reads go on (the lock
+    is SHARE: it only conflicts with writes to the table); released after 120 s whatever happens."""
+
+    def __init__(self, table: str):
+        self.table = table
+        self.held = threading.Event()
+        self.done = threading.Event()
+
+    def hold(self) -> None:
+        threading.Thread(target=self._hold, daemon=True).start()
+        if not self.held.wait(30):
+            raise SystemExit("could not lock the award table to catch a batch mid-issuance")
+
+    def release(self) -> None:
+        self.done.set()
+
+    def _hold(self) -> None:
+        from django.db import Error, connection, transaction
+
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f'LOCK TABLE "{self.table}" IN SHARE MODE')
+                self.held.set()
+                self.done.wait(120)
+        except Error:  # the run's PostgreSQL outage cut this connection: the lock went with it
+            pass
+        finally:
+            connection.close()
+
+
 def db_retry(action, seconds: float = 300.0):
     """Runs `action` (the run's own database work), waiting out a database outage the run caused."""
     from django.db import Error, connection
@@ -466,17 +500,22 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     def kill_mid_issuance() -> None:
         from django.db import connections
 
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 120
         being_issued = bm.LearnerProgress.objects.filter(issue_status=bm.LearnerProgress.ISSUE_ISSUING)
-        while not db_retry(being_issued.exists):
-            if time.monotonic() > deadline:
-                note("no batch seen being issued within 600 s: killing anyway")
-                break
-            time.sleep(0.05)
-        issuing = db_retry(being_issued.count)
-        procs.worker_kill()
-        last_kill[0] = time.monotonic()
-        note(f"kill -9 worker mid-issuance ({issuing} learners being issued)")
+        try:
+            while not db_retry(being_issued.exists):
+                if time.monotonic() > deadline:
+                    note("no batch seen being issued within 120 s: killing anyway")
+                    break
+                time.sleep(0.05)
+            issuing = db_retry(being_issued.count)
+            procs.worker_kill()
+            note(f"kill -9 worker mid-issuance ({issuing} learners being issued)")
+        except Exception as exc:  # noted, and the run goes on: it must end with a verdict, not hang
+            note(f"kill -9 worker mid-issuance failed: {type(exc).__name__}: {exc}")
+        finally:
+            awards_held.release()
+            last_kill[0] = time.monotonic()
         time.sleep(2.0)
         procs.worker_start()
         note("worker started again")
@@ -591,7 +630,10 @@ def _run(args, procs: Processes, smtp, schedule: list[Fault], base_url: str, por
     )  # fmt: skip
     prober.start()
 
-    # End of term: the instructor's course is synced; the sync queues every eligible learner.
+    # End of term: the instructor's course is synced; the sync queues every eligible learner. The
+    # first batch is caught mid-issuance: its learners leased, their awards not yet stored.
+    awards_held = AwardsHeld(bm.Award._meta.db_table)
+    awards_held.hold()
     app.send_task("badging.course_sync", kwargs={"course_id": course.pk, "trigger": "bench", "full": True})
     note("course sync queued")
     last_fault_end = 0.0

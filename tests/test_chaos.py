@@ -36,11 +36,15 @@ def _free_port() -> int:
 def test_chaos_run_loses_nothing_and_does_nothing_twice():
     parts = urlsplit(os.environ["DATABASE_URL"])
     database_url = urlunsplit(parts._replace(path=f"/sf_chaos_{parts.path.strip('/')}"))  # dropped and re-created
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "chaos", "--fast", "--learners", "200", "--seed", "11", "--window", "30",
-         "--settle", "110", "--database-url", database_url, "--redis-port", str(_free_port())],
-        cwd=ROOT, capture_output=True, text=True, timeout=480,
-    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bench", "chaos", "--fast", "--learners", "200", "--seed", "11", "--window", "30",
+             "--settle", "110", "--database-url", database_url, "--redis-port", str(_free_port())],
+            cwd=ROOT, capture_output=True, text=True, timeout=480,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:  # where the run was when it stopped, not only that it did
+        stdout = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        pytest.fail(f"the chaos run did not end within {exc.timeout} s; its output so far:\n{stdout[-6000:]}")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     # The verdict is the run's last line on stdout; stderr may still carry a server thread's late traceback.
