@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -41,26 +42,56 @@ def _evidence_narrative(course_badge) -> str:
     return f"Mastered every credentialing assessment in {course_name}:\n\n{listed}\n\nand received a final grade."
 
 
-_index_space_size = ob3.STATUS_LIST_SIZE
+@dataclass
+class _IndexSpace:
+    """The status lists' index space as this process last sized it: when, and how many slots it
+    has drawn since."""
+
+    size: int = ob3.STATUS_LIST_SIZE
+    checked: float = float("-inf")
+    drawn: int = 0
 
 
-_index_space_checked = 0.0
+_index_space = _IndexSpace()
 
 
-def _status_list_index() -> int:
-    """A random free-looking slot in the revocation status lists (Bitstring Status List §6.1:
-    random positions give herd privacy; sequential ones would leak issue order). The space
-    doubles as awards grow so that it stays at most 1/16 full (a sparse list compresses to a few
-    hundred bytes); a collision is caught by the unique constraint and retried with a new slot."""
-    global _index_space_size, _index_space_checked
-    now = time.monotonic()
-    if now - _index_space_checked > 60:
-        count = Award.objects.count()
+def status_slots_free(count: int, *, recount: bool = False) -> list[int]:
+    """`count` distinct random slots of the revocation status lists that no award holds now.
+
+    Random positions give herd privacy (Bitstring Status List §6.1); sequential ones would leak
+    issue order. Slots in use are drawn again before anything is signed with them, so the unique
+    constraint is left only a race with another worker drawing the same slot meanwhile (the caller
+    signs again with a new slot, asking with `recount`). Before, a slot was checked only by the
+    insert: a space filling faster than it was resized failed learners after a few tries.
+
+    The space doubles as awards grow so that it stays at most 1/16 full, which keeps a list
+    sparse (it compresses to a few hundred bytes)."""
+    space = _index_space_sized(count, recount=recount)
+    slots: dict[int, None] = {}  # in the order drawn: no order of the batch's learners shows through
+    for _round in range(8):
+        drawn = [secrets.randbelow(space) for _ in range(count - len(slots))]
+        drawn = [slot for slot in dict.fromkeys(drawn) if slot not in slots]
+        taken = set(Award.objects.filter(status_list_index__in=drawn).values_list("status_list_index", flat=True))
+        slots.update((slot, None) for slot in drawn if slot not in taken)
+        if len(slots) == count:
+            break
+    # Still short only when the draws keep hitting taken slots (a test's fixed draw): the unique
+    # constraint refuses those, and the caller records the failure after its own rounds.
+    return [*slots, *(secrets.randbelow(space) for _ in range(count - len(slots)))]
+
+
+def _index_space_sized(drawing: int, *, recount: bool) -> int:
+    """The index space's size for `drawing` more slots: recounted every minute, once this process
+    has drawn a sixty-fourth of the space since, and on `recount`."""
+    now, space = time.monotonic(), _index_space
+    if recount or now - space.checked > 60 or space.drawn >= space.size // 64:
+        awards = Award.objects.count() + drawing
         size = ob3.STATUS_LIST_SIZE
-        while count * 16 > size:
+        while awards * 16 > size:
             size *= 2
-        _index_space_size, _index_space_checked = size, now
-    return secrets.randbelow(_index_space_size)
+        space.size, space.checked, space.drawn = size, now, 0
+    space.drawn += drawing
+    return space.size
 
 
 def _documents_build(award: Award, links: PublicLinks, signing: SigningKeys) -> tuple[dict, str, dict[str, bytes]]:
@@ -113,7 +144,7 @@ def award_documents_render(*, award: Award, links: PublicLinks) -> None:
     signing = issuer_keys_current(issuer=award.badge_class.issuer)
     for _attempt in range(5):
         if award.status_list_index is None or _attempt:
-            award.status_list_index = _status_list_index()
+            award.status_list_index = status_slots_free(1, recount=bool(_attempt))[0]
         credential, jwt, images = _documents_build(award, links, signing)
         award.ob3_credential, award.ob3_jwt = credential, jwt
         try:

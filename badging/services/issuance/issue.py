@@ -35,7 +35,7 @@ from badging.models import (
 from badging.openbadges import baking
 from badging.openbadges.links import PublicLinks, public_base_url
 from badging.services.issuance.bulk_rows import awards_insert, images_insert
-from badging.services.issuance.documents import _documents_build_json, _evidence_narrative, _status_list_index
+from badging.services.issuance.documents import _documents_build_json, _evidence_narrative, status_slots_free
 from badging.services.issuance.issuer_keys import SigningKeys, issuer_keys_current
 from badging.services.issuance.policy import (
     PERMANENT_FAILURE_RETRY,
@@ -253,6 +253,7 @@ def _issue(
     narrative_by_course_badge: dict[int, str] = {}
     kinds_by_issuer: dict[int, dict] = {}
     candidates: list[_Candidate] = []
+    slots = iter(status_slots_free(len(rows)) if base else ())
     for progress in rows:
         email = emails[progress.pk]
         if isinstance(email, IssueFailure):
@@ -277,7 +278,7 @@ def _issue(
             issuer = badge_class.issuer
             if issuer.pk not in signing_by_issuer:
                 signing_by_issuer[issuer.pk] = issuer_keys_current(issuer=issuer)
-            award.status_list_index = _status_list_index()
+            award.status_list_index = next(slots)
             try:
                 award.ob3_credential, credential_json, award.ob3_jwt, images = _documents_build_json(
                     award, PublicLinks(base), signing_by_issuer[issuer.pk]
@@ -368,8 +369,8 @@ def _store(
         # Neither ours nor another worker's award: the random status slot collided.
         candidates = [c for c in losers if _key(c.progress) not in others]
         if round_number < 3:
-            for c in candidates:
-                c.award.status_list_index = _status_list_index()
+            for c, slot in zip(candidates, status_slots_free(len(candidates), recount=True), strict=True):
+                c.award.status_list_index = slot
                 rebuild(c)
     for c in candidates:
         _record_failure(c.progress, IssueFailure("No free revocation status slot after several tries; retrying later."))
