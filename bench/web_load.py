@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import gevent
 import jwt
 from cryptography.hazmat.primitives import serialization
 from locust import constant, constant_throughput, task
@@ -37,13 +38,25 @@ def _wait():
     return constant_throughput(RATE) if RATE > 0 else constant(0)
 
 
+class _PacedUser(FastHttpUser):
+    """Paced, each client starts at a random point of its period: Locust starts all of them at
+    once, and constant_throughput would then keep them in step, every client's request arriving in
+    one burst per period (100 dashboards at once every 10 s), which no group of people does."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        if RATE > 0:
+            gevent.sleep(random.uniform(0, 1 / RATE))
+
+
 # A learner opens Badges (one launch) and looks at the page a few times (back from a link, a
 # reload after a grade); then the client is the browser of another learner, picked at random. Six
 # views a launch is the issue's own ratio: 300 page views/s for 50 launches/s.
 VIEWS_PER_LAUNCH = 6
 
 
-class LearnerPage(FastHttpUser):
+class LearnerPage(_PacedUser):
     """Learners' browsers opening the Badges page of their launch (any learner of the course)."""
 
     wait_time = _wait()
@@ -62,7 +75,7 @@ class LearnerPage(FastHttpUser):
                 response.failure(f"HTTP {response.status_code}, or not this learner's page")
 
 
-class Dashboard(FastHttpUser):
+class Dashboard(_PacedUser):
     """An instructor's browser opening the dashboard's first page."""
 
     wait_time = _wait()
@@ -89,7 +102,7 @@ def _set_cookies(response) -> str:
     return "; ".join(pairs)
 
 
-class Launch(FastHttpUser):
+class Launch(_PacedUser):
     """Canvas starting a launch of a random learner: OIDC login, then the signed id_token POST."""
 
     wait_time = _wait()
